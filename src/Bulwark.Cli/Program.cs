@@ -1,0 +1,3 @@
+using Bulwark.Ledger.Protos;
+
+Console.WriteLine(typeof(Ledger.LedgerClient).Assembly.GetName().Name);

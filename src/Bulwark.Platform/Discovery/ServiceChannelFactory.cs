@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Grpc.Net.Client.Configuration;
+
+namespace Bulwark.Platform.Discovery;
+
+/// <summary>The one way a service reaches another: a channel to <c>bulwark:///&lt;service&gt;</c>.</summary>
+public interface IServiceChannelFactory
+{
+    ChannelBase GetChannel(string service);
+}
+
+/// <summary>
+/// Creates and caches one load-balanced gRPC channel per service, resolved through the
+/// registry. Internal traffic is plaintext HTTP/2 on loopback or a private network.
+/// </summary>
+public sealed class ServiceChannelFactory(IServiceProvider serviceProvider) : IServiceChannelFactory, IDisposable
+{
+    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+
+    public ChannelBase GetChannel(string service)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(service);
+        return _channels.GetOrAdd(service, Create);
+    }
+
+    private GrpcChannel Create(string service) =>
+        GrpcChannel.ForAddress($"{BulwarkResolverFactory.Scheme}:///{service}", new GrpcChannelOptions
+        {
+            Credentials = ChannelCredentials.Insecure,
+            ServiceProvider = serviceProvider,
+            ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } },
+            HttpHandler = new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(20),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+            },
+            MaxReceiveMessageSize = 16 * 1024 * 1024,
+        });
+
+    public void Dispose()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Dispose();
+        }
+        _channels.Clear();
+    }
+}

@@ -1,0 +1,113 @@
+using Bulwark.Platform.Discovery;
+using Bulwark.Platform.Registry;
+using Bulwark.Platform.Telemetry;
+using Grpc.Net.Client.Balancer;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace Bulwark.Platform.Hosting;
+
+/// <summary>
+/// The service defaults every Bulwark process gets: Kestrel on an internal gRPC endpoint (and
+/// optionally a public HTTP one), the registry and the <c>bulwark:///</c> channel factory,
+/// health endpoints, OpenTelemetry metrics as Prometheus text, structured console logs and an
+/// injectable <see cref="TimeProvider"/>.
+/// </summary>
+public static class BulwarkHost
+{
+    public const string ReadyTag = "ready";
+
+    public static WebApplicationBuilder CreateBuilder(BulwarkHostOptions options, IServiceRegistry registry, string[]? args = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(registry);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [] });
+        var endpointAccessor = new InternalEndpointAccessor();
+        endpointAccessor.SetPublic(options.PublicEndpoint);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(options.InternalEndpoint, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                endpointAccessor.Set(listen);
+            });
+            if (options.PublicEndpoint is { } publicEndpoint)
+            {
+                kestrel.Listen(publicEndpoint, listen => listen.Protocols = HttpProtocols.Http1AndHttp2);
+            }
+            kestrel.AddServerHeader = false;
+        });
+
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss.fff ";
+            console.UseUtcTimestamp = true;
+        });
+        builder.Logging.SetMinimumLevel(options.ConsoleLogLevel);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+
+        AddPlatformServices(builder.Services, options, registry, endpointAccessor);
+        return builder;
+    }
+
+    internal static void AddPlatformServices(IServiceCollection services, BulwarkHostOptions options, IServiceRegistry registry, InternalEndpointAccessor endpointAccessor)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(options);
+        services.AddSingleton(registry);
+        services.AddSingleton(endpointAccessor);
+        services.AddSingleton<ResolverFactory, BulwarkResolverFactory>();
+        services.AddSingleton<IServiceChannelFactory, ServiceChannelFactory>();
+        services.AddSingleton<ReadinessGate>();
+        services.AddHostedService<ServiceAnnouncer>();
+        services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = 16 * 1024 * 1024;
+            grpc.EnableDetailedErrors = false;
+        });
+        services.AddHealthChecks().AddCheck<ReadinessGate>("readiness", tags: [ReadyTag]);
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(BulwarkMeters.Prefix + "*")
+            .AddAspNetCoreInstrumentation()
+            .AddPrometheusExporter());
+    }
+
+    /// <summary>
+    /// Maps <c>/health/live</c>, <c>/health/ready</c> and <c>/metrics</c>, and refuses gRPC on the
+    /// public endpoint: internal contracts are never reachable from outside.
+    /// </summary>
+    public static WebApplication UsePlatform(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var endpointAccessor = app.Services.GetRequiredService<InternalEndpointAccessor>();
+        var hasPublic = app.Services.GetRequiredService<BulwarkHostOptions>().PublicEndpoint is not null;
+        if (hasPublic)
+        {
+            app.Use(async (context, next) =>
+            {
+                if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true
+                    && !endpointAccessor.IsInternalPort(context.Connection.LocalPort))
+                {
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return;
+                }
+                await next(context);
+            });
+        }
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+}

@@ -1,0 +1,22 @@
+using System.Net;
+
+namespace Bulwark.Platform.Hosting;
+
+/// <summary>How a Bulwark process listens and what it calls itself.</summary>
+public sealed class BulwarkHostOptions
+{
+    /// <summary>
+    /// Internal gRPC endpoint (plaintext HTTP/2). Port 0 picks a free port; the registry learns the
+    /// real one after start. Default: 127.0.0.1:0.
+    /// </summary>
+    public IPEndPoint InternalEndpoint { get; init; } = new(IPAddress.Loopback, 0);
+
+    /// <summary>Public HTTP endpoint (app API, web UI) or null for none. gRPC is refused here.</summary>
+    public IPEndPoint? PublicEndpoint { get; init; }
+
+    /// <summary>The version this process runs, published in its registry records.</summary>
+    public string Version { get; init; } = "dev";
+
+    /// <summary>Lowest level written to the console. Default: Information.</summary>
+    public Microsoft.Extensions.Logging.LogLevel ConsoleLogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
+}

@@ -1,0 +1,26 @@
+using Bulwark.Platform.Discovery;
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bulwark.Platform.Hosting;
+
+public static class BulwarkServiceCollectionExtensions
+{
+    /// <summary>Declares that this process hosts <paramref name="service"/>; it is registered once ready.</summary>
+    public static IServiceCollection AddHostedBulwarkService(this IServiceCollection services, string service)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(service);
+        return services.AddSingleton(new HostedServiceName(service));
+    }
+
+    /// <summary>
+    /// Registers a generated gRPC client for <paramref name="service"/>, reached through
+    /// <c>bulwark:///service</c> — the only way services call each other, even in one process.
+    /// </summary>
+    public static IServiceCollection AddServiceClient<TClient>(this IServiceCollection services, string service, Func<ChannelBase, TClient> create)
+        where TClient : class
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        return services.AddSingleton(provider => create(provider.GetRequiredService<IServiceChannelFactory>().GetChannel(service)));
+    }
+}

@@ -1,0 +1,25 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Bulwark.Platform.Hosting;
+
+/// <summary>
+/// Holds Kestrel's listen options for the internal gRPC endpoint; after start they carry the
+/// port actually bound (the configured one may be 0).
+/// </summary>
+public sealed class InternalEndpointAccessor
+{
+    private ListenOptions? _listenOptions;
+    private IPEndPoint? _publicConfigured;
+
+    internal void Set(ListenOptions listenOptions) => _listenOptions = listenOptions;
+
+    internal void SetPublic(IPEndPoint? endPoint) => _publicConfigured = endPoint;
+
+    /// <summary>The bound internal endpoint. Valid once the server has started.</summary>
+    public IPEndPoint Get() =>
+        _listenOptions?.IPEndPoint ?? throw new InvalidOperationException("The internal endpoint is not configured.");
+
+    internal bool IsInternalPort(int localPort) =>
+        _listenOptions?.IPEndPoint is { } endPoint && endPoint.Port == localPort && _publicConfigured?.Port != localPort;
+}

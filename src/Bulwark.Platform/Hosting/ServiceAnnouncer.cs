@@ -1,0 +1,68 @@
+using System.Net;
+using Bulwark.Platform.Registry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Bulwark.Platform.Hosting;
+
+/// <summary>
+/// Registers this process's services once the server listens, and on shutdown withdraws them
+/// first — before the server stops taking calls — so that callers move away while in-flight
+/// calls still complete (register only when ready; deregister, drain, then stop).
+/// </summary>
+internal sealed partial class ServiceAnnouncer(
+    IServiceRegistry registry,
+    IEnumerable<HostedServiceName> services,
+    InternalEndpointAccessor endpoint,
+    ReadinessGate readiness,
+    IHostApplicationLifetime lifetime,
+    BulwarkHostOptions options,
+    ILogger<ServiceAnnouncer> logger) : IHostedLifecycleService
+{
+    private readonly List<IAsyncDisposable> _registrations = [];
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StartedAsync(CancellationToken cancellationToken)
+    {
+        var bound = endpoint.Get();
+        var address = FormatAddress(bound);
+        foreach (var service in services.Select(s => s.Name).Distinct(StringComparer.Ordinal))
+        {
+            var instance = ServiceInstance.Create(service, address, options.Version);
+            _registrations.Add(await registry.RegisterAsync(instance, cancellationToken));
+            LogRegistered(service, instance.InstanceId, address);
+        }
+        readiness.MarkReady();
+        lifetime.ApplicationStopping.Register(() => readiness.MarkNotReady("stopping"));
+    }
+
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        readiness.MarkNotReady("stopping");
+        foreach (var registration in _registrations)
+        {
+            await registration.DisposeAsync();
+        }
+        _registrations.Clear();
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static string FormatAddress(IPEndPoint endPoint)
+    {
+        // A wildcard bind is announced as loopback: a real address comes from configuration when
+        // processes run on different machines.
+        var host = endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any)
+            ? IPAddress.Loopback
+            : endPoint.Address;
+        return new IPEndPoint(host, endPoint.Port).ToString();
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Registered service {Service} as {InstanceId} at {Address}")]
+    private partial void LogRegistered(string service, string instanceId, string address);
+}

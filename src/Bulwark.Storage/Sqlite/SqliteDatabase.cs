@@ -1,0 +1,68 @@
+using Microsoft.Data.Sqlite;
+
+namespace Bulwark.Storage.Sqlite;
+
+/// <summary>
+/// Opens SQLite connections the way every Bulwark store needs them: WAL journal, full
+/// synchronous commits (a commit is on disk before the caller hears "ok"), foreign keys on and
+/// a busy timeout so that a reader never fails because a writer holds the lock briefly.
+/// </summary>
+public sealed class SqliteDatabase
+{
+    /// <summary>How long a connection waits for a lock held by another connection.</summary>
+    public const int BusyTimeoutMillisecondsDefault = 5_000;
+
+    private readonly string _connectionString;
+
+    public SqliteDatabase(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Path = System.IO.Path.GetFullPath(path);
+        var directory = System.IO.Path.GetDirectoryName(Path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = BusyTimeoutMillisecondsDefault / 1000,
+        }.ToString();
+    }
+
+    public string Path { get; }
+
+    /// <summary>Opens a connection with the durability and locking settings applied.</summary>
+    public SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText =
+            "PRAGMA journal_mode = WAL;" +
+            "PRAGMA synchronous = FULL;" +
+            "PRAGMA foreign_keys = ON;" +
+            $"PRAGMA busy_timeout = {BusyTimeoutMillisecondsDefault};";
+        command.ExecuteNonQuery();
+        return connection;
+    }
+
+    /// <summary>Opens a connection that cannot write: used by checkers reading from outside.</summary>
+    public SqliteConnection OpenReadOnly()
+    {
+        if (!File.Exists(Path))
+        {
+            throw new FileNotFoundException($"No database at {Path}.", Path);
+        }
+        var builder = new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadOnly };
+        var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMillisecondsDefault};";
+        command.ExecuteNonQuery();
+        return connection;
+    }
+}
