@@ -1,6 +1,7 @@
 using Bulwark.Platform.Discovery;
 using Bulwark.Platform.Registry;
 using Bulwark.Platform.Telemetry;
+using Grpc.HealthCheck;
 using Grpc.Net.Client.Balancer;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -70,6 +71,7 @@ public static class BulwarkHost
         services.AddSingleton<ResolverFactory, BulwarkResolverFactory>();
         services.AddSingleton<IServiceChannelFactory, ServiceChannelFactory>();
         services.AddSingleton<ReadinessGate>();
+        services.AddSingleton<HealthServiceImpl>();
         services.AddHostedService<ServiceAnnouncer>();
         services.AddGrpc(grpc =>
         {
@@ -108,6 +110,7 @@ public static class BulwarkHost
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
         app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapGrpcService<HealthServiceImpl>();
         return app;
     }
 }

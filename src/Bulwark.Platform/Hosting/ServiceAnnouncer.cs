@@ -1,5 +1,7 @@
 using System.Net;
 using Bulwark.Platform.Registry;
+using Grpc.Health.V1;
+using Grpc.HealthCheck;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -15,6 +17,7 @@ internal sealed partial class ServiceAnnouncer(
     IEnumerable<HostedServiceName> services,
     InternalEndpointAccessor endpoint,
     ReadinessGate readiness,
+    HealthServiceImpl grpcHealth,
     IHostApplicationLifetime lifetime,
     BulwarkHostOptions options,
     ILogger<ServiceAnnouncer> logger) : IHostedLifecycleService
@@ -36,12 +39,19 @@ internal sealed partial class ServiceAnnouncer(
             LogRegistered(service, instance.InstanceId, address);
         }
         readiness.MarkReady();
+        // grpc.health.v1: "" is the whole process; each hosted service answers under its own name.
+        grpcHealth.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
+        foreach (var service in services)
+        {
+            grpcHealth.SetStatus(service.Name, HealthCheckResponse.Types.ServingStatus.Serving);
+        }
         lifetime.ApplicationStopping.Register(() => readiness.MarkNotReady("stopping"));
     }
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         readiness.MarkNotReady("stopping");
+        grpcHealth.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
         foreach (var registration in _registrations)
         {
             await registration.DisposeAsync();
