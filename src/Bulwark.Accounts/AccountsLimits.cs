@@ -1,0 +1,51 @@
+namespace Bulwark.Accounts;
+
+/// <summary>
+/// Every limit of the accounts service in one place. A request beyond a limit is refused with
+/// INVALID_ARGUMENT naming the field, or FAILED_PRECONDITION when a count would be exceeded.
+/// </summary>
+public static class AccountsLimits
+{
+    public const int NameLengthMax = 100;
+
+    /// <summary>RFC 5321 caps a forward path at 256 octets, two of which are the angle brackets.</summary>
+    public const int EmailLengthMax = 254;
+
+    /// <summary>NIST SP 800-63B: at least 8 characters; the cap keeps one hash from being a denial of service.</summary>
+    public const int PasswordLengthMin = 8;
+
+    public const int PasswordLengthMax = 128;
+
+    /// <summary>The largest overdraft a customer account may be opened with (minor units).</summary>
+    public const long OverdraftLimitMax = 10_000_000;
+
+    public const int PotNameLengthMax = 50;
+
+    public const long PotGoalAmountMax = 1_000_000_000_00;
+
+    /// <summary>One movement may not exceed this (minor units): far above any retail payment, far below overflow.</summary>
+    public const long MovementAmountMax = 1_000_000_000_00;
+
+    /// <summary>UK Faster Payments carry a reference of at most 18 characters.</summary>
+    public const int ReferenceLengthMax = 18;
+
+    public const int PotsPerCustomerMax = 100;
+
+    public const int CardsPerCustomerMax = 20;
+
+    public const int PanLengthMin = 13;
+
+    public const int PanLengthMax = 19;
+
+    /// <summary>How far ahead a card's expiry may lie; issuers use 3 to 5 years.</summary>
+    public const int ExpiryYearsAheadMax = 20;
+
+    /// <summary>Fresh account numbers tried before giving up (collisions are rare: 10^8 numbers).</summary>
+    public const int AccountNumberAttemptsMax = 10;
+
+    public const int PasswordIterationsMin = 1_000;
+
+    public const int PasswordIterationsMax = 10_000_000;
+
+    public const int LedgerCallTimeoutMillisecondsDefault = 5_000;
+}

@@ -1,0 +1,55 @@
+using System.Globalization;
+
+namespace Bulwark.Accounts;
+
+/// <summary>How the accounts service stores its data and protects credentials and card numbers.</summary>
+public sealed class AccountsOptions
+{
+    /// <summary>The SQLite database file (created with its directory when missing). Required.</summary>
+    public string DatabasePath { get; init; } = "";
+
+    /// <summary>
+    /// A file holding the 32-byte key that turns a PAN into its token (HMAC-SHA256). Created with
+    /// mode 0600 on first start when missing; losing it makes every stored card unfindable by PAN,
+    /// so back it up with the database. Required.
+    /// </summary>
+    public string TokenisationKeyPath { get; init; } = "";
+
+    /// <summary>The bank's UK sort code, six digits without dashes. Default: 040075.</summary>
+    public string SortCode { get; init; } = "040075";
+
+    /// <summary>
+    /// PBKDF2-SHA256 iterations for new password hashes (OWASP 2023: 210,000). Stored with every
+    /// hash, so raising it later re-hashes each password at its owner's next login. Default: 210,000.
+    /// </summary>
+    public int PasswordIterations { get; init; } = 210_000;
+
+    /// <summary>How long one call to the ledger may take. Default: 5 seconds.</summary>
+    public TimeSpan LedgerCallTimeout { get; init; } = TimeSpan.FromMilliseconds(AccountsLimits.LedgerCallTimeoutMillisecondsDefault);
+
+    /// <summary>Throws when an option is unusable, so that a misconfigured process fails at start.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(DatabasePath))
+        {
+            throw new ArgumentException("AccountsOptions.DatabasePath is required.");
+        }
+        if (string.IsNullOrWhiteSpace(TokenisationKeyPath))
+        {
+            throw new ArgumentException("AccountsOptions.TokenisationKeyPath is required.");
+        }
+        if (SortCode.Length != 6 || !SortCode.All(char.IsAsciiDigit))
+        {
+            throw new ArgumentException($"AccountsOptions.SortCode must be six digits, not '{SortCode}'.");
+        }
+        if (PasswordIterations is < AccountsLimits.PasswordIterationsMin or > AccountsLimits.PasswordIterationsMax)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"AccountsOptions.PasswordIterations must be {AccountsLimits.PasswordIterationsMin} to {AccountsLimits.PasswordIterationsMax}, not {PasswordIterations}."));
+        }
+        if (LedgerCallTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("AccountsOptions.LedgerCallTimeout must be positive.");
+        }
+    }
+}

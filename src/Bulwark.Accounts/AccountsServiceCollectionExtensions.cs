@@ -1,0 +1,51 @@
+using Bulwark.Accounts.Grpc;
+using Bulwark.Accounts.Ledger;
+using Bulwark.Accounts.Security;
+using Bulwark.Accounts.Storage;
+using Bulwark.Accounts.Telemetry;
+using Bulwark.Platform.Hosting;
+using Bulwark.Storage.Sqlite;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
+
+namespace Bulwark.Accounts;
+
+public static class AccountsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Hosts the accounts service in this process: its store (SQLite at
+    /// <see cref="AccountsOptions.DatabasePath"/> unless an <see cref="IAccountsStore"/> is already
+    /// registered), the tokenisation key, a ledger client through <c>bulwark:///ledger</c>, and
+    /// the registry entry "accounts". Call <see cref="MapAccounts"/> on the built app.
+    /// </summary>
+    public static IServiceCollection AddAccounts(this IServiceCollection services, AccountsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        services.AddSingleton(options);
+        services.AddHostedBulwarkService("accounts");
+        services.AddServiceClient("ledger", channel => new LedgerClient(channel));
+        services.AddMetrics();
+        services.TryAddSingleton<IAccountsStore>(_ => new SqliteAccountsStore(new SqliteDatabase(options.DatabasePath)));
+        services.AddSingleton(_ => TokenisationKey.LoadOrCreate(options.TokenisationKeyPath));
+        services.AddSingleton<CardTokeniser>();
+        services.AddSingleton(_ => new PasswordHasher(options.PasswordIterations));
+        services.AddSingleton<LedgerGateway>();
+        services.AddSingleton<AccountsMetrics>();
+        services.AddSingleton<AccountsMetricsInterceptor>();
+        services.AddHostedService<AccountsStartup>();
+        services.AddGrpc().AddServiceOptions<AccountsGrpcService>(grpc => grpc.Interceptors.Add<AccountsMetricsInterceptor>());
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapAccounts(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapGrpcService<AccountsGrpcService>();
+        return endpoints;
+    }
+}

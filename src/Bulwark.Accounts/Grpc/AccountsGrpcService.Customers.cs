@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Bulwark.Accounts.Ledger;
+using Bulwark.Accounts.Protos;
+using Bulwark.Accounts.Storage;
+using Bulwark.Accounts.Validation;
+using Grpc.Core;
+
+namespace Bulwark.Accounts.Grpc;
+
+internal sealed partial class AccountsGrpcService
+{
+    public override async Task<CreateCustomerResponse> CreateCustomer(CreateCustomerRequest request, ServerCallContext context)
+    {
+        var name = RequestFields.Name(request.Name, "name", AccountsLimits.NameLengthMax);
+        var (email, emailNormalised) = RequestFields.Email(request.Email, "email");
+        var password = RequestFields.Password(request.Password, "password", optional: true);
+        var currency = RequestFields.Currency(request.Currency, "currency", CurrencyDefault);
+        var overdraftLimit = RequestFields.Amount(request.OverdraftLimit, "overdraft_limit", AccountsLimits.OverdraftLimitMax, zeroAllowed: true);
+        var cancellationToken = context.CancellationToken;
+        if (await store.FindCustomerByEmailAsync(emailNormalised, cancellationToken) is not null)
+        {
+            throw AccountsErrors.AlreadyExists("A customer with this email already exists.");
+        }
+
+        var now = NowUnixMs();
+        var customer = new CustomerRecord(NewId(), name, email, emailNormalised, now);
+        // Without a password nothing is hashed: seeding thousands of demo customers stays cheap.
+        var credential = password.Length == 0 ? null : passwordHasher.Hash(customer.CustomerId, password, now);
+
+        // The ledger account is opened first: a crash after it leaves an empty ledger account that
+        // nothing points at (harmless), never a customer row pointing at a missing ledger account.
+        var ledgerAccountId = LedgerIds.NewRandom();
+        await ledger.CreateAccountAsync(ledgerAccountId, currency, LedgerCodes.CurrentAccount, overdraftLimit, context);
+
+        for (var attempt = 0; attempt < AccountsLimits.AccountNumberAttemptsMax; attempt++)
+        {
+            var account = new CurrentAccountRecord(NewId(), customer.CustomerId, CurrentAccountName, options.SortCode,
+                NewAccountNumber(), currency, overdraftLimit, LedgerIds.ToHex(ledgerAccountId), now);
+            switch (await store.CreateCustomerAsync(customer, credential, account, cancellationToken))
+            {
+                case CreateCustomerOutcome.Created:
+                    LogCustomerCreated(customer.CustomerId, account.AccountId, account.LedgerAccountId);
+                    return new CreateCustomerResponse { Customer = ToProto(customer), Account = ToProto(account) };
+                case CreateCustomerOutcome.EmailTaken:
+                    throw AccountsErrors.AlreadyExists("A customer with this email already exists.");
+                case CreateCustomerOutcome.AccountNumberTaken:
+                    continue;
+            }
+        }
+        throw AccountsErrors.Unavailable("No free account number was found; try again.");
+    }
+
+    private static string NewAccountNumber() =>
+        RandomNumberGenerator.GetInt32(0, 100_000_000).ToString("D8", CultureInfo.InvariantCulture);
+
+    public override async Task<AuthenticateResponse> Authenticate(AuthenticateRequest request, ServerCallContext context)
+    {
+        var (_, emailNormalised) = RequestFields.Email(request.Email, "email");
+        if (request.Password.Length == 0)
+        {
+            throw AccountsErrors.Invalid("password", "is required");
+        }
+        if (request.Password.Length > AccountsLimits.PasswordLengthMax)
+        {
+            throw AccountsErrors.Invalid("password", string.Create(CultureInfo.InvariantCulture, $"must be at most {AccountsLimits.PasswordLengthMax} characters"));
+        }
+        var cancellationToken = context.CancellationToken;
+        var customer = await store.FindCustomerByEmailAsync(emailNormalised, cancellationToken);
+        var credential = customer is null ? null : await store.GetCredentialAsync(customer.CustomerId, cancellationToken);
+        // An unknown email, a customer without a password and a wrong password all hash once and
+        // answer the same, so neither the reply nor its timing tells which emails exist.
+        var verified = passwordHasher.Verify(request.Password, credential);
+        if (customer is null || !verified)
+        {
+            return new AuthenticateResponse { Authenticated = false };
+        }
+        if (credential is not null && passwordHasher.NeedsRehash(credential))
+        {
+            await store.SetCredentialAsync(passwordHasher.Hash(customer.CustomerId, request.Password, NowUnixMs()), cancellationToken);
+            metrics.RecordPasswordRehash();
+        }
+        return new AuthenticateResponse { Authenticated = true, CustomerId = customer.CustomerId };
+    }
+
+    public override async Task<Customer> GetCustomer(GetCustomerRequest request, ServerCallContext context)
+    {
+        var customerId = RequestFields.Id(request.CustomerId, "customer_id");
+        return ToProto(await CustomerAsync(customerId, context.CancellationToken));
+    }
+
+    public override async Task<ListAccountsResponse> ListAccounts(ListAccountsRequest request, ServerCallContext context)
+    {
+        var customerId = RequestFields.Id(request.CustomerId, "customer_id");
+        var cancellationToken = context.CancellationToken;
+        await CustomerAsync(customerId, cancellationToken);
+        var response = new ListAccountsResponse();
+        foreach (var account in await store.ListCurrentAccountsAsync(customerId, cancellationToken))
+        {
+            response.Accounts.Add(ToProto(account));
+        }
+        foreach (var pot in await store.ListPotsAsync(customerId, cancellationToken))
+        {
+            response.Pots.Add(ToProto(pot));
+        }
+        return response;
+    }
+
+    public override async Task<AccountSummary> FindAccountByNumber(FindAccountByNumberRequest request, ServerCallContext context)
+    {
+        var sortCode = RequestFields.Digits(request.SortCode, "sort_code", 6, "040075");
+        var accountNumber = RequestFields.Digits(request.AccountNumber, "account_number", 8, "12345678");
+        var cancellationToken = context.CancellationToken;
+        var account = await store.FindCurrentAccountByNumberAsync(sortCode, accountNumber, cancellationToken)
+            ?? throw AccountsErrors.NotFound($"There is no account with sort code {sortCode} and account number {accountNumber}.");
+        var holder = await CustomerAsync(account.CustomerId, cancellationToken);
+        return new AccountSummary
+        {
+            AccountId = account.AccountId,
+            HolderName = holder.Name,
+            SortCode = account.SortCode,
+            AccountNumber = account.AccountNumber,
+            Currency = account.Currency,
+        };
+    }
+}

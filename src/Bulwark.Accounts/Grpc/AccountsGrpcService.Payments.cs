@@ -1,0 +1,67 @@
+using Bulwark.Accounts.Ledger;
+using Bulwark.Accounts.Protos;
+using Bulwark.Accounts.Validation;
+using Bulwark.Ledger.Protos;
+using Grpc.Core;
+
+namespace Bulwark.Accounts.Grpc;
+
+internal sealed partial class AccountsGrpcService
+{
+    public override async Task<MoneyMovement> PayAccount(PayAccountRequest request, ServerCallContext context)
+    {
+        var customerId = RequestFields.Id(request.CustomerId, "customer_id");
+        var fromAccountId = RequestFields.Id(request.FromAccountId, "from_account_id");
+        var sortCode = RequestFields.Digits(request.ToSortCode, "to_sort_code", 6, "040075");
+        var accountNumber = RequestFields.Digits(request.ToAccountNumber, "to_account_number", 8, "12345678");
+        var amount = RequestFields.Amount(request.Amount, "amount", AccountsLimits.MovementAmountMax, zeroAllowed: false);
+        var currency = RequestFields.Currency(request.Currency, "currency");
+        var reference = RequestFields.Reference(request.Reference, "reference");
+        var key = RequestFields.IdempotencyKey(request.IdempotencyKey, "idempotency_key");
+        var fingerprint = Fingerprint(MovementKinds.Payment, customerId, fromAccountId, sortCode, accountNumber, Text(amount), currency, reference);
+        var cancellationToken = context.CancellationToken;
+        if (await ReplayAsync(key, fingerprint, cancellationToken) is { } replay)
+        {
+            return replay;
+        }
+
+        var from = await OwnedAccountAsync(customerId, fromAccountId, cancellationToken);
+        var to = await store.FindCurrentAccountByNumberAsync(sortCode, accountNumber, cancellationToken)
+            ?? throw AccountsErrors.NotFound($"There is no account with sort code {sortCode} and account number {accountNumber}.");
+        if (to.AccountId == from.AccountId)
+        {
+            throw AccountsErrors.Invalid("to_account_number", "is the paying account itself; a payment needs another account");
+        }
+        if (currency != from.Currency)
+        {
+            throw AccountsErrors.Invalid("currency", $"must be {from.Currency}, the paying account's currency");
+        }
+        if (to.Currency != from.Currency)
+        {
+            throw AccountsErrors.Invalid("to_account_number", $"holds {to.Currency}; payments between currencies are not supported");
+        }
+        var payer = await CustomerAsync(customerId, cancellationToken);
+        var payee = await CustomerAsync(to.CustomerId, cancellationToken);
+        var transfer = new Transfer
+        {
+            Id = LedgerIds.ToProto(key),
+            DebitAccountId = LedgerIds.ToProto(LedgerIds.FromHex(from.LedgerAccountId)),
+            CreditAccountId = LedgerIds.ToProto(LedgerIds.FromHex(to.LedgerAccountId)),
+            Amount = amount,
+            Currency = currency,
+            Code = LedgerCodes.TransferPayment,
+            Metadata =
+            {
+                [LedgerCodes.Category] = LedgerCodes.CategoryTransfers,
+                // The payer's feed shows whom they paid; the payee's shows who paid them.
+                [LedgerCodes.DebitDescription] = payee.Name,
+                [LedgerCodes.CreditDescription] = payer.Name,
+            },
+        };
+        if (reference.Length > 0)
+        {
+            transfer.Metadata[LedgerCodes.Reference] = reference;
+        }
+        return await ExecuteMovementAsync(transfer, customerId, MovementKinds.Payment, fingerprint, context);
+    }
+}

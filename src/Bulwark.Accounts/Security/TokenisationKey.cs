@@ -1,0 +1,73 @@
+using System.Globalization;
+
+namespace Bulwark.Accounts.Security;
+
+/// <summary>
+/// The 32-byte tokenisation key, kept in a file of its own (mode 0600) beside the database. On
+/// first start the file is created: written to a temporary file, flushed to disk, then moved into
+/// place without overwriting, so that a crash never leaves a short key and two processes starting
+/// at once end up with one key.
+/// </summary>
+internal sealed class TokenisationKey
+{
+    public const int KeyBytes = 32;
+
+    private TokenisationKey(byte[] bytes) => Bytes = bytes;
+
+    public byte[] Bytes { get; }
+
+    /// <summary>True when the key file had to be created.</summary>
+    public bool Created { get; private init; }
+
+    public static TokenisationKey LoadOrCreate(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var fullPath = Path.GetFullPath(path);
+        var created = false;
+        if (!File.Exists(fullPath))
+        {
+            created = TryCreate(fullPath);
+        }
+        var bytes = File.ReadAllBytes(fullPath);
+        if (bytes.Length != KeyBytes)
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                $"The tokenisation key file {fullPath} holds {bytes.Length} bytes, not {KeyBytes}. Restore it from backup: without the right key no stored card can be found by its PAN."));
+        }
+        return new TokenisationKey(bytes) { Created = created };
+    }
+
+    private static bool TryCreate(string fullPath)
+    {
+        var directory = Path.GetDirectoryName(fullPath);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+        var temporary = fullPath + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        try
+        {
+            using (var stream = new FileStream(temporary, options))
+            {
+                stream.Write(System.Security.Cryptography.RandomNumberGenerator.GetBytes(KeyBytes));
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, fullPath, overwrite: false);
+            return true;
+        }
+        catch (IOException) when (File.Exists(fullPath))
+        {
+            // Another process created the key first; theirs is the one everybody uses.
+            return false;
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+}

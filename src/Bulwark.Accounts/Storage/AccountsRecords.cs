@@ -1,0 +1,73 @@
+namespace Bulwark.Accounts.Storage;
+
+/// <summary>A customer. <see cref="EmailNormalised"/> (trimmed, lower case) is unique.</summary>
+public sealed record CustomerRecord(string CustomerId, string Name, string Email, string EmailNormalised, long CreatedAtUnixMs);
+
+/// <summary>
+/// A password hash with everything needed to check it again: the algorithm, the iteration count
+/// (stored so that it can be raised later) and the per-customer salt.
+/// </summary>
+public sealed record CredentialRecord(string CustomerId, string Algorithm, int Iterations, byte[] Salt, byte[] Hash, long UpdatedAtUnixMs);
+
+/// <summary>A current account; (SortCode, AccountNumber) is unique and so is LedgerAccountId.</summary>
+public sealed record CurrentAccountRecord(
+    string AccountId,
+    string CustomerId,
+    string Name,
+    string SortCode,
+    string AccountNumber,
+    string Currency,
+    long OverdraftLimit,
+    string LedgerAccountId,
+    long CreatedAtUnixMs);
+
+/// <summary>A pot: a ledger account of its own, belonging to one current account.</summary>
+public sealed record PotRecord(
+    string PotId,
+    string CustomerId,
+    string AccountId,
+    string Name,
+    string Currency,
+    string LedgerAccountId,
+    long GoalAmount,
+    long CreatedAtUnixMs);
+
+/// <summary>A card. Only the PAN's token (a keyed hash) and its last four digits are kept.</summary>
+public sealed record CardRecord(
+    string CardId,
+    string CustomerId,
+    string AccountId,
+    string PanToken,
+    string LastFour,
+    int ExpiryMonth,
+    int ExpiryYear,
+    bool Frozen,
+    long CreatedAtUnixMs);
+
+/// <summary>
+/// A money movement, keyed by its idempotency key (which is also its ledger transfer id).
+/// <see cref="RequestFingerprint"/> identifies the request, so that a reused key with a different
+/// request is recognised.
+/// </summary>
+public sealed record MovementRecord(
+    string IdempotencyKey,
+    string CustomerId,
+    string Kind,
+    string RequestFingerprint,
+    long Amount,
+    string Currency,
+    long TimestampUnixMs);
+
+public enum CreateCustomerOutcome
+{
+    Created,
+    EmailTaken,
+    AccountNumberTaken,
+}
+
+public enum CreateLimitedOutcome
+{
+    Created,
+    LimitReached,
+    AlreadyExists,
+}

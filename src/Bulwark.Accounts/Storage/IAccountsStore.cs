@@ -1,0 +1,64 @@
+namespace Bulwark.Accounts.Storage;
+
+/// <summary>
+/// The accounts service's store. The service holds no other state, so any implementation that
+/// keeps these promises (SQLite embedded, PostgreSQL in a cluster) can stand behind it:
+/// every write is durable when its task completes, and the uniqueness rules below hold even
+/// under concurrent writers.
+/// </summary>
+public interface IAccountsStore
+{
+    /// <summary>
+    /// Inserts the customer, their credential (when not null) and their first current account,
+    /// all or nothing. Refuses a taken normalised email and a taken (sort code, account number).
+    /// </summary>
+    Task<CreateCustomerOutcome> CreateCustomerAsync(CustomerRecord customer, CredentialRecord? credential, CurrentAccountRecord account, CancellationToken cancellationToken);
+
+    Task<CustomerRecord?> GetCustomerAsync(string customerId, CancellationToken cancellationToken);
+
+    Task<CustomerRecord?> FindCustomerByEmailAsync(string emailNormalised, CancellationToken cancellationToken);
+
+    Task<CredentialRecord?> GetCredentialAsync(string customerId, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a customer's credential (a re-hash with more iterations, a new password).</summary>
+    Task SetCredentialAsync(CredentialRecord credential, CancellationToken cancellationToken);
+
+    Task<CurrentAccountRecord?> GetCurrentAccountAsync(string accountId, CancellationToken cancellationToken);
+
+    Task<CurrentAccountRecord?> FindCurrentAccountByNumberAsync(string sortCode, string accountNumber, CancellationToken cancellationToken);
+
+    /// <summary>The customer's current accounts, oldest first.</summary>
+    Task<IReadOnlyList<CurrentAccountRecord>> ListCurrentAccountsAsync(string customerId, CancellationToken cancellationToken);
+
+    /// <summary>Inserts a pot unless its customer already has <paramref name="potsPerCustomerMax"/> pots.</summary>
+    Task<CreateLimitedOutcome> CreatePotAsync(PotRecord pot, int potsPerCustomerMax, CancellationToken cancellationToken);
+
+    Task<PotRecord?> GetPotAsync(string potId, CancellationToken cancellationToken);
+
+    /// <summary>The customer's pots, oldest first.</summary>
+    Task<IReadOnlyList<PotRecord>> ListPotsAsync(string customerId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Inserts a card unless its customer already has <paramref name="cardsPerCustomerMax"/> cards
+    /// or a card with the same PAN token exists.
+    /// </summary>
+    Task<CreateLimitedOutcome> CreateCardAsync(CardRecord card, int cardsPerCustomerMax, CancellationToken cancellationToken);
+
+    Task<CardRecord?> GetCardAsync(string cardId, CancellationToken cancellationToken);
+
+    Task<CardRecord?> FindCardByTokenAsync(string panToken, CancellationToken cancellationToken);
+
+    /// <summary>The customer's cards, oldest first.</summary>
+    Task<IReadOnlyList<CardRecord>> ListCardsAsync(string customerId, CancellationToken cancellationToken);
+
+    /// <summary>Sets the frozen flag; false when there is no such card.</summary>
+    Task<bool> SetCardFrozenAsync(string cardId, bool frozen, CancellationToken cancellationToken);
+
+    Task<MovementRecord?> GetMovementAsync(string idempotencyKey, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a movement unless one with the same key exists; returns the record that is stored
+    /// afterwards (the given one, or the one that was there first).
+    /// </summary>
+    Task<MovementRecord> RecordMovementAsync(MovementRecord movement, CancellationToken cancellationToken);
+}

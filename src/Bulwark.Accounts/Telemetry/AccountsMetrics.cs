@@ -1,0 +1,41 @@
+using System.Diagnostics.Metrics;
+using Grpc.Core;
+
+namespace Bulwark.Accounts.Telemetry;
+
+/// <summary>
+/// The accounts service's instruments on meter <see cref="MeterName"/>: every request by method
+/// and outcome (the gRPC status), and NOT_FOUND answers on a counter of their own, because a
+/// rise in not-found is how a lost or misrouted store shows itself first.
+/// </summary>
+public sealed class AccountsMetrics
+{
+    public const string MeterName = "Bulwark.Accounts";
+    public const string RequestsName = "bulwark.accounts.requests";
+    public const string NotFoundName = "bulwark.accounts.not_found";
+    public const string PasswordRehashesName = "bulwark.accounts.password_rehashes";
+
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _notFound;
+    private readonly Counter<long> _passwordRehashes;
+
+    public AccountsMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        var meter = meterFactory.Create(MeterName);
+        _requests = meter.CreateCounter<long>(RequestsName, "{request}", "Accounts requests by method and outcome (gRPC status).");
+        _notFound = meter.CreateCounter<long>(NotFoundName, "{request}", "Accounts requests answered NOT_FOUND, by method.");
+        _passwordRehashes = meter.CreateCounter<long>(PasswordRehashesName, "{credential}", "Password hashes upgraded to the configured iteration count at login.");
+    }
+
+    public void RecordRequest(string method, StatusCode outcome)
+    {
+        _requests.Add(1, new KeyValuePair<string, object?>("method", method), new KeyValuePair<string, object?>("outcome", outcome.ToString()));
+        if (outcome == StatusCode.NotFound)
+        {
+            _notFound.Add(1, new KeyValuePair<string, object?>("method", method));
+        }
+    }
+
+    public void RecordPasswordRehash() => _passwordRehashes.Add(1);
+}
