@@ -1,0 +1,43 @@
+namespace Bulwark.Edge.Api;
+
+// The app API's response bodies. Money is always long minor units plus an ISO 4217 currency.
+
+internal sealed record LoginResponse(string Token, string TokenType, DateTimeOffset ExpiresAt, string CustomerId);
+
+internal sealed record MeResponse(string CustomerId, string Name, string Email);
+
+/// <summary>
+/// A ledger balance as the customer sees it. <c>Available</c> is settled money minus money held for
+/// pending card payments; the overdraft is shown separately and is not part of it.
+/// </summary>
+internal sealed record BalanceDto(long Available, long Settled, long PendingOut, long PendingIn, long OverdraftLimit, string Currency);
+
+internal sealed record AccountDto(string AccountId, string Name, string SortCode, string AccountNumber, string Currency, BalanceDto Balance);
+
+internal sealed record PotDto(string PotId, string AccountId, string Name, string Currency, long GoalAmount, BalanceDto Balance);
+
+internal sealed record AccountsResponse(IReadOnlyList<AccountDto> Accounts, IReadOnlyList<PotDto> Pots);
+
+internal sealed record PotsResponse(IReadOnlyList<PotDto> Pots);
+
+internal sealed record SpentTodayResponse(long Amount, string Currency);
+
+internal sealed record FeedItemDto(
+    string TransferId,
+    long Amount,
+    string Currency,
+    string Description,
+    string Category,
+    string State,
+    DateTimeOffset Timestamp,
+    long? OriginalAmount,
+    string? MerchantName,
+    string? Reference);
+
+internal sealed record FeedResponse(IReadOnlyList<FeedItemDto> Items, string? NextCursor);
+
+internal sealed record MoneyMovementResponse(string TransferId, long Amount, string Currency, bool Duplicate, DateTimeOffset Timestamp);
+
+internal sealed record CardDto(string CardId, string AccountId, string LastFour, int ExpiryMonth, int ExpiryYear, bool Frozen, string Currency);
+
+internal sealed record CardsResponse(IReadOnlyList<CardDto> Cards);

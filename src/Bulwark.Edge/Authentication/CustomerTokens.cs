@@ -1,0 +1,70 @@
+using System.Security.Claims;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Bulwark.Edge.Authentication;
+
+/// <summary>A token handed to a customer at login.</summary>
+internal sealed record IssuedToken(string Token, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// Issues and describes customer bearer tokens: JWTs signed with HMAC-SHA256, the customer id in
+/// <c>sub</c>. Validation is done by the JwtBearer handler with <see cref="ValidationParameters"/>.
+/// </summary>
+internal sealed class CustomerTokens(byte[] signingKey, EdgeOptions options, TimeProvider timeProvider)
+{
+    public const string SchemeName = "BulwarkCustomer";
+    public const string PolicyName = "BulwarkCustomer";
+    public const string CustomerIdClaim = "sub";
+
+    private readonly SymmetricSecurityKey _key = new(signingKey);
+    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
+
+    public IssuedToken Issue(string customerId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(customerId);
+        var now = timeProvider.GetUtcNow();
+        var expires = now.Add(options.TokenLifetime);
+        var descriptor = new SecurityTokenDescriptor
+        {
+            Issuer = options.Issuer,
+            Audience = options.Audience,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = expires.UtcDateTime,
+            Subject = new ClaimsIdentity([new Claim(CustomerIdClaim, customerId), new Claim("jti", Guid.NewGuid().ToString("N"))]),
+            SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.HmacSha256),
+        };
+        // JWT times are whole seconds; the expiry reported to the client is the one in the token.
+        return new IssuedToken(_handler.CreateToken(descriptor), DateTimeOffset.FromUnixTimeSeconds(expires.ToUnixTimeSeconds()));
+    }
+
+    public TokenValidationParameters ValidationParameters() => new()
+    {
+        ValidIssuer = options.Issuer,
+        ValidAudience = options.Audience,
+        IssuerSigningKey = _key,
+        ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+        ValidateIssuer = true,
+        ValidateAudience = true,
+        ValidateIssuerSigningKey = true,
+        RequireSignedTokens = true,
+        RequireExpirationTime = true,
+        ValidateLifetime = true,
+        NameClaimType = CustomerIdClaim,
+        // Lifetime is checked against the injected clock so that expiry is testable and follows the
+        // same time source that stamped the token.
+        LifetimeValidator = ValidateLifetime,
+    };
+
+    private bool ValidateLifetime(DateTime? notBefore, DateTime? expires, SecurityToken token, TokenValidationParameters parameters)
+    {
+        if (expires is null)
+        {
+            return false;
+        }
+        var now = timeProvider.GetUtcNow().UtcDateTime;
+        var skew = TimeSpan.FromSeconds(EdgeLimits.TokenClockSkewSecondsMax);
+        return (notBefore is null || notBefore.Value <= now + skew) && now < expires.Value + skew;
+    }
+}

@@ -1,0 +1,63 @@
+using Bulwark.Edge.Services;
+using Grpc.Core;
+
+namespace Bulwark.Edge.Problems;
+
+/// <summary>
+/// The one place where gRPC status codes from the services become HTTP problems. A service's own
+/// message is passed on only for codes that describe the customer's request (invalid argument, a
+/// business rule); for the rest the customer gets a fixed text, so nothing about other customers
+/// or the inside of the bank can leak.
+/// </summary>
+internal static class ServiceErrorMapping
+{
+    public static (ProblemType ProblemType, string Detail) Map(ServiceCallException error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return error.StatusCode switch
+        {
+            StatusCode.Unavailable or StatusCode.ResourceExhausted or StatusCode.Cancelled =>
+                (ProblemType.ServiceUnavailable, "A service this request needs is unavailable right now. Try again shortly."),
+            StatusCode.DeadlineExceeded =>
+                (ProblemType.GatewayTimeout, "A service this request needs did not answer in time. Retrying with the same Idempotency-Key is safe."),
+            StatusCode.NotFound => (ProblemType.NotFound, "The resource was not found."),
+            StatusCode.PermissionDenied => (ProblemType.Forbidden, "You do not have access to this resource."),
+            StatusCode.InvalidArgument or StatusCode.OutOfRange => (ProblemType.Validation, ServiceMessage(error, "The request is invalid.")),
+            StatusCode.FailedPrecondition => MapBusinessRule(error),
+            StatusCode.AlreadyExists => (ProblemType.Conflict, ServiceMessage(error, "It already exists.")),
+            StatusCode.Aborted => (ProblemType.Conflict, "A concurrent change won; try again."),
+            StatusCode.Unimplemented => (ProblemType.NotImplemented, "This operation is not available yet."),
+            _ => (ProblemType.Internal, "Something went wrong on our side; it has been logged."),
+        };
+    }
+
+    /// <summary>
+    /// The accounts contract says a failed precondition's message names the rule; insufficient funds
+    /// and currency mismatches get their own problem types because clients act on them.
+    /// </summary>
+    private static (ProblemType ProblemType, string Detail) MapBusinessRule(ServiceCallException error)
+    {
+        var message = error.ServiceMessage;
+        if (message.Contains("insufficient", StringComparison.OrdinalIgnoreCase)
+            || message.Contains("exceeds credits", StringComparison.OrdinalIgnoreCase)
+            || message.Contains("exceeds_credits", StringComparison.OrdinalIgnoreCase))
+        {
+            return (ProblemType.InsufficientFunds, "There is not enough money available for this.");
+        }
+        if (message.Contains("currency", StringComparison.OrdinalIgnoreCase))
+        {
+            return (ProblemType.CurrencyMismatch, ServiceMessage(error, "The currency does not match the account."));
+        }
+        return (ProblemType.RuleViolated, ServiceMessage(error, "The request cannot be carried out."));
+    }
+
+    private static string ServiceMessage(ServiceCallException error, string fallback)
+    {
+        var message = error.ServiceMessage.Trim();
+        if (message.Length == 0)
+        {
+            return fallback;
+        }
+        return message.Length <= EdgeLimits.ServiceMessageLengthMax ? message : message[..EdgeLimits.ServiceMessageLengthMax];
+    }
+}

@@ -1,0 +1,30 @@
+using Grpc.Core;
+
+namespace Bulwark.Edge.Services;
+
+/// <summary>
+/// Makes every gRPC call of the edge with a deadline and the request's cancellation, and tags a
+/// failure with the service that gave it.
+/// </summary>
+internal sealed class ServiceCaller(EdgeOptions options)
+{
+    public const string Accounts = "accounts";
+    public const string Feed = "feed";
+    public const string Ledger = "ledger";
+
+    public async Task<TResponse> CallAsync<TResponse>(string service, Func<CallOptions, AsyncUnaryCall<TResponse>> call, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        // The deadline travels on the wire and is compared with real clocks on the other side, so it
+        // comes from the wall clock rather than the injectable TimeProvider.
+        var callOptions = new CallOptions(deadline: DateTime.UtcNow.Add(options.ServiceCallTimeout), cancellationToken: cancellationToken);
+        try
+        {
+            return await call(callOptions);
+        }
+        catch (RpcException error)
+        {
+            throw new ServiceCallException(service, error);
+        }
+    }
+}

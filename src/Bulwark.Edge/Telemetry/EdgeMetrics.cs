@@ -1,0 +1,51 @@
+using System.Diagnostics.Metrics;
+
+namespace Bulwark.Edge.Telemetry;
+
+/// <summary>
+/// The edge's meter. Requests are counted by route template and status class; not-found answers are
+/// also counted on their own (a rise in 404s is a symptom worth its own alert, R11); failed service
+/// calls are counted by service and gRPC status.
+/// </summary>
+public sealed class EdgeMetrics
+{
+    public const string MeterName = "Bulwark.Edge";
+    public const string RequestsCounterName = "bulwark.edge.requests";
+    public const string NotFoundCounterName = "bulwark.edge.not_found";
+    public const string ServiceErrorsCounterName = "bulwark.edge.service_errors";
+
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _notFound;
+    private readonly Counter<long> _serviceErrors;
+
+    public EdgeMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        var meter = meterFactory.Create(MeterName);
+        _requests = meter.CreateCounter<long>(RequestsCounterName, "{request}", "App API and web app requests by route and status class.");
+        _notFound = meter.CreateCounter<long>(NotFoundCounterName, "{request}", "Requests answered 404 Not Found, by route.");
+        _serviceErrors = meter.CreateCounter<long>(ServiceErrorsCounterName, "{call}", "Failed gRPC calls from the edge, by service and status.");
+    }
+
+    internal void RecordRequest(string route, string method, int statusCode)
+    {
+        var statusClass = statusCode switch
+        {
+            >= 100 and < 600 => $"{statusCode / 100}xx",
+            _ => "other",
+        };
+        _requests.Add(1,
+            new KeyValuePair<string, object?>("http.route", route),
+            new KeyValuePair<string, object?>("http.request.method", method),
+            new KeyValuePair<string, object?>("status_class", statusClass));
+        if (statusCode == 404)
+        {
+            _notFound.Add(1, new KeyValuePair<string, object?>("http.route", route));
+        }
+    }
+
+    internal void RecordServiceError(string service, string grpcStatus) =>
+        _serviceErrors.Add(1,
+            new KeyValuePair<string, object?>("service", service),
+            new KeyValuePair<string, object?>("grpc.status", grpcStatus));
+}
