@@ -1,0 +1,154 @@
+using System.Text;
+using Bulwark.Accounts.Protos;
+using Microsoft.Data.Sqlite;
+
+namespace Bulwark.Accounts.Tests.Grpc;
+
+public sealed class AuthenticateTests(AccountsHostFixture fixture) : IClassFixture<AccountsHostFixture>
+{
+    private const string Password = "correct horse battery";
+
+    private AccountsTestHost Host => fixture.Host;
+
+    private async Task<(string Email, string CustomerId)> CustomerWithPasswordAsync(AccountsTestHost host)
+    {
+        var email = AccountsTestHost.NewEmail();
+        var created = await host.Accounts.CreateCustomerAsync(new CreateCustomerRequest { Name = "Login Test", Email = email, Password = Password });
+        return (email, created.Customer.CustomerId);
+    }
+
+    [Fact]
+    public async Task Authenticate_RightPassword_AuthenticatedWithCustomerId()
+    {
+        var (email, customerId) = await CustomerWithPasswordAsync(Host);
+
+        var response = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = Password });
+
+        Assert.True(response.Authenticated);
+        Assert.Equal(customerId, response.CustomerId);
+    }
+
+    [Fact]
+    public async Task Authenticate_EmailInOtherCase_Authenticated()
+    {
+        var (email, customerId) = await CustomerWithPasswordAsync(Host);
+
+        var response = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email.ToUpperInvariant(), Password = Password });
+
+        Assert.True(response.Authenticated);
+        Assert.Equal(customerId, response.CustomerId);
+    }
+
+    [Fact]
+    public async Task Authenticate_WrongPassword_NotAuthenticatedAndNoCustomerId()
+    {
+        var (email, _) = await CustomerWithPasswordAsync(Host);
+
+        var response = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = Password + "!" });
+
+        Assert.False(response.Authenticated);
+        Assert.Empty(response.CustomerId);
+    }
+
+    [Fact]
+    public async Task Authenticate_UnknownEmail_SameAnswerAsWrongPassword()
+    {
+        var (email, _) = await CustomerWithPasswordAsync(Host);
+
+        var unknown = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = AccountsTestHost.NewEmail(), Password = Password });
+        var wrong = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = "not the password" });
+
+        Assert.Equal(wrong, unknown);
+        Assert.False(unknown.Authenticated);
+    }
+
+    [Fact]
+    public async Task Authenticate_CustomerWithoutPassword_NotAuthenticated()
+    {
+        var created = await Host.NewCustomerAsync();
+        var email = (await Host.Accounts.GetCustomerAsync(new GetCustomerRequest { CustomerId = created.Customer.CustomerId })).Email;
+
+        var response = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = "whatever-it-is" });
+
+        Assert.False(response.Authenticated);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("not-an-email")]
+    public async Task Authenticate_BadEmail_InvalidArgumentNamingEmail(string email)
+    {
+        await RpcAssert.InvalidAsync("email", () => Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = Password }).ResponseAsync);
+    }
+
+    [Fact]
+    public async Task Authenticate_EmptyPassword_InvalidArgumentNamingPassword()
+    {
+        await RpcAssert.InvalidAsync("password", () => Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = AccountsTestHost.NewEmail(), Password = "" }).ResponseAsync);
+    }
+
+    [Fact]
+    public async Task Authenticate_PasswordTooLong_InvalidArgumentNamingPassword()
+    {
+        var request = new AuthenticateRequest { Email = AccountsTestHost.NewEmail(), Password = new string('p', AccountsLimits.PasswordLengthMax + 1) };
+
+        await RpcAssert.InvalidAsync("password", () => Host.Accounts.AuthenticateAsync(request).ResponseAsync);
+    }
+
+    [Fact]
+    public async Task CreateCustomer_WithPassword_StoresSaltedPbkdf2HashNeverThePassword()
+    {
+        var (_, customerId) = await CustomerWithPasswordAsync(Host);
+        var (_, otherId) = await CustomerWithPasswordAsync(Host);
+
+        var first = ReadCredential(Host.DatabasePath, customerId);
+        var second = ReadCredential(Host.DatabasePath, otherId);
+
+        Assert.Equal("pbkdf2-sha256", first.Algorithm);
+        Assert.Equal(AccountsTestHost.TestPasswordIterations, first.Iterations);
+        Assert.Equal(16, first.Salt.Length);
+        Assert.Equal(32, first.Hash.Length);
+        Assert.NotEqual(first.Salt, second.Salt);
+        Assert.NotEqual(first.Hash, second.Hash);
+        Assert.False(DatabaseFiles.Contain(Host.DatabasePath, Encoding.UTF8.GetBytes(Password)));
+    }
+
+    [Fact]
+    public async Task Authenticate_IterationsRaisedSinceHashing_RehashesWithNewCountAndStillLogsIn()
+    {
+        var directory = AccountsTestHost.NewDirectory();
+        try
+        {
+            string email, customerId;
+            await using (var before = await AccountsTestHost.StartAsync(directory, passwordIterations: 1_000))
+            {
+                (email, customerId) = await CustomerWithPasswordAsync(before);
+            }
+            await using var after = await AccountsTestHost.StartAsync(directory, passwordIterations: 2_000);
+
+            var first = await after.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = Password });
+            var upgraded = ReadCredential(after.DatabasePath, customerId);
+            var second = await after.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = Password });
+
+            Assert.True(first.Authenticated);
+            Assert.Equal(2_000, upgraded.Iterations);
+            Assert.True(second.Authenticated);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static (string Algorithm, int Iterations, byte[] Salt, byte[] Hash) ReadCredential(string databasePath, string customerId)
+    {
+        using var connection = new SqliteConnection($"Data Source={databasePath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT algorithm, iterations, salt, hash FROM credentials WHERE customer_id = $id";
+        command.Parameters.AddWithValue("$id", customerId);
+        using var reader = command.ExecuteReader();
+        Assert.True(reader.Read());
+        return (reader.GetString(0), reader.GetInt32(1), (byte[])reader.GetValue(2), (byte[])reader.GetValue(3));
+    }
+}

@@ -1,0 +1,154 @@
+using Bulwark.Accounts.Storage;
+
+namespace Bulwark.Accounts.Tests.Storage;
+
+/// <summary>
+/// What every <see cref="IAccountsStore"/> must do, whatever database is behind it. The SQLite
+/// store runs it here; a PostgreSQL store derives from it too.
+/// </summary>
+public abstract class AccountsStoreContractTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    protected abstract IAccountsStore Store { get; }
+
+    private static string NewId() => Guid.NewGuid().ToString("D");
+
+    private static CustomerRecord Customer(string? email = null)
+    {
+        email ??= AccountsTestHost.NewEmail();
+        return new CustomerRecord(NewId(), "Store Test", email, email.ToLowerInvariant(), 1_000);
+    }
+
+    private static CurrentAccountRecord Account(CustomerRecord customer, string? accountNumber = null) =>
+        new(NewId(), customer.CustomerId, "Current account", "040075",
+            accountNumber ?? Random.Shared.Next(0, 100_000_000).ToString("D8", System.Globalization.CultureInfo.InvariantCulture),
+            "GBP", 0, AccountsTestHost.NewKey(), 1_000);
+
+    private async Task<(CustomerRecord Customer, CurrentAccountRecord Account)> CreatedAsync()
+    {
+        var customer = Customer();
+        var account = Account(customer);
+        Assert.Equal(CreateCustomerOutcome.Created, await Store.CreateCustomerAsync(customer, null, account, None));
+        return (customer, account);
+    }
+
+    [Fact]
+    public async Task CreateCustomer_New_ReadableByIdEmailAndAccountNumber()
+    {
+        var customer = Customer();
+        var account = Account(customer);
+        var credential = new CredentialRecord(customer.CustomerId, "pbkdf2-sha256", 1_000, new byte[16], new byte[32], 1_000);
+
+        var outcome = await Store.CreateCustomerAsync(customer, credential, account, None);
+
+        Assert.Equal(CreateCustomerOutcome.Created, outcome);
+        Assert.Equal(customer, await Store.GetCustomerAsync(customer.CustomerId, None));
+        Assert.Equal(customer, await Store.FindCustomerByEmailAsync(customer.EmailNormalised, None));
+        Assert.Equal(account, await Store.GetCurrentAccountAsync(account.AccountId, None));
+        Assert.Equal(account, await Store.FindCurrentAccountByNumberAsync(account.SortCode, account.AccountNumber, None));
+        Assert.Equal([account], await Store.ListCurrentAccountsAsync(customer.CustomerId, None));
+        var stored = await Store.GetCredentialAsync(customer.CustomerId, None);
+        Assert.Equal(credential.Iterations, stored!.Iterations);
+        Assert.Equal(credential.Hash, stored.Hash);
+    }
+
+    [Fact]
+    public async Task CreateCustomer_EmailTaken_EmailTakenAndNothingWritten()
+    {
+        var (first, _) = await CreatedAsync();
+        var second = Customer(first.Email);
+        var account = Account(second);
+
+        var outcome = await Store.CreateCustomerAsync(second, null, account, None);
+
+        Assert.Equal(CreateCustomerOutcome.EmailTaken, outcome);
+        Assert.Null(await Store.GetCustomerAsync(second.CustomerId, None));
+        Assert.Null(await Store.GetCurrentAccountAsync(account.AccountId, None));
+    }
+
+    [Fact]
+    public async Task CreateCustomer_AccountNumberTaken_AccountNumberTakenAndNothingWritten()
+    {
+        var (_, firstAccount) = await CreatedAsync();
+        var second = Customer();
+
+        var outcome = await Store.CreateCustomerAsync(second, null, Account(second, firstAccount.AccountNumber), None);
+
+        Assert.Equal(CreateCustomerOutcome.AccountNumberTaken, outcome);
+        Assert.Null(await Store.GetCustomerAsync(second.CustomerId, None));
+    }
+
+    [Fact]
+    public async Task SetCredential_Existing_Replaced()
+    {
+        var (customer, _) = await CreatedAsync();
+        await Store.SetCredentialAsync(new CredentialRecord(customer.CustomerId, "pbkdf2-sha256", 1_000, new byte[16], new byte[32], 1), None);
+
+        await Store.SetCredentialAsync(new CredentialRecord(customer.CustomerId, "pbkdf2-sha256", 5_000, new byte[16], new byte[32], 2), None);
+
+        Assert.Equal(5_000, (await Store.GetCredentialAsync(customer.CustomerId, None))!.Iterations);
+    }
+
+    [Fact]
+    public async Task CreatePot_AtLimit_LimitReached()
+    {
+        var (customer, account) = await CreatedAsync();
+        PotRecord Pot() => new(NewId(), customer.CustomerId, account.AccountId, "Pot", "GBP", AccountsTestHost.NewKey(), 0, 1_000);
+
+        Assert.Equal(CreateLimitedOutcome.Created, await Store.CreatePotAsync(Pot(), 2, None));
+        Assert.Equal(CreateLimitedOutcome.Created, await Store.CreatePotAsync(Pot(), 2, None));
+        Assert.Equal(CreateLimitedOutcome.LimitReached, await Store.CreatePotAsync(Pot(), 2, None));
+        Assert.Equal(2, (await Store.ListPotsAsync(customer.CustomerId, None)).Count);
+    }
+
+    [Fact]
+    public async Task CreateCard_SameToken_AlreadyExists()
+    {
+        var (customer, account) = await CreatedAsync();
+        var token = AccountsTestHost.NewKey() + AccountsTestHost.NewKey();
+        CardRecord Card() => new(NewId(), customer.CustomerId, account.AccountId, token, "1234", 12, 2031, false, 1_000);
+
+        Assert.Equal(CreateLimitedOutcome.Created, await Store.CreateCardAsync(Card(), 5, None));
+        Assert.Equal(CreateLimitedOutcome.AlreadyExists, await Store.CreateCardAsync(Card(), 5, None));
+        Assert.Single(await Store.ListCardsAsync(customer.CustomerId, None));
+    }
+
+    [Fact]
+    public async Task SetCardFrozen_ExistingAndUnknown_TrueThenFalse()
+    {
+        var (customer, account) = await CreatedAsync();
+        var card = new CardRecord(NewId(), customer.CustomerId, account.AccountId, AccountsTestHost.NewKey(), "1234", 12, 2031, false, 1_000);
+        await Store.CreateCardAsync(card, 5, None);
+
+        Assert.True(await Store.SetCardFrozenAsync(card.CardId, true, None));
+        Assert.True((await Store.GetCardAsync(card.CardId, None))!.Frozen);
+        Assert.False(await Store.SetCardFrozenAsync(NewId(), true, None));
+    }
+
+    [Fact]
+    public async Task RecordMovement_SameKeyTwice_SecondReturnsFirst()
+    {
+        var key = AccountsTestHost.NewKey();
+        var first = new MovementRecord(key, NewId(), "payment", "fingerprint-1", 100, "GBP", 1_000);
+        var second = first with { RequestFingerprint = "fingerprint-2", Amount = 200 };
+
+        Assert.Equal(first, await Store.RecordMovementAsync(first, None));
+        Assert.Equal(first, await Store.RecordMovementAsync(second, None));
+        Assert.Equal(first, await Store.GetMovementAsync(key, None));
+    }
+
+    [Fact]
+    public async Task Lookups_Unknown_Null()
+    {
+        Assert.Null(await Store.GetCustomerAsync(NewId(), None));
+        Assert.Null(await Store.FindCustomerByEmailAsync("nobody@example.com", None));
+        Assert.Null(await Store.GetCurrentAccountAsync(NewId(), None));
+        Assert.Null(await Store.FindCurrentAccountByNumberAsync("000000", "00000000", None));
+        Assert.Null(await Store.GetPotAsync(NewId(), None));
+        Assert.Null(await Store.GetCardAsync(NewId(), None));
+        Assert.Null(await Store.FindCardByTokenAsync("no-such-token", None));
+        Assert.Null(await Store.GetMovementAsync(AccountsTestHost.NewKey(), None));
+        Assert.Empty(await Store.ListCurrentAccountsAsync(NewId(), None));
+    }
+}
