@@ -83,11 +83,11 @@ internal static class AppApiEndpoints
 
     private static ProblemResult ServiceProblem(HttpContext http, ServiceCallException error)
     {
-        var (problemType, detail) = ServiceErrorMapping.Map(error);
+        var problem = ServiceErrorMapping.Map(error);
         var statusName = error.StatusCode.ToString();
         http.RequestServices.GetRequiredService<EdgeMetrics>().RecordServiceError(error.Service, statusName);
         var logger = Logger(http);
-        if (problemType.Status >= StatusCodes.Status500InternalServerError)
+        if (problem.ProblemType.Status >= StatusCodes.Status500InternalServerError)
         {
             EdgeLog.ServiceCallFailed(logger, http.Request.Method, http.Request.Path, error.Service, statusName, error.ServiceMessage);
         }
@@ -95,7 +95,7 @@ internal static class AppApiEndpoints
         {
             EdgeLog.ServiceCallRefused(logger, http.Request.Method, http.Request.Path, error.Service, statusName);
         }
-        return new ProblemResult(problemType, detail);
+        return problem;
     }
 
     private static ILogger Logger(HttpContext http) =>

@@ -34,7 +34,7 @@ internal sealed class Ownership(ListAccountsResponse holdings)
     /// </summary>
     public static void CheckIdFormat(string kind, string id)
     {
-        if (id.Length > EdgeLimits.IdLengthMax || !Guid.TryParse(id, out _))
+        if (id.Length > EdgeLimits.IdLengthMax || !Guid.TryParseExact(id, "D", out _))
         {
             throw NotFound(kind, id.Length > EdgeLimits.IdLengthMax ? id[..EdgeLimits.IdLengthMax] : id);
         }

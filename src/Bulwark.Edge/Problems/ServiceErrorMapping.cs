@@ -11,16 +11,27 @@ namespace Bulwark.Edge.Problems;
 /// </summary>
 internal static class ServiceErrorMapping
 {
-    public static (ProblemType ProblemType, string Detail) Map(ServiceCallException error)
+    public static ProblemResult Map(ServiceCallException error)
     {
         ArgumentNullException.ThrowIfNull(error);
+        var (problemType, detail) = MapStatus(error);
+        // A service that names the bad field (accounts does, in a trailer) lets the answer point at it.
+        var errors = error.Field is { } field && problemType.Status is 400 or 422
+            ? new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [detail] }
+            : null;
+        return new ProblemResult(problemType, detail, errors);
+    }
+
+    private static (ProblemType ProblemType, string Detail) MapStatus(ServiceCallException error)
+    {
         return error.StatusCode switch
         {
             StatusCode.Unavailable or StatusCode.ResourceExhausted or StatusCode.Cancelled =>
                 (ProblemType.ServiceUnavailable, "A service this request needs is unavailable right now. Try again shortly."),
             StatusCode.DeadlineExceeded =>
                 (ProblemType.GatewayTimeout, "A service this request needs did not answer in time. Retrying with the same Idempotency-Key is safe."),
-            StatusCode.NotFound => (ProblemType.NotFound, "The resource was not found."),
+            // The accounts service's not-found messages name only what the caller sent (an id, a sort code).
+            StatusCode.NotFound => (ProblemType.NotFound, ServiceMessage(error, "The resource was not found.")),
             StatusCode.PermissionDenied => (ProblemType.Forbidden, "You do not have access to this resource."),
             StatusCode.InvalidArgument or StatusCode.OutOfRange => (ProblemType.Validation, ServiceMessage(error, "The request is invalid.")),
             StatusCode.FailedPrecondition => MapBusinessRule(error),

@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Bulwark.Edge.Tests.Fakes;
+using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Registry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulwark.Edge.Tests;
+
+/// <summary>
+/// A real Bulwark host on loopback with the edge on a public endpoint and fake accounts, feed and
+/// ledger services registered under their real names, reached by the edge over bulwark:/// gRPC.
+/// </summary>
+public sealed class EdgeHost : IAsyncDisposable
+{
+    private readonly string _directory;
+
+    private EdgeHost(WebApplication app, FakeBank bank, FakeTimeProvider time, Uri baseAddress, string directory, string signingKeyPath)
+    {
+        App = app;
+        Bank = bank;
+        Time = time;
+        BaseAddress = baseAddress;
+        SigningKeyPath = signingKeyPath;
+        _directory = directory;
+        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public WebApplication App { get; }
+
+    public FakeBank Bank { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public Uri BaseAddress { get; }
+
+    public string SigningKeyPath { get; }
+
+    public HttpClient Http { get; }
+
+    public static async Task<EdgeHost> StartAsync(TimeSpan? serviceCallTimeout = null)
+    {
+        var directory = Directory.CreateTempSubdirectory("bulwark-edge-tests-").FullName;
+        var signingKeyPath = Path.Combine(directory, "keys", "edge-signing.key");
+        var bank = new FakeBank();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
+        {
+            PublicEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
+            ConsoleLogLevel = LogLevel.Error,
+        }, new InMemoryServiceRegistry());
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddSingleton(bank);
+        builder.Services.AddHostedBulwarkService(FakeAccounts.Service);
+        builder.Services.AddHostedBulwarkService(FakeFeed.Service);
+        builder.Services.AddHostedBulwarkService(FakeLedger.Service);
+        builder.Services.AddEdge(new EdgeOptions
+        {
+            SigningKeyPath = signingKeyPath,
+            ServiceCallTimeout = serviceCallTimeout ?? TimeSpan.FromSeconds(5),
+        });
+
+        var app = builder.Build();
+        app.UsePlatform();
+        app.MapGrpcService<FakeAccounts>();
+        app.MapGrpcService<FakeFeed>();
+        app.MapGrpcService<FakeLedger>();
+        app.MapEdge();
+        await app.StartAsync();
+
+        var internalPort = app.Services.GetRequiredService<InternalEndpointAccessor>().Get().Port;
+        var publicAddress = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
+            .Addresses.Single(a => !a.EndsWith($":{internalPort}", StringComparison.Ordinal));
+        return new EdgeHost(app, bank, time, new Uri(publicAddress), directory, signingKeyPath);
+    }
+
+    /// <summary>Logs in as the demo customer (or another) and returns the bearer token.</summary>
+    public async Task<string> LoginAsync(string email = FakeBank.DemoEmail, string password = FakeBank.DemoPassword)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "/api/login", JsonSerializer.Serialize(new { email, password }));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("token").GetString()!;
+    }
+
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? json = null, string? token = null,
+        string? idempotencyKey = null, string contentType = "application/json")
+    {
+        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+        if (json is not null)
+        {
+            request.Content = new StringContent(json, Encoding.UTF8);
+            request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        }
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        if (idempotencyKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Idempotency-Key", idempotencyKey);
+        }
+        return await Http.SendAsync(request);
+    }
+
+    public static string NewIdempotencyKey() => Guid.NewGuid().ToString("N");
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temporary directory is harmless.
+        }
+    }
+}
