@@ -87,9 +87,19 @@ internal sealed class AppApi(
         var (cursor, limit) = ReadFeedQuery(http.Request.Query);
         Ownership.CheckIdFormat("account", accountId);
         var account = (await OwnershipAsync(http)).RequireAccount(accountId);
-        var reply = await caller.CallAsync(ServiceCaller.Feed,
-            options => feed.ListFeedAsync(new ListFeedRequest { LedgerAccountId = account.LedgerAccountId, Cursor = cursor, Limit = limit }, options),
-            http.RequestAborted);
+        ListFeedResponse reply;
+        try
+        {
+            reply = await caller.CallAsync(ServiceCaller.Feed,
+                options => feed.ListFeedAsync(new ListFeedRequest { LedgerAccountId = account.LedgerAccountId, Cursor = cursor, Limit = limit }, options),
+                http.RequestAborted);
+        }
+        catch (ServiceCallException error) when (error.StatusCode == Grpc.Core.StatusCode.InvalidArgument && cursor.Length > 0)
+        {
+            // The limit has been checked here already, so the feed can only be refusing the cursor
+            // (one from another account's feed, or a made-up one).
+            throw ProblemException.Field(ProblemType.Validation, "cursor", "cursor must be the nextCursor of a previous page of this account's feed.");
+        }
         var items = reply.Items.Select(ToDto).ToList();
         var next = string.IsNullOrEmpty(reply.NextCursor) ? null : reply.NextCursor;
         return TypedResults.Json(new FeedResponse(items, next), EdgeJsonContext.Default.FeedResponse);

@@ -185,6 +185,17 @@ public sealed class AccountsTests
     }
 
     [Fact]
+    public async Task Feed_CursorTheFeedRefuses_Returns400NamingCursor()
+    {
+        await using var host = await EdgeHost.StartAsync();
+        var token = await host.LoginAsync();
+
+        using var response = await host.SendAsync(HttpMethod.Get, $"/api/accounts/{FakeBank.DemoAccountId}/feed?cursor=made-up", token: token);
+
+        await Problems.AssertAsync(response, HttpStatusCode.BadRequest, "validation", "cursor");
+    }
+
+    [Fact]
     public async Task Feed_AnotherCustomersAccount_Returns404AndNeverCallsTheFeed()
     {
         await using var host = await EdgeHost.StartAsync();

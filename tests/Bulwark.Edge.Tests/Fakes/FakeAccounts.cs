@@ -164,13 +164,23 @@ public sealed class FakeAccounts(FakeBank bank) : Bulwark.Accounts.Protos.Accoun
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         bank.Feeds[fromLedgerId].Insert(0, new FeedItem
         {
-            TransferId = key, Amount = -amount, Currency = currency, Description = description, Category = category,
-            State = FeedItemState.Settled, TimestampUnixMs = now,
+            TransferId = key,
+            Amount = -amount,
+            Currency = currency,
+            Description = description,
+            Category = category,
+            State = FeedItemState.Settled,
+            TimestampUnixMs = now,
         });
         bank.Feeds[toLedgerId].Insert(0, new FeedItem
         {
-            TransferId = key, Amount = amount, Currency = currency, Description = description, Category = category,
-            State = FeedItemState.Settled, TimestampUnixMs = now,
+            TransferId = key,
+            Amount = amount,
+            Currency = currency,
+            Description = description,
+            Category = category,
+            State = FeedItemState.Settled,
+            TimestampUnixMs = now,
         });
         return new MoneyMovement { TransferId = key, Amount = amount, Currency = currency, TimestampUnixMs = now };
     }

@@ -18,7 +18,11 @@ public sealed class FakeFeed(FakeBank bank) : Bulwark.Feed.Protos.Feed.FeedBase
             {
                 throw new RpcException(new Status(StatusCode.NotFound, "unknown ledger account"));
             }
-            var start = request.Cursor.Length == 0 ? 0 : int.Parse(request.Cursor, CultureInfo.InvariantCulture);
+            var start = 0;
+            if (request.Cursor.Length > 0 && !int.TryParse(request.Cursor, NumberStyles.None, CultureInfo.InvariantCulture, out start))
+            {
+                throw new RpcException(new Status(StatusCode.InvalidArgument, "cursor is not a cursor of this feed"));
+            }
             var limit = request.Limit == 0 ? 20 : request.Limit;
             var response = new ListFeedResponse();
             response.Items.AddRange(items.Skip(start).Take(limit));

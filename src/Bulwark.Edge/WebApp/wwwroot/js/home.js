@@ -23,6 +23,7 @@ const POT_ICONS = ['🏖️', '☔', '🚲', '🎄', '🏡', '💍', '🎁', '�
 let state = fresh();
 let timer = 0;
 let refreshing = false;
+let refreshAgain = false;
 
 function fresh() {
   return { account: null, pots: [], items: new Map(), cursor: null, loadedMore: false, pot: null, potKey: null, named: false };
@@ -63,7 +64,11 @@ export function reset() {
 }
 
 async function refresh(first) {
-  if (refreshing) return;
+  if (refreshing) {
+    // A change the customer just made must show even if a background refresh is under way.
+    refreshAgain = true;
+    return;
+  }
   refreshing = true;
   try {
     if (!state.named) greet();
@@ -90,6 +95,10 @@ async function refresh(first) {
     if (error.status !== 401 && first) toast(describeError(error));
   } finally {
     refreshing = false;
+    if (refreshAgain) {
+      refreshAgain = false;
+      refresh(false);
+    }
   }
 }
 
