@@ -48,4 +48,10 @@ public static class AccountsLimits
     public const int PasswordIterationsMax = 10_000_000;
 
     public const int LedgerCallTimeoutMillisecondsDefault = 5_000;
+
+    /// <summary>
+    /// The ledger's limit on one metadata value (UTF-8 bytes). A 100-character name in a script of
+    /// 3-byte characters is longer, so names written into transfers are shortened to fit.
+    /// </summary>
+    public const int LedgerMetadataValueBytesMax = 256;
 }

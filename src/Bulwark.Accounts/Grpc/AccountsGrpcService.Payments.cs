@@ -54,8 +54,8 @@ internal sealed partial class AccountsGrpcService
             {
                 [LedgerCodes.Category] = LedgerCodes.CategoryTransfers,
                 // The payer's feed shows whom they paid; the payee's shows who paid them.
-                [LedgerCodes.DebitDescription] = payee.Name,
-                [LedgerCodes.CreditDescription] = payer.Name,
+                [LedgerCodes.DebitDescription] = LedgerMetadata.Value(payee.Name),
+                [LedgerCodes.CreditDescription] = LedgerMetadata.Value(payer.Name),
             },
         };
         if (reference.Length > 0)

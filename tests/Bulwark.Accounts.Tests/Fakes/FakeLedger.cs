@@ -10,13 +10,16 @@ namespace Bulwark.Testing;
 /// An in-memory ledger for service tests, speaking the real ledger contract: accounts with the
 /// debits-must-not-exceed-credits rule (EXCEEDS_CREDITS), transfers idempotent by id (same body:
 /// the original, duplicate = true; another body: ID_ALREADY_USED_WITH_DIFFERENT_BODY), holds that
-/// are posted (possibly for less), voided or expire by the injected clock, and
+/// are posted (possibly for less), voided or expire by the injected clock, the ledger's metadata
+/// limits, and
 /// ListAccountTransfers newest first with a cursor and since_unix_ms. One lock; tests are small.
 /// </summary>
 public sealed class FakeLedger(TimeProvider time) : LedgerBase
 {
     public const int ListLimitDefault = 50;
     public const int ListLimitMax = 1_000;
+    public const int MetadataEntriesMax = 16;
+    public const int MetadataValueBytesMax = 256;
 
     private const uint KnownTransferFlags = (uint)(TransferFlags.Pending | TransferFlags.PostPending | TransferFlags.VoidPending);
 
@@ -240,6 +243,10 @@ public sealed class FakeLedger(TimeProvider time) : LedgerBase
         if ((flags & ~KnownTransferFlags) != 0 || BitOperations.PopCount(flags) > 1)
         {
             return Refused(TransferStatus.InvalidFlags);
+        }
+        if (transfer.Metadata.Count > MetadataEntriesMax || transfer.Metadata.Values.Any(value => System.Text.Encoding.UTF8.GetByteCount(value) > MetadataValueBytesMax))
+        {
+            return Refused(TransferStatus.MetadataTooLarge);
         }
         if (transfer.TimeoutSeconds != 0 && flags != (uint)TransferFlags.Pending)
         {

@@ -162,6 +162,21 @@ public sealed class PayAccountTests(AccountsHostFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task PayAccount_LongNonAsciiNames_PaysWithNamesShortenedToLedgerLimit()
+    {
+        var longName = new string('語', AccountsLimits.NameLengthMax);
+        var payer = await Host.NewCustomerAsync(name: longName);
+        var payee = await Host.NewCustomerAsync(name: longName);
+        await Host.FundAsync(payer.Account.LedgerAccountId, 1_000);
+
+        var movement = await Host.Accounts.PayAccountAsync(Pay(payer, payee, 100));
+
+        var description = Host.FakeLedger.FindTransfer(movement.TransferId)!.Metadata["debit_description"];
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(description), 250, AccountsLimits.LedgerMetadataValueBytesMax);
+        Assert.StartsWith(description, longName, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PayAccount_EmptyReference_PaysWithoutReference()
     {
         var (payer, payee) = await PartiesAsync();
