@@ -38,6 +38,13 @@ export function init() {
   $('new-pot').addEventListener('click', openNewPot);
   $('new-pot-create').addEventListener('click', createPot);
   $('new-pot-close').addEventListener('click', () => $('new-pot-sheet').close());
+  // Enter in a sheet must not close it unnoticed (the default for dialog forms): it does nothing
+  // in the pot sheet, where in and out are two different buttons, and creates the pot in the other.
+  $('pot-form').addEventListener('submit', (event) => event.preventDefault());
+  $('new-pot-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    createPot();
+  });
 }
 
 export function enter() {
@@ -57,6 +64,7 @@ export function leave() {
 export function reset() {
   leave();
   state = fresh();
+  refreshAgain = false;
   $('balance-amount').textContent = '—';
   $('pots').replaceChildren();
   $('feed').replaceChildren();
