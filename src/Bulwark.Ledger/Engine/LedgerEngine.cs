@@ -1,0 +1,328 @@
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Bulwark.Ledger.Engine;
+using Bulwark.Ledger.Storage;
+using Bulwark.Ledger.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bulwark.Ledger;
+
+/// <summary>
+/// The ledger of one cell: a bounded queue in front of ONE writer thread that commits whole
+/// batches, plus reads that go straight to the store. Usable in-process without gRPC (the bench,
+/// the crash test); the gRPC service is a thin mapping over it.
+/// <para>
+/// The engine speaks its own immutable records (<see cref="LedgerTransfer"/>,
+/// <see cref="LedgerAccount"/>) rather than the generated proto messages: ids are
+/// <see cref="UInt128"/> values instead of one heap object each, nothing a caller holds can be
+/// mutated under the writer after the fact, and the store seam does not depend on the wire format.
+/// The contract's enums (statuses, states, flags) are reused as they are.
+/// </para>
+/// </summary>
+public sealed partial class LedgerEngine : IAsyncDisposable
+{
+    private readonly LedgerOptions _options;
+    private readonly ILedgerStore _store;
+    private readonly TimeProvider _time;
+    private readonly LedgerMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly Channel<WriterItem> _queue;
+    private readonly LedgerWriter _writer;
+    private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ITimer? _sweepTimer;
+    private int _sweepQueued;
+    private int _state; // 0 new, 1 running, 2 stopping or stopped
+
+    public LedgerEngine(LedgerOptions options, ILedgerStore store, TimeProvider? timeProvider = null,
+        ILogger<LedgerEngine>? logger = null, IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        options.Validate();
+        _options = options;
+        _store = store;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<LedgerEngine>.Instance;
+        _metrics = new LedgerMetrics(meterFactory);
+        _queue = Channel.CreateBounded<WriterItem>(new BoundedChannelOptions(options.QueueCapacityItems)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = false,
+        });
+        _writer = new LedgerWriter(store, options, _time, _metrics, _logger, _queue.Reader,
+            () => Volatile.Write(ref _sweepQueued, 0));
+    }
+
+    /// <summary>An engine over a SQLite store at <see cref="LedgerOptions.DatabasePath"/>.</summary>
+    public static LedgerEngine CreateSqlite(LedgerOptions options, TimeProvider? timeProvider = null,
+        ILogger<LedgerEngine>? logger = null, IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return new LedgerEngine(options, new SqliteLedgerStore(options.DatabasePath), timeProvider, logger, meterFactory);
+    }
+
+    public LedgerOptions Options => _options;
+
+    /// <summary>Batches committed so far and what they held; the bench reads the average batch size here.</summary>
+    public LedgerEngineStatistics Statistics =>
+        new(_writer.BatchesCommitted, _writer.ItemsCommitted, _writer.TransfersCommitted);
+
+    /// <summary>Opens the store (applying migrations), loads the accounts and starts the writer and the expiry timer.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("The ledger engine was already started.");
+        }
+        try
+        {
+            _store.Open(_options.PartitionCount);
+            _writer.Load();
+        }
+        catch
+        {
+            Volatile.Write(ref _state, 2);
+            _writerStopped.TrySetResult();
+            throw;
+        }
+        var thread = new Thread(RunWriter) { IsBackground = true, Name = "ledger-writer" };
+        thread.Start();
+        _sweepTimer = _time.CreateTimer(_ => RequestSweep(), null, _options.ExpirySweepInterval, _options.ExpirySweepInterval);
+        LogStarted(_options.DatabasePath, _options.PartitionCount);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops taking new work, lets the writer commit everything already queued, then closes the store.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        var previous = Interlocked.Exchange(ref _state, 2);
+        if (previous == 2)
+        {
+            await _writerStopped.Task.WaitAsync(cancellationToken);
+            return;
+        }
+        if (_sweepTimer is not null)
+        {
+            await _sweepTimer.DisposeAsync();
+        }
+        _queue.Writer.TryComplete();
+        if (previous == 1)
+        {
+            await _writerStopped.Task.WaitAsync(cancellationToken);
+        }
+        else
+        {
+            _writerStopped.TrySetResult();
+        }
+        _store.Dispose();
+        _metrics.Dispose();
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    /// <summary>
+    /// Submits transfers; each is decided on its own, in order. Completes with one result per
+    /// transfer once the batch holding the last of them is durable. Waits while the queue is full.
+    /// Throws <see cref="LedgerUnavailableException"/> when the batch could not be committed (retry
+    /// with the same ids is safe). If <paramref name="cancellationToken"/> fires after some
+    /// transfers were queued, they may still commit: resubmit with the same ids to learn how.
+    /// </summary>
+    public async Task<IReadOnlyList<LedgerTransferResult>> SubmitAsync(IReadOnlyList<LedgerTransfer> transfers, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(transfers);
+        if (transfers.Count > LedgerLimits.SubmitTransfersMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(transfers), transfers.Count, $"At most {LedgerLimits.SubmitTransfersMax} transfers per call.");
+        }
+        for (var i = 0; i < transfers.Count; i++)
+        {
+            if (transfers[i] is not { Currency: not null, Metadata: not null })
+            {
+                throw new ArgumentException($"transfers[{i}] is null or has a null Currency or Metadata.", nameof(transfers));
+            }
+        }
+        if (transfers.Count == 0)
+        {
+            return [];
+        }
+        var submission = new TransferSubmission(transfers);
+        await EnqueueAsync(submission, WriterItemKind.Transfer, transfers.Count, cancellationToken);
+        return submission.Results;
+    }
+
+    /// <summary>Creates accounts, idempotently by id. Completes once durable.</summary>
+    public async Task<IReadOnlyList<LedgerAccountResult>> CreateAccountsAsync(IReadOnlyList<LedgerAccount> accounts, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(accounts);
+        if (accounts.Count > LedgerLimits.CreateAccountsMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(accounts), accounts.Count, $"At most {LedgerLimits.CreateAccountsMax} accounts per call.");
+        }
+        for (var i = 0; i < accounts.Count; i++)
+        {
+            if (accounts[i] is not { Currency: not null })
+            {
+                throw new ArgumentException($"accounts[{i}] is null or has a null Currency.", nameof(accounts));
+            }
+        }
+        if (accounts.Count == 0)
+        {
+            return [];
+        }
+        var submission = new AccountSubmission(accounts);
+        await EnqueueAsync(submission, WriterItemKind.Account, accounts.Count, cancellationToken);
+        return submission.Results;
+    }
+
+    /// <summary>Expires every hold whose time has passed now, and completes once that is durable.</summary>
+    public Task ExpireHoldsAsync(CancellationToken cancellationToken = default) =>
+        EnqueueAsync(new SweepSubmission(), WriterItemKind.Sweep, 1, cancellationToken);
+
+    /// <summary>The accounts found among <paramref name="ids"/> (committed state); unknown ids are simply absent.</summary>
+    public async Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken = default)
+    {
+        CheckLookup(ids);
+        var found = await _store.GetAccountsAsync(ids, cancellationToken);
+        _metrics.NotFound("account", ids.Count - found.Count);
+        return found;
+    }
+
+    /// <summary>The transfers found among <paramref name="ids"/>; unknown ids are simply absent.</summary>
+    public async Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken = default)
+    {
+        CheckLookup(ids);
+        var found = await _store.GetTransfersAsync(ids, cancellationToken);
+        _metrics.NotFound("transfer", ids.Count - found.Count);
+        return found;
+    }
+
+    /// <summary>
+    /// One page of the account's transfers (debit or credit side), newest first; null when the
+    /// account does not exist. <paramref name="cursor"/> is empty for the first page, else a
+    /// previous page's <see cref="LedgerTransferPage.NextCursor"/>; <paramref name="limit"/> 0 means
+    /// <see cref="LedgerLimits.ListTransfersLimitDefault"/>; <paramref name="sinceUnixMs"/> &gt; 0
+    /// keeps only transfers at or after that time. Bad arguments throw <see cref="ArgumentException"/>
+    /// naming the parameter.
+    /// </summary>
+    public async Task<LedgerTransferPage?> ListAccountTransfersAsync(UInt128 accountId, string? cursor, int limit, long sinceUnixMs, CancellationToken cancellationToken = default)
+    {
+        if (limit is < 0 or > LedgerLimits.ListTransfersLimitMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(limit), limit, $"limit must be 0 (default {LedgerLimits.ListTransfersLimitDefault}) to {LedgerLimits.ListTransfersLimitMax}.");
+        }
+        if (sinceUnixMs < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sinceUnixMs), sinceUnixMs, "since must not be negative.");
+        }
+        var before = long.MaxValue;
+        if (!string.IsNullOrEmpty(cursor) && !LedgerCursor.TryDecode(cursor, accountId, out before))
+        {
+            throw new ArgumentException("cursor is not one this ledger issued for this account; start again from the first page.", nameof(cursor));
+        }
+        var accounts = await _store.GetAccountsAsync([accountId], cancellationToken);
+        if (accounts.Count == 0)
+        {
+            _metrics.NotFound("account", 1);
+            return null;
+        }
+        var pageSize = limit == 0 ? LedgerLimits.ListTransfersLimitDefault : limit;
+        var rows = await _store.ListAccountTransfersAsync(accountId, before, sinceUnixMs, pageSize + 1, cancellationToken);
+        if (rows.Count <= pageSize)
+        {
+            return new LedgerTransferPage(rows, "");
+        }
+        var page = rows.Take(pageSize).ToArray();
+        return new LedgerTransferPage(page, LedgerCursor.Encode(accountId, page[^1].Sequence));
+    }
+
+    private async Task EnqueueAsync(Submission submission, WriterItemKind kind, int count, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _state) != 1)
+        {
+            throw new LedgerUnavailableException("The ledger is not running.");
+        }
+        var writer = _queue.Writer;
+        for (var i = 0; i < count; i++)
+        {
+            var item = new WriterItem(kind, i, submission);
+            if (!writer.TryWrite(item))
+            {
+                try
+                {
+                    await writer.WriteAsync(item, cancellationToken);
+                }
+                catch (ChannelClosedException error)
+                {
+                    throw new LedgerUnavailableException("The ledger is stopping.", error);
+                }
+            }
+        }
+        await submission.Completion.WaitAsync(cancellationToken);
+    }
+
+    private void RequestSweep()
+    {
+        if (Interlocked.CompareExchange(ref _sweepQueued, 1, 0) != 0)
+        {
+            return;
+        }
+        // Never wait on a full queue from the timer: under that much load the next tick will do.
+        if (!_queue.Writer.TryWrite(new WriterItem(WriterItemKind.Sweep, 0, null)))
+        {
+            Volatile.Write(ref _sweepQueued, 0);
+        }
+    }
+
+    private void RunWriter()
+    {
+        try
+        {
+            _writer.Run(() =>
+            {
+                if (_writer.TakeSweepAgain())
+                {
+                    RequestSweep();
+                }
+            });
+        }
+        catch (Exception error)
+        {
+            LogWriterCrashed(error);
+            // Whatever is still queued will never be decided: fail it rather than hang its callers.
+            _queue.Writer.TryComplete(error);
+            while (_queue.Reader.TryRead(out var item))
+            {
+                item.Owner?.Fail(new LedgerUnavailableException("The ledger's writer stopped.", error));
+            }
+        }
+        finally
+        {
+            _writerStopped.TrySetResult();
+        }
+    }
+
+    private static void CheckLookup(IReadOnlyList<UInt128> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count > LedgerLimits.LookupIdsMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ids), ids.Count, $"At most {LedgerLimits.LookupIdsMax} ids per lookup.");
+        }
+    }
+
+    [LoggerMessage(EventId = 1410, Level = LogLevel.Information, Message = "Ledger started on {DatabasePath} with {PartitionCount} partitions")]
+    private partial void LogStarted(string databasePath, int partitionCount);
+
+    [LoggerMessage(EventId = 1411, Level = LogLevel.Critical, Message = "The ledger's writer thread crashed")]
+    private partial void LogWriterCrashed(Exception error);
+}
+
+/// <summary>Counts since start: batches committed, queue items in them, and new transfers.</summary>
+public readonly record struct LedgerEngineStatistics(long BatchesCommitted, long ItemsCommitted, long TransfersCommitted)
+{
+    public double AverageBatchSize => BatchesCommitted == 0 ? 0 : (double)ItemsCommitted / BatchesCommitted;
+}

@@ -1,0 +1,319 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Bulwark.Ledger.Storage;
+using Bulwark.Ledger.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Bulwark.Ledger.Engine;
+
+/// <summary>
+/// The one writer of a ledger cell. It drains the queue into batches, decides every item of a
+/// batch in memory, in order (a later transfer sees the earlier ones), checks that the batch
+/// conserves money, writes it in ONE store transaction, and only then tells the callers. If
+/// anything fails, every caller of the batch gets the error and the cache is reloaded from the
+/// store, so nothing half-applied lingers.
+/// </summary>
+internal sealed partial class LedgerWriter
+{
+    private readonly ILedgerStore _store;
+    private readonly LedgerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly LedgerMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly ChannelReader<WriterItem> _queue;
+    private readonly Action _sweepTaken;
+
+    private readonly Dictionary<UInt128, AccountState> _accounts = [];
+    private readonly Dictionary<UInt128, TransferEntry> _transfers = [];
+    private readonly List<TransferEntry> _newTransfers = [];
+    private readonly List<TransferEntry> _changedHolds = [];
+    private readonly List<AccountState> _touched = [];
+    private readonly LedgerCommit _commit = new();
+
+    private bool _cacheValid;
+    private long _sequence;
+    private long _lastTimestampUnixMs;
+    private long _batch;
+    private long _now;
+    private bool _sweepAgain;
+
+    public LedgerWriter(ILedgerStore store, LedgerOptions options, TimeProvider time, LedgerMetrics metrics, ILogger logger,
+        ChannelReader<WriterItem> queue, Action sweepTaken)
+    {
+        _store = store;
+        _options = options;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _queue = queue;
+        _sweepTaken = sweepTaken;
+    }
+
+    /// <summary>Batches committed and items in them, for benchmarks and tests.</summary>
+    public long BatchesCommitted => Volatile.Read(ref _batchesCommitted);
+
+    public long ItemsCommitted => Volatile.Read(ref _itemsCommitted);
+
+    public long TransfersCommitted => Volatile.Read(ref _transfersCommitted);
+
+    private long _batchesCommitted;
+    private long _itemsCommitted;
+    private long _transfersCommitted;
+
+    /// <summary>Set when a sweep hit its limit: the engine queues another at once.</summary>
+    public bool TakeSweepAgain()
+    {
+        var again = _sweepAgain;
+        _sweepAgain = false;
+        return again;
+    }
+
+    /// <summary>Loads the cache from the store. Called before the loop starts and after a failed batch.</summary>
+    public void Load()
+    {
+        _cacheValid = false;
+        _accounts.Clear();
+        foreach (var account in _store.LoadAccounts())
+        {
+            _accounts.Add(account.Id, new AccountState(account, LedgerPartitioner.PartitionOf(account.Id, _options.PartitionCount)));
+        }
+        var position = _store.LoadPosition();
+        _sequence = position.Sequence;
+        _lastTimestampUnixMs = position.TimestampUnixMs;
+        _cacheValid = true;
+    }
+
+    /// <summary>The loop, on its own thread: returns when the queue is completed and drained.</summary>
+    public void Run(Action afterBatch)
+    {
+        var items = new List<WriterItem>(_options.BatchTransfersMax);
+        while (true)
+        {
+            if (!_queue.TryRead(out var first))
+            {
+                var wait = _queue.WaitToReadAsync();
+                // Blocking is right here: this dedicated thread does nothing but write.
+                if (!(wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult()))
+                {
+                    return;
+                }
+                continue;
+            }
+            items.Add(first);
+            while (items.Count < _options.BatchTransfersMax && _queue.TryRead(out var next))
+            {
+                items.Add(next);
+            }
+            RunBatch(items);
+            items.Clear();
+            afterBatch();
+        }
+    }
+
+    private void RunBatch(List<WriterItem> items)
+    {
+        try
+        {
+            if (!_cacheValid)
+            {
+                Load();
+            }
+            _batch++;
+            _now = Math.Max(_time.GetUtcNow().ToUnixTimeMilliseconds(), _lastTimestampUnixMs);
+            var sequenceBefore = _sequence;
+            foreach (var item in items)
+            {
+                Decide(item);
+            }
+            BuildCommit();
+            CheckBatchInvariants();
+            var started = Stopwatch.GetTimestamp();
+            if (!_commit.IsEmpty)
+            {
+                _store.Commit(_commit);
+            }
+            _metrics.BatchCommitted(items.Count, Stopwatch.GetElapsedTime(started));
+            _lastTimestampUnixMs = _now;
+            var transfers = _sequence - sequenceBefore;
+            Interlocked.Increment(ref _batchesCommitted);
+            Interlocked.Add(ref _itemsCommitted, items.Count);
+            Interlocked.Add(ref _transfersCommitted, transfers);
+            Complete(items);
+        }
+        catch (Exception error)
+        {
+            FailBatch(items, error);
+        }
+        finally
+        {
+            ClearBatch();
+        }
+    }
+
+    private void Decide(WriterItem item)
+    {
+        switch (item.Kind)
+        {
+            case WriterItemKind.Transfer:
+                var transfers = (TransferSubmission)item.Owner!;
+                transfers.Results[item.Index] = DecideTransfer(transfers.Transfers[item.Index]);
+                break;
+            case WriterItemKind.Account:
+                var accounts = (AccountSubmission)item.Owner!;
+                accounts.Results[item.Index] = DecideAccount(accounts.Accounts[item.Index]);
+                break;
+            case WriterItemKind.Sweep:
+                if (item.Owner is null)
+                {
+                    _sweepTaken();
+                }
+                ExpireDueHolds();
+                break;
+            default:
+                throw new UnreachableException($"Unknown writer item kind {item.Kind}.");
+        }
+    }
+
+    private void Complete(List<WriterItem> items)
+    {
+        foreach (var item in items)
+        {
+            switch (item.Kind)
+            {
+                case WriterItemKind.Transfer:
+                    var transfers = (TransferSubmission)item.Owner!;
+                    _metrics.TransferDecided(transfers.Results[item.Index]);
+                    transfers.ItemCommitted();
+                    break;
+                case WriterItemKind.Account:
+                    var accounts = (AccountSubmission)item.Owner!;
+                    _metrics.AccountDecided(accounts.Results[item.Index]);
+                    accounts.ItemCommitted();
+                    break;
+                default:
+                    item.Owner?.ItemCommitted();
+                    break;
+            }
+        }
+    }
+
+    private void FailBatch(List<WriterItem> items, Exception error)
+    {
+        _metrics.BatchFailed(error is UnreachableException ? "invariant" : "store");
+        Exception reported;
+        if (error is UnreachableException)
+        {
+            LogInvariantViolated(error, items.Count);
+            reported = error;
+        }
+        else
+        {
+            LogBatchFailed(error, items.Count);
+            reported = new LedgerUnavailableException(
+                "The ledger could not commit the batch holding this request; nothing of it was written, and retrying with the same ids is safe.", error);
+        }
+        foreach (var item in items)
+        {
+            item.Owner?.Fail(reported);
+        }
+        _sweepAgain = items.Exists(item => item.Kind == WriterItemKind.Sweep);
+        try
+        {
+            Load();
+        }
+        catch (Exception reloadError)
+        {
+            // The next batch tries again before deciding anything; until then nothing is decided
+            // on a cache that may hold this batch's half-applied changes.
+            _cacheValid = false;
+            LogReloadFailed(reloadError);
+        }
+    }
+
+    private void ClearBatch()
+    {
+        _transfers.Clear();
+        _newTransfers.Clear();
+        _changedHolds.Clear();
+        _touched.Clear();
+        _commit.Clear();
+    }
+
+    private void BuildCommit()
+    {
+        foreach (var entry in _newTransfers)
+        {
+            _commit.NewTransfers.Add(new Partitioned<LedgerTransfer>(entry.Partition, entry.Transfer));
+        }
+        foreach (var entry in _changedHolds)
+        {
+            _commit.ChangedHolds.Add(entry.Transfer);
+        }
+        foreach (var account in _touched)
+        {
+            if (account.DebitsPending != account.DebitsPendingBefore || account.DebitsPosted != account.DebitsPostedBefore
+                || account.CreditsPending != account.CreditsPendingBefore || account.CreditsPosted != account.CreditsPostedBefore)
+            {
+                _commit.Balances.Add(account.Snapshot());
+            }
+        }
+    }
+
+    /// <summary>
+    /// The money invariant, checked in release builds on every batch: the batch's posted deltas sum
+    /// to zero, and so do its pending deltas; no balance is negative; no limited account exceeds
+    /// its limit. Cheap (one pass over touched accounts) and the last line before the disk.
+    /// </summary>
+    private void CheckBatchInvariants()
+    {
+        Int128 posted = 0;
+        Int128 pending = 0;
+        foreach (var account in _touched)
+        {
+            posted += (Int128)account.CreditsPosted - account.CreditsPostedBefore - account.DebitsPosted + account.DebitsPostedBefore;
+            pending += (Int128)account.CreditsPending - account.CreditsPendingBefore - account.DebitsPending + account.DebitsPendingBefore;
+            if (account.DebitsPending < 0 || account.DebitsPosted < 0 || account.CreditsPending < 0 || account.CreditsPosted < 0)
+            {
+                throw new UnreachableException($"Account {account.Id:x32} would have a negative balance.");
+            }
+            if (account.DebitsMustNotExceedCredits
+                && (Int128)account.DebitsPending + account.DebitsPosted > (Int128)account.CreditsPosted + account.Identity.OverdraftLimit)
+            {
+                throw new UnreachableException($"Account {account.Id:x32} would exceed its credits.");
+            }
+        }
+        if (posted != 0 || pending != 0)
+        {
+            throw new UnreachableException($"A batch would create money: posted deltas sum to {posted}, pending deltas to {pending}.");
+        }
+    }
+
+    private void Touch(AccountState account)
+    {
+        if (account.Touch(_batch))
+        {
+            _touched.Add(account);
+        }
+    }
+
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Error, Message = "A ledger batch of {Items} items failed to commit; every caller was told to retry and the cache was reloaded")]
+    private partial void LogBatchFailed(Exception error, int items);
+
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Critical, Message = "A ledger batch of {Items} items broke a money invariant and was not written: this is a bug")]
+    private partial void LogInvariantViolated(Exception error, int items);
+
+    [LoggerMessage(EventId = 1403, Level = LogLevel.Critical, Message = "The ledger could not reload its cache from the store; it will try again before the next batch")]
+    private partial void LogReloadFailed(Exception error);
+
+    /// <summary>A transfer the batch has read or written, with its latest state.</summary>
+    private sealed class TransferEntry(LedgerTransfer transfer, int partition, bool isNew)
+    {
+        public LedgerTransfer Transfer { get; set; } = transfer;
+
+        public int Partition { get; } = partition;
+
+        public bool IsNew { get; } = isNew;
+
+        public bool IsChanged { get; set; }
+    }
+}

@@ -1,0 +1,61 @@
+namespace Bulwark.Ledger.Engine;
+
+internal enum WriterItemKind
+{
+    Transfer,
+    Account,
+    Sweep,
+}
+
+/// <summary>
+/// One unit of work in the writer's queue. A struct, so that queueing a transfer allocates
+/// nothing: the queue is bounded in items, and every submitted transfer is one item, which keeps
+/// memory bounded by transfers however callers group them.
+/// </summary>
+internal readonly record struct WriterItem(WriterItemKind Kind, int Index, Submission? Owner);
+
+/// <summary>
+/// A caller waiting for its items to be committed. Its results are filled by the writer while it
+/// decides a batch, and handed over only once the batch holding its last item is durable.
+/// </summary>
+internal abstract class Submission
+{
+    // Continuations run on the thread pool, never inline on the writer's thread.
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected Submission(int count) => Remaining = count;
+
+    /// <summary>Items not yet durable; touched only by the writer thread once queued.</summary>
+    public int Remaining { get; private set; }
+
+    public Task Completion => _done.Task;
+
+    /// <summary>Called by the writer after a commit, once per committed item.</summary>
+    public void ItemCommitted()
+    {
+        Remaining--;
+        if (Remaining == 0)
+        {
+            _done.TrySetResult();
+        }
+    }
+
+    public void Fail(Exception error) => _done.TrySetException(error);
+}
+
+internal sealed class TransferSubmission(IReadOnlyList<LedgerTransfer> transfers) : Submission(transfers.Count)
+{
+    public IReadOnlyList<LedgerTransfer> Transfers { get; } = transfers;
+
+    public LedgerTransferResult[] Results { get; } = new LedgerTransferResult[transfers.Count];
+}
+
+internal sealed class AccountSubmission(IReadOnlyList<LedgerAccount> accounts) : Submission(accounts.Count)
+{
+    public IReadOnlyList<LedgerAccount> Accounts { get; } = accounts;
+
+    public LedgerAccountResult[] Results { get; } = new LedgerAccountResult[accounts.Count];
+}
+
+/// <summary>A request to expire due holds; with no owner when the timer asked.</summary>
+internal sealed class SweepSubmission() : Submission(1);

@@ -1,0 +1,56 @@
+namespace Bulwark.Ledger;
+
+/// <summary>
+/// Every limit of the ledger in one place, named with the unit last. A request beyond a limit is
+/// refused (INVALID_ARGUMENT naming the field, or a per-transfer status), never truncated.
+/// </summary>
+public static class LedgerLimits
+{
+    /// <summary>
+    /// Most queue items (transfers, account creations, expiry sweeps) the writer commits in one
+    /// database transaction. 8,190 keeps one batch's rows and statements well inside SQLite's page
+    /// cache and matches the largest submission, so that one maximal call fits one batch.
+    /// </summary>
+    public const int BatchTransfersMax = 8_190;
+
+    /// <summary>Most transfers in one SubmitTransfers call or one <c>SubmitAsync</c>.</summary>
+    public const int SubmitTransfersMax = 8_190;
+
+    /// <summary>Most accounts in one CreateAccounts call.</summary>
+    public const int CreateAccountsMax = 8_190;
+
+    /// <summary>Most ids in one GetAccounts or GetTransfers call.</summary>
+    public const int LookupIdsMax = 8_190;
+
+    /// <summary>
+    /// Queue items waiting for the writer. When full, submitters wait (back-pressure): memory stays
+    /// bounded at about this many transfers, whatever the load.
+    /// </summary>
+    public const int QueueCapacityItems = 65_536;
+
+    public const int MetadataEntriesMax = 16;
+
+    /// <summary>UTF-8 bytes of one metadata value.</summary>
+    public const int MetadataValueBytesMax = 256;
+
+    /// <summary>UTF-8 bytes of one metadata key; keys are short names such as "merchant_name".</summary>
+    public const int MetadataKeyBytesMax = 64;
+
+    public const int ListTransfersLimitMax = 200;
+
+    public const int ListTransfersLimitDefault = 50;
+
+    /// <summary>How often the writer is asked to expire holds whose time has passed.</summary>
+    public const int ExpirySweepIntervalMillisecondsDefault = 1_000;
+
+    /// <summary>Most holds one sweep expires; a sweep that hits it asks for another at once.</summary>
+    public const int ExpiriesPerSweepMax = 4_096;
+
+    /// <summary>Idle read connections the SQLite store keeps open with their prepared statements.</summary>
+    public const int ReaderConnectionsPooledMax = 8;
+
+    /// <summary>The largest partition count: partitions are stored as small integers.</summary>
+    public const int PartitionCountMax = 65_536;
+
+    public const int PartitionCountDefault = 256;
+}

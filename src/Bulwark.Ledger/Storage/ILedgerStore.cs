@@ -1,0 +1,82 @@
+namespace Bulwark.Ledger.Storage;
+
+/// <summary>
+/// The ledger's storage seam. The engine decides everything in memory and hands the store whole
+/// batches; the store only reads and writes rows (it never validates money, and the engine never
+/// writes SQL). One implementation per database (SQLite now, PostgreSQL later), both passing the
+/// same contract tests.
+/// <para>
+/// Writer methods are called only from the engine's single writer thread, one after another, and
+/// may keep prepared statements on one connection. Reader methods may be called from any thread at
+/// any time, beside the writer, and see committed data only.
+/// </para>
+/// </summary>
+public interface ILedgerStore : IDisposable
+{
+    // ---- Writer side (one thread) ----
+
+    /// <summary>Creates or migrates the schema; refuses a database made with another partition count.</summary>
+    void Open(int partitionCount);
+
+    /// <summary>Every account with its committed balances: the writer's cache.</summary>
+    IReadOnlyList<LedgerAccount> LoadAccounts();
+
+    /// <summary>The highest committed sequence and transfer timestamp (0 when empty).</summary>
+    LedgerWriterPosition LoadPosition();
+
+    /// <summary>A committed transfer by id, or null.</summary>
+    LedgerTransfer? FindTransfer(UInt128 id);
+
+    /// <summary>Up to <paramref name="limit"/> holds still pending whose expiry is at or before <paramref name="nowUnixMs"/>, oldest expiry first.</summary>
+    IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit);
+
+    /// <summary>Writes one batch in ONE transaction, durable when this returns; throws (having written nothing) otherwise.</summary>
+    void Commit(LedgerCommit commit);
+
+    // ---- Reader side (any thread) ----
+
+    Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Transfers with the account on either side and a sequence below <paramref name="beforeSequence"/>,
+    /// newest first, at most <paramref name="limit"/>, stopping at the first older than <paramref name="sinceUnixMs"/>.
+    /// </summary>
+    Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken);
+}
+
+/// <summary>Where the writer resumes: the last sequence and timestamp it handed out.</summary>
+public readonly record struct LedgerWriterPosition(long Sequence, long TimestampUnixMs);
+
+/// <summary>A row to write with the partition it belongs to (for a transfer: its debit account's).</summary>
+public readonly record struct Partitioned<T>(int Partition, T Row);
+
+/// <summary>
+/// Everything one batch writes. Lists are in the order the rows were decided; each touched
+/// account appears once in <see cref="Balances"/> with its final balances.
+/// </summary>
+public sealed class LedgerCommit
+{
+    /// <summary>New accounts (with zero balances; their balances, if touched, are in <see cref="Balances"/>).</summary>
+    public List<Partitioned<LedgerAccount>> NewAccounts { get; } = [];
+
+    /// <summary>New transfers in sequence order, each in its final state for this batch.</summary>
+    public List<Partitioned<LedgerTransfer>> NewTransfers { get; } = [];
+
+    /// <summary>Holds committed earlier whose state or posted amount changed in this batch.</summary>
+    public List<LedgerTransfer> ChangedHolds { get; } = [];
+
+    /// <summary>The final balances of every account the batch touched, once each.</summary>
+    public List<LedgerAccount> Balances { get; } = [];
+
+    public bool IsEmpty => NewAccounts.Count == 0 && NewTransfers.Count == 0 && ChangedHolds.Count == 0 && Balances.Count == 0;
+
+    public void Clear()
+    {
+        NewAccounts.Clear();
+        NewTransfers.Clear();
+        ChangedHolds.Clear();
+        Balances.Clear();
+    }
+}
