@@ -1,0 +1,127 @@
+using Bulwark.Ledger.Protos;
+using Bulwark.Ledger.Storage;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulwark.Ledger.Tests.Support;
+
+/// <summary>A started engine on a fresh SQLite database with a fake clock, and helpers to drive it.</summary>
+public sealed class TestLedger : IAsyncDisposable
+{
+    public const string Currency = "GBP";
+
+    private readonly TempDirectory _directory;
+    private readonly bool _ownsDirectory;
+
+    private TestLedger(TempDirectory directory, bool ownsDirectory, LedgerEngine engine, FakeTimeProvider time, string path)
+    {
+        _directory = directory;
+        _ownsDirectory = ownsDirectory;
+        Engine = engine;
+        Time = time;
+        DatabasePath = path;
+    }
+
+    public LedgerEngine Engine { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public string DatabasePath { get; }
+
+    public static readonly DateTimeOffset Start = new(2025, 6, 1, 9, 0, 0, TimeSpan.Zero);
+
+    public static async Task<TestLedger> StartAsync(bool inMemory = false, Func<ILedgerStore, ILedgerStore>? wrapStore = null,
+        LedgerOptions? options = null, TempDirectory? directory = null, FakeTimeProvider? time = null)
+    {
+        var ownsDirectory = directory is null;
+        directory ??= new TempDirectory(inMemory);
+        var path = directory.File("ledger.db");
+        options ??= new LedgerOptions();
+        options = new LedgerOptions
+        {
+            DatabasePath = path,
+            PartitionCount = options.PartitionCount,
+            BatchTransfersMax = options.BatchTransfersMax,
+            QueueCapacityItems = options.QueueCapacityItems,
+            ExpirySweepInterval = options.ExpirySweepInterval,
+        };
+        time ??= new FakeTimeProvider(Start);
+        ILedgerStore store = new SqliteLedgerStore(path);
+        if (wrapStore is not null)
+        {
+            store = wrapStore(store);
+        }
+        var engine = new LedgerEngine(options, store, time);
+        await engine.StartAsync();
+        return new TestLedger(directory, ownsDirectory, engine, time, path);
+    }
+
+    public static UInt128 Id(int value) => (UInt128)value;
+
+    public async Task<UInt128> AccountAsync(int id, AccountFlags flags = AccountFlags.None, long overdraft = 0, string currency = Currency)
+    {
+        var result = Assert.Single(await Engine.CreateAccountsAsync([new LedgerAccount
+        {
+            Id = Id(id),
+            Currency = currency,
+            Flags = flags,
+            OverdraftLimit = overdraft,
+            Code = 1,
+        }]));
+        Assert.Equal(CreateAccountStatus.Ok, result.Status);
+        return Id(id);
+    }
+
+    public async Task<LedgerTransferResult> SubmitAsync(LedgerTransfer transfer) =>
+        Assert.Single(await Engine.SubmitAsync([transfer]));
+
+    public async Task<LedgerTransfer> TransferOkAsync(int id, UInt128 debit, UInt128 credit, long amount,
+        TransferFlags flags = TransferFlags.None, uint timeoutSeconds = 0)
+    {
+        var result = await SubmitAsync(Transfer(id, debit, credit, amount, flags, timeoutSeconds));
+        Assert.Equal(TransferStatus.Ok, result.Status);
+        return result.Transfer!;
+    }
+
+    public static LedgerTransfer Transfer(int id, UInt128 debit, UInt128 credit, long amount,
+        TransferFlags flags = TransferFlags.None, uint timeoutSeconds = 0) => new()
+        {
+            Id = Id(id),
+            DebitAccountId = debit,
+            CreditAccountId = credit,
+            Amount = amount,
+            Currency = Currency,
+            Flags = flags,
+            TimeoutSeconds = timeoutSeconds,
+            Code = 3,
+        };
+
+    public static LedgerTransfer Post(int id, int holdId, long amount = 0) => new()
+    {
+        Id = Id(id),
+        PendingId = Id(holdId),
+        Amount = amount,
+        Flags = TransferFlags.PostPending,
+    };
+
+    public static LedgerTransfer Void(int id, int holdId) => new()
+    {
+        Id = Id(id),
+        PendingId = Id(holdId),
+        Flags = TransferFlags.VoidPending,
+    };
+
+    public async Task<LedgerAccount> GetAccountAsync(UInt128 id) =>
+        Assert.Single(await Engine.GetAccountsAsync([id]));
+
+    public async Task<LedgerTransfer> GetTransferAsync(UInt128 id) =>
+        Assert.Single(await Engine.GetTransfersAsync([id]));
+
+    public async ValueTask DisposeAsync()
+    {
+        await Engine.DisposeAsync();
+        if (_ownsDirectory)
+        {
+            _directory.Dispose();
+        }
+    }
+}
