@@ -1,0 +1,56 @@
+using Bulwark.Ledger.Storage;
+
+namespace Bulwark.Ledger.Tests.Support;
+
+/// <summary>A store that forwards to a real one, with hooks to fail, block or corrupt it.</summary>
+public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
+{
+    /// <summary>Runs before every commit; throw to make the commit fail (nothing is written).</summary>
+    public Action<LedgerCommit>? BeforeCommit { get; set; }
+
+    /// <summary>Changes the accounts the writer loads into its cache.</summary>
+    public Func<IReadOnlyList<LedgerAccount>, IReadOnlyList<LedgerAccount>>? OnLoadAccounts { get; set; }
+
+    public int Commits { get; private set; }
+
+    public int Loads { get; private set; }
+
+    public List<int> CommitSizes { get; } = [];
+
+    public void Open(int partitionCount) => inner.Open(partitionCount);
+
+    public IReadOnlyList<LedgerAccount> LoadAccounts()
+    {
+        Loads++;
+        var accounts = inner.LoadAccounts();
+        return OnLoadAccounts?.Invoke(accounts) ?? accounts;
+    }
+
+    public LedgerWriterPosition LoadPosition() => inner.LoadPosition();
+
+    public LedgerTransfer? FindTransfer(UInt128 id) => inner.FindTransfer(id);
+
+    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit) => inner.FindExpiredHolds(nowUnixMs, limit);
+
+    public void Commit(LedgerCommit commit)
+    {
+        BeforeCommit?.Invoke(commit);
+        inner.Commit(commit);
+        Commits++;
+        lock (CommitSizes)
+        {
+            CommitSizes.Add(commit.NewTransfers.Count);
+        }
+    }
+
+    public Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken) =>
+        inner.GetAccountsAsync(ids, cancellationToken);
+
+    public Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken) =>
+        inner.GetTransfersAsync(ids, cancellationToken);
+
+    public Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken) =>
+        inner.ListAccountTransfersAsync(accountId, beforeSequence, sinceUnixMs, limit, cancellationToken);
+
+    public void Dispose() => inner.Dispose();
+}
