@@ -29,7 +29,7 @@ public static class LedgerCursor
         ArgumentNullException.ThrowIfNull(cursor);
         beforeSequence = 0;
         Span<byte> bytes = stackalloc byte[Length];
-        if (cursor.Length > 32 || !Base64Url.TryDecodeFromChars(cursor, bytes, out var written) || written != Length)
+        if (cursor.Length > 32 || !Base64Url.IsValid(cursor) || !Base64Url.TryDecodeFromChars(cursor, bytes, out var written) || written != Length)
         {
             return false;
         }

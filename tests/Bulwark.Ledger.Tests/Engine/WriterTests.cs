@@ -96,7 +96,6 @@ public sealed class WriterTests
         store.OnLoadAccounts = accounts => accounts
             .Select(a => a.Id == Id(2) ? a with { DebitsPosted = 500 } : a)
             .ToArray();
-        await ledger.Engine.SubmitAsync([Transfer(90, Id(1), Id(3), 1)]).ContinueWith(_ => { }, TaskScheduler.Default);
         store.BeforeCommit = _ => throw new IOException("force a reload through the corrupt loader");
         await Assert.ThrowsAsync<LedgerUnavailableException>(() => ledger.Engine.SubmitAsync([Transfer(91, Id(1), Id(3), 1)]));
         store.BeforeCommit = null;
