@@ -107,9 +107,12 @@ public sealed class Iso8583MessageBuilder
         var destination = Reserve(spec.MaxLength);
         for (var index = 0; index < value.Length; index++)
         {
-            // Anything outside ASCII maps to a byte that fails every character set, so the
-            // validator reports it with its offset like any other bad character.
-            destination[index] = value[index] < 0x80 ? (byte)value[index] : (byte)0xFF;
+            if (value[index] >= 0x80)
+            {
+                ThrowHelper.ThrowField(fieldNumber, $"non-ASCII character '{value[index]}' at offset {index}");
+            }
+
+            destination[index] = (byte)value[index];
         }
 
         return Commit(spec, destination, value.Length);

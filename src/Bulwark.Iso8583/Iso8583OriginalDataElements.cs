@@ -56,11 +56,19 @@ public readonly record struct Iso8583OriginalDataElements(
         }
         catch (Iso8583FormatException exception)
         {
-            throw ThrowHelper.Field(spec.Number, $"original {exception.Message}");
+            throw ThrowHelper.Field(spec.Number, $"original MTI: {exception.Reason}");
         }
 
         var dateTime = digits.Slice(10, 10);
-        FieldValidator.ValidateContent(Iso8583Fields.Get(Iso8583Fields.TransmissionDateTime) with { Number = spec.Number }, dateTime);
+        try
+        {
+            FieldValidator.ValidateContent(Iso8583Fields.Get(Iso8583Fields.TransmissionDateTime), dateTime);
+        }
+        catch (Iso8583FormatException exception)
+        {
+            throw ThrowHelper.Field(spec.Number, $"original transmission date and time: {exception.Reason}");
+        }
+
         return new(mti, (int)ParseDigits(digits.Slice(4, 6)), System.Text.Encoding.ASCII.GetString(dateTime), ParseDigits(digits.Slice(20, 11)), ParseDigits(digits.Slice(31, 11)));
     }
 
