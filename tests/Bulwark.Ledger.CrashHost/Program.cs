@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using Bulwark.Ledger;
 
 // Usage: Bulwark.Ledger.CrashHost <database path> [submitters] [transfers per submit]
@@ -46,16 +47,18 @@ await Task.WhenAll(Enumerable.Range(0, submitters).Select(submitter => Task.Run(
             };
         }
         var results = await engine.SubmitAsync(transfers);
+        // Only now, with the batch durable, are the ids acknowledged: one line each.
+        var lines = new StringBuilder();
+        for (var i = 0; i < results.Count; i++)
+        {
+            if (results[i].IsOk)
+            {
+                lines.Append(transfers[i].Id.ToString("x32", CultureInfo.InvariantCulture)).Append('\n');
+            }
+        }
         lock (outputLock)
         {
-            for (var i = 0; i < results.Count; i++)
-            {
-                if (results[i].IsOk)
-                {
-                    output.Write(transfers[i].Id.ToString("x32", CultureInfo.InvariantCulture));
-                    output.Write('\n');
-                }
-            }
+            output.Write(lines.ToString());
             output.Flush();
         }
     }
