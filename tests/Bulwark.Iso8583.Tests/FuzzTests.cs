@@ -1,4 +1,3 @@
-using System.Buffers;
 using FsCheck.Xunit;
 
 namespace Bulwark.Iso8583.Tests;
@@ -14,15 +13,7 @@ public sealed class FuzzTests
     [Property(MaxTest = 50_000, Replay = "(9278362510,4561)", Arbitrary = new[] { typeof(Iso8583Arbitraries) })]
     public void ReadAndParse_MutatedValidFrame_ParsesOrThrowsFormatException(FuzzCase fuzz)
     {
-        var writer = new ArrayBufferWriter<byte>();
-        fuzz.Message.ToBuilder().WriteFrameTo(writer);
-        var frame = new List<byte>(writer.WrittenSpan.ToArray());
-        foreach (var mutation in fuzz.Mutations)
-        {
-            frame = mutation.Apply(frame);
-        }
-
-        Exercise([.. frame]);
+        Exercise(fuzz.ToFrame());
     }
 
     [Property(MaxTest = 20_000, Replay = "(7135004219,8803)", Arbitrary = new[] { typeof(Iso8583Arbitraries) })]

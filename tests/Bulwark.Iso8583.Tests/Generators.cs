@@ -82,10 +82,36 @@ public sealed record Mutation(int Kind, int Position, byte Value)
     }
 }
 
-/// <summary>A valid message and the mutations to break it with.</summary>
-public sealed record FuzzCase(MessageModel Message, IReadOnlyList<Mutation> Mutations)
+/// <summary>
+/// A valid message and the mutations to break it with: applied to the whole frame (header
+/// included), or to the message before it is framed so that the broken message reaches the parser.
+/// </summary>
+public sealed record FuzzCase(MessageModel Message, IReadOnlyList<Mutation> Mutations, bool MutateHeader)
 {
-    public override string ToString() => $"{Message} mutations: {string.Join(", ", Mutations)}";
+    public byte[] ToFrame()
+    {
+        var message = new List<byte>(Message.ToBuilder().ToArray());
+        if (!MutateHeader)
+        {
+            message = Apply(message);
+        }
+
+        var frame = new byte[Iso8583Limits.FrameHeaderBytes + message.Count];
+        Iso8583Framing.WriteFrame(frame, message.ToArray());
+        return MutateHeader ? [.. Apply([.. frame])] : frame;
+    }
+
+    public override string ToString() => $"{Message} mutations{(MutateHeader ? " with header" : "")}: {string.Join(", ", Mutations)}";
+
+    private List<byte> Apply(List<byte> bytes)
+    {
+        foreach (var mutation in Mutations)
+        {
+            bytes = mutation.Apply(bytes);
+        }
+
+        return bytes;
+    }
 }
 
 public static class Generators
@@ -120,7 +146,8 @@ public static class Generators
         from message in Message
         from count in Gen.Choose(1, 8)
         from mutations in Gen.ArrayOf(OneMutation, count)
-        select new FuzzCase(message, mutations);
+        from mutateHeader in Gen.Elements(true, false)
+        select new FuzzCase(message, mutations, mutateHeader);
 
     /// <summary>Random bytes, often behind a real MTI and bitmap so they reach the field parser.</summary>
     public static Gen<byte[]> RandomBytes { get; } = Gen.Frequency(
