@@ -60,6 +60,15 @@ public sealed class Iso8583FormatException : FormatException
         Reason = reason;
     }
 
+    private Iso8583FormatException(Iso8583FormatException error, Iso8583Message partialMessage)
+        : base(error.Message, error)
+    {
+        Location = error.Location;
+        FieldNumber = error.FieldNumber;
+        Reason = error.Reason;
+        PartialMessage = partialMessage;
+    }
+
     /// <summary>Which part of the frame or message is wrong.</summary>
     public Iso8583ErrorLocation Location { get; }
 
@@ -68,6 +77,15 @@ public sealed class Iso8583FormatException : FormatException
 
     /// <summary>What is wrong, without the location prefix.</summary>
     public string Reason { get; }
+
+    /// <summary>
+    /// When the MTI could be read: a message with that MTI and the fields that were valid before the
+    /// bad one, so a request can still be answered with response code 30 (format error) that echoes
+    /// its trace fields. Null when the error is in the MTI or came from the builder or framing.
+    /// </summary>
+    public Iso8583Message? PartialMessage { get; }
+
+    internal Iso8583FormatException WithPartialMessage(Iso8583Message partialMessage) => new(this, partialMessage);
 
     private static string Describe(Iso8583ErrorLocation location, int fieldNumber, string reason)
     {

@@ -49,29 +49,41 @@ public sealed class Iso8583Message
     {
         var span = message.Span;
         var mti = MessageTypeIndicator.Parse(span);
-        var (primary, secondary, offset) = ReadBitmaps(span);
-        var positions = Bitmap.DataCount(primary, secondary) is var count and > 0 ? new int[count * 2] : [];
-
+        int[] positions = [];
         var slot = 0;
-        foreach (var fieldNumber in new Iso8583FieldEnumerator(primary, secondary))
+        ulong validPrimary = 0;
+        ulong validSecondary = 0;
+        try
         {
-            var spec = Iso8583Fields.Find(fieldNumber);
-            if (spec is null)
+            var (primary, secondary, offset) = ReadBitmaps(span);
+            positions = Bitmap.DataCount(primary, secondary) is var count and > 0 ? new int[count * 2] : [];
+            foreach (var fieldNumber in new Iso8583FieldEnumerator(primary, secondary))
             {
-                ThrowHelper.ThrowUnsupportedField(fieldNumber);
+                var spec = Iso8583Fields.Find(fieldNumber);
+                if (spec is null)
+                {
+                    ThrowHelper.ThrowUnsupportedField(fieldNumber);
+                }
+
+                var length = ReadField(spec, span, ref offset);
+                positions[slot++] = offset - length;
+                positions[slot++] = length;
+                validPrimary |= fieldNumber <= 64 ? Bitmap.Mask(fieldNumber) : 0;
+                validSecondary |= fieldNumber > 64 ? Bitmap.Mask(fieldNumber) : 0;
             }
 
-            var length = ReadField(spec, span, ref offset);
-            positions[slot++] = offset - length;
-            positions[slot++] = length;
-        }
+            if (offset != span.Length)
+            {
+                ThrowHelper.ThrowAt(Iso8583ErrorLocation.Message, $"{span.Length - offset} trailing bytes after the last field (offset {offset})");
+            }
 
-        if (offset != span.Length)
+            return new Iso8583Message(message, mti, primary, secondary, positions);
+        }
+        catch (Iso8583FormatException error)
         {
-            ThrowHelper.ThrowAt(Iso8583ErrorLocation.Message, $"{span.Length - offset} trailing bytes after the last field (offset {offset})");
+            // The fields before the bad one are valid; keeping them lets the caller answer the request.
+            throw error.WithPartialMessage(new Iso8583Message(message, mti, validPrimary, validSecondary, positions[..slot]));
         }
-
-        return new Iso8583Message(message, mti, primary, secondary, positions);
     }
 
     /// <summary>

@@ -272,6 +272,38 @@ public sealed class Iso8583MessageTests
     }
 
     [Fact]
+    public void Parse_BadFieldAfterGoodOnes_KeepsGoodOnesForAFormatErrorResponse()
+    {
+        var bytes = Raw("0100", Bit(4) | Bit(11) | Bit(49), null, "000000001234" + "000042" + "9x8");
+
+        var error = Assert.Throws<Iso8583FormatException>(() => Iso8583Message.Parse(bytes));
+        var response = Iso8583Message.Parse(Iso8583MessageBuilder.CreateResponse(error.PartialMessage!)
+            .Set(Iso8583Fields.ResponseCode, Iso8583ResponseCodes.FormatError)
+            .ToArray());
+
+        Assert.Equal("field 49: non-numeric character 'x' at offset 1", error.Message);
+        Assert.Equal([4, 11], RoundTripTests.Numbers(error.PartialMessage!));
+        Assert.Equal("0110 4=000000001234 11=000042 39=30", response.ToString());
+    }
+
+    [Fact]
+    public void Parse_BadSecondaryBitmap_PartialMessageHasMtiOnly()
+    {
+        var error = Assert.Throws<Iso8583FormatException>(() => Iso8583Message.Parse(Raw("0800", Bit(1), null, "")));
+
+        Assert.Equal(MessageTypeIndicator.NetworkManagementRequest, error.PartialMessage!.Mti);
+        Assert.Equal(0, error.PartialMessage.FieldCount);
+    }
+
+    [Fact]
+    public void Parse_BadMti_HasNoPartialMessage()
+    {
+        var error = Assert.Throws<Iso8583FormatException>(() => Iso8583Message.Parse(Raw("0200", 0, null, "")));
+
+        Assert.Null(error.PartialMessage);
+    }
+
+    [Fact]
     public void Parse_EmptyInput_ThrowsNamingMti()
     {
         var error = Assert.Throws<Iso8583FormatException>(() => Iso8583Message.Parse(ReadOnlyMemory<byte>.Empty));
