@@ -56,7 +56,7 @@ public readonly record struct MessageTypeIndicator
     public int Origin => Value % 10;
 
     /// <summary>Whether this is a request or an advice, i.e. something that expects a response.</summary>
-    public bool IsRequest => Function is 0 or 2;
+    public bool IsRequest => Value != 0 && Function is 0 or 2;
 
     /// <summary>Whether this is an advice (function 2 or 3).</summary>
     public bool IsAdvice => Function is 2 or 3;

@@ -32,6 +32,13 @@ public sealed class MessageTypeIndicatorTests
     }
 
     [Fact]
+    public void ToResponse_Default_Throws()
+    {
+        Assert.False(default(MessageTypeIndicator).IsRequest);
+        Assert.Throws<Iso8583FormatException>(() => default(MessageTypeIndicator).ToResponse());
+    }
+
+    [Fact]
     public void Parse_Digits_ExposesVersionClassFunctionOrigin()
     {
         var mti = MessageTypeIndicator.Parse("0420"u8);
