@@ -43,6 +43,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
         {
             SqliteMigrator.Apply(connection, SqliteLedgerSchema.StoreName, SqliteLedgerSchema.Migrations);
             CheckPartitionCount(connection, partitionCount);
+            TuneWriter(connection);
             _writer = new WriterConnection(connection);
         }
         catch
@@ -74,13 +75,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
         return new LedgerWriterPosition(reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    public LedgerTransfer? FindTransfer(UInt128 id)
-    {
-        var command = Writer.FindTransfer;
-        command.Parameters[0].Value = SqliteRows.IdBytes(id);
-        using var reader = command.ExecuteReader();
-        return reader.Read() ? SqliteRows.ReadTransfer(reader) : null;
-    }
+    public LedgerTransfer? FindTransfer(UInt128 id) => Writer.FindTransfer(id);
 
     public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit)
     {
@@ -101,7 +96,6 @@ public sealed class SqliteLedgerStore : ILedgerStore
         ArgumentNullException.ThrowIfNull(commit);
         var writer = Writer;
         using var transaction = writer.Connection.BeginTransaction(deferred: false);
-        writer.Enlist(transaction);
         foreach (var (partition, account) in commit.NewAccounts)
         {
             writer.InsertAccount(partition, account);
@@ -119,7 +113,6 @@ public sealed class SqliteLedgerStore : ILedgerStore
             writer.UpdateBalances(account);
         }
         transaction.Commit();
-        writer.Enlist(null);
     }
 
     public Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken)
@@ -257,126 +250,147 @@ public sealed class SqliteLedgerStore : ILedgerStore
         }
     }
 
+    /// <summary>
+    /// The writer's page cache holds the hot part of the id index and the accounts across batches
+    /// (the default 2 MiB spills every large batch to the WAL mid-transaction), and checkpoints
+    /// run every ~80 MiB of WAL instead of every 4 MiB: a checkpoint copies and syncs pages on the
+    /// writer's thread, so a big batch no longer pays for one nearly every commit. Durability is
+    /// unchanged: every commit still syncs the WAL (synchronous = FULL).
+    /// </summary>
+    private static void TuneWriter(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = string.Create(CultureInfo.InvariantCulture,
+            $"PRAGMA cache_size = -{WriterCacheKibibytes}; PRAGMA wal_autocheckpoint = {WalAutocheckpointPages};");
+        command.ExecuteNonQuery();
+    }
+
+    private const int WriterCacheKibibytes = 65_536;
+
+    private const int WalAutocheckpointPages = 20_000;
+
     /// <summary>The writer's connection and its prepared statements, reused for every batch.</summary>
     private sealed class WriterConnection : IDisposable
     {
-        private readonly SqliteCommand[] _writes;
+        private readonly RawStatement _findTransfer;
+        private readonly RawStatement _insertAccount;
+        private readonly RawStatement _insertTransfer;
+        private readonly RawStatement _updateHold;
+        private readonly RawStatement _updateBalances;
 
         public WriterConnection(SqliteConnection connection)
         {
             Connection = connection;
-            FindTransfer = SqliteRows.Prepare(connection,
-                $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = $id", "$id");
+            _findTransfer = new RawStatement(connection,
+                $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = ?1");
             FindExpiredHolds = SqliteRows.Prepare(connection,
                 $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers " +
                 "WHERE state = 2 AND expires_at > 0 AND expires_at <= $now ORDER BY expires_at LIMIT $limit",
                 "$now", "$limit");
-            InsertAccountCommand = SqliteRows.Prepare(connection,
+            _insertAccount = new RawStatement(connection,
                 "INSERT INTO accounts (id, partition, currency, flags, overdraft_limit, code, debits_pending, " +
-                "debits_posted, credits_pending, credits_posted, created_at) " +
-                "VALUES ($id, $partition, $currency, $flags, $overdraft, $code, 0, 0, 0, 0, $created)",
-                "$id", "$partition", "$currency", "$flags", "$overdraft", "$code", "$created");
-            InsertTransferCommand = SqliteRows.Prepare(connection,
+                "debits_posted, credits_pending, credits_posted, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 0, 0, ?7)");
+            _insertTransfer = new RawStatement(connection,
                 "INSERT INTO transfers (sequence, id, partition, debit_account_id, credit_account_id, amount, currency, " +
                 "pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at) " +
-                "VALUES ($sequence, $id, $partition, $debit, $credit, $amount, $currency, $pending, $flags, $timeout, " +
-                "$code, $metadata, $timestamp, $state, $posted, $expires)",
-                "$sequence", "$id", "$partition", "$debit", "$credit", "$amount", "$currency", "$pending", "$flags",
-                "$timeout", "$code", "$metadata", "$timestamp", "$state", "$posted", "$expires");
-            UpdateHoldCommand = SqliteRows.Prepare(connection,
-                "UPDATE transfers SET state = $state, posted_amount = $posted WHERE id = $id",
-                "$state", "$posted", "$id");
-            UpdateBalancesCommand = SqliteRows.Prepare(connection,
-                "UPDATE accounts SET debits_pending = $dp, debits_posted = $dpo, credits_pending = $cp, " +
-                "credits_posted = $cpo WHERE id = $id",
-                "$dp", "$dpo", "$cp", "$cpo", "$id");
-            _writes = [InsertAccountCommand, InsertTransferCommand, UpdateHoldCommand, UpdateBalancesCommand];
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+            _updateHold = new RawStatement(connection,
+                "UPDATE transfers SET state = ?1, posted_amount = ?2 WHERE id = ?3");
+            _updateBalances = new RawStatement(connection,
+                "UPDATE accounts SET debits_pending = ?1, debits_posted = ?2, credits_pending = ?3, credits_posted = ?4 WHERE id = ?5");
         }
 
         public SqliteConnection Connection { get; }
 
-        public SqliteCommand FindTransfer { get; }
-
         public SqliteCommand FindExpiredHolds { get; }
 
-        private SqliteCommand InsertAccountCommand { get; }
-
-        private SqliteCommand InsertTransferCommand { get; }
-
-        private SqliteCommand UpdateHoldCommand { get; }
-
-        private SqliteCommand UpdateBalancesCommand { get; }
-
-        public void Enlist(SqliteTransaction? transaction)
+        public LedgerTransfer? FindTransfer(UInt128 id)
         {
-            foreach (var command in _writes)
+            _findTransfer.BindId(1, id);
+            try
             {
-                command.Transaction = transaction;
+                return _findTransfer.Step() ? _findTransfer.Transfer() : null;
+            }
+            finally
+            {
+                _findTransfer.Reset();
             }
         }
 
         public void InsertAccount(int partition, LedgerAccount account)
         {
-            var parameters = InsertAccountCommand.Parameters;
-            parameters[0].Value = SqliteRows.IdBytes(account.Id);
-            parameters[1].Value = partition;
-            parameters[2].Value = account.Currency;
-            parameters[3].Value = (long)account.Flags;
-            parameters[4].Value = account.OverdraftLimit;
-            parameters[5].Value = (long)account.Code;
-            parameters[6].Value = account.CreatedAtUnixMs;
-            InsertAccountCommand.ExecuteNonQuery();
+            var insert = _insertAccount;
+            insert.BindId(1, account.Id);
+            insert.Bind(2, partition);
+            insert.Bind(3, account.Currency);
+            insert.Bind(4, (long)account.Flags);
+            insert.Bind(5, account.OverdraftLimit);
+            insert.Bind(6, account.Code);
+            insert.Bind(7, account.CreatedAtUnixMs);
+            insert.Execute();
         }
 
         public void InsertTransfer(int partition, LedgerTransfer transfer)
         {
-            var parameters = InsertTransferCommand.Parameters;
-            parameters[0].Value = transfer.Sequence;
-            parameters[1].Value = SqliteRows.IdBytes(transfer.Id);
-            parameters[2].Value = partition;
-            parameters[3].Value = SqliteRows.IdBytes(transfer.DebitAccountId);
-            parameters[4].Value = SqliteRows.IdBytes(transfer.CreditAccountId);
-            parameters[5].Value = transfer.Amount;
-            parameters[6].Value = transfer.Currency;
-            parameters[7].Value = transfer.PendingId == UInt128.Zero ? DBNull.Value : SqliteRows.IdBytes(transfer.PendingId);
-            parameters[8].Value = (long)transfer.Flags;
-            parameters[9].Value = (long)transfer.TimeoutSeconds;
-            parameters[10].Value = (long)transfer.Code;
-            parameters[11].Value = (object?)MetadataJson.Serialize(transfer.Metadata) ?? DBNull.Value;
-            parameters[12].Value = transfer.TimestampUnixMs;
-            parameters[13].Value = (long)transfer.State;
-            parameters[14].Value = transfer.PostedAmount;
-            parameters[15].Value = transfer.ExpiresAtUnixMs;
-            InsertTransferCommand.ExecuteNonQuery();
+            var insert = _insertTransfer;
+            insert.Bind(1, transfer.Sequence);
+            insert.BindId(2, transfer.Id);
+            insert.Bind(3, partition);
+            insert.BindId(4, transfer.DebitAccountId);
+            insert.BindId(5, transfer.CreditAccountId);
+            insert.Bind(6, transfer.Amount);
+            insert.Bind(7, transfer.Currency);
+            if (transfer.PendingId == UInt128.Zero)
+            {
+                insert.BindNull(8);
+            }
+            else
+            {
+                insert.BindId(8, transfer.PendingId);
+            }
+            insert.Bind(9, (long)transfer.Flags);
+            insert.Bind(10, transfer.TimeoutSeconds);
+            insert.Bind(11, transfer.Code);
+            if (MetadataJson.Serialize(transfer.Metadata) is { } metadata)
+            {
+                insert.Bind(12, metadata);
+            }
+            else
+            {
+                insert.BindNull(12);
+            }
+            insert.Bind(13, transfer.TimestampUnixMs);
+            insert.Bind(14, (long)transfer.State);
+            insert.Bind(15, transfer.PostedAmount);
+            insert.Bind(16, transfer.ExpiresAtUnixMs);
+            insert.Execute();
         }
 
         public void UpdateHold(LedgerTransfer hold)
         {
-            var parameters = UpdateHoldCommand.Parameters;
-            parameters[0].Value = (long)hold.State;
-            parameters[1].Value = hold.PostedAmount;
-            parameters[2].Value = SqliteRows.IdBytes(hold.Id);
-            ExpectOneRow(UpdateHoldCommand.ExecuteNonQuery(), "hold", hold.Id);
+            _updateHold.Bind(1, (long)hold.State);
+            _updateHold.Bind(2, hold.PostedAmount);
+            _updateHold.BindId(3, hold.Id);
+            ExpectOneRow(_updateHold.Execute(), "hold", hold.Id);
         }
 
         public void UpdateBalances(LedgerAccount account)
         {
-            var parameters = UpdateBalancesCommand.Parameters;
-            parameters[0].Value = account.DebitsPending;
-            parameters[1].Value = account.DebitsPosted;
-            parameters[2].Value = account.CreditsPending;
-            parameters[3].Value = account.CreditsPosted;
-            parameters[4].Value = SqliteRows.IdBytes(account.Id);
-            ExpectOneRow(UpdateBalancesCommand.ExecuteNonQuery(), "account", account.Id);
+            _updateBalances.Bind(1, account.DebitsPending);
+            _updateBalances.Bind(2, account.DebitsPosted);
+            _updateBalances.Bind(3, account.CreditsPending);
+            _updateBalances.Bind(4, account.CreditsPosted);
+            _updateBalances.BindId(5, account.Id);
+            ExpectOneRow(_updateBalances.Execute(), "account", account.Id);
         }
 
         public void Dispose()
         {
-            foreach (var command in _writes)
-            {
-                command.Dispose();
-            }
-            FindTransfer.Dispose();
+            _findTransfer.Dispose();
+            _insertAccount.Dispose();
+            _insertTransfer.Dispose();
+            _updateHold.Dispose();
+            _updateBalances.Dispose();
             FindExpiredHolds.Dispose();
             Connection.Dispose();
         }

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using Bulwark.Ledger;
+using HdrHistogram;
+
+namespace Bulwark.Bench;
+
+/// <summary>
+/// Durable transfer throughput of the embedded ledger, measured straight on the engine API (no
+/// gRPC): a fresh SQLite ledger, N accounts, C clients each submitting calls of B transfers in a
+/// loop for D. A transfer counts only once its call returned OK (its batch is on disk).
+/// </summary>
+public static class LedgerBenchmark
+{
+    private const long LatencyHighestMicroseconds = 60_000_000;
+
+    public static async Task<LedgerBenchmarkResult> RunAsync(LedgerBenchmarkOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(output);
+        options.Validate();
+        var ownDirectory = options.DataDirectory is null;
+        var directory = options.DataDirectory ?? Path.Combine(Path.GetTempPath(), "bulwark-bench-" + Guid.NewGuid().ToString("n"));
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, $"ledger-bench-{DateTime.UtcNow:yyyyMMddHHmmss}.db");
+        try
+        {
+            await using var engine = LedgerEngine.CreateSqlite(new LedgerOptions { DatabasePath = path });
+            await engine.StartAsync(cancellationToken);
+            await CreateAccountsAsync(engine, options, cancellationToken);
+            output.WriteLine(Invariant($"ledger bench: {options.Accounts:N0} accounts, {options.Clients} clients x {options.BatchSize:N0} transfers per call, {(options.TimeOrderedIds ? "time-ordered" : "random")} ids, {options.Duration.TotalSeconds:N0} s (+{options.Warmup.TotalSeconds:N0} s warm-up), database {path}"));
+            return await MeasureAsync(engine, options, output, cancellationToken);
+        }
+        finally
+        {
+            if (ownDirectory)
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
+    private static async Task CreateAccountsAsync(LedgerEngine engine, LedgerBenchmarkOptions options, CancellationToken cancellationToken)
+    {
+        foreach (var chunk in Enumerable.Range(1, options.Accounts).Chunk(LedgerLimits.CreateAccountsMax))
+        {
+            await engine.CreateAccountsAsync(
+                chunk.Select(i => new LedgerAccount { Id = (UInt128)i, Currency = "GBP", Code = 100 }).ToArray(),
+                cancellationToken);
+        }
+    }
+
+    private static async Task<LedgerBenchmarkResult> MeasureAsync(LedgerEngine engine, LedgerBenchmarkOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        var startedAt = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var warmupEnds = options.Warmup;
+        var ends = options.Warmup + options.Duration;
+        var measuring = new TaskCompletionSource<LedgerEngineStatistics>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(warmupEnds, cancellationToken);
+            measuring.TrySetResult(engine.Statistics);
+        }, cancellationToken);
+        var clients = Enumerable.Range(0, options.Clients)
+            .Select(client => Task.Run(() => RunClientAsync(engine, options, client, clock, warmupEnds, ends, cancellationToken), cancellationToken))
+            .ToArray();
+        var outcomes = await Task.WhenAll(clients);
+        var measuredSeconds = clock.Elapsed.TotalSeconds - warmupEnds.TotalSeconds;
+        var before = await measuring.Task;
+        var after = engine.Statistics;
+
+        var latency = new LongHistogram(LatencyHighestMicroseconds, 3);
+        foreach (var outcome in outcomes)
+        {
+            latency.Add(outcome.Latency);
+        }
+        var committed = outcomes.Sum(o => o.Committed);
+        var batches = after.BatchesCommitted - before.BatchesCommitted;
+        var result = new LedgerBenchmarkResult(
+            startedAt,
+            options.Accounts,
+            options.Clients,
+            options.BatchSize,
+            Math.Round(measuredSeconds, 3),
+            committed,
+            Math.Round(committed / measuredSeconds, 1),
+            Milliseconds(latency.GetValueAtPercentile(50)),
+            Milliseconds(latency.GetValueAtPercentile(99)),
+            Milliseconds(latency.GetMaxValue()),
+            batches,
+            batches == 0 ? 0 : Math.Round((double)(after.ItemsCommitted - before.ItemsCommitted) / batches, 1),
+            outcomes.Sum(o => o.Declined),
+            options.TimeOrderedIds,
+            Environment.ProcessorCount,
+            System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
+        output.WriteLine(Invariant($"  {result.TransfersCommitted:N0} durable transfers in {result.DurationSeconds:N1} s = {result.TransfersPerSecond:N0} transfers/s"));
+        output.WriteLine(Invariant($"  call latency (submit -> durable ack): p50 {result.LatencyP50Milliseconds:N2} ms, p99 {result.LatencyP99Milliseconds:N2} ms, max {result.LatencyMaxMilliseconds:N2} ms"));
+        output.WriteLine(Invariant($"  writer: {result.WriterBatches:N0} batches, {result.AverageWriterBatchSize:N1} items per batch on average; declined {result.Declined:N0}"));
+        return result;
+    }
+
+    private static async Task<ClientOutcome> RunClientAsync(LedgerEngine engine, LedgerBenchmarkOptions options, int client,
+        Stopwatch clock, TimeSpan warmupEnds, TimeSpan ends, CancellationToken cancellationToken)
+    {
+        var random = new Random(options.Seed + (client * 7_919));
+        var latency = new LongHistogram(LatencyHighestMicroseconds, 3);
+        long committed = 0;
+        long declined = 0;
+        var transfers = new LedgerTransfer[options.BatchSize];
+        while (clock.Elapsed < ends && !cancellationToken.IsCancellationRequested)
+        {
+            for (var i = 0; i < transfers.Length; i++)
+            {
+                var debit = random.Next(1, options.Accounts + 1);
+                var credit = 1 + ((debit + random.Next(0, options.Accounts - 1)) % options.Accounts);
+                transfers[i] = new LedgerTransfer
+                {
+                    Id = options.TimeOrderedIds
+                        ? new UInt128(((ulong)Environment.TickCount64 << 16) | (uint)random.Next(0, 1 << 16), (ulong)random.NextInt64())
+                        : new UInt128((ulong)random.NextInt64(1, long.MaxValue), (ulong)random.NextInt64()),
+                    DebitAccountId = (UInt128)debit,
+                    CreditAccountId = (UInt128)credit,
+                    Amount = random.Next(1, 100_000),
+                    Currency = "GBP",
+                    Code = 3,
+                };
+            }
+            var started = Stopwatch.GetTimestamp();
+            var results = await engine.SubmitAsync(transfers, cancellationToken);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            if (clock.Elapsed - elapsed < warmupEnds)
+            {
+                continue;
+            }
+            latency.RecordValue(Math.Min((long)elapsed.TotalMicroseconds, LatencyHighestMicroseconds));
+            foreach (var result in results)
+            {
+                if (result.IsOk)
+                {
+                    committed++;
+                }
+                else
+                {
+                    declined++;
+                }
+            }
+        }
+        return new ClientOutcome(committed, declined, latency);
+    }
+
+    private static double Milliseconds(long microseconds) => Math.Round(microseconds / 1000.0, 3);
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private sealed record ClientOutcome(long Committed, long Declined, LongHistogram Latency);
+}

@@ -1,0 +1,72 @@
+namespace Bulwark.Bench;
+
+/// <summary>What one ledger benchmark run does. Defaults: 10,000 accounts, 8 clients, 1,000 transfers per call, 10 s.</summary>
+public sealed record LedgerBenchmarkOptions
+{
+    /// <summary>Where the fresh database goes; a new temporary directory (deleted afterwards) when null.</summary>
+    public string? DataDirectory { get; init; }
+
+    public int Accounts { get; init; } = 10_000;
+
+    /// <summary>Concurrent clients, each submitting one call at a time and waiting for its durable reply.</summary>
+    public int Clients { get; init; } = 8;
+
+    /// <summary>Transfers per call (1 to <see cref="Ledger.LedgerLimits.SubmitTransfersMax"/>).</summary>
+    public int BatchSize { get; init; } = 1_000;
+
+    /// <summary>How long the measured phase runs.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Load before measuring starts (JIT, page cache); not counted.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Ids that grow with time (a millisecond timestamp in the high bits, then randomness, like
+    /// ULID or UUIDv7) instead of fully random ones. The ledger's id index then grows at its right
+    /// edge instead of taking each insert at a random page, which is what a client should do when
+    /// it can. Default: false (random ids, the worst case).
+    /// </summary>
+    public bool TimeOrderedIds { get; init; }
+
+    /// <summary>Seeds the random ids, accounts and amounts, so runs are comparable.</summary>
+    public int Seed { get; init; } = 42;
+
+    public void Validate()
+    {
+        if (Accounts < 2)
+        {
+            throw new ArgumentException("Accounts must be at least 2.");
+        }
+        if (Clients < 1)
+        {
+            throw new ArgumentException("Clients must be at least 1.");
+        }
+        if (BatchSize is < 1 or > Ledger.LedgerLimits.SubmitTransfersMax)
+        {
+            throw new ArgumentException($"BatchSize must be 1 to {Ledger.LedgerLimits.SubmitTransfersMax}.");
+        }
+        if (Duration <= TimeSpan.Zero || Warmup < TimeSpan.Zero)
+        {
+            throw new ArgumentException("Duration must be positive and Warmup not negative.");
+        }
+    }
+}
+
+/// <summary>One run's figures. Latency is per call, from submit to durable acknowledgement.</summary>
+public sealed record LedgerBenchmarkResult(
+    DateTimeOffset StartedAt,
+    int Accounts,
+    int Clients,
+    int BatchSize,
+    double DurationSeconds,
+    long TransfersCommitted,
+    double TransfersPerSecond,
+    double LatencyP50Milliseconds,
+    double LatencyP99Milliseconds,
+    double LatencyMaxMilliseconds,
+    long WriterBatches,
+    double AverageWriterBatchSize,
+    long Declined,
+    bool TimeOrderedIds,
+    int ProcessorCount,
+    string Runtime);

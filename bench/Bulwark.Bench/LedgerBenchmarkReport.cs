@@ -1,0 +1,50 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Bulwark.Bench;
+
+/// <summary>Writes benchmark results for bench/results/: JSON for tools, markdown for people.</summary>
+public static class LedgerBenchmarkReport
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static string ToJson(IReadOnlyList<LedgerBenchmarkResult> results) => JsonSerializer.Serialize(results, Json);
+
+    public static string ToMarkdown(IReadOnlyList<LedgerBenchmarkResult> results, string? notes = null)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        var text = new StringBuilder();
+        text.AppendLine("# Ledger benchmark (embedded SQLite, durable)");
+        text.AppendLine();
+        if (results.Count > 0)
+        {
+            var first = results[0];
+            text.AppendLine(CultureInfo.InvariantCulture, $"Run {first.StartedAt:yyyy-MM-dd HH:mm} UTC on {first.ProcessorCount} cores, {first.Runtime}; {first.Accounts:N0} accounts; straight to the engine API (no gRPC); a transfer counts once its call returned (batch fsynced).");
+            text.AppendLine();
+        }
+        text.AppendLine("| clients | transfers per call | ids | seconds | durable transfers/s | call p50 ms | call p99 ms | call max ms | writer batches | avg writer batch |");
+        text.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.Clients} | {r.BatchSize:N0} | {(r.TimeOrderedIds ? "time-ordered" : "random")} | {r.DurationSeconds:N1} | {r.TransfersPerSecond:N0} | {r.LatencyP50Milliseconds:N2} | {r.LatencyP99Milliseconds:N2} | {r.LatencyMaxMilliseconds:N2} | {r.WriterBatches:N0} | {r.AverageWriterBatchSize:N1} |");
+        }
+        if (!string.IsNullOrWhiteSpace(notes))
+        {
+            text.AppendLine().AppendLine(notes.Trim());
+        }
+        return text.ToString();
+    }
+
+    /// <summary>Writes <c>NAME.json</c> and <c>NAME.md</c> into <paramref name="directory"/>; returns both paths.</summary>
+    public static (string Json, string Markdown) Write(string directory, string name, IReadOnlyList<LedgerBenchmarkResult> results, string? notes = null)
+    {
+        Directory.CreateDirectory(directory);
+        var json = Path.Combine(directory, name + ".json");
+        var markdown = Path.Combine(directory, name + ".md");
+        File.WriteAllText(json, ToJson(results) + "\n");
+        File.WriteAllText(markdown, ToMarkdown(results, notes));
+        return (json, markdown);
+    }
+}
