@@ -11,7 +11,7 @@ namespace Bulwark.Ledger.Storage;
 public static class MetadataJson
 {
     [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
+    private static ArrayBufferWriter<byte>? _buffer;
 
     public static string? Serialize(IReadOnlyDictionary<string, string> metadata)
     {
@@ -20,7 +20,7 @@ public static class MetadataJson
         {
             return null;
         }
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        var buffer = _buffer ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
         using (var writer = new Utf8JsonWriter(buffer))
         {
