@@ -1,3 +1,6 @@
-using Bulwark.Ledger.Protos;
+using System.CommandLine;
+using Bulwark.Cli.Commands;
 
-Console.WriteLine(typeof(Ledger.LedgerClient).Assembly.GetName().Name);
+// Ctrl-C cancels the running command; give it time to stop the bank cleanly before the process ends.
+var invocation = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
+return await BulwarkCommandLine.Create().Parse(args).InvokeAsync(invocation);

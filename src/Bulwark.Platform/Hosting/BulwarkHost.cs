@@ -42,7 +42,12 @@ public static class BulwarkHost
             });
             if (options.PublicEndpoint is { } publicEndpoint)
             {
-                kestrel.Listen(publicEndpoint, listen => listen.Protocols = HttpProtocols.Http1AndHttp2);
+                // Browsers and curl speak HTTP/1.1 to a plain-text port (HTTP/2 without TLS needs prior knowledge).
+                kestrel.Listen(publicEndpoint, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                    endpointAccessor.SetPublic(listen);
+                });
             }
             kestrel.AddServerHeader = false;
         });

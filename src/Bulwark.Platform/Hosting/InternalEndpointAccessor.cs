@@ -11,14 +11,20 @@ public sealed class InternalEndpointAccessor
 {
     private ListenOptions? _listenOptions;
     private IPEndPoint? _publicConfigured;
+    private ListenOptions? _publicListenOptions;
 
     internal void Set(ListenOptions listenOptions) => _listenOptions = listenOptions;
 
     internal void SetPublic(IPEndPoint? endPoint) => _publicConfigured = endPoint;
 
+    internal void SetPublic(ListenOptions listenOptions) => _publicListenOptions = listenOptions;
+
     /// <summary>The bound internal endpoint. Valid once the server has started.</summary>
     public IPEndPoint Get() =>
         _listenOptions?.IPEndPoint ?? throw new InvalidOperationException("The internal endpoint is not configured.");
+
+    /// <summary>The bound public (HTTP/1.1) endpoint, or null when the host has none. Valid once the server has started.</summary>
+    public IPEndPoint? GetPublic() => _publicListenOptions?.IPEndPoint;
 
     internal bool IsInternalPort(int localPort) =>
         _listenOptions?.IPEndPoint is { } endPoint && endPoint.Port == localPort && _publicConfigured?.Port != localPort;

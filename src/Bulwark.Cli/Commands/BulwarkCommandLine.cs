@@ -1,0 +1,16 @@
+using System.CommandLine;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary>The <c>bulwark</c> command tree.</summary>
+public static class BulwarkCommandLine
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("Bulwark: a core-banking backend — accounts, pots, cards, a double-entry ledger, a feed and an app API.");
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(LedgerCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        return root;
+    }
+}

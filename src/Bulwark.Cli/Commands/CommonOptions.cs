@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary>Options and parsers shared by several commands.</summary>
+internal static class CommonOptions
+{
+    public const string DataDirectoryDefault = ".bulwark";
+
+    public static Option<DirectoryInfo> Data() => new("--data")
+    {
+        Description = "Directory holding the bank's embedded data (SQLite files, keys, logs).",
+        DefaultValueFactory = _ => new DirectoryInfo(DataDirectoryDefault),
+    };
+
+    /// <summary>A duration such as 500ms, 30s, 2m or 1h; a bare number is seconds.</summary>
+    public static Option<TimeSpan?> Duration(string name, string description) => new(name)
+    {
+        Description = description,
+        CustomParser = result => ParseDuration(result, name),
+    };
+
+    internal static TimeSpan? ParseDuration(ArgumentResult result, string name)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        if (TryParseDuration(text, out var duration))
+        {
+            return duration;
+        }
+        result.AddError($"{name}: '{text}' is not a duration: use a positive number with ms, s, m or h, e.g. 30s.");
+        return null;
+    }
+
+    internal static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = TimeSpan.Zero;
+        var (number, unit) = text.EndsWith("ms", StringComparison.Ordinal) ? (text[..^2], 0.001)
+            : text.EndsWith('s') ? (text[..^1], 1.0)
+            : text.EndsWith('m') ? (text[..^1], 60.0)
+            : text.EndsWith('h') ? (text[..^1], 3600.0)
+            : (text, 1.0);
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
+            || value <= 0 || value * unit > TimeSpan.FromDays(365).TotalSeconds)
+        {
+            return false;
+        }
+        duration = TimeSpan.FromSeconds(value * unit);
+        return true;
+    }
+
+    public static Option<int> PositiveInt(string name, string description, int defaultValue, int max) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        Validators =
+        {
+            result =>
+            {
+                var value = result.GetValueOrDefault<int>();
+                if (value < 1 || value > max)
+                {
+                    result.AddError($"{name} must be between 1 and {max:N0}, got {value}.");
+                }
+            },
+        },
+    };
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Bulwark.Cli.Hosting;
+using Bulwark.Ledger;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary><c>bulwark ledger check</c>: verifies the ledger's invariants from outside the bank.</summary>
+internal static class LedgerCommand
+{
+    public static Command Create()
+    {
+        var data = CommonOptions.Data();
+        var check = new Command("check", "Verify every ledger invariant (sum zero, balances equal their transfers, holds intact). Exit 1 if anything is wrong.")
+        {
+            data,
+        };
+        check.SetAction(parse =>
+        {
+            var paths = new BankPaths(parse.GetValue(data)!.FullName);
+            if (!File.Exists(paths.Ledger))
+            {
+                Console.Error.WriteLine($"bulwark ledger check: no ledger at {paths.Ledger}. Run `bulwark run` first, or pass --data DIR.");
+                return 2;
+            }
+            var report = LedgerChecker.Check(paths.Ledger);
+            Console.WriteLine(Describe(report));
+            return report.Ok ? 0 : 1;
+        });
+        return new Command("ledger", "Ledger operations.") { check };
+    }
+
+    internal static string Describe(LedgerCheckReport report)
+    {
+        if (report.Ok)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"ledger ok: {report.AccountCount} accounts, {report.TransferCount} transfers, sum 0");
+        }
+        var text = new StringBuilder()
+            .Append(CultureInfo.InvariantCulture, $"ledger NOT ok: {report.Problems.Count} problem(s) in {report.AccountCount} accounts, {report.TransferCount} transfers");
+        foreach (var problem in report.Problems)
+        {
+            text.AppendLine().Append("  - ").Append(problem);
+        }
+        return text.ToString();
+    }
+}

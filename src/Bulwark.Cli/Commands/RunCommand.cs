@@ -1,0 +1,172 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using Bulwark.Cli.Demo;
+using Bulwark.Cli.Hosting;
+using Bulwark.Cli.Workload;
+using Bulwark.Ledger;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using FeedClient = Bulwark.Feed.Protos.Feed.FeedClient;
+using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary><c>bulwark run</c>: the whole bank in one process, seeded, with live background traffic.</summary>
+internal static class RunCommand
+{
+    public const int PortDefault = 8080;
+    public const int RateDefault = 200;
+    public const int CustomersDefault = 1_000;
+
+    private static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RedirectedStatusInterval = TimeSpan.FromSeconds(5);
+
+    public static Command Create()
+    {
+        var data = CommonOptions.Data();
+        var port = CommonOptions.PositiveInt("--port", "Port of the web app and app API on 127.0.0.1.", PortDefault, 65_535);
+        var rate = CommonOptions.PositiveInt("--rate", "Background operations per second (payments, pot moves, feed reads).", RateDefault, 100_000);
+        var duration = CommonOptions.Duration("--for", "Stop by itself after this long and print a summary, e.g. 30s. Default: run until Ctrl-C.");
+        var customers = CommonOptions.PositiveInt("--customers", "Demo customers seeded on first start.", CustomersDefault, 1_000_000);
+        var seed = new Option<int>("--seed") { Description = "Seed for demo data and workload choices.", DefaultValueFactory = _ => 42 };
+        var noWorkload = new Option<bool>("--no-workload") { Description = "Serve the bank without background traffic." };
+        var command = new Command("run", "Run the whole bank in one process on embedded storage, with demo data and live traffic.")
+        {
+            data, port, rate, duration, customers, seed, noWorkload,
+        };
+        command.SetAction((parse, cancellationToken) => RunAsync(new RunSettings(
+            new BankPaths(parse.GetValue(data)!.FullName),
+            parse.GetValue(port),
+            parse.GetValue(noWorkload) ? 0 : parse.GetValue(rate),
+            parse.GetValue(duration),
+            parse.GetValue(customers),
+            parse.GetValue(seed)), cancellationToken));
+        return command;
+    }
+
+    private sealed record RunSettings(BankPaths Paths, int Port, int Rate, TimeSpan? Duration, int Customers, int Seed);
+
+    private static async Task<int> RunAsync(RunSettings settings, CancellationToken cancellationToken)
+    {
+        var output = Console.Out;
+        await using var app = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port));
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException error) when (error.InnerException is System.Net.Sockets.SocketException or null)
+        {
+            await Console.Error.WriteLineAsync($"bulwark run: cannot listen on 127.0.0.1:{settings.Port} ({error.Message}). Is another bank running? Pass --port to choose another port.");
+            return 2;
+        }
+        await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{settings.Port}/   (data in {settings.Paths.DataDirectory})");
+
+        var population = await LoadOrSeedAsync(app, settings, output, cancellationToken);
+        if (population is null)
+        {
+            await app.StopAsync(CancellationToken.None);
+            return 130;
+        }
+        await output.WriteLineAsync($"Demo login: {DemoSeeder.DemoEmail} / {DemoSeeder.DemoPassword}   ({population.Customers.Count:N0} customers)");
+        await output.WriteLineAsync(settings.Duration is { } limit
+            ? $"Running for {limit.TotalSeconds:0.#} s at {settings.Rate} ops/s."
+            : $"Running at {settings.Rate} ops/s. Press Ctrl-C to stop.");
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (settings.Duration is { } runFor)
+        {
+            stop.CancelAfter(runFor);
+        }
+        var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), population, settings.Seed);
+        var started = Stopwatch.GetTimestamp();
+        var running = settings.Rate > 0 ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
+        await ReportWhileRunningAsync(workload.Recorder, running, output, stop.Token);
+        await running;
+        var elapsed = Stopwatch.GetElapsedTime(started);
+
+        await app.StopAsync(CancellationToken.None);
+        return await SummariseAsync(workload.Recorder, elapsed, settings.Paths, output);
+    }
+
+    private static async Task<DemoPopulation?> LoadOrSeedAsync(WebApplication app, RunSettings settings, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (DemoPopulation.TryLoad(settings.Paths.DemoPopulation) is { } existing)
+        {
+            return existing;
+        }
+        await output.WriteLineAsync($"First start: seeding {settings.Customers:N0} demo customers through the services...");
+        var watch = Stopwatch.StartNew();
+        var seeder = new DemoSeeder(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<LedgerClient>(), output);
+        try
+        {
+            var population = await seeder.SeedAsync(settings.Customers, settings.Seed, cancellationToken);
+            population.Save(settings.Paths.DemoPopulation);
+            await output.WriteLineAsync($"Seeded in {watch.Elapsed.TotalSeconds:0.0} s.");
+            return population;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private static async Task WaitAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped by Ctrl-C or --for: the normal end of a run.
+        }
+    }
+
+    private static async Task ReportWhileRunningAsync(LatencyRecorder recorder, Task running, TextWriter output, CancellationToken cancellationToken)
+    {
+        var interactive = !Console.IsOutputRedirected;
+        var interval = interactive ? StatusInterval : RedirectedStatusInterval;
+        var started = Stopwatch.GetTimestamp();
+        long lastErrors = 0;
+        while (!running.IsCompleted && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.WhenAny(running, Task.Delay(interval, cancellationToken)).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            var snapshot = recorder.TakeInterval();
+            var errors = recorder.Errors;
+            var line = string.Create(CultureInfo.InvariantCulture,
+                $"  {Stopwatch.GetElapsedTime(started).TotalSeconds,5:0}s  {snapshot.Count / interval.TotalSeconds,7:0} ops/s  p50 {snapshot.P50Milliseconds,6:0.0} ms  p99 {snapshot.P99Milliseconds,6:0.0} ms  ok {recorder.Ok:N0}  declined {recorder.Declined:N0}  errors {errors:N0}");
+            if (interactive && errors == lastErrors)
+            {
+                await output.WriteAsync("\r" + line.PadRight(Math.Max(line.Length, 100)));
+            }
+            else
+            {
+                await output.WriteLineAsync(line);
+            }
+            lastErrors = errors;
+        }
+        if (interactive)
+        {
+            await output.WriteLineAsync();
+        }
+    }
+
+    private static async Task<int> SummariseAsync(LatencyRecorder recorder, TimeSpan elapsed, BankPaths paths, TextWriter output)
+    {
+        var total = recorder.Total();
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"Summary: {elapsed.TotalSeconds:0.0} s, {total.Count:N0} operations ({total.Count / Math.Max(elapsed.TotalSeconds, 0.001):0.0}/s): {recorder.Ok:N0} ok, {recorder.Declined:N0} declined, {recorder.Errors:N0} errors, {recorder.Shed:N0} shed"));
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"Latency: p50 {total.P50Milliseconds:0.00} ms, p99 {total.P99Milliseconds:0.00} ms, p99.9 {total.P999Milliseconds:0.00} ms, max {total.MaxMilliseconds:0.00} ms"));
+        var check = LedgerChecker.Check(paths.Ledger);
+        await output.WriteLineAsync(LedgerCommand.Describe(check));
+        return recorder.Errors == 0 && recorder.Shed == 0 && check.Ok ? 0 : 1;
+    }
+}

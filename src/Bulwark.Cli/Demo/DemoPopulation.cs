@@ -1,0 +1,42 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Bulwark.Cli.Demo;
+
+/// <summary>One seeded customer, as the workload needs to find them again after a restart.</summary>
+public sealed record DemoCustomer(
+    string CustomerId,
+    string Name,
+    string Email,
+    string AccountId,
+    string LedgerAccountId,
+    string SortCode,
+    string AccountNumber,
+    string PotId,
+    string PotLedgerAccountId);
+
+/// <summary>The seeded population, written to the data directory once seeding has finished.</summary>
+public sealed record DemoPopulation(int Seed, IReadOnlyList<DemoCustomer> Customers)
+{
+    public static DemoPopulation? TryLoad(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        var population = JsonSerializer.Deserialize(File.ReadAllText(path), DemoJsonContext.Default.DemoPopulation);
+        return population is { Customers.Count: > 0 } ? population : null;
+    }
+
+    public void Save(string path)
+    {
+        // Written to a temporary file and renamed, so a crash never leaves half a file behind.
+        var temporary = path + ".tmp";
+        File.WriteAllText(temporary, JsonSerializer.Serialize(this, DemoJsonContext.Default.DemoPopulation));
+        File.Move(temporary, path, overwrite: true);
+    }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(DemoPopulation))]
+internal sealed partial class DemoJsonContext : JsonSerializerContext;

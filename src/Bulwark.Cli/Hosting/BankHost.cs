@@ -1,0 +1,67 @@
+using System.Net;
+using Bulwark.Accounts;
+using Bulwark.Edge;
+using Bulwark.Feed;
+using Bulwark.Ledger;
+using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Registry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using FeedClient = Bulwark.Feed.Protos.Feed.FeedClient;
+using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
+
+namespace Bulwark.Cli.Hosting;
+
+/// <summary>Where the embedded bank keeps its files, all under one data directory.</summary>
+public sealed record BankPaths(string DataDirectory)
+{
+    public string Ledger => Path.Combine(DataDirectory, "ledger.db");
+
+    public string Accounts => Path.Combine(DataDirectory, "accounts.db");
+
+    public string TokenisationKey => Path.Combine(DataDirectory, "keys", "tokenisation.key");
+
+    public string SigningKey => Path.Combine(DataDirectory, "keys", "edge-signing.key");
+
+    public string DemoPopulation => Path.Combine(DataDirectory, "demo-population.json");
+}
+
+/// <summary>
+/// The whole bank in one process: ledger, accounts, feed and the edge, each reached by the others
+/// only through its gRPC contract over <c>bulwark:///</c> — the same path a cluster uses.
+/// </summary>
+public static class BankHost
+{
+    public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        Directory.CreateDirectory(paths.DataDirectory);
+        var registry = new InMemoryServiceRegistry();
+        var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
+        {
+            PublicEndpoint = publicEndpoint,
+            ConsoleLogLevel = consoleLogLevel,
+            Version = typeof(BankHost).Assembly.GetName().Version?.ToString() ?? "dev",
+        }, registry);
+
+        builder.Services.AddLedger(new LedgerOptions { DatabasePath = paths.Ledger });
+        builder.Services.AddAccounts(new AccountsOptions { DatabasePath = paths.Accounts, TokenisationKeyPath = paths.TokenisationKey });
+        builder.Services.AddFeed(new FeedOptions());
+        builder.Services.AddEdge(new EdgeOptions { SigningKeyPath = paths.SigningKey });
+
+        // The CLI's own seeder and workload are clients like any other.
+        builder.Services.AddServiceClient("ledger", channel => new LedgerClient(channel));
+        builder.Services.AddServiceClient("accounts", channel => new AccountsClient(channel));
+        builder.Services.AddServiceClient("feed", channel => new FeedClient(channel));
+
+        var app = builder.Build();
+        app.UsePlatform();
+        app.MapLedger();
+        app.MapAccounts();
+        app.MapFeed();
+        app.MapEdge();
+        return app;
+    }
+}
