@@ -11,6 +11,8 @@ public static class BulwarkCommandLine
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(LedgerCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(BackupCommand.CreateBackup());
+        root.Subcommands.Add(BackupCommand.CreateRestore());
         return root;
     }
 }

@@ -1,0 +1,199 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Bulwark.Cli.Hosting;
+using Bulwark.Ledger;
+using Microsoft.Data.Sqlite;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary>
+/// <c>bulwark backup</c> and <c>bulwark restore</c> for the embedded bank. A backup is taken online
+/// (the bank keeps running) with SQLite's backup API, one consistent snapshot per database, the
+/// ledger last so it holds every ledger account the other databases refer to. Keys are copied
+/// with it: card tokens cannot be found again without the tokenisation key.
+/// </summary>
+internal static class BackupCommand
+{
+    public const string ManifestName = "backup-manifest.json";
+    private const string LedgerFileName = "ledger.db";
+
+    public static Command CreateBackup()
+    {
+        var data = CommonOptions.Data();
+        var to = new Option<DirectoryInfo>("--to") { Description = "New, empty directory to write the backup into.", Required = true };
+        var command = new Command("backup", "Back up the embedded bank while it runs: every database (consistent snapshots), keys and the demo population, verified by the ledger check.")
+        {
+            data, to,
+        };
+        command.SetAction(parse => Backup(parse.GetValue(data)!, parse.GetValue(to)!, Console.Out, Console.Error));
+        return command;
+    }
+
+    public static Command CreateRestore()
+    {
+        var data = CommonOptions.Data();
+        var from = new Option<DirectoryInfo>("--from") { Description = "A directory written by `bulwark backup`.", Required = true };
+        var command = new Command("restore", "Restore a backup into an empty data directory, after checking every file against the backup's manifest and the ledger's invariants. The bank must not be running on that directory.")
+        {
+            data, from,
+        };
+        command.SetAction(parse => Restore(parse.GetValue(from)!, parse.GetValue(data)!, Console.Out, Console.Error));
+        return command;
+    }
+
+    internal static int Backup(DirectoryInfo data, DirectoryInfo to, TextWriter output, TextWriter error)
+    {
+        if (!File.Exists(Path.Combine(data.FullName, LedgerFileName)))
+        {
+            error.WriteLine($"bulwark backup: no bank in {data.FullName} (no {LedgerFileName}). Pass --data DIR.");
+            return 2;
+        }
+        if (to.Exists && to.EnumerateFileSystemInfos().Any())
+        {
+            error.WriteLine($"bulwark backup: --to {to.FullName} is not empty; a backup goes into a new or empty directory.");
+            return 2;
+        }
+        to.Create();
+
+        // Other databases first, the ledger last: it then holds every ledger account they name.
+        var databases = Directory.GetFiles(data.FullName, "*.db")
+            .OrderBy(path => Path.GetFileName(path) == LedgerFileName ? 1 : 0)
+            .ThenBy(path => path, StringComparer.Ordinal)
+            .ToList();
+        foreach (var source in databases)
+        {
+            BackupDatabase(source, Path.Combine(to.FullName, Path.GetFileName(source)));
+        }
+        foreach (var file in PlainFiles(data.FullName))
+        {
+            var target = Path.Combine(to.FullName, Path.GetRelativePath(data.FullName, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        var check = LedgerChecker.Check(Path.Combine(to.FullName, LedgerFileName));
+        if (!check.Ok)
+        {
+            error.WriteLine($"bulwark backup: the backup in {to.FullName} fails the ledger check; do not rely on it.");
+            error.WriteLine(LedgerCommand.Describe(check));
+            return 1;
+        }
+        var manifest = new BackupManifest(DateTimeOffset.UtcNow, data.FullName, Describe(to.FullName));
+        File.WriteAllText(Path.Combine(to.FullName, ManifestName), JsonSerializer.Serialize(manifest, BackupJsonContext.Default.BackupManifest));
+        output.WriteLine($"backup ok: {manifest.Files.Count} files in {to.FullName}; {LedgerCommand.Describe(check)}");
+        return 0;
+    }
+
+    internal static int Restore(DirectoryInfo from, DirectoryInfo data, TextWriter output, TextWriter error)
+    {
+        var manifestPath = Path.Combine(from.FullName, ManifestName);
+        if (!File.Exists(manifestPath))
+        {
+            error.WriteLine($"bulwark restore: {from.FullName} is not a backup (no {ManifestName}).");
+            return 2;
+        }
+        if (data.Exists && data.EnumerateFileSystemInfos().Any())
+        {
+            error.WriteLine($"bulwark restore: --data {data.FullName} is not empty. Stop the bank, move that directory aside, and restore into an empty one.");
+            return 2;
+        }
+        BackupManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize(File.ReadAllText(manifestPath), BackupJsonContext.Default.BackupManifest);
+        }
+        catch (JsonException problem)
+        {
+            error.WriteLine($"bulwark restore: {manifestPath} is not a valid manifest: {problem.Message}");
+            return 1;
+        }
+        if (manifest?.Files is not { Count: > 0 } files || files.Any(f => f.Path is null || f.Sha256 is null || Path.IsPathRooted(f.Path) || f.Path.Split('/').Contains("..")))
+        {
+            error.WriteLine($"bulwark restore: {manifestPath} lists no files or a file outside the backup.");
+            return 1;
+        }
+        var actual = Describe(from.FullName).ToDictionary(f => f.Path, StringComparer.Ordinal);
+        foreach (var expected in files)
+        {
+            if (!actual.TryGetValue(expected.Path, out var found))
+            {
+                error.WriteLine($"bulwark restore: {expected.Path} is listed in the manifest but missing from the backup.");
+                return 1;
+            }
+            if (found.Sha256 != expected.Sha256 || found.Bytes != expected.Bytes)
+            {
+                error.WriteLine($"bulwark restore: {expected.Path} does not match the manifest (changed or damaged since the backup).");
+                return 1;
+            }
+        }
+        var check = LedgerChecker.Check(Path.Combine(from.FullName, LedgerFileName));
+        if (!check.Ok)
+        {
+            error.WriteLine($"bulwark restore: the backup's ledger fails its check; refusing to restore it.");
+            error.WriteLine(LedgerCommand.Describe(check));
+            return 1;
+        }
+
+        // Copy into a sibling directory first and rename it into place, so a failure half-way
+        // never leaves a half-restored bank at --data.
+        var staging = data.FullName.TrimEnd(Path.DirectorySeparatorChar) + ".restoring-" + Guid.NewGuid().ToString("n")[..8];
+        foreach (var file in files)
+        {
+            var target = Path.Combine(staging, file.Path);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(Path.Combine(from.FullName, file.Path), target);
+        }
+        if (data.Exists)
+        {
+            data.Delete();
+        }
+        Directory.Move(staging, data.FullName);
+        output.WriteLine($"restore ok: {files.Count} files from {from.FullName} into {data.FullName} (backup taken {manifest.TakenAt:u}); {LedgerCommand.Describe(check)}");
+        return 0;
+    }
+
+    private static void BackupDatabase(string source, string target)
+    {
+        using var from = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = source, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        using var to = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = target, Pooling = false }.ToString());
+        from.Open();
+        to.Open();
+        from.BackupDatabase(to);
+    }
+
+    /// <summary>Keys and small state files: everything but the databases and their WAL and shared-memory files.</summary>
+    private static IEnumerable<string> PlainFiles(string directory) =>
+        Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+            .Where(path => Path.GetRelativePath(directory, path) is var relative
+                && !relative.EndsWith(".db", StringComparison.Ordinal)
+                && !relative.EndsWith(".db-wal", StringComparison.Ordinal)
+                && !relative.EndsWith(".db-shm", StringComparison.Ordinal)
+                && !relative.EndsWith(".tmp", StringComparison.Ordinal)
+                && relative != ManifestName
+                && !relative.StartsWith("logs", StringComparison.Ordinal))
+            .OrderBy(path => path, StringComparer.Ordinal);
+
+    private static List<BackupFile> Describe(string directory) =>
+        Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+            .Where(path => Path.GetFileName(path) != ManifestName
+                && !path.EndsWith("-wal", StringComparison.Ordinal)
+                && !path.EndsWith("-shm", StringComparison.Ordinal))
+            .Select(path =>
+            {
+                using var stream = File.OpenRead(path);
+                var hash = Convert.ToHexStringLower(SHA256.HashData(stream));
+                return new BackupFile(Path.GetRelativePath(directory, path).Replace('\\', '/'), stream.Length, hash);
+            })
+            .OrderBy(file => file.Path, StringComparer.Ordinal)
+            .ToList();
+}
+
+internal sealed record BackupFile(string Path, long Bytes, string Sha256);
+
+internal sealed record BackupManifest(DateTimeOffset TakenAt, string Source, IReadOnlyList<BackupFile> Files);
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(BackupManifest))]
+internal sealed partial class BackupJsonContext : JsonSerializerContext;
