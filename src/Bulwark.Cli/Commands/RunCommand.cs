@@ -158,6 +158,13 @@ internal static class RunCommand
         }
     }
 
+    private static string Describe(Operation operation) => operation switch
+    {
+        Operation.Payment => "payments",
+        Operation.PotMove => "pot moves",
+        _ => "feed reads",
+    };
+
     private static async Task<int> SummariseAsync(LatencyRecorder recorder, TimeSpan elapsed, BankPaths paths, TextWriter output)
     {
         var total = recorder.Total();
@@ -165,6 +172,15 @@ internal static class RunCommand
             $"Summary: {elapsed.TotalSeconds:0.0} s, {total.Count:N0} operations ({total.Count / Math.Max(elapsed.TotalSeconds, 0.001):0.0}/s): {recorder.Ok:N0} ok, {recorder.Declined:N0} declined, {recorder.Errors:N0} errors, {recorder.Shed:N0} shed"));
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"Latency: p50 {total.P50Milliseconds:0.00} ms, p99 {total.P99Milliseconds:0.00} ms, p99.9 {total.P999Milliseconds:0.00} ms, max {total.MaxMilliseconds:0.00} ms"));
+        foreach (var operation in Enum.GetValues<Operation>())
+        {
+            var one = recorder.Total(operation);
+            if (one.Count > 0)
+            {
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"  {Describe(operation),-14} {one.Count,8:N0}  p50 {one.P50Milliseconds,7:0.00} ms  p99 {one.P99Milliseconds,7:0.00} ms  max {one.MaxMilliseconds,8:0.00} ms"));
+            }
+        }
         var check = LedgerChecker.Check(paths.Ledger);
         await output.WriteLineAsync(LedgerCommand.Describe(check));
         return recorder.Errors == 0 && recorder.Shed == 0 && check.Ok ? 0 : 1;

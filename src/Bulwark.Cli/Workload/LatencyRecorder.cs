@@ -13,6 +13,7 @@ public sealed class LatencyRecorder
 
     private readonly Lock _lock = new();
     private readonly LongHistogram _total = new(LatencyMicrosecondsMax, 3);
+    private readonly LongHistogram[] _byOperation = [.. Enum.GetValues<Operation>().Select(_ => new LongHistogram(LatencyMicrosecondsMax, 3))];
     private LongHistogram _interval = new(LatencyMicrosecondsMax, 3);
     private long _ok;
     private long _declined;
@@ -27,13 +28,14 @@ public sealed class LatencyRecorder
 
     public long Shed => Interlocked.Read(ref _shed);
 
-    public void Record(Outcome outcome, TimeSpan latency)
+    public void Record(Operation operation, Outcome outcome, TimeSpan latency)
     {
         var micros = Math.Clamp((long)latency.TotalMicroseconds, 1, LatencyMicrosecondsMax);
         lock (_lock)
         {
             _total.RecordValue(micros);
             _interval.RecordValue(micros);
+            _byOperation[(int)operation].RecordValue(micros);
         }
         switch (outcome)
         {
@@ -70,6 +72,23 @@ public sealed class LatencyRecorder
             return LatencySnapshot.Of(_total);
         }
     }
+
+    /// <summary>The whole run's latency for one kind of operation.</summary>
+    public LatencySnapshot Total(Operation operation)
+    {
+        lock (_lock)
+        {
+            return LatencySnapshot.Of(_byOperation[(int)operation]);
+        }
+    }
+}
+
+/// <summary>What the background workload does; each has its own latency in the summary.</summary>
+public enum Operation
+{
+    Payment,
+    PotMove,
+    FeedRead,
 }
 
 public enum Outcome
