@@ -57,9 +57,15 @@ internal static class RunCommand
         {
             await app.StartAsync(cancellationToken);
         }
-        catch (IOException error) when (error.InnerException is System.Net.Sockets.SocketException or null)
+        catch (IOException error) when (error.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
         {
-            await Console.Error.WriteLineAsync($"bulwark run: cannot listen on 127.0.0.1:{settings.Port} ({error.Message}). Is another bank running? Pass --port to choose another port.");
+            await Console.Error.WriteLineAsync($"bulwark run: cannot listen on 127.0.0.1:{settings.Port}: the address is already in use. Is another bank running? Pass --port to choose another port.");
+            return 2;
+        }
+        catch (Exception error) when (error is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException or System.Data.Common.DbException)
+        {
+            // A bad data directory, key file or database: one clear line, not a stack trace.
+            await Console.Error.WriteLineAsync($"bulwark run: the bank could not start: {Messages(error)}");
             return 2;
         }
         await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{settings.Port}/   (data in {settings.Paths.DataDirectory})");
@@ -156,6 +162,19 @@ internal static class RunCommand
         {
             await output.WriteLineAsync();
         }
+    }
+
+    private static string Messages(Exception error)
+    {
+        var messages = new List<string>();
+        for (var current = error; current is not null; current = current.InnerException)
+        {
+            if (messages.Count == 0 || !messages[^1].Contains(current.Message, StringComparison.Ordinal))
+            {
+                messages.Add(current.Message);
+            }
+        }
+        return string.Join(" <- ", messages);
     }
 
     private static string Describe(Operation operation) => operation switch

@@ -46,6 +46,10 @@ public static class BankHost
             Version = typeof(BankHost).Assembly.GetName().Version?.ToString() ?? "dev",
         }, registry);
 
+        // A failed start is reported by the command in one line; the generic host would also log
+        // it with the whole stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+
         builder.Services.AddLedger(new LedgerOptions { DatabasePath = paths.Ledger });
         builder.Services.AddAccounts(new AccountsOptions { DatabasePath = paths.Accounts, TokenisationKeyPath = paths.TokenisationKey });
         builder.Services.AddFeed(new FeedOptions());

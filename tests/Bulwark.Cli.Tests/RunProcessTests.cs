@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Bulwark.Cli.Tests;
+
+/// <summary>
+/// <c>bulwark run</c> as a real child process: what a newcomer types, stopped the way they stop it.
+/// </summary>
+public sealed class RunProcessTests : IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "bulwark-run-" + Guid.NewGuid().ToString("n"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Run_CtrlC_StopsCleanlyWithSummaryAndLedgerCheck()
+    {
+        using var bank = Start("run", "--data", _directory, "--port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--customers", "5", "--rate", "50");
+        var lines = new List<string>();
+        try
+        {
+            await ReadUntilAsync(bank, lines, line => line.StartsWith("Running at", StringComparison.Ordinal));
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            using (var interrupt = Process.Start("kill", ["-INT", bank.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync();
+            }
+            await ReadUntilAsync(bank, lines, line => line.StartsWith("ledger ", StringComparison.Ordinal));
+            using var exited = new CancellationTokenSource(Bound);
+            await bank.WaitForExitAsync(exited.Token);
+        }
+        finally
+        {
+            if (!bank.HasExited)
+            {
+                bank.Kill();
+            }
+        }
+
+        var output = string.Join('\n', lines);
+        Assert.True(bank.ExitCode == 0, output);
+        Assert.Contains(lines, line => line.StartsWith("Demo login: demo@bulwark.example / bulwark-demo", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.StartsWith("Summary:", StringComparison.Ordinal) && line.Contains(" 0 errors", StringComparison.Ordinal));
+        Assert.Matches(@"^ledger ok: 12 accounts, \d+ transfers, sum 0$", lines[^1]);
+    }
+
+    [Fact]
+    public async Task Run_PortTaken_ExitsTwoNamingThePort()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        using var bank = Start("run", "--data", _directory, "--port", port, "--customers", "1");
+        using var exited = new CancellationTokenSource(Bound);
+        var error = await bank.StandardError.ReadToEndAsync(exited.Token);
+        await bank.WaitForExitAsync(exited.Token);
+
+        Assert.Equal(2, bank.ExitCode);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", error, StringComparison.Ordinal);
+        Assert.Contains("--port", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_LedgerFileIsNotADatabase_ExitsTwoWithOneLineAndLeavesTheFile()
+    {
+        Directory.CreateDirectory(_directory);
+        var ledger = Path.Combine(_directory, "ledger.db");
+        await File.WriteAllTextAsync(ledger, "these are not the pages you are looking for, nor a SQLite header");
+
+        using var bank = Start("run", "--data", _directory, "--port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--customers", "1");
+        using var exited = new CancellationTokenSource(Bound);
+        var error = await bank.StandardError.ReadToEndAsync(exited.Token);
+        await bank.WaitForExitAsync(exited.Token);
+
+        Assert.Equal(2, bank.ExitCode);
+        Assert.StartsWith("bulwark run: the bank could not start:", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.StartsWith("these are not the pages", await File.ReadAllTextAsync(ledger), StringComparison.Ordinal);
+    }
+
+    private static Process Start(params string[] args)
+    {
+        var bulwark = Path.Combine(AppContext.BaseDirectory, "bulwark.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(bulwark);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        return Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
+    }
+
+    private static async Task ReadUntilAsync(Process process, List<string> lines, Func<string, bool> done)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        while (await process.StandardOutput.ReadLineAsync(bound.Token) is { } line)
+        {
+            lines.Add(line);
+            if (done(line))
+            {
+                return;
+            }
+        }
+        Assert.Fail("bulwark ended its output early:\n" + string.Join('\n', lines) + "\n" + await process.StandardError.ReadToEndAsync(bound.Token));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
