@@ -106,6 +106,19 @@ public sealed class BankEndToEndTests : IDisposable
         Assert.Equal(2, exit);
     }
 
+    [Theory]
+    [InlineData("not a database at all, just some text that is long enough to be a header")]
+    [InlineData("")]
+    public async Task LedgerCheck_FileIsNotALedger_ExitsTwo(string content)
+    {
+        Directory.CreateDirectory(_directory);
+        await File.WriteAllTextAsync(Path.Combine(_directory, "ledger.db"), content);
+
+        var exit = await BulwarkCommandLine.Create().Parse(["ledger", "check", "--data", _directory]).InvokeAsync(cancellationToken: Timeout());
+
+        Assert.Equal(2, exit);
+    }
+
     [Fact]
     public async Task LedgerCheck_HealthyLedger_ExitsZeroAndCorruptedLedger_ExitsOne()
     {

@@ -27,7 +27,7 @@ internal static class BackupCommand
         {
             data, to,
         };
-        command.SetAction(parse => Backup(parse.GetValue(data)!, parse.GetValue(to)!, Console.Out, Console.Error));
+        command.SetAction(parse => Guarded("backup", () => Backup(parse.GetValue(data)!, parse.GetValue(to)!, Console.Out, Console.Error)));
         return command;
     }
 
@@ -39,8 +39,22 @@ internal static class BackupCommand
         {
             data, from,
         };
-        command.SetAction(parse => Restore(parse.GetValue(from)!, parse.GetValue(data)!, Console.Out, Console.Error));
+        command.SetAction(parse => Guarded("restore", () => Restore(parse.GetValue(from)!, parse.GetValue(data)!, Console.Out, Console.Error)));
         return command;
+    }
+
+    /// <summary>A file that cannot be read or written ends the command with one line naming it, exit 1.</summary>
+    private static int Guarded(string name, Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception error) when (error is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"bulwark {name}: {error.Message}");
+            return 1;
+        }
     }
 
     internal static int Backup(DirectoryInfo data, DirectoryInfo to, TextWriter output, TextWriter error)
@@ -64,7 +78,14 @@ internal static class BackupCommand
             .ToList();
         foreach (var source in databases)
         {
-            BackupDatabase(source, Path.Combine(to.FullName, Path.GetFileName(source)));
+            try
+            {
+                BackupDatabase(source, Path.Combine(to.FullName, Path.GetFileName(source)));
+            }
+            catch (SqliteException failure)
+            {
+                throw new IOException($"cannot back up {source}: {failure.Message}", failure);
+            }
         }
         foreach (var file in PlainFiles(data.FullName))
         {

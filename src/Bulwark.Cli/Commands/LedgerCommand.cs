@@ -24,7 +24,16 @@ internal static class LedgerCommand
                 Console.Error.WriteLine($"bulwark ledger check: no ledger at {paths.Ledger}. Run `bulwark run` first, or pass --data DIR.");
                 return 2;
             }
-            var report = LedgerChecker.Check(paths.Ledger);
+            LedgerCheckReport report;
+            try
+            {
+                report = LedgerChecker.Check(paths.Ledger);
+            }
+            catch (Exception error) when (error is Microsoft.Data.Sqlite.SqliteException or IOException)
+            {
+                Console.Error.WriteLine($"bulwark ledger check: cannot read the ledger at {paths.Ledger}: {error.Message}");
+                return 2;
+            }
             Console.WriteLine(Describe(report));
             return report.Ok ? 0 : 1;
         });

@@ -39,15 +39,23 @@ public sealed class SqliteDatabase
     public SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText =
-            "PRAGMA journal_mode = WAL;" +
-            "PRAGMA synchronous = FULL;" +
-            "PRAGMA foreign_keys = ON;" +
-            $"PRAGMA busy_timeout = {BusyTimeoutMillisecondsDefault};";
-        command.ExecuteNonQuery();
-        return connection;
+        try
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText =
+                "PRAGMA journal_mode = WAL;" +
+                "PRAGMA synchronous = FULL;" +
+                "PRAGMA foreign_keys = ON;" +
+                $"PRAGMA busy_timeout = {BusyTimeoutMillisecondsDefault};";
+            command.ExecuteNonQuery();
+            return connection;
+        }
+        catch (SqliteException error)
+        {
+            connection.Dispose();
+            throw CannotOpen(error);
+        }
     }
 
     /// <summary>Opens a connection that cannot write: used by checkers reading from outside.</summary>
@@ -59,10 +67,22 @@ public sealed class SqliteDatabase
         }
         var builder = new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadOnly };
         var connection = new SqliteConnection(builder.ToString());
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMillisecondsDefault};";
-        command.ExecuteNonQuery();
-        return connection;
+        try
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMillisecondsDefault};";
+            command.ExecuteNonQuery();
+            return connection;
+        }
+        catch (SqliteException error)
+        {
+            connection.Dispose();
+            throw CannotOpen(error);
+        }
     }
+
+    /// <summary>Names the file: SQLite's own message ("file is not a database") does not.</summary>
+    private StorageOpenException CannotOpen(SqliteException error) =>
+        new($"Cannot open the database {Path}: {error.Message}", error);
 }
