@@ -16,6 +16,13 @@ internal sealed class TokenisationKey
 
     public byte[] Bytes { get; }
 
+    /// <summary>
+    /// A value that identifies the key without revealing it: the first 16 bytes of an HMAC of a
+    /// fixed label. The accounts database stores it, so a start with the wrong key is refused.
+    /// </summary>
+    public string Fingerprint() =>
+        Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Bytes, "bulwark:tokenisation-key-check:v1"u8)[..16]);
+
     /// <summary>True when the key file had to be created.</summary>
     public bool Created { get; private init; }
 

@@ -16,6 +16,13 @@ public interface IAccountsStore
 
     Task<CustomerRecord?> GetCustomerAsync(string customerId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores <paramref name="value"/> under <paramref name="name"/> unless a value is already
+    /// there, and returns the stored value: the earlier one when there was one. Used for facts
+    /// the database must remember about itself, such as which tokenisation key its cards use.
+    /// </summary>
+    Task<string> GetOrAddSettingAsync(string name, string value, CancellationToken cancellationToken);
+
     Task<CustomerRecord?> FindCustomerByEmailAsync(string emailNormalised, CancellationToken cancellationToken);
 
     Task<CredentialRecord?> GetCredentialAsync(string customerId, CancellationToken cancellationToken);

@@ -83,6 +83,12 @@ public sealed class SqliteAccountsStore : IAccountsStore
             timestamp_unix_ms INTEGER NOT NULL
         );
         """,
+        """
+        CREATE TABLE settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
     ];
 
     private readonly SqliteDatabase _database;
@@ -120,6 +126,18 @@ public sealed class SqliteAccountsStore : IAccountsStore
              account.OverdraftLimit, account.LedgerAccountId, account.CreatedAtUnixMs], cancellationToken);
         transaction.Commit();
         return CreateCustomerOutcome.Created;
+    }
+
+    public async Task<string> GetOrAddSettingAsync(string name, string value, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(value);
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO settings (name, value) VALUES ($a, $b) ON CONFLICT (name) DO NOTHING; SELECT value FROM settings WHERE name = $a";
+        command.Parameters.AddWithValue("$a", name);
+        command.Parameters.AddWithValue("$b", value);
+        return (string)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     public Task<CustomerRecord?> GetCustomerAsync(string customerId, CancellationToken cancellationToken) =>

@@ -54,36 +54,76 @@ public sealed class TokenisationKeyTests
     }
 
     [Fact]
-    public async Task Restart_DifferentKey_CardNoLongerFoundByPan()
+    public async Task Restart_KeyFileLost_RefusesToStartThenStartsWithTheRestoredKey()
     {
         var directory = AccountsTestHost.NewDirectory();
         try
         {
             var pan = TestPans.New();
             string keyPath;
+            byte[] rightKey;
             await using (var first = await AccountsTestHost.StartAsync(directory))
             {
-                var customer = await first.NewCustomerAsync();
-                await first.Accounts.IssueCardAsync(new IssueCardRequest
-                {
-                    CustomerId = customer.Customer.CustomerId,
-                    AccountId = customer.Account.AccountId,
-                    Pan = pan,
-                    ExpiryMonth = 1,
-                    ExpiryYear = AccountsTestHost.Start.Year + 2,
-                });
+                await IssueAsync(first, pan);
                 keyPath = first.KeyPath;
+                rightKey = await File.ReadAllBytesAsync(keyPath);
             }
             File.Delete(keyPath);
 
-            await using var second = await AccountsTestHost.StartAsync(directory);
+            // Without the check a new key would be created and every card would become unknown.
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => AccountsTestHost.StartAsync(directory));
+            Assert.Contains(keyPath, error.Message, StringComparison.Ordinal);
+            Assert.Contains("was missing", error.Message, StringComparison.Ordinal);
 
-            await RpcAssert.FailsAsync(StatusCode.NotFound, () => second.Accounts.FindCardByPanAsync(new FindCardByPanRequest { Pan = pan }).ResponseAsync);
+            await File.WriteAllBytesAsync(keyPath, rightKey);
+            await using var restored = await AccountsTestHost.StartAsync(directory);
+            var found = await restored.Accounts.FindCardByPanAsync(new FindCardByPanRequest { Pan = pan });
+            Assert.EndsWith(found.LastFour, pan, StringComparison.Ordinal);
         }
         finally
         {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Restart_AnotherKeyFile_RefusesToStartNamingTheKey()
+    {
+        var directory = AccountsTestHost.NewDirectory();
+        try
+        {
+            string keyPath;
+            await using (var first = await AccountsTestHost.StartAsync(directory))
+            {
+                await IssueAsync(first, TestPans.New());
+                keyPath = first.KeyPath;
+            }
+            await File.WriteAllBytesAsync(keyPath, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => AccountsTestHost.StartAsync(directory));
+
+            Assert.Contains($"The tokenisation key at {keyPath} is not the key", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("was missing", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task IssueAsync(AccountsTestHost host, string pan)
+    {
+        var customer = await host.NewCustomerAsync();
+        await host.Accounts.IssueCardAsync(new IssueCardRequest
+        {
+            CustomerId = customer.Customer.CustomerId,
+            AccountId = customer.Account.AccountId,
+            Pan = pan,
+            ExpiryMonth = 1,
+            ExpiryYear = AccountsTestHost.Start.Year + 2,
+        });
     }
 
     [Fact]

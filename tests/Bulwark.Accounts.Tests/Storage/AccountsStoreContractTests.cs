@@ -34,6 +34,16 @@ public abstract class AccountsStoreContractTests
     }
 
     [Fact]
+    public async Task GetOrAddSetting_FirstValueWinsAndIsReturnedAfter()
+    {
+        var name = "setting-" + NewId();
+
+        Assert.Equal("first", await Store.GetOrAddSettingAsync(name, "first", None));
+        Assert.Equal("first", await Store.GetOrAddSettingAsync(name, "second", None));
+        Assert.Equal("other", await Store.GetOrAddSettingAsync(name + "-b", "other", None));
+    }
+
+    [Fact]
     public async Task CreateCustomer_New_ReadableByIdEmailAndAccountNumber()
     {
         var customer = Customer();
