@@ -1,0 +1,429 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Bulwark.CardNetwork.Link;
+using Bulwark.CardNetwork.Traffic;
+using Bulwark.Iso8583;
+using HdrHistogram;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bulwark.CardNetwork;
+
+/// <summary>
+/// The card scheme, simulated: signs on to the issuer, sends authorisations for its cards from a
+/// population of merchants at a target rate — open loop, on schedule whether or not earlier ones
+/// were answered — and does what a scheme does with the answers: stands in when the issuer is
+/// late, advises the issuer of stand-in decisions, reverses cancelled and timed-out
+/// authorisations, and keeps the approvals for the clearing file. Latency is measured from the
+/// scheduled send time, so a slow issuer cannot hide its delay by slowing the sender.
+/// </summary>
+public sealed partial class SchemeSimulator
+{
+    private readonly SchemeSimulatorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly MerchantPopulation _merchants;
+    private readonly Lock _histogramLock = new();
+    private readonly LongHistogram _latency = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
+    private readonly LongHistogram _issuerLatency = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
+    private readonly ConcurrentDictionary<string, long> _responseCodes = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<AuthorizationRecord> _approvals = new();
+    private readonly TimeZoneInfo _merchantZone;
+    private LongHistogram _interval = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
+    private SchemeLink? _link;
+    private StoreAndForwardQueue? _storeAndForward;
+    private int _started;
+    private long _scheduled;
+    private long _sent;
+    private long _approved;
+    private long _declined;
+    private long _standInApproved;
+    private long _standInDeclined;
+    private long _issuerUnavailableDeclined;
+    private long _timedOut;
+    private long _connectionLost;
+    private long _notSent;
+    private long _outstanding;
+    private long _approvalsKept;
+    private int _standInCodes;
+
+    /// <summary>Creates a simulator; <see cref="RunAsync"/> runs it once.</summary>
+    public SchemeSimulator(SchemeSimulatorOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        _loggers = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggers.CreateLogger<SchemeSimulator>();
+        _merchants = MerchantPopulation.Create(options.MerchantCount, options.Seed);
+        _merchantZone = TimeZoneInfo.TryFindSystemTimeZoneById("Europe/London", out var london) ? london : TimeZoneInfo.Utc;
+    }
+
+    /// <summary>The merchant population authorisations come from.</summary>
+    public MerchantPopulation Merchants => _merchants;
+
+    /// <summary>
+    /// Approvals the scheme saw and did not reverse (issuer and stand-in), in the order they were
+    /// decided: the input of the clearing file.
+    /// </summary>
+    public IReadOnlyList<AuthorizationRecord> Approvals => [.. _approvals];
+
+    /// <summary>
+    /// Runs the schedule for <see cref="SchemeSimulatorOptions.Duration"/> (or until cancelled),
+    /// waits for the last answers and for advices and reversals to be acknowledged (up to
+    /// <see cref="SchemeSimulatorOptions.DrainTimeout"/>), then returns what happened. Cancelling
+    /// ends the schedule early and still returns the result.
+    /// </summary>
+    /// <exception cref="TimeoutException">The link did not sign on within <see cref="SchemeSimulatorOptions.SignOnTimeout"/>.</exception>
+    public async Task<SchemeSimulatorResult> RunAsync(Action<SchemeProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            throw new InvalidOperationException("A simulator runs once; create another for another run.");
+        }
+
+        await using var link = new SchemeLink(_options.ToLinkOptions(), _time, _loggers.CreateLogger<SchemeLink>());
+        _link = link;
+        link.Start();
+        try
+        {
+            await link.WaitForSignOnAsync(cancellationToken).WaitAsync(_options.SignOnTimeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The card link did not sign on to the issuer at {_options.IssuerEndPoint} within {_options.SignOnTimeout.TotalSeconds:N0} s.");
+        }
+
+        _storeAndForward = new StoreAndForwardQueue(
+            link,
+            _options.StoreAndForwardAttemptsMax,
+            _options.StoreAndForwardRetryDelay,
+            CardNetworkLimits.StoreAndForwardWindowDefault,
+            CardNetworkLimits.StoreAndForwardQueueMaxDefault,
+            _time);
+        using var stopDelivery = new CancellationTokenSource();
+        var delivery = Task.Run(() => _storeAndForward.RunAsync(stopDelivery.Token), CancellationToken.None);
+
+        var startedAt = _time.GetUtcNow();
+        var start = _time.GetTimestamp();
+        using var stopProgress = new CancellationTokenSource();
+        var reporting = progress is null ? Task.CompletedTask : ReportProgressAsync(progress, start, stopProgress.Token);
+        await ScheduleAsync(start, cancellationToken).ConfigureAwait(false);
+        var elapsed = _time.GetElapsedTime(start);
+
+        // Every authorisation ends within its deadline; a little slack covers the deadline sweep.
+        await WaitForOutstandingAsync(_options.ResponseDeadline + TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        await _storeAndForward.DrainAsync(_options.DrainTimeout, CancellationToken.None).ConfigureAwait(false);
+        await stopProgress.CancelAsync().ConfigureAwait(false);
+        await reporting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await stopDelivery.CancelAsync().ConfigureAwait(false);
+        await delivery.ConfigureAwait(false);
+        var result = BuildResult(startedAt, elapsed, link.GetStatistics());
+        LogFinished(result.Scheduled, result.Approved, result.Declined, result.StandInApproved + result.StandInDeclined, result.TimedOut, result.Latency.P99Milliseconds);
+        return result;
+    }
+
+    private async Task ScheduleAsync(long start, CancellationToken cancellationToken)
+    {
+        var frequency = (double)_time.TimestampFrequency;
+        var rate = _options.RatePerSecond;
+        var total = _options.Duration is { } duration ? (long)Math.Floor(duration.TotalSeconds * rate) : long.MaxValue;
+        var random = new Random(_options.Seed);
+        var builder = new Iso8583MessageBuilder(MessageTypeIndicator.AuthorizationRequest);
+        long issued = 0;
+        while (issued < total && !cancellationToken.IsCancellationRequested)
+        {
+            // Everything whose scheduled time has come goes now, each stamped with its scheduled time.
+            var due = Math.Min(total, (long)((_time.GetTimestamp() - start) / frequency * rate) + 1);
+            for (; issued < due; issued++)
+            {
+                Issue(builder, random, start + (long)(issued / rate * frequency));
+            }
+
+            if (issued >= total)
+            {
+                break;
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(1), _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private void Issue(Iso8583MessageBuilder builder, Random random, long scheduledTimestamp)
+    {
+        var link = _link!;
+        var merchant = _merchants.Merchants[_merchants.Pick(random)];
+        var amount = MerchantPopulation.DrawAmount(merchant, random);
+        var now = _time.GetUtcNow();
+        var attempt = new AuthorizationAttempt
+        {
+            Card = _options.Cards[random.Next(_options.Cards.Count)],
+            Merchant = merchant,
+            AmountMinor = amount,
+            PosEntryMode = EntryMode(merchant, amount, random),
+            SystemsTraceAuditNumber = link.NextSystemsTraceAuditNumber(),
+            RetrievalReferenceNumber = Rrns.Next(),
+            TransmittedAt = now.UtcDateTime,
+            LocalTime = TimeZoneInfo.ConvertTime(now, _merchantZone).DateTime,
+            ScheduledTimestamp = scheduledTimestamp,
+        };
+
+        // Decided now, while the scheduler's seeded random is in hand: the run stays reproducible.
+        var reverseIfApproved = random.NextDouble() < _options.ReversalShare;
+        Interlocked.Increment(ref _scheduled);
+        Interlocked.Increment(ref _outstanding);
+        var answer = link.SendAsync(SchemeMessages.Authorization(builder, attempt, _options.AcquiringInstitutionId));
+        _ = CompleteAsync(attempt, answer, reverseIfApproved);
+    }
+
+    private RetrievalReferenceNumbers Rrns { get; } = new();
+
+    private static string EntryMode(SchemeMerchant merchant, long amount, Random random)
+    {
+        if (random.NextDouble() < merchant.EcommerceShare)
+        {
+            return PosEntryModes.Ecommerce;
+        }
+
+        // UK contactless limit: 100 pounds; below it most card-present payments are tapped.
+        return amount <= 10_000 && random.NextDouble() < 0.8 ? PosEntryModes.Contactless : PosEntryModes.ChipAndPin;
+    }
+
+    private async Task CompleteAsync(AuthorizationAttempt attempt, Task<LinkResponse> answer, bool reverseIfApproved)
+    {
+        try
+        {
+            var response = await answer.ConfigureAwait(false);
+            var latency = _time.GetTimestamp() - attempt.ScheduledTimestamp;
+            if (response.WasSent)
+            {
+                Interlocked.Increment(ref _sent);
+            }
+
+            if (response is { Outcome: LinkOutcome.Answered, Message: { } message })
+            {
+                HandleIssuerAnswer(attempt, message, reverseIfApproved);
+                Record(latency, issuerAnswered: true);
+            }
+            else
+            {
+                StandIn(attempt, response);
+                Record(latency, issuerAnswered: false);
+            }
+        }
+        catch (Exception error) when (error is Iso8583FormatException or ArgumentException)
+        {
+            // A message the scheme builds from validated options cannot be malformed; if it is, say so loudly.
+            LogBuildFailed(error, attempt.RetrievalReferenceNumber);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _outstanding);
+        }
+    }
+
+    private void HandleIssuerAnswer(AuthorizationAttempt attempt, Iso8583Message message, bool reverseIfApproved)
+    {
+        var code = message.TryGetString(Iso8583Fields.ResponseCode, out var value) ? value : "--";
+        _responseCodes.AddOrUpdate(code, 1, (_, count) => count + 1);
+        if (code != Iso8583ResponseCodes.Approved)
+        {
+            Interlocked.Increment(ref _declined);
+            return;
+        }
+
+        Interlocked.Increment(ref _approved);
+        if (reverseIfApproved)
+        {
+            EnqueueReversal(attempt);
+            return;
+        }
+
+        var authorizationCode = message.TryGetString(Iso8583Fields.AuthorizationIdResponse, out var id) ? id : string.Empty;
+        KeepForClearing(attempt, authorizationCode, standIn: false);
+    }
+
+    /// <summary>
+    /// The issuer did not answer in time (or could not be reached). With stand-in on, the scheme
+    /// decides by its limit and advises the issuer; a declined authorisation the issuer may have
+    /// seen is also reversed, so a hold placed late is released. With stand-in off, the scheme
+    /// declines with 91 and reverses.
+    /// </summary>
+    private void StandIn(AuthorizationAttempt attempt, LinkResponse response)
+    {
+        switch (response.Outcome)
+        {
+            case LinkOutcome.TimedOut:
+                Interlocked.Increment(ref _timedOut);
+                break;
+            case LinkOutcome.ConnectionLost:
+                Interlocked.Increment(ref _connectionLost);
+                break;
+            default:
+                Interlocked.Increment(ref _notSent);
+                break;
+        }
+
+        var utcNow = _time.GetUtcNow();
+        if (!_options.StandInEnabled)
+        {
+            Interlocked.Increment(ref _issuerUnavailableDeclined);
+            if (response.WasSent)
+            {
+                EnqueueReversal(attempt);
+            }
+
+            return;
+        }
+
+        string code;
+        if (attempt.Card.IsExpired(utcNow))
+        {
+            code = Iso8583ResponseCodes.ExpiredCard;
+        }
+        else
+        {
+            code = attempt.AmountMinor <= _options.StandInLimitMinor ? Iso8583ResponseCodes.Approved : Iso8583ResponseCodes.DoNotHonour;
+        }
+
+        string? authorizationCode = null;
+        if (code == Iso8583ResponseCodes.Approved)
+        {
+            Interlocked.Increment(ref _standInApproved);
+            authorizationCode = string.Create(CultureInfo.InvariantCulture, $"S{Interlocked.Increment(ref _standInCodes) % 100_000:D5}");
+            KeepForClearing(attempt, authorizationCode, standIn: true);
+        }
+        else
+        {
+            Interlocked.Increment(ref _standInDeclined);
+        }
+
+        _storeAndForward!.Enqueue(StoreAndForwardKind.Advice, SchemeMessages.Advice(attempt, _options.AcquiringInstitutionId, code, authorizationCode, utcNow.UtcDateTime));
+        if (code != Iso8583ResponseCodes.Approved && response.WasSent)
+        {
+            EnqueueReversal(attempt);
+        }
+    }
+
+    private void EnqueueReversal(AuthorizationAttempt attempt)
+    {
+        var stan = _link!.NextSystemsTraceAuditNumber();
+        _storeAndForward!.Enqueue(StoreAndForwardKind.Reversal, SchemeMessages.Reversal(attempt, _options.AcquiringInstitutionId, stan, _time.GetUtcNow().UtcDateTime));
+    }
+
+    private void KeepForClearing(AuthorizationAttempt attempt, string authorizationCode, bool standIn)
+    {
+        if (!_options.KeepApprovalsForClearing || Interlocked.Increment(ref _approvalsKept) > _options.ClearingRecordsMax)
+        {
+            return;
+        }
+
+        _approvals.Enqueue(new AuthorizationRecord(
+            attempt.RetrievalReferenceNumber,
+            attempt.SystemsTraceAuditNumber,
+            attempt.Card,
+            attempt.Merchant,
+            attempt.AmountMinor,
+            authorizationCode,
+            attempt.PosEntryMode,
+            new DateTimeOffset(attempt.TransmittedAt, TimeSpan.Zero),
+            standIn));
+    }
+
+    private void Record(long latencyTicks, bool issuerAnswered)
+    {
+        var micros = Math.Clamp((long)(latencyTicks * 1_000_000.0 / _time.TimestampFrequency), 1, CardNetworkLimits.LatencyMicrosecondsMax);
+        lock (_histogramLock)
+        {
+            _latency.RecordValue(micros);
+            _interval.RecordValue(micros);
+            if (issuerAnswered)
+            {
+                _issuerLatency.RecordValue(micros);
+            }
+        }
+    }
+
+    private async Task WaitForOutstandingAsync(TimeSpan timeout)
+    {
+        var deadline = _time.GetTimestamp() + (long)(timeout.TotalSeconds * _time.TimestampFrequency);
+        while (Interlocked.Read(ref _outstanding) > 0 && _time.GetTimestamp() < deadline)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(5), _time).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReportProgressAsync(Action<SchemeProgress> progress, long start, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.ProgressInterval, _time);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            LongHistogram interval;
+            lock (_histogramLock)
+            {
+                interval = _interval;
+                _interval = new LongHistogram(CardNetworkLimits.LatencyMicrosecondsMax, 3);
+            }
+
+            progress(new SchemeProgress(
+                _time.GetElapsedTime(start),
+                Interlocked.Read(ref _scheduled),
+                Interlocked.Read(ref _approved),
+                Interlocked.Read(ref _declined),
+                Interlocked.Read(ref _standInApproved) + Interlocked.Read(ref _standInDeclined),
+                Interlocked.Read(ref _timedOut),
+                _link?.InFlight ?? 0,
+                _link?.IsSignedOn ?? false,
+                LatencySummary.Of(interval)));
+        }
+    }
+
+    private SchemeSimulatorResult BuildResult(DateTimeOffset startedAt, TimeSpan elapsed, SchemeLinkStatistics link)
+    {
+        LatencySummary latency;
+        LatencySummary issuerLatency;
+        lock (_histogramLock)
+        {
+            latency = LatencySummary.Of(_latency);
+            issuerLatency = LatencySummary.Of(_issuerLatency);
+        }
+
+        return new SchemeSimulatorResult
+        {
+            StartedAt = startedAt,
+            Elapsed = elapsed,
+            TargetRatePerSecond = _options.RatePerSecond,
+            Scheduled = Interlocked.Read(ref _scheduled),
+            Sent = Interlocked.Read(ref _sent),
+            Approved = Interlocked.Read(ref _approved),
+            Declined = Interlocked.Read(ref _declined),
+            StandInApproved = Interlocked.Read(ref _standInApproved),
+            StandInDeclined = Interlocked.Read(ref _standInDeclined),
+            IssuerUnavailableDeclined = Interlocked.Read(ref _issuerUnavailableDeclined),
+            TimedOut = Interlocked.Read(ref _timedOut),
+            ConnectionLost = Interlocked.Read(ref _connectionLost),
+            NotSent = Interlocked.Read(ref _notSent),
+            ResponseCodes = new SortedDictionary<string, long>(_responseCodes, StringComparer.Ordinal),
+            Advices = _storeAndForward?.GetCounts(StoreAndForwardKind.Advice) ?? default,
+            Reversals = _storeAndForward?.GetCounts(StoreAndForwardKind.Reversal) ?? default,
+            Latency = latency,
+            IssuerLatency = issuerLatency,
+            Link = link,
+        };
+    }
+
+    [LoggerMessage(EventId = 5120, Level = LogLevel.Information, Message = "Scheme simulator finished: {Scheduled} scheduled, {Approved} approved, {Declined} declined, {StandIn} stand-in, {TimedOut} timed out, p99 {P99} ms")]
+    private partial void LogFinished(long scheduled, long approved, long declined, long standIn, long timedOut, double p99);
+
+    [LoggerMessage(EventId = 5121, Level = LogLevel.Error, Message = "Scheme simulator could not build a message for RRN {Rrn}")]
+    private partial void LogBuildFailed(Exception error, string rrn);
+}
