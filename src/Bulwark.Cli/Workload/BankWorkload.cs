@@ -46,7 +46,8 @@ public sealed class BankWorkload(AccountsClient accounts, FeedClient feed, DemoP
         {
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                var due = (long)(Stopwatch.GetElapsedTime(started).TotalSeconds * ratePerSecond);
+                // Operation i is due at i / rate seconds, so by now operations 0 .. floor(elapsed * rate) are.
+                var due = (long)(Stopwatch.GetElapsedTime(started).TotalSeconds * ratePerSecond) + 1;
                 for (; issued < due; issued++)
                 {
                     var scheduled = started + (long)(issued * (double)Stopwatch.Frequency / ratePerSecond);
