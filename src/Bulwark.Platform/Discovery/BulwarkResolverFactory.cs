@@ -45,7 +45,7 @@ internal sealed class BulwarkResolver(IServiceRegistry registry, string service)
     {
         if (view.Instances.Count == 0)
         {
-            return ResolverResult.ForFailure(new Status(StatusCode.Unavailable, $"No instances of service '{view.Service}' are registered."));
+            return ResolverResult.ForFailure(new Status(StatusCode.Unavailable, view.Detail ?? $"No instances of service '{view.Service}' are registered."));
         }
         var addresses = new List<BalancerAddress>(view.Instances.Count);
         foreach (var instance in view.Instances)

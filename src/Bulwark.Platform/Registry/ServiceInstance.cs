@@ -16,5 +16,11 @@ public sealed record ServiceInstance(string Service, string InstanceId, string A
 /// </summary>
 public sealed record ServiceView(string Service, IReadOnlyList<ServiceInstance> Instances, long Revision, bool Authoritative)
 {
+    /// <summary>
+    /// Why the view is what it is, for callers' errors when it has no instances (for example "scaled
+    /// to 0 replicas by its deployment record"). Null when there is nothing to add.
+    /// </summary>
+    public string? Detail { get; init; }
+
     public static ServiceView Empty(string service) => new(service, [], 0, Authoritative: false);
 }

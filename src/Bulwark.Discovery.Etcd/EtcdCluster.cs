@@ -1,0 +1,188 @@
+using Bulwark.Discovery.Etcd.Api;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
+
+namespace Bulwark.Discovery.Etcd;
+
+/// <summary>
+/// Connections to every known etcd member. Calls go to the current member; a member that fails or
+/// does not answer within the deadline is left for the next one. The member list is re-read so
+/// that members added by a resize are used and removed ones are dropped (seeds are always kept:
+/// they may be proxies or names that do not appear in the member list).
+/// </summary>
+public sealed partial class EtcdCluster : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly List<Uri> _seeds;
+    private readonly Dictionary<Uri, GrpcChannel> _channels = [];
+    private readonly TimeSpan _callTimeout;
+    private readonly ILogger _logger;
+    private List<Uri> _endpoints;
+    private int _current;
+
+    public EtcdCluster(IReadOnlyList<Uri> seeds, TimeSpan callTimeout, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(seeds);
+        _seeds = [.. seeds];
+        _endpoints = [.. seeds];
+        _callTimeout = callTimeout;
+        _logger = logger;
+    }
+
+    /// <summary>Every endpoint currently known, current one first.</summary>
+    public IReadOnlyList<Uri> Endpoints
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _endpoints.Skip(_current), .. _endpoints.Take(_current)];
+            }
+        }
+    }
+
+    /// <summary>The member calls go to now.</summary>
+    public Uri Current
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _endpoints[_current];
+            }
+        }
+    }
+
+    /// <summary>A channel to the current member.</summary>
+    public GrpcChannel CurrentChannel => Channel(Current);
+
+    /// <summary>Moves to the next member if <paramref name="failed"/> is still the current one.</summary>
+    public void Failover(Uri failed, string why)
+    {
+        Uri next;
+        lock (_lock)
+        {
+            if (_endpoints[_current] != failed)
+            {
+                return;
+            }
+            _current = (_current + 1) % _endpoints.Count;
+            next = _endpoints[_current];
+        }
+        LogFailover(failed, next, why);
+    }
+
+    /// <summary>
+    /// Runs a unary call against the current member, then each other member in turn, each with
+    /// its own deadline. Throws the last error when every member failed.
+    /// </summary>
+    public async Task<T> CallAsync<T>(Func<GrpcChannel, CallOptions, Task<T>> call, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        var attempts = Endpoints.Count;
+        RpcException? last = null;
+        for (var attempt = 0; attempt < attempts; attempt++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var endpoint = Current;
+            try
+            {
+                var options = new CallOptions(deadline: DateTime.UtcNow.Add(_callTimeout), cancellationToken: cancellationToken);
+                return await call(Channel(endpoint), options).ConfigureAwait(false);
+            }
+            catch (RpcException error) when (IsMemberFault(error) && !cancellationToken.IsCancellationRequested)
+            {
+                last = error;
+                Failover(endpoint, error.Status.StatusCode.ToString());
+            }
+        }
+        throw new EtcdUnavailableException(
+            $"No etcd member answered (tried {string.Join(", ", Endpoints)}): {last?.Status.Detail}", last);
+    }
+
+    /// <summary>Reads the member list and adopts the members' client URLs (seeds stay).</summary>
+    public async Task RefreshMembersAsync(CancellationToken cancellationToken)
+    {
+        var response = await CallAsync(
+            (channel, options) => new Cluster.ClusterClient(channel).MemberListAsync(new MemberListRequest(), options).ResponseAsync,
+            cancellationToken).ConfigureAwait(false);
+        var discovered = response.Members
+            .Where(member => !member.IsLearner)
+            .SelectMany(member => member.ClientURLs)
+            .Select(url => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri : null)
+            .OfType<Uri>()
+            .ToList();
+        if (discovered.Count == 0)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            var current = _endpoints[_current];
+            var updated = _seeds.Concat(discovered).Distinct().ToList();
+            if (updated.SequenceEqual(_endpoints))
+            {
+                return;
+            }
+            foreach (var gone in _endpoints.Except(updated))
+            {
+                if (_channels.Remove(gone, out var channel))
+                {
+                    channel.Dispose();
+                }
+            }
+            _endpoints = updated;
+            var index = updated.IndexOf(current);
+            _current = index >= 0 ? index : 0;
+        }
+        LogMembers(string.Join(", ", discovered));
+    }
+
+    internal static bool IsMemberFault(RpcException error) =>
+        error.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal
+            or StatusCode.Unknown or StatusCode.Cancelled or StatusCode.ResourceExhausted;
+
+    private GrpcChannel Channel(Uri endpoint)
+    {
+        lock (_lock)
+        {
+            if (!_channels.TryGetValue(endpoint, out var channel))
+            {
+                channel = GrpcChannel.ForAddress(endpoint, new GrpcChannelOptions
+                {
+                    Credentials = ChannelCredentials.Insecure,
+                    HttpHandler = new SocketsHttpHandler
+                    {
+                        ConnectTimeout = _callTimeout,
+                        EnableMultipleHttp2Connections = true,
+                        PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                    },
+                });
+                _channels[endpoint] = channel;
+            }
+            return channel;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var channel in _channels.Values)
+            {
+                channel.Dispose();
+            }
+            _channels.Clear();
+        }
+    }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "etcd member {Failed} failed ({Why}); moving to {Next}")]
+    private partial void LogFailover(Uri failed, Uri next, string why);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Information, Message = "etcd members: {Members}")]
+    private partial void LogMembers(string members);
+}
+
+/// <summary>No etcd member could be reached for a call.</summary>
+public sealed class EtcdUnavailableException(string message, Exception? inner) : Exception(message, inner);
