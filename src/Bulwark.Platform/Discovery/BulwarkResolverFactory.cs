@@ -34,11 +34,27 @@ public sealed class BulwarkResolverFactory(IServiceRegistry registry) : Resolver
 internal sealed class BulwarkResolver(IServiceRegistry registry, string service) : Resolver
 {
     private IDisposable? _subscription;
+    private Action<ResolverResult>? _listener;
 
     public override void Start(Action<ResolverResult> listener)
     {
         ArgumentNullException.ThrowIfNull(listener);
+        _listener = listener;
         _subscription = registry.Watch(service, view => listener(ToResult(view)));
+    }
+
+    /// <summary>
+    /// The balancer asks again when a connection fails. The balancer ignores a resolver error
+    /// while it still has a ready connection, so an empty view that arrived then (a service
+    /// scaled to 0 draining its last instance) is pushed again now; off the caller's thread,
+    /// because the balancer calls this while holding its own lock.
+    /// </summary>
+    public override void Refresh()
+    {
+        if (_listener is { } listener)
+        {
+            _ = Task.Run(() => listener(ToResult(registry.GetView(service))));
+        }
     }
 
     internal static ResolverResult ToResult(ServiceView view)
