@@ -25,25 +25,16 @@ public sealed partial class SchemeSimulator
     private readonly ILogger _logger;
     private readonly MerchantPopulation _merchants;
     private readonly Lock _histogramLock = new();
-    private readonly LongHistogram _latency = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
-    private readonly LongHistogram _issuerLatency = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
-    private readonly ConcurrentDictionary<string, long> _responseCodes = new(StringComparer.Ordinal);
+    private readonly RunCounters _counters = new();
+    private readonly RunCounters _warmupCounters = new();
+    private readonly Random _random;
+    private readonly Iso8583MessageBuilder _builder = new(MessageTypeIndicator.AuthorizationRequest);
     private readonly ConcurrentQueue<AuthorizationRecord> _approvals = new();
     private readonly TimeZoneInfo _merchantZone;
     private LongHistogram _interval = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
     private SchemeLink? _link;
     private StoreAndForwardQueue? _storeAndForward;
     private int _started;
-    private long _scheduled;
-    private long _sent;
-    private long _approved;
-    private long _declined;
-    private long _standInApproved;
-    private long _standInDeclined;
-    private long _issuerUnavailableDeclined;
-    private long _timedOut;
-    private long _connectionLost;
-    private long _notSent;
     private long _outstanding;
     private long _approvalsKept;
     private int _standInCodes;
@@ -58,6 +49,7 @@ public sealed partial class SchemeSimulator
         _loggers = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggers.CreateLogger<SchemeSimulator>();
         _merchants = MerchantPopulation.Create(options.MerchantCount, options.Seed);
+        _random = new Random(options.Seed);
         _merchantZone = TimeZoneInfo.TryFindSystemTimeZoneById("Europe/London", out var london) ? london : TimeZoneInfo.Utc;
     }
 
@@ -106,11 +98,16 @@ public sealed partial class SchemeSimulator
         using var stopDelivery = new CancellationTokenSource();
         var delivery = Task.Run(() => _storeAndForward.RunAsync(stopDelivery.Token), CancellationToken.None);
 
+        if (_options.Warmup > TimeSpan.Zero)
+        {
+            await ScheduleAsync(_time.GetTimestamp(), _options.Warmup, measured: false, cancellationToken).ConfigureAwait(false);
+        }
+
         var startedAt = _time.GetUtcNow();
         var start = _time.GetTimestamp();
         using var stopProgress = new CancellationTokenSource();
         var reporting = progress is null ? Task.CompletedTask : ReportProgressAsync(progress, start, stopProgress.Token);
-        await ScheduleAsync(start, cancellationToken).ConfigureAwait(false);
+        await ScheduleAsync(start, _options.Duration, measured: true, cancellationToken).ConfigureAwait(false);
         var elapsed = _time.GetElapsedTime(start);
 
         // Every authorisation ends within its deadline; a little slack covers the deadline sweep.
@@ -125,13 +122,39 @@ public sealed partial class SchemeSimulator
         return result;
     }
 
-    private async Task ScheduleAsync(long start, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the schedule on a thread of its own: a timer continuation on a busy thread pool wakes
+    /// milliseconds late, and every millisecond of lateness would be charged to the issuer.
+    /// </summary>
+    private Task ScheduleAsync(long start, TimeSpan? duration, bool measured, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Schedule(start, duration, measured, cancellationToken);
+                done.SetResult();
+            }
+            catch (Exception error)
+            {
+                done.SetException(error);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "scheme-scheduler",
+            Priority = ThreadPriority.AboveNormal,
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void Schedule(long start, TimeSpan? duration, bool measured, CancellationToken cancellationToken)
     {
         var frequency = (double)_time.TimestampFrequency;
         var rate = _options.RatePerSecond;
-        var total = _options.Duration is { } duration ? (long)Math.Floor(duration.TotalSeconds * rate) : long.MaxValue;
-        var random = new Random(_options.Seed);
-        var builder = new Iso8583MessageBuilder(MessageTypeIndicator.AuthorizationRequest);
+        var total = duration is { } length ? (long)Math.Floor(length.TotalSeconds * rate) : long.MaxValue;
         long issued = 0;
         while (issued < total && !cancellationToken.IsCancellationRequested)
         {
@@ -139,26 +162,17 @@ public sealed partial class SchemeSimulator
             var due = Math.Min(total, (long)((_time.GetTimestamp() - start) / frequency * rate) + 1);
             for (; issued < due; issued++)
             {
-                Issue(builder, random, start + (long)(issued / rate * frequency));
+                Issue(_builder, _random, start + (long)(issued / rate * frequency), measured);
             }
 
-            if (issued >= total)
+            if (issued < total)
             {
-                break;
-            }
-
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(1), _time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
+                Thread.Sleep(1);
             }
         }
     }
 
-    private void Issue(Iso8583MessageBuilder builder, Random random, long scheduledTimestamp)
+    private void Issue(Iso8583MessageBuilder builder, Random random, long scheduledTimestamp, bool measured)
     {
         var link = _link!;
         var merchant = _merchants.Merchants[_merchants.Pick(random)];
@@ -179,10 +193,19 @@ public sealed partial class SchemeSimulator
 
         // Decided now, while the scheduler's seeded random is in hand: the run stays reproducible.
         var reverseIfApproved = random.NextDouble() < _options.ReversalShare;
-        Interlocked.Increment(ref _scheduled);
+        if (measured)
+        {
+            Interlocked.Increment(ref _counters.Scheduled);
+            var lag = Math.Clamp((long)((_time.GetTimestamp() - scheduledTimestamp) * 1_000_000.0 / _time.TimestampFrequency), 1, CardNetworkLimits.LatencyMicrosecondsMax);
+            lock (_histogramLock)
+            {
+                _counters.SendLag.RecordValue(lag);
+            }
+        }
+
         Interlocked.Increment(ref _outstanding);
         var answer = link.SendAsync(SchemeMessages.Authorization(builder, attempt, _options.AcquiringInstitutionId));
-        _ = CompleteAsync(attempt, answer, reverseIfApproved);
+        _ = CompleteAsync(attempt, answer, reverseIfApproved, measured ? _counters : _warmupCounters);
     }
 
     private RetrievalReferenceNumbers Rrns { get; } = new();
@@ -198,7 +221,7 @@ public sealed partial class SchemeSimulator
         return amount <= 10_000 && random.NextDouble() < 0.8 ? PosEntryModes.Contactless : PosEntryModes.ChipAndPin;
     }
 
-    private async Task CompleteAsync(AuthorizationAttempt attempt, Task<LinkResponse> answer, bool reverseIfApproved)
+    private async Task CompleteAsync(AuthorizationAttempt attempt, Task<LinkResponse> answer, bool reverseIfApproved, RunCounters counters)
     {
         try
         {
@@ -206,18 +229,18 @@ public sealed partial class SchemeSimulator
             var latency = _time.GetTimestamp() - attempt.ScheduledTimestamp;
             if (response.WasSent)
             {
-                Interlocked.Increment(ref _sent);
+                Interlocked.Increment(ref counters.Sent);
             }
 
             if (response is { Outcome: LinkOutcome.Answered, Message: { } message })
             {
-                HandleIssuerAnswer(attempt, message, reverseIfApproved);
-                Record(latency, issuerAnswered: true);
+                HandleIssuerAnswer(attempt, message, reverseIfApproved, counters);
+                Record(counters, latency, issuerAnswered: true);
             }
             else
             {
-                StandIn(attempt, response);
-                Record(latency, issuerAnswered: false);
+                StandIn(attempt, response, counters);
+                Record(counters, latency, issuerAnswered: false);
             }
         }
         catch (Exception error) when (error is Iso8583FormatException or ArgumentException)
@@ -231,17 +254,17 @@ public sealed partial class SchemeSimulator
         }
     }
 
-    private void HandleIssuerAnswer(AuthorizationAttempt attempt, Iso8583Message message, bool reverseIfApproved)
+    private void HandleIssuerAnswer(AuthorizationAttempt attempt, Iso8583Message message, bool reverseIfApproved, RunCounters counters)
     {
         var code = message.TryGetString(Iso8583Fields.ResponseCode, out var value) ? value : "--";
-        _responseCodes.AddOrUpdate(code, 1, (_, count) => count + 1);
+        counters.ResponseCodes.AddOrUpdate(code, 1, (_, count) => count + 1);
         if (code != Iso8583ResponseCodes.Approved)
         {
-            Interlocked.Increment(ref _declined);
+            Interlocked.Increment(ref counters.Declined);
             return;
         }
 
-        Interlocked.Increment(ref _approved);
+        Interlocked.Increment(ref counters.Approved);
         if (reverseIfApproved)
         {
             EnqueueReversal(attempt);
@@ -258,25 +281,25 @@ public sealed partial class SchemeSimulator
     /// seen is also reversed, so a hold placed late is released. With stand-in off, the scheme
     /// declines with 91 and reverses.
     /// </summary>
-    private void StandIn(AuthorizationAttempt attempt, LinkResponse response)
+    private void StandIn(AuthorizationAttempt attempt, LinkResponse response, RunCounters counters)
     {
         switch (response.Outcome)
         {
             case LinkOutcome.TimedOut:
-                Interlocked.Increment(ref _timedOut);
+                Interlocked.Increment(ref counters.TimedOut);
                 break;
             case LinkOutcome.ConnectionLost:
-                Interlocked.Increment(ref _connectionLost);
+                Interlocked.Increment(ref counters.ConnectionLost);
                 break;
             default:
-                Interlocked.Increment(ref _notSent);
+                Interlocked.Increment(ref counters.NotSent);
                 break;
         }
 
         var utcNow = _time.GetUtcNow();
         if (!_options.StandInEnabled)
         {
-            Interlocked.Increment(ref _issuerUnavailableDeclined);
+            Interlocked.Increment(ref counters.IssuerUnavailableDeclined);
             if (response.WasSent)
             {
                 EnqueueReversal(attempt);
@@ -298,13 +321,13 @@ public sealed partial class SchemeSimulator
         string? authorizationCode = null;
         if (code == Iso8583ResponseCodes.Approved)
         {
-            Interlocked.Increment(ref _standInApproved);
+            Interlocked.Increment(ref counters.StandInApproved);
             authorizationCode = string.Create(CultureInfo.InvariantCulture, $"S{Interlocked.Increment(ref _standInCodes) % 100_000:D5}");
             KeepForClearing(attempt, authorizationCode, standIn: true);
         }
         else
         {
-            Interlocked.Increment(ref _standInDeclined);
+            Interlocked.Increment(ref counters.StandInDeclined);
         }
 
         _storeAndForward!.Enqueue(StoreAndForwardKind.Advice, SchemeMessages.Advice(attempt, _options.AcquiringInstitutionId, code, authorizationCode, utcNow.UtcDateTime));
@@ -339,16 +362,16 @@ public sealed partial class SchemeSimulator
             standIn));
     }
 
-    private void Record(long latencyTicks, bool issuerAnswered)
+    private void Record(RunCounters counters, long latencyTicks, bool issuerAnswered)
     {
         var micros = Math.Clamp((long)(latencyTicks * 1_000_000.0 / _time.TimestampFrequency), 1, CardNetworkLimits.LatencyMicrosecondsMax);
         lock (_histogramLock)
         {
-            _latency.RecordValue(micros);
+            counters.Latency.RecordValue(micros);
             _interval.RecordValue(micros);
             if (issuerAnswered)
             {
-                _issuerLatency.RecordValue(micros);
+                counters.IssuerLatency.RecordValue(micros);
             }
         }
     }
@@ -376,11 +399,11 @@ public sealed partial class SchemeSimulator
 
             progress(new SchemeProgress(
                 _time.GetElapsedTime(start),
-                Interlocked.Read(ref _scheduled),
-                Interlocked.Read(ref _approved),
-                Interlocked.Read(ref _declined),
-                Interlocked.Read(ref _standInApproved) + Interlocked.Read(ref _standInDeclined),
-                Interlocked.Read(ref _timedOut),
+                Interlocked.Read(ref _counters.Scheduled),
+                Interlocked.Read(ref _counters.Approved),
+                Interlocked.Read(ref _counters.Declined),
+                Interlocked.Read(ref _counters.StandInApproved) + Interlocked.Read(ref _counters.StandInDeclined),
+                Interlocked.Read(ref _counters.TimedOut),
                 _link?.InFlight ?? 0,
                 _link?.IsSignedOn ?? false,
                 LatencySummary.Of(interval)));
@@ -391,10 +414,12 @@ public sealed partial class SchemeSimulator
     {
         LatencySummary latency;
         LatencySummary issuerLatency;
+        LatencySummary sendLag;
         lock (_histogramLock)
         {
-            latency = LatencySummary.Of(_latency);
-            issuerLatency = LatencySummary.Of(_issuerLatency);
+            sendLag = LatencySummary.Of(_counters.SendLag);
+            latency = LatencySummary.Of(_counters.Latency);
+            issuerLatency = LatencySummary.Of(_counters.IssuerLatency);
         }
 
         return new SchemeSimulatorResult
@@ -402,21 +427,22 @@ public sealed partial class SchemeSimulator
             StartedAt = startedAt,
             Elapsed = elapsed,
             TargetRatePerSecond = _options.RatePerSecond,
-            Scheduled = Interlocked.Read(ref _scheduled),
-            Sent = Interlocked.Read(ref _sent),
-            Approved = Interlocked.Read(ref _approved),
-            Declined = Interlocked.Read(ref _declined),
-            StandInApproved = Interlocked.Read(ref _standInApproved),
-            StandInDeclined = Interlocked.Read(ref _standInDeclined),
-            IssuerUnavailableDeclined = Interlocked.Read(ref _issuerUnavailableDeclined),
-            TimedOut = Interlocked.Read(ref _timedOut),
-            ConnectionLost = Interlocked.Read(ref _connectionLost),
-            NotSent = Interlocked.Read(ref _notSent),
-            ResponseCodes = new SortedDictionary<string, long>(_responseCodes, StringComparer.Ordinal),
+            Scheduled = Interlocked.Read(ref _counters.Scheduled),
+            Sent = Interlocked.Read(ref _counters.Sent),
+            Approved = Interlocked.Read(ref _counters.Approved),
+            Declined = Interlocked.Read(ref _counters.Declined),
+            StandInApproved = Interlocked.Read(ref _counters.StandInApproved),
+            StandInDeclined = Interlocked.Read(ref _counters.StandInDeclined),
+            IssuerUnavailableDeclined = Interlocked.Read(ref _counters.IssuerUnavailableDeclined),
+            TimedOut = Interlocked.Read(ref _counters.TimedOut),
+            ConnectionLost = Interlocked.Read(ref _counters.ConnectionLost),
+            NotSent = Interlocked.Read(ref _counters.NotSent),
+            ResponseCodes = new SortedDictionary<string, long>(_counters.ResponseCodes, StringComparer.Ordinal),
             Advices = _storeAndForward?.GetCounts(StoreAndForwardKind.Advice) ?? default,
             Reversals = _storeAndForward?.GetCounts(StoreAndForwardKind.Reversal) ?? default,
             Latency = latency,
             IssuerLatency = issuerLatency,
+            SendLag = sendLag,
             Link = link,
         };
     }
@@ -426,4 +452,29 @@ public sealed partial class SchemeSimulator
 
     [LoggerMessage(EventId = 5121, Level = LogLevel.Error, Message = "Scheme simulator could not build a message for RRN {Rrn}")]
     private partial void LogBuildFailed(Exception error, string rrn);
+
+    /// <summary>Counts and latencies of one phase (warm-up or measured); histograms are guarded by the simulator's lock.</summary>
+    private sealed class RunCounters
+    {
+#pragma warning disable SA1401, CA1051 // Fields, so they can be incremented with Interlocked.
+        public long Scheduled;
+        public long Sent;
+        public long Approved;
+        public long Declined;
+        public long StandInApproved;
+        public long StandInDeclined;
+        public long IssuerUnavailableDeclined;
+        public long TimedOut;
+        public long ConnectionLost;
+        public long NotSent;
+#pragma warning restore SA1401, CA1051
+
+        public ConcurrentDictionary<string, long> ResponseCodes { get; } = new(StringComparer.Ordinal);
+
+        public LongHistogram Latency { get; } = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
+
+        public LongHistogram IssuerLatency { get; } = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
+
+        public LongHistogram SendLag { get; } = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
+    }
 }

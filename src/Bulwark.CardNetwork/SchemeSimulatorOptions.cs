@@ -20,6 +20,12 @@ public sealed record SchemeSimulatorOptions
     /// <summary>How long to schedule authorisations; null runs until cancelled.</summary>
     public TimeSpan? Duration { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Unmeasured traffic before the measured <see cref="Duration"/> (JIT, connection pools and
+    /// caches warm up): sent and handled like any other, left out of the result's counts and latency.
+    /// </summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.Zero;
+
     /// <summary>The scheme's wait for an issuer answer before standing in.</summary>
     public TimeSpan ResponseDeadline { get; init; } = CardNetworkLimits.ResponseDeadlineDefault;
 
@@ -108,6 +114,11 @@ public sealed record SchemeSimulatorOptions
         if (Duration is { } duration && duration <= TimeSpan.Zero)
         {
             throw new ArgumentException($"{nameof(Duration)} must be positive.");
+        }
+
+        if (Warmup < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(Warmup)} must not be negative.");
         }
 
         if (StandInLimitMinor < 0 || ReversalShare is < 0 or > 1 || double.IsNaN(ReversalShare))

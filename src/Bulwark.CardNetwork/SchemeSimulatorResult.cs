@@ -85,6 +85,12 @@ public sealed record SchemeSimulatorResult
     /// <summary>Authorisations the issuer answered in time: scheduled send time to the answer.</summary>
     public required LatencySummary IssuerLatency { get; init; }
 
+    /// <summary>
+    /// How late the scheduler sent each authorisation after its scheduled time: the simulator's own
+    /// share of <see cref="Latency"/> (CPU contention, timer resolution), not the issuer's.
+    /// </summary>
+    public required LatencySummary SendLag { get; init; }
+
     /// <summary>The link's counters.</summary>
     public required SchemeLinkStatistics Link { get; init; }
 

@@ -125,6 +125,7 @@ public sealed class FakeIssuer : IAsyncDisposable
             }
 
             var id = Interlocked.Increment(ref _connections);
+            socket.NoDelay = true;
             var peer = new Peer(socket);
             _peers[id] = peer;
             _ = ServeAsync(id, peer);
