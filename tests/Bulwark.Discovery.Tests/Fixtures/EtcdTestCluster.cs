@@ -79,9 +79,26 @@ public sealed class EtcdTestCluster : IAsyncDisposable
     public async Task RemoveMemberAsync(Member member)
     {
         ArgumentNullException.ThrowIfNull(member);
-        var list = await EtcdctlAsync("member list", except: member);
-        var line = list.Split('\n').First(l => l.Contains($", {member.Name},", StringComparison.Ordinal));
-        await EtcdctlAsync($"member remove {line.Split(',')[0].Trim()}", except: member);
+        // A removal right after a leader change can time out; ask again (bounded) until the
+        // member list no longer has it.
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var list = await EtcdctlAsync("member list", except: member);
+                var line = list.Split('\n').FirstOrDefault(l => l.Contains($", {member.Name},", StringComparison.Ordinal));
+                if (line is null)
+                {
+                    break;
+                }
+                await EtcdctlAsync($"member remove {line.Split(',')[0].Trim()}", except: member);
+                break;
+            }
+            catch (InvalidOperationException) when (attempt < 20)
+            {
+                await Task.Delay(500);
+            }
+        }
         Kill(member);
         _members.Remove(member);
     }
