@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Bulwark.CardNetwork.Clearing;
 using Bulwark.CardNetwork.Link;
 using Bulwark.CardNetwork.Traffic;
 using Bulwark.Iso8583;
@@ -61,6 +62,20 @@ public sealed partial class SchemeSimulator
     /// decided: the input of the clearing file.
     /// </summary>
     public IReadOnlyList<AuthorizationRecord> Approvals => [.. _approvals];
+
+    /// <summary>
+    /// One clearing file per UTC day of the approvals kept so far (<see cref="Approvals"/>), as
+    /// <see cref="ClearingFileGenerator"/> makes them; write each with <see cref="ClearingFileFormat"/>.
+    /// </summary>
+    public IReadOnlyList<ClearingFile> CreateClearingFiles(ClearingOptions? options = null, DateTimeOffset? createdAt = null)
+    {
+        var approvals = Approvals;
+        return [.. approvals
+            .Select(approval => DateOnly.FromDateTime(approval.TransmittedAt.UtcDateTime))
+            .Distinct()
+            .Order()
+            .Select(day => ClearingFileGenerator.Generate(day, approvals, _options.Cards, _merchants, options, _options.Seed + day.DayNumber, createdAt ?? _time.GetUtcNow()))];
+    }
 
     /// <summary>
     /// Runs the schedule for <see cref="SchemeSimulatorOptions.Duration"/> (or until cancelled),

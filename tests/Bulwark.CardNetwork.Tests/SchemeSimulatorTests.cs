@@ -7,6 +7,9 @@ namespace Bulwark.CardNetwork.Tests;
 
 public sealed class SchemeSimulatorTests
 {
+    // Every advice is acknowledged after a few attempts, so a short deadline only speeds the test up.
+    private static readonly TimeSpan ShortDeadline = TimeSpan.FromMilliseconds(300);
+
     [Fact]
     public async Task RunAsync_AnsweringIssuer_SendsScheduleWithRealisticFields()
     {
@@ -88,7 +91,7 @@ public sealed class SchemeSimulatorTests
             120 => Interlocked.Increment(ref adviceAttempts) % 3 == 0 ? IssuerReply.Answer(FakeIssuer.Respond(request, "00")) : IssuerReply.Silence,
             _ => FakeIssuer.DefaultReply(request),
         });
-        var options = SimulatorOptions(issuer) with { StandInLimitMinor = 1_000_000, Duration = TimeSpan.FromSeconds(0.1) };
+        var options = SimulatorOptions(issuer) with { StandInLimitMinor = 1_000_000, Duration = TimeSpan.FromSeconds(0.1), ResponseDeadline = ShortDeadline };
 
         var simulator = new SchemeSimulator(options);
         var result = await simulator.RunAsync();
@@ -123,7 +126,7 @@ public sealed class SchemeSimulatorTests
     public async Task RunAsync_IssuerSilent_StandInDeclinesAboveLimit_AdvisesAndReverses()
     {
         await using var issuer = new FakeIssuer(request => request.Mti == MessageTypeIndicator.AuthorizationRequest ? IssuerReply.Silence : FakeIssuer.DefaultReply(request));
-        var options = SimulatorOptions(issuer) with { StandInLimitMinor = 0, Duration = TimeSpan.FromSeconds(0.1) };
+        var options = SimulatorOptions(issuer) with { StandInLimitMinor = 0, Duration = TimeSpan.FromSeconds(0.1), ResponseDeadline = ShortDeadline };
 
         var simulator = new SchemeSimulator(options);
         var result = await simulator.RunAsync();
@@ -155,7 +158,7 @@ public sealed class SchemeSimulatorTests
     public async Task RunAsync_StandInDisabled_DeclinesAndReversesTimeouts()
     {
         await using var issuer = new FakeIssuer(request => request.Mti == MessageTypeIndicator.AuthorizationRequest ? IssuerReply.Silence : FakeIssuer.DefaultReply(request));
-        var options = SimulatorOptions(issuer) with { StandInEnabled = false, Duration = TimeSpan.FromSeconds(0.1) };
+        var options = SimulatorOptions(issuer) with { StandInEnabled = false, Duration = TimeSpan.FromSeconds(0.1), ResponseDeadline = ShortDeadline };
 
         var result = await new SchemeSimulator(options).RunAsync();
 
@@ -221,7 +224,7 @@ public sealed class SchemeSimulatorTests
             120 => Interlocked.Increment(ref advices) == 1 ? IssuerReply.Disconnect : FakeIssuer.DefaultReply(request),
             _ => FakeIssuer.DefaultReply(request),
         });
-        var options = SimulatorOptions(issuer) with { StandInLimitMinor = 1_000_000, Duration = TimeSpan.FromSeconds(0.05) };
+        var options = SimulatorOptions(issuer) with { StandInLimitMinor = 1_000_000, Duration = TimeSpan.FromSeconds(0.05), ResponseDeadline = ShortDeadline };
 
         var result = await new SchemeSimulator(options).RunAsync();
 

@@ -66,7 +66,9 @@ internal static class TestSupport
         Cards = Cards(20),
         RatePerSecond = 100,
         Duration = TimeSpan.FromSeconds(0.5),
-        ResponseDeadline = TimeSpan.FromMilliseconds(300),
+        // Long enough that a loaded CI machine does not turn answers into timeouts; tests of
+        // timeouts use a silent issuer and set their own short deadline.
+        ResponseDeadline = TimeSpan.FromSeconds(5),
         ReconnectDelayMin = TimeSpan.FromMilliseconds(20),
         ReconnectDelayMax = TimeSpan.FromMilliseconds(100),
         StoreAndForwardRetryDelay = TimeSpan.FromMilliseconds(50),
