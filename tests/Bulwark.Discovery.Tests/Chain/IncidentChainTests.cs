@@ -172,7 +172,7 @@ public sealed class IncidentChainTests
     }
 
     [Fact]
-    public async Task EtcdResized_3To5To3_UnderLoad_WatchKeepsWorking()
+    public async Task EtcdResized_3To9To3_UnderLoad_WatchKeepsWorking()
     {
         await using var etcd = await EtcdTestCluster.StartAsync(3);
         var prefix = Prefix();
@@ -182,14 +182,19 @@ public sealed class IncidentChainTests
         Assert.True(await load.WaitForSuccessesAsync(20));
 
         var added = new List<EtcdTestCluster.Member>();
-        for (var i = 0; i < 2; i++)
+        // 3 -> 9, one member at a time (each start waits for the member to be healthy).
+        for (var i = 0; i < 6; i++)
         {
             added.Add(await etcd.AddMemberAsync());
         }
         Assert.True(await Eventually.TrueAsync(() => added.All(m => alpha.Registry.Members.Contains(m.ClientUrl))), "added members not learnt");
-        // Remove two of the original members, including the one every client started on.
-        await etcd.RemoveMemberAsync(etcd.Members[0]);
-        await etcd.RemoveMemberAsync(etcd.Members[0]);
+        // 9 -> 3: remove the three original members (including the one every client started on)
+        // and three of the new ones, so that no client is left on a member it was seeded with.
+        for (var i = 0; i < 6; i++)
+        {
+            await etcd.RemoveMemberAsync(etcd.Members[0]);
+        }
+        Assert.Equal(3, etcd.Members.Count);
         Assert.True(await load.WaitForSuccessesAsync(30));
 
         // The 2017 link: after the resize, changes must still reach the router's watch.
