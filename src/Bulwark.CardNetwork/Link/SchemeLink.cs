@@ -220,6 +220,9 @@ public sealed partial class SchemeLink : IAsyncDisposable
         request.WriteFrameTo(frame);
         if (!connection.TryWrite(frame))
         {
+            // The connection closed after the caller saw it signed on; its pending requests may
+            // already have been failed, so this one is removed here.
+            _pending.TryRemove(new KeyValuePair<PendingKey, PendingRequest>(key, pending));
             Complete(pending, new LinkResponse(LinkOutcome.ConnectionLost, null));
         }
         else
