@@ -155,6 +155,20 @@ public sealed class SchemeSimulatorTests
     }
 
     [Fact]
+    public async Task RunAsync_IssuerSilent_ExpiredCardDeclinedInStandInWith54()
+    {
+        await using var issuer = new FakeIssuer(request => request.Mti == MessageTypeIndicator.AuthorizationRequest ? IssuerReply.Silence : FakeIssuer.DefaultReply(request));
+        var expired = Cards(3).Select(card => card with { ExpiryYear = DateTime.UtcNow.Year - 1 }).ToList();
+        var options = SimulatorOptions(issuer) with { Cards = expired, StandInLimitMinor = 1_000_000, Duration = TimeSpan.FromSeconds(0.05), ResponseDeadline = ShortDeadline };
+
+        var result = await new SchemeSimulator(options).RunAsync();
+
+        Assert.Equal(5, result.StandInDeclined);
+        Assert.All(issuer.ReceivedOf(MessageTypeIndicator.AuthorizationAdvice), advice => Assert.Equal(Iso8583ResponseCodes.ExpiredCard, advice.GetResponseCode()));
+        Assert.Equal(5, result.Reversals.Acknowledged);
+    }
+
+    [Fact]
     public async Task RunAsync_StandInDisabled_DeclinesAndReversesTimeouts()
     {
         await using var issuer = new FakeIssuer(request => request.Mti == MessageTypeIndicator.AuthorizationRequest ? IssuerReply.Silence : FakeIssuer.DefaultReply(request));
