@@ -152,6 +152,11 @@ internal sealed partial class LedgerWriter
 
     private void Decide(WriterItem item)
     {
+        if (item.Owner is { HasFailed: true })
+        {
+            // Its caller was told the request failed (an earlier batch holding part of it did).
+            return;
+        }
         switch (item.Kind)
         {
             case WriterItemKind.Transfer:
@@ -178,6 +183,11 @@ internal sealed partial class LedgerWriter
     {
         foreach (var item in items)
         {
+            if (item.Owner is { HasFailed: true })
+            {
+                // Not decided (see Decide): nothing to count or complete.
+                continue;
+            }
             switch (item.Kind)
             {
                 case WriterItemKind.Transfer:
@@ -201,20 +211,28 @@ internal sealed partial class LedgerWriter
     {
         _metrics.BatchFailed(error is UnreachableException ? "invariant" : "store");
         Exception reported;
+        Exception reportedPartly;
         if (error is UnreachableException)
         {
             LogInvariantViolated(error, items.Count);
             reported = error;
+            reportedPartly = error;
         }
         else
         {
             LogBatchFailed(error, items.Count);
             reported = new LedgerUnavailableException(
                 "The ledger could not commit the batch holding this request; nothing of it was written, and retrying with the same ids is safe.", error);
+            // A submission can span batches: an earlier one may have committed part of it already.
+            reportedPartly = new LedgerUnavailableException(
+                "The ledger could not commit the batch holding part of this request; transfers of it in earlier batches were already committed and the rest were not. Retrying with the same ids is safe: the committed ones answer as duplicates.", error);
         }
         foreach (var item in items)
         {
-            item.Owner?.Fail(reported);
+            if (item.Owner is { HasFailed: false } owner)
+            {
+                owner.Fail(owner.AnyCommitted ? reportedPartly : reported);
+            }
         }
         _sweepAgain = items.Exists(item => item.Kind == WriterItemKind.Sweep);
         try

@@ -22,13 +22,28 @@ internal abstract class Submission
 {
     // Continuations run on the thread pool, never inline on the writer's thread.
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly int _count;
+    private volatile bool _failed;
 
-    protected Submission(int count) => Remaining = count;
+    protected Submission(int count)
+    {
+        _count = count;
+        Remaining = count;
+    }
 
     /// <summary>Items not yet durable; touched only by the writer thread once queued.</summary>
     public int Remaining { get; private set; }
 
     public Task Completion => _done.Task;
+
+    /// <summary>
+    /// Its caller has been told it failed. Its items still queued for later batches are then not
+    /// decided at all: a caller told "failed" must not find them committed afterwards.
+    /// </summary>
+    public bool HasFailed => _failed;
+
+    /// <summary>Some of its items were committed by an earlier batch (a submission can span batches).</summary>
+    public bool AnyCommitted => Remaining < _count;
 
     /// <summary>Called by the writer after a commit, once per committed item.</summary>
     public void ItemCommitted()
@@ -40,7 +55,11 @@ internal abstract class Submission
         }
     }
 
-    public void Fail(Exception error) => _done.TrySetException(error);
+    public void Fail(Exception error)
+    {
+        _failed = true;
+        _done.TrySetException(error);
+    }
 }
 
 internal sealed class TransferSubmission(IReadOnlyList<LedgerTransfer> transfers) : Submission(transfers.Count)
