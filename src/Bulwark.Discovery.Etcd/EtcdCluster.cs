@@ -20,6 +20,7 @@ public sealed partial class EtcdCluster : IDisposable
     private readonly ILogger _logger;
     private List<Uri> _endpoints;
     private int _current;
+    private long _lastFailoverLogTimestamp;
 
     public EtcdCluster(IReadOnlyList<Uri> seeds, TimeSpan callTimeout, ILogger logger)
     {
@@ -70,8 +71,18 @@ public sealed partial class EtcdCluster : IDisposable
             _current = (_current + 1) % _endpoints.Count;
             next = _endpoints[_current];
         }
-        LogFailover(failed, next, why);
+        // While every member is down, failovers come every few hundred milliseconds: log one in
+        // five seconds so the first is seen and the log is still readable.
+        var now = TimeProvider.System.GetTimestamp();
+        var last = Interlocked.Read(ref _lastFailoverLogTimestamp);
+        if (last == 0 || TimeProvider.System.GetElapsedTime(last) > FailoverLogInterval)
+        {
+            Interlocked.Exchange(ref _lastFailoverLogTimestamp, now);
+            LogFailover(failed, next, why);
+        }
     }
+
+    private static readonly TimeSpan FailoverLogInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Runs a unary call against the current member, then each other member in turn, each with
@@ -97,8 +108,7 @@ public sealed partial class EtcdCluster : IDisposable
                 Failover(endpoint, error.Status.StatusCode.ToString());
             }
         }
-        throw new EtcdUnavailableException(
-            $"No etcd member answered (tried {string.Join(", ", Endpoints)}): {last?.Status.Detail}", last);
+        throw new EtcdUnavailableException($"no etcd member answered ({last?.Status.Detail})", last);
     }
 
     /// <summary>Reads the member list and adopts the members' client URLs (seeds stay).</summary>

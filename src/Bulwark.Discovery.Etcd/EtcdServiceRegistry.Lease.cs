@@ -227,7 +227,10 @@ public sealed partial class EtcdServiceRegistry
             }
             catch (Exception exception) when (exception is RpcException or OperationCanceledException or IOException)
             {
-                _cluster.Failover(endpoint, "lease keep-alive stream failed");
+                if (!cancellationToken.IsCancellationRequested && Volatile.Read(ref expired) == 0)
+                {
+                    _cluster.Failover(endpoint, "lease keep-alive stream failed");
+                }
             }
         }
         if (Volatile.Read(ref expired) == 1)

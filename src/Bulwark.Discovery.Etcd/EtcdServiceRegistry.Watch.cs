@@ -93,6 +93,10 @@ public sealed partial class EtcdServiceRegistry
             {
                 why = exception.Message;
             }
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
             MarkStale(why);
             _cluster.Failover(endpoint, why);
             Interlocked.Increment(ref _reconnects);

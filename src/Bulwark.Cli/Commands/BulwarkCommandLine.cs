@@ -9,6 +9,7 @@ public static class BulwarkCommandLine
     {
         var root = new RootCommand("Bulwark: a core-banking backend — accounts, pots, cards, a double-entry ledger, a feed and an app API.");
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(LedgerCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(BackupCommand.CreateBackup());

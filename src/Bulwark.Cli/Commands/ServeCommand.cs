@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Net;
+using Bulwark.Accounts;
+using Bulwark.Cli.Hosting;
+using Bulwark.Discovery.Etcd;
+using Bulwark.Edge;
+using Bulwark.Feed;
+using Bulwark.Ledger;
+using Bulwark.Platform.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary>
+/// <c>bulwark serve --service NAME --registry etcd://…</c>: one service in one process, found by the
+/// others through etcd. The host registers it once it listens (and the registry has a view),
+/// and on SIGTERM or Ctrl-C withdraws it first, drains the calls in flight, then exits.
+/// </summary>
+internal static class ServeCommand
+{
+    private sealed record ServedService(string Name, bool NeedsPublicEndpoint, Action<IServiceCollection, BankPaths> Add, Action<WebApplication> Map);
+
+    private static readonly ServedService[] Services =
+    [
+        new("ledger", false, (s, p) => s.AddLedger(new LedgerOptions { DatabasePath = p.Ledger }), app => app.MapLedger()),
+        new("accounts", false, (s, p) => s.AddAccounts(new AccountsOptions { DatabasePath = p.Accounts, TokenisationKeyPath = p.TokenisationKey }), app => app.MapAccounts()),
+        new("feed", false, (s, _) => s.AddFeed(new FeedOptions()), app => app.MapFeed()),
+        new("edge", true, (s, p) => s.AddEdge(new EdgeOptions { SigningKeyPath = p.SigningKey }), app => app.MapEdge()),
+    ];
+
+    public static Command Create()
+    {
+        var service = new Option<string>("--service")
+        {
+            Description = $"The service this process runs: {string.Join(", ", Services.Select(s => s.Name))}.",
+            Required = true,
+        };
+        var registry = new Option<string>("--registry")
+        {
+            Description = "etcd members, e.g. etcd://127.0.0.1:2379,127.0.0.1:2479.",
+            Required = true,
+        };
+        var data = CommonOptions.Data();
+        var port = new Option<int>("--port") { Description = "Internal gRPC port on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => 0 };
+        var publicPort = new Option<int>("--public-port") { Description = "Public HTTP port of the edge on 127.0.0.1.", DefaultValueFactory = _ => RunCommand.PortDefault };
+        var version = new Option<string>("--version-label") { Description = "Version published in this instance's registry record.", DefaultValueFactory = _ => "dev" };
+        var command = new Command("serve", "Run one service in this process, registered in etcd (cluster mode).")
+        {
+            service, registry, data, port, publicPort, version,
+        };
+        command.SetAction((parse, cancellationToken) => ServeAsync(
+            parse.GetValue(service)!, parse.GetValue(registry)!, parse.GetValue(data)!.FullName,
+            parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(version)!, cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, int port, int publicPort, string version, CancellationToken cancellationToken)
+    {
+        var error = Console.Error;
+        var served = Services.FirstOrDefault(s => s.Name == serviceName);
+        if (served is null)
+        {
+            await error.WriteLineAsync($"bulwark serve: unknown service '{serviceName}'. Known services: {string.Join(", ", Services.Select(s => s.Name))}.");
+            return 2;
+        }
+        IReadOnlyList<Uri> endpoints;
+        try
+        {
+            endpoints = EtcdRegistryAddress.Parse(registryAddress);
+        }
+        catch (FormatException exception)
+        {
+            await error.WriteLineAsync($"bulwark serve: bad --registry: {exception.Message}");
+            return 2;
+        }
+        if (port is < 0 or > 65_535 || publicPort is < 1 or > 65_535)
+        {
+            await error.WriteLineAsync("bulwark serve: --port must be 0-65535 and --public-port 1-65535.");
+            return 2;
+        }
+
+        Directory.CreateDirectory(dataDirectory);
+        var snapshotPath = Path.Combine(dataDirectory, $"discovery-{serviceName}.json");
+        using var loggerFactory = LoggerFactory.Create(logging => logging
+            .AddSimpleConsole(console =>
+            {
+                console.SingleLine = true;
+                console.TimestampFormat = "HH:mm:ss.fff ";
+                console.UseUtcTimestamp = true;
+            })
+            .SetMinimumLevel(LogLevel.Information));
+        EtcdServiceRegistry registry;
+        try
+        {
+            registry = await EtcdServiceRegistry.StartAsync(new EtcdRegistryOptions
+            {
+                Endpoints = endpoints,
+                SnapshotPath = snapshotPath,
+                ProcessName = serviceName,
+            }, loggerFactory.CreateLogger("Bulwark.Discovery"), cancellationToken: cancellationToken);
+        }
+        catch (EtcdUnavailableException exception)
+        {
+            await error.WriteLineAsync($"bulwark serve: {exception.Message}");
+            return 2;
+        }
+        catch (OperationCanceledException)
+        {
+            return 130;
+        }
+
+        await using (registry)
+        {
+            return await RunHostAsync(served, registry, new BankPaths(dataDirectory), port, publicPort, version, cancellationToken);
+        }
+    }
+
+    private static async Task<int> RunHostAsync(ServedService served, EtcdServiceRegistry registry, BankPaths paths, int port, int publicPort, string version, CancellationToken cancellationToken)
+    {
+        var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
+        {
+            InternalEndpoint = new IPEndPoint(IPAddress.Loopback, port),
+            PublicEndpoint = served.NeedsPublicEndpoint ? new IPEndPoint(IPAddress.Loopback, publicPort) : null,
+            Version = version,
+        }, registry);
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+        served.Add(builder.Services, paths);
+        builder.Services.AddEtcdDiscoveryReadiness(registry);
+        await using var app = builder.Build();
+        app.UsePlatform();
+        served.Map(app);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException exception) when (exception.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await Console.Error.WriteLineAsync($"bulwark serve: cannot listen: {exception.Message}");
+            return 2;
+        }
+        var bound = app.Services.GetRequiredService<InternalEndpointAccessor>().Get();
+        await Console.Out.WriteLineAsync($"bulwark serve: {served.Name} listening on {bound} (gRPC), registered in etcd; snapshot {Path.Combine(paths.DataDirectory, $"discovery-{served.Name}.json")}");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // SIGTERM or Ctrl-C: the host withdraws the registration first, then drains.
+        }
+        await app.StopAsync(CancellationToken.None);
+        await Console.Out.WriteLineAsync($"bulwark serve: {served.Name} deregistered, drained and stopped.");
+        return 0;
+    }
+}
