@@ -31,6 +31,7 @@ public sealed partial class SchemeSimulator
     private readonly Random _random;
     private readonly Iso8583MessageBuilder _builder = new(MessageTypeIndicator.AuthorizationRequest);
     private readonly ConcurrentQueue<AuthorizationRecord> _approvals = new();
+    private readonly Lock _clearingLock = new();
     private readonly TimeZoneInfo _merchantZone;
     private LongHistogram _interval = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
     private SchemeLink? _link;
@@ -78,6 +79,44 @@ public sealed partial class SchemeSimulator
     }
 
     /// <summary>
+    /// Writes a clearing file per UTC day of the approvals not yet presented into
+    /// <paramref name="directory"/> — only days before today when <paramref name="completedDaysOnly"/> —
+    /// and forgets those approvals, so nothing is presented twice. A day that already has files gets
+    /// the next sequence number (<c>clearing-YYYYMMDD-02.txt</c>). Returns the paths written.
+    /// </summary>
+    public IReadOnlyList<string> WriteClearingFiles(string directory, bool completedDaysOnly = false, ClearingOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        var today = DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime);
+        var paths = new List<string>();
+        lock (_clearingLock)
+        {
+            var taken = new List<AuthorizationRecord>();
+            var keep = new List<AuthorizationRecord>();
+            while (_approvals.TryDequeue(out var approval))
+            {
+                var day = DateOnly.FromDateTime(approval.TransmittedAt.UtcDateTime);
+                (completedDaysOnly && day >= today ? keep : taken).Add(approval);
+            }
+
+            foreach (var approval in keep)
+            {
+                _approvals.Enqueue(approval);
+            }
+
+            foreach (var day in taken.Select(a => DateOnly.FromDateTime(a.TransmittedAt.UtcDateTime)).Distinct().Order())
+            {
+                Directory.CreateDirectory(directory);
+                var sequence = Directory.GetFiles(directory, string.Create(CultureInfo.InvariantCulture, $"clearing-{day:yyyyMMdd}-*.txt")).Length + 1;
+                var file = ClearingFileGenerator.Generate(day, taken, _options.Cards, _merchants, options, _options.Seed + day.DayNumber + (sequence * 7919), _time.GetUtcNow(), sequence);
+                paths.Add(ClearingFileFormat.WriteToDirectory(file, directory));
+            }
+        }
+
+        return paths;
+    }
+
+    /// <summary>
     /// Runs the schedule for <see cref="SchemeSimulatorOptions.Duration"/> (or until cancelled),
     /// waits for the last answers and for advices and reversals to be acknowledged (up to
     /// <see cref="SchemeSimulatorOptions.DrainTimeout"/>), then returns what happened. Cancelling
@@ -121,7 +160,9 @@ public sealed partial class SchemeSimulator
         var startedAt = _time.GetUtcNow();
         var start = _time.GetTimestamp();
         using var stopProgress = new CancellationTokenSource();
-        var reporting = progress is null ? Task.CompletedTask : ReportProgressAsync(progress, start, stopProgress.Token);
+        var reporting = Task.WhenAll(
+            progress is null ? Task.CompletedTask : ReportProgressAsync(progress, start, stopProgress.Token),
+            _options.ClearingDirectory is { } clearing ? WriteClearingAtDayEndAsync(clearing, stopProgress.Token) : Task.CompletedTask);
         await ScheduleAsync(start, _options.Duration, measured: true, cancellationToken).ConfigureAwait(false);
         var elapsed = _time.GetElapsedTime(start);
 
@@ -132,6 +173,11 @@ public sealed partial class SchemeSimulator
         await reporting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await stopDelivery.CancelAsync().ConfigureAwait(false);
         await delivery.ConfigureAwait(false);
+        if (_options.ClearingDirectory is { } directory)
+        {
+            WriteClearingFiles(directory);
+        }
+
         var result = BuildResult(startedAt, elapsed, link.GetStatistics());
         LogFinished(result.Scheduled, result.Approved, result.Declined, result.StandInApproved + result.StandInDeclined, result.TimedOut, result.Latency.P99Milliseconds);
         return result;
@@ -397,6 +443,16 @@ public sealed partial class SchemeSimulator
         while (Interlocked.Read(ref _outstanding) > 0 && _time.GetTimestamp() < deadline)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(5), _time).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteClearingAtDayEndAsync(string directory, CancellationToken cancellationToken)
+    {
+        // Checked every minute: a day's file appears within a minute of UTC midnight.
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), _time);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            WriteClearingFiles(directory, completedDaysOnly: true);
         }
     }
 

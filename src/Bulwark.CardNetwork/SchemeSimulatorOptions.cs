@@ -71,6 +71,12 @@ public sealed record SchemeSimulatorOptions
     /// <summary>Keep approvals for the clearing file (off for long benchmarks to save memory).</summary>
     public bool KeepApprovalsForClearing { get; init; } = true;
 
+    /// <summary>
+    /// When set, clearing files are written here: each completed UTC day's within a minute of
+    /// midnight, and the rest when the run ends (see <see cref="SchemeSimulator.WriteClearingFiles"/>).
+    /// </summary>
+    public string? ClearingDirectory { get; init; }
+
     /// <summary>Approvals kept for clearing at most.</summary>
     public int ClearingRecordsMax { get; init; } = CardNetworkLimits.ClearingRecordsMaxDefault;
 

@@ -82,6 +82,30 @@ public sealed class ClearingFileTests
     }
 
     [Fact]
+    public async Task Simulator_ClearingDirectory_WritesAtEndAndNeverPresentsTwice()
+    {
+        await using var issuer = new FakeIssuer();
+        var directory = Directory.CreateTempSubdirectory("bulwark-clearing-");
+        try
+        {
+            var simulator = new SchemeSimulator(SimulatorOptions(issuer) with { ClearingDirectory = directory.FullName });
+            var result = await simulator.RunAsync();
+
+            var files = Directory.GetFiles(directory.FullName, "clearing-*.txt");
+            Assert.NotEmpty(files);
+            var presented = files.Select(ClearingFileFormat.ReadFile).SelectMany(f => f.Presentments).Where(p => p.Kind != PresentmentKind.NoAuthorization).Select(p => p.RetrievalReferenceNumber).Distinct().Count();
+            Assert.Equal(result.Approved, presented);
+            Assert.Empty(simulator.Approvals);
+            Assert.Empty(simulator.WriteClearingFiles(directory.FullName));
+            Assert.Equal(files.Length, Directory.GetFiles(directory.FullName).Length);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Generate_OnlyThatDaysApprovals_AndSameSeedSameFile()
     {
         var merchants = MerchantPopulation.Create(30, 1);
