@@ -30,16 +30,20 @@ public static class LedgerChecker
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         using var connection = new SqliteDatabase(databasePath).OpenReadOnly();
+        // One read transaction, so that both statements read the same committed state: run beside
+        // a live ledger, a batch committed between them would otherwise be reported as damage.
+        using var snapshot = connection.BeginTransaction(deferred: true);
         var problems = new Problems();
-        var accounts = LoadAccounts(connection);
-        var transferCount = Recompute(connection, accounts, problems);
+        var accounts = LoadAccounts(connection, snapshot);
+        var transferCount = Recompute(connection, snapshot, accounts, problems);
         CompareBalances(accounts, problems);
         return new LedgerCheckReport(problems.Count == 0, accounts.Count, transferCount, problems.ToList());
     }
 
-    private static Dictionary<UInt128, Balances> LoadAccounts(SqliteConnection connection)
+    private static Dictionary<UInt128, Balances> LoadAccounts(SqliteConnection connection, SqliteTransaction snapshot)
     {
         using var command = connection.CreateCommand();
+        command.Transaction = snapshot;
         command.CommandText = "SELECT id, debits_pending, debits_posted, credits_pending, credits_posted FROM accounts";
         using var reader = command.ExecuteReader();
         var accounts = new Dictionary<UInt128, Balances>();
@@ -56,9 +60,10 @@ public static class LedgerChecker
         return accounts;
     }
 
-    private static long Recompute(SqliteConnection connection, Dictionary<UInt128, Balances> accounts, Problems problems)
+    private static long Recompute(SqliteConnection connection, SqliteTransaction snapshot, Dictionary<UInt128, Balances> accounts, Problems problems)
     {
         using var command = connection.CreateCommand();
+        command.Transaction = snapshot;
         command.CommandText = "SELECT id, debit_account_id, credit_account_id, amount, pending_id, flags, state, posted_amount " +
             "FROM transfers ORDER BY sequence";
         using var reader = command.ExecuteReader();
