@@ -257,7 +257,15 @@ public sealed partial class LedgerEngine : IAsyncDisposable
                 }
                 catch (ChannelClosedException error)
                 {
-                    throw new LedgerUnavailableException("The ledger is stopping.", error);
+                    // Its items already queued are then skipped by the writer rather than committed
+                    // after this caller was told the call failed; one being decided right now may still commit.
+                    var stopping = new LedgerUnavailableException(
+                        "The ledger is stopping and did not take this whole call; transfers of it queued before the stop may still have been committed: resubmit with the same ids once it is back to learn their outcome.",
+                        error);
+                    submission.Fail(stopping);
+                    // Observed here: the caller gets the exception thrown below, never the task.
+                    _ = submission.Completion.Exception;
+                    throw stopping;
                 }
             }
         }

@@ -76,4 +76,38 @@ public sealed class WriterReviewTests
         Assert.Equal(12, (await ledger.GetAccountAsync(Id(3))).CreditsPosted);
         Assert.True(LedgerChecker.Check(ledger.DatabasePath).Ok);
     }
+    [Fact]
+    public async Task Submit_LedgerStopsWhileQueueing_CallFailsAndItsQueuedTransfersAreNotCommitted()
+    {
+        using var directory = new TempDirectory();
+        HookedStore? hooked = null;
+        var ledger = await StartAsync(directory: directory, wrapStore: inner => hooked = new HookedStore(inner),
+            options: new LedgerOptions { BatchTransfersMax = 1, QueueCapacityItems = 2 });
+        await ledger.AccountAsync(1);
+        await ledger.AccountAsync(3);
+        using var committing = new ManualResetEventSlim(false);
+        using var release = new ManualResetEventSlim(false);
+        hooked!.BeforeCommit = _ =>
+        {
+            committing.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        };
+        // The writer holds transfer 10 in a commit that waits; 20 and 21 fill the queue; 22 waits for room.
+        var blocked = ledger.Engine.SubmitAsync([Transfer(10, Id(1), Id(3), 1)]);
+        Assert.True(committing.Wait(TimeSpan.FromSeconds(10)));
+        var refused = ledger.Engine.SubmitAsync([Transfer(20, Id(1), Id(3), 1), Transfer(21, Id(1), Id(3), 1), Transfer(22, Id(1), Id(3), 1)]);
+
+        var stopping = ledger.Engine.StopAsync();
+        var error = await Assert.ThrowsAsync<LedgerUnavailableException>(() => refused);
+        release.Set();
+        await stopping;
+        await blocked;
+        await ledger.DisposeAsync();
+        await using var reopened = await StartAsync(directory: directory);
+
+        Assert.Empty(await reopened.Engine.GetTransfersAsync([Id(20), Id(21), Id(22)]));
+        Assert.Contains("resubmit with the same ids", error.Message, StringComparison.Ordinal);
+        Assert.Single(await reopened.Engine.GetTransfersAsync([Id(10)]));
+        Assert.True(LedgerChecker.Check(reopened.DatabasePath).Ok);
+    }
 }
