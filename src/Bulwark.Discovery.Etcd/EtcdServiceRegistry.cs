@@ -126,12 +126,50 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
             throw;
         }
         DiscoveryMetrics.Track(registry);
-        registry._loops.Add(Task.Run(() => registry.RunDiscoveryAsync(registry._stopping.Token), CancellationToken.None));
-        registry._loops.Add(Task.Run(() => registry.RunMemberRefreshAsync(registry._stopping.Token), CancellationToken.None));
-        registry._loops.Add(Task.Run(() => registry.RunLeaseAsync(registry._stopping.Token), CancellationToken.None));
-        registry._loops.Add(Task.Run(() => registry.RunHealthAsync(registry._stopping.Token), CancellationToken.None));
-        registry._loops.Add(Task.Run(() => registry.RunSnapshotAsync(registry._stopping.Token), CancellationToken.None));
+        registry.StartLoop("watch", registry.RunDiscoveryAsync);
+        registry.StartLoop("members", registry.RunMemberRefreshAsync);
+        registry.StartLoop("lease", registry.RunLeaseAsync);
+        registry.StartLoop("health", registry.RunHealthAsync);
+        registry.StartLoop("snapshot", registry.RunSnapshotAsync);
         return registry;
+    }
+
+    /// <summary>
+    /// Runs a background loop for the registry's lifetime. A loop that throws something its own
+    /// handlers did not expect is logged and started again: a discovery loop that died quietly
+    /// would be the 2017 stall by other means.
+    /// </summary>
+    private void StartLoop(string name, Func<CancellationToken, Task> loop)
+    {
+        var cancellationToken = _stopping.Token;
+        _loops.Add(Task.Run(async () =>
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await loop(cancellationToken).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // Any failure is logged and the loop restarted; see above.
+                catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
+                {
+                    LogLoopFailed(name, exception);
+                }
+                catch (Exception) when (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }, CancellationToken.None));
     }
 
     private async Task ConnectOrLoadSnapshotAsync(CancellationToken cancellationToken)
@@ -515,6 +553,9 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Health probes changed the routable instances of {Service}: {Count} routable")]
     private partial void LogHealthChanged(string service, int count);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Error, Message = "Discovery loop {Loop} failed; restarting it")]
+    private partial void LogLoopFailed(string loop, Exception exception);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Discovery loops did not stop within 5 s")]
     private partial void LogLoopsDidNotStop();

@@ -95,7 +95,9 @@ public sealed class IncidentChainTests
         var routerOptions = TestProcess.Options([new Uri($"http://{proxy.EndPoint}")], prefix, "alpha");
         await using var alpha = await TestProcess.StartAsync("alpha", routerOptions);
         Assert.True(await Eventually.TrueAsync(() => alpha.Registry.Members.Count == 4));
-        await using var betaLoad = CallLoad.Start(alpha.Client("beta"), "beta", waitForReady: true, deadlineSeconds: 20);
+        // The caller waits for a ready instance within its deadline, and retries once a call that
+        // was refused at connect (never sent) - see CallLoad.CallAsync and docs/internals/discovery.md.
+        await using var betaLoad = CallLoad.Start(alpha.Client("beta"), "beta", waitForReady: true, deadlineSeconds: 20, retryNeverSent: true);
         await using var deltaLoad = CallLoad.Start(alpha.Client("delta"), "delta");
         Assert.True(await betaLoad.WaitForSuccessesAsync(20));
 
@@ -112,6 +114,10 @@ public sealed class IncidentChainTests
             "new instances not seen");
         Assert.True(await betaLoad.WaitForSuccessesAsync(50), "new instances not reached");
         Assert.True(await deltaLoad.WaitForSuccessesAsync(20));
+
+        // Stop calling before the new instances stop at the end of the test.
+        await betaLoad.DisposeAsync();
+        await deltaLoad.DisposeAsync();
 
         Assert.NotEqual(new Uri($"http://{proxy.EndPoint}"), alpha.Registry.Members[0]);
         Assert.True(proxy.OpenConnections > 0, "the blackhole keeps connections open");

@@ -16,8 +16,10 @@ public sealed class CallLoad : IAsyncDisposable
     private readonly List<string> _errors = [];
     private long _successes;
     private long _failures;
+    private long _retried;
+    private int _disposed;
 
-    private CallLoad(Health.HealthClient client, string service, bool waitForReady, TimeSpan deadline)
+    private CallLoad(Health.HealthClient client, string service, bool waitForReady, TimeSpan deadline, bool retryNeverSent)
     {
         _loop = Task.Run(async () =>
         {
@@ -26,7 +28,7 @@ public sealed class CallLoad : IAsyncDisposable
                 try
                 {
                     var options = new CallOptions(deadline: DateTime.UtcNow.Add(deadline)).WithWaitForReady(waitForReady);
-                    var reply = await client.CheckAsync(new HealthCheckRequest { Service = service }, options);
+                    var reply = await CallAsync(client, service, options, retryNeverSent);
                     if (reply.Status == HealthCheckResponse.Types.ServingStatus.Serving)
                     {
                         Interlocked.Increment(ref _successes);
@@ -67,8 +69,31 @@ public sealed class CallLoad : IAsyncDisposable
         }
     }
 
-    public static CallLoad Start(Health.HealthClient client, string service, bool waitForReady = false, double deadlineSeconds = 5) =>
-        new(client, service, waitForReady, TimeSpan.FromSeconds(deadlineSeconds));
+    public static CallLoad Start(Health.HealthClient client, string service, bool waitForReady = false, double deadlineSeconds = 5, bool retryNeverSent = false) =>
+        new(client, service, waitForReady, TimeSpan.FromSeconds(deadlineSeconds), retryNeverSent);
+
+    /// <summary>Calls that were refused at connect and so never reached a server, retried once.</summary>
+    public long RetriedNeverSent => Interlocked.Read(ref _retried);
+
+    /// <summary>
+    /// One call; with <paramref name="retryNeverSent"/>, a call refused while connecting (the
+    /// request never left this process, so a retry cannot duplicate it) is retried once. That is
+    /// the race of a stale view with an instance that has just stopped: the balancer still holds
+    /// its connection as ready when the connection closes.
+    /// </summary>
+    private async Task<HealthCheckResponse> CallAsync(Health.HealthClient client, string service, CallOptions options, bool retryNeverSent)
+    {
+        try
+        {
+            return await client.CheckAsync(new HealthCheckRequest { Service = service }, options);
+        }
+        catch (RpcException error) when (retryNeverSent && error.StatusCode == StatusCode.Unavailable
+            && error.Status.DebugException is HttpRequestException { InnerException: System.Net.Sockets.SocketException })
+        {
+            Interlocked.Increment(ref _retried);
+            return await client.CheckAsync(new HealthCheckRequest { Service = service }, options);
+        }
+    }
 
     private void Fail(string error)
     {
@@ -96,6 +121,10 @@ public sealed class CallLoad : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stop.CancelAsync();
         await _loop;
         _stop.Dispose();
