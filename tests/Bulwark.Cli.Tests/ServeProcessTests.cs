@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Bulwark.Cli.Tests;
+
+/// <summary><c>bulwark serve</c> as a real child process: bad input, unreachable etcd, SIGTERM.</summary>
+public sealed class ServeProcessTests : IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(1);
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "bulwark-serve-" + Guid.NewGuid().ToString("n"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("nope", "etcd://127.0.0.1:2379", "unknown service 'nope'. Known services: ledger, accounts, feed, edge.")]
+    [InlineData("ledger", "http://127.0.0.1:2379", "bad --registry: A registry address starts with etcd://")]
+    [InlineData("ledger", "etcd://127.0.0.1:99999", "bad --registry: '127.0.0.1:99999'")]
+    [InlineData("ledger", "etcd://", "bad --registry: '' in 'etcd://'")]
+    public async Task Serve_BadInput_ExitsTwoWithOneClearLine(string service, string registry, string expected)
+    {
+        var (exitCode, error) = await RunToEndAsync("serve", "--service", service, "--registry", registry, "--data", _directory);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_EtcdUnreachableNoSnapshot_ExitsTwoNamingMembersAndSnapshotPath()
+    {
+        var port = FreePort();
+
+        var (exitCode, error) = await RunToEndAsync("serve", "--service", "feed", "--registry", $"etcd://127.0.0.1:{port}", "--data", _directory);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"tried http://127.0.0.1:{port}/", error, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(_directory, "discovery-feed.json"), error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_Sigterm_DeregistersThenExitsZero()
+    {
+        var clientPort = FreePort();
+        var peerPort = FreePort();
+        using var etcd = Process.Start(new ProcessStartInfo("etcd",
+            $"--name t --data-dir {Path.Combine(_directory, "etcd")} --listen-client-urls http://127.0.0.1:{clientPort} --advertise-client-urls http://127.0.0.1:{clientPort} --listen-peer-urls http://127.0.0.1:{peerPort} --initial-advertise-peer-urls http://127.0.0.1:{peerPort} --initial-cluster t=http://127.0.0.1:{peerPort} --log-level error --logger zap")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        etcd.BeginErrorReadLine();
+        etcd.BeginOutputReadLine();
+        try
+        {
+            using var serve = Start("serve", "--service", "feed", "--registry", $"etcd://127.0.0.1:{clientPort}", "--data", Path.Combine(_directory, "feed"));
+            try
+            {
+                await ReadUntilAsync(serve, line => line.Contains("registered in etcd", StringComparison.Ordinal));
+                Assert.Contains("/bulwark/services/feed/", await EtcdctlAsync(clientPort), StringComparison.Ordinal);
+
+                using (var term = Process.Start("kill", ["-TERM", serve.Id.ToString(CultureInfo.InvariantCulture)]))
+                {
+                    await term.WaitForExitAsync();
+                }
+                await ReadUntilAsync(serve, line => line.Contains("deregistered, drained and stopped", StringComparison.Ordinal));
+                using var exited = new CancellationTokenSource(Bound);
+                await serve.WaitForExitAsync(exited.Token);
+            }
+            finally
+            {
+                if (!serve.HasExited)
+                {
+                    serve.Kill();
+                }
+            }
+
+            Assert.Equal(0, serve.ExitCode);
+            Assert.DoesNotContain("/bulwark/services/feed/", await EtcdctlAsync(clientPort), StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(_directory, "feed", "discovery-feed.json")));
+        }
+        finally
+        {
+            etcd.Kill();
+            await etcd.WaitForExitAsync();
+        }
+    }
+
+    private static async Task<string> EtcdctlAsync(int port)
+    {
+        var info = new ProcessStartInfo("etcdctl", $"--endpoints=127.0.0.1:{port} get --prefix /bulwark/ --keys-only")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.Environment["ETCDCTL_API"] = "3";
+        using var process = Process.Start(info)!;
+        using var bound = new CancellationTokenSource(Bound);
+        var output = await process.StandardOutput.ReadToEndAsync(bound.Token);
+        await process.WaitForExitAsync(bound.Token);
+        return output;
+    }
+
+    private static async Task<(int ExitCode, string Error)> RunToEndAsync(params string[] args)
+    {
+        using var process = Start(args);
+        using var bound = new CancellationTokenSource(Bound);
+        var error = process.StandardError.ReadToEndAsync(bound.Token);
+        _ = process.StandardOutput.ReadToEndAsync(bound.Token);
+        await process.WaitForExitAsync(bound.Token);
+        return (process.ExitCode, await error);
+    }
+
+    private static Process Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bulwark.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        return Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
+    }
+
+    private static async Task ReadUntilAsync(Process process, Func<string, bool> done)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        var lines = new List<string>();
+        while (await process.StandardOutput.ReadLineAsync(bound.Token) is { } line)
+        {
+            lines.Add(line);
+            if (done(line))
+            {
+                return;
+            }
+        }
+        Assert.Fail("bulwark serve ended its output early:\n" + string.Join('\n', lines));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
