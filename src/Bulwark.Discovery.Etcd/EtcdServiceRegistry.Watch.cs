@@ -33,6 +33,7 @@ public sealed partial class EtcdServiceRegistry
             _revision = response.Header.Revision;
             _needResync = false;
         }
+        Interlocked.Increment(ref _resyncs);
         MarkFresh();
         LogResynced(response.Kvs.Count, response.Header.Revision, _cluster.Current);
     }

@@ -36,6 +36,7 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
     private long _recordsSkipped;
     private long _stalls;
     private long _reconnects;
+    private long _resyncs;
     private int _disposed;
 
     private EtcdServiceRegistry(EtcdRegistryOptions options, ILogger logger, TimeProvider time)
@@ -84,6 +85,9 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
 
     /// <summary>Stalled watches detected by rule R3 since start.</summary>
     public long StallsDetected => Interlocked.Read(ref _stalls);
+
+    /// <summary>Full reads of every record (at start, and when a resume revision was compacted).</summary>
+    public long Resyncs => Interlocked.Read(ref _resyncs);
 
     /// <summary>Watch re-establishments since start.</summary>
     public long Reconnects => Interlocked.Read(ref _reconnects);

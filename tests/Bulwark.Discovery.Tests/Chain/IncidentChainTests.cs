@@ -126,6 +126,33 @@ public sealed class IncidentChainTests
     }
 
     [Fact]
+    public async Task WatchStalled_ResumeRevisionCompacted_FullResyncSeesChanges()
+    {
+        await using var etcd = await EtcdTestCluster.StartAsync(1);
+        var prefix = Prefix();
+        await using var proxy = FaultProxy.Start(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, etcd.Members[0].ClientPort));
+        await using var writer = await Bulwark.Discovery.Etcd.EtcdServiceRegistry.StartAsync(TestProcess.Options(etcd.ClientUrls, prefix, "writer"));
+        await using var router = await Bulwark.Discovery.Etcd.EtcdServiceRegistry.StartAsync(TestProcess.Options([new Uri($"http://{proxy.EndPoint}")], prefix, "router"));
+        Assert.True(await Eventually.TrueAsync(() => router.Members.Count == 2));
+        await using var first = await writer.RegisterAsync(new Bulwark.Platform.Registry.ServiceInstance("beta", "b1", "127.0.0.1:5001", "1"), CancellationToken.None);
+        Assert.True(await Eventually.TrueAsync(() => router.GetView("beta").Instances.Count == 1));
+
+        proxy.Mode = FaultMode.Blackhole;
+        await using var second = await writer.RegisterAsync(new Bulwark.Platform.Registry.ServiceInstance("beta", "b2", "127.0.0.1:5002", "1"), CancellationToken.None);
+        for (var i = 0; i < 5; i++)
+        {
+            await writer.PutRawAsync($"{prefix}other/{i}", "x"u8.ToArray(), CancellationToken.None);
+        }
+        var status = await etcd.EtcdctlAsync("endpoint status --write-out=json");
+        var revision = System.Text.RegularExpressions.Regex.Match(status, "\"revision\":(\\d+)").Groups[1].Value;
+        await etcd.EtcdctlAsync($"compact {revision}");
+
+        Assert.True(await Eventually.TrueAsync(() => router.GetView("beta").Instances.Count == 2 && router.IsFresh, 15), "changes made during the stall not seen");
+        Assert.True(router.StallsDetected >= 1);
+        Assert.True(router.Resyncs >= 2, $"resyncs: {router.Resyncs}");
+    }
+
+    [Fact]
     public async Task EtcdUnreachable_EveryProcessRestarted_StartsFromSnapshotAndKeepsRouting()
     {
         await using var etcd = await EtcdTestCluster.StartAsync(3);
