@@ -1,0 +1,86 @@
+namespace Bulwark.Ledger.Storage;
+
+/// <summary>
+/// The ledger's PostgreSQL schema (<c>ledger</c>), as numbered migrations (never edit a released
+/// one; add the next). It mirrors <see cref="SqliteLedgerSchema"/>: ids are <c>uuid</c> (16 bytes,
+/// compared bytewise, written big-endian so byte order is numeric order), amounts <c>bigint</c>.
+/// Accounts keep free space in every page (fillfactor 80) so that balance updates, which touch no
+/// indexed column, are HOT updates. <c>writer_fence</c> is the first statement of every batch: it
+/// share-locks the epoch row and aborts the batch when another writer has taken over since this
+/// one loaded its cache (see docs/internals/ledger-postgres.md).
+/// </summary>
+internal static class PostgresLedgerSchema
+{
+    public const string Schema = "ledger";
+
+    /// <summary>The SQLSTATE writer_fence raises.</summary>
+    public const string FencedSqlState = "BWL01";
+
+    public static readonly IReadOnlyList<string> Migrations =
+    [
+        """
+        CREATE TABLE ledger_meta (
+            key text NOT NULL PRIMARY KEY,
+            value bigint NOT NULL
+        );
+        INSERT INTO ledger_meta (key, value) VALUES ('writer_epoch', 0);
+
+        CREATE TABLE accounts (
+            id uuid NOT NULL PRIMARY KEY,
+            partition integer NOT NULL,
+            currency text NOT NULL CHECK (length(currency) = 3),
+            flags bigint NOT NULL,
+            overdraft_limit bigint NOT NULL CHECK (overdraft_limit >= 0),
+            code bigint NOT NULL,
+            debits_pending bigint NOT NULL CHECK (debits_pending >= 0),
+            debits_posted bigint NOT NULL CHECK (debits_posted >= 0),
+            credits_pending bigint NOT NULL CHECK (credits_pending >= 0),
+            credits_posted bigint NOT NULL CHECK (credits_posted >= 0),
+            created_at bigint NOT NULL
+        ) WITH (fillfactor = 80);
+
+        CREATE TABLE transfers (
+            sequence bigint NOT NULL PRIMARY KEY,
+            id uuid NOT NULL UNIQUE,
+            partition integer NOT NULL,
+            debit_account_id uuid NOT NULL,
+            credit_account_id uuid NOT NULL,
+            amount bigint NOT NULL CHECK (amount >= 0),
+            currency text NOT NULL,
+            pending_id uuid,
+            flags bigint NOT NULL,
+            timeout_seconds bigint NOT NULL,
+            code bigint NOT NULL,
+            metadata text,
+            timestamp bigint NOT NULL,
+            state bigint NOT NULL,
+            posted_amount bigint NOT NULL CHECK (posted_amount >= 0),
+            expires_at bigint NOT NULL
+        );
+
+        CREATE INDEX transfers_debit ON transfers (debit_account_id, sequence);
+        CREATE INDEX transfers_credit ON transfers (credit_account_id, sequence);
+        CREATE INDEX transfers_pending_expiry ON transfers (expires_at) WHERE state = 2 AND expires_at > 0;
+
+        CREATE FUNCTION writer_fence(expected bigint) RETURNS void LANGUAGE plpgsql AS $fence$
+        DECLARE
+            current_epoch bigint;
+        BEGIN
+            SELECT value INTO current_epoch FROM ledger.ledger_meta WHERE key = 'writer_epoch' FOR SHARE;
+            IF current_epoch IS DISTINCT FROM expected THEN
+                RAISE EXCEPTION 'ledger writer epoch % is no longer current (now %): another writer took over this ledger', expected, current_epoch
+                    USING ERRCODE = 'BWL01';
+            END IF;
+        END
+        $fence$;
+        """,
+    ];
+
+    public const string TransferColumns =
+        "sequence, id, debit_account_id, credit_account_id, amount, currency, pending_id, flags, " +
+        "timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at";
+
+    public const string AccountColumns =
+        "id, currency, flags, overdraft_limit, code, debits_pending, debits_posted, credits_pending, " +
+        "credits_posted, created_at";
+}

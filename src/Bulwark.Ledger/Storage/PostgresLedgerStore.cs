@@ -1,0 +1,603 @@
+using System.Data;
+using System.Globalization;
+using Bulwark.Ledger.Protos;
+using Bulwark.Storage.Postgres;
+using Bulwark.Storage.Sqlite;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Bulwark.Ledger.Storage;
+
+/// <summary>
+/// The ledger on a PostgreSQL server, in schema <c>ledger</c>. The writer owns one unpooled
+/// connection holding a session advisory lock for its whole life (a second writer is refused at
+/// start) and an epoch it bumped when it loaded its cache; every batch is ONE prepared
+/// <see cref="NpgsqlBatch"/> in one transaction: the epoch fence, then array-parameter
+/// (<c>unnest</c>) inserts and updates, one round trip for the whole batch plus the COMMIT, with
+/// <c>synchronous_commit = on</c>. Readers use a pooled data source and read several ids with one
+/// statement (one snapshot). See docs/internals/ledger-postgres.md.
+/// </summary>
+public sealed class PostgresLedgerStore : ILedgerStore
+{
+    private const long AdvisoryLockKey = 0x42_57_4C_45_44_47_45_52; // "BWLEDGER"
+    private readonly string _connectionString;
+    private readonly NpgsqlDataSource _readers;
+    private readonly NpgsqlDataSource _writerSource;
+    private Writer? _writer;
+    private int _partitionCount;
+    private bool _opened;
+    private bool _disposed;
+
+    public PostgresLedgerStore(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        _connectionString = connectionString;
+        var readers = new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 16, AutoPrepareMinUsages = 2 };
+        _readers = NpgsqlDataSource.Create(readers);
+        // Unpooled: closing the writer's connection must end its session, and with it the advisory lock.
+        var writer = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, MaxAutoPrepare = 16 };
+        _writerSource = NpgsqlDataSource.Create(writer);
+    }
+
+    /// <summary>Where this store points (host:port/database as user), for messages.</summary>
+    public string Description => PostgresConnections.Describe(_connectionString);
+
+    /// <summary>The backend process id of the writer's connection (0 when not connected); tests use it to cut the connection.</summary>
+    public int WriterProcessId => _writer?.Connection.ProcessID ?? 0;
+
+    /// <summary>The epoch this writer holds (bumped on every (re)connect).</summary>
+    public long WriterEpoch => _writer?.Epoch ?? 0;
+
+    public void Open(int partitionCount)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_opened)
+        {
+            throw new InvalidOperationException("The ledger store is already open.");
+        }
+        using (var connection = PostgresConnections.Open(_readers))
+        {
+            PostgresMigrator.Apply(connection, PostgresLedgerSchema.Schema, PostgresLedgerSchema.Migrations);
+            CheckPartitionCount(connection, partitionCount);
+        }
+        _partitionCount = partitionCount;
+        _writer = Connect();
+        _opened = true;
+    }
+
+    public IReadOnlyList<LedgerAccount> LoadAccounts()
+    {
+        // The writer (re)loads its cache here, at start and after a failed batch: a lost
+        // connection is replaced now, taking the lock again and a new epoch, so the cache loaded
+        // below is exactly what the next batch's fence protects.
+        var writer = EnsureWriter(reconnect: true);
+        return Guard(() =>
+        {
+            using var command = new NpgsqlCommand($"SELECT {PostgresLedgerSchema.AccountColumns} FROM ledger.accounts", writer.Connection);
+            using var reader = command.ExecuteReader();
+            var accounts = new List<LedgerAccount>();
+            while (reader.Read())
+            {
+                accounts.Add(ReadAccount(reader));
+            }
+            return accounts;
+        });
+    }
+
+    public LedgerWriterPosition LoadPosition()
+    {
+        var writer = EnsureWriter(reconnect: false);
+        return Guard(() =>
+        {
+            using var command = new NpgsqlCommand(
+                "SELECT coalesce(max(sequence), 0), coalesce(max(timestamp), 0) FROM ledger.transfers", writer.Connection);
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            return new LedgerWriterPosition(reader.GetInt64(0), reader.GetInt64(1));
+        });
+    }
+
+    public LedgerTransfer? FindTransfer(UInt128 id)
+    {
+        var writer = EnsureWriter(reconnect: false);
+        return Guard(() =>
+        {
+            writer.FindTransfer.Parameters[0].Value = ToGuid(id);
+            using var reader = writer.FindTransfer.ExecuteReader();
+            return reader.Read() ? ReadTransfer(reader) : null;
+        });
+    }
+
+    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit)
+    {
+        var writer = EnsureWriter(reconnect: false);
+        return Guard(() =>
+        {
+            writer.FindExpiredHolds.Parameters[0].Value = nowUnixMs;
+            writer.FindExpiredHolds.Parameters[1].Value = limit;
+            using var reader = writer.FindExpiredHolds.ExecuteReader();
+            var holds = new List<LedgerTransfer>();
+            while (reader.Read())
+            {
+                holds.Add(ReadTransfer(reader));
+            }
+            return holds;
+        });
+    }
+
+    public void Commit(LedgerCommit commit)
+    {
+        ArgumentNullException.ThrowIfNull(commit);
+        var writer = EnsureWriter(reconnect: false);
+        Guard(() =>
+        {
+            writer.Bind(commit);
+            using var transaction = writer.Connection.BeginTransaction(IsolationLevel.ReadCommitted);
+            writer.Batch.Transaction = transaction;
+            writer.Batch.ExecuteNonQuery();
+            ExpectRows(writer.Batch.BatchCommands[3].RecordsAffected, commit.ChangedHolds.Count, "holds");
+            ExpectRows(writer.Batch.BatchCommands[4].RecordsAffected, commit.Balances.Count, "account balances");
+            transaction.Commit();
+            return 0;
+        });
+    }
+
+    public async Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+        await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(
+            $"SELECT {PostgresLedgerSchema.AccountColumns} FROM ledger.accounts WHERE id = ANY($1)", connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids.Select(ToGuid).ToArray() });
+        var found = new Dictionary<UInt128, LedgerAccount>(ids.Count);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var account = ReadAccount(reader);
+                found[account.Id] = account;
+            }
+        }
+        return ids.Where(found.ContainsKey).Select(id => found[id]).ToList();
+    }
+
+    public async Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+        await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(
+            $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE id = ANY($1)", connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids.Select(ToGuid).ToArray() });
+        var found = new Dictionary<UInt128, LedgerTransfer>(ids.Count);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var transfer = ReadTransfer(reader);
+                found[transfer.Id] = transfer;
+            }
+        }
+        return ids.Where(found.ContainsKey).Select(id => found[id]).ToList();
+    }
+
+    public async Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // Each arm is an index scan in sequence order; PostgreSQL merges them (Merge Append) and
+        // stops at the limit.
+        await using var command = new NpgsqlCommand(
+            $"(SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE debit_account_id = $1 AND sequence < $2 ORDER BY sequence DESC LIMIT $3) " +
+            $"UNION ALL (SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE credit_account_id = $1 AND sequence < $2 ORDER BY sequence DESC LIMIT $3) " +
+            "ORDER BY sequence DESC LIMIT $3", connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = ToGuid(accountId) });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = beforeSequence });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        var page = new List<LedgerTransfer>(Math.Min(limit, LedgerLimits.ListTransfersLimitMax + 1));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // Timestamps never decrease with sequence: the first one older than `since` ends the page.
+            if (reader.GetInt64(11) < sinceUnixMs)
+            {
+                break;
+            }
+            page.Add(ReadTransfer(reader));
+        }
+        return page;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _writer?.Dispose();
+        _writer = null;
+        _readers.Dispose();
+        _writerSource.Dispose();
+    }
+
+    internal static Guid ToGuid(UInt128 id)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, id);
+        return new Guid(bytes, bigEndian: true);
+    }
+
+    internal static UInt128 FromGuid(Guid guid)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        guid.TryWriteBytes(bytes, bigEndian: true, out _);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes);
+    }
+
+    internal static LedgerAccount ReadAccount(NpgsqlDataReader reader) => new()
+    {
+        Id = FromGuid(reader.GetGuid(0)),
+        Currency = reader.GetString(1),
+        Flags = (AccountFlags)reader.GetInt64(2),
+        OverdraftLimit = reader.GetInt64(3),
+        Code = checked((uint)reader.GetInt64(4)),
+        DebitsPending = reader.GetInt64(5),
+        DebitsPosted = reader.GetInt64(6),
+        CreditsPending = reader.GetInt64(7),
+        CreditsPosted = reader.GetInt64(8),
+        CreatedAtUnixMs = reader.GetInt64(9),
+    };
+
+    internal static LedgerTransfer ReadTransfer(NpgsqlDataReader reader) => new()
+    {
+        Sequence = reader.GetInt64(0),
+        Id = FromGuid(reader.GetGuid(1)),
+        DebitAccountId = FromGuid(reader.GetGuid(2)),
+        CreditAccountId = FromGuid(reader.GetGuid(3)),
+        Amount = reader.GetInt64(4),
+        Currency = reader.GetString(5),
+        PendingId = reader.IsDBNull(6) ? UInt128.Zero : FromGuid(reader.GetGuid(6)),
+        Flags = (TransferFlags)reader.GetInt64(7),
+        TimeoutSeconds = checked((uint)reader.GetInt64(8)),
+        Code = checked((uint)reader.GetInt64(9)),
+        Metadata = MetadataJson.Parse(reader.IsDBNull(10) ? null : reader.GetString(10)),
+        TimestampUnixMs = reader.GetInt64(11),
+        State = (TransferState)reader.GetInt64(12),
+        PostedAmount = reader.GetInt64(13),
+        ExpiresAtUnixMs = reader.GetInt64(14),
+    };
+
+    private Writer EnsureWriter(bool reconnect)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_opened)
+        {
+            throw new InvalidOperationException("The ledger store is not open: call Open first.");
+        }
+        if (_writer is { IsBroken: false } writer)
+        {
+            return writer;
+        }
+        _writer?.Dispose();
+        _writer = null;
+        if (!reconnect)
+        {
+            throw new LedgerStoreUnavailableException(
+                $"The ledger writer's connection to {Description} was lost; it reconnects when it next reloads its cache.");
+        }
+        _writer = Connect();
+        return _writer;
+    }
+
+    /// <summary>Runs a writer operation; a failure that leaves the connection unusable marks it broken so the next reload replaces it.</summary>
+    private T Guard<T>(Func<T> operation)
+    {
+        try
+        {
+            return operation();
+        }
+        catch (Exception error) when (error is NpgsqlException or IOException or TimeoutException or InvalidOperationException or ObjectDisposedException)
+        {
+            if (_writer is { } writer && (writer.Connection.FullState & ConnectionState.Open) == 0 || error is not PostgresException)
+            {
+                _writer?.MarkBroken();
+            }
+            if (error is PostgresException { SqlState: PostgresLedgerSchema.FencedSqlState } fenced)
+            {
+                _writer?.MarkBroken();
+                throw new LedgerStoreUnavailableException(
+                    $"This ledger writer was fenced off: {fenced.MessageText}. It reloads before writing again.", fenced);
+            }
+            throw;
+        }
+    }
+
+    private Writer Connect()
+    {
+        var connection = PostgresConnections.Open(_writerSource);
+        try
+        {
+            using (var settings = new NpgsqlCommand("SET synchronous_commit = on; SET search_path TO ledger", connection))
+            {
+                settings.ExecuteNonQuery();
+            }
+            using (var lockCommand = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection))
+            {
+                lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLockKey });
+                if (lockCommand.ExecuteScalar() is not true)
+                {
+                    throw new LedgerStoreUnavailableException(
+                        $"Another ledger writer holds the ledger in {Description} (advisory lock {AdvisoryLockKey}). One writer per ledger database: stop the other process, or point this one at its own database.");
+                }
+            }
+            long epoch;
+            using (var bump = new NpgsqlCommand(
+                "UPDATE ledger.ledger_meta SET value = value + 1 WHERE key = 'writer_epoch' RETURNING value", connection))
+            {
+                epoch = (long)bump.ExecuteScalar()!;
+            }
+            return new Writer(connection, epoch);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private void CheckPartitionCount(NpgsqlConnection connection, int partitionCount)
+    {
+        using var command = new NpgsqlCommand(
+            "INSERT INTO ledger.ledger_meta (key, value) VALUES ('partition_count', $1) ON CONFLICT (key) DO NOTHING; " +
+            "SELECT value FROM ledger.ledger_meta WHERE key = 'partition_count'", connection);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = partitionCount });
+        var stored = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        if (stored != partitionCount)
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                $"The ledger database {Description} was created with {stored} partitions; this process is configured with {partitionCount}. Every row stores its partition, so the count cannot change in place."));
+        }
+    }
+
+    private static void ExpectRows(int changed, int expected, string what)
+    {
+        if (changed != expected)
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                $"Updating {expected} {what} changed {changed} rows: the store and the writer disagree. The batch was rolled back."));
+        }
+    }
+
+    /// <summary>The writer's connection, its epoch and its prepared statements.</summary>
+    private sealed class Writer : IDisposable
+    {
+        private readonly Columns _columns = new();
+
+        public Writer(NpgsqlConnection connection, long epoch)
+        {
+            Connection = connection;
+            Epoch = epoch;
+            FindTransfer = new NpgsqlCommand(
+                $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE id = $1", connection);
+            FindTransfer.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid });
+            FindTransfer.Prepare();
+            FindExpiredHolds = new NpgsqlCommand(
+                $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers " +
+                "WHERE state = 2 AND expires_at > 0 AND expires_at <= $1 ORDER BY expires_at LIMIT $2", connection);
+            FindExpiredHolds.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint });
+            FindExpiredHolds.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer });
+            FindExpiredHolds.Prepare();
+            Batch = new NpgsqlBatch(connection)
+            {
+                BatchCommands =
+                {
+                    Command("SELECT ledger.writer_fence($1)", NpgsqlDbType.Bigint),
+                    Command(
+                        "INSERT INTO ledger.accounts (id, partition, currency, flags, overdraft_limit, code, debits_pending, debits_posted, " +
+                        "credits_pending, credits_posted, created_at) " +
+                        "SELECT a.id, a.partition, a.currency, a.flags, a.overdraft_limit, a.code, 0, 0, 0, 0, a.created_at " +
+                        "FROM unnest($1, $2, $3, $4, $5, $6, $7) AS a(id, partition, currency, flags, overdraft_limit, code, created_at)",
+                        Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Integer), Arr(NpgsqlDbType.Text), Arr(NpgsqlDbType.Bigint),
+                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint)),
+                    Command(
+                        "INSERT INTO ledger.transfers (sequence, id, partition, debit_account_id, credit_account_id, amount, currency, " +
+                        "pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at) " +
+                        "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Integer), Arr(NpgsqlDbType.Uuid),
+                        Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Text), Arr(NpgsqlDbType.Uuid),
+                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Text),
+                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint)),
+                    Command(
+                        "UPDATE ledger.transfers AS t SET state = h.state, posted_amount = h.posted_amount " +
+                        "FROM unnest($1, $2, $3) AS h(id, state, posted_amount) WHERE t.id = h.id",
+                        Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint)),
+                    Command(
+                        "UPDATE ledger.accounts AS a SET debits_pending = b.dp, debits_posted = b.dpo, credits_pending = b.cp, credits_posted = b.cpo " +
+                        "FROM unnest($1, $2, $3, $4, $5) AS b(id, dp, dpo, cp, cpo) WHERE a.id = b.id",
+                        Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint)),
+                },
+            };
+            Batch.Prepare();
+        }
+
+        public NpgsqlConnection Connection { get; }
+
+        public long Epoch { get; }
+
+        public NpgsqlCommand FindTransfer { get; }
+
+        public NpgsqlCommand FindExpiredHolds { get; }
+
+        public NpgsqlBatch Batch { get; }
+
+        public bool IsBroken { get; private set; }
+
+        public void MarkBroken() => IsBroken = true;
+
+        public void Bind(LedgerCommit commit)
+        {
+            var c = _columns;
+            c.Reset(commit);
+            foreach (var (partition, account) in commit.NewAccounts)
+            {
+                c.AccountIds.Add(ToGuid(account.Id));
+                c.AccountPartitions.Add(partition);
+                c.AccountCurrencies.Add(account.Currency);
+                c.AccountFlags.Add((long)account.Flags);
+                c.AccountOverdrafts.Add(account.OverdraftLimit);
+                c.AccountCodes.Add(account.Code);
+                c.AccountCreated.Add(account.CreatedAtUnixMs);
+            }
+            foreach (var (partition, t) in commit.NewTransfers)
+            {
+                c.Sequences.Add(t.Sequence);
+                c.TransferIds.Add(ToGuid(t.Id));
+                c.TransferPartitions.Add(partition);
+                c.Debits.Add(ToGuid(t.DebitAccountId));
+                c.Credits.Add(ToGuid(t.CreditAccountId));
+                c.Amounts.Add(t.Amount);
+                c.Currencies.Add(t.Currency);
+                c.PendingIds.Add(t.PendingId == UInt128.Zero ? null : ToGuid(t.PendingId));
+                c.Flags.Add((long)t.Flags);
+                c.Timeouts.Add(t.TimeoutSeconds);
+                c.Codes.Add(t.Code);
+                c.Metadata.Add(MetadataJson.Serialize(t.Metadata));
+                c.Timestamps.Add(t.TimestampUnixMs);
+                c.States.Add((long)t.State);
+                c.Posted.Add(t.PostedAmount);
+                c.Expires.Add(t.ExpiresAtUnixMs);
+            }
+            foreach (var hold in commit.ChangedHolds)
+            {
+                c.HoldIds.Add(ToGuid(hold.Id));
+                c.HoldStates.Add((long)hold.State);
+                c.HoldPosted.Add(hold.PostedAmount);
+            }
+            foreach (var account in commit.Balances)
+            {
+                c.BalanceIds.Add(ToGuid(account.Id));
+                c.DebitsPending.Add(account.DebitsPending);
+                c.DebitsPosted.Add(account.DebitsPosted);
+                c.CreditsPending.Add(account.CreditsPending);
+                c.CreditsPosted.Add(account.CreditsPosted);
+            }
+            var commands = Batch.BatchCommands;
+            commands[0].Parameters[0].Value = Epoch;
+            Set(commands[1], c.AccountIds, c.AccountPartitions, c.AccountCurrencies, c.AccountFlags, c.AccountOverdrafts, c.AccountCodes, c.AccountCreated);
+            Set(commands[2], c.Sequences, c.TransferIds, c.TransferPartitions, c.Debits, c.Credits, c.Amounts, c.Currencies, c.PendingIds,
+                c.Flags, c.Timeouts, c.Codes, c.Metadata, c.Timestamps, c.States, c.Posted, c.Expires);
+            Set(commands[3], c.HoldIds, c.HoldStates, c.HoldPosted);
+            Set(commands[4], c.BalanceIds, c.DebitsPending, c.DebitsPosted, c.CreditsPending, c.CreditsPosted);
+        }
+
+        public void Dispose()
+        {
+            FindTransfer.Dispose();
+            FindExpiredHolds.Dispose();
+            Batch.Dispose();
+            Connection.Dispose();
+        }
+
+        private static void Set(NpgsqlBatchCommand command, params object[] values)
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                command.Parameters[i].Value = values[i];
+            }
+        }
+
+        private static NpgsqlDbType Arr(NpgsqlDbType element) => NpgsqlDbType.Array | element;
+
+        private static NpgsqlBatchCommand Command(string sql, params NpgsqlDbType[] types)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            foreach (var type in types)
+            {
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = type });
+            }
+            return command;
+        }
+    }
+
+    /// <summary>Column lists reused from batch to batch (bound as PostgreSQL arrays).</summary>
+    private sealed class Columns
+    {
+        public List<Guid> AccountIds { get; } = [];
+        public List<int> AccountPartitions { get; } = [];
+        public List<string> AccountCurrencies { get; } = [];
+        public List<long> AccountFlags { get; } = [];
+        public List<long> AccountOverdrafts { get; } = [];
+        public List<long> AccountCodes { get; } = [];
+        public List<long> AccountCreated { get; } = [];
+        public List<long> Sequences { get; } = [];
+        public List<Guid> TransferIds { get; } = [];
+        public List<int> TransferPartitions { get; } = [];
+        public List<Guid> Debits { get; } = [];
+        public List<Guid> Credits { get; } = [];
+        public List<long> Amounts { get; } = [];
+        public List<string> Currencies { get; } = [];
+        public List<Guid?> PendingIds { get; } = [];
+        public List<long> Flags { get; } = [];
+        public List<long> Timeouts { get; } = [];
+        public List<long> Codes { get; } = [];
+        public List<string?> Metadata { get; } = [];
+        public List<long> Timestamps { get; } = [];
+        public List<long> States { get; } = [];
+        public List<long> Posted { get; } = [];
+        public List<long> Expires { get; } = [];
+        public List<Guid> HoldIds { get; } = [];
+        public List<long> HoldStates { get; } = [];
+        public List<long> HoldPosted { get; } = [];
+        public List<Guid> BalanceIds { get; } = [];
+        public List<long> DebitsPending { get; } = [];
+        public List<long> DebitsPosted { get; } = [];
+        public List<long> CreditsPending { get; } = [];
+        public List<long> CreditsPosted { get; } = [];
+
+        public void Reset(LedgerCommit commit)
+        {
+            foreach (var property in All())
+            {
+                property.Clear();
+            }
+            _ = commit;
+        }
+
+        private IEnumerable<System.Collections.IList> All() =>
+        [
+            AccountIds, AccountPartitions, AccountCurrencies, AccountFlags, AccountOverdrafts, AccountCodes, AccountCreated,
+            Sequences, TransferIds, TransferPartitions, Debits, Credits, Amounts, Currencies, PendingIds, Flags, Timeouts, Codes,
+            Metadata, Timestamps, States, Posted, Expires, HoldIds, HoldStates, HoldPosted, BalanceIds, DebitsPending, DebitsPosted,
+            CreditsPending, CreditsPosted,
+        ];
+    }
+}
+
+/// <summary>The store cannot write now (connection lost, another writer took over); retrying later is safe.</summary>
+public sealed class LedgerStoreUnavailableException : Exception
+{
+    public LedgerStoreUnavailableException()
+    {
+    }
+
+    public LedgerStoreUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public LedgerStoreUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
