@@ -2,8 +2,11 @@ using System.Text;
 using Bulwark.Chaos;
 using Bulwark.Discovery.Etcd.Discovery;
 using Bulwark.Discovery.Tests.Fixtures;
+using Bulwark.Platform.Hosting;
 using Grpc.Core;
 using Grpc.Health.V1;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Bulwark.Discovery.Tests.Chain;
 
@@ -183,6 +186,10 @@ public sealed class IncidentChainTests
             alpha = await TestProcess.StartAsync("alpha", TestProcess.Options(etcd.ClientUrls, prefix, "alpha", Snapshot("alpha")), ports[2]);
             Assert.True(alpha.Registry.HasView);
             Assert.False(alpha.Registry.IsFresh);
+            var readiness = await alpha.App.Services.GetRequiredService<HealthCheckService>()
+                .CheckHealthAsync(check => check.Tags.Contains(BulwarkHost.ReadyTag));
+            Assert.Equal(HealthStatus.Healthy, readiness.Status);
+            Assert.Equal("last known good", readiness.Entries["discovery-view"].Description);
             load = CallLoad.Start(alpha.Client("beta"), "beta");
             Assert.True(await load.WaitForSuccessesAsync(30), "restarted router routes from its snapshot");
 
