@@ -3,6 +3,9 @@ using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Storage;
 using Bulwark.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
+using Npgsql;
+using System.Data.Common;
+using Bulwark.Storage.Postgres;
 
 namespace Bulwark.Ledger;
 
@@ -34,13 +37,32 @@ public static class LedgerChecker
         // a live ledger, a batch committed between them would otherwise be reported as damage.
         using var snapshot = connection.BeginTransaction(deferred: true);
         var problems = new Problems();
-        var accounts = LoadAccounts(connection, snapshot);
-        var transferCount = Recompute(connection, snapshot, accounts, problems);
+        var accounts = LoadAccounts(connection, snapshot, SqliteId);
+        var transferCount = Recompute(connection, snapshot, accounts, problems, SqliteId);
         CompareBalances(accounts, problems);
         return new LedgerCheckReport(problems.Count == 0, accounts.Count, transferCount, problems.ToList());
     }
 
-    private static Dictionary<UInt128, Balances> LoadAccounts(SqliteConnection connection, SqliteTransaction snapshot)
+    /// <summary>The same checks on a ledger in PostgreSQL (schema <c>ledger</c>), in one REPEATABLE READ snapshot.</summary>
+    public static LedgerCheckReport CheckPostgres(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, SearchPath = "ledger" });
+        using var connection = PostgresConnections.Open(dataSource);
+        using var snapshot = connection.BeginTransaction(System.Data.IsolationLevel.RepeatableRead);
+        var problems = new Problems();
+        var accounts = LoadAccounts(connection, snapshot, PostgresId);
+        var transferCount = Recompute(connection, snapshot, accounts, problems, PostgresId);
+        CompareBalances(accounts, problems);
+        return new LedgerCheckReport(problems.Count == 0, accounts.Count, transferCount, problems.ToList());
+    }
+
+    private static UInt128 SqliteId(DbDataReader reader, int ordinal) => SqliteRows.ReadId((SqliteDataReader)reader, ordinal);
+
+    private static UInt128 PostgresId(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? UInt128.Zero : PostgresLedgerStore.FromGuid(reader.GetFieldValue<Guid>(ordinal));
+
+    private static Dictionary<UInt128, Balances> LoadAccounts(DbConnection connection, DbTransaction snapshot, Func<DbDataReader, int, UInt128> readId)
     {
         using var command = connection.CreateCommand();
         command.Transaction = snapshot;
@@ -49,7 +71,7 @@ public static class LedgerChecker
         var accounts = new Dictionary<UInt128, Balances>();
         while (reader.Read())
         {
-            accounts[SqliteRows.ReadId(reader, 0)] = new Balances
+            accounts[readId(reader, 0)] = new Balances
             {
                 StoredDebitsPending = reader.GetInt64(1),
                 StoredDebitsPosted = reader.GetInt64(2),
@@ -60,7 +82,7 @@ public static class LedgerChecker
         return accounts;
     }
 
-    private static long Recompute(SqliteConnection connection, SqliteTransaction snapshot, Dictionary<UInt128, Balances> accounts, Problems problems)
+    private static long Recompute(DbConnection connection, DbTransaction snapshot, Dictionary<UInt128, Balances> accounts, Problems problems, Func<DbDataReader, int, UInt128> readId)
     {
         using var command = connection.CreateCommand();
         command.Transaction = snapshot;
@@ -73,9 +95,9 @@ public static class LedgerChecker
         while (reader.Read())
         {
             count++;
-            var id = SqliteRows.ReadId(reader, 0);
-            var debitId = SqliteRows.ReadId(reader, 1);
-            var creditId = SqliteRows.ReadId(reader, 2);
+            var id = readId(reader, 0);
+            var debitId = readId(reader, 1);
+            var creditId = readId(reader, 2);
             var amount = reader.GetInt64(3);
             var flags = (TransferFlags)reader.GetInt64(5);
             var state = (TransferState)reader.GetInt64(6);
@@ -112,7 +134,7 @@ public static class LedgerChecker
             }
             if (flags is TransferFlags.PostPending or TransferFlags.VoidPending)
             {
-                seconds.Add(new SecondPhase(id, SqliteRows.ReadId(reader, 4), flags, amount));
+                seconds.Add(new SecondPhase(id, readId(reader, 4), flags, amount));
             }
         }
         CheckHolds(holds, seconds, problems);

@@ -358,10 +358,13 @@ public sealed class PostgresLedgerStore : ILedgerStore
 
     private void CheckPartitionCount(NpgsqlConnection connection, int partitionCount)
     {
-        using var command = new NpgsqlCommand(
-            "INSERT INTO ledger.ledger_meta (key, value) VALUES ('partition_count', $1) ON CONFLICT (key) DO NOTHING; " +
-            "SELECT value FROM ledger.ledger_meta WHERE key = 'partition_count'", connection);
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = partitionCount });
+        using (var insert = new NpgsqlCommand(
+            "INSERT INTO ledger.ledger_meta (key, value) VALUES ('partition_count', $1) ON CONFLICT (key) DO NOTHING", connection))
+        {
+            insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = partitionCount });
+            insert.ExecuteNonQuery();
+        }
+        using var command = new NpgsqlCommand("SELECT value FROM ledger.ledger_meta WHERE key = 'partition_count'", connection);
         var stored = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
         if (stored != partitionCount)
         {

@@ -10,19 +10,43 @@ namespace Bulwark.Ledger.Tests.Properties;
 /// purpose, with the same or a different body). Seeded with Replay so that every run checks the
 /// same cases and a failure reproduces; change the seed locally to explore further.
 /// </summary>
-public sealed class LedgerProperties
+public sealed class LedgerProperties : LedgerPropertyChecks
 {
+    [Property(MaxTest = 250, Replay = "(20250601,11)", Arbitrary = [typeof(LedgerArbitraries)])]
+    public void Engine_RandomScenario_MatchesModelAndKeepsInvariants(Scenario scenario) => RandomScenario(scenario);
+
+    [Property(MaxTest = 60, Replay = "(20250601,29)", Arbitrary = [typeof(LedgerArbitraries)])]
+    public void Engine_ConcurrentSubmittersWithRetries_ConservesMoneyAndNeverDoubleApplies(Scenario scenario) => ConcurrentSubmitters(scenario);
+}
+
+/// <summary>The same properties on PostgreSQL, fewer cases (each case gets a database of its own).</summary>
+public sealed class LedgerPropertiesPostgres : LedgerPropertyChecks
+{
+    [Property(MaxTest = 25, Replay = "(20250601,11)", Arbitrary = [typeof(LedgerArbitraries)])]
+    public void Engine_RandomScenario_MatchesModelAndKeepsInvariants(Scenario scenario) => RandomScenario(scenario);
+
+    [Property(MaxTest = 10, Replay = "(20250601,29)", Arbitrary = [typeof(LedgerArbitraries)])]
+    public void Engine_ConcurrentSubmittersWithRetries_ConservesMoneyAndNeverDoubleApplies(Scenario scenario) => ConcurrentSubmitters(scenario);
+
+    protected override string? NewPostgresDatabase() => PostgresTestServer.NewDatabase("props");
+}
+
+/// <summary>The property bodies, run on SQLite and on PostgreSQL by the classes above.</summary>
+public abstract class LedgerPropertyChecks
+{
+    /// <summary>Null: SQLite. The PostgreSQL subclass returns a fresh database per case.</summary>
+    protected virtual string? NewPostgresDatabase() => null;
+
     // The hourly sweep keeps the timer out of the way: sweeps happen only where a step asks, so
     // the model knows exactly when holds expire (and posts arriving after expiry, before a sweep,
     // are exercised too).
     private static readonly LedgerOptions Options = new() { ExpirySweepInterval = TimeSpan.FromHours(1) };
 
-    [Property(MaxTest = 250, Replay = "(20250601,11)", Arbitrary = [typeof(LedgerArbitraries)])]
-    public void Engine_RandomScenario_MatchesModelAndKeepsInvariants(Scenario scenario)
+    protected void RandomScenario(Scenario scenario)
     {
         ArgumentNullException.ThrowIfNull(scenario);
         using var directory = new TempDirectory(inMemory: true);
-        var ledger = TestLedger.StartAsync(directory: directory, options: Options).GetAwaiter().GetResult();
+        var ledger = TestLedger.StartAsync(directory: directory, options: Options, postgres: NewPostgresDatabase()).GetAwaiter().GetResult();
         try
         {
             var model = new LedgerModel { NowUnixMs = TestLedger.Start.ToUnixTimeMilliseconds() };
@@ -39,12 +63,11 @@ public sealed class LedgerProperties
         }
     }
 
-    [Property(MaxTest = 60, Replay = "(20250601,29)", Arbitrary = [typeof(LedgerArbitraries)])]
-    public void Engine_ConcurrentSubmittersWithRetries_ConservesMoneyAndNeverDoubleApplies(Scenario scenario)
+    protected void ConcurrentSubmitters(Scenario scenario)
     {
         ArgumentNullException.ThrowIfNull(scenario);
         using var directory = new TempDirectory(inMemory: true);
-        var ledger = TestLedger.StartAsync(directory: directory, options: Options).GetAwaiter().GetResult();
+        var ledger = TestLedger.StartAsync(directory: directory, options: Options, postgres: NewPostgresDatabase()).GetAwaiter().GetResult();
         try
         {
             var accounts = scenario.Steps.Where(s => s.Kind == StepKind.CreateAccounts).SelectMany(s => s.Accounts).ToArray();
@@ -147,7 +170,7 @@ public sealed class LedgerProperties
             Assert.True((decimal)account.DebitsPending + account.DebitsPosted <= (decimal)account.CreditsPosted + account.OverdraftLimit,
                 $"limited account {account.Id} exceeds its limit: {account}");
         }
-        var report = LedgerChecker.Check(ledger.DatabasePath);
+        var report = ledger.Check();
         Assert.True(report.Ok, string.Join(Environment.NewLine, report.Problems));
     }
 }

@@ -12,8 +12,9 @@ public sealed class TestLedger : IAsyncDisposable
     private readonly TempDirectory _directory;
     private readonly bool _ownsDirectory;
 
-    private TestLedger(TempDirectory directory, bool ownsDirectory, LedgerEngine engine, FakeTimeProvider time, string path)
+    private TestLedger(TempDirectory directory, bool ownsDirectory, LedgerEngine engine, FakeTimeProvider time, string path, string? postgres = null)
     {
+        Postgres = postgres;
         _directory = directory;
         _ownsDirectory = ownsDirectory;
         Engine = engine;
@@ -27,10 +28,16 @@ public sealed class TestLedger : IAsyncDisposable
 
     public string DatabasePath { get; }
 
+    /// <summary>The PostgreSQL connection string when the ledger runs on PostgreSQL; null on SQLite.</summary>
+    public string? Postgres { get; }
+
+    /// <summary>LedgerChecker on whichever store this ledger runs on.</summary>
+    public LedgerCheckReport Check() => Postgres is null ? LedgerChecker.Check(DatabasePath) : LedgerChecker.CheckPostgres(Postgres);
+
     public static readonly DateTimeOffset Start = new(2025, 6, 1, 9, 0, 0, TimeSpan.Zero);
 
     public static async Task<TestLedger> StartAsync(bool inMemory = false, Func<ILedgerStore, ILedgerStore>? wrapStore = null,
-        LedgerOptions? options = null, TempDirectory? directory = null, FakeTimeProvider? time = null)
+        LedgerOptions? options = null, TempDirectory? directory = null, FakeTimeProvider? time = null, string? postgres = null)
     {
         var ownsDirectory = directory is null;
         directory ??= new TempDirectory(inMemory);
@@ -45,14 +52,14 @@ public sealed class TestLedger : IAsyncDisposable
             ExpirySweepInterval = options.ExpirySweepInterval,
         };
         time ??= new FakeTimeProvider(Start);
-        ILedgerStore store = new SqliteLedgerStore(path);
+        ILedgerStore store = postgres is null ? new SqliteLedgerStore(path) : new PostgresLedgerStore(postgres);
         if (wrapStore is not null)
         {
             store = wrapStore(store);
         }
         var engine = new LedgerEngine(options, store, time);
         await engine.StartAsync();
-        return new TestLedger(directory, ownsDirectory, engine, time, path);
+        return new TestLedger(directory, ownsDirectory, engine, time, path, postgres);
     }
 
     public static UInt128 Id(int value) => (UInt128)value;

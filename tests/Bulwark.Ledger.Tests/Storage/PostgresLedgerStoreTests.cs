@@ -1,0 +1,185 @@
+using Bulwark.Ledger.Protos;
+using Bulwark.Ledger.Storage;
+using Bulwark.Ledger.Tests.Support;
+using Bulwark.Storage.Postgres;
+using Bulwark.Storage.Sqlite;
+using Npgsql;
+
+namespace Bulwark.Ledger.Tests.Storage;
+
+/// <summary>PostgreSQL-only behaviour: bad connection strings, schema versions, writer exclusion and fencing, a lost connection.</summary>
+public sealed class PostgresLedgerStoreTests
+{
+    [Fact]
+    public void UnreachableServer_OneClearError_NamingTheServer()
+    {
+        var port = PostgresTestServer.Instance.Port;
+        // A port nothing listens on: the fixture's port plus one is not guaranteed free, so ask the OS.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var closed = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var store = new PostgresLedgerStore($"Host=127.0.0.1;Port={closed};Username=postgres;Database=nowhere;Timeout=3");
+        var error = Assert.Throws<StorageOpenException>(() => store.Open(4));
+        Assert.Contains($"127.0.0.1:{closed}/nowhere", error.Message, StringComparison.Ordinal);
+        Assert.NotEqual(port, closed);
+    }
+
+    [Fact]
+    public void MissingDatabase_OneClearError()
+    {
+        var builder = new NpgsqlConnectionStringBuilder(PostgresTestServer.Instance.ConnectionString()) { Database = "no_such_db" };
+        using var store = new PostgresLedgerStore(builder.ConnectionString);
+        var error = Assert.Throws<StorageOpenException>(() => store.Open(4));
+        Assert.Contains("no_such_db", error.Message, StringComparison.Ordinal);
+        Assert.Contains("3D000", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SchemaFromANewerVersion_Refused_SayingWhy()
+    {
+        var database = PostgresTestServer.NewDatabase("newer");
+        using (var store = new PostgresLedgerStore(database))
+        {
+            store.Open(4);
+        }
+        Execute(database, "UPDATE ledger.schema_version SET version = 99");
+        using var again = new PostgresLedgerStore(database);
+        var error = Assert.Throws<SchemaTooNewException>(() => again.Open(4));
+        Assert.Contains("99", error.Message, StringComparison.Ordinal);
+        Assert.Contains("newer than this build knows", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SecondWriter_IsRefusedWhileTheFirstLives_AndTakesOverAfter()
+    {
+        var database = PostgresTestServer.NewDatabase("writers");
+        using (var first = new PostgresLedgerStore(database))
+        {
+            first.Open(4);
+            using var second = new PostgresLedgerStore(database);
+            var error = Assert.Throws<LedgerStoreUnavailableException>(() => second.Open(4));
+            Assert.Contains("Another ledger writer", error.Message, StringComparison.Ordinal);
+        }
+        using var third = new PostgresLedgerStore(database);
+        third.Open(4);
+        Assert.Empty(third.LoadAccounts());
+    }
+
+    [Fact]
+    public void WriterThatLostItsSession_IsFenced_WhenAnotherTookOver()
+    {
+        var database = PostgresTestServer.NewDatabase("fence");
+        using var first = new PostgresLedgerStore(database);
+        first.Open(4);
+        first.Commit(NewAccount(1));
+        // The first writer's session dies (network cut, server restart): its lock is gone.
+        Execute(database, $"SELECT pg_terminate_backend({first.WriterProcessId})");
+        using var second = new PostgresLedgerStore(database);
+        second.Open(4);
+        Assert.True(second.WriterEpoch > 1);
+        second.Commit(NewAccount(2));
+
+        // The first writer may not write on its old cache, nor reconnect while the second lives.
+        Assert.ThrowsAny<Exception>(() => first.Commit(NewAccount(3)));
+        var refused = Assert.Throws<LedgerStoreUnavailableException>(() => first.LoadAccounts());
+        Assert.Contains("Another ledger writer", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(2, second.LoadAccounts().Count);
+    }
+
+    [Fact]
+    public void EpochFence_RejectsABatchFromAStaleEpoch_WritingNothing()
+    {
+        var database = PostgresTestServer.NewDatabase("epoch");
+        using var store = new PostgresLedgerStore(database);
+        store.Open(4);
+        // Someone else moved the epoch on (a writer that took over and left).
+        Execute(database, "UPDATE ledger.ledger_meta SET value = value + 1 WHERE key = 'writer_epoch'");
+        var error = Assert.Throws<LedgerStoreUnavailableException>(() => store.Commit(NewAccount(5)));
+        Assert.Contains("fenced", error.Message, StringComparison.Ordinal);
+        // Reloading takes a fresh epoch (the lock is still ours once the old session is closed).
+        Assert.Empty(store.LoadAccounts());
+        store.Commit(NewAccount(5));
+        Assert.Single(store.LoadAccounts());
+    }
+
+    [Fact]
+    public async Task ConnectionLostMidBatch_CallerGetsRetriableError_NothingHalfWritten_RetrySucceedsOnce()
+    {
+        var database = PostgresTestServer.NewDatabase("lost");
+        PostgresLedgerStore? inner = null;
+        HookedStore? hooked = null;
+        var ledger = await TestLedger.StartAsync(wrapStore: store => hooked = new HookedStore(inner = (PostgresLedgerStore)store), postgres: database);
+        try
+        {
+            var a = await ledger.AccountAsync(1);
+            var b = await ledger.AccountAsync(2);
+            var cut = true;
+            hooked!.BeforeCommit = _ =>
+            {
+                if (cut)
+                {
+                    cut = false;
+                    Execute(database, $"SELECT pg_terminate_backend({inner!.WriterProcessId})");
+                }
+            };
+            var batch = Enumerable.Range(0, 50).Select(i => TestLedger.Transfer(100 + i, a, b, 10)).ToArray();
+            var failed = await Assert.ThrowsAsync<LedgerUnavailableException>(() => ledger.Engine.SubmitAsync(batch));
+            Assert.Contains("retrying with the same ids is safe", failed.Message, StringComparison.Ordinal);
+            Assert.Empty(await ledger.Engine.GetTransfersAsync(batch.Select(t => t.Id).ToArray()));
+
+            var retried = await ledger.Engine.SubmitAsync(batch);
+            Assert.All(retried, r => Assert.Equal(TransferStatus.Ok, r.Status));
+            Assert.Equal(500, (await ledger.GetAccountAsync(a)).DebitsPosted);
+            var report = ledger.Check();
+            Assert.True(report.Ok, string.Join(Environment.NewLine, report.Problems));
+            Assert.Equal(50, report.TransferCount);
+        }
+        finally
+        {
+            await ledger.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData("postgres://app@db.internal:6543/bank", "Host=db.internal;Port=6543;Database=bank;Username=app")]
+    [InlineData("postgresql://app:s%40cret@127.0.0.1/bank?sslmode=disable", "Host=127.0.0.1;Port=5432;Database=bank;Username=app;Password=s@cret;SSL Mode=Disable")]
+    public void Url_ParsesToConnectionString(string url, string expected)
+    {
+        var parsed = new NpgsqlConnectionStringBuilder(PostgresConnections.ConnectionStringFromUrl(url));
+        var wanted = new NpgsqlConnectionStringBuilder(expected);
+        Assert.True(parsed.EquivalentTo(wanted), parsed.ConnectionString);
+    }
+
+    [Theory]
+    [InlineData("postgres://app@host")]
+    [InlineData("postgres:///bank")]
+    [InlineData("mysql://app@host/bank")]
+    [InlineData("postgres://app@host/bank?nonsense=1")]
+    public void BadUrl_FormatException_SayingWhatIsExpected(string url)
+    {
+        var error = Assert.Throws<FormatException>(() => PostgresConnections.ConnectionStringFromUrl(url));
+        Assert.Contains("postgres", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Redact_HidesThePassword()
+    {
+        Assert.Equal("postgres://app:***@h/db", PostgresConnections.Redact("postgres://app:hunter2@h/db"));
+    }
+
+    private static LedgerCommit NewAccount(int id)
+    {
+        var commit = new LedgerCommit();
+        commit.NewAccounts.Add(new(1, new LedgerAccount { Id = (UInt128)id, Currency = "GBP", Code = 1 }));
+        return commit;
+    }
+
+    private static void Execute(string connectionString, string sql)
+    {
+        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        command.ExecuteNonQuery();
+    }
+}
