@@ -37,14 +37,15 @@ internal static class BenchDiscoveryCommand
         var registrations = CommonOptions.PositiveInt("--registrations", "Registrations timed for propagation.", 200, 100_000);
         var calls = CommonOptions.PositiveInt("--calls", "Calls per channel per round for the routing overhead.", 2_000, 1_000_000);
         var rounds = CommonOptions.PositiveInt("--rounds", "Alternating rounds of direct and bulwark:/// calls.", 10, 1_000);
+        var stalls = CommonOptions.PositiveInt("--stalls", "Silent watch stalls (blackholed through a fault proxy) timed to recovery.", 5, 100);
         var output = new Option<DirectoryInfo?>("--out") { Description = "Write discovery-YYYY-MM-DD.json and .md into this directory (e.g. bench/results)." };
         var command = new Command("discovery", "Discovery propagation (registration to every watcher) and bulwark:/// routing overhead.")
         {
-            registry, watchers, registrations, calls, rounds, output,
+            registry, watchers, registrations, calls, rounds, stalls, output,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var settings = new Settings(parse.GetValue(watchers), parse.GetValue(registrations), parse.GetValue(calls), parse.GetValue(rounds));
+            var settings = new Settings(parse.GetValue(watchers), parse.GetValue(registrations), parse.GetValue(calls), parse.GetValue(rounds), parse.GetValue(stalls));
             IReadOnlyList<Uri> endpoints;
             LocalEtcd? local = null;
             try
@@ -89,14 +90,15 @@ internal static class BenchDiscoveryCommand
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
-    private sealed record Settings(int Watchers, int Registrations, int Calls, int Rounds);
+    private sealed record Settings(int Watchers, int Registrations, int Calls, int Rounds, int Stalls);
 
     private sealed record Result(
         DateTime StartedAt, int Watchers, int Registrations,
         double PropagationP50Milliseconds, double PropagationP99Milliseconds, double PropagationMaxMilliseconds,
         double DirectMeanMicroseconds, double DirectP50Microseconds, double DirectP99Microseconds,
         double RoutedMeanMicroseconds, double RoutedP50Microseconds, double RoutedP99Microseconds,
-        double OverheadRatio);
+        double OverheadRatio,
+        double StaleAfterSeconds, double StallRecoveryP50Milliseconds, double StallRecoveryMaxMilliseconds);
 
     private static async Task<Result> RunAsync(IReadOnlyList<Uri> endpoints, Settings settings, CancellationToken cancellationToken)
     {
@@ -123,11 +125,14 @@ internal static class BenchDiscoveryCommand
             var propagation = await MeasurePropagationAsync(writer, watchers, settings.Registrations, cancellationToken);
             var (direct, routed) = await MeasureRoutingAsync(watchers[0], address, settings, cancellationToken);
             await server.StopAsync(cancellationToken);
+            var staleAfter = new EtcdRegistryOptions { Endpoints = endpoints }.StaleAfterSeconds;
+            var recovery = await MeasureStallRecoveryAsync(writer, endpoints, prefix, settings.Stalls, cancellationToken);
             return new Result(started, settings.Watchers, settings.Registrations,
                 propagation.GetValueAtPercentile(50) / 1000.0, propagation.GetValueAtPercentile(99) / 1000.0, propagation.GetMaxValue() / 1000.0,
                 direct.GetMean(), direct.GetValueAtPercentile(50), direct.GetValueAtPercentile(99),
                 routed.GetMean(), routed.GetValueAtPercentile(50), routed.GetValueAtPercentile(99),
-                routed.GetMean() / direct.GetMean());
+                routed.GetMean() / direct.GetMean(),
+                staleAfter, recovery.GetValueAtPercentile(50) / 1000.0, recovery.GetMaxValue() / 1000.0);
         }
         finally
         {
@@ -189,7 +194,75 @@ internal static class BenchDiscoveryCommand
         return histogram;
     }
 
-    /// <summary>Sequential unary calls, alternating rounds on a direct and a routed channel; microseconds.</summary>
+    /// <summary>
+    /// R3 with default options: a watcher reaches etcd through a fault proxy that goes silent
+    /// (connections open, nothing forwarded); a registration is made meanwhile. Microseconds from
+    /// the registration until the watcher has it: stall detection plus reconnecting to the member
+    /// directly (learnt from the member list) and resuming from the last revision.
+    /// </summary>
+    private static async Task<LongHistogram> MeasureStallRecoveryAsync(EtcdServiceRegistry writer, IReadOnlyList<Uri> endpoints, string prefix, int stalls, CancellationToken cancellationToken)
+    {
+        var histogram = new LongHistogram(TimeSpan.FromSeconds(WaitSecondsMax * 3).Ticks, 3);
+        for (var i = 0; i < stalls; i++)
+        {
+            var target = await ResolveAsync(endpoints[0], cancellationToken);
+            await using var proxy = Bulwark.Chaos.FaultProxy.Start(target);
+            await using var watcher = await EtcdServiceRegistry.StartAsync(new EtcdRegistryOptions
+            {
+                Endpoints = [new Uri($"http://{proxy.EndPoint}")],
+                KeyPrefix = prefix,
+                ProcessName = $"bench-stalled-{i}",
+                MemberRefreshIntervalSeconds = 0.5,
+            }, cancellationToken: cancellationToken);
+            if (!await PollAsync(() => watcher.Members.Count > 1, cancellationToken))
+            {
+                throw new InvalidOperationException("the stalled watcher did not learn the member list");
+            }
+            var id = $"after-stall-{i}";
+            using var seen = new SemaphoreSlim(0);
+            using var subscription = watcher.Watch(Service, view =>
+            {
+                if (view.Instances.Any(instance => instance.InstanceId == id))
+                {
+                    seen.Release();
+                }
+            });
+            proxy.Mode = Bulwark.Chaos.FaultMode.Blackhole;
+            var start = Stopwatch.GetTimestamp();
+            await using var registration = await writer.RegisterAsync(new ServiceInstance(Service, id, "127.0.0.1:1", "bench"), cancellationToken);
+            if (!await seen.WaitAsync(TimeSpan.FromSeconds(WaitSecondsMax * 3), cancellationToken))
+            {
+                throw new InvalidOperationException($"a registration made during stall {i} was not seen within {WaitSecondsMax * 3} s");
+            }
+            histogram.RecordValue(Stopwatch.GetElapsedTime(start).Ticks / 10);
+        }
+        return histogram;
+    }
+
+    private static async Task<IPEndPoint> ResolveAsync(Uri endpoint, CancellationToken cancellationToken)
+    {
+        if (IPAddress.TryParse(endpoint.Host, out var address))
+        {
+            return new IPEndPoint(address, endpoint.Port);
+        }
+        var addresses = await Dns.GetHostAddressesAsync(endpoint.Host, cancellationToken);
+        return new IPEndPoint(addresses[0], endpoint.Port);
+    }
+
+    private static async Task<bool> PollAsync(Func<bool> condition, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < WaitSecondsMax * 20; attempt++)
+        {
+            if (condition())
+            {
+                return true;
+            }
+            await Task.Delay(50, cancellationToken);
+        }
+        return condition();
+    }
+
+    /// <summary>Sequential unary calls alternating between a direct and a routed channel; microseconds.</summary>
     private static async Task<(LongHistogram Direct, LongHistogram Routed)> MeasureRoutingAsync(EtcdServiceRegistry registry, IPEndPoint server, Settings settings, CancellationToken cancellationToken)
     {
         var provider = new ServiceCollection().AddSingleton<ResolverFactory>(new BulwarkResolverFactory(registry)).BuildServiceProvider();
@@ -205,25 +278,34 @@ internal static class BenchDiscoveryCommand
         var request = new HealthCheckRequest { Service = Service };
         var directHistogram = new LongHistogram(TimeSpan.FromSeconds(WaitSecondsMax).Ticks, 3);
         var routedHistogram = new LongHistogram(TimeSpan.FromSeconds(WaitSecondsMax).Ticks, 3);
-        await CallsAsync(direct, request, settings.Calls, null, cancellationToken);
-        await CallsAsync(routed, request, settings.Calls, null, cancellationToken);
+        await CallsAsync(direct, routed, request, settings.Calls, null, null, cancellationToken);
         for (var round = 0; round < settings.Rounds; round++)
         {
-            await CallsAsync(direct, request, settings.Calls, directHistogram, cancellationToken);
-            await CallsAsync(routed, request, settings.Calls, routedHistogram, cancellationToken);
+            await CallsAsync(direct, routed, request, settings.Calls, directHistogram, routedHistogram, cancellationToken);
         }
         await provider.DisposeAsync();
         return (directHistogram, routedHistogram);
     }
 
-    private static async Task CallsAsync(Health.HealthClient client, HealthCheckRequest request, int calls, LongHistogram? histogram, CancellationToken cancellationToken)
+    /// <summary>
+    /// Calls alternate one by one (direct, routed, routed, direct, ...) so that the load of other
+    /// processes on a shared machine falls on both channels alike.
+    /// </summary>
+    private static async Task CallsAsync(Health.HealthClient direct, Health.HealthClient routed, HealthCheckRequest request, int calls, LongHistogram? directHistogram, LongHistogram? routedHistogram, CancellationToken cancellationToken)
     {
         for (var i = 0; i < calls; i++)
         {
-            var start = Stopwatch.GetTimestamp();
-            await client.CheckAsync(request, deadline: DateTime.UtcNow.AddSeconds(WaitSecondsMax), cancellationToken: cancellationToken);
-            histogram?.RecordValue(Math.Max(1, Stopwatch.GetElapsedTime(start).Ticks / 10));
+            var routedFirst = i % 2 == 1;
+            await TimedCallAsync(routedFirst ? routed : direct, request, routedFirst ? routedHistogram : directHistogram, cancellationToken);
+            await TimedCallAsync(routedFirst ? direct : routed, request, routedFirst ? directHistogram : routedHistogram, cancellationToken);
         }
+    }
+
+    private static async Task TimedCallAsync(Health.HealthClient client, HealthCheckRequest request, LongHistogram? histogram, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await client.CheckAsync(request, deadline: DateTime.UtcNow.AddSeconds(WaitSecondsMax), cancellationToken: cancellationToken);
+        histogram?.RecordValue(Math.Max(1, Stopwatch.GetElapsedTime(start).Ticks / 10));
     }
 
     private static string ToMarkdown(Result result, Settings settings, bool localEtcd)
@@ -242,14 +324,22 @@ internal static class BenchDiscoveryCommand
         text.AppendLine();
         text.AppendLine("## Routing overhead: `bulwark:///` against a direct channel, same server, same run");
         text.AppendLine();
-        text.AppendLine(string.Create(culture, $"Sequential unary `grpc.health.v1` calls, {settings.Rounds} alternating rounds of {settings.Calls:N0} calls per channel after a warm-up round each."));
+        text.AppendLine(string.Create(culture, $"Sequential unary `grpc.health.v1` calls alternating one by one between the two channels (direct first, then routed first, and so on): {settings.Rounds} rounds of {settings.Calls:N0} calls per channel after a warm-up round."));
         text.AppendLine();
         text.AppendLine("| channel | mean µs | p50 µs | p99 µs |");
         text.AppendLine("|---|---:|---:|---:|");
         text.AppendLine(string.Create(culture, $"| direct `http://` | {result.DirectMeanMicroseconds:0} | {result.DirectP50Microseconds:0} | {result.DirectP99Microseconds:0} |"));
         text.AppendLine(string.Create(culture, $"| `bulwark:///` | {result.RoutedMeanMicroseconds:0} | {result.RoutedP50Microseconds:0} | {result.RoutedP99Microseconds:0} |"));
         text.AppendLine();
-        text.AppendLine(string.Create(culture, $"Overhead (mean routed / mean direct): **{result.OverheadRatio:0.000}** ({(result.OverheadRatio - 1) * 100:+0.0;-0.0}%)."));
+        text.AppendLine(string.Create(culture, $"Overhead (mean routed / mean direct): **{result.OverheadRatio:0.000}** ({(result.OverheadRatio - 1) * 100:+0.0;-0.0}%); at the median {result.RoutedP50Microseconds / result.DirectP50Microseconds:0.000}."));
+        text.AppendLine();
+        text.AppendLine("## Silent watch stall: registration made during a stall until the stalled watcher has it");
+        text.AppendLine();
+        text.AppendLine(string.Create(culture, $"Default options (stale after {result.StaleAfterSeconds:0.#} s, a progress request every second); the watcher reaches etcd through the chaos proxy, which is blackholed just before the registration. {settings.Stalls} stalls."));
+        text.AppendLine();
+        text.AppendLine("| stalls | p50 ms | max ms |");
+        text.AppendLine("|---:|---:|---:|");
+        text.AppendLine(string.Create(culture, $"| {settings.Stalls} | {result.StallRecoveryP50Milliseconds:0} | {result.StallRecoveryMaxMilliseconds:0} |"));
         return text.ToString();
     }
 
