@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Storage;
+using Bulwark.Storage.Postgres;
+using Npgsql;
 using HdrHistogram;
 
 namespace Bulwark.Bench;
@@ -19,6 +22,10 @@ public static class LedgerBenchmark
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(output);
         options.Validate();
+        if (options.Store == "postgres")
+        {
+            return await RunPostgresAsync(options, output, cancellationToken);
+        }
         var ownDirectory = options.DataDirectory is null;
         var directory = options.DataDirectory ?? Path.Combine(Path.GetTempPath(), "bulwark-bench-" + Guid.NewGuid().ToString("n"));
         Directory.CreateDirectory(directory);
@@ -29,7 +36,7 @@ public static class LedgerBenchmark
             await engine.StartAsync(cancellationToken);
             await CreateAccountsAsync(engine, options, cancellationToken);
             output.WriteLine(Invariant($"ledger bench: {options.Accounts:N0} accounts, {options.Clients} clients x {options.BatchSize:N0} transfers per call, {(options.TimeOrderedIds ? "time-ordered" : "random")} ids, {options.Duration.TotalSeconds:N0} s (+{options.Warmup.TotalSeconds:N0} s warm-up), database {path}"));
-            return await MeasureAsync(engine, options, output, cancellationToken);
+            return await MeasureAsync(engine, options, output, cancellationToken) with { StoreVersion = "SQLite " + SQLitePCL.raw.sqlite3_libversion().utf8_to_string() };
         }
         finally
         {
@@ -38,6 +45,86 @@ public static class LedgerBenchmark
                 Directory.Delete(directory, recursive: true);
             }
         }
+    }
+
+    /// <summary>
+    /// The ledger on PostgreSQL: a fresh database on the given server (or on a temporary durable
+    /// server started here), then, with ComparePgbench, pgbench's tpcb-like script on the same
+    /// server with the same clients and duration, in a database of its own.
+    /// </summary>
+    private static async Task<LedgerBenchmarkResult> RunPostgresAsync(LedgerBenchmarkOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var server = options.PostgresConnectionString is null
+            ? TemporaryPostgresServer.Start(durable: true, maxConnections: Math.Max(100, options.Clients + 20))
+            : null;
+        var admin = options.PostgresConnectionString ?? server!.ConnectionString();
+        if (server is not null)
+        {
+            output.WriteLine(Invariant($"started a temporary durable PostgreSQL ({server.Version}) in {server.Root} on port {server.Port}"));
+        }
+        var stamp = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+        var ledgerDatabase = "bulwark_bench_" + stamp;
+        var connectionString = CreateDatabase(admin, ledgerDatabase);
+        try
+        {
+            string version;
+            LedgerBenchmarkResult result;
+            await using (var engine = new LedgerEngine(new LedgerOptions { DatabasePath = "postgres" }, new PostgresLedgerStore(connectionString)))
+            {
+                await engine.StartAsync(cancellationToken);
+                version = ServerVersion(connectionString);
+                await CreateAccountsAsync(engine, options, cancellationToken);
+                output.WriteLine(Invariant($"ledger bench: {options.Accounts:N0} accounts, {options.Clients} clients x {options.BatchSize:N0} transfers per call, {(options.TimeOrderedIds ? "time-ordered" : "random")} ids, {options.Duration.TotalSeconds:N0} s (+{options.Warmup.TotalSeconds:N0} s warm-up), PostgreSQL {PostgresConnections.Describe(connectionString)}"));
+                result = await MeasureAsync(engine, options, output, cancellationToken);
+            }
+            result = result with { Store = "postgres", StoreVersion = version };
+            if (options.ComparePgbench)
+            {
+                var pgbench = Pgbench.Run(admin, "bulwark_pgbench_" + stamp, options.Clients, options.Duration, output, cancellationToken);
+                result = result with { Pgbench = pgbench };
+                output.WriteLine(Invariant($"  ratio: ledger {result.TransfersPerSecond:N0} transfers/s / pgbench {pgbench.TransactionsPerSecond:N0} tps = {result.RatioToPgbench:N2}x"));
+            }
+            return result;
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            DropDatabase(admin, ledgerDatabase);
+        }
+    }
+
+    internal static string CreateDatabase(string adminConnectionString, string name)
+    {
+        using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(adminConnectionString) { Pooling = false });
+        using var connection = PostgresConnections.Open(dataSource);
+        using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        command.ExecuteNonQuery();
+        return new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = name }.ConnectionString;
+    }
+
+    internal static void DropDatabase(string adminConnectionString, string name)
+    {
+        try
+        {
+            using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(adminConnectionString) { Pooling = false }.ConnectionString);
+            connection.Open();
+            using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
+            command.ExecuteNonQuery();
+        }
+        catch (NpgsqlException)
+        {
+            // Best effort: a temporary server goes away anyway; on a shared one the name says what it is.
+        }
+    }
+
+    private static string ServerVersion(string connectionString)
+    {
+        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand("SELECT version()", connection);
+        var text = (string)command.ExecuteScalar()!;
+        var comma = text.IndexOf(',', StringComparison.Ordinal);
+        return comma > 0 ? text[..comma] : text;
     }
 
     private static async Task CreateAccountsAsync(LedgerEngine engine, LedgerBenchmarkOptions options, CancellationToken cancellationToken)

@@ -8,6 +8,19 @@ public sealed record LedgerBenchmarkOptions
 
     public int Accounts { get; init; } = 10_000;
 
+    /// <summary>"sqlite" (default) or "postgres".</summary>
+    public string Store { get; init; } = "sqlite";
+
+    /// <summary>
+    /// With <see cref="Store"/> "postgres": the server to use (a fresh database is created on it
+    /// and dropped afterwards, so the user needs CREATEDB). Null: the bench starts its own
+    /// temporary durable server (initdb, fsync on) and removes it afterwards.
+    /// </summary>
+    public string? PostgresConnectionString { get; init; }
+
+    /// <summary>With PostgreSQL: also run <c>pgbench -b tpcb-like</c> on the same server, same clients and duration.</summary>
+    public bool ComparePgbench { get; init; }
+
     /// <summary>Concurrent clients, each submitting one call at a time and waiting for its durable reply.</summary>
     public int Clients { get; init; } = 8;
 
@@ -33,6 +46,14 @@ public sealed record LedgerBenchmarkOptions
 
     public void Validate()
     {
+        if (Store is not ("sqlite" or "postgres"))
+        {
+            throw new ArgumentException("Store must be sqlite or postgres.");
+        }
+        if (ComparePgbench && Store != "postgres")
+        {
+            throw new ArgumentException("ComparePgbench needs the postgres store.");
+        }
         if (Accounts < 2)
         {
             throw new ArgumentException("Accounts must be at least 2.");
@@ -69,4 +90,29 @@ public sealed record LedgerBenchmarkResult(
     long Declined,
     bool TimeOrderedIds,
     int ProcessorCount,
-    string Runtime);
+    string Runtime)
+{
+    /// <summary>The store measured: sqlite or postgres.</summary>
+    public string Store { get; init; } = "sqlite";
+
+    /// <summary>The database server's version (PostgreSQL), or the SQLite library's.</summary>
+    public string? StoreVersion { get; init; }
+
+    /// <summary>With --compare-pgbench: pgbench's figures on the same server in the same run.</summary>
+    public PgbenchResult? Pgbench { get; init; }
+
+    /// <summary>Ledger durable transfers/s divided by pgbench tpcb-like transactions/s.</summary>
+    public double? RatioToPgbench => Pgbench is { TransactionsPerSecond: > 0 } p ? Math.Round(TransfersPerSecond / p.TransactionsPerSecond, 2) : null;
+}
+
+/// <summary>One pgbench run: <c>pgbench -b tpcb-like</c>, its command lines and figures.</summary>
+public sealed record PgbenchResult(
+    int Clients,
+    int Threads,
+    int Scale,
+    double DurationSeconds,
+    long Transactions,
+    double TransactionsPerSecond,
+    double LatencyAverageMilliseconds,
+    string InitCommand,
+    string RunCommand);

@@ -15,12 +15,13 @@ public static class LedgerBenchmarkReport
     {
         ArgumentNullException.ThrowIfNull(results);
         var text = new StringBuilder();
-        text.AppendLine("# Ledger benchmark (embedded SQLite, durable)");
+        var store = results.Count > 0 && results[0].Store == "postgres" ? "PostgreSQL" : "embedded SQLite";
+        text.AppendLine(CultureInfo.InvariantCulture, $"# Ledger benchmark ({store}, durable)");
         text.AppendLine();
         if (results.Count > 0)
         {
             var first = results[0];
-            text.AppendLine(CultureInfo.InvariantCulture, $"Run {first.StartedAt:yyyy-MM-dd HH:mm} UTC on {first.ProcessorCount} cores, {first.Runtime}; {first.Accounts:N0} accounts; straight to the engine API (no gRPC); a transfer counts once its call returned (batch fsynced).");
+            text.AppendLine(CultureInfo.InvariantCulture, $"Run {first.StartedAt:yyyy-MM-dd HH:mm} UTC on {first.ProcessorCount} cores, {first.Runtime}; {first.StoreVersion ?? first.Store}; {first.Accounts:N0} accounts; straight to the engine API (no gRPC); a transfer counts once its call returned (batch committed durably).");
             text.AppendLine();
         }
         text.AppendLine("| clients | transfers per call | ids | seconds | durable transfers/s | call p50 ms | call p99 ms | call max ms | writer batches | avg writer batch |");
@@ -29,6 +30,20 @@ public static class LedgerBenchmarkReport
         {
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {r.Clients} | {r.BatchSize:N0} | {(r.TimeOrderedIds ? "time-ordered" : "random")} | {r.DurationSeconds:N1} | {r.TransfersPerSecond:N0} | {r.LatencyP50Milliseconds:N2} | {r.LatencyP99Milliseconds:N2} | {r.LatencyMaxMilliseconds:N2} | {r.WriterBatches:N0} | {r.AverageWriterBatchSize:N1} |");
+        }
+        if (results.Any(r => r.Pgbench is not null))
+        {
+            text.AppendLine();
+            text.AppendLine("## Against pgbench tpcb-like on the same server, same run");
+            text.AppendLine();
+            text.AppendLine("| clients | ledger transfers/s | pgbench tps | ratio | ledger call p50 ms | pgbench latency avg ms | pgbench scale | pgbench command |");
+            text.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---|");
+            foreach (var r in results.Where(r => r.Pgbench is not null))
+            {
+                var p = r.Pgbench!;
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {r.Clients} | {r.TransfersPerSecond:N0} | {p.TransactionsPerSecond:N0} | {r.RatioToPgbench:N2}x | {r.LatencyP50Milliseconds:N2} | {p.LatencyAverageMilliseconds:N2} | {p.Scale} | `{p.RunCommand}` |");
+            }
         }
         if (!string.IsNullOrWhiteSpace(notes))
         {

@@ -19,10 +19,26 @@ internal static class BenchCommand
     {
         var store = new Option<string>("--store")
         {
-            Description = "Ledger store to measure. Only the embedded store (sqlite) exists so far.",
+            Description = "Ledger store to measure: sqlite, postgres (a temporary durable server started for the run) or postgres://user@host:port/db (a fresh database is created there and dropped after).",
             DefaultValueFactory = _ => "sqlite",
         };
-        store.AcceptOnlyFromAmong("sqlite");
+        store.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string>() ?? "";
+            if (value is "sqlite" or "postgres")
+            {
+                return;
+            }
+            try
+            {
+                Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(value);
+            }
+            catch (FormatException error)
+            {
+                result.AddError($"--store: {error.Message} (or sqlite, or postgres for a temporary server)");
+            }
+        });
+        var comparePgbench = new Option<bool>("--compare-pgbench") { Description = "With a PostgreSQL store: also run pgbench -b tpcb-like on the same server with the same clients and duration, and print the ratio." };
         var defaults = new LedgerBenchmarkOptions();
         var clients = CommonOptions.PositiveInt("--clients", "Concurrent clients, each with one call in flight.", defaults.Clients, 1_024);
         var batch = CommonOptions.PositiveInt("--batch", "Transfers per call (1 = one transfer per call).", defaults.BatchSize, Bulwark.Ledger.LedgerLimits.SubmitTransfersMax);
@@ -33,13 +49,17 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "Seed for ids, accounts and amounts.", DefaultValueFactory = _ => defaults.Seed };
         var data = new Option<DirectoryInfo?>("--data") { Description = "Directory for the benchmark's own new database file (default: a temporary directory, deleted afterwards)." };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Write the results as JSON and markdown into this directory." };
-        var name = new Option<string?>("--name") { Description = "File name (without extension) for --out. Default: ledger-sqlite-YYYY-MM-DD." };
+        var name = new Option<string?>("--name") { Description = "File name (without extension) for --out. Default: ledger-STORE-YYYY-MM-DD." };
         var command = new Command("ledger", "Durable ledger transfers per second and call latency, straight to the ledger engine.")
         {
-            store, clients, batch, accounts, duration, warmup, timeOrdered, seed, data, output, name,
+            store, comparePgbench, clients, batch, accounts, duration, warmup, timeOrdered, seed, data, output, name,
         };
         command.Validators.Add(result =>
         {
+            if (result.GetValue(comparePgbench) && result.GetValue(store) == "sqlite")
+            {
+                result.AddError("--compare-pgbench needs --store postgres or --store postgres://...");
+            }
             if (result.GetValue(accounts) < 2)
             {
                 result.AddError("--accounts must be at least 2.");
@@ -57,6 +77,11 @@ internal static class BenchCommand
                 TimeOrderedIds = parse.GetValue(timeOrdered),
                 Seed = parse.GetValue(seed),
                 DataDirectory = parse.GetValue(data)?.FullName,
+                Store = parse.GetValue(store) == "sqlite" ? "sqlite" : "postgres",
+                PostgresConnectionString = parse.GetValue(store) is { } url && Bulwark.Storage.Postgres.PostgresConnections.IsPostgresUrl(url)
+                    ? Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url)
+                    : null,
+                ComparePgbench = parse.GetValue(comparePgbench),
             };
             var result = await LedgerBenchmark.RunAsync(options, Console.Out, cancellationToken);
             var results = new[] { result };
@@ -64,7 +89,7 @@ internal static class BenchCommand
             Console.Write(LedgerBenchmarkReport.ToMarkdown(results));
             if (parse.GetValue(output) is { } directory)
             {
-                var fileName = parse.GetValue(name) ?? string.Create(CultureInfo.InvariantCulture, $"ledger-sqlite-{result.StartedAt:yyyy-MM-dd}");
+                var fileName = parse.GetValue(name) ?? string.Create(CultureInfo.InvariantCulture, $"ledger-{result.Store}-{result.StartedAt:yyyy-MM-dd}");
                 var notes = "Command: `bulwark " + string.Join(' ', parse.Tokens.Select(t => t.Value)) + "`";
                 var (json, markdown) = LedgerBenchmarkReport.Write(directory.FullName, fileName, results, notes);
                 Console.WriteLine($"wrote {json} and {markdown}");
