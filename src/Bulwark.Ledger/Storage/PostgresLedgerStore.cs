@@ -24,6 +24,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
     private readonly NpgsqlDataSource _readers;
     private readonly NpgsqlDataSource _writerSource;
     private Writer? _writer;
+    private CommittedIdFilter? _committedIds;
     private int _partitionCount;
     private bool _opened;
     private bool _disposed;
@@ -71,6 +72,8 @@ public sealed class PostgresLedgerStore : ILedgerStore
         // connection is replaced now, taking the lock again and a new epoch, so the cache loaded
         // below is exactly what the next batch's fence protects.
         var writer = EnsureWriter(reconnect: true);
+        _committedIds = null;
+        _committedIds = Guard(() => LoadCommittedIds(writer, 0));
         return Guard(() =>
         {
             using var command = new NpgsqlCommand($"SELECT {PostgresLedgerSchema.AccountColumns} FROM ledger.accounts", writer.Connection);
@@ -100,6 +103,11 @@ public sealed class PostgresLedgerStore : ILedgerStore
     public LedgerTransfer? FindTransfer(UInt128 id)
     {
         var writer = EnsureWriter(reconnect: false);
+        if (_committedIds is { } filter && !filter.MayContain(id))
+        {
+            // Certainly never committed: no round trip (almost every new transfer's idempotency check).
+            return null;
+        }
         return Guard(() =>
         {
             writer.FindTransfer.Parameters[0].Value = ToGuid(id);
@@ -140,6 +148,36 @@ public sealed class PostgresLedgerStore : ILedgerStore
             transaction.Commit();
             return 0;
         });
+        if (_committedIds is { } filter)
+        {
+            foreach (var (_, transfer) in commit.NewTransfers)
+            {
+                filter.Add(transfer.Id);
+            }
+            if (filter.Count > filter.Capacity)
+            {
+                _committedIds = null;
+                _committedIds = Guard(() => LoadCommittedIds(writer, filter.Count * 2));
+            }
+        }
+    }
+
+    /// <summary>Builds the filter of committed transfer ids from the database (at load, and when it outgrows its size).</summary>
+    private static CommittedIdFilter LoadCommittedIds(Writer writer, long atLeast)
+    {
+        long count;
+        using (var counting = new NpgsqlCommand("SELECT count(*) FROM ledger.transfers", writer.Connection))
+        {
+            count = (long)counting.ExecuteScalar()!;
+        }
+        var filter = new CommittedIdFilter(Math.Max(atLeast, count * 2));
+        using var command = new NpgsqlCommand("SELECT id FROM ledger.transfers", writer.Connection);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            filter.Add(FromGuid(reader.GetGuid(0)));
+        }
+        return filter;
     }
 
     public async Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken)
