@@ -1,0 +1,489 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Bulwark.Accounts.Protos;
+using Bulwark.Cards.Journal;
+using Bulwark.Cards.Telemetry;
+using Bulwark.Iso8583;
+using Bulwark.Ledger.Protos;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
+
+namespace Bulwark.Cards.Authorisation;
+
+/// <summary>
+/// Decides authorisations, reversals and advices. Every request for one authorisation (the
+/// original, its duplicates, its reversal, its advice, the stand-in replay) runs under that
+/// authorisation's lock, so they are applied one after the other and each exactly once.
+/// </summary>
+internal sealed partial class CardProcessor(
+    CardsOptions options,
+    CardJournal journal,
+    LedgerClient ledger,
+    AccountsClient accounts,
+    CardsMetrics metrics,
+    TimeProvider time,
+    ILogger<CardProcessor> logger)
+{
+    private const string LedgerCurrency = "GBP";
+    private const string WireCurrency = "826";
+    private const uint CardPaymentCode = 4;
+    private const int LockStripes = 256;
+
+    private readonly SemaphoreSlim[] _locks = [.. Enumerable.Range(0, LockStripes).Select(_ => new SemaphoreSlim(1, 1))];
+    private readonly ConcurrentDictionary<string, Card> _cards = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _standInExposure = new(StringComparer.Ordinal);
+
+    /// <summary>Answers a request; null when it needs no answer (a response sent to us).</summary>
+    public async Task<Iso8583MessageBuilder?> HandleAsync(Iso8583Message request, CancellationToken cancellationToken)
+    {
+        var mti = request.Mti;
+        if (!mti.IsRequest)
+        {
+            return null;
+        }
+        try
+        {
+            return mti.Value switch
+            {
+                100 => await AuthoriseAsync(request, cancellationToken),
+                120 => await AdviseAsync(request, cancellationToken),
+                400 or 420 => await ReverseAsync(request, cancellationToken),
+                800 => Respond(request, Iso8583ResponseCodes.Approved),
+                _ => Respond(request, Iso8583ResponseCodes.InvalidTransaction),
+            };
+        }
+        catch (Iso8583FormatException error)
+        {
+            // A mandatory field is absent, or a value is outside what the processor accepts.
+            metrics.FormatError(answered: true);
+            LogFormatError(mti.ToString(), error.Message);
+            return Respond(request, Iso8583ResponseCodes.FormatError);
+        }
+    }
+
+    internal static Iso8583MessageBuilder Respond(Iso8583Message request, string responseCode, string? approvalCode = null)
+    {
+        var builder = Iso8583MessageBuilder.CreateResponse(request).Set(Iso8583Fields.ResponseCode, responseCode);
+        if (approvalCode is not null)
+        {
+            builder.Set(Iso8583Fields.AuthorizationIdResponse, approvalCode);
+        }
+        return builder;
+    }
+
+    private static string Acquirer(Iso8583Message message) =>
+        message.TryGetString(Iso8583Fields.AcquiringInstitutionId, out var acquirer) ? acquirer : "0";
+
+    private async Task<Iso8583MessageBuilder> AuthoriseAsync(Iso8583Message request, CancellationToken cancellationToken)
+    {
+        var key = CardKeys.Authorisation(Acquirer(request), request.GetRetrievalReferenceNumber(), request.GetSystemsTraceAuditNumber());
+        var amount = request.GetAmount();
+        var currency = request.GetCurrencyCode();
+        var pan = request.GetPrimaryAccountNumber();
+        using var deadline = new CancellationTokenSource(options.DeadlineBudget, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var stripe = Stripe(key);
+        await stripe.WaitAsync(cancellationToken);
+        try
+        {
+            var previous = journal.Find(key);
+            if (previous is not null)
+            {
+                metrics.Duplicate();
+                return Respond(request, previous.ResponseCode, Approved(previous));
+            }
+            if (amount <= 0 || amount > options.AmountMaxMinor)
+            {
+                return Decline(request, key, Iso8583ResponseCodes.InvalidAmount);
+            }
+            if (currency != WireCurrency)
+            {
+                return Decline(request, key, Iso8583ResponseCodes.InvalidTransaction);
+            }
+            if (journal.HasEarlyReversal(key))
+            {
+                return Decline(request, key, Iso8583ResponseCodes.DoNotHonour);
+            }
+            var card = await FindCardAsync(pan, linked.Token);
+            if (card is null)
+            {
+                return Decline(request, key, Iso8583ResponseCodes.InvalidCardNumber);
+            }
+            if (card.Frozen)
+            {
+                return Decline(request, key, Iso8583ResponseCodes.RestrictedCard);
+            }
+            if (Expired(card, request))
+            {
+                return Decline(request, key, Iso8583ResponseCodes.ExpiredCard);
+            }
+            if (card.Currency != LedgerCurrency)
+            {
+                return Decline(request, key, Iso8583ResponseCodes.InvalidTransaction);
+            }
+            return await HoldAsync(request, key, card, amount, linked.Token);
+        }
+        catch (CardLookupUnavailableException)
+        {
+            return Decline(request, key, Iso8583ResponseCodes.IssuerUnavailable, journalIt: false);
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
+    private async Task<Iso8583MessageBuilder> HoldAsync(Iso8583Message request, string key, Card card, long amount, CancellationToken cancellationToken)
+    {
+        var decision = new CardDecision(key, Iso8583ResponseCodes.Approved, "", CardKeys.Hold(key),
+            CardJournal.ParseHex(card.LedgerAccountId), amount, LedgerCurrency, card.CardId, Metadata(request, key), DecisionState.Held);
+        decision = decision with { ApprovalCode = CardKeys.ApprovalCode(decision.HoldId) };
+        TransferResult result;
+        try
+        {
+            result = await SubmitHoldAsync(decision, deadline: time.GetUtcNow().UtcDateTime + options.DeadlineBudget, cancellationToken);
+        }
+        catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
+        {
+            return StandIn(request, decision);
+        }
+        switch (result.Status)
+        {
+            case TransferStatus.Ok:
+                journal.Save(decision);
+                return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
+            case TransferStatus.ExceedsCredits:
+                return Decline(request, key, Iso8583ResponseCodes.InsufficientFunds);
+            default:
+                LogLedgerRefusedHold(key, result.Status.ToString());
+                return Decline(request, key, Iso8583ResponseCodes.SystemMalfunction, journalIt: false);
+        }
+    }
+
+    /// <summary>
+    /// The ledger did not answer in time. Approve up to the card's stand-in limit (all stand-in
+    /// approvals not yet in the ledger count against it), journal the decision durably, and let
+    /// the replayer place the hold later with the same id.
+    /// </summary>
+    private Iso8583MessageBuilder StandIn(Iso8583Message request, CardDecision decision)
+    {
+        var exposure = _standInExposure.GetValueOrDefault(decision.CardToken);
+        if (options.StandInLimitPerCardMinor == 0 || exposure + decision.Amount > options.StandInLimitPerCardMinor)
+        {
+            metrics.StandIn(Iso8583ResponseCodes.IssuerUnavailable);
+            return Decline(request, decision.Key, Iso8583ResponseCodes.IssuerUnavailable, journalIt: false);
+        }
+        journal.Save(decision with { State = DecisionState.PendingLedger });
+        _standInExposure.AddOrUpdate(decision.CardToken, decision.Amount, (_, value) => value + decision.Amount);
+        metrics.StandIn(Iso8583ResponseCodes.Approved);
+        LogStandIn(decision.Key, decision.Amount);
+        return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
+    }
+
+    /// <summary>Counts journalled stand-in approvals not yet in the ledger against their cards' limits (at start).</summary>
+    public void LoadStandInExposure()
+    {
+        foreach (var entry in journal.PendingLedger(int.MaxValue))
+        {
+            _standInExposure.AddOrUpdate(entry.CardToken, entry.Amount, (_, value) => value + entry.Amount);
+        }
+    }
+
+    /// <summary>Posts journalled decisions the ledger has not seen; returns how many are still waiting.</summary>
+    public async Task<int> ReplayPendingAsync(int batch, CancellationToken cancellationToken)
+    {
+        var pending = journal.PendingLedger(batch);
+        var waiting = 0;
+        foreach (var entry in pending)
+        {
+            var stripe = Stripe(entry.Key);
+            await stripe.WaitAsync(cancellationToken);
+            try
+            {
+                var current = journal.Find(entry.Key);
+                if (current is not { State: DecisionState.PendingLedger })
+                {
+                    continue;
+                }
+                TransferResult result;
+                try
+                {
+                    result = await SubmitHoldAsync(current, time.GetUtcNow().UtcDateTime + options.DeadlineBudget * 5, cancellationToken);
+                }
+                catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
+                {
+                    waiting++;
+                    continue;
+                }
+                var state = result.Status == TransferStatus.Ok ? DecisionState.Held : DecisionState.LedgerRefused;
+                journal.Save(current with { State = state });
+                _standInExposure.AddOrUpdate(current.CardToken, 0, (_, value) => Math.Max(0, value - current.Amount));
+                if (state == DecisionState.Held)
+                {
+                    metrics.StandInPosted();
+                }
+                else
+                {
+                    metrics.LedgerRefused();
+                    LogLedgerRefusedHold(current.Key, result.Status.ToString());
+                }
+            }
+            finally
+            {
+                stripe.Release();
+            }
+        }
+        return waiting;
+    }
+
+    private async Task<Iso8583MessageBuilder> AdviseAsync(Iso8583Message advice, CancellationToken cancellationToken)
+    {
+        var key = CardKeys.Authorisation(Acquirer(advice), advice.GetRetrievalReferenceNumber(), advice.GetSystemsTraceAuditNumber());
+        var schemeCode = advice.GetResponseCode();
+        var amount = advice.GetAmount();
+        var pan = advice.GetPrimaryAccountNumber();
+        var stripe = Stripe(key);
+        await stripe.WaitAsync(cancellationToken);
+        try
+        {
+            if (journal.Find(key) is not null)
+            {
+                // Already decided here (the issuer's answer crossed the scheme's timeout): the
+                // advice is acknowledged and not applied a second time.
+                metrics.Duplicate();
+                return Respond(advice, Iso8583ResponseCodes.Approved);
+            }
+            using var deadline = new CancellationTokenSource(options.DeadlineBudget, time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+            Card? card;
+            try
+            {
+                card = await FindCardAsync(pan, linked.Token);
+            }
+            catch (CardLookupUnavailableException)
+            {
+                // Not acknowledged: the scheme repeats the advice until it is.
+                return Respond(advice, Iso8583ResponseCodes.IssuerUnavailable);
+            }
+            if (schemeCode != Iso8583ResponseCodes.Approved || card is null || amount <= 0)
+            {
+                journal.Save(Declined(key, schemeCode == Iso8583ResponseCodes.Approved ? Iso8583ResponseCodes.InvalidCardNumber : schemeCode));
+                return Respond(advice, Iso8583ResponseCodes.Approved);
+            }
+            var approval = advice.TryGetString(Iso8583Fields.AuthorizationIdResponse, out var code) ? code : CardKeys.ApprovalCode(CardKeys.Hold(key));
+            var decision = new CardDecision(key, Iso8583ResponseCodes.Approved, approval, CardKeys.Hold(key),
+                CardJournal.ParseHex(card.LedgerAccountId), amount, LedgerCurrency, card.CardId, Metadata(advice, key), DecisionState.PendingLedger);
+            // The scheme has already approved: journal first, then the replayer places the hold
+            // exactly once (now, or after the ledger returns).
+            journal.Save(decision);
+            _standInExposure.AddOrUpdate(decision.CardToken, 0, (_, value) => value);
+            return Respond(advice, Iso8583ResponseCodes.Approved);
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
+    private async Task<Iso8583MessageBuilder> ReverseAsync(Iso8583Message reversal, CancellationToken cancellationToken)
+    {
+        var original = reversal.GetOriginalDataElements();
+        var acquirer = original.AcquiringInstitutionId != 0
+            ? original.AcquiringInstitutionId.ToString(CultureInfo.InvariantCulture)
+            : Acquirer(reversal);
+        var key = CardKeys.Authorisation(acquirer, reversal.GetRetrievalReferenceNumber(), original.SystemsTraceAuditNumber);
+        var stripe = Stripe(key);
+        await stripe.WaitAsync(cancellationToken);
+        try
+        {
+            var decision = journal.Find(key);
+            switch (decision?.State)
+            {
+                case null:
+                    // Unknown authorisation: it may still arrive (the reversal overtook it). Remember
+                    // the reversal durably; the authorisation will then be declined.
+                    journal.RememberEarlyReversal(key);
+                    return Respond(reversal, Iso8583ResponseCodes.Approved);
+                case DecisionState.PendingLedger:
+                    _standInExposure.AddOrUpdate(decision.CardToken, 0, (_, value) => Math.Max(0, value - decision.Amount));
+                    journal.Save(decision with { State = DecisionState.Reversed });
+                    return Respond(reversal, Iso8583ResponseCodes.Approved);
+                case DecisionState.Held:
+                    return await VoidAsync(reversal, decision, cancellationToken);
+                default:
+                    return Respond(reversal, Iso8583ResponseCodes.Approved);
+            }
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
+    private async Task<Iso8583MessageBuilder> VoidAsync(Iso8583Message reversal, CardDecision decision, CancellationToken cancellationToken)
+    {
+        var transfer = new Transfer
+        {
+            Id = ToProto(CardKeys.Void(decision.Key)),
+            PendingId = ToProto(decision.HoldId),
+            Currency = decision.Currency,
+            Code = CardPaymentCode,
+            Flags = (uint)TransferFlags.VoidPending,
+        };
+        TransferResult result;
+        try
+        {
+            result = await SubmitAsync(transfer, time.GetUtcNow().UtcDateTime + options.DeadlineBudget, cancellationToken);
+        }
+        catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
+        {
+            // The scheme repeats a reversal it has no answer for.
+            return Respond(reversal, Iso8583ResponseCodes.IssuerUnavailable);
+        }
+        if (result.Status is TransferStatus.Ok or TransferStatus.PendingTransferAlreadyVoided or TransferStatus.PendingTransferExpired)
+        {
+            journal.Save(decision with { State = DecisionState.Reversed });
+            return Respond(reversal, Iso8583ResponseCodes.Approved);
+        }
+        // Already posted by clearing: the money has moved and the reversal comes too late.
+        LogLedgerRefusedHold(decision.Key, result.Status.ToString());
+        return Respond(reversal, Iso8583ResponseCodes.InvalidTransaction);
+    }
+
+    private Iso8583MessageBuilder Decline(Iso8583Message request, string key, string responseCode, bool journalIt = true)
+    {
+        if (journalIt)
+        {
+            journal.Save(Declined(key, responseCode));
+        }
+        return Respond(request, responseCode);
+    }
+
+    private static CardDecision Declined(string key, string responseCode) =>
+        new(key, responseCode, "", UInt128.Zero, UInt128.Zero, 0, LedgerCurrency, "", new Dictionary<string, string>(), DecisionState.Declined);
+
+    private static string? Approved(CardDecision decision) =>
+        decision.ResponseCode == Iso8583ResponseCodes.Approved ? decision.ApprovalCode : null;
+
+    private bool Expired(Card card, Iso8583Message request)
+    {
+        var now = time.GetUtcNow();
+        if (card.ExpiryYear < now.Year || (card.ExpiryYear == now.Year && card.ExpiryMonth < now.Month))
+        {
+            return true;
+        }
+        // The expiry the terminal read must be the card's: a mismatch is a wrong or forged card.
+        if (request.TryGetString(Iso8583Fields.ExpiryDate, out var yymm))
+        {
+            var expected = string.Create(CultureInfo.InvariantCulture, $"{card.ExpiryYear % 100:D2}{card.ExpiryMonth:D2}");
+            return yymm != expected;
+        }
+        return false;
+    }
+
+    private async Task<Card?> FindCardAsync(string pan, CancellationToken cancellationToken)
+    {
+        var cacheKey = PanCacheKey(pan);
+        try
+        {
+            var card = await accounts.FindCardByPanAsync(new FindCardByPanRequest { Pan = pan },
+                deadline: time.GetUtcNow().UtcDateTime + options.DeadlineBudget, cancellationToken: cancellationToken);
+            _cards[cacheKey] = card;
+            return card;
+        }
+        catch (RpcException error) when (error.StatusCode == StatusCode.NotFound)
+        {
+            _cards.TryRemove(cacheKey, out _);
+            return null;
+        }
+        catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
+        {
+            // Accounts is down or slow: stand-in may still decide for a card seen recently.
+            return _cards.TryGetValue(cacheKey, out var cached) ? cached : throw new CardLookupUnavailableException();
+        }
+    }
+
+    private Task<TransferResult> SubmitHoldAsync(CardDecision decision, DateTime deadline, CancellationToken cancellationToken) =>
+        SubmitAsync(new Transfer
+        {
+            Id = ToProto(decision.HoldId),
+            DebitAccountId = ToProto(decision.DebitAccountId),
+            CreditAccountId = ToProto(options.SettlementAccount),
+            Amount = decision.Amount,
+            Currency = decision.Currency,
+            Code = CardPaymentCode,
+            Flags = (uint)TransferFlags.Pending,
+            TimeoutSeconds = (uint)options.HoldTimeoutSeconds,
+            Metadata = { new Dictionary<string, string>(decision.Metadata) },
+        }, deadline, cancellationToken);
+
+    internal async Task<TransferResult> SubmitAsync(Transfer transfer, DateTime deadline, CancellationToken cancellationToken)
+    {
+        var response = await ledger.SubmitTransfersAsync(new SubmitTransfersRequest { Transfers = { transfer } },
+            deadline: deadline, cancellationToken: cancellationToken);
+        return response.Results.Single();
+    }
+
+    private static bool IsLedgerUnavailable(Exception error, CancellationToken outer) => !outer.IsCancellationRequested && error switch
+    {
+        RpcException rpc => rpc.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Cancelled or StatusCode.ResourceExhausted or StatusCode.Internal or StatusCode.Unknown,
+        OperationCanceledException => true,
+        _ => false,
+    };
+
+    private static Dictionary<string, string> Metadata(Iso8583Message request, string key)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["rrn"] = request.GetRetrievalReferenceNumber(),
+            ["stan"] = request.GetSystemsTraceAuditNumber().ToString("D6", CultureInfo.InvariantCulture),
+            ["authorisation"] = key,
+        };
+        if (request.TryGetString(Iso8583Fields.CardAcceptorNameLocation, out var nameLocation))
+        {
+            // Field 43: name in positions 1-22 (sometimes the whole name), city in 24-36.
+            var name = (nameLocation.Length > 23 ? nameLocation[..22] : nameLocation).Trim();
+            metadata["merchant_name"] = name.Length > 0 ? name : "Card payment";
+            metadata["description"] = metadata["merchant_name"];
+            if (nameLocation.Length > 36)
+            {
+                var city = nameLocation[23..36].Trim();
+                if (city.Length > 0)
+                {
+                    metadata["merchant_city"] = city;
+                }
+            }
+        }
+        if (request.TryGetString(Iso8583Fields.MerchantCategoryCode, out var mcc))
+        {
+            metadata["mcc"] = mcc;
+            metadata["category"] = MerchantCategories.Category(mcc);
+        }
+        if (request.TryGetString(Iso8583Fields.CardAcceptorId, out var merchantId))
+        {
+            metadata["merchant_id"] = merchantId.Trim();
+        }
+        return metadata;
+    }
+
+    private static string PanCacheKey(string pan) => Convert.ToHexString(SHA256.HashData(Encoding.ASCII.GetBytes(pan)));
+
+    internal SemaphoreSlim Stripe(string key) => _locks[(int)((uint)StringComparer.Ordinal.GetHashCode(key) % LockStripes)];
+
+    internal static Uint128 ToProto(UInt128 value) => new() { High = (ulong)(value >> 64), Low = (ulong)value };
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Card message {Mti} refused as a format error: {Reason}")]
+    private partial void LogFormatError(string mti, string reason);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "The ledger refused a card transfer for authorisation {Key}: {Status}")]
+    private partial void LogLedgerRefusedHold(string key, string status);
+
+    [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Stand-in approval for authorisation {Key}, {Amount} minor units: the ledger did not answer within budget")]
+    private partial void LogStandIn(string key, long amount);
+
+    private sealed class CardLookupUnavailableException : Exception;
+}

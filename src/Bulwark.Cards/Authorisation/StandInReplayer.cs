@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Bulwark.Cards.Authorisation;
+
+/// <summary>
+/// Posts journalled decisions (stand-in approvals, scheme advices) to the ledger: once at start
+/// (the journal survives a restart), then every <see cref="CardsOptions.StandInReplayInterval"/>.
+/// Each hold has the id derived from its authorisation, so posting twice is posting once.
+/// </summary>
+internal sealed partial class StandInReplayer(CardsOptions options, CardProcessor processor, TimeProvider time, ILogger<StandInReplayer> logger) : BackgroundService
+{
+    private const int BatchEntriesMax = 500;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        processor.LoadStandInExposure();
+        using var timer = new PeriodicTimer(options.StandInReplayInterval, time);
+        do
+        {
+            try
+            {
+                var waiting = await processor.ReplayPendingAsync(BatchEntriesMax, stoppingToken);
+                if (waiting > 0)
+                {
+                    LogWaiting(waiting);
+                }
+            }
+            catch (Exception error) when (error is not OperationCanceledException && error is not OutOfMemoryException)
+            {
+                LogReplayFailed(error);
+            }
+        }
+        while (await WaitAsync(timer, stoppingToken));
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "{Count} journalled card decisions still wait for the ledger")]
+    private partial void LogWaiting(int count);
+
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Error, Message = "Replaying journalled card decisions failed; retrying on the next tick")]
+    private partial void LogReplayFailed(Exception error);
+}

@@ -1,0 +1,45 @@
+using Bulwark.Cards.Authorisation;
+using Bulwark.Cards.Clearing;
+using Bulwark.Cards.Journal;
+using Bulwark.Cards.Link;
+using Bulwark.Cards.Telemetry;
+using Bulwark.Platform.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
+
+namespace Bulwark.Cards;
+
+public static class CardsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Hosts the issuer processor in this process: the ISO 8583 link on
+    /// <see cref="CardsOptions.LinkEndpoint"/>, the journal at <see cref="CardsOptions.JournalPath"/>,
+    /// the stand-in replayer, and clients of the ledger and accounts through <c>bulwark:///</c>.
+    /// Resolve <see cref="CardLink"/> for the bound address and <see cref="CardClearing"/> to ingest
+    /// clearing files. The processor serves no gRPC: the scheme reaches it only over the link.
+    /// </summary>
+    public static IServiceCollection AddCards(this IServiceCollection services, CardsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        services.AddSingleton(options);
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddServiceClient("ledger", channel => new LedgerClient(channel));
+        services.AddServiceClient("accounts", channel => new AccountsClient(channel));
+        services.AddSingleton(_ => new CardJournal(options.JournalPath));
+        services.AddSingleton<CardsMetrics>();
+        services.AddSingleton<CardProcessor>();
+        services.AddSingleton<CardLinkServer>();
+        services.AddSingleton(provider => new CardLink(provider.GetRequiredService<CardLinkServer>()));
+        services.AddSingleton(provider => new CardClearing(options, provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<CardProcessor>(),
+            provider.GetRequiredService<AccountsClient>(), provider.GetRequiredService<ILogger<CardClearing>>()));
+        services.AddHostedService(provider => provider.GetRequiredService<CardLinkServer>());
+        services.AddHostedService<StandInReplayer>();
+        return services;
+    }
+}

@@ -1,0 +1,232 @@
+using System.Globalization;
+using System.Text.Json;
+using Bulwark.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace Bulwark.Cards.Journal;
+
+/// <summary>What the processor decided about one authorisation, keyed by acquirer, RRN and STAN.</summary>
+internal sealed record CardDecision(
+    string Key,
+    string ResponseCode,
+    string ApprovalCode,
+    UInt128 HoldId,
+    UInt128 DebitAccountId,
+    long Amount,
+    string Currency,
+    string CardToken,
+    IReadOnlyDictionary<string, string> Metadata,
+    DecisionState State);
+
+/// <summary>Where a decision stands with the ledger.</summary>
+internal enum DecisionState
+{
+    /// <summary>Declined: nothing in the ledger.</summary>
+    Declined = 0,
+
+    /// <summary>Approved and the hold is in the ledger.</summary>
+    Held = 1,
+
+    /// <summary>Approved in stand-in (or advised by the scheme) and not yet in the ledger: the replayer posts it.</summary>
+    PendingLedger = 2,
+
+    /// <summary>Reversed: the hold is voided, or was never placed.</summary>
+    Reversed = 3,
+
+    /// <summary>Approved without the ledger, and the ledger refused the hold later (e.g. funds): needs an operator.</summary>
+    LedgerRefused = 4,
+
+    /// <summary>Presented by clearing and posted: no longer reversible.</summary>
+    Presented = 5,
+}
+
+/// <summary>
+/// The processor's durable memory: every decision, reversals that arrived before their
+/// authorisation, and stand-in decisions waiting for the ledger. SQLite in WAL mode with
+/// synchronous commits (<see cref="SqliteDatabase"/>): a row is on disk before the scheme hears the answer.
+/// One writer at a time; reads and writes are short single statements.
+/// </summary>
+internal sealed class CardJournal : IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly Lock _lock = new();
+
+    public CardJournal(string path)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+        _connection = new SqliteDatabase(path).Open();
+        Execute("""
+            CREATE TABLE IF NOT EXISTS decisions (
+                key TEXT PRIMARY KEY,
+                response_code TEXT NOT NULL,
+                approval_code TEXT NOT NULL,
+                hold_id TEXT NOT NULL,
+                debit_account_id TEXT NOT NULL,
+                amount INTEGER NOT NULL,
+                currency TEXT NOT NULL,
+                card_token TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                state INTEGER NOT NULL,
+                rrn TEXT NOT NULL,
+                updated_at_unix_ms INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS decisions_pending ON decisions(state) WHERE state = 2;
+            CREATE INDEX IF NOT EXISTS decisions_rrn ON decisions(rrn);
+            CREATE TABLE IF NOT EXISTS early_reversals (
+                key TEXT PRIMARY KEY,
+                received_at_unix_ms INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS presentments (
+                presentment_id TEXT PRIMARY KEY,
+                transfer_id TEXT NOT NULL,
+                ingested_at_unix_ms INTEGER NOT NULL);
+            """);
+    }
+
+    public void Dispose() => _connection.Dispose();
+
+    public CardDecision? Find(string key)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE key = $key";
+            command.Parameters.AddWithValue("$key", key);
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? Read(reader) : null;
+        }
+    }
+
+    /// <summary>Inserts or replaces the decision for its key.</summary>
+    public void Save(CardDecision decision)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = """
+                INSERT OR REPLACE INTO decisions (key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state, rrn, updated_at_unix_ms)
+                VALUES ($key, $code, $approval, $hold, $debit, $amount, $currency, $token, $metadata, $state, $rrn, $now)
+                """;
+            command.Parameters.AddWithValue("$key", decision.Key);
+            command.Parameters.AddWithValue("$code", decision.ResponseCode);
+            command.Parameters.AddWithValue("$approval", decision.ApprovalCode);
+            command.Parameters.AddWithValue("$hold", Hex(decision.HoldId));
+            command.Parameters.AddWithValue("$debit", Hex(decision.DebitAccountId));
+            command.Parameters.AddWithValue("$amount", decision.Amount);
+            command.Parameters.AddWithValue("$currency", decision.Currency);
+            command.Parameters.AddWithValue("$token", decision.CardToken);
+            command.Parameters.AddWithValue("$metadata", JsonSerializer.Serialize(decision.Metadata));
+            command.Parameters.AddWithValue("$state", (int)decision.State);
+            command.Parameters.AddWithValue("$rrn", decision.Key.Split(':')[1]);
+            command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public IReadOnlyList<CardDecision> PendingLedger(int limit)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE state = 2 ORDER BY updated_at_unix_ms LIMIT $limit";
+            command.Parameters.AddWithValue("$limit", limit);
+            using var reader = command.ExecuteReader();
+            var result = new List<CardDecision>();
+            while (reader.Read())
+            {
+                result.Add(Read(reader));
+            }
+            return result;
+        }
+    }
+
+    /// <summary>Finds an approved decision by RRN alone (clearing files carry no acquirer or STAN).</summary>
+    public CardDecision? FindApprovedByRetrievalReference(string rrn)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE rrn = $rrn AND state IN (1, 2) LIMIT 1";
+            command.Parameters.AddWithValue("$rrn", rrn);
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? Read(reader) : null;
+        }
+    }
+
+    /// <summary>Remembers a reversal whose authorisation has not been seen; true when it is new.</summary>
+    public bool RememberEarlyReversal(string key) =>
+        ExecuteScalarCount("INSERT OR IGNORE INTO early_reversals (key, received_at_unix_ms) VALUES ($key, $now)", key) == 1;
+
+    public bool HasEarlyReversal(string key)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT 1 FROM early_reversals WHERE key = $key";
+            command.Parameters.AddWithValue("$key", key);
+            return command.ExecuteScalar() is not null;
+        }
+    }
+
+    /// <summary>Records a presentment as posted; false when its id was seen before.</summary>
+    public bool RememberPresentment(string presentmentId, UInt128 transferId)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "INSERT OR IGNORE INTO presentments (presentment_id, transfer_id, ingested_at_unix_ms) VALUES ($id, $transfer, $now)";
+            command.Parameters.AddWithValue("$id", presentmentId);
+            command.Parameters.AddWithValue("$transfer", Hex(transferId));
+            command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            return command.ExecuteNonQuery() == 1;
+        }
+    }
+
+    public bool HasPresentment(string presentmentId)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT 1 FROM presentments WHERE presentment_id = $id";
+            command.Parameters.AddWithValue("$id", presentmentId);
+            return command.ExecuteScalar() is not null;
+        }
+    }
+
+    internal static string Hex(UInt128 value) => value.ToString("x32", CultureInfo.InvariantCulture);
+
+    internal static UInt128 ParseHex(string hex) => UInt128.Parse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+
+    private int ExecuteScalarCount(string sql, string key)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("$key", key);
+            command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            return command.ExecuteNonQuery();
+        }
+    }
+
+    private void Execute(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static CardDecision Read(SqliteDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.GetString(2),
+        ParseHex(reader.GetString(3)),
+        ParseHex(reader.GetString(4)),
+        reader.GetInt64(5),
+        reader.GetString(6),
+        reader.GetString(7),
+        JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(8)) ?? [],
+        (DecisionState)reader.GetInt32(9));
+}

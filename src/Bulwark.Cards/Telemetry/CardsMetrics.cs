@@ -1,0 +1,54 @@
+using System.Diagnostics.Metrics;
+
+namespace Bulwark.Cards.Telemetry;
+
+/// <summary>The processor's counters and histograms, meter <c>Bulwark.Cards</c>.</summary>
+internal sealed class CardsMetrics
+{
+    public const string MeterName = "Bulwark.Cards";
+
+    private readonly Counter<long> _messages;
+    private readonly Counter<long> _decisions;
+    private readonly Counter<long> _formatErrors;
+    private readonly Counter<long> _framingErrors;
+    private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _standIns;
+    private readonly Counter<long> _standInPosted;
+    private readonly Counter<long> _ledgerRefusals;
+    private readonly Histogram<double> _duration;
+
+    public CardsMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        var meter = meterFactory.Create(MeterName);
+        _messages = meter.CreateCounter<long>("bulwark.cards.messages", description: "ISO 8583 messages received, by MTI.");
+        _decisions = meter.CreateCounter<long>("bulwark.cards.decisions", description: "Answers sent, by MTI and response code.");
+        _formatErrors = meter.CreateCounter<long>("bulwark.cards.format_errors", description: "Messages that could not be parsed, by whether they were answered with 30.");
+        _framingErrors = meter.CreateCounter<long>("bulwark.cards.framing_errors", description: "Connections closed because their byte stream could not be split into messages.");
+        _duplicates = meter.CreateCounter<long>("bulwark.cards.duplicates", description: "Requests for an authorisation already decided, answered with the original decision.");
+        _standIns = meter.CreateCounter<long>("bulwark.cards.stand_in", description: "Authorisations decided in the bank's stand-in, by response code.");
+        _standInPosted = meter.CreateCounter<long>("bulwark.cards.stand_in_posted", description: "Journalled decisions posted to the ledger after the fact.");
+        _ledgerRefusals = meter.CreateCounter<long>("bulwark.cards.ledger_refused", description: "Decisions already given that the ledger later refused (operator follow-up).");
+        _duration = meter.CreateHistogram<double>("bulwark.cards.request.duration", unit: "s", description: "Time from a request's arrival to its answer being written.");
+    }
+
+    public void Message(string mti) => _messages.Add(1, new KeyValuePair<string, object?>("mti", mti));
+
+    public void Decision(string mti, string responseCode, double seconds)
+    {
+        _decisions.Add(1, new KeyValuePair<string, object?>("mti", mti), new KeyValuePair<string, object?>("code", responseCode));
+        _duration.Record(seconds, new KeyValuePair<string, object?>("mti", mti));
+    }
+
+    public void FormatError(bool answered) => _formatErrors.Add(1, new KeyValuePair<string, object?>("answered", answered));
+
+    public void FramingError() => _framingErrors.Add(1);
+
+    public void Duplicate() => _duplicates.Add(1);
+
+    public void StandIn(string responseCode) => _standIns.Add(1, new KeyValuePair<string, object?>("code", responseCode));
+
+    public void StandInPosted() => _standInPosted.Add(1);
+
+    public void LedgerRefused() => _ledgerRefusals.Add(1);
+}
