@@ -5,8 +5,15 @@ namespace Bulwark.Ledger;
 /// <summary>Where the ledger keeps its data and how its writer batches. Validated at start.</summary>
 public sealed class LedgerOptions
 {
-    /// <summary>The SQLite database file (created with its directory when missing). Required.</summary>
+    /// <summary>The SQLite database file (created with its directory when missing). Required unless <see cref="PostgresConnectionString"/> is set.</summary>
     public string DatabasePath { get; init; } = "";
+
+    /// <summary>
+    /// When set, the ledger lives in this PostgreSQL database (schema <c>ledger</c>, migrated at
+    /// start) instead of the SQLite file. An Npgsql connection string; see
+    /// <c>PostgresConnections.ConnectionStringFromUrl</c> for postgres:// URLs.
+    /// </summary>
+    public string? PostgresConnectionString { get; init; }
 
     /// <summary>
     /// Accounts are split into this many partitions by a stable hash of their id; every row stores
@@ -27,9 +34,9 @@ public sealed class LedgerOptions
     /// <summary>Throws when an option is unusable, so that a misconfigured process fails at start.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(DatabasePath))
+        if (string.IsNullOrWhiteSpace(DatabasePath) && string.IsNullOrWhiteSpace(PostgresConnectionString))
         {
-            throw new ArgumentException("LedgerOptions.DatabasePath is required.");
+            throw new ArgumentException("LedgerOptions.DatabasePath (or PostgresConnectionString) is required.");
         }
         if (PartitionCount is < 1 or > LedgerLimits.PartitionCountMax)
         {

@@ -28,7 +28,9 @@ public static class LedgerServiceCollectionExtensions
         services.AddHostedBulwarkService("ledger");
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ILedgerStore>(_ => new SqliteLedgerStore(options.DatabasePath));
+        services.TryAddSingleton<ILedgerStore>(_ => options.PostgresConnectionString is { Length: > 0 } postgres
+            ? new PostgresLedgerStore(postgres)
+            : new SqliteLedgerStore(options.DatabasePath));
         services.AddSingleton(provider => new LedgerEngine(
             options,
             provider.GetRequiredService<ILedgerStore>(),

@@ -33,9 +33,24 @@ internal static class RunCommand
         var customers = CommonOptions.PositiveInt("--customers", "Demo customers seeded on first start.", CustomersDefault, 1_000_000);
         var seed = new Option<int>("--seed") { Description = "Seed for demo data and workload choices.", DefaultValueFactory = _ => 42 };
         var noWorkload = new Option<bool>("--no-workload") { Description = "Serve the bank without background traffic." };
+        var store = new Option<string?>("--store") { Description = "Keep the ledger in PostgreSQL: postgres://user[:password]@host[:port]/database (schema 'ledger', migrated at start). Default: SQLite files under --data." };
+        store.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } url)
+            {
+                try
+                {
+                    Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url);
+                }
+                catch (FormatException error)
+                {
+                    result.AddError($"--store: {error.Message}");
+                }
+            }
+        });
         var command = new Command("run", "Run the whole bank in one process on embedded storage, with demo data and live traffic.")
         {
-            data, port, rate, duration, customers, seed, noWorkload,
+            data, port, rate, duration, customers, seed, noWorkload, store,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(new RunSettings(
             new BankPaths(parse.GetValue(data)!.FullName),
@@ -43,16 +58,23 @@ internal static class RunCommand
             parse.GetValue(noWorkload) ? 0 : parse.GetValue(rate),
             parse.GetValue(duration),
             parse.GetValue(customers),
-            parse.GetValue(seed)), cancellationToken));
+            parse.GetValue(seed))
+        {
+            LedgerPostgres = parse.GetValue(store) is { } url ? Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url) : null,
+        }, cancellationToken));
         return command;
     }
 
-    private sealed record RunSettings(BankPaths Paths, int Port, int Rate, TimeSpan? Duration, int Customers, int Seed);
+    private sealed record RunSettings(BankPaths Paths, int Port, int Rate, TimeSpan? Duration, int Customers, int Seed)
+    {
+        /// <summary>The ledger's PostgreSQL connection string (--store), or null for SQLite.</summary>
+        public string? LedgerPostgres { get; init; }
+    }
 
     private static async Task<int> RunAsync(RunSettings settings, CancellationToken cancellationToken)
     {
         var output = Console.Out;
-        await using var app = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port));
+        await using var app = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres);
         try
         {
             await app.StartAsync(cancellationToken);
@@ -94,7 +116,7 @@ internal static class RunCommand
         var elapsed = Stopwatch.GetElapsedTime(started);
 
         await app.StopAsync(CancellationToken.None);
-        return await SummariseAsync(workload.Recorder, elapsed, settings.Paths, output);
+        return await SummariseAsync(workload.Recorder, elapsed, settings.Paths, output, settings.LedgerPostgres);
     }
 
     private static async Task<DemoPopulation?> LoadOrSeedAsync(WebApplication app, RunSettings settings, TextWriter output, CancellationToken cancellationToken)
@@ -184,7 +206,7 @@ internal static class RunCommand
         _ => "feed reads",
     };
 
-    private static async Task<int> SummariseAsync(LatencyRecorder recorder, TimeSpan elapsed, BankPaths paths, TextWriter output)
+    private static async Task<int> SummariseAsync(LatencyRecorder recorder, TimeSpan elapsed, BankPaths paths, TextWriter output, string? ledgerPostgres = null)
     {
         var total = recorder.Total();
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -200,7 +222,7 @@ internal static class RunCommand
                     $"  {Describe(operation),-14} {one.Count,8:N0}  p50 {one.P50Milliseconds,7:0.00} ms  p99 {one.P99Milliseconds,7:0.00} ms  max {one.MaxMilliseconds,8:0.00} ms"));
             }
         }
-        var check = LedgerChecker.Check(paths.Ledger);
+        var check = ledgerPostgres is null ? LedgerChecker.Check(paths.Ledger) : LedgerChecker.CheckPostgres(ledgerPostgres);
         await output.WriteLineAsync(LedgerCommand.Describe(check));
         return recorder.Errors == 0 && recorder.Shed == 0 && check.Ok ? 0 : 1;
     }

@@ -34,7 +34,7 @@ public sealed record BankPaths(string DataDirectory)
 /// </summary>
 public static class BankHost
 {
-    public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning)
+    public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning, string? ledgerPostgres = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         Directory.CreateDirectory(paths.DataDirectory);
@@ -50,7 +50,7 @@ public static class BankHost
         // it with the whole stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
-        builder.Services.AddLedger(new LedgerOptions { DatabasePath = paths.Ledger });
+        builder.Services.AddLedger(new LedgerOptions { DatabasePath = paths.Ledger, PostgresConnectionString = ledgerPostgres });
         builder.Services.AddAccounts(new AccountsOptions { DatabasePath = paths.Accounts, TokenisationKeyPath = paths.TokenisationKey });
         builder.Services.AddFeed(new FeedOptions());
         builder.Services.AddEdge(new EdgeOptions { SigningKeyPath = paths.SigningKey });

@@ -626,7 +626,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
 }
 
 /// <summary>The store cannot write now (connection lost, another writer took over); retrying later is safe.</summary>
-public sealed class LedgerStoreUnavailableException : Exception
+public sealed class LedgerStoreUnavailableException : IOException
 {
     public LedgerStoreUnavailableException()
     {
