@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Bulwark.Ledger;
 
-// Usage: Bulwark.Ledger.CrashHost <database path> [submitters] [transfers per submit]
+// Usage: Bulwark.Ledger.CrashHost <database path | PostgreSQL connection string> [submitters] [transfers per submit]
 // Opens the ledger, creates its accounts (idempotently) and submits transfers from several tasks
 // as fast as it can, printing one line per acknowledged transfer id (32 hex digits) only after
 // the batch holding it is durable. It never stops by itself: the test kills it.
@@ -17,7 +17,10 @@ var submitters = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCultu
 var perSubmit = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 50;
 const int AccountCount = 16;
 
-await using var engine = LedgerEngine.CreateSqlite(new LedgerOptions { DatabasePath = path });
+// A PostgreSQL connection string (it holds '=') instead of a file path runs the same load on PostgreSQL.
+await using var engine = path.Contains('=', StringComparison.Ordinal)
+    ? new LedgerEngine(new LedgerOptions { DatabasePath = "postgres", PostgresConnectionString = path }, new Bulwark.Ledger.Storage.PostgresLedgerStore(path))
+    : LedgerEngine.CreateSqlite(new LedgerOptions { DatabasePath = path });
 await engine.StartAsync();
 var accounts = Enumerable.Range(1, AccountCount)
     .Select(index => new LedgerAccount { Id = (UInt128)index, Currency = "GBP", Code = 100 })
