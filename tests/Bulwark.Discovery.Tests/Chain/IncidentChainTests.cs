@@ -67,6 +67,10 @@ public sealed class IncidentChainTests
         await alpha.Registry.SetDeploymentAsync("gamma", new DeploymentRecord(0, "1"), CancellationToken.None);
         await gamma.DisposeAsync();
         Assert.True(await Eventually.TrueAsync(() => alpha.Registry.GetView("gamma") is { Instances.Count: 0, Authoritative: true }));
+        // The empty view reached the channel while gamma's connection was still open (gamma
+        // deregisters before it stops); it takes effect when the balancer sees the connection
+        // close and asks the resolver again, a moment after gamma stopped.
+        Assert.True(await Eventually.TrueAsync(() => ScaledToZeroAnswered(gammaClient)), "calls never got the scaled-to-0 answer");
 
         var failures = new List<RpcException>();
         for (var i = 0; i < 20; i++)
@@ -244,6 +248,19 @@ public sealed class IncidentChainTests
         Assert.True(await load.WaitForSuccessesAsync(30));
 
         Assert.True(load.Failures == 0, load.Errors);
+    }
+
+    private static bool ScaledToZeroAnswered(Health.HealthClient client)
+    {
+        try
+        {
+            client.Check(new HealthCheckRequest { Service = "gamma" }, deadline: DateTime.UtcNow.AddSeconds(5));
+            return false;
+        }
+        catch (RpcException error)
+        {
+            return error.Status.Detail.Contains("scaled to 0", StringComparison.Ordinal);
+        }
     }
 
     private static bool SnapshotHas(string path, string service, int instances) =>
