@@ -12,12 +12,41 @@ internal static class LedgerCommand
     public static Command Create()
     {
         var data = CommonOptions.Data();
+        var store = new Option<string?>("--store") { Description = "Check the ledger in PostgreSQL instead: postgres://user[:password]@host[:port]/database." };
+        store.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } url)
+            {
+                try
+                {
+                    Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url);
+                }
+                catch (FormatException error)
+                {
+                    result.AddError($"--store: {error.Message}");
+                }
+            }
+        });
         var check = new Command("check", "Verify every ledger invariant (sum zero, balances equal their transfers, holds intact). Exit 1 if anything is wrong.")
         {
-            data,
+            data, store,
         };
         check.SetAction(parse =>
         {
+            if (parse.GetValue(store) is { } url)
+            {
+                try
+                {
+                    var postgres = LedgerChecker.CheckPostgres(Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url));
+                    Console.WriteLine(Describe(postgres));
+                    return postgres.Ok ? 0 : 1;
+                }
+                catch (Exception error) when (error is Npgsql.NpgsqlException or IOException)
+                {
+                    Console.Error.WriteLine($"bulwark ledger check: cannot read the ledger at {Bulwark.Storage.Postgres.PostgresConnections.Redact(url)}: {error.Message}");
+                    return 2;
+                }
+            }
             var paths = new BankPaths(parse.GetValue(data)!.FullName);
             if (!File.Exists(paths.Ledger))
             {
