@@ -151,7 +151,8 @@ public sealed class FaultProxyTests
             lateEnded = true;
         }
         Assert.True(lateEnded, "new connection not reset");
-        Assert.Equal(0, proxy.OpenConnections);
+        // The proxy forgets an aborted connection when its relay task ends, just after the reset.
+        Assert.True(await Bulwark.Discovery.Tests.Fixtures.Eventually.TrueAsync(() => proxy.OpenConnections == 0, 5));
     }
 
     /// <summary>True when the connection ends (reset or closed) instead of echoing data.</summary>
