@@ -63,6 +63,7 @@ public sealed class TemporaryPostgresServer : IDisposable
     {
         var bin = FindBinDirectory();
         var asPostgres = Environment.UserName == "root" || string.Equals(Environment.GetEnvironmentVariable("USER"), "root", StringComparison.Ordinal);
+        RemoveStale();
         var root = Path.Combine(Path.GetTempPath(), "bulwark-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(root);
         var server = new TemporaryPostgresServer(bin, root, asPostgres, FreePort());
@@ -148,7 +149,15 @@ public sealed class TemporaryPostgresServer : IDisposable
         return info;
     }
 
-    public void Dispose()
+    public void Dispose() => Remove("fast");
+
+    /// <summary>
+    /// Stops with <c>-m immediate</c> (no shutdown checkpoint) and removes the directory: for a
+    /// process-exit handler, which the test host gives little time, and data nobody keeps.
+    /// </summary>
+    public void DisposeImmediately() => Remove("immediate");
+
+    private void Remove(string mode)
     {
         if (_disposed)
         {
@@ -159,7 +168,7 @@ public sealed class TemporaryPostgresServer : IDisposable
         {
             if (File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
             {
-                RunTool("pg_ctl", "-D", DataDirectory, "-m", "fast", "-w", "-t", "30", "stop");
+                RunTool("pg_ctl", "-D", DataDirectory, "-m", mode, "-w", "-t", "30", "stop");
             }
         }
         catch (InvalidOperationException)
@@ -175,6 +184,31 @@ public sealed class TemporaryPostgresServer : IDisposable
         }
         catch (UnauthorizedAccessException)
         {
+        }
+    }
+
+    /// <summary>
+    /// Removes directories of earlier servers that were stopped but not removed (a test host may be
+    /// ended before its exit handler finishes): no PID file, untouched for an hour. A live server
+    /// always has its PID file, so another run's server is never touched.
+    /// </summary>
+    private static void RemoveStale()
+    {
+        foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), "bulwark-pg-*"))
+        {
+            try
+            {
+                if (!File.Exists(Path.Combine(directory, "data", "postmaster.pid")) &&
+                    Directory.GetLastWriteTimeUtc(directory) < DateTime.UtcNow.AddHours(-1) &&
+                    File.GetLastWriteTimeUtc(Path.Combine(directory, "server.log")) < DateTime.UtcNow.AddHours(-1))
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                // Someone else's, or going away already.
+            }
         }
     }
 
