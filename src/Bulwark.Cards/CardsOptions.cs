@@ -46,6 +46,9 @@ public sealed class CardsOptions
     /// <summary>Decisions kept in memory to answer duplicates without the journal. Default: 100,000.</summary>
     public int DecisionCacheEntriesMax { get; init; } = 100_000;
 
+    /// <summary>The clock for card expiry and deadlines (tests pass a fake one). Default: the system clock.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     internal UInt128 SettlementAccount => UInt128.Parse(SettlementLedgerAccountId, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
 
     /// <summary>Throws when an option is unusable, so that a misconfigured process fails at start.</summary>

@@ -5,7 +5,6 @@ using Bulwark.Cards.Link;
 using Bulwark.Cards.Telemetry;
 using Bulwark.Platform.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
@@ -28,18 +27,18 @@ public static class CardsServiceCollectionExtensions
         options.Validate();
         services.AddSingleton(options);
         services.AddMetrics();
-        services.TryAddSingleton(TimeProvider.System);
         services.AddServiceClient("ledger", channel => new LedgerClient(channel));
         services.AddServiceClient("accounts", channel => new AccountsClient(channel));
         services.AddSingleton(_ => new CardJournal(options.JournalPath));
         services.AddSingleton<CardsMetrics>();
-        services.AddSingleton<CardProcessor>();
+        services.AddSingleton(provider => new CardProcessor(options, provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<LedgerClient>(),
+            provider.GetRequiredService<AccountsClient>(), provider.GetRequiredService<CardsMetrics>(), options.Time, provider.GetRequiredService<ILogger<CardProcessor>>()));
         services.AddSingleton<CardLinkServer>();
         services.AddSingleton(provider => new CardLink(provider.GetRequiredService<CardLinkServer>()));
         services.AddSingleton(provider => new CardClearing(options, provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<CardProcessor>(),
             provider.GetRequiredService<AccountsClient>(), provider.GetRequiredService<ILogger<CardClearing>>()));
         services.AddHostedService(provider => provider.GetRequiredService<CardLinkServer>());
-        services.AddHostedService<StandInReplayer>();
+        services.AddHostedService(provider => new StandInReplayer(options, provider.GetRequiredService<CardProcessor>(), TimeProvider.System, provider.GetRequiredService<ILogger<StandInReplayer>>()));
         return services;
     }
 }

@@ -84,7 +84,7 @@ internal sealed partial class CardProcessor(
         var amount = request.GetAmount();
         var currency = request.GetCurrencyCode();
         var pan = request.GetPrimaryAccountNumber();
-        using var deadline = new CancellationTokenSource(options.DeadlineBudget, time);
+        using var deadline = new CancellationTokenSource(options.DeadlineBudget);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         var stripe = Stripe(key);
         await stripe.WaitAsync(cancellationToken);
@@ -108,7 +108,7 @@ internal sealed partial class CardProcessor(
             {
                 return Decline(request, key, Iso8583ResponseCodes.DoNotHonour);
             }
-            var card = await FindCardAsync(pan, linked.Token);
+            var card = await FindCardAsync(pan, linked.Token, cancellationToken);
             if (card is null)
             {
                 return Decline(request, key, Iso8583ResponseCodes.InvalidCardNumber);
@@ -125,7 +125,7 @@ internal sealed partial class CardProcessor(
             {
                 return Decline(request, key, Iso8583ResponseCodes.InvalidTransaction);
             }
-            return await HoldAsync(request, key, card, amount, linked.Token);
+            return await HoldAsync(request, key, card, amount, linked.Token, cancellationToken);
         }
         catch (CardLookupUnavailableException)
         {
@@ -137,7 +137,7 @@ internal sealed partial class CardProcessor(
         }
     }
 
-    private async Task<Iso8583MessageBuilder> HoldAsync(Iso8583Message request, string key, Card card, long amount, CancellationToken cancellationToken)
+    private async Task<Iso8583MessageBuilder> HoldAsync(Iso8583Message request, string key, Card card, long amount, CancellationToken budget, CancellationToken stopping)
     {
         var decision = new CardDecision(key, Iso8583ResponseCodes.Approved, "", CardKeys.Hold(key),
             CardJournal.ParseHex(card.LedgerAccountId), amount, LedgerCurrency, card.CardId, Metadata(request, key), DecisionState.Held);
@@ -145,9 +145,9 @@ internal sealed partial class CardProcessor(
         TransferResult result;
         try
         {
-            result = await SubmitHoldAsync(decision, deadline: time.GetUtcNow().UtcDateTime + options.DeadlineBudget, cancellationToken);
+            result = await SubmitHoldAsync(decision, deadline: DateTime.UtcNow + options.DeadlineBudget, budget);
         }
-        catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
+        catch (Exception error) when (IsLedgerUnavailable(error, stopping))
         {
             return StandIn(request, decision);
         }
@@ -212,7 +212,7 @@ internal sealed partial class CardProcessor(
                 TransferResult result;
                 try
                 {
-                    result = await SubmitHoldAsync(current, time.GetUtcNow().UtcDateTime + options.DeadlineBudget * 5, cancellationToken);
+                    result = await SubmitHoldAsync(current, DateTime.UtcNow + options.DeadlineBudget * 5, cancellationToken);
                 }
                 catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
                 {
@@ -257,12 +257,12 @@ internal sealed partial class CardProcessor(
                 metrics.Duplicate();
                 return Respond(advice, Iso8583ResponseCodes.Approved);
             }
-            using var deadline = new CancellationTokenSource(options.DeadlineBudget, time);
+            using var deadline = new CancellationTokenSource(options.DeadlineBudget);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
             Card? card;
             try
             {
-                card = await FindCardAsync(pan, linked.Token);
+                card = await FindCardAsync(pan, linked.Token, cancellationToken);
             }
             catch (CardLookupUnavailableException)
             {
@@ -337,7 +337,7 @@ internal sealed partial class CardProcessor(
         TransferResult result;
         try
         {
-            result = await SubmitAsync(transfer, time.GetUtcNow().UtcDateTime + options.DeadlineBudget, cancellationToken);
+            result = await SubmitAsync(transfer, DateTime.UtcNow + options.DeadlineBudget, cancellationToken);
         }
         catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
         {
@@ -385,13 +385,13 @@ internal sealed partial class CardProcessor(
         return false;
     }
 
-    private async Task<Card?> FindCardAsync(string pan, CancellationToken cancellationToken)
+    private async Task<Card?> FindCardAsync(string pan, CancellationToken budget, CancellationToken stopping)
     {
         var cacheKey = PanCacheKey(pan);
         try
         {
             var card = await accounts.FindCardByPanAsync(new FindCardByPanRequest { Pan = pan },
-                deadline: time.GetUtcNow().UtcDateTime + options.DeadlineBudget, cancellationToken: cancellationToken);
+                deadline: DateTime.UtcNow + options.DeadlineBudget, cancellationToken: budget);
             _cards[cacheKey] = card;
             return card;
         }
@@ -400,7 +400,7 @@ internal sealed partial class CardProcessor(
             _cards.TryRemove(cacheKey, out _);
             return null;
         }
-        catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
+        catch (Exception error) when (IsLedgerUnavailable(error, stopping))
         {
             // Accounts is down or slow: stand-in may still decide for a card seen recently.
             return _cards.TryGetValue(cacheKey, out var cached) ? cached : throw new CardLookupUnavailableException();

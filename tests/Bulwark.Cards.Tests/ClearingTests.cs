@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Text;
+using Bulwark.Cards.Clearing;
+using Bulwark.Feed.Protos;
+using Bulwark.Iso8583;
+using Bulwark.Ledger.Protos;
+
+namespace Bulwark.Cards.Tests;
+
+/// <summary>BWCLR clearing files (docs/reference/clearing-file.md) ingested against real holds.</summary>
+public sealed class ClearingTests : IAsyncLifetime
+{
+    private CardsBank _bank = null!;
+
+    public async Task InitializeAsync() => _bank = await CardsBank.StartAsync();
+
+    public async Task DisposeAsync() => await _bank.DisposeAsync();
+
+    [Fact]
+    public async Task Ingest_MatchedSmallerLargerUnmatchedAndDuplicate_EachPostedOnce()
+    {
+        await using var scheme = await _bank.ConnectAsync();
+        var smaller = Messages.NextStan();
+        var larger = Messages.NextStan();
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(_bank.Pan, 2_000, smaller, _bank.Expiry))).GetResponseCode());
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(_bank.Pan, 1_000, larger, _bank.Expiry, merchant: "Uber", mcc: "4121"))).GetResponseCode());
+
+        var lines = new[]
+        {
+            Line("P-1", 'E', Messages.Rrn(smaller), "000001", "Dishoom", "5812", 2_000, 1_800),
+            Line("P-2", 'T', Messages.Rrn(larger), "000002", "Uber", "4121", 1_000, 1_200),
+            Line("P-3", 'N', "999999999999", "", "Corner Shop", "5411", 0, 500),
+            Line("P-1", 'E', Messages.Rrn(smaller), "000001", "Dishoom", "5812", 2_000, 1_800),
+        };
+        var path = WriteFile("BWS-TEST-01", lines);
+
+        var report = await _bank.Clearing.IngestFileAsync(path, CancellationToken.None);
+        Assert.Equal(4, report.Presentments);
+        Assert.Equal(2, report.Matched);
+        Assert.Equal(2, report.AmountChanged);
+        Assert.Equal(1, report.ForcePosted);
+        Assert.Equal(1, report.Duplicates);
+        Assert.Empty(report.Refused);
+
+        var account = await _bank.CustomerAccountAsync();
+        Assert.Equal(0, account.DebitsPending);
+        Assert.Equal(1_800 + 1_200 + 500, account.DebitsPosted);
+
+        var feed = (await _bank.FeedAsync()).Items;
+        var dishoom = Assert.Single(feed, item => item.MerchantName == "Dishoom");
+        Assert.Equal(FeedItemState.Settled, dishoom.State);
+        Assert.Equal(-1_800, dishoom.Amount);
+        Assert.Equal(-2_000, dishoom.OriginalAmount);
+        Assert.Contains(feed, item => item.MerchantName == "Corner Shop" && item.State == FeedItemState.Settled);
+
+        // The same file again (a retry after a crash): nothing posts twice.
+        var again = await _bank.Clearing.IngestFileAsync(path, CancellationToken.None);
+        Assert.Equal(4, again.Duplicates);
+        Assert.Equal(1_800 + 1_200 + 500, (await _bank.CustomerAccountAsync()).DebitsPosted);
+        await _bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
+    public async Task Ingest_ReversedAuthorisationPresentedAnyway_ForcePosted()
+    {
+        await using var scheme = await _bank.ConnectAsync();
+        var stan = Messages.NextStan();
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(_bank.Pan, 600, stan, _bank.Expiry))).GetResponseCode());
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Reversal(_bank.Pan, 600, stan, Messages.NextStan()))).GetResponseCode());
+
+        var report = await _bank.Clearing.IngestFileAsync(WriteFile("BWS-TEST-02", [Line("P-9", 'E', Messages.Rrn(stan), "000009", "Dishoom", "5812", 600, 600)]), CancellationToken.None);
+        Assert.Equal(1, report.ForcePosted);
+        Assert.Equal(600, (await _bank.CustomerAccountAsync()).DebitsPosted);
+        await _bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
+    public async Task Ingest_UnknownCard_RefusedAndReportedPerLine()
+    {
+        var line = Line("P-7", 'N', "888888888888", "", "Corner Shop", "5411", 0, 500, pan: CardsBank.LuhnPan("411111111111111"));
+        var report = await _bank.Clearing.IngestFileAsync(WriteFile("BWS-TEST-03", [line]), CancellationToken.None);
+        var refused = Assert.Single(report.Refused);
+        Assert.Contains("line 2", refused, StringComparison.Ordinal);
+        Assert.Equal(0, (await _bank.CustomerAccountAsync()).DebitsPosted);
+    }
+
+    [Fact]
+    public async Task Ingest_TrailerDisagrees_FileRefusedWholeAndNothingPosted()
+    {
+        var line = Line("P-8", 'N', "777777777777", "", "Corner Shop", "5411", 0, 500);
+        var path = WriteFile("BWS-TEST-04", [line], trailerSum: 499);
+        var error = await Assert.ThrowsAsync<FormatException>(() => _bank.Clearing.IngestFileAsync(path, CancellationToken.None));
+        Assert.Contains("trailer", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, (await _bank.CustomerAccountAsync()).DebitsPosted);
+    }
+
+    [Fact]
+    public void Read_ZeroAmount_RefusedNamingLineAndField()
+    {
+        var text = "H|BWCLR|1|F|2026-11-22|2026-11-23T02:00:00Z|826\n" +
+            Line("P-1", 'E', "111111111111", "000001", "Dishoom", "5812", 100, 100).Replace("|100|826|100", "|0|826|100", StringComparison.Ordinal) + "\nT|1|0\n";
+        var error = Assert.Throws<FormatException>(() => ClearingFile.Read(new StringReader(text)));
+        Assert.StartsWith("line 2: field 15 (amount)", error.Message, StringComparison.Ordinal);
+    }
+
+    private string Line(string id, char kind, string rrn, string authCode, string merchant, string mcc, long authorised, long amount, string? pan = null) =>
+        string.Join('|', "P", id, kind.ToString(), rrn, authCode, pan ?? _bank.Pan, "2026-11-22T12:31:07Z", mcc, "MERCHANT0000001", "TERM0001",
+            merchant, "London", "GBR", authorised.ToString(CultureInfo.InvariantCulture), amount.ToString(CultureInfo.InvariantCulture), "826", amount.ToString(CultureInfo.InvariantCulture));
+
+    private string WriteFile(string fileId, IReadOnlyList<string> lines, long? trailerSum = null)
+    {
+        var sum = lines.Sum(line => long.Parse(line.Split('|')[14], CultureInfo.InvariantCulture));
+        var text = new StringBuilder()
+            .Append(CultureInfo.InvariantCulture, $"H|BWCLR|1|{fileId}|2026-11-22|2026-11-23T02:00:00Z|826\n");
+        foreach (var line in lines)
+        {
+            text.Append(line).Append('\n');
+        }
+        text.Append(CultureInfo.InvariantCulture, $"T|{lines.Count}|{trailerSum ?? sum}\n");
+        var path = Path.Combine(_bank.Directory, fileId + ".txt");
+        File.WriteAllText(path, text.ToString());
+        return path;
+    }
+}

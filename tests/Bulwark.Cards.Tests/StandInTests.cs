@@ -1,0 +1,41 @@
+using Bulwark.Ledger.Protos;
+
+namespace Bulwark.Cards.Tests;
+
+/// <summary>The bank's own stand-in: a slow ledger gets a journalled decision, posted later exactly once.</summary>
+public sealed class StandInTests
+{
+    [Fact]
+    public async Task SlowLedger_ApprovedInStandInWithinLimit_PostedOnceAfterRestart()
+    {
+        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
+        {
+            JournalPath = options.JournalPath,
+            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
+            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            StandInLimitPerCardMinor = 5_000,
+            StandInReplayInterval = TimeSpan.FromMilliseconds(200),
+        });
+        // Warm the card cache with one normal approval, then slow the ledger down.
+        await using (var scheme = await bank.ConnectAsync())
+        {
+            Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 100, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+            bank.Slow.On = true;
+            var standIn = await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 3_000, Messages.NextStan(), bank.Expiry));
+            Assert.Equal("00", standIn.GetResponseCode());
+            var overLimit = await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 3_000, Messages.NextStan(), bank.Expiry));
+            Assert.Equal("91", overLimit.GetResponseCode());
+        }
+        Assert.Single(await bank.CardTransfersAsync());
+
+        // The processor restarts; the ledger is back. The journal is replayed at start.
+        bank.Slow.On = false;
+        await bank.RestartAsync();
+        await CardsBank.EventuallyAsync(async () => (await bank.CardTransfersAsync()).Count == 2, "the stand-in approval reaches the ledger");
+        var transfers = await bank.CardTransfersAsync();
+        Assert.Equal(2, transfers.Count);
+        Assert.All(transfers, transfer => Assert.Equal(TransferState.Pending, transfer.State));
+        Assert.Equal(3_100, (await bank.CustomerAccountAsync()).DebitsPending);
+        await bank.AssertMoneyConservedAsync();
+    }
+}
