@@ -1,0 +1,344 @@
+using System.Globalization;
+using Bulwark.Storage.Postgres;
+using Npgsql;
+
+namespace Bulwark.Accounts.Storage;
+
+/// <summary>
+/// The accounts store on PostgreSQL, in schema <c>accounts</c> (migrated at start, a newer schema
+/// refused). Unlike SQLite, PostgreSQL runs writers concurrently, so every check-then-insert takes
+/// transaction-scoped advisory locks on the keys it checks (the email, the account number, the
+/// customer for pot and card limits, the PAN token) before checking: two racing creations
+/// serialise and the second sees the first. UNIQUE constraints stay behind them as the last word.
+/// </summary>
+public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
+{
+    public const string Schema = "accounts";
+    private const string CustomerColumns = "customer_id, name, email, email_normalised, created_at_unix_ms";
+    private const string CredentialColumns = "customer_id, algorithm, iterations, salt, hash, updated_at_unix_ms";
+    private const string AccountColumns = "account_id, customer_id, name, sort_code, account_number, currency, overdraft_limit, ledger_account_id, created_at_unix_ms";
+    private const string PotColumns = "pot_id, customer_id, account_id, name, currency, ledger_account_id, goal_amount, created_at_unix_ms";
+    private const string CardColumns = "card_id, customer_id, account_id, pan_token, last_four, expiry_month, expiry_year, frozen, created_at_unix_ms";
+    private const string MovementColumns = "idempotency_key, customer_id, kind, request_fingerprint, amount, currency, timestamp_unix_ms";
+
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE customers (
+            customer_id text PRIMARY KEY,
+            name text NOT NULL,
+            email text NOT NULL,
+            email_normalised text NOT NULL UNIQUE,
+            created_at_unix_ms bigint NOT NULL
+        );
+        CREATE TABLE credentials (
+            customer_id text PRIMARY KEY REFERENCES customers (customer_id),
+            algorithm text NOT NULL,
+            iterations bigint NOT NULL,
+            salt bytea NOT NULL,
+            hash bytea NOT NULL,
+            updated_at_unix_ms bigint NOT NULL
+        );
+        CREATE TABLE current_accounts (
+            account_id text PRIMARY KEY,
+            customer_id text NOT NULL REFERENCES customers (customer_id),
+            name text NOT NULL,
+            sort_code text NOT NULL,
+            account_number text NOT NULL,
+            currency text NOT NULL,
+            overdraft_limit bigint NOT NULL CHECK (overdraft_limit >= 0),
+            ledger_account_id text NOT NULL UNIQUE,
+            created_at_unix_ms bigint NOT NULL,
+            UNIQUE (sort_code, account_number)
+        );
+        CREATE INDEX current_accounts_by_customer ON current_accounts (customer_id);
+        CREATE TABLE pots (
+            pot_id text PRIMARY KEY,
+            customer_id text NOT NULL REFERENCES customers (customer_id),
+            account_id text NOT NULL REFERENCES current_accounts (account_id),
+            name text NOT NULL,
+            currency text NOT NULL,
+            ledger_account_id text NOT NULL UNIQUE,
+            goal_amount bigint NOT NULL CHECK (goal_amount >= 0),
+            created_at_unix_ms bigint NOT NULL
+        );
+        CREATE INDEX pots_by_customer ON pots (customer_id);
+        CREATE TABLE cards (
+            card_id text PRIMARY KEY,
+            customer_id text NOT NULL REFERENCES customers (customer_id),
+            account_id text NOT NULL REFERENCES current_accounts (account_id),
+            pan_token text NOT NULL UNIQUE,
+            last_four text NOT NULL,
+            expiry_month bigint NOT NULL,
+            expiry_year bigint NOT NULL,
+            frozen bigint NOT NULL,
+            created_at_unix_ms bigint NOT NULL
+        );
+        CREATE INDEX cards_by_customer ON cards (customer_id);
+        CREATE TABLE money_movements (
+            idempotency_key text PRIMARY KEY,
+            customer_id text NOT NULL,
+            kind text NOT NULL,
+            request_fingerprint text NOT NULL,
+            amount bigint NOT NULL,
+            currency text NOT NULL,
+            timestamp_unix_ms bigint NOT NULL
+        );
+        """,
+        """
+        CREATE TABLE settings (
+            name text PRIMARY KEY,
+            value text NOT NULL
+        );
+        """,
+    ];
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    public PostgresAccountsStore(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        _dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { SearchPath = Schema, MaxAutoPrepare = 32, AutoPrepareMinUsages = 2 });
+        using var connection = PostgresConnections.Open(_dataSource);
+        PostgresMigrator.Apply(connection, Schema, Migrations);
+    }
+
+    public void Dispose() => _dataSource.Dispose();
+
+    public async Task<CreateCustomerOutcome> CreateCustomerAsync(CustomerRecord customer, CredentialRecord? credential, CurrentAccountRecord account, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(customer);
+        ArgumentNullException.ThrowIfNull(account);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await LockAsync(connection, transaction, "email:" + customer.EmailNormalised, cancellationToken);
+        await LockAsync(connection, transaction, "number:" + account.SortCode + account.AccountNumber, cancellationToken);
+        if (await ExistsAsync(connection, transaction, "SELECT 1 FROM customers WHERE email_normalised = $1", [customer.EmailNormalised], cancellationToken))
+        {
+            return CreateCustomerOutcome.EmailTaken;
+        }
+        if (await ExistsAsync(connection, transaction, "SELECT 1 FROM current_accounts WHERE sort_code = $1 AND account_number = $2", [account.SortCode, account.AccountNumber], cancellationToken))
+        {
+            return CreateCustomerOutcome.AccountNumberTaken;
+        }
+        await InsertAsync(connection, transaction, "customers", CustomerColumns,
+            [customer.CustomerId, customer.Name, customer.Email, customer.EmailNormalised, customer.CreatedAtUnixMs], cancellationToken);
+        if (credential is not null)
+        {
+            await InsertAsync(connection, transaction, "credentials", CredentialColumns, CredentialValues(credential), cancellationToken);
+        }
+        await InsertAsync(connection, transaction, "current_accounts", AccountColumns,
+            [account.AccountId, account.CustomerId, account.Name, account.SortCode, account.AccountNumber, account.Currency,
+             account.OverdraftLimit, account.LedgerAccountId, account.CreatedAtUnixMs], cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return CreateCustomerOutcome.Created;
+    }
+
+    public async Task<string> GetOrAddSettingAsync(string name, string value, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(value);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var insert = Command(connection, null, "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", [name, value]))
+        {
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var query = Command(connection, null, "SELECT value FROM settings WHERE name = $1", [name]);
+        return (string)(await query.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    public Task<CustomerRecord?> GetCustomerAsync(string customerId, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {CustomerColumns} FROM customers WHERE customer_id = $1", [customerId], ReadCustomer, cancellationToken);
+
+    public Task<CustomerRecord?> FindCustomerByEmailAsync(string emailNormalised, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {CustomerColumns} FROM customers WHERE email_normalised = $1", [emailNormalised], ReadCustomer, cancellationToken);
+
+    public Task<CredentialRecord?> GetCredentialAsync(string customerId, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {CredentialColumns} FROM credentials WHERE customer_id = $1", [customerId], ReadCredential, cancellationToken);
+
+    public async Task SetCredentialAsync(CredentialRecord credential, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null,
+            $"INSERT INTO credentials ({CredentialColumns}) VALUES ($1, $2, $3, $4, $5, $6) " +
+            "ON CONFLICT (customer_id) DO UPDATE SET algorithm = excluded.algorithm, iterations = excluded.iterations, " +
+            "salt = excluded.salt, hash = excluded.hash, updated_at_unix_ms = excluded.updated_at_unix_ms", CredentialValues(credential));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public Task<CurrentAccountRecord?> GetCurrentAccountAsync(string accountId, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {AccountColumns} FROM current_accounts WHERE account_id = $1", [accountId], ReadAccount, cancellationToken);
+
+    public Task<CurrentAccountRecord?> FindCurrentAccountByNumberAsync(string sortCode, string accountNumber, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {AccountColumns} FROM current_accounts WHERE sort_code = $1 AND account_number = $2", [sortCode, accountNumber], ReadAccount, cancellationToken);
+
+    public Task<IReadOnlyList<CurrentAccountRecord>> ListCurrentAccountsAsync(string customerId, CancellationToken cancellationToken) =>
+        QueryListAsync($"SELECT {AccountColumns} FROM current_accounts WHERE customer_id = $1 ORDER BY created_at_unix_ms, account_id", customerId, ReadAccount, cancellationToken);
+
+    public async Task<CreateLimitedOutcome> CreatePotAsync(PotRecord pot, int potsPerCustomerMax, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(pot);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await LockAsync(connection, transaction, "pots:" + pot.CustomerId, cancellationToken);
+        if (await CountAsync(connection, transaction, "SELECT COUNT(*) FROM pots WHERE customer_id = $1", pot.CustomerId, cancellationToken) >= potsPerCustomerMax)
+        {
+            return CreateLimitedOutcome.LimitReached;
+        }
+        await InsertAsync(connection, transaction, "pots", PotColumns,
+            [pot.PotId, pot.CustomerId, pot.AccountId, pot.Name, pot.Currency, pot.LedgerAccountId, pot.GoalAmount, pot.CreatedAtUnixMs], cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return CreateLimitedOutcome.Created;
+    }
+
+    public Task<PotRecord?> GetPotAsync(string potId, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {PotColumns} FROM pots WHERE pot_id = $1", [potId], ReadPot, cancellationToken);
+
+    public Task<IReadOnlyList<PotRecord>> ListPotsAsync(string customerId, CancellationToken cancellationToken) =>
+        QueryListAsync($"SELECT {PotColumns} FROM pots WHERE customer_id = $1 ORDER BY created_at_unix_ms, pot_id", customerId, ReadPot, cancellationToken);
+
+    public async Task<CreateLimitedOutcome> CreateCardAsync(CardRecord card, int cardsPerCustomerMax, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await LockAsync(connection, transaction, "token:" + card.PanToken, cancellationToken);
+        await LockAsync(connection, transaction, "cards:" + card.CustomerId, cancellationToken);
+        if (await ExistsAsync(connection, transaction, "SELECT 1 FROM cards WHERE pan_token = $1", [card.PanToken], cancellationToken))
+        {
+            return CreateLimitedOutcome.AlreadyExists;
+        }
+        if (await CountAsync(connection, transaction, "SELECT COUNT(*) FROM cards WHERE customer_id = $1", card.CustomerId, cancellationToken) >= cardsPerCustomerMax)
+        {
+            return CreateLimitedOutcome.LimitReached;
+        }
+        await InsertAsync(connection, transaction, "cards", CardColumns,
+            [card.CardId, card.CustomerId, card.AccountId, card.PanToken, card.LastFour, (long)card.ExpiryMonth, (long)card.ExpiryYear, card.Frozen ? 1L : 0L, card.CreatedAtUnixMs],
+            cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return CreateLimitedOutcome.Created;
+    }
+
+    public Task<CardRecord?> GetCardAsync(string cardId, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {CardColumns} FROM cards WHERE card_id = $1", [cardId], ReadCard, cancellationToken);
+
+    public Task<CardRecord?> FindCardByTokenAsync(string panToken, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {CardColumns} FROM cards WHERE pan_token = $1", [panToken], ReadCard, cancellationToken);
+
+    public Task<IReadOnlyList<CardRecord>> ListCardsAsync(string customerId, CancellationToken cancellationToken) =>
+        QueryListAsync($"SELECT {CardColumns} FROM cards WHERE customer_id = $1 ORDER BY created_at_unix_ms, card_id", customerId, ReadCard, cancellationToken);
+
+    public async Task<bool> SetCardFrozenAsync(string cardId, bool frozen, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, "UPDATE cards SET frozen = $1 WHERE card_id = $2", [frozen ? 1L : 0L, cardId]);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public Task<MovementRecord?> GetMovementAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key = $1", [idempotencyKey], ReadMovement, cancellationToken);
+
+    public async Task<MovementRecord> RecordMovementAsync(MovementRecord movement, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(movement);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = Command(connection, transaction,
+            $"INSERT INTO money_movements ({MovementColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
+            [movement.IdempotencyKey, movement.CustomerId, movement.Kind, movement.RequestFingerprint, movement.Amount, movement.Currency, movement.TimestampUnixMs]))
+        {
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        MovementRecord stored;
+        await using (var query = Command(connection, transaction, $"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key = $1", [movement.IdempotencyKey]))
+        await using (var reader = await query.ExecuteReaderAsync(cancellationToken))
+        {
+            stored = await reader.ReadAsync(cancellationToken) ? ReadMovement(reader) : throw new InvalidOperationException("A movement just written cannot be read back.");
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return stored;
+    }
+
+    private static object[] CredentialValues(CredentialRecord credential) =>
+        [credential.CustomerId, credential.Algorithm, (long)credential.Iterations, credential.Salt, credential.Hash, credential.UpdatedAtUnixMs];
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object[] values)
+    {
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+        return command;
+    }
+
+    private static async Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string key, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ["accounts:" + key]);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string table, string columns, object[] values, CancellationToken cancellationToken)
+    {
+        var parameters = string.Join(", ", Enumerable.Range(1, values.Length).Select(i => "$" + i.ToString(CultureInfo.InvariantCulture)));
+        await using var command = Command(connection, transaction, $"INSERT INTO {table} ({columns}) VALUES ({parameters})", values);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<bool> ExistsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, object[] values, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, sql, values);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    private static async Task<long> CountAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, string a, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, sql, [a]);
+        return await command.ExecuteScalarAsync(cancellationToken) is long count ? count : 0;
+    }
+
+    private async Task<T?> QuerySingleAsync<T>(string sql, object[] values, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+        where T : class
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, sql, values);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? read(reader) : null;
+    }
+
+    private async Task<IReadOnlyList<T>> QueryListAsync<T>(string sql, string a, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, sql, [a]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(read(reader));
+        }
+        return list;
+    }
+
+    private static CustomerRecord ReadCustomer(NpgsqlDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4));
+
+    private static CredentialRecord ReadCredential(NpgsqlDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), checked((int)reader.GetInt64(2)), (byte[])reader.GetValue(3), (byte[])reader.GetValue(4), reader.GetInt64(5));
+
+    private static CurrentAccountRecord ReadAccount(NpgsqlDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+            reader.GetString(5), reader.GetInt64(6), reader.GetString(7), reader.GetInt64(8));
+
+    private static PotRecord ReadPot(NpgsqlDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+            reader.GetString(5), reader.GetInt64(6), reader.GetInt64(7));
+
+    private static CardRecord ReadCard(NpgsqlDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+            checked((int)reader.GetInt64(5)), checked((int)reader.GetInt64(6)), reader.GetInt64(7) != 0, reader.GetInt64(8));
+
+    private static MovementRecord ReadMovement(NpgsqlDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4),
+            reader.GetString(5), reader.GetInt64(6));
+}
