@@ -8,6 +8,9 @@ public sealed class AccountsOptions
     /// <summary>The SQLite database file (created with its directory when missing). Required.</summary>
     public string DatabasePath { get; init; } = "";
 
+    /// <summary>When set, the accounts live in this PostgreSQL database (schema <c>accounts</c>) instead of the SQLite file. An Npgsql connection string.</summary>
+    public string? PostgresConnectionString { get; init; }
+
     /// <summary>
     /// A file holding the 32-byte key that turns a PAN into its token (HMAC-SHA256). Created with
     /// mode 0600 on first start when missing; losing it makes every stored card unfindable by PAN,
@@ -30,7 +33,7 @@ public sealed class AccountsOptions
     /// <summary>Throws when an option is unusable, so that a misconfigured process fails at start.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(DatabasePath))
+        if (string.IsNullOrWhiteSpace(DatabasePath) && string.IsNullOrWhiteSpace(PostgresConnectionString))
         {
             throw new ArgumentException("AccountsOptions.DatabasePath is required.");
         }

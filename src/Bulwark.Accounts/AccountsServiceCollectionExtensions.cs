@@ -30,7 +30,9 @@ public static class AccountsServiceCollectionExtensions
         services.AddHostedBulwarkService("accounts");
         services.AddServiceClient("ledger", channel => new LedgerClient(channel));
         services.AddMetrics();
-        services.TryAddSingleton<IAccountsStore>(_ => new SqliteAccountsStore(new SqliteDatabase(options.DatabasePath)));
+        services.TryAddSingleton<IAccountsStore>(_ => options.PostgresConnectionString is { Length: > 0 } postgres
+            ? new PostgresAccountsStore(postgres)
+            : new SqliteAccountsStore(new SqliteDatabase(options.DatabasePath)));
         services.AddSingleton(_ => TokenisationKey.LoadOrCreate(options.TokenisationKeyPath));
         services.AddSingleton<CardTokeniser>();
         services.AddSingleton(_ => new PasswordHasher(options.PasswordIterations));

@@ -33,7 +33,7 @@ internal static class RunCommand
         var customers = CommonOptions.PositiveInt("--customers", "Demo customers seeded on first start.", CustomersDefault, 1_000_000);
         var seed = new Option<int>("--seed") { Description = "Seed for demo data and workload choices.", DefaultValueFactory = _ => 42 };
         var noWorkload = new Option<bool>("--no-workload") { Description = "Serve the bank without background traffic." };
-        var store = new Option<string?>("--store") { Description = "Keep the ledger in PostgreSQL: postgres://user[:password]@host[:port]/database (schema 'ledger', migrated at start). Default: SQLite files under --data." };
+        var store = new Option<string?>("--store") { Description = "Keep the ledger and accounts in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start; keys and demo files stay under --data). Default: SQLite files under --data." };
         store.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<string?>() is { } url)

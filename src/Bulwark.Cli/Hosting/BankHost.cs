@@ -51,7 +51,7 @@ public static class BankHost
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
         builder.Services.AddLedger(new LedgerOptions { DatabasePath = paths.Ledger, PostgresConnectionString = ledgerPostgres });
-        builder.Services.AddAccounts(new AccountsOptions { DatabasePath = paths.Accounts, TokenisationKeyPath = paths.TokenisationKey });
+        builder.Services.AddAccounts(new AccountsOptions { DatabasePath = paths.Accounts, PostgresConnectionString = ledgerPostgres, TokenisationKeyPath = paths.TokenisationKey });
         builder.Services.AddFeed(new FeedOptions());
         builder.Services.AddEdge(new EdgeOptions { SigningKeyPath = paths.SigningKey });
 
