@@ -99,6 +99,26 @@ public sealed class TemporaryPostgresServer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a detached watchdog (<c>setsid sh</c>) that, once this process has exited however it
+    /// ended, stops the server with <c>-m immediate</c> and removes its directory. For test hosts,
+    /// which may be ended before their exit handlers finish: no server outlives its test run.
+    /// </summary>
+    public void RemoveWhenThisProcessExits()
+    {
+        var pgCtl = Path.Combine(_bin, "pg_ctl");
+        var stop = _asPostgresUser ? $"runuser -u {SuperUser} -- {pgCtl}" : pgCtl;
+        var script = string.Create(CultureInfo.InvariantCulture,
+            $"exec >/dev/null 2>&1 </dev/null; while kill -0 {Environment.ProcessId}; do sleep 1; done; " +
+            $"if [ -f '{DataDirectory}/postmaster.pid' ]; then {stop} -D '{DataDirectory}' -m immediate -w stop; fi; rm -rf '{Root}'");
+        var info = new ProcessStartInfo("setsid") { UseShellExecute = false };
+        foreach (var argument in (string[])["sh", "-c", script])
+        {
+            info.ArgumentList.Add(argument);
+        }
+        using var watchdog = Process.Start(info) ?? throw new InvalidOperationException("Could not start the PostgreSQL watchdog.");
+    }
+
     /// <summary>Starts the stopped server again (after <see cref="StopImmediate"/>), on the same port.</summary>
     public void StartServer() =>
         RunTool("pg_ctl", "-D", DataDirectory, "-l", Path.Combine(Root, "server.log"), "-w", "-t", "60", "start");

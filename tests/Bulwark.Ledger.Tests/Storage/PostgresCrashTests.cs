@@ -31,6 +31,7 @@ public sealed class PostgresCrashTests
     {
         // A server of its own: stopping the shared one would fail the tests running beside this one.
         using var server = TemporaryPostgresServer.Start();
+        server.RemoveWhenThisProcessExits();
         var database = server.CreateDatabase("crash_server");
         var acknowledged = await RunAndCrashAsync(database, crash: process =>
         {

@@ -13,6 +13,7 @@ public static class PostgresTestServer
     private static readonly Lazy<TemporaryPostgresServer> Server = new(() =>
     {
         var server = TemporaryPostgresServer.Start();
+        server.RemoveWhenThisProcessExits();
         AppDomain.CurrentDomain.ProcessExit += (_, _) => server.DisposeImmediately();
         return server;
     }, LazyThreadSafetyMode.ExecutionAndPublication);
