@@ -32,6 +32,14 @@ internal static class RunCommand
         var duration = CommonOptions.Duration("--for", "Stop by itself after this long and print a summary, e.g. 30s. Default: run until Ctrl-C.");
         var customers = CommonOptions.PositiveInt("--customers", "Demo customers seeded on first start.", CustomersDefault, 1_000_000);
         var seed = new Option<int>("--seed") { Description = "Seed for demo data and workload choices.", DefaultValueFactory = _ => 42 };
+        var cardLinkPort = new Option<int>("--card-link-port") { Description = "Port of the ISO 8583 card link on 127.0.0.1. Default: 0, a free port (printed at start)." };
+        cardLinkPort.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 0 or > 65_535)
+            {
+                result.AddError("--card-link-port must be 0-65535.");
+            }
+        });
         var noWorkload = new Option<bool>("--no-workload") { Description = "Serve the bank without background traffic." };
         var store = new Option<string?>("--store") { Description = "Keep the ledger and accounts in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start; keys and demo files stay under --data). Default: SQLite files under --data." };
         store.Validators.Add(result =>
@@ -50,7 +58,7 @@ internal static class RunCommand
         });
         var command = new Command("run", "Run the whole bank in one process on embedded storage, with demo data and live traffic.")
         {
-            data, port, rate, duration, customers, seed, noWorkload, store,
+            data, port, rate, duration, customers, seed, noWorkload, store, cardLinkPort,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(new RunSettings(
             new BankPaths(parse.GetValue(data)!.FullName),
@@ -61,6 +69,7 @@ internal static class RunCommand
             parse.GetValue(seed))
         {
             LedgerPostgres = parse.GetValue(store) is { } url ? Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url) : null,
+            CardLinkPort = parse.GetValue(cardLinkPort),
         }, cancellationToken));
         return command;
     }
@@ -69,12 +78,15 @@ internal static class RunCommand
     {
         /// <summary>The ledger's PostgreSQL connection string (--store), or null for SQLite.</summary>
         public string? LedgerPostgres { get; init; }
+
+        /// <summary>The card link's port (--card-link-port); 0 picks a free one.</summary>
+        public int CardLinkPort { get; init; }
     }
 
     private static async Task<int> RunAsync(RunSettings settings, CancellationToken cancellationToken)
     {
         var output = Console.Out;
-        await using var app = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres);
+        await using var app = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort);
         try
         {
             await app.StartAsync(cancellationToken);
@@ -91,6 +103,7 @@ internal static class RunCommand
             return 2;
         }
         await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{settings.Port}/   (data in {settings.Paths.DataDirectory})");
+        await output.WriteLineAsync($"card link (ISO 8583) listening on {await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync()}");
 
         var population = await LoadOrSeedAsync(app, settings, output, cancellationToken);
         if (population is null)

@@ -1,5 +1,7 @@
 using System.Net;
 using Bulwark.Accounts;
+using Bulwark.Cards;
+using Bulwark.Cli.Demo;
 using Bulwark.Edge;
 using Bulwark.Feed;
 using Bulwark.Ledger;
@@ -26,6 +28,8 @@ public sealed record BankPaths(string DataDirectory)
     public string SigningKey => Path.Combine(DataDirectory, "keys", "edge-signing.key");
 
     public string DemoPopulation => Path.Combine(DataDirectory, "demo-population.json");
+
+    public string CardsJournal => Path.Combine(DataDirectory, "cards-journal.db");
 }
 
 /// <summary>
@@ -34,7 +38,7 @@ public sealed record BankPaths(string DataDirectory)
 /// </summary>
 public static class BankHost
 {
-    public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning, string? ledgerPostgres = null)
+    public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning, string? ledgerPostgres = null, int cardLinkPort = 0)
     {
         ArgumentNullException.ThrowIfNull(paths);
         Directory.CreateDirectory(paths.DataDirectory);
@@ -54,6 +58,12 @@ public static class BankHost
         builder.Services.AddAccounts(new AccountsOptions { DatabasePath = paths.Accounts, PostgresConnectionString = ledgerPostgres, TokenisationKeyPath = paths.TokenisationKey });
         builder.Services.AddFeed(new FeedOptions());
         builder.Services.AddEdge(new EdgeOptions { SigningKeyPath = paths.SigningKey });
+        builder.Services.AddCards(new CardsOptions
+        {
+            LinkEndpoint = new IPEndPoint(IPAddress.Loopback, cardLinkPort),
+            JournalPath = paths.CardsJournal,
+            SettlementLedgerAccountId = DemoSeeder.CardSettlementAccountId.ToString("x32", System.Globalization.CultureInfo.InvariantCulture),
+        });
 
         // The CLI's own seeder and workload are clients like any other.
         builder.Services.AddServiceClient("ledger", channel => new LedgerClient(channel));
