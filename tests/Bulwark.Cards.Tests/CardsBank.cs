@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
 using Bulwark.Accounts;
-using Bulwark.Cards.Clearing;
 using Bulwark.Accounts.Protos;
+using Bulwark.Cards.Clearing;
 using Bulwark.Feed;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Protos;

@@ -7,9 +7,9 @@ namespace Bulwark.Cards.Tests;
 public static class Messages
 {
     public const string Acquirer = "123456";
-    private static int s_stan = 100;
+    private static int _stan = 100;
 
-    public static int NextStan() => Interlocked.Increment(ref s_stan) % 1_000_000;
+    public static int NextStan() => Interlocked.Increment(ref _stan) % 1_000_000;
 
     public static string Rrn(int stan) => string.Create(CultureInfo.InvariantCulture, $"5326{stan:D8}");
 
