@@ -43,6 +43,14 @@ internal static class BenchCommand
         var clients = CommonOptions.PositiveInt("--clients", "Concurrent clients, each with one call in flight.", defaults.Clients, 1_024);
         var batch = CommonOptions.PositiveInt("--batch", "Transfers per call (1 = one transfer per call).", defaults.BatchSize, Bulwark.Ledger.LedgerLimits.SubmitTransfersMax);
         var accounts = CommonOptions.PositiveInt("--accounts", "Accounts the transfers move money between (at least 2).", defaults.Accounts, 10_000_000);
+        accounts.Validators.Add(result =>
+        {
+            // A command-level validator sees 0 for an option left at its default; checked on the option itself.
+            if (result.GetValueOrDefault<int>() == 1)
+            {
+                result.AddError("--accounts must be at least 2: a transfer moves money between two accounts.");
+            }
+        });
         var duration = CommonOptions.Duration("--duration", "Measured time per run, e.g. 10s.");
         var warmup = CommonOptions.Duration("--warmup", "Unmeasured load before each run, e.g. 1s.");
         var timeOrdered = new Option<bool>("--time-ordered-ids") { Description = "Use ids that grow with time (ULID-like) instead of random ones." };
@@ -59,10 +67,6 @@ internal static class BenchCommand
             if (result.GetValue(comparePgbench) && result.GetValue(store) == "sqlite")
             {
                 result.AddError("--compare-pgbench needs --store postgres or --store postgres://...");
-            }
-            if (result.GetValue(accounts) < 2)
-            {
-                result.AddError("--accounts must be at least 2.");
             }
         });
         command.SetAction(async (parse, cancellationToken) =>
