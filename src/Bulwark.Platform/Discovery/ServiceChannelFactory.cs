@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Grpc.Net.Client.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Platform.Discovery;
 
@@ -13,7 +13,9 @@ public interface IServiceChannelFactory
 
 /// <summary>
 /// Creates and caches one load-balanced gRPC channel per service, resolved through the
-/// registry. Internal traffic is plaintext HTTP/2 on loopback or a private network.
+/// registry. Internal traffic is plaintext HTTP/2 on loopback or a private network. Calls to
+/// the methods a service's contract declares safe to repeat are retried on <c>UNAVAILABLE</c>
+/// (<see cref="ServiceRetryPolicy"/>).
 /// </summary>
 public sealed class ServiceChannelFactory(IServiceProvider serviceProvider) : IServiceChannelFactory, IDisposable
 {
@@ -30,7 +32,8 @@ public sealed class ServiceChannelFactory(IServiceProvider serviceProvider) : IS
         {
             Credentials = ChannelCredentials.Insecure,
             ServiceProvider = serviceProvider,
-            ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } },
+            ServiceConfig = ServiceRetryPolicy.CreateServiceConfig(
+                serviceProvider.GetServices<ServiceContract>().Where(contract => string.Equals(contract.Service, service, StringComparison.Ordinal))),
             HttpHandler = new SocketsHttpHandler
             {
                 EnableMultipleHttp2Connections = true,

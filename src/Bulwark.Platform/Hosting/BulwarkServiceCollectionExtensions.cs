@@ -16,11 +16,17 @@ public static class BulwarkServiceCollectionExtensions
     /// <summary>
     /// Registers a generated gRPC client for <paramref name="service"/>, reached through
     /// <c>bulwark:///service</c> — the only way services call each other, even in one process.
+    /// The client's contract (its proto's idempotency levels) decides which calls are retried.
     /// </summary>
     public static IServiceCollection AddServiceClient<TClient>(this IServiceCollection services, string service, Func<ChannelBase, TClient> create)
         where TClient : class
     {
         ArgumentNullException.ThrowIfNull(create);
+        ArgumentException.ThrowIfNullOrWhiteSpace(service);
+        if (ServiceContract.DescriptorOfClient(typeof(TClient)) is { } descriptor)
+        {
+            services.AddSingleton(new ServiceContract(service, descriptor));
+        }
         return services.AddSingleton(provider => create(provider.GetRequiredService<IServiceChannelFactory>().GetChannel(service)));
     }
 }

@@ -1,0 +1,188 @@
+using System.Collections.Concurrent;
+using Bulwark.Platform.Discovery;
+using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Registry;
+using Bulwark.Platform.Tests.Protos;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Bulwark.Platform.Tests.Discovery;
+
+public sealed class ServiceRetryPolicyTests
+{
+    [Fact]
+    public void DescriptorOfClient_GeneratedClient_IsItsServicesDescriptor()
+    {
+        Assert.Same(Probe.Descriptor, ServiceContract.DescriptorOfClient(typeof(Probe.ProbeClient)));
+        Assert.Null(ServiceContract.DescriptorOfClient(typeof(string)));
+    }
+
+    [Fact]
+    public void RetryableMethods_AreThoseTheProtoMarksSafe()
+    {
+        var contract = new ServiceContract("probe", Probe.Descriptor);
+
+        Assert.Equal(["Read", "KeyedWrite"], contract.RetryableMethods().Select(method => method.Name));
+    }
+
+    [Fact]
+    public void CreateServiceConfig_NoSafeMethods_RoundRobinWithoutRetries()
+    {
+        var config = ServiceRetryPolicy.CreateServiceConfig([]);
+
+        Assert.Single(config.LoadBalancingConfigs);
+        Assert.Empty(config.MethodConfigs);
+        Assert.Null(config.RetryThrottling);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Read_UnavailableThenServed_CallerGetsTheAnswer(int failFirst)
+    {
+        await using var probe = await ProbeHost.StartAsync();
+
+        var reply = await probe.Client.ReadAsync(new ProbeRequest { FailFirst = failFirst, Key = Guid.NewGuid().ToString() }, deadline: DateTime.UtcNow.AddSeconds(10));
+
+        Assert.Equal(failFirst + 1, reply.Attempts);
+    }
+
+    [Fact]
+    public async Task KeyedWrite_UnavailableOnce_IsSentAgain()
+    {
+        await using var probe = await ProbeHost.StartAsync();
+        var key = Guid.NewGuid().ToString();
+
+        var reply = await probe.Client.KeyedWriteAsync(new ProbeRequest { FailFirst = 1, Key = key }, deadline: DateTime.UtcNow.AddSeconds(10));
+
+        Assert.Equal(2, reply.Attempts);
+        Assert.Equal(2, probe.Service.Attempts(key));
+    }
+
+    [Fact]
+    public async Task Write_WithoutIdempotencyLevel_IsNeverSentTwice()
+    {
+        await using var probe = await ProbeHost.StartAsync();
+        var key = Guid.NewGuid().ToString();
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await probe.Client.WriteAsync(new ProbeRequest { FailFirst = 1, Key = key }, deadline: DateTime.UtcNow.AddSeconds(10)));
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Equal(1, probe.Service.Attempts(key));
+    }
+
+    [Fact]
+    public async Task Read_UnavailableEveryTime_StopsAfterMaxAttempts()
+    {
+        await using var probe = await ProbeHost.StartAsync();
+        var key = Guid.NewGuid().ToString();
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await probe.Client.ReadAsync(new ProbeRequest { FailFirst = 100, Key = key }, deadline: DateTime.UtcNow.AddSeconds(10)));
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Equal(ServiceRetryPolicy.MaxAttempts, probe.Service.Attempts(key));
+    }
+
+    [Fact]
+    public async Task Read_InvalidArgument_IsNotRetried()
+    {
+        await using var probe = await ProbeHost.StartAsync();
+        var key = Guid.NewGuid().ToString();
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await probe.Client.ReadAsync(new ProbeRequest { FailFirst = -1, Key = key }, deadline: DateTime.UtcNow.AddSeconds(10)));
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Equal(1, probe.Service.Attempts(key));
+    }
+
+    [Fact]
+    public async Task Read_ServiceWithNoInstances_StillFailsWithUnavailableNamingIt()
+    {
+        await using var probe = await ProbeHost.StartAsync();
+        var client = new Probe.ProbeClient(probe.App.Services.GetRequiredService<IServiceChannelFactory>().GetChannel("nobody"));
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await client.ReadAsync(new ProbeRequest(), deadline: DateTime.UtcNow.AddSeconds(10)));
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Contains("'nobody'", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Read_ManyCallsAllUnavailable_ThrottleStopsRetrying()
+    {
+        await using var probe = await ProbeHost.StartAsync();
+        var keys = Enumerable.Range(0, 20).Select(_ => Guid.NewGuid().ToString()).ToList();
+
+        foreach (var key in keys)
+        {
+            await Assert.ThrowsAsync<RpcException>(async () =>
+                await probe.Client.ReadAsync(new ProbeRequest { FailFirst = 100, Key = key }, deadline: DateTime.UtcNow.AddSeconds(10)));
+        }
+
+        // Ten tokens, one spent per failed attempt, retries only above five: the first calls are
+        // retried, the last ones are sent once.
+        Assert.Equal(ServiceRetryPolicy.MaxAttempts, probe.Service.Attempts(keys[0]));
+        Assert.All(keys.TakeLast(10), key => Assert.Equal(1, probe.Service.Attempts(key)));
+    }
+
+    private sealed class ProbeService : Probe.ProbeBase
+    {
+        private readonly ConcurrentDictionary<string, int> _attempts = new(StringComparer.Ordinal);
+
+        public int Attempts(string key) => _attempts.GetValueOrDefault(key);
+
+        public override Task<ProbeReply> Read(ProbeRequest request, ServerCallContext context) => Answer(request);
+
+        public override Task<ProbeReply> KeyedWrite(ProbeRequest request, ServerCallContext context) => Answer(request);
+
+        public override Task<ProbeReply> Write(ProbeRequest request, ServerCallContext context) => Answer(request);
+
+        private Task<ProbeReply> Answer(ProbeRequest request)
+        {
+            var attempt = _attempts.AddOrUpdate(request.Key, 1, (_, count) => count + 1);
+            if (request.FailFirst < 0)
+            {
+                throw new RpcException(new Status(StatusCode.InvalidArgument, "fail_first must not be negative"));
+            }
+            if (attempt <= request.FailFirst)
+            {
+                throw new RpcException(new Status(StatusCode.Unavailable, $"attempt {attempt} refused on purpose"));
+            }
+            return Task.FromResult(new ProbeReply { Attempts = attempt });
+        }
+    }
+
+    private sealed class ProbeHost(WebApplication app) : IAsyncDisposable
+    {
+        public WebApplication App { get; } = app;
+
+        public ProbeService Service => App.Services.GetRequiredService<ProbeService>();
+
+        public Probe.ProbeClient Client => App.Services.GetRequiredService<Probe.ProbeClient>();
+
+        public static async Task<ProbeHost> StartAsync()
+        {
+            var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions { ConsoleLogLevel = LogLevel.Warning }, new InMemoryServiceRegistry());
+            builder.Services.AddHostedBulwarkService("probe");
+            builder.Services.AddSingleton<ProbeService>();
+            builder.Services.AddServiceClient("probe", channel => new Probe.ProbeClient(channel));
+            var app = builder.Build();
+            app.UsePlatform();
+            app.MapGrpcService<ProbeService>();
+            await app.StartAsync();
+            return new ProbeHost(app);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await App.StopAsync();
+            await App.DisposeAsync();
+        }
+    }
+}
