@@ -118,41 +118,13 @@ public sealed class SqliteLedgerStore : ILedgerStore
     public Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        return Task.FromResult(Read(reader =>
-        {
-            var found = new List<LedgerAccount>(ids.Count);
-            foreach (var id in ids)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                reader.GetAccount.Parameters[0].Value = SqliteRows.IdBytes(id);
-                using var rows = reader.GetAccount.ExecuteReader();
-                if (rows.Read())
-                {
-                    found.Add(SqliteRows.ReadAccount(rows));
-                }
-            }
-            return (IReadOnlyList<LedgerAccount>)found;
-        }));
+        return Task.FromResult(Read(reader => ReadSnapshot(reader, reader.GetAccount, ids, SqliteRows.ReadAccount, cancellationToken)));
     }
 
     public Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        return Task.FromResult(Read(reader =>
-        {
-            var found = new List<LedgerTransfer>(ids.Count);
-            foreach (var id in ids)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                reader.GetTransfer.Parameters[0].Value = SqliteRows.IdBytes(id);
-                using var rows = reader.GetTransfer.ExecuteReader();
-                if (rows.Read())
-                {
-                    found.Add(SqliteRows.ReadTransfer(rows));
-                }
-            }
-            return (IReadOnlyList<LedgerTransfer>)found;
-        }));
+        return Task.FromResult(Read(reader => ReadSnapshot(reader, reader.GetTransfer, ids, SqliteRows.ReadTransfer, cancellationToken)));
     }
 
     public Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken)
@@ -223,6 +195,46 @@ public sealed class SqliteLedgerStore : ILedgerStore
             reader.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Looks up every id with <paramref name="lookup"/> inside ONE deferred read transaction. Each
+    /// lookup is its own statement, and without the transaction each would see the latest commit:
+    /// a batch committed between two ids (a transfer from one to the other) would show its debit
+    /// and not its credit, a state that was never committed. Under WAL the transaction's first
+    /// SELECT fixes a snapshot that every later one reads, and the writer is never blocked by it.
+    /// </summary>
+    private static IReadOnlyList<T> ReadSnapshot<T>(ReaderConnection reader, SqliteCommand lookup, IReadOnlyList<UInt128> ids,
+        Func<SqliteDataReader, T> map, CancellationToken cancellationToken)
+    {
+        var found = new List<T>(ids.Count);
+        if (ids.Count == 0)
+        {
+            return found;
+        }
+        // One id is one statement, atomic by itself: no BEGIN/COMMIT round on the hot single-id path.
+        using var snapshot = ids.Count > 1 ? reader.Connection.BeginTransaction(deferred: true) : null;
+        lookup.Transaction = snapshot;
+        try
+        {
+            foreach (var id in ids)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                lookup.Parameters[0].Value = SqliteRows.IdBytes(id);
+                using var rows = lookup.ExecuteReader();
+                if (rows.Read())
+                {
+                    found.Add(map(rows));
+                }
+            }
+            // Read-only: committing only ends the snapshot (and lets checkpoints pass it).
+            snapshot?.Commit();
+        }
+        finally
+        {
+            lookup.Transaction = null;
+        }
+        return found;
     }
 
     private void Return(ReaderConnection reader)
@@ -408,6 +420,8 @@ public sealed class SqliteLedgerStore : ILedgerStore
     /// <summary>A pooled read connection with its prepared lookups.</summary>
     private sealed class ReaderConnection(SqliteConnection connection) : IDisposable
     {
+        public SqliteConnection Connection => connection;
+
         public SqliteCommand GetAccount { get; } = SqliteRows.Prepare(connection,
             $"SELECT {SqliteLedgerSchema.AccountColumns} FROM accounts WHERE id = $id", "$id");
 

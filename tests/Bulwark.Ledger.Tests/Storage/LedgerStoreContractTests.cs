@@ -88,6 +88,50 @@ public abstract class LedgerStoreContractTests
     }
 
     [Fact]
+    public async Task GetAccounts_BatchCommitsBetweenTwoIds_AnswerIsOneCommittedState()
+    {
+        using var store = OpenStore(NewLocation());
+        store.Open(Partitions);
+        store.Commit(AccountsAndTransfers());
+        var accounts = store.LoadAccounts().ToDictionary(account => account.Id);
+        // B pays the 100 back to A in a batch that commits after A is read and before B is.
+        var payBack = new LedgerCommit();
+        payBack.NewTransfers.Add(new(4, Transfer(20, 3, B, A, 100)));
+        payBack.Balances.Add(accounts[A] with { CreditsPosted = 100 });
+        payBack.Balances.Add(accounts[B] with { DebitsPosted = 100 });
+        var ids = new CallbackList([A, B], beforeIndex: 1, () => store.Commit(payBack));
+
+        var read = (await store.GetAccountsAsync(ids, CancellationToken.None)).ToDictionary(account => account.Id);
+
+        Assert.Equal(100, store.LoadAccounts().Single(account => account.Id == B).DebitsPosted);
+        var seen = (read[A].CreditsPosted, read[B].DebitsPosted);
+        Assert.True(seen is (0, 0) or (100, 100), $"A credited {seen.Item1} and B debited {seen.Item2}: no committed state had that");
+    }
+
+    [Fact]
+    public async Task GetTransfers_BatchCommitsBetweenTwoIds_AnswerIsOneCommittedState()
+    {
+        using var store = OpenStore(NewLocation());
+        store.Open(Partitions);
+        store.Commit(AccountsAndTransfers());
+        var accounts = store.LoadAccounts().ToDictionary(account => account.Id);
+        // Hold 11 is posted by transfer 20 in a batch that commits after 11 is read and before 20 is.
+        var post = new LedgerCommit();
+        post.NewTransfers.Add(new(3, Transfer(20, 3, A, C, 5) with { PendingId = 11, Flags = TransferFlags.PostPending }));
+        post.ChangedHolds.Add(store.FindTransfer(11)! with { State = TransferState.Posted, PostedAmount = 5 });
+        post.Balances.Add(accounts[A] with { DebitsPending = 0, DebitsPosted = 105 });
+        post.Balances.Add(accounts[C] with { CreditsPending = 0, CreditsPosted = 5 });
+        var ids = new CallbackList([11, 20], beforeIndex: 1, () => store.Commit(post));
+
+        var read = await store.GetTransfersAsync(ids, CancellationToken.None);
+
+        Assert.NotNull(store.FindTransfer(20));
+        var hold = Assert.Single(read, transfer => transfer.Id == 11);
+        var posted = read.Any(transfer => transfer.Id == 20);
+        Assert.True(posted == (hold.State == TransferState.Posted), $"hold {hold.State} beside its post {(posted ? "present" : "absent")}: no committed state had that");
+    }
+
+    [Fact]
     public void ChangedHold_And_ExpiredHolds()
     {
         using var store = OpenStore(NewLocation());
@@ -204,13 +248,31 @@ public abstract class LedgerStoreContractTests
         commit.NewAccounts.Add(new(5, new LedgerAccount { Id = C, Currency = "GBP", Code = 1, CreatedAtUnixMs = 1_000 }));
         commit.NewTransfers.Add(new(3, new LedgerTransfer
         {
-            Id = 10, Sequence = 1, DebitAccountId = A, CreditAccountId = B, Amount = 100, Currency = "GBP", Code = 3,
-            TimestampUnixMs = 1_000, State = TransferState.Posted, Metadata = new Dictionary<string, string> { ["k"] = "x" },
+            Id = 10,
+            Sequence = 1,
+            DebitAccountId = A,
+            CreditAccountId = B,
+            Amount = 100,
+            Currency = "GBP",
+            Code = 3,
+            TimestampUnixMs = 1_000,
+            State = TransferState.Posted,
+            Metadata = new Dictionary<string, string> { ["k"] = "x" },
         }));
         commit.NewTransfers.Add(new(3, new LedgerTransfer
         {
-            Id = 11, Sequence = 2, DebitAccountId = A, CreditAccountId = C, Amount = 5, Currency = "GBP", Code = 3, Flags = TransferFlags.Pending,
-            TimeoutSeconds = 3, TimestampUnixMs = 2_000, State = TransferState.Pending, ExpiresAtUnixMs = 5_000,
+            Id = 11,
+            Sequence = 2,
+            DebitAccountId = A,
+            CreditAccountId = C,
+            Amount = 5,
+            Currency = "GBP",
+            Code = 3,
+            Flags = TransferFlags.Pending,
+            TimeoutSeconds = 3,
+            TimestampUnixMs = 2_000,
+            State = TransferState.Pending,
+            ExpiresAtUnixMs = 5_000,
         }));
         commit.Balances.Add(new LedgerAccount { Id = A, Currency = "GBP", Flags = AccountFlags.DebitsMustNotExceedCredits, OverdraftLimit = 50, Code = 9, CreatedAtUnixMs = 1_000, DebitsPosted = 100, DebitsPending = 5 });
         commit.Balances.Add(new LedgerAccount { Id = B, Currency = "GBP", Code = 1, CreatedAtUnixMs = 1_000, CreditsPosted = 100 });
