@@ -4,6 +4,7 @@ using Bulwark.Cli.Demo;
 using Bulwark.Cli.Hosting;
 using Bulwark.Cli.Workload;
 using Bulwark.Ledger;
+using Bulwark.Storage.Postgres;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
@@ -146,6 +147,129 @@ public sealed class BackupCommandTests : IDisposable
         Directory.CreateDirectory(BackupDir);
 
         Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, TextWriter.Null));
+    }
+
+    [Fact]
+    public async Task Backup_BankOnPostgresUnderLoad_RestoresIntoAnEmptyDatabase()
+    {
+        var cancellation = new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token;
+        var server = TemporaryPostgresServer.Shared;
+        var (source, sourceUrl) = NewDatabase(server, "bank");
+        var paths = new BankPaths(Bank);
+        string customerId;
+        await using (var app = BankHost.Build(paths, new IPEndPoint(IPAddress.Loopback, 0), ledgerPostgres: source))
+        {
+            await app.StartAsync(cancellation);
+            var population = await new DemoSeeder(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<LedgerClient>(), TextWriter.Null)
+                .SeedAsync(5, seed: 3, cancellation);
+            population.Save(paths.DemoPopulation);
+            customerId = population.Customers[0].CustomerId;
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), population, seed: 3);
+            var running = workload.RunAsync(100, stop.Token);
+            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellation);
+            var output = new StringWriter();
+            var exit = BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), output, output, sourceUrl);
+            await stop.CancelAsync();
+            await running;
+            await app.StopAsync(cancellation);
+
+            Assert.True(exit == 0, output.ToString());
+            Assert.Contains("PostgreSQL schemas accounts, ledger", output.ToString(), StringComparison.Ordinal);
+        }
+        Assert.True(File.Exists(Path.Combine(BackupDir, "postgres.dump")));
+        Assert.True(File.Exists(Path.Combine(BackupDir, "keys", "tokenisation.key")));
+        Assert.False(File.Exists(Path.Combine(BackupDir, "ledger.db")));
+
+        var (restored, restoredUrl) = NewDatabase(server, "restored");
+        var restoreOutput = new StringWriter();
+        var restoreExit = BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), restoreOutput, restoreOutput, restoredUrl);
+
+        Assert.True(restoreExit == 0, restoreOutput.ToString());
+        Assert.False(File.Exists(Path.Combine(Restored, "postgres.dump")));
+        var check = LedgerChecker.CheckPostgres(restored);
+        Assert.True(check.Ok, string.Join("; ", check.Problems));
+        Assert.Equal(LedgerChecker.CheckPostgres(source).AccountCount, check.AccountCount);
+        await using (var app = BankHost.Build(new BankPaths(Restored), new IPEndPoint(IPAddress.Loopback, 0), ledgerPostgres: restored))
+        {
+            await app.StartAsync(cancellation);
+            var listed = await app.Services.GetRequiredService<AccountsClient>()
+                .ListAccountsAsync(new Bulwark.Accounts.Protos.ListAccountsRequest { CustomerId = customerId }, cancellationToken: cancellation);
+            Assert.NotEmpty(listed.Accounts);
+            await app.StopAsync(cancellation);
+        }
+
+        // The same backup again into a database that now holds a bank: refused, nothing touched.
+        Directory.Delete(Restored, recursive: true);
+        var again = new StringWriter();
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, again, restoredUrl));
+        Assert.Contains("already holds schema(s) accounts, ledger", again.ToString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Restored));
+
+        // And without --store: the backup says what it needs.
+        var missing = new StringWriter();
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, missing));
+        Assert.Contains("pass --store postgres://", missing.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Backup_DatabaseWithoutABank_ExitsTwoAndWritesNothing()
+    {
+        var (_, url) = NewDatabase(TemporaryPostgresServer.Shared, "empty");
+        Directory.CreateDirectory(Bank);
+        var error = new StringWriter();
+
+        Assert.Equal(2, BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), TextWriter.Null, error, url));
+        Assert.Contains("no Bulwark ledger", error.ToString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(BackupDir));
+    }
+
+    [Fact]
+    public void Backup_PostgresUnreachable_FailsNamingTheServer()
+    {
+        Directory.CreateDirectory(Bank);
+        var port = FreePort();
+
+        var error = Assert.ThrowsAny<IOException>(() =>
+            BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), TextWriter.Null, TextWriter.Null, $"postgres://postgres@127.0.0.1:{port}/bank"));
+
+        Assert.Contains($"127.0.0.1:{port}/bank", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(BackupDir));
+    }
+
+    [Fact]
+    public async Task Restore_EmbeddedBackupWithStore_ExitsTwo()
+    {
+        await MakeBackupAsync();
+        var error = new StringWriter();
+
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, error, "postgres://postgres@127.0.0.1:1/bank"));
+        Assert.Contains("restore it without --store", error.ToString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Restored));
+    }
+
+    [Theory]
+    [InlineData("backup", "--to")]
+    [InlineData("restore", "--from")]
+    public void Store_NotAPostgresUrl_IsAParseErrorNamingTheOption(string command, string directoryOption)
+    {
+        var parse = BulwarkCommandLine.Create().Parse([command, directoryOption, BackupDir, "--store", "mysql://root@localhost/bank"]);
+
+        Assert.Contains(parse.Errors, error => error.Message.StartsWith("--store:", StringComparison.Ordinal));
+    }
+
+    private static (string ConnectionString, string Url) NewDatabase(TemporaryPostgresServer server, string prefix)
+    {
+        var name = prefix + "_" + Guid.NewGuid().ToString("n")[..10];
+        return (server.CreateDatabase(name), server.Url(name));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private async Task MakeBackupAsync()

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Bulwark.Cli.Hosting;
 using Bulwark.Ledger;
+using Bulwark.Storage.Postgres;
 using Microsoft.Data.Sqlite;
 
 namespace Bulwark.Cli.Commands;
@@ -12,22 +13,34 @@ namespace Bulwark.Cli.Commands;
 /// <c>bulwark backup</c> and <c>bulwark restore</c> for the embedded bank. A backup is taken online
 /// (the bank keeps running) with SQLite's backup API, one consistent snapshot per database, the
 /// ledger last so it holds every ledger account the other databases refer to. Keys are copied
-/// with it: card tokens cannot be found again without the tokenisation key.
+/// with it: card tokens cannot be found again without the tokenisation key. A bank run with
+/// <c>--store postgres://…</c> keeps its ledger and accounts in PostgreSQL: its backup adds one
+/// <c>pg_dump</c> archive of those schemas (one snapshot of both, taken after the local files so
+/// it holds every ledger account they name), and its restore loads that archive into an empty
+/// database before the local files go into place.
 /// </summary>
 internal static class BackupCommand
 {
     public const string ManifestName = "backup-manifest.json";
     private const string LedgerFileName = "ledger.db";
+    private const string PostgresArchiveName = "postgres.dump";
+    private const string SqliteStore = "sqlite";
+    private const string PostgresStore = "postgres";
+    private const string LedgerSchema = "ledger";
+
+    /// <summary>The PostgreSQL schemas a bank keeps: the ledger's and the accounts service's.</summary>
+    private static readonly string[] BankSchemas = ["accounts", "ledger"];
 
     public static Command CreateBackup()
     {
         var data = CommonOptions.Data();
         var to = new Option<DirectoryInfo>("--to") { Description = "New, empty directory to write the backup into.", Required = true };
-        var command = new Command("backup", "Back up the embedded bank while it runs: every database (consistent snapshots), keys and the demo population, verified by the ledger check.")
+        var store = CommonOptions.PostgresStore("The bank's PostgreSQL database when it runs with --store postgres://...: its ledger and accounts schemas are dumped (pg_dump, one snapshot) with the local files.");
+        var command = new Command("backup", "Back up the bank while it runs: every database (consistent snapshots), keys and the demo population, verified by the ledger check.")
         {
-            data, to,
+            data, to, store,
         };
-        command.SetAction(parse => Guarded("backup", () => Backup(parse.GetValue(data)!, parse.GetValue(to)!, Console.Out, Console.Error)));
+        command.SetAction(parse => Guarded("backup", () => Backup(parse.GetValue(data)!, parse.GetValue(to)!, Console.Out, Console.Error, parse.GetValue(store))));
         return command;
     }
 
@@ -35,11 +48,12 @@ internal static class BackupCommand
     {
         var data = CommonOptions.Data();
         var from = new Option<DirectoryInfo>("--from") { Description = "A directory written by `bulwark backup`.", Required = true };
-        var command = new Command("restore", "Restore a backup into an empty data directory, after checking every file against the backup's manifest and the ledger's invariants. The bank must not be running on that directory.")
+        var store = CommonOptions.PostgresStore("For a backup of a bank on PostgreSQL: the empty database to restore its ledger and accounts into (postgres://...).");
+        var command = new Command("restore", "Restore a backup into an empty data directory (and, for a bank on PostgreSQL, an empty database), after checking every file against the backup's manifest and the ledger's invariants. The bank must not be running on that directory.")
         {
-            data, from,
+            data, from, store,
         };
-        command.SetAction(parse => Guarded("restore", () => Restore(parse.GetValue(from)!, parse.GetValue(data)!, Console.Out, Console.Error)));
+        command.SetAction(parse => Guarded("restore", () => Restore(parse.GetValue(from)!, parse.GetValue(data)!, Console.Out, Console.Error, parse.GetValue(store))));
         return command;
     }
 
@@ -50,24 +64,40 @@ internal static class BackupCommand
         {
             return action();
         }
-        catch (Exception error) when (error is SqliteException or IOException or UnauthorizedAccessException)
+        catch (Exception error) when (error is SqliteException or IOException or UnauthorizedAccessException or Npgsql.NpgsqlException)
         {
             Console.Error.WriteLine($"bulwark {name}: {error.Message}");
             return 1;
         }
     }
 
-    internal static int Backup(DirectoryInfo data, DirectoryInfo to, TextWriter output, TextWriter error)
+    internal static int Backup(DirectoryInfo data, DirectoryInfo to, TextWriter output, TextWriter error, string? postgresUrl = null)
     {
-        if (!File.Exists(Path.Combine(data.FullName, LedgerFileName)))
+        var postgres = postgresUrl is null ? null : PostgresConnections.ConnectionStringFromUrl(postgresUrl);
+        if (postgres is null && !File.Exists(Path.Combine(data.FullName, LedgerFileName)))
         {
-            error.WriteLine($"bulwark backup: no bank in {data.FullName} (no {LedgerFileName}). Pass --data DIR.");
+            error.WriteLine($"bulwark backup: no bank in {data.FullName} (no {LedgerFileName}). Pass --data DIR, and --store postgres://... for a bank on PostgreSQL.");
+            return 2;
+        }
+        if (postgres is not null && !data.Exists)
+        {
+            error.WriteLine($"bulwark backup: no bank data in {data.FullName}: a bank on PostgreSQL still keeps its keys there. Pass --data DIR.");
             return 2;
         }
         if (to.Exists && to.EnumerateFileSystemInfos().Any())
         {
             error.WriteLine($"bulwark backup: --to {to.FullName} is not empty; a backup goes into a new or empty directory.");
             return 2;
+        }
+        IReadOnlyList<string> schemas = [];
+        if (postgres is not null)
+        {
+            schemas = PostgresDump.ExistingSchemas(postgres, BankSchemas);
+            if (!schemas.Contains(LedgerSchema))
+            {
+                error.WriteLine($"bulwark backup: no Bulwark ledger at {PostgresConnections.Describe(postgres)} (no schema '{LedgerSchema}'). Is --store the database the bank runs on?");
+                return 2;
+            }
         }
         to.Create();
 
@@ -94,20 +124,39 @@ internal static class BackupCommand
             File.Copy(file, target);
         }
 
-        var check = LedgerChecker.Check(Path.Combine(to.FullName, LedgerFileName));
+        LedgerCheckReport check;
+        var takenFrom = data.FullName;
+        if (postgres is null)
+        {
+            check = LedgerChecker.Check(Path.Combine(to.FullName, LedgerFileName));
+        }
+        else
+        {
+            // After the local files: the snapshot then holds every ledger account they name.
+            var archive = Path.Combine(to.FullName, PostgresArchiveName);
+            PostgresDump.Dump(postgres, schemas, archive);
+            if (PostgresDump.ListContents(archive).Count == 0)
+            {
+                throw new IOException($"{archive} lists nothing (pg_restore --list); the dump is not usable.");
+            }
+            // The archive itself is one consistent snapshot; the check proves the ledger it was taken from is sound.
+            check = LedgerChecker.CheckPostgres(postgres);
+            takenFrom = $"{data.FullName} + {PostgresConnections.Describe(postgres)}";
+        }
         if (!check.Ok)
         {
             error.WriteLine($"bulwark backup: the backup in {to.FullName} fails the ledger check; do not rely on it.");
             error.WriteLine(LedgerCommand.Describe(check));
             return 1;
         }
-        var manifest = new BackupManifest(DateTimeOffset.UtcNow, data.FullName, Describe(to.FullName));
+        var manifest = new BackupManifest(DateTimeOffset.UtcNow, takenFrom, Describe(to.FullName), postgres is null ? SqliteStore : PostgresStore, [.. schemas]);
         File.WriteAllText(Path.Combine(to.FullName, ManifestName), JsonSerializer.Serialize(manifest, BackupJsonContext.Default.BackupManifest));
-        output.WriteLine($"backup ok: {manifest.Files.Count} files in {to.FullName}; {LedgerCommand.Describe(check)}");
+        var what = postgres is null ? "" : $" (PostgreSQL schemas {string.Join(", ", schemas)} in {PostgresArchiveName})";
+        output.WriteLine($"backup ok: {manifest.Files.Count} files in {to.FullName}{what}; {LedgerCommand.Describe(check)}");
         return 0;
     }
 
-    internal static int Restore(DirectoryInfo from, DirectoryInfo data, TextWriter output, TextWriter error)
+    internal static int Restore(DirectoryInfo from, DirectoryInfo data, TextWriter output, TextWriter error, string? postgresUrl = null)
     {
         var manifestPath = Path.Combine(from.FullName, ManifestName);
         if (!File.Exists(manifestPath))
@@ -149,29 +198,73 @@ internal static class BackupCommand
                 return 1;
             }
         }
-        var check = LedgerChecker.Check(Path.Combine(from.FullName, LedgerFileName));
-        if (!check.Ok)
+        var onPostgres = manifest.Store == PostgresStore;
+        if (onPostgres && postgresUrl is null)
         {
-            error.WriteLine($"bulwark restore: the backup's ledger fails its check; refusing to restore it.");
-            error.WriteLine(LedgerCommand.Describe(check));
-            return 1;
+            error.WriteLine($"bulwark restore: {from.FullName} is a backup of a bank on PostgreSQL; pass --store postgres://... naming an empty database to restore its ledger and accounts into.");
+            return 2;
+        }
+        if (!onPostgres && postgresUrl is not null)
+        {
+            error.WriteLine($"bulwark restore: {from.FullName} is a backup of an embedded (SQLite) bank; restore it without --store.");
+            return 2;
+        }
+        var postgres = postgresUrl is null ? null : PostgresConnections.ConnectionStringFromUrl(postgresUrl);
+        LedgerCheckReport? check = null;
+        if (postgres is null)
+        {
+            check = LedgerChecker.Check(Path.Combine(from.FullName, LedgerFileName));
+            if (!check.Ok)
+            {
+                error.WriteLine($"bulwark restore: the backup's ledger fails its check; refusing to restore it.");
+                error.WriteLine(LedgerCommand.Describe(check));
+                return 1;
+            }
+        }
+        else if (PostgresDump.ExistingSchemas(postgres, manifest.Schemas ?? BankSchemas) is { Count: > 0 } taken)
+        {
+            error.WriteLine($"bulwark restore: {PostgresConnections.Describe(postgres)} already holds schema(s) {string.Join(", ", taken)}; restore into an empty database (CREATE DATABASE ...) and point the bank at it.");
+            return 2;
         }
 
         // Copy into a sibling directory first and rename it into place, so a failure half-way
         // never leaves a half-restored bank at --data.
         var staging = data.FullName.TrimEnd(Path.DirectorySeparatorChar) + ".restoring-" + Guid.NewGuid().ToString("n")[..8];
-        foreach (var file in files)
+        var local = files.Where(file => file.Path != PostgresArchiveName).ToList();
+        foreach (var file in local)
         {
             var target = Path.Combine(staging, file.Path);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(Path.Combine(from.FullName, file.Path), target);
+        }
+        if (postgres is not null)
+        {
+            try
+            {
+                // One transaction: a failure leaves the database as empty as it was.
+                PostgresDump.Restore(postgres, Path.Combine(from.FullName, PostgresArchiveName));
+            }
+            catch (IOException)
+            {
+                Directory.Delete(staging, recursive: true);
+                throw;
+            }
+            check = LedgerChecker.CheckPostgres(postgres);
+            if (!check.Ok)
+            {
+                Directory.Delete(staging, recursive: true);
+                error.WriteLine($"bulwark restore: the ledger restored into {PostgresConnections.Describe(postgres)} fails its check; do not start a bank on it (drop that database).");
+                error.WriteLine(LedgerCommand.Describe(check));
+                return 1;
+            }
         }
         if (data.Exists)
         {
             data.Delete();
         }
         Directory.Move(staging, data.FullName);
-        output.WriteLine($"restore ok: {files.Count} files from {from.FullName} into {data.FullName} (backup taken {manifest.TakenAt:u}); {LedgerCommand.Describe(check)}");
+        var into = postgres is null ? data.FullName : $"{data.FullName} and {PostgresConnections.Describe(postgres)}";
+        output.WriteLine($"restore ok: {files.Count} files from {from.FullName} into {into} (backup taken {manifest.TakenAt:u}); {LedgerCommand.Describe(check!)}");
         return 0;
     }
 
@@ -213,7 +306,9 @@ internal static class BackupCommand
 
 internal sealed record BackupFile(string Path, long Bytes, string Sha256);
 
-internal sealed record BackupManifest(DateTimeOffset TakenAt, string Source, IReadOnlyList<BackupFile> Files);
+/// <param name="Store">sqlite (everything in the files) or postgres (ledger and accounts in <c>postgres.dump</c>); absent in older manifests, meaning sqlite.</param>
+/// <param name="Schemas">The PostgreSQL schemas in the archive.</param>
+internal sealed record BackupManifest(DateTimeOffset TakenAt, string Source, IReadOnlyList<BackupFile> Files, string? Store = null, IReadOnlyList<string>? Schemas = null);
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(BackupManifest))]

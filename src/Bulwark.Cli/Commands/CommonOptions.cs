@@ -15,6 +15,27 @@ internal static class CommonOptions
         DefaultValueFactory = _ => new DirectoryInfo(DataDirectoryDefault),
     };
 
+    /// <summary>An optional <c>--store postgres://user[:password]@host[:port]/database</c>, checked when parsed.</summary>
+    public static Option<string?> PostgresStore(string description)
+    {
+        var store = new Option<string?>("--store") { Description = description };
+        store.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } url)
+            {
+                try
+                {
+                    Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url);
+                }
+                catch (FormatException error)
+                {
+                    result.AddError($"--store: {error.Message}");
+                }
+            }
+        });
+        return store;
+    }
+
     /// <summary>A duration such as 500ms, 30s, 2m or 1h; a bare number is seconds.</summary>
     public static Option<TimeSpan?> Duration(string name, string description) => new(name)
     {

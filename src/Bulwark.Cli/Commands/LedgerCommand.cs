@@ -12,21 +12,7 @@ internal static class LedgerCommand
     public static Command Create()
     {
         var data = CommonOptions.Data();
-        var store = new Option<string?>("--store") { Description = "Check the ledger in PostgreSQL instead: postgres://user[:password]@host[:port]/database." };
-        store.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<string?>() is { } url)
-            {
-                try
-                {
-                    Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url);
-                }
-                catch (FormatException error)
-                {
-                    result.AddError($"--store: {error.Message}");
-                }
-            }
-        });
+        var store = CommonOptions.PostgresStore("Check the ledger in PostgreSQL instead: postgres://user[:password]@host[:port]/database.");
         var check = new Command("check", "Verify every ledger invariant (sum zero, balances equal their transfers, holds intact). Exit 1 if anything is wrong.")
         {
             data, store,

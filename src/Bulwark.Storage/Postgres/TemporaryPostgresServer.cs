@@ -20,6 +20,16 @@ public sealed class TemporaryPostgresServer : IDisposable
     private readonly bool _asPostgresUser;
     private bool _disposed;
 
+    private static readonly Lazy<TemporaryPostgresServer> SharedServer = new(() =>
+    {
+        var server = Start();
+        server.RemoveWhenThisProcessExits();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.DisposeImmediately();
+        return server;
+    }, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private static int _databases;
+
     private TemporaryPostgresServer(string bin, string root, bool asPostgresUser, int port)
     {
         _bin = bin;
@@ -125,6 +135,17 @@ public sealed class TemporaryPostgresServer : IDisposable
 
     /// <summary><c>pg_ctl stop -m immediate</c>: the server quits without a checkpoint, as in a crash; recovery replays the WAL on the next start.</summary>
     public void StopImmediate() => RunTool("pg_ctl", "-D", DataDirectory, "-m", "immediate", "-w", "stop");
+
+    /// <summary>
+    /// One server for this whole process (a test assembly): started on first use, not durable,
+    /// stopped and removed when the process exits however it ends. Each user takes a database of
+    /// its own (<see cref="CreateUniqueDatabase"/>).
+    /// </summary>
+    public static TemporaryPostgresServer Shared => SharedServer.Value;
+
+    /// <summary>Creates an empty database named <paramref name="prefix"/>_N (unique in this process) and returns its connection string.</summary>
+    public string CreateUniqueDatabase(string prefix) =>
+        CreateDatabase(string.Create(CultureInfo.InvariantCulture, $"{prefix}_{Interlocked.Increment(ref _databases)}"));
 
     /// <summary>Creates a database and returns its connection string.</summary>
     public string CreateDatabase(string name)
