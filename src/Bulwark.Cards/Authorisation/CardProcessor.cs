@@ -324,6 +324,43 @@ internal sealed partial class CardProcessor(
         }
     }
 
+    /// <summary>
+    /// Releases a hold that clearing never presented: voids it in the ledger (an id derived from
+    /// the authorisation, so a repeat changes nothing) and marks the decision reversed. False when
+    /// the decision is no longer an unpresented hold, or the ledger refused.
+    /// </summary>
+    internal async Task<bool> ReleaseAsync(string key, CancellationToken cancellationToken)
+    {
+        var stripe = Stripe(key);
+        await stripe.WaitAsync(cancellationToken);
+        try
+        {
+            if (journal.Find(key) is not { State: DecisionState.Held } decision)
+            {
+                return false;
+            }
+            var result = await SubmitAsync(new Transfer
+            {
+                Id = ToProto(CardKeys.Expire(key)),
+                PendingId = ToProto(decision.HoldId),
+                Currency = decision.Currency,
+                Code = CardPaymentCode,
+                Flags = (uint)TransferFlags.VoidPending,
+            }, DateTime.UtcNow + (options.DeadlineBudget * 10), cancellationToken);
+            if (result.Status is not (TransferStatus.Ok or TransferStatus.PendingTransferAlreadyVoided or TransferStatus.PendingTransferExpired))
+            {
+                LogLedgerRefusedHold(key, result.Status.ToString());
+                return false;
+            }
+            journal.Save(decision with { State = DecisionState.Reversed });
+            return true;
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
     private async Task<Iso8583MessageBuilder> VoidAsync(Iso8583Message reversal, CardDecision decision, CancellationToken cancellationToken)
     {
         var transfer = new Transfer

@@ -74,6 +74,27 @@ public sealed partial class CardClearing
         return new ClearingReport(file.FileId, file.Presentments.Count, matched, changed, forced, duplicates, deferred, refused);
     }
 
+    /// <summary>
+    /// Releases holds approved before <paramref name="cutoff"/> that no presentment has claimed
+    /// (a merchant that never presents has no claim on the money), at most <paramref name="limit"/>.
+    /// Returns how many were released. Run it after ingesting the day's files, so that a hold
+    /// presented in them is posted, not released.
+    /// </summary>
+    public async Task<int> ReleaseUnpresentedAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var released = 0;
+        foreach (var decision in _journal.HeldBefore(cutoff, limit))
+        {
+            if (await _processor.ReleaseAsync(decision.Key, cancellationToken))
+            {
+                released++;
+            }
+        }
+        LogReleased(released, cutoff);
+        return released;
+    }
+
     private async Task<Outcome> IngestOneAsync(Presentment presentment, CancellationToken cancellationToken)
     {
         if (_journal.HasPresentment(presentment.PresentmentId))
@@ -204,6 +225,9 @@ public sealed partial class CardClearing
 
     [LoggerMessage(EventId = 4301, Level = LogLevel.Warning, Message = "Clearing: presentment {PresentmentId} (line {Line}) not posted: {Reason}")]
     private partial void LogRefused(string presentmentId, int line, string reason);
+
+    [LoggerMessage(EventId = 4303, Level = LogLevel.Information, Message = "Clearing: released {Released} holds approved before {Cutoff} and never presented")]
+    private partial void LogReleased(int released, DateTimeOffset cutoff);
 
     [LoggerMessage(EventId = 4302, Level = LogLevel.Information, Message = "Clearing file {FileId}: {Count} presentments, {Matched} matched, {Forced} force-posted, {Duplicates} duplicates, {Deferred} deferred, {Refused} refused")]
     private partial void LogIngested(string fileId, int count, int matched, int forced, int duplicates, int deferred, int refused);

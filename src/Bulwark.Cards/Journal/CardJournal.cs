@@ -142,6 +142,25 @@ internal sealed class CardJournal : IDisposable
         }
     }
 
+    /// <summary>Approvals whose hold is in the ledger, unpresented, and last changed before <paramref name="cutoff"/>: oldest first.</summary>
+    public IReadOnlyList<CardDecision> HeldBefore(DateTimeOffset cutoff, int limit)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE state = 1 AND updated_at_unix_ms < $cutoff ORDER BY updated_at_unix_ms LIMIT $limit";
+            command.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$limit", limit);
+            using var reader = command.ExecuteReader();
+            var result = new List<CardDecision>();
+            while (reader.Read())
+            {
+                result.Add(Read(reader));
+            }
+            return result;
+        }
+    }
+
     /// <summary>Finds an approved decision by RRN alone (clearing files carry no acquirer or STAN).</summary>
     public CardDecision? FindApprovedByRetrievalReference(string rrn)
     {
