@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Bulwark.CardNetwork;
 using Bulwark.Cli.Demo;
 using Bulwark.Cli.Hosting;
 using Bulwark.Cli.Workload;
@@ -20,6 +21,8 @@ internal static class RunCommand
     public const int PortDefault = 8080;
     public const int RateDefault = 200;
     public const int CustomersDefault = 1_000;
+    public const int CardRateDefault = 100;
+    public const int CardRateMax = 20_000;
 
     private static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan RedirectedStatusInterval = TimeSpan.FromSeconds(5);
@@ -40,7 +43,23 @@ internal static class RunCommand
                 result.AddError("--card-link-port must be 0-65535.");
             }
         });
-        var noWorkload = new Option<bool>("--no-workload") { Description = "Serve the bank without background traffic." };
+        var cardRate = new Option<int>("--card-rate")
+        {
+            Description = "Card authorisations per second the scheme simulator sends to the card link over TCP, besides --rate. 0 turns card traffic off.",
+            DefaultValueFactory = _ => CardRateDefault,
+            CustomParser = result =>
+            {
+                // Parsed here rather than validated afterwards: a validator cannot read a value that is not a number.
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= CardRateMax)
+                {
+                    return value;
+                }
+                result.AddError($"--card-rate must be a whole number from 0 to {CardRateMax:N0}, not '{text}'.");
+                return 0;
+            },
+        };
+        var noWorkload = new Option<bool>("--no-workload") { Description = "Serve the bank without background traffic (no card traffic either)." };
         var store = new Option<string?>("--store") { Description = "Keep the ledger and accounts in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start; keys and demo files stay under --data). Default: SQLite files under --data." };
         store.Validators.Add(result =>
         {
@@ -58,7 +77,7 @@ internal static class RunCommand
         });
         var command = new Command("run", "Run the whole bank in one process on embedded storage, with demo data and live traffic.")
         {
-            data, port, rate, duration, customers, seed, noWorkload, store, cardLinkPort,
+            data, port, rate, cardRate, duration, customers, seed, noWorkload, store, cardLinkPort,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(new RunSettings(
             new BankPaths(parse.GetValue(data)!.FullName),
@@ -70,6 +89,7 @@ internal static class RunCommand
         {
             LedgerPostgres = parse.GetValue(store) is { } url ? Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url) : null,
             CardLinkPort = parse.GetValue(cardLinkPort),
+            CardRate = parse.GetValue(noWorkload) ? 0 : parse.GetValue(cardRate),
         }, cancellationToken));
         return command;
     }
@@ -81,11 +101,31 @@ internal static class RunCommand
 
         /// <summary>The card link's port (--card-link-port); 0 picks a free one.</summary>
         public int CardLinkPort { get; init; }
+
+        /// <summary>Card authorisations per second from the scheme simulator (--card-rate); 0 for none.</summary>
+        public int CardRate { get; init; }
     }
 
     private static async Task<int> RunAsync(RunSettings settings, CancellationToken cancellationToken)
     {
         var output = Console.Out;
+        BankLock? bankLock;
+        string holder;
+        try
+        {
+            bankLock = BankLock.TryAcquire(settings.Paths.DataDirectory, out holder);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"bulwark run: cannot use {settings.Paths.DataDirectory} as the data directory: {error.Message}");
+            return 2;
+        }
+        using var heldLock = bankLock;
+        if (bankLock is null)
+        {
+            await Console.Error.WriteLineAsync($"bulwark run: another bank is running on {settings.Paths.DataDirectory} ({holder}). Stop it, or pass --data for another directory.");
+            return 2;
+        }
         await using var app = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort);
         try
         {
@@ -103,7 +143,8 @@ internal static class RunCommand
             return 2;
         }
         await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{settings.Port}/   (data in {settings.Paths.DataDirectory})");
-        await output.WriteLineAsync($"card link (ISO 8583) listening on {await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync()}");
+        var cardLink = await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync();
+        await output.WriteLineAsync($"card link (ISO 8583) listening on {cardLink}");
 
         var population = await LoadOrSeedAsync(app, settings, output, cancellationToken);
         if (population is null)
@@ -112,9 +153,10 @@ internal static class RunCommand
             return 130;
         }
         await output.WriteLineAsync($"Demo login: {DemoSeeder.DemoEmail} / {DemoSeeder.DemoPassword}   ({population.Customers.Count:N0} customers)");
+        var cards = settings.CardRate > 0 ? $" and {settings.CardRate} card authorisations/s" : "";
         await output.WriteLineAsync(settings.Duration is { } limit
-            ? $"Running for {limit.TotalSeconds:0.#} s at {settings.Rate} ops/s."
-            : $"Running at {settings.Rate} ops/s. Press Ctrl-C to stop.");
+            ? $"Running for {limit.TotalSeconds:0.#} s at {settings.Rate} ops/s{cards}."
+            : $"Running at {settings.Rate} ops/s{cards}. Press Ctrl-C to stop.");
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (settings.Duration is { } runFor)
@@ -122,14 +164,37 @@ internal static class RunCommand
             stop.CancelAfter(runFor);
         }
         var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), population, settings.Seed);
+        var cardTraffic = settings.CardRate > 0
+            ? new CardTraffic(cardLink, population, settings.CardRate, settings.Seed, settings.Paths.Clearing)
+            : null;
         var started = Stopwatch.GetTimestamp();
         var running = settings.Rate > 0 ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
-        await ReportWhileRunningAsync(workload.Recorder, running, output, stop.Token);
+        var cardsRunning = cardTraffic is null ? Task.FromResult<SchemeSimulatorResult?>(null) : RunCardsAsync(cardTraffic, stop.Token);
+        await ReportWhileRunningAsync(workload.Recorder, cardTraffic, running, output, stop.Token);
         await running;
+        var cardResult = await cardsRunning;
         var elapsed = Stopwatch.GetElapsedTime(started);
 
         await app.StopAsync(CancellationToken.None);
-        return await SummariseAsync(workload.Recorder, elapsed, settings.Paths, output, settings.LedgerPostgres);
+        return await SummariseAsync(workload.Recorder, cardResult, elapsed, settings.Paths, output, settings.LedgerPostgres);
+    }
+
+    /// <summary>
+    /// Runs the scheme simulator until the run stops; it then waits for the last answers, advices
+    /// and reversals (bounded) and writes the run's clearing file. A link that never signs on is
+    /// reported and the bank runs on without card traffic.
+    /// </summary>
+    private static async Task<SchemeSimulatorResult?> RunCardsAsync(CardTraffic traffic, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await traffic.RunAsync(cancellationToken);
+        }
+        catch (TimeoutException error)
+        {
+            await Console.Error.WriteLineAsync($"bulwark run: no card traffic: {error.Message}");
+            return null;
+        }
     }
 
     private static async Task<DemoPopulation?> LoadOrSeedAsync(WebApplication app, RunSettings settings, TextWriter output, CancellationToken cancellationToken)
@@ -166,7 +231,7 @@ internal static class RunCommand
         }
     }
 
-    private static async Task ReportWhileRunningAsync(LatencyRecorder recorder, Task running, TextWriter output, CancellationToken cancellationToken)
+    private static async Task ReportWhileRunningAsync(LatencyRecorder recorder, CardTraffic? cards, Task running, TextWriter output, CancellationToken cancellationToken)
     {
         var interactive = !Console.IsOutputRedirected;
         var interval = interactive ? StatusInterval : RedirectedStatusInterval;
@@ -183,6 +248,10 @@ internal static class RunCommand
             var errors = recorder.Errors;
             var line = string.Create(CultureInfo.InvariantCulture,
                 $"  {Stopwatch.GetElapsedTime(started).TotalSeconds,5:0}s  {snapshot.Count / interval.TotalSeconds,7:0} ops/s  p50 {snapshot.P50Milliseconds,6:0.0} ms  p99 {snapshot.P99Milliseconds,6:0.0} ms  ok {recorder.Ok:N0}  declined {recorder.Declined:N0}  errors {errors:N0}");
+            if (cards is not null)
+            {
+                line += " | " + cards.StatusSince(interval);
+            }
             if (interactive && errors == lastErrors)
             {
                 await output.WriteAsync("\r" + line.PadRight(Math.Max(line.Length, 100)));
@@ -212,6 +281,10 @@ internal static class RunCommand
         return string.Join(" <- ", messages);
     }
 
+    private static IEnumerable<string> ClearingFilesSince(string directory, DateTime sinceUtc) => Directory.Exists(directory)
+        ? Directory.EnumerateFiles(directory, "clearing-*.txt").Where(file => File.GetLastWriteTimeUtc(file) >= sinceUtc.AddSeconds(-1)).Order(StringComparer.Ordinal)
+        : [];
+
     private static string Describe(Operation operation) => operation switch
     {
         Operation.Payment => "payments",
@@ -219,7 +292,7 @@ internal static class RunCommand
         _ => "feed reads",
     };
 
-    private static async Task<int> SummariseAsync(LatencyRecorder recorder, TimeSpan elapsed, BankPaths paths, TextWriter output, string? ledgerPostgres = null)
+    private static async Task<int> SummariseAsync(LatencyRecorder recorder, SchemeSimulatorResult? cards, TimeSpan elapsed, BankPaths paths, TextWriter output, string? ledgerPostgres = null)
     {
         var total = recorder.Total();
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -233,6 +306,17 @@ internal static class RunCommand
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"  {Describe(operation),-14} {one.Count,8:N0}  p50 {one.P50Milliseconds,7:0.00} ms  p99 {one.P99Milliseconds,7:0.00} ms  max {one.MaxMilliseconds,8:0.00} ms"));
+            }
+        }
+        if (cards is not null)
+        {
+            foreach (var line in CardTraffic.Describe(cards))
+            {
+                await output.WriteLineAsync(line);
+            }
+            foreach (var file in ClearingFilesSince(paths.Clearing, DateTime.UtcNow - elapsed))
+            {
+                await output.WriteLineAsync($"Clearing file: {file}   (post it with: bulwark cards clear {file} --data {paths.DataDirectory})");
             }
         }
         var check = ledgerPostgres is null ? LedgerChecker.Check(paths.Ledger) : LedgerChecker.CheckPostgres(ledgerPostgres);

@@ -18,6 +18,9 @@ public sealed record DemoCustomer(
 /// <summary>The seeded population, written to the data directory once seeding has finished.</summary>
 public sealed record DemoPopulation(int Seed, IReadOnlyList<DemoCustomer> Customers)
 {
+    /// <summary>The year the demo cards expire (December); 0 in files written before it was recorded.</summary>
+    public int CardExpiryYear { get; init; }
+
     public static DemoPopulation? TryLoad(string path)
     {
         if (!File.Exists(path))

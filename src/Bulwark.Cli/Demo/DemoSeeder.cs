@@ -25,6 +25,9 @@ public sealed class DemoSeeder(AccountsClient accounts, LedgerClient ledger, Tex
     /// <summary>How many seeding calls run at once: enough to fill the ledger's batches.</summary>
     public const int ConcurrencyMax = 32;
 
+    /// <summary>Demo cards expire in December of <see cref="CardExpiryYear"/>.</summary>
+    public const int CardExpiryMonth = 12;
+
     public static readonly UInt128 BankFundingAccountId = new(0x42_75_6C_77_61_72_6B_00UL, 1);
     public static readonly UInt128 CardSettlementAccountId = new(0x42_75_6C_77_61_72_6B_00UL, 2);
 
@@ -48,20 +51,21 @@ public sealed class DemoSeeder(AccountsClient accounts, LedgerClient ledger, Tex
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(customerCount, 1);
         await CreateBankAccountsAsync(cancellationToken);
+        var expiryYear = CardExpiryYear();
         var customers = new DemoCustomer[customerCount];
         var done = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, customerCount),
             new ParallelOptions { MaxDegreeOfParallelism = ConcurrencyMax, CancellationToken = cancellationToken },
             async (index, token) =>
             {
-                customers[index] = await SeedCustomerAsync(index, seed, token);
+                customers[index] = await SeedCustomerAsync(index, seed, expiryYear, token);
                 var count = Interlocked.Increment(ref done);
                 if (count % 250 == 0 || count == customerCount)
                 {
                     await output.WriteLineAsync($"  seeded {count:N0} of {customerCount:N0} customers");
                 }
             });
-        return new DemoPopulation(seed, customers);
+        return new DemoPopulation(seed, customers) { CardExpiryYear = expiryYear };
     }
 
     private async Task CreateBankAccountsAsync(CancellationToken cancellationToken)
@@ -84,7 +88,7 @@ public sealed class DemoSeeder(AccountsClient accounts, LedgerClient ledger, Tex
         }
     }
 
-    private async Task<DemoCustomer> SeedCustomerAsync(int index, int seed, CancellationToken cancellationToken)
+    private async Task<DemoCustomer> SeedCustomerAsync(int index, int seed, int expiryYear, CancellationToken cancellationToken)
     {
         var random = new Random(HashCode.Combine(seed, index));
         var name = index == 0 ? "Alex Morgan" : $"{FirstNames[random.Next(FirstNames.Length)]} {LastNames[random.Next(LastNames.Length)]}";
@@ -118,7 +122,7 @@ public sealed class DemoSeeder(AccountsClient accounts, LedgerClient ledger, Tex
             IdempotencyKey = LedgerIds.Deterministic(seed, index, 2).ToHex(),
         }, cancellationToken: cancellationToken);
 
-        await IssueCardAsync(created.Customer.CustomerId, account.AccountId, seed, index, cancellationToken);
+        await IssueCardAsync(created.Customer.CustomerId, account.AccountId, seed, index, expiryYear, cancellationToken);
         if (index < LoginCustomersCount)
         {
             await CardHistoryAsync(account.LedgerAccountId, seed, index, random, cancellationToken);
@@ -156,15 +160,18 @@ public sealed class DemoSeeder(AccountsClient accounts, LedgerClient ledger, Tex
             GoalAmount = 250_000,
         }, cancellationToken: cancellationToken);
 
-    private async Task IssueCardAsync(string customerId, string accountId, int seed, int index, CancellationToken cancellationToken) =>
+    private async Task IssueCardAsync(string customerId, string accountId, int seed, int index, int expiryYear, CancellationToken cancellationToken) =>
         await accounts.IssueCardAsync(new IssueCardRequest
         {
             CustomerId = customerId,
             AccountId = accountId,
             Pan = DemoPan(seed, index),
-            ExpiryMonth = 12,
-            ExpiryYear = DateTime.UtcNow.Year + 3,
+            ExpiryMonth = CardExpiryMonth,
+            ExpiryYear = expiryYear,
         }, cancellationToken: cancellationToken);
+
+    /// <summary>The expiry year of cards seeded now: three years ahead.</summary>
+    public static int CardExpiryYear() => DateTime.UtcNow.Year + 3;
 
     /// <summary>
     /// A Luhn-valid test PAN on a Bulwark BIN, derived from the seed and the customer. The card

@@ -30,6 +30,9 @@ public sealed record BankPaths(string DataDirectory)
     public string DemoPopulation => Path.Combine(DataDirectory, "demo-population.json");
 
     public string CardsJournal => Path.Combine(DataDirectory, "cards-journal.db");
+
+    /// <summary>Where the scheme simulator of <c>bulwark run</c> writes its clearing files.</summary>
+    public string Clearing => Path.Combine(DataDirectory, "clearing");
 }
 
 /// <summary>

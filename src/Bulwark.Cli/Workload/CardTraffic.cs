@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Net;
+using Bulwark.CardNetwork;
+using Bulwark.CardNetwork.Traffic;
+using Bulwark.Cli.Demo;
+
+namespace Bulwark.Cli.Workload;
+
+/// <summary>
+/// Card traffic for <c>bulwark run</c>: the scheme simulator, a peer outside the bank, connected
+/// over real TCP to the bank's own card link and sending authorisations for the demo cards at a
+/// fixed rate, open loop. The latest interval and the whole run's result are kept for the status
+/// line and the summary.
+/// </summary>
+public sealed class CardTraffic
+{
+    /// <summary>Approvals kept in memory for the end-of-run clearing file at most (about 200 bytes each).</summary>
+    public const int ClearingRecordsMax = 200_000;
+
+    private readonly SchemeSimulator _simulator;
+    private SchemeProgress? _progress;
+    private long _previousScheduled;
+
+    public CardTraffic(IPEndPoint cardLink, DemoPopulation population, int ratePerSecond, int seed, string? clearingDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(population);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ratePerSecond, 1);
+        _simulator = new SchemeSimulator(new SchemeSimulatorOptions
+        {
+            IssuerEndPoint = cardLink,
+            Cards = Cards(population),
+            RatePerSecond = ratePerSecond,
+            Duration = null,
+            Seed = seed,
+            ClearingDirectory = clearingDirectory,
+            ClearingRecordsMax = ClearingRecordsMax,
+        });
+    }
+
+    /// <summary>The demo cards as the scheme knows them: the seeder's PANs and expiry.</summary>
+    public static IReadOnlyList<SchemeCard> Cards(DemoPopulation population)
+    {
+        ArgumentNullException.ThrowIfNull(population);
+        var expiryYear = population.CardExpiryYear > 0 ? population.CardExpiryYear : DemoSeeder.CardExpiryYear();
+        return [.. Enumerable.Range(0, population.Customers.Count).Select(index => new SchemeCard(DemoSeeder.DemoPan(population.Seed, index), expiryYear, DemoSeeder.CardExpiryMonth))];
+    }
+
+    /// <summary>The simulator's last progress report, or null before the first.</summary>
+    public SchemeProgress? Progress => Volatile.Read(ref _progress);
+
+    /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled, then drains and returns what happened.</summary>
+    /// <exception cref="TimeoutException">The simulator could not sign on to the card link.</exception>
+    public Task<SchemeSimulatorResult> RunAsync(CancellationToken cancellationToken) =>
+        _simulator.RunAsync(progress => Volatile.Write(ref _progress, progress), cancellationToken);
+
+    /// <summary>The status line's card part for the interval since the previous call.</summary>
+    public string StatusSince(TimeSpan interval)
+    {
+        if (Progress is not { } progress)
+        {
+            return "cards: signing on";
+        }
+        var scheduled = progress.Scheduled - Interlocked.Exchange(ref _previousScheduled, progress.Scheduled);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"cards {Math.Max(0, scheduled) / interval.TotalSeconds,5:0} auth/s  p50 {progress.Interval.P50Milliseconds,5:0.0} ms  p99 {progress.Interval.P99Milliseconds,5:0.0} ms  approved {progress.Approved:N0}  declined {progress.Declined:N0}  stand-in {progress.StandIn:N0}  timeouts {progress.TimedOut:N0}");
+    }
+
+    /// <summary>The summary's card lines.</summary>
+    public static IEnumerable<string> Describe(SchemeSimulatorResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        yield return string.Create(CultureInfo.InvariantCulture,
+            $"Cards: {result.Scheduled:N0} authorisations ({result.AchievedRatePerSecond:0.0}/s) over ISO 8583: {result.Approved:N0} approved, {result.Declined:N0} declined, {result.StandInApproved + result.StandInDeclined:N0} stand-in, {result.TimedOut:N0} timeouts; {result.Reversals.Acknowledged:N0} reversals, {result.Advices.Acknowledged:N0} advices");
+        yield return string.Create(CultureInfo.InvariantCulture,
+            $"Card latency: p50 {result.Latency.P50Milliseconds:0.00} ms, p99 {result.Latency.P99Milliseconds:0.00} ms, p99.9 {result.Latency.P999Milliseconds:0.00} ms, max {result.Latency.MaxMilliseconds:0.00} ms");
+    }
+}
