@@ -10,6 +10,11 @@ public static class BulwarkCommandLine
         var root = new RootCommand("Bulwark: a core-banking backend — accounts, pots, cards, a double-entry ledger, a feed and an app API.");
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(ClusterCommand.Create());
+        root.Subcommands.Add(ClusterOperations.CreateScale());
+        root.Subcommands.Add(ClusterOperations.CreateDeploy());
+        root.Subcommands.Add(ClusterOperations.CreateRollback());
+        root.Subcommands.Add(ClusterOperations.CreateEtcd());
         root.Subcommands.Add(LedgerCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(CardsCommand.Create());

@@ -81,6 +81,11 @@ internal static class ServeCommand
             return 2;
         }
 
+        if (IsNeverReadyVersion(version))
+        {
+            return await NeverReadyAsync(serviceName, version, cancellationToken);
+        }
+
         Directory.CreateDirectory(dataDirectory);
         var snapshotPath = Path.Combine(dataDirectory, $"discovery-{serviceName}.json");
         using var loggerFactory = LoggerFactory.Create(logging => logging
@@ -115,6 +120,30 @@ internal static class ServeCommand
         {
             return await RunHostAsync(served, registry, new BankPaths(dataDirectory), port, publicPort, version, cancellationToken);
         }
+    }
+
+    private static bool IsNeverReadyVersion(string version) =>
+        (Environment.GetEnvironmentVariable(ClusterOperations.NeverReadyVersionsVariable) ?? "")
+            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Contains(version, StringComparer.Ordinal);
+
+    /// <summary>
+    /// The test hook of a broken release (see <see cref="ClusterOperations.NeverReadyVersionsVariable"/>):
+    /// the process runs but never listens, never registers and so never becomes healthy, until it
+    /// is told to stop.
+    /// </summary>
+    private static async Task<int> NeverReadyAsync(string serviceName, string version, CancellationToken cancellationToken)
+    {
+        await Console.Out.WriteLineAsync($"bulwark serve: {serviceName} {version} never becomes ready (test hook {ClusterOperations.NeverReadyVersionsVariable}).");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped, as a hung release is by its deployment's rollback.
+        }
+        return 0;
     }
 
     private static async Task<int> RunHostAsync(ServedService served, EtcdServiceRegistry registry, BankPaths paths, int port, int publicPort, string version, CancellationToken cancellationToken)

@@ -1,0 +1,155 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Bulwark.Cli.Cluster;
+
+/// <summary>One etcd member the local cluster started.</summary>
+internal sealed class EtcdMemberState
+{
+    public required string Name { get; init; }
+
+    public required int ClientPort { get; init; }
+
+    public required int PeerPort { get; init; }
+
+    public int Pid { get; set; }
+
+    [JsonIgnore]
+    public string ClientUrl => $"http://127.0.0.1:{ClientPort}";
+
+    [JsonIgnore]
+    public string PeerUrl => $"http://127.0.0.1:{PeerPort}";
+}
+
+/// <summary>The desired state of one service in the local cluster.</summary>
+internal sealed class ServiceState
+{
+    public required string Name { get; init; }
+
+    public int Replicas { get; set; }
+
+    public required string Version { get; set; }
+
+    /// <summary>The version before the last successful deploy: what <c>bulwark rollback</c> goes back to.</summary>
+    public string? PreviousVersion { get; set; }
+}
+
+/// <summary>One running <c>bulwark serve</c> process.</summary>
+internal sealed class InstanceState
+{
+    public required string Id { get; init; }
+
+    public required string Service { get; init; }
+
+    public required string Version { get; init; }
+
+    public required int Port { get; init; }
+
+    public int? PublicPort { get; init; }
+
+    public int Pid { get; set; }
+
+    [JsonIgnore]
+    public string Address => $"127.0.0.1:{Port}";
+}
+
+/// <summary>
+/// The local cluster's state file, <c>cluster.json</c> in the state directory: the etcd members,
+/// the services' desired state and every process started, with its PID. <c>down</c>, <c>scale</c>
+/// and <c>deploy</c> act on the processes listed here and on nothing else. Writers hold
+/// <c>cluster.lock</c> so that two commands never change the cluster at once.
+/// </summary>
+internal sealed class ClusterState
+{
+    public const string FileName = "cluster.json";
+    private const string LockFileName = "cluster.lock";
+    private const int LockWaitSecondsMax = 120;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+    };
+
+    public int FormatVersion { get; init; } = 1;
+
+    public required string EtcdToken { get; init; }
+
+    public DateTimeOffset StartedAt { get; init; }
+
+    public string Store { get; init; } = "sqlite";
+
+    public List<EtcdMemberState> Members { get; init; } = [];
+
+    public List<ServiceState> Services { get; init; } = [];
+
+    public List<InstanceState> Instances { get; init; } = [];
+
+    public int NextMemberNumber { get; set; } = 1;
+
+    public int NextInstanceNumber { get; set; } = 1;
+
+    public string RegistryAddress => "etcd://" + string.Join(",", Members.Select(m => $"127.0.0.1:{m.ClientPort}"));
+
+    public ServiceState? Service(string name) => Services.FirstOrDefault(s => s.Name == name);
+
+    public static string PathIn(string stateDirectory) => System.IO.Path.Combine(stateDirectory, FileName);
+
+    /// <summary>Reads the state file; null when there is none (the cluster was never started or is down).</summary>
+    public static ClusterState? Load(string stateDirectory)
+    {
+        var path = PathIn(stateDirectory);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonSerializer.Deserialize<ClusterState>(File.ReadAllBytes(path), Json)
+                ?? throw new ClusterException($"{path} is empty.");
+        }
+        catch (JsonException exception)
+        {
+            throw new ClusterException($"{path} is not a cluster state file: {exception.Message}");
+        }
+    }
+
+    /// <summary>Writes the state file atomically (write a temporary file, then rename).</summary>
+    public void Save(string stateDirectory)
+    {
+        Directory.CreateDirectory(stateDirectory);
+        var path = PathIn(stateDirectory);
+        var temporary = path + $".{Environment.ProcessId}.tmp";
+        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(this, Json));
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Takes the state directory's lock (an exclusive open of <c>cluster.lock</c>), waiting a
+    /// bounded time for another command to finish.
+    /// </summary>
+    public static async Task<IDisposable> LockAsync(string stateDirectory, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(stateDirectory);
+        var path = System.IO.Path.Combine(stateDirectory, LockFileName);
+        var deadline = DateTime.UtcNow.AddSeconds(LockWaitSecondsMax);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200, cancellationToken);
+            }
+            catch (IOException)
+            {
+                throw new ClusterException($"another bulwark command holds {path} (waited {LockWaitSecondsMax} s).");
+            }
+        }
+    }
+}
+
+/// <summary>An operating error of a cluster command: printed as one line, exit code 2.</summary>
+internal sealed class ClusterException(string message) : Exception(message);

@@ -1,0 +1,164 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Bulwark.Discovery.Etcd.Api;
+using Bulwark.Discovery.Etcd.Discovery;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+
+namespace Bulwark.Cli.Cluster;
+
+/// <summary>
+/// What <c>bulwark cluster status</c> prints: the etcd members, each service's desired state (its
+/// deployment record in etcd) and every instance with its process, registration, grpc.health.v1
+/// answer, version and discovery freshness (the process's own <c>discovery_stale_seconds</c>,
+/// read from its <c>/metrics</c>). Every probe has a short deadline: a hung process shows as such
+/// instead of hanging the command.
+/// </summary>
+internal static class ClusterStatus
+{
+    /// <summary>A view older than this counts as stale (the registry's default threshold, R3).</summary>
+    private const double StaleAfterSeconds = 3;
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+
+    public static async Task<string> ReportAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"cluster in {stateDirectory} (up since {state.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, store {state.Store})");
+        using var http = new HttpClient { Timeout = ProbeTimeout };
+        text.AppendLine(CultureInfo.InvariantCulture, $"etcd: {state.Members.Count} member(s)");
+        foreach (var member in state.Members)
+        {
+            var running = LocalProcesses.IsRunning(member.Pid, stateDirectory);
+            var healthy = running && await LocalEtcd.IsHealthyAsync(http, member, cancellationToken);
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {member.Name,-8} {member.ClientUrl,-24} pid {member.Pid,-8} {(healthy ? "healthy" : running ? "UNHEALTHY" : "NOT RUNNING")}");
+        }
+
+        var (records, etcdError) = await ReadRecordsAsync(state, cancellationToken);
+        if (etcdError is not null)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"  etcd unreachable: {etcdError} (registration and deployment records unknown)");
+        }
+        text.AppendLine("services:");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  {"SERVICE",-10} {"REPLICAS",-9} {"VERSION",-14} {"PREVIOUS",-14} {"IN ETCD",-20}");
+        foreach (var service in state.Services)
+        {
+            var deployment = records.TryGetValue($"/bulwark/deployments/{service.Name}", out var value)
+                && DiscoveryRecords.TryParseDeployment(value, out var record, out _)
+                ? $"replicas {record.Replicas?.ToString(CultureInfo.InvariantCulture) ?? "?"} {record.Version}"
+                : "no record";
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {service.Name,-10} {service.Replicas,-9} {service.Version,-14} {service.PreviousVersion ?? "-",-14} {deployment,-20}");
+        }
+
+        text.AppendLine("instances:");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  {"INSTANCE",-12} {"VERSION",-14} {"PID",-8} {"ADDRESS",-17} {"PROCESS",-11} {"REGISTERED",-10} {"HEALTH",-12} DISCOVERY");
+        foreach (var instance in state.Instances.OrderBy(i => i.Service, StringComparer.Ordinal).ThenBy(i => i.Id, StringComparer.Ordinal))
+        {
+            var running = LocalProcesses.IsRunning(instance.Pid, stateDirectory);
+            var registered = !LocalServices.Registers(instance.Service) || records.Any(r => r.Key.StartsWith($"/bulwark/services/{instance.Service}/", StringComparison.Ordinal)
+                && Encoding.UTF8.GetString(r.Value).Contains($"\"{instance.Address}\"", StringComparison.Ordinal));
+            var health = running ? await HealthAsync(instance, cancellationToken) : "-";
+            var discovery = running ? await DiscoveryFreshnessAsync(instance, cancellationToken) : "-";
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"  {instance.Id,-12} {instance.Version,-14} {instance.Pid,-8} {instance.Address,-17} {(running ? "running" : "NOT RUNNING"),-11} {(!LocalServices.Registers(instance.Service) ? "n/a" : etcdError is not null ? "?" : registered ? "yes" : "NO"),-10} {health,-12} {discovery}");
+        }
+        foreach (var edge in state.Instances.Where(i => i.PublicPort is not null))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"edge {edge.Id}: http://127.0.0.1:{edge.PublicPort}/");
+        }
+        return text.ToString();
+    }
+
+    /// <summary>Every key under /bulwark/ with its value, or why etcd could not be read.</summary>
+    private static async Task<(Dictionary<string, byte[]> Records, string? Error)> ReadRecordsAsync(ClusterState state, CancellationToken cancellationToken)
+    {
+        var records = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (state.Members.Count == 0)
+        {
+            return (records, "no members");
+        }
+        using var cluster = LocalEtcd.Connect(state);
+        try
+        {
+            var prefix = "/bulwark/"u8.ToArray();
+            var end = (byte[])prefix.Clone();
+            end[^1]++;
+            var response = await cluster.CallAsync(
+                (channel, options) => new KV.KVClient(channel).RangeAsync(
+                    new RangeRequest { Key = ByteString.CopyFrom(prefix), RangeEnd = ByteString.CopyFrom(end) }, options).ResponseAsync,
+                cancellationToken);
+            foreach (var kv in response.Kvs)
+            {
+                records[kv.Key.ToStringUtf8()] = kv.Value.ToByteArray();
+            }
+            return (records, null);
+        }
+        catch (Discovery.Etcd.EtcdUnavailableException exception)
+        {
+            return (records, exception.Message);
+        }
+    }
+
+    private static async Task<string> HealthAsync(InstanceState instance, CancellationToken cancellationToken)
+    {
+        using var channel = GrpcChannel.ForAddress($"http://{instance.Address}", new GrpcChannelOptions { Credentials = ChannelCredentials.Insecure });
+        try
+        {
+            var reply = await new Health.HealthClient(channel).CheckAsync(
+                new HealthCheckRequest { Service = LocalServices.Registers(instance.Service) ? instance.Service : "" }, deadline: DateTime.UtcNow.Add(ProbeTimeout), cancellationToken: cancellationToken);
+            return reply.Status.ToString().ToUpperInvariant();
+        }
+        catch (RpcException error)
+        {
+            return error.StatusCode.ToString().ToUpperInvariant();
+        }
+    }
+
+    /// <summary>The process's <c>discovery_stale_seconds</c>, read over HTTP/2 from its internal port.</summary>
+    private static async Task<string> DiscoveryFreshnessAsync(InstanceState instance, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient
+        {
+            Timeout = ProbeTimeout,
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        try
+        {
+            var metrics = await http.GetStringAsync(new Uri($"http://{instance.Address}/metrics"), cancellationToken);
+            var stale = ParseGauge(metrics, "discovery_stale_seconds");
+            return stale switch
+            {
+                null => "no metric",
+                <= StaleAfterSeconds => string.Create(CultureInfo.InvariantCulture, $"fresh ({stale:0.0} s)"),
+                _ => string.Create(CultureInfo.InvariantCulture, $"STALE ({stale:0.0} s)"),
+            };
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+        {
+            return "metrics unreachable";
+        }
+    }
+
+    /// <summary>The first sample of a Prometheus gauge in text format (the name, optional labels, a value).</summary>
+    internal static double? ParseGauge(string metrics, string name)
+    {
+        foreach (var line in metrics.Split('\n'))
+        {
+            if (!line.StartsWith(name, StringComparison.Ordinal) || line.Length <= name.Length || line[name.Length] is not ('{' or ' '))
+            {
+                continue;
+            }
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var valueIndex = line[name.Length] == '{' ? Array.FindIndex(parts, p => p.EndsWith('}')) + 1 : 1;
+            if (valueIndex > 0 && valueIndex < parts.Length
+                && double.TryParse(parts[valueIndex], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                return value;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,198 @@
+using Bulwark.Discovery.Etcd;
+using Bulwark.Discovery.Etcd.Api;
+using Grpc.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bulwark.Cli.Cluster;
+
+/// <summary>
+/// The local cluster's etcd members: processes of the etcd binary on PATH, on loopback ports,
+/// data under <c>STATE/data/etcd-NAME</c>, logs under <c>STATE/logs/etcd-NAME.log</c>. Members are
+/// added and removed through etcd's own cluster API (MemberAdd, MemberRemove), one at a time.
+/// </summary>
+internal static class LocalEtcd
+{
+    private const int HealthyWithinSecondsMax = 30;
+    private const int MemberAddAttemptsMax = 60;
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+
+    public static string RequireBinary() =>
+        LocalProcesses.FindOnPath("etcd")
+        ?? throw new ClusterException("etcd is not on PATH: install it (Debian/Ubuntu: apt-get install etcd-server) or add its directory to PATH.");
+
+    public static EtcdMemberState NewMember(ClusterState state)
+    {
+        var member = new EtcdMemberState { Name = $"etcd{state.NextMemberNumber}", ClientPort = LocalProcesses.FreePort(), PeerPort = LocalProcesses.FreePort() };
+        state.NextMemberNumber++;
+        return member;
+    }
+
+    /// <summary>Starts a member with the given initial cluster ("new" or "existing").</summary>
+    public static void Launch(string stateDirectory, ClusterState state, EtcdMemberState member, string initialCluster, string clusterState)
+    {
+        var binary = RequireBinary();
+        string[] arguments =
+        [
+            "--name", member.Name, "--data-dir", DataDirectory(stateDirectory, member),
+            "--listen-client-urls", member.ClientUrl, "--advertise-client-urls", member.ClientUrl,
+            "--listen-peer-urls", member.PeerUrl, "--initial-advertise-peer-urls", member.PeerUrl,
+            "--initial-cluster", initialCluster, "--initial-cluster-state", clusterState,
+            "--initial-cluster-token", state.EtcdToken,
+            // Progress notifications every second let watchers tell a quiet watch from a stalled one (R3).
+            "--experimental-watch-progress-notify-interval", "1s",
+            "--heartbeat-interval", "100", "--election-timeout", "1000",
+            "--logger", "zap", "--log-outputs", "stderr", "--log-level", "warn",
+        ];
+        member.Pid = LocalProcesses.StartDetached(binary, arguments, LogPath(stateDirectory, member));
+    }
+
+    public static string DataDirectory(string stateDirectory, EtcdMemberState member) => Path.Combine(stateDirectory, "data", $"etcd-{member.Name}");
+
+    public static string LogPath(string stateDirectory, EtcdMemberState member) => Path.Combine(stateDirectory, "logs", $"etcd-{member.Name}.log");
+
+    /// <summary>Waits until the member answers /health with true; throws naming its log when it does not.</summary>
+    public static async Task WaitHealthyAsync(string stateDirectory, EtcdMemberState member, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
+        var deadline = DateTime.UtcNow.AddSeconds(HealthyWithinSecondsMax);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (!LocalProcesses.IsRunning(member.Pid, stateDirectory))
+            {
+                throw new ClusterException($"etcd member {member.Name} exited at start; see {LogPath(stateDirectory, member)}");
+            }
+            if (await IsHealthyAsync(http, member, cancellationToken))
+            {
+                return;
+            }
+            await Task.Delay(100, cancellationToken);
+        }
+        throw new ClusterException($"etcd member {member.Name} not healthy within {HealthyWithinSecondsMax} s; see {LogPath(stateDirectory, member)}");
+    }
+
+    public static async Task<bool> IsHealthyAsync(HttpClient http, EtcdMemberState member, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        try
+        {
+            using var response = await http.GetAsync(new Uri($"{member.ClientUrl}/health"), cancellationToken);
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            return response.IsSuccessStatusCode && body.Contains("\"true\"", StringComparison.Ordinal);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public static EtcdCluster Connect(ClusterState state) =>
+        new([.. state.Members.Select(m => new Uri(m.ClientUrl))], CallTimeout, NullLogger.Instance);
+
+    /// <summary>
+    /// Adds a member: MemberAdd through the cluster API first (etcd refuses while a member joined
+    /// in the last seconds is not yet connected to all: asked again, bounded), then the process
+    /// with <c>--initial-cluster-state existing</c>, then waits until it is healthy.
+    /// </summary>
+    public static async Task<EtcdMemberState> AddAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
+    {
+        RequireBinary();
+        var member = NewMember(state);
+        using var cluster = Connect(state);
+        MemberAddResponse added;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                added = await cluster.CallAsync(
+                    (channel, options) => new Discovery.Etcd.Api.Cluster.ClusterClient(channel)
+                        .MemberAddAsync(new MemberAddRequest { PeerURLs = { member.PeerUrl } }, options).ResponseAsync,
+                    cancellationToken);
+                break;
+            }
+            catch (Exception error) when (attempt < MemberAddAttemptsMax && IsUnhealthyCluster(error))
+            {
+                await Task.Delay(250, cancellationToken);
+            }
+            catch (EtcdUnavailableException error)
+            {
+                throw new ClusterException($"etcd refused to add a member: {error.Message}");
+            }
+            catch (RpcException error)
+            {
+                throw new ClusterException($"etcd refused to add a member: {error.Status.Detail}");
+            }
+        }
+        // The new member's own entry has no name yet; every other member is named in the answer.
+        var initialCluster = string.Join(",", added.Members.Select(m =>
+            $"{(m.ID == added.Member.ID ? member.Name : m.Name)}={m.PeerURLs.First()}"));
+        Launch(stateDirectory, state, member, initialCluster, "existing");
+        state.Members.Add(member);
+        await WaitHealthyAsync(stateDirectory, member, cancellationToken);
+        return member;
+    }
+
+    /// <summary>
+    /// etcd answers "unhealthy cluster" to a membership change until every member has been
+    /// connected to the others for a few seconds (a guard against losing quorum); it passes.
+    /// </summary>
+    private static bool IsUnhealthyCluster(Exception error) =>
+        (error as RpcException ?? error.InnerException as RpcException)?.Status.Detail.Contains("unhealthy cluster", StringComparison.Ordinal) == true;
+
+    /// <summary>Removes a member through the cluster API, then stops its process and deletes its data.</summary>
+    public static async Task<string> RemoveAsync(string stateDirectory, ClusterState state, EtcdMemberState member, CancellationToken cancellationToken)
+    {
+        var others = new ClusterState { EtcdToken = state.EtcdToken, Members = [.. state.Members.Where(m => m != member)] };
+        using (var cluster = Connect(others))
+        {
+            var list = await cluster.CallAsync(
+                (channel, options) => new Discovery.Etcd.Api.Cluster.ClusterClient(channel).MemberListAsync(new MemberListRequest(), options).ResponseAsync,
+                cancellationToken);
+            var entry = list.Members.FirstOrDefault(m => m.Name == member.Name || m.PeerURLs.Contains(member.PeerUrl));
+            if (entry is not null)
+            {
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        await cluster.CallAsync(
+                            (channel, options) => new Discovery.Etcd.Api.Cluster.ClusterClient(channel)
+                                .MemberRemoveAsync(new MemberRemoveRequest { ID = entry.ID }, options).ResponseAsync,
+                            cancellationToken);
+                        break;
+                    }
+                    catch (Exception error) when (attempt < MemberAddAttemptsMax && IsUnhealthyCluster(error))
+                    {
+                        await Task.Delay(250, cancellationToken);
+                    }
+                    catch (Exception error) when (error is RpcException or EtcdUnavailableException)
+                    {
+                        throw new ClusterException($"etcd refused to remove member {member.Name}: {error.Message}");
+                    }
+                }
+            }
+        }
+        var how = await LocalProcesses.StopAsync(member.Pid, stateDirectory, StopGrace, cancellationToken);
+        state.Members.Remove(member);
+        TryDelete(DataDirectory(stateDirectory, member));
+        return how;
+    }
+
+    public static Task<string> StopAsync(string stateDirectory, EtcdMemberState member, CancellationToken cancellationToken) =>
+        LocalProcesses.StopAsync(member.Pid, stateDirectory, StopGrace, cancellationToken);
+
+    public static void TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // Left for the next start to overwrite; nothing depends on it being gone.
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using Bulwark.Discovery.Etcd.Deployment;
+
+namespace Bulwark.Cli.Cluster;
+
+/// <summary>
+/// The services of the local cluster as <c>bulwark serve</c> processes of this same binary. Every
+/// instance of a service shares the service's data directory (<c>STATE/data/SERVICE</c>: its
+/// SQLite file, keys such as the edge's signing key, the discovery snapshot) and writes its own
+/// log (<c>STATE/logs/INSTANCE.log</c>).
+/// </summary>
+internal sealed class LocalServices(string stateDirectory, ClusterState state) : IDeploymentTarget
+{
+    /// <summary>Services in start order (callees first), with whether they own an embedded store.</summary>
+    public static readonly IReadOnlyList<(string Name, bool Stateful, int ReplicasDefault)> Catalog =
+    [
+        ("ledger", true, 1),
+        ("accounts", true, 1),
+        ("feed", false, 2),
+        ("edge", false, 1),
+    ];
+
+    public const string EdgeService = "edge";
+
+    /// <summary>How long an instance has after SIGTERM to deregister, drain and exit before SIGKILL.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
+
+    public static bool IsKnown(string service) => Catalog.Any(s => s.Name == service);
+
+    public static bool IsStateful(string service) => Catalog.Any(s => s.Name == service && s.Stateful);
+
+    /// <summary>The edge's public port for the next edge instance (the first one gets the preferred port).</summary>
+    public int? PreferredEdgePort { get; set; }
+
+    public static string KnownServices => string.Join(", ", Catalog.Select(s => s.Name));
+
+    public IReadOnlyList<DeployedInstance> Instances(string service) =>
+        [.. state.Instances.Where(i => i.Service == service).Select(ToDeployed)];
+
+    public Task<DeployedInstance> StartAsync(string service, string version, CancellationToken cancellationToken)
+    {
+        var instance = Start(service, version);
+        return Task.FromResult(ToDeployed(instance));
+    }
+
+    public bool HasExited(DeployedInstance instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var found = state.Instances.FirstOrDefault(i => i.Id == instance.Id);
+        return found is null || !LocalProcesses.IsRunning(found.Pid, stateDirectory);
+    }
+
+    public async Task StopAsync(DeployedInstance instance, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var found = state.Instances.FirstOrDefault(i => i.Id == instance.Id);
+        if (found is not null)
+        {
+            await StopAsync(found, cancellationToken);
+        }
+    }
+
+    /// <summary>Starts one instance and records it in the state file at once (so <c>down</c> finds it whatever happens next).</summary>
+    public InstanceState Start(string service, string version)
+    {
+        int? publicPort = null;
+        if (service == EdgeService)
+        {
+            publicPort = PreferredEdgePort is { } preferred && LocalProcesses.IsPortFree(preferred) ? preferred : LocalProcesses.FreePort();
+            PreferredEdgePort = null;
+        }
+        var instance = new InstanceState
+        {
+            Id = $"{service}-{state.NextInstanceNumber}",
+            Service = service,
+            Version = version,
+            Port = LocalProcesses.FreePort(),
+            PublicPort = publicPort,
+        };
+        state.NextInstanceNumber++;
+        var (file, prefix) = LocalProcesses.Self();
+        List<string> arguments =
+        [
+            .. prefix, "serve", "--service", service, "--registry", state.RegistryAddress,
+            "--data", Path.Combine(stateDirectory, "data", service),
+            "--port", instance.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--version-label", version,
+        ];
+        if (publicPort is { } port)
+        {
+            arguments.AddRange(["--public-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        if (state.Store != "sqlite")
+        {
+            arguments.AddRange(["--store", state.Store]);
+        }
+        instance.Pid = LocalProcesses.StartDetached(file, arguments, LogPath(instance));
+        state.Instances.Add(instance);
+        state.Save(stateDirectory);
+        return instance;
+    }
+
+    public async Task<string> StopAsync(InstanceState instance, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var how = await LocalProcesses.StopAsync(instance.Pid, stateDirectory, StopGrace, cancellationToken);
+        state.Instances.Remove(instance);
+        state.Save(stateDirectory);
+        return how;
+    }
+
+    public string LogPath(InstanceState instance) => Path.Combine(stateDirectory, "logs", $"{instance.Id}.log");
+
+    public static DeployedInstance ToDeployed(InstanceState instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        return new(instance.Id, instance.Version, instance.Address, Registers: Registers(instance.Service));
+    }
+
+    /// <summary>The edge calls the services but nothing calls it through discovery: it does not register.</summary>
+    public static bool Registers(string service) => service != EdgeService;
+}

@@ -1,0 +1,249 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Bulwark.Cli.Cluster;
+using Bulwark.Discovery.Etcd;
+using Bulwark.Discovery.Etcd.Deployment;
+using Bulwark.Discovery.Etcd.Discovery;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary>
+/// <c>bulwark cluster up|status|down</c>: a local multi-process cluster on loopback — etcd members
+/// and every service as detached <c>bulwark serve</c> processes of this binary, with the state
+/// directory holding data, logs and the PIDs (<c>cluster.json</c>). The operating commands on a
+/// running cluster (scale, deploy, rollback, etcd membership) are in <see cref="ClusterOperations"/>.
+/// </summary>
+internal static class ClusterCommand
+{
+    public const string StateDirectoryDefault = ".bulwark/cluster";
+    private const int EtcdMembersMax = 9;
+
+    public static Option<DirectoryInfo> StateOption() => new("--state")
+    {
+        Description = "Directory holding the cluster's data, logs and PIDs.",
+        DefaultValueFactory = _ => new DirectoryInfo(StateDirectoryDefault),
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("cluster", "A local multi-process cluster on loopback: etcd members and one process per service instance.");
+        command.Subcommands.Add(CreateUp());
+        command.Subcommands.Add(CreateStatus());
+        command.Subcommands.Add(CreateDown());
+        return command;
+    }
+
+    private static Command CreateUp()
+    {
+        var state = StateOption();
+        var members = CommonOptions.PositiveInt("--etcd-members", "etcd members to start.", 3, EtcdMembersMax);
+        var replicas = new Option<string?>("--replicas")
+        {
+            Description = $"Instances per service, e.g. feed=3,edge=2 (defaults: {string.Join(", ", LocalServices.Catalog.Select(s => $"{s.Name}={s.ReplicasDefault}"))}).",
+        };
+        var edgePort = new Option<int>("--edge-port") { Description = "Public HTTP port of the first edge instance on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => RunCommand.PortDefault };
+        var version = new Option<string>("--version-label") { Description = "Version label every instance starts with.", DefaultValueFactory = _ => "v1" };
+        var command = new Command("up", "Start etcd and the services, wait until every instance is healthy, print where the edge listens.")
+        {
+            state, members, replicas, edgePort, version,
+        };
+        command.SetAction((parse, cancellationToken) => Guard("cluster up", () => UpAsync(
+            Path.GetFullPath(parse.GetValue(state)!.FullName), parse.GetValue(members), parse.GetValue(replicas),
+            parse.GetValue(edgePort), parse.GetValue(version)!, cancellationToken)));
+        return command;
+    }
+
+    private static Command CreateStatus()
+    {
+        var state = StateOption();
+        var command = new Command("status", "Show etcd members, each service's instances, health, version and discovery freshness.") { state };
+        command.SetAction((parse, cancellationToken) => Guard("cluster status", async () =>
+        {
+            var directory = Path.GetFullPath(parse.GetValue(state)!.FullName);
+            var current = ClusterState.Load(directory) ?? throw new ClusterException($"no cluster in {directory} (start one with: bulwark cluster up --state {directory}).");
+            await Console.Out.WriteAsync(await ClusterStatus.ReportAsync(directory, current, cancellationToken));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateDown()
+    {
+        var state = StateOption();
+        var command = new Command("down", "Stop every process the cluster started (SIGTERM, then SIGKILL after a bound); data and logs stay.") { state };
+        command.SetAction((parse, cancellationToken) => Guard("cluster down", () => DownAsync(Path.GetFullPath(parse.GetValue(state)!.FullName), cancellationToken)));
+        return command;
+    }
+
+    /// <summary>Runs a command body; operating errors print one line and exit 2.</summary>
+    internal static async Task<int> Guard(string name, Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (ClusterException exception)
+        {
+            await Console.Error.WriteLineAsync($"bulwark {name}: {exception.Message}");
+            return 2;
+        }
+        catch (EtcdUnavailableException exception)
+        {
+            await Console.Error.WriteLineAsync($"bulwark {name}: etcd unreachable: {exception.Message}");
+            return 2;
+        }
+    }
+
+    private static async Task<int> UpAsync(string directory, int memberCount, string? replicasText, int edgePort, string version, CancellationToken cancellationToken)
+    {
+        var replicas = ParseReplicas(replicasText);
+        if (edgePort is < 0 or > 65_535)
+        {
+            throw new ClusterException($"--edge-port must be 0-65535, got {edgePort}.");
+        }
+        if (edgePort > 0 && !LocalProcesses.IsPortFree(edgePort))
+        {
+            throw new ClusterException($"port {edgePort} is in use on 127.0.0.1 (bulwark run?); choose another with --edge-port, or 0 for any free port.");
+        }
+        LocalEtcd.RequireBinary();
+        var clock = Stopwatch.StartNew();
+        using var held = await ClusterState.LockAsync(directory, cancellationToken);
+        if (ClusterState.Load(directory) is { } existing)
+        {
+            var running = existing.Members.Count(m => LocalProcesses.IsRunning(m.Pid, directory)) + existing.Instances.Count(i => LocalProcesses.IsRunning(i.Pid, directory));
+            if (running > 0)
+            {
+                throw new ClusterException($"a cluster is already up in {directory} ({running} processes running); stop it first with: bulwark cluster down --state {directory}");
+            }
+            foreach (var member in existing.Members)
+            {
+                LocalEtcd.TryDelete(LocalEtcd.DataDirectory(directory, member));
+            }
+        }
+
+        var state = new ClusterState { EtcdToken = $"bulwark-{Guid.NewGuid():N}", StartedAt = DateTimeOffset.UtcNow };
+        for (var i = 0; i < memberCount; i++)
+        {
+            state.Members.Add(LocalEtcd.NewMember(state));
+        }
+        var initialCluster = string.Join(",", state.Members.Select(m => $"{m.Name}={m.PeerUrl}"));
+        foreach (var member in state.Members)
+        {
+            LocalEtcd.Launch(directory, state, member, initialCluster, "new");
+        }
+        state.Save(directory);
+        try
+        {
+            foreach (var member in state.Members)
+            {
+                await LocalEtcd.WaitHealthyAsync(directory, member, cancellationToken);
+            }
+            await Console.Out.WriteLineAsync($"etcd: {state.Members.Count} member(s) healthy at {state.RegistryAddress} ({clock.Elapsed.TotalSeconds:0.0} s)");
+            await StartServicesAsync(directory, state, replicas, edgePort, version, cancellationToken);
+        }
+        catch (Exception exception) when (exception is ClusterException or EtcdUnavailableException)
+        {
+            await Console.Error.WriteLineAsync($"bulwark cluster up: {exception.Message}; stopping what was started.");
+            await StopAllAsync(directory, state, CancellationToken.None);
+            return 2;
+        }
+        await Console.Out.WriteLineAsync($"cluster up in {clock.Elapsed.TotalSeconds:0.0} s; state, logs and data in {directory}");
+        foreach (var edge in state.Instances.Where(i => i.PublicPort is not null))
+        {
+            await Console.Out.WriteLineAsync($"edge (app API and web UI) listening on http://127.0.0.1:{edge.PublicPort}/");
+        }
+        await Console.Out.WriteLineAsync($"next: bulwark cluster status --state {directory}");
+        return 0;
+    }
+
+    private static async Task StartServicesAsync(string directory, ClusterState state, Dictionary<string, int> replicas, int edgePort, string version, CancellationToken cancellationToken)
+    {
+        await using var registry = await ClusterOperations.ConnectRegistryAsync(state, cancellationToken);
+        var services = new LocalServices(directory, state) { PreferredEdgePort = edgePort > 0 ? edgePort : null };
+        var gate = new RollingDeployment(registry, services, new RollingDeploymentOptions { SettleSeconds = 0 }, NullLogger.Instance);
+        foreach (var (name, _, replicasDefault) in LocalServices.Catalog)
+        {
+            var count = replicas.GetValueOrDefault(name, replicasDefault);
+            state.Services.Add(new ServiceState { Name = name, Replicas = count, Version = version });
+            await registry.SetDeploymentAsync(name, new DeploymentRecord(count, version), cancellationToken);
+        }
+        state.Save(directory);
+        // Every instance starts at once: a service does not need its callees to start (calls
+        // wait for discovery), and on a small machine one start-up at a time is what takes long.
+        var started = state.Services.SelectMany(service => Enumerable.Range(0, service.Replicas).Select(_ => services.Start(service.Name, version))).ToList();
+        foreach (var instance in started)
+        {
+            var failure = await gate.WaitHealthyAsync(instance.Service, LocalServices.ToDeployed(instance), cancellationToken);
+            if (failure is not null)
+            {
+                throw new ClusterException($"{failure}; see {services.LogPath(instance)}");
+            }
+        }
+        foreach (var service in state.Services)
+        {
+            var addresses = started.Where(i => i.Service == service.Name).Select(i => i.Address).ToList();
+            await Console.Out.WriteLineAsync($"{service.Name}: {addresses.Count} instance(s) healthy{(addresses.Count > 0 ? $" ({string.Join(", ", addresses)})" : "")}");
+        }
+    }
+
+    /// <summary>Parses <c>feed=3,edge=2</c>: known services, 0 or more, stateful services at most 1 on SQLite.</summary>
+    internal static Dictionary<string, int> ParseReplicas(string? text)
+    {
+        var result = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return result;
+        }
+        foreach (var pair in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0 || !int.TryParse(pair.AsSpan(equals + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var count))
+            {
+                throw new ClusterException($"--replicas: '{pair}' is not SERVICE=COUNT, as in feed=3,edge=2.");
+            }
+            var service = pair[..equals];
+            ClusterOperations.CheckReplicas(service, count);
+            result[service] = count;
+        }
+        return result;
+    }
+
+    private static async Task<int> DownAsync(string directory, CancellationToken cancellationToken)
+    {
+        using var held = await ClusterState.LockAsync(directory, cancellationToken);
+        var state = ClusterState.Load(directory);
+        if (state is null)
+        {
+            await Console.Out.WriteLineAsync($"no cluster in {directory}: nothing to stop.");
+            return 0;
+        }
+        var clock = Stopwatch.StartNew();
+        await StopAllAsync(directory, state, cancellationToken);
+        File.Delete(ClusterState.PathIn(directory));
+        await Console.Out.WriteLineAsync($"cluster down in {clock.Elapsed.TotalSeconds:0.0} s; data and logs kept in {directory}");
+        return 0;
+    }
+
+    /// <summary>Stops the services (callers first, instances of one service together), then etcd; every process by its PID.</summary>
+    private static async Task StopAllAsync(string directory, ClusterState state, CancellationToken cancellationToken)
+    {
+        foreach (var (name, _, _) in LocalServices.Catalog.Reverse())
+        {
+            var instances = state.Instances.Where(i => i.Service == name).ToList();
+            var results = await Task.WhenAll(instances.Select(async i =>
+                (i.Id, i.Pid, How: await LocalProcesses.StopAsync(i.Pid, directory, LocalServices.StopGrace, cancellationToken))));
+            foreach (var (id, pid, how) in results)
+            {
+                await Console.Out.WriteLineAsync($"{id} (pid {pid}): {how}");
+            }
+        }
+        state.Instances.Clear();
+        var members = await Task.WhenAll(state.Members.Select(async m => (m.Name, m.Pid, How: await LocalEtcd.StopAsync(directory, m, cancellationToken))));
+        foreach (var (name, pid, how) in members)
+        {
+            await Console.Out.WriteLineAsync($"etcd member {name} (pid {pid}): {how}");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+using System.CommandLine;
+using Bulwark.Cli.Cluster;
+using Bulwark.Discovery.Etcd;
+using Bulwark.Discovery.Etcd.Deployment;
+using Bulwark.Discovery.Etcd.Discovery;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary>
+/// Operating a running local cluster: <c>bulwark scale</c>, <c>deploy</c>, <c>rollback</c> and
+/// <c>etcd add-member|remove-member</c>. Each takes the state directory's lock, acts on the
+/// processes listed in its state file, and keeps the deployment records in etcd in step.
+/// </summary>
+internal static class ClusterOperations
+{
+    /// <summary>
+    /// Test hook (documented in docs/runbooks/deploy.md): <c>bulwark serve</c> started with a
+    /// version label listed in this variable (comma-separated) never becomes ready, the way a
+    /// broken release hangs at start. Deploy tests use it to prove the automatic rollback (R6).
+    /// </summary>
+    public const string NeverReadyVersionsVariable = "BULWARK_TEST_NEVER_READY_VERSIONS";
+
+    public static Command CreateScale()
+    {
+        var service = new Argument<string>("service") { Description = $"The service: {LocalServices.KnownServices}." };
+        var replicas = new Argument<string>("replicas") { Description = "Instances wanted (0 or more; 0 stops every instance and tells callers the service is scaled to 0)." };
+        var state = ClusterCommand.StateOption();
+        var command = new Command("scale", "Set the number of instances of a service in the local cluster.") { service, replicas, state };
+        command.SetAction((parse, cancellationToken) => ClusterCommand.Guard("scale", () => ScaleAsync(
+            Path.GetFullPath(parse.GetValue(state)!.FullName), parse.GetValue(service)!, parse.GetValue(replicas)!, cancellationToken)));
+        return command;
+    }
+
+    public static Command CreateDeploy()
+    {
+        var service = new Argument<string>("service") { Description = $"The service: {LocalServices.KnownServices}." };
+        var version = new Option<string>("--version") { Description = "Version label to roll out.", Required = true };
+        var healthyWithin = CommonOptions.Duration("--healthy-within", "How long each new instance has to become healthy before the deploy rolls back (default 30s).");
+        var state = ClusterCommand.StateOption();
+        var command = new Command("deploy", "Roll a new version out one instance at a time, health-gated; rolls back by itself when a new instance fails.")
+        {
+            service, version, healthyWithin, state,
+        };
+        command.SetAction((parse, cancellationToken) => ClusterCommand.Guard("deploy", () => DeployAsync(
+            Path.GetFullPath(parse.GetValue(state)!.FullName), parse.GetValue(service)!, parse.GetValue(version)!,
+            parse.GetValue(healthyWithin) ?? TimeSpan.FromSeconds(30), rollback: false, cancellationToken)));
+        return command;
+    }
+
+    public static Command CreateRollback()
+    {
+        var service = new Argument<string>("service") { Description = $"The service: {LocalServices.KnownServices}." };
+        var healthyWithin = CommonOptions.Duration("--healthy-within", "How long each instance has to become healthy (default 30s).");
+        var state = ClusterCommand.StateOption();
+        var command = new Command("rollback", "Roll a service back to the version it ran before its last successful deploy.") { service, healthyWithin, state };
+        command.SetAction((parse, cancellationToken) => ClusterCommand.Guard("rollback", () => DeployAsync(
+            Path.GetFullPath(parse.GetValue(state)!.FullName), parse.GetValue(service)!, null,
+            parse.GetValue(healthyWithin) ?? TimeSpan.FromSeconds(30), rollback: true, cancellationToken)));
+        return command;
+    }
+
+    public static Command CreateEtcd()
+    {
+        var command = new Command("etcd", "Change the local cluster's etcd membership while everything runs.");
+        var addState = ClusterCommand.StateOption();
+        var add = new Command("add-member", "Add one etcd member (cluster API MemberAdd, then start it with initial-cluster-state existing).") { addState };
+        add.SetAction((parse, cancellationToken) => ClusterCommand.Guard("etcd add-member", () => AddMemberAsync(Path.GetFullPath(parse.GetValue(addState)!.FullName), cancellationToken)));
+        var removeState = ClusterCommand.StateOption();
+        var name = new Argument<string?>("name") { Description = "The member to remove (default: the newest).", Arity = ArgumentArity.ZeroOrOne };
+        var remove = new Command("remove-member", "Remove one etcd member (cluster API MemberRemove), then stop its process.") { name, removeState };
+        remove.SetAction((parse, cancellationToken) => ClusterCommand.Guard("etcd remove-member", () => RemoveMemberAsync(
+            Path.GetFullPath(parse.GetValue(removeState)!.FullName), parse.GetValue(name), cancellationToken)));
+        command.Subcommands.Add(add);
+        command.Subcommands.Add(remove);
+        return command;
+    }
+
+    /// <summary>Refuses unknown services, negative counts, and more than one instance of a service on SQLite.</summary>
+    public static void CheckReplicas(string service, int replicas)
+    {
+        CheckService(service);
+        if (replicas < 0)
+        {
+            throw new ClusterException($"replicas must be 0 or more, got {replicas} for {service}.");
+        }
+        if (LocalServices.IsStateful(service) && replicas > 1)
+        {
+            throw new ClusterException($"{service} keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got {replicas}.");
+        }
+        if (replicas > LocalServicesReplicasMax)
+        {
+            throw new ClusterException($"at most {LocalServicesReplicasMax} instances of a service on one machine, got {replicas} for {service}.");
+        }
+    }
+
+    private const int LocalServicesReplicasMax = 32;
+
+    public static void CheckService(string service)
+    {
+        if (!LocalServices.IsKnown(service))
+        {
+            throw new ClusterException($"unknown service '{service}'. Known services: {LocalServices.KnownServices}.");
+        }
+    }
+
+    public static async Task<EtcdServiceRegistry> ConnectRegistryAsync(ClusterState state, CancellationToken cancellationToken) =>
+        await EtcdServiceRegistry.StartAsync(new EtcdRegistryOptions
+        {
+            Endpoints = [.. state.Members.Select(m => new Uri(m.ClientUrl))],
+            ProcessName = "bulwark-cli",
+        }, NullLogger.Instance, cancellationToken: cancellationToken);
+
+    private static async Task<ClusterState> LoadRunningAsync(string directory) =>
+        await Task.FromResult(ClusterState.Load(directory)
+            ?? throw new ClusterException($"no cluster in {directory} (start one with: bulwark cluster up --state {directory})."));
+
+    private static async Task<int> ScaleAsync(string directory, string service, string replicasText, CancellationToken cancellationToken)
+    {
+        if (!int.TryParse(replicasText, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var replicas))
+        {
+            throw new ClusterException($"replicas must be a whole number, got '{replicasText}'.");
+        }
+        CheckReplicas(service, replicas);
+        using var held = await ClusterState.LockAsync(directory, cancellationToken);
+        var state = await LoadRunningAsync(directory);
+        var desired = state.Service(service) ?? throw new ClusterException($"{service} is not part of the cluster in {directory}.");
+        var services = new LocalServices(directory, state);
+        await using var registry = await ConnectRegistryAsync(state, cancellationToken);
+        var current = state.Instances.Where(i => i.Service == service).ToList();
+        if (replicas < current.Count)
+        {
+            // The record first: when it says 0, callers get the authoritative "scaled to 0" (R2)
+            // instead of waiting for instances that will not come back.
+            await registry.SetDeploymentAsync(service, new DeploymentRecord(replicas, desired.Version), cancellationToken);
+            foreach (var instance in current.Skip(replicas).Reverse())
+            {
+                var how = await services.StopAsync(instance, cancellationToken);
+                await Console.Out.WriteLineAsync($"{instance.Id} (pid {instance.Pid}): {how}");
+            }
+        }
+        else if (replicas > current.Count)
+        {
+            var gate = new RollingDeployment(registry, services, new RollingDeploymentOptions { SettleSeconds = 0 }, NullLogger.Instance);
+            for (var i = current.Count; i < replicas; i++)
+            {
+                var instance = services.Start(service, desired.Version);
+                var failure = await gate.WaitHealthyAsync(service, LocalServices.ToDeployed(instance), cancellationToken);
+                if (failure is not null)
+                {
+                    await services.StopAsync(instance, cancellationToken);
+                    throw new ClusterException($"{failure}; see {services.LogPath(instance)}. {service} stays at {state.Instances.Count(x => x.Service == service)} instance(s).");
+                }
+                await Console.Out.WriteLineAsync($"{instance.Id} healthy at {instance.Address}");
+            }
+            await registry.SetDeploymentAsync(service, new DeploymentRecord(replicas, desired.Version), cancellationToken);
+        }
+        desired.Replicas = replicas;
+        state.Save(directory);
+        await Console.Out.WriteLineAsync($"{service}: {replicas} instance(s) of {desired.Version}.");
+        return 0;
+    }
+
+    private static async Task<int> DeployAsync(string directory, string service, string? version, TimeSpan healthyWithin, bool rollback, CancellationToken cancellationToken)
+    {
+        CheckService(service);
+        if (version is not null && (string.IsNullOrWhiteSpace(version) || version.Length > 64 || version.Any(char.IsWhiteSpace)))
+        {
+            throw new ClusterException($"--version must be a label of 1-64 characters without spaces, got '{version}'.");
+        }
+        using var held = await ClusterState.LockAsync(directory, cancellationToken);
+        var state = await LoadRunningAsync(directory);
+        var desired = state.Service(service) ?? throw new ClusterException($"{service} is not part of the cluster in {directory}.");
+        if (rollback)
+        {
+            version = desired.PreviousVersion ?? throw new ClusterException($"{service} has no previous version to roll back to (it was never deployed since cluster up).");
+        }
+        await using var registry = await ConnectRegistryAsync(state, cancellationToken);
+        if (desired.Replicas == 0 || !state.Instances.Any(i => i.Service == service))
+        {
+            await registry.SetDeploymentAsync(service, new DeploymentRecord(desired.Replicas, version), cancellationToken);
+            (desired.PreviousVersion, desired.Version) = (desired.Version, version!);
+            state.Save(directory);
+            await Console.Out.WriteLineAsync($"{service} has no instances: {version} recorded; it starts when the service is scaled up.");
+            return 0;
+        }
+        using var loggerFactory = LoggerFactory.Create(logging => logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss.fff ";
+            console.UseUtcTimestamp = true;
+        }).SetMinimumLevel(LogLevel.Information));
+        var services = new LocalServices(directory, state);
+        var deployment = new RollingDeployment(registry, services, new RollingDeploymentOptions { HealthyWithinSeconds = healthyWithin.TotalSeconds }, loggerFactory.CreateLogger("Bulwark.Deploy"));
+        var strategy = LocalServices.IsStateful(service) ? RolloutStrategy.Recreate : RolloutStrategy.Surge;
+        var outcome = await deployment.RunAsync(service, version!, strategy, cancellationToken);
+        if (outcome.Succeeded && outcome.Replaced > 0)
+        {
+            desired.PreviousVersion = outcome.PreviousVersion;
+            desired.Version = outcome.Version;
+        }
+        state.Save(directory);
+        loggerFactory.Dispose();
+        if (!outcome.Succeeded)
+        {
+            await Console.Error.WriteLineAsync($"bulwark {(rollback ? "rollback" : "deploy")}: {outcome.Message}");
+            return 1;
+        }
+        await Console.Out.WriteLineAsync(outcome.Message);
+        return 0;
+    }
+
+    private static async Task<int> AddMemberAsync(string directory, CancellationToken cancellationToken)
+    {
+        using var held = await ClusterState.LockAsync(directory, cancellationToken);
+        var state = await LoadRunningAsync(directory);
+        try
+        {
+            var member = await LocalEtcd.AddAsync(directory, state, cancellationToken);
+            await Console.Out.WriteLineAsync($"etcd member {member.Name} added at {member.ClientUrl} (pid {member.Pid}); {state.Members.Count} members.");
+        }
+        finally
+        {
+            state.Save(directory);
+        }
+        return 0;
+    }
+
+    private static async Task<int> RemoveMemberAsync(string directory, string? name, CancellationToken cancellationToken)
+    {
+        using var held = await ClusterState.LockAsync(directory, cancellationToken);
+        var state = await LoadRunningAsync(directory);
+        var member = name is null
+            ? state.Members.LastOrDefault()
+            : state.Members.FirstOrDefault(m => m.Name == name) ?? throw new ClusterException($"no etcd member '{name}'. Members: {string.Join(", ", state.Members.Select(m => m.Name))}.");
+        if (member is null || state.Members.Count == 1)
+        {
+            throw new ClusterException("refusing to remove the last etcd member: the cluster would lose its registry.");
+        }
+        try
+        {
+            var how = await LocalEtcd.RemoveAsync(directory, state, member, cancellationToken);
+            await Console.Out.WriteLineAsync($"etcd member {member.Name} removed ({how}); {state.Members.Count} members.");
+        }
+        finally
+        {
+            state.Save(directory);
+        }
+        return 0;
+    }
+}
