@@ -172,10 +172,16 @@ internal static class LocalEtcd
                 }
             }
         }
+        // A removed member shuts itself down; one that does not is stopped.
         var how = await LocalProcesses.StopAsync(member.Pid, stateDirectory, StopGrace, cancellationToken);
         state.Members.Remove(member);
         TryDelete(DataDirectory(stateDirectory, member));
-        return how;
+        // Removing the leader costs an election: done means the remaining members answer again.
+        foreach (var remaining in state.Members)
+        {
+            await WaitHealthyAsync(stateDirectory, remaining, cancellationToken);
+        }
+        return how == "not running" ? "exited by itself" : how;
     }
 
     public static Task<string> StopAsync(string stateDirectory, EtcdMemberState member, CancellationToken cancellationToken) =>

@@ -226,18 +226,17 @@ internal static class ClusterCommand
         return 0;
     }
 
-    /// <summary>Stops the services (callers first, instances of one service together), then etcd; every process by its PID.</summary>
+    /// <summary>
+    /// Stops every service instance at once (each deregisters first, then drains: nothing routes
+    /// to an instance that is going), then etcd; every process by its PID.
+    /// </summary>
     private static async Task StopAllAsync(string directory, ClusterState state, CancellationToken cancellationToken)
     {
-        foreach (var (name, _, _) in LocalServices.Catalog.Reverse())
+        var results = await Task.WhenAll(state.Instances.Select(async i =>
+            (i.Id, i.Pid, How: await LocalProcesses.StopAsync(i.Pid, directory, LocalServices.StopGrace, cancellationToken))));
+        foreach (var (id, pid, how) in results)
         {
-            var instances = state.Instances.Where(i => i.Service == name).ToList();
-            var results = await Task.WhenAll(instances.Select(async i =>
-                (i.Id, i.Pid, How: await LocalProcesses.StopAsync(i.Pid, directory, LocalServices.StopGrace, cancellationToken))));
-            foreach (var (id, pid, how) in results)
-            {
-                await Console.Out.WriteLineAsync($"{id} (pid {pid}): {how}");
-            }
+            await Console.Out.WriteLineAsync($"{id} (pid {pid}): {how}");
         }
         state.Instances.Clear();
         var members = await Task.WhenAll(state.Members.Select(async m => (m.Name, m.Pid, How: await LocalEtcd.StopAsync(directory, m, cancellationToken))));

@@ -50,7 +50,7 @@ public sealed class TestProcess : IAsyncDisposable
         HealthProbeTimeoutSeconds = 0.5,
     };
 
-    public static async Task<TestProcess> StartAsync(string service, EtcdRegistryOptions options, int port = 0)
+    public static async Task<TestProcess> StartAsync(string service, EtcdRegistryOptions options, int port = 0, string version = "dev")
     {
         var registry = await EtcdServiceRegistry.StartAsync(options, TestLog.Logger);
         try
@@ -59,6 +59,7 @@ public sealed class TestProcess : IAsyncDisposable
             {
                 InternalEndpoint = new IPEndPoint(IPAddress.Loopback, port),
                 ConsoleLogLevel = LogLevel.Warning,
+                Version = version,
             }, registry);
             builder.Services.AddHostedBulwarkService(service);
             builder.Services.AddEtcdDiscoveryReadiness(registry);

@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Bulwark.Cli.Tests;
+
+/// <summary>
+/// <c>bulwark cluster up|status|down</c>, <c>scale</c>, <c>deploy</c>, <c>rollback</c> and
+/// <c>etcd add-member|remove-member</c> as real child processes against real etcd, plus every
+/// bad input with its one clear line. One small cluster (one etcd member, one feed) keeps it short.
+/// </summary>
+public sealed class ClusterProcessTests : IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
+    private readonly string _state = Path.Combine(Path.GetTempPath(), "bulwark-cluster-" + Guid.NewGuid().ToString("n"));
+
+    public void Dispose()
+    {
+        // Whatever happened, nothing this test started keeps running: down stops by the PIDs in the state.
+        if (File.Exists(Path.Combine(_state, "cluster.json")))
+        {
+            RunAsync("cluster", "down", "--state", _state).GetAwaiter().GetResult();
+        }
+        if (Directory.Exists(_state))
+        {
+            Directory.Delete(_state, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task ClusterLifecycle_UpStatusScaleDeployRollbackResizeDown()
+    {
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "feed=1", "--edge-port", "0");
+        Assert.True(up.ExitCode == 0, up.Output + up.Error);
+        Assert.Contains("edge (app API and web UI) listening on http://127.0.0.1:", up.Output, StringComparison.Ordinal);
+        var pids = Pids();
+        Assert.Equal(5, pids.Count); // etcd, ledger, accounts, feed, edge: detached, alive after up returned.
+        Assert.All(pids, pid => Assert.True(IsAlive(pid), $"pid {pid} not running"));
+
+        var status = await RunAsync("cluster", "status", "--state", _state);
+        Assert.Equal(0, status.ExitCode);
+        foreach (var service in new[] { "ledger", "accounts", "feed", "edge" })
+        {
+            Assert.Matches($@"{service}-\d+ +v1 +\d+ +127\.0\.0\.1:\d+ +running +(yes|n/a) +SERVING +fresh", status.Output);
+        }
+
+        var scale = await RunAsync("scale", "feed", "2", "--state", _state);
+        Assert.True(scale.ExitCode == 0, scale.Error);
+        Assert.Equal(2, Instances("feed").Count);
+
+        var deploy = await RunAsync("deploy", "feed", "--version", "v2", "--state", _state);
+        Assert.True(deploy.ExitCode == 0, deploy.Error);
+        Assert.Contains("feed: 2 instance(s) now run v2 (was v1).", deploy.Output, StringComparison.Ordinal);
+
+        // A version that never becomes ready (test hook): the deploy rolls back by itself and says so.
+        var bad = await RunAsync(new Dictionary<string, string> { ["BULWARK_TEST_NEVER_READY_VERSIONS"] = "v3" },
+            "deploy", "feed", "--version", "v3", "--healthy-within", "3s", "--state", _state);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("not healthy within 3 s", bad.Error, StringComparison.Ordinal);
+        Assert.Contains("rolled back to v2", bad.Error, StringComparison.Ordinal);
+        Assert.All(Instances("feed"), version => Assert.Equal("v2", version));
+
+        var rollback = await RunAsync("rollback", "feed", "--state", _state);
+        Assert.True(rollback.ExitCode == 0, rollback.Error);
+        Assert.All(Instances("feed"), version => Assert.Equal("v1", version));
+
+        var toZero = await RunAsync("scale", "feed", "0", "--state", _state);
+        Assert.True(toZero.ExitCode == 0, toZero.Error);
+        Assert.Empty(Instances("feed"));
+        Assert.Contains("feed       0 ", (await RunAsync("cluster", "status", "--state", _state)).Output, StringComparison.Ordinal);
+
+        var added = await RunAsync("etcd", "add-member", "--state", _state);
+        Assert.True(added.ExitCode == 0, added.Error);
+        Assert.Contains("2 members.", added.Output, StringComparison.Ordinal);
+        var removed = await RunAsync("etcd", "remove-member", "etcd1", "--state", _state);
+        Assert.True(removed.ExitCode == 0, removed.Error);
+        Assert.Contains("1 members.", removed.Output, StringComparison.Ordinal);
+        Assert.Matches("etcd2 +http://127.0.0.1:\\d+ +pid \\d+ +healthy", (await RunAsync("cluster", "status", "--state", _state)).Output);
+
+        var again = await RunAsync("cluster", "up", "--state", _state, "--edge-port", "0");
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains("a cluster is already up in", again.Error, StringComparison.Ordinal);
+
+        pids = Pids();
+        var down = await RunAsync("cluster", "down", "--state", _state);
+        Assert.True(down.ExitCode == 0, down.Error);
+        Assert.All(pids, pid => Assert.False(IsAlive(pid), $"pid {pid} still running after down"));
+        var after = await RunAsync("cluster", "status", "--state", _state);
+        Assert.Equal(2, after.ExitCode);
+        Assert.Contains("no cluster in", after.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("scale feed -1", "bulwark scale: replicas must be 0 or more, got -1 for feed.")]
+    [InlineData("scale nope 1", "bulwark scale: unknown service 'nope'. Known services: ledger, accounts, feed, edge.")]
+    [InlineData("scale feed many", "bulwark scale: replicas must be a whole number, got 'many'.")]
+    [InlineData("scale ledger 2", "bulwark scale: ledger keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got 2.")]
+    [InlineData("deploy nope --version v2", "bulwark deploy: unknown service 'nope'.")]
+    [InlineData("deploy feed", "Option '--version' is required.")]
+    [InlineData("rollback nope", "bulwark rollback: unknown service 'nope'.")]
+    [InlineData("cluster up --replicas feed=-2", "bulwark cluster up: replicas must be 0 or more, got -2 for feed.")]
+    [InlineData("cluster up --replicas feed", "bulwark cluster up: --replicas: 'feed' is not SERVICE=COUNT, as in feed=3,edge=2.")]
+    [InlineData("cluster up --replicas nope=1", "bulwark cluster up: unknown service 'nope'.")]
+    [InlineData("cluster up --etcd-members 0", "--etcd-members must be between 1 and 9, got 0.")]
+    [InlineData("cluster status", "bulwark cluster status: no cluster in")]
+    [InlineData("scale feed 1", "bulwark scale: no cluster in")]
+    [InlineData("etcd add-member", "bulwark etcd add-member: no cluster in")]
+    public async Task BadInput_ExitsNonZeroWithOneClearLine(string arguments, string expected)
+    {
+        var result = await RunAsync([.. arguments.Split(' '), "--state", _state]);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EtcdUnreachable_DeployNamesTheMembersTried_StatusSaysSo()
+    {
+        var port = FreePort();
+        Directory.CreateDirectory(_state);
+        await File.WriteAllTextAsync(Path.Combine(_state, "cluster.json"), $$"""
+            {"etcdToken":"t","members":[{"name":"etcd1","clientPort":{{port}},"peerPort":{{FreePort()}},"pid":0}],
+             "services":[{"name":"feed","replicas":1,"version":"v1"}],"instances":[]}
+            """);
+
+        var deploy = await RunAsync("deploy", "feed", "--version", "v2", "--state", _state);
+        var status = await RunAsync("cluster", "status", "--state", _state);
+
+        Assert.Equal(2, deploy.ExitCode);
+        Assert.Contains($"bulwark deploy: etcd unreachable: Could not reach etcd within 5 s (tried http://127.0.0.1:{port}/", deploy.Error, StringComparison.Ordinal);
+        Assert.Equal(0, status.ExitCode);
+        Assert.Contains("NOT RUNNING", status.Output, StringComparison.Ordinal);
+        Assert.Contains("etcd unreachable", status.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Up_EtcdNotOnPath_SaysHowToInstallIt()
+    {
+        // Only the directory of the dotnet host (links resolved: /usr/bin would bring etcd along).
+        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, "dotnet")).First(File.Exists);
+        var dotnet = Path.GetDirectoryName(new FileInfo(onPath).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? onPath)!;
+        var result = await RunAsync(new Dictionary<string, string> { ["PATH"] = dotnet }, "cluster", "up", "--state", _state, "--edge-port", "0");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("etcd is not on PATH", result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_state, "cluster.json")));
+    }
+
+    private List<int> Pids()
+    {
+        using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(_state, "cluster.json")));
+        return [.. state.RootElement.GetProperty("members").EnumerateArray().Concat(state.RootElement.GetProperty("instances").EnumerateArray())
+            .Select(e => e.GetProperty("pid").GetInt32())];
+    }
+
+    private List<string> Instances(string service)
+    {
+        using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(_state, "cluster.json")));
+        return [.. state.RootElement.GetProperty("instances").EnumerateArray()
+            .Where(e => e.GetProperty("service").GetString() == service)
+            .Select(e => e.GetProperty("version").GetString()!)];
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunAsync(null, args);
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(Dictionary<string, string>? environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bulwark.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
+        }
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
+        using var bound = new CancellationTokenSource(Bound);
+        var output = process.StandardOutput.ReadToEndAsync(bound.Token);
+        var error = process.StandardError.ReadToEndAsync(bound.Token);
+        await process.WaitForExitAsync(bound.Token);
+        return (process.ExitCode, await output, await error);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
