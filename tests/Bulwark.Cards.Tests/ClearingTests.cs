@@ -17,6 +17,30 @@ public sealed class ClearingTests : IAsyncLifetime
     public async Task DisposeAsync() => await _bank.DisposeAsync();
 
     [Fact]
+    public async Task ReleaseUnpresented_HoldNeverPresented_VoidedOnceAndPresentedHoldKept()
+    {
+        await using var scheme = await _bank.ConnectAsync();
+        var presented = Messages.NextStan();
+        var forgotten = Messages.NextStan();
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(_bank.Pan, 2_000, presented, _bank.Expiry))).GetResponseCode());
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(_bank.Pan, 700, forgotten, _bank.Expiry))).GetResponseCode());
+        var path = WriteFile("BWS-TEST-REL", [Line("P-R1", 'E', Messages.Rrn(presented), "000001", "Dishoom", "5812", 2_000, 2_000)]);
+        Assert.Equal(1, (await _bank.Clearing.IngestFileAsync(path, CancellationToken.None)).Matched);
+
+        // Every hold approved before the cutoff (here: a minute from now) that clearing did not claim.
+        var released = await _bank.Clearing.ReleaseUnpresentedAsync(DateTimeOffset.UtcNow.AddMinutes(1), 100, CancellationToken.None);
+        var again = await _bank.Clearing.ReleaseUnpresentedAsync(DateTimeOffset.UtcNow.AddMinutes(1), 100, CancellationToken.None);
+
+        Assert.Equal(1, released);
+        Assert.Equal(0, again);
+        var account = await _bank.CustomerAccountAsync();
+        Assert.Equal(0, account.DebitsPending);
+        Assert.Equal(2_000, account.DebitsPosted);
+        Assert.Contains((await _bank.FeedAsync()).Items, item => item.State == FeedItemState.Released && item.Amount == -700);
+        await _bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
     public async Task Ingest_MatchedSmallerLargerUnmatchedAndDuplicate_EachPostedOnce()
     {
         await using var scheme = await _bank.ConnectAsync();

@@ -98,38 +98,38 @@ internal sealed partial class CardProcessor(
             }
             if (amount <= 0 || amount > options.AmountMaxMinor)
             {
-                return Decline(request, key, Iso8583ResponseCodes.InvalidAmount);
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.InvalidAmount);
             }
             if (currency != WireCurrency)
             {
-                return Decline(request, key, Iso8583ResponseCodes.InvalidTransaction);
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.InvalidTransaction);
             }
             if (journal.HasEarlyReversal(key))
             {
-                return Decline(request, key, Iso8583ResponseCodes.DoNotHonour);
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.DoNotHonour);
             }
             var card = await FindCardAsync(pan, linked.Token, cancellationToken);
             if (card is null)
             {
-                return Decline(request, key, Iso8583ResponseCodes.InvalidCardNumber);
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.InvalidCardNumber);
             }
             if (card.Frozen)
             {
-                return Decline(request, key, Iso8583ResponseCodes.RestrictedCard);
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.RestrictedCard);
             }
             if (Expired(card, request))
             {
-                return Decline(request, key, Iso8583ResponseCodes.ExpiredCard);
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.ExpiredCard);
             }
             if (card.Currency != LedgerCurrency)
             {
-                return Decline(request, key, Iso8583ResponseCodes.InvalidTransaction);
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.InvalidTransaction);
             }
             return await HoldAsync(request, key, card, amount, linked.Token, cancellationToken);
         }
         catch (CardLookupUnavailableException)
         {
-            return Decline(request, key, Iso8583ResponseCodes.IssuerUnavailable, journalIt: false);
+            return await DeclineAsync(request, key, Iso8583ResponseCodes.IssuerUnavailable, journalIt: false);
         }
         finally
         {
@@ -149,18 +149,18 @@ internal sealed partial class CardProcessor(
         }
         catch (Exception error) when (IsLedgerUnavailable(error, stopping))
         {
-            return StandIn(request, decision);
+            return await StandInAsync(request, decision);
         }
         switch (result.Status)
         {
             case TransferStatus.Ok:
-                journal.Save(decision);
+                await journal.SaveAsync(decision);
                 return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
             case TransferStatus.ExceedsCredits:
-                return Decline(request, key, Iso8583ResponseCodes.InsufficientFunds);
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.InsufficientFunds);
             default:
                 LogLedgerRefusedHold(key, result.Status.ToString());
-                return Decline(request, key, Iso8583ResponseCodes.SystemMalfunction, journalIt: false);
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.SystemMalfunction, journalIt: false);
         }
     }
 
@@ -169,15 +169,15 @@ internal sealed partial class CardProcessor(
     /// approvals not yet in the ledger count against it), journal the decision durably, and let
     /// the replayer place the hold later with the same id.
     /// </summary>
-    private Iso8583MessageBuilder StandIn(Iso8583Message request, CardDecision decision)
+    private async Task<Iso8583MessageBuilder> StandInAsync(Iso8583Message request, CardDecision decision)
     {
         var exposure = _standInExposure.GetValueOrDefault(decision.CardToken);
         if (options.StandInLimitPerCardMinor == 0 || exposure + decision.Amount > options.StandInLimitPerCardMinor)
         {
             metrics.StandIn(Iso8583ResponseCodes.IssuerUnavailable);
-            return Decline(request, decision.Key, Iso8583ResponseCodes.IssuerUnavailable, journalIt: false);
+            return await DeclineAsync(request, decision.Key, Iso8583ResponseCodes.IssuerUnavailable, journalIt: false);
         }
-        journal.Save(decision with { State = DecisionState.PendingLedger });
+        await journal.SaveAsync(decision with { State = DecisionState.PendingLedger });
         _standInExposure.AddOrUpdate(decision.CardToken, decision.Amount, (_, value) => value + decision.Amount);
         metrics.StandIn(Iso8583ResponseCodes.Approved);
         LogStandIn(decision.Key, decision.Amount);
@@ -220,7 +220,7 @@ internal sealed partial class CardProcessor(
                     continue;
                 }
                 var state = result.Status == TransferStatus.Ok ? DecisionState.Held : DecisionState.LedgerRefused;
-                journal.Save(current with { State = state });
+                await journal.SaveAsync(current with { State = state });
                 _standInExposure.AddOrUpdate(current.CardToken, 0, (_, value) => Math.Max(0, value - current.Amount));
                 if (state == DecisionState.Held)
                 {
@@ -271,7 +271,7 @@ internal sealed partial class CardProcessor(
             }
             if (schemeCode != Iso8583ResponseCodes.Approved || card is null || amount <= 0)
             {
-                journal.Save(Declined(key, schemeCode == Iso8583ResponseCodes.Approved ? Iso8583ResponseCodes.InvalidCardNumber : schemeCode));
+                await journal.SaveAsync(Declined(key, schemeCode == Iso8583ResponseCodes.Approved ? Iso8583ResponseCodes.InvalidCardNumber : schemeCode));
                 return Respond(advice, Iso8583ResponseCodes.Approved);
             }
             var approval = advice.TryGetString(Iso8583Fields.AuthorizationIdResponse, out var code) ? code : CardKeys.ApprovalCode(CardKeys.Hold(key));
@@ -279,7 +279,7 @@ internal sealed partial class CardProcessor(
                 CardJournal.ParseHex(card.LedgerAccountId), amount, LedgerCurrency, card.CardId, Metadata(advice, key), DecisionState.PendingLedger);
             // The scheme has already approved: journal first, then the replayer places the hold
             // exactly once (now, or after the ledger returns).
-            journal.Save(decision);
+            await journal.SaveAsync(decision);
             _standInExposure.AddOrUpdate(decision.CardToken, 0, (_, value) => value);
             return Respond(advice, Iso8583ResponseCodes.Approved);
         }
@@ -310,7 +310,7 @@ internal sealed partial class CardProcessor(
                     return Respond(reversal, Iso8583ResponseCodes.Approved);
                 case DecisionState.PendingLedger:
                     _standInExposure.AddOrUpdate(decision.CardToken, 0, (_, value) => Math.Max(0, value - decision.Amount));
-                    journal.Save(decision with { State = DecisionState.Reversed });
+                    await journal.SaveAsync(decision with { State = DecisionState.Reversed });
                     return Respond(reversal, Iso8583ResponseCodes.Approved);
                 case DecisionState.Held:
                     return await VoidAsync(reversal, decision, cancellationToken);
@@ -352,7 +352,7 @@ internal sealed partial class CardProcessor(
                 LogLedgerRefusedHold(key, result.Status.ToString());
                 return false;
             }
-            journal.Save(decision with { State = DecisionState.Reversed });
+            await journal.SaveAsync(decision with { State = DecisionState.Reversed });
             return true;
         }
         finally
@@ -383,7 +383,7 @@ internal sealed partial class CardProcessor(
         }
         if (result.Status is TransferStatus.Ok or TransferStatus.PendingTransferAlreadyVoided or TransferStatus.PendingTransferExpired)
         {
-            journal.Save(decision with { State = DecisionState.Reversed });
+            await journal.SaveAsync(decision with { State = DecisionState.Reversed });
             return Respond(reversal, Iso8583ResponseCodes.Approved);
         }
         // Already posted by clearing: the money has moved and the reversal comes too late.
@@ -391,11 +391,11 @@ internal sealed partial class CardProcessor(
         return Respond(reversal, Iso8583ResponseCodes.InvalidTransaction);
     }
 
-    private Iso8583MessageBuilder Decline(Iso8583Message request, string key, string responseCode, bool journalIt = true)
+    private async Task<Iso8583MessageBuilder> DeclineAsync(Iso8583Message request, string key, string responseCode, bool journalIt = true)
     {
         if (journalIt)
         {
-            journal.Save(Declined(key, responseCode));
+            await journal.SaveAsync(Declined(key, responseCode));
         }
         return Respond(request, responseCode);
     }
