@@ -3,8 +3,8 @@ using System.Globalization;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Storage;
 using Bulwark.Storage.Postgres;
-using Npgsql;
 using HdrHistogram;
+using Npgsql;
 
 namespace Bulwark.Bench;
 
@@ -143,18 +143,19 @@ public static class LedgerBenchmark
         var clock = Stopwatch.StartNew();
         var warmupEnds = options.Warmup;
         var ends = options.Warmup + options.Duration;
-        var measuring = new TaskCompletionSource<LedgerEngineStatistics>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var measuring = new TaskCompletionSource<(LedgerEngineStatistics Statistics, TimeSpan Cpu)>(TaskCreationOptions.RunContinuationsAsynchronously);
         _ = Task.Run(async () =>
         {
             await Task.Delay(warmupEnds, cancellationToken);
-            measuring.TrySetResult(engine.Statistics);
+            measuring.TrySetResult((engine.Statistics, ProcessCpu()));
         }, cancellationToken);
         var clients = Enumerable.Range(0, options.Clients)
             .Select(client => Task.Run(() => RunClientAsync(engine, options, client, clock, warmupEnds, ends, cancellationToken), cancellationToken))
             .ToArray();
         var outcomes = await Task.WhenAll(clients);
         var measuredSeconds = clock.Elapsed.TotalSeconds - warmupEnds.TotalSeconds;
-        var before = await measuring.Task;
+        var cpuAfter = ProcessCpu();
+        var (before, cpuBefore) = await measuring.Task;
         var after = engine.Statistics;
 
         var latency = new LongHistogram(LatencyHighestMicroseconds, 3);
@@ -180,10 +181,15 @@ public static class LedgerBenchmark
             outcomes.Sum(o => o.Declined),
             options.TimeOrderedIds,
             Environment.ProcessorCount,
-            System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
+            System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription)
+        {
+            ProcessCpuSeconds = Math.Round((cpuAfter - cpuBefore).TotalSeconds, 2),
+            LoadAverage = LoadAverage(),
+        };
         output.WriteLine(Invariant($"  {result.TransfersCommitted:N0} durable transfers in {result.DurationSeconds:N1} s = {result.TransfersPerSecond:N0} transfers/s"));
         output.WriteLine(Invariant($"  call latency (submit -> durable ack): p50 {result.LatencyP50Milliseconds:N2} ms, p99 {result.LatencyP99Milliseconds:N2} ms, max {result.LatencyMaxMilliseconds:N2} ms"));
         output.WriteLine(Invariant($"  writer: {result.WriterBatches:N0} batches, {result.AverageWriterBatchSize:N1} items per batch on average; declined {result.Declined:N0}"));
+        output.WriteLine(Invariant($"  process CPU: {result.ProcessCpuSeconds:N2} s = {result.CpuMicrosecondsPerTransfer:N1} µs per transfer (clients included); load average {result.LoadAverage}"));
         return result;
     }
 
@@ -234,6 +240,30 @@ public static class LedgerBenchmark
             }
         }
         return new ClientOutcome(committed, declined, latency);
+    }
+
+    private static TimeSpan ProcessCpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
+    /// <summary>The machine's 1/5/15-minute load averages (Linux), so that a run on a busy machine says so; null elsewhere.</summary>
+    private static string? LoadAverage()
+    {
+        try
+        {
+            var fields = File.ReadAllText("/proc/loadavg").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return fields.Length >= 3 ? string.Join(' ', fields[..3]) : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private static double Milliseconds(long microseconds) => Math.Round(microseconds / 1000.0, 3);

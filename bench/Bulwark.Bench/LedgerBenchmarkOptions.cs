@@ -98,6 +98,21 @@ public sealed record LedgerBenchmarkResult(
     /// <summary>The database server's version (PostgreSQL), or the SQLite library's.</summary>
     public string? StoreVersion { get; init; }
 
+    /// <summary>
+    /// CPU time the whole benchmark process (engine, writer and clients) used in the measured
+    /// phase. Unlike transfers/s it barely moves when other work shares the machine, so runs on a
+    /// busy machine can still be compared.
+    /// </summary>
+    public double? ProcessCpuSeconds { get; init; }
+
+    /// <summary>Process CPU per durable transfer, in microseconds.</summary>
+    public double? CpuMicrosecondsPerTransfer => ProcessCpuSeconds is { } cpu && TransfersCommitted > 0
+        ? Math.Round(cpu * 1e6 / TransfersCommitted, 1)
+        : null;
+
+    /// <summary>The machine's load averages (1, 5, 15 minutes) at the end of the run: above the core count, other work competed for the CPU.</summary>
+    public string? LoadAverage { get; init; }
+
     /// <summary>With --compare-pgbench: pgbench's figures on the same server in the same run.</summary>
     public PgbenchResult? Pgbench { get; init; }
 

@@ -24,12 +24,12 @@ public static class LedgerBenchmarkReport
             text.AppendLine(CultureInfo.InvariantCulture, $"Run {first.StartedAt:yyyy-MM-dd HH:mm} UTC on {first.ProcessorCount} cores, {first.Runtime}; {first.StoreVersion ?? first.Store}; {first.Accounts:N0} accounts; straight to the engine API (no gRPC); a transfer counts once its call returned (batch committed durably).");
             text.AppendLine();
         }
-        text.AppendLine("| clients | transfers per call | ids | seconds | durable transfers/s | call p50 ms | call p99 ms | call max ms | writer batches | avg writer batch |");
-        text.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| clients | transfers per call | ids | seconds | durable transfers/s | call p50 ms | call p99 ms | call max ms | writer batches | avg writer batch | process CPU µs per transfer | load average |");
+        text.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Clients} | {r.BatchSize:N0} | {(r.TimeOrderedIds ? "time-ordered" : "random")} | {r.DurationSeconds:N1} | {r.TransfersPerSecond:N0} | {r.LatencyP50Milliseconds:N2} | {r.LatencyP99Milliseconds:N2} | {r.LatencyMaxMilliseconds:N2} | {r.WriterBatches:N0} | {r.AverageWriterBatchSize:N1} |");
+                $"| {r.Clients} | {r.BatchSize:N0} | {(r.TimeOrderedIds ? "time-ordered" : "random")} | {r.DurationSeconds:N1} | {r.TransfersPerSecond:N0} | {r.LatencyP50Milliseconds:N2} | {r.LatencyP99Milliseconds:N2} | {r.LatencyMaxMilliseconds:N2} | {r.WriterBatches:N0} | {r.AverageWriterBatchSize:N1} | {r.CpuMicrosecondsPerTransfer?.ToString("N1", CultureInfo.InvariantCulture) ?? "-"} | {r.LoadAverage ?? "-"} |");
         }
         if (results.Any(r => r.Pgbench is not null))
         {
