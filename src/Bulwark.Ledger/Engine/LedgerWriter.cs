@@ -128,10 +128,8 @@ internal sealed partial class LedgerWriter
             BuildCommit();
             CheckBatchInvariants();
             var started = Stopwatch.GetTimestamp();
-            if (!_commit.IsEmpty)
-            {
-                _store.Commit(_commit);
-            }
+            // Also when empty: the store may hold the batch's lookups in a transaction it ends here.
+            _store.Commit(_commit);
             _metrics.BatchCommitted(items.Count, Stopwatch.GetElapsedTime(started));
             _lastTimestampUnixMs = _now;
             var transfers = _sequence - sequenceBefore;

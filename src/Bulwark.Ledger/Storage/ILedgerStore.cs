@@ -30,7 +30,13 @@ public interface ILedgerStore : IDisposable
     /// <summary>Up to <paramref name="limit"/> holds still pending whose expiry is at or before <paramref name="nowUnixMs"/>, oldest expiry first.</summary>
     IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit);
 
-    /// <summary>Writes one batch in ONE transaction, durable when this returns; throws (having written nothing) otherwise.</summary>
+    /// <summary>
+    /// Writes one batch in ONE transaction, durable when this returns; throws (having written
+    /// nothing) otherwise. Called once at the end of every batch, also with an empty commit: a
+    /// store may run the batch's lookups (<see cref="FindTransfer"/>, <see cref="FindExpiredHolds"/>)
+    /// in the same transaction and ends it here. A failed batch is followed by <see cref="LoadAccounts"/>,
+    /// which abandons whatever the batch left open.
+    /// </summary>
     void Commit(LedgerCommit commit);
 
     // ---- Reader side (any thread) ----

@@ -136,6 +136,10 @@ public sealed class PostgresLedgerStore : ILedgerStore
     public void Commit(LedgerCommit commit)
     {
         ArgumentNullException.ThrowIfNull(commit);
+        if (commit.IsEmpty)
+        {
+            return;
+        }
         var writer = EnsureWriter(reconnect: false);
         Guard(() =>
         {

@@ -34,6 +34,12 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
 
     public void Commit(LedgerCommit commit)
     {
+        if (commit.IsEmpty)
+        {
+            // The end of a batch that wrote nothing: not a commit the hooks and counts are about.
+            inner.Commit(commit);
+            return;
+        }
         BeforeCommit?.Invoke(commit);
         inner.Commit(commit);
         Commits++;
