@@ -46,6 +46,10 @@ public sealed class ClusterProcessTests : IDisposable
             Assert.Matches($@"{service}-\d+ +v1 +\d+ +127\.0\.0\.1:\d+ +running +(yes|n/a) +SERVING +fresh", status.Output);
         }
 
+        var ledgerTwice = await RunAsync("scale", "ledger", "2", "--state", _state);
+        Assert.Equal(2, ledgerTwice.ExitCode);
+        Assert.Contains("bulwark scale: ledger keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got 2", ledgerTwice.Error, StringComparison.Ordinal);
+
         var scale = await RunAsync("scale", "feed", "2", "--state", _state);
         Assert.True(scale.ExitCode == 0, scale.Error);
         Assert.Equal(2, Instances("feed").Count);
@@ -92,11 +96,45 @@ public sealed class ClusterProcessTests : IDisposable
         Assert.Contains("no cluster in", after.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ClusterOnPostgres_AccountsRunTwice_DeployedWithoutStopping_LedgerStaysOne()
+    {
+        var server = Bulwark.Storage.Postgres.TemporaryPostgresServer.Shared;
+        var database = "cluster_" + Guid.NewGuid().ToString("n")[..10];
+        server.CreateDatabase(database);
+
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "accounts=2,feed=0",
+            "--edge-port", "0", "--store", server.Url(database));
+        Assert.True(up.ExitCode == 0, up.Output + up.Error);
+        Assert.Equal(2, Instances("accounts").Count);
+        var status = await RunAsync("cluster", "status", "--state", _state);
+        Assert.Contains($"store postgres://postgres@127.0.0.1:{server.Port}/{database}", status.Output, StringComparison.Ordinal);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(status.Output, @"accounts-\d+ +v1 .* running +yes +SERVING").Count);
+
+        // Two writers of one PostgreSQL database: the deploy surges, each new one beside an old one.
+        var deploy = await RunAsync("deploy", "accounts", "--version", "v2", "--state", _state);
+        Assert.True(deploy.ExitCode == 0, deploy.Error);
+        Assert.Contains("accounts: 2 instance(s) now run v2 (was v1).", deploy.Output, StringComparison.Ordinal);
+        var ledgerTwice = await RunAsync("scale", "ledger", "2", "--state", _state);
+        Assert.Equal(2, ledgerTwice.ExitCode);
+        Assert.Contains("ledger has one writer (fenced by epoch): it runs 0 or 1 instance, got 2.", ledgerTwice.Error, StringComparison.Ordinal);
+        using (var connection = new Npgsql.NpgsqlConnection(server.ConnectionString(database)))
+        {
+            await connection.OpenAsync();
+            await using var schemas = new Npgsql.NpgsqlCommand("SELECT count(*) FROM information_schema.schemata WHERE schema_name IN ('ledger', 'accounts')", connection);
+            Assert.Equal(2L, await schemas.ExecuteScalarAsync());
+        }
+
+        var down = await RunAsync("cluster", "down", "--state", _state);
+        Assert.True(down.ExitCode == 0, down.Error);
+    }
+
     [Theory]
+    [InlineData("cluster up --store mysql://root@localhost/bank", "--store:")]
+    [InlineData("cluster up --replicas accounts=2", "accounts keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got 2 (accounts can run more with --store postgres://...).")]
     [InlineData("scale feed -1", "bulwark scale: replicas must be 0 or more, got -1 for feed.")]
     [InlineData("scale nope 1", "bulwark scale: unknown service 'nope'. Known services: ledger, accounts, feed, edge.")]
     [InlineData("scale feed many", "bulwark scale: replicas must be a whole number, got 'many'.")]
-    [InlineData("scale ledger 2", "bulwark scale: ledger keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got 2.")]
     [InlineData("deploy nope --version v2", "bulwark deploy: unknown service 'nope'.")]
     [InlineData("deploy feed", "Option '--version' is required.")]
     [InlineData("rollback nope", "bulwark rollback: unknown service 'nope'.")]

@@ -33,6 +33,15 @@ public sealed class ServeProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_StoreNotAPostgresUrl_ExitsTwoNamingTheOption()
+    {
+        var (exitCode, error) = await RunToEndAsync("serve", "--service", "ledger", "--registry", "etcd://127.0.0.1:2379", "--data", _directory, "--store", "mysql://root@localhost/bank");
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("--store:", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_EtcdUnreachableNoSnapshot_ExitsTwoNamingMembersAndSnapshotPath()
     {
         var port = FreePort();

@@ -77,7 +77,11 @@ internal sealed class ClusterState
 
     public DateTimeOffset StartedAt { get; init; }
 
+    /// <summary><c>sqlite</c>, or the postgres:// URL the ledger and the accounts keep their data in.</summary>
     public string Store { get; init; } = "sqlite";
+
+    [JsonIgnore]
+    public bool OnPostgres => Store != "sqlite";
 
     public List<EtcdMemberState> Members { get; init; } = [];
 

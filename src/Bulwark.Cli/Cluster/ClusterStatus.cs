@@ -26,7 +26,7 @@ internal static class ClusterStatus
     public static async Task<string> ReportAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
     {
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"cluster in {stateDirectory} (up since {state.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, store {state.Store})");
+        text.AppendLine(CultureInfo.InvariantCulture, $"cluster in {stateDirectory} (up since {state.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, store {(state.OnPostgres ? Storage.Postgres.PostgresConnections.Redact(state.Store) : state.Store)})");
         using var http = new HttpClient { Timeout = ProbeTimeout };
         text.AppendLine(CultureInfo.InvariantCulture, $"etcd: {state.Members.Count} member(s)");
         foreach (var member in state.Members)

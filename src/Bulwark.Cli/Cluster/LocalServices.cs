@@ -28,6 +28,20 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
 
     public static bool IsStateful(string service) => Catalog.Any(s => s.Name == service && s.Stateful);
 
+    /// <summary>
+    /// How many instances a service may run: a stateful one on SQLite one (one process writes the
+    /// file); on PostgreSQL the accounts any number (its store takes advisory locks for
+    /// check-then-insert), the ledger still one (one writer per partition, fenced by epoch).
+    /// </summary>
+    public static int ReplicasMax(string service, bool onPostgres) =>
+        !IsStateful(service) ? ReplicasMaxStateless : service == "accounts" && onPostgres ? ReplicasMaxStateless : 1;
+
+    /// <summary>How a deploy replaces instances: stop-then-start where two instances must not run at once.</summary>
+    public static RolloutStrategy Strategy(string service, bool onPostgres) =>
+        ReplicasMax(service, onPostgres) == 1 ? RolloutStrategy.Recreate : RolloutStrategy.Surge;
+
+    public const int ReplicasMaxStateless = 32;
+
     /// <summary>The edge's public port for the next edge instance (the first one gets the preferred port).</summary>
     public int? PreferredEdgePort { get; set; }
 
@@ -89,7 +103,7 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
         {
             arguments.AddRange(["--public-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
-        if (state.Store != "sqlite")
+        if (IsStateful(service) && state.OnPostgres)
         {
             arguments.AddRange(["--store", state.Store]);
         }

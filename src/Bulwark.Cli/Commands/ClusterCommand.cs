@@ -45,13 +45,14 @@ internal static class ClusterCommand
         };
         var edgePort = new Option<int>("--edge-port") { Description = "Public HTTP port of the first edge instance on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => RunCommand.PortDefault };
         var version = new Option<string>("--version-label") { Description = "Version label every instance starts with.", DefaultValueFactory = _ => "v1" };
+        var store = ServeCommand.StoreOption();
         var command = new Command("up", "Start etcd and the services, wait until every instance is healthy, print where the edge listens.")
         {
-            state, members, replicas, edgePort, version,
+            state, members, replicas, edgePort, version, store,
         };
         command.SetAction((parse, cancellationToken) => Guard("cluster up", () => UpAsync(
             Path.GetFullPath(parse.GetValue(state)!.FullName), parse.GetValue(members), parse.GetValue(replicas),
-            parse.GetValue(edgePort), parse.GetValue(version)!, cancellationToken)));
+            parse.GetValue(edgePort), parse.GetValue(version)!, parse.GetValue(store), cancellationToken)));
         return command;
     }
 
@@ -96,9 +97,9 @@ internal static class ClusterCommand
         }
     }
 
-    private static async Task<int> UpAsync(string directory, int memberCount, string? replicasText, int edgePort, string version, CancellationToken cancellationToken)
+    private static async Task<int> UpAsync(string directory, int memberCount, string? replicasText, int edgePort, string version, string? store, CancellationToken cancellationToken)
     {
-        var replicas = ParseReplicas(replicasText);
+        var replicas = ParseReplicas(replicasText, onPostgres: store is not null);
         if (edgePort is < 0 or > 65_535)
         {
             throw new ClusterException($"--edge-port must be 0-65535, got {edgePort}.");
@@ -123,7 +124,7 @@ internal static class ClusterCommand
             }
         }
 
-        var state = new ClusterState { EtcdToken = $"bulwark-{Guid.NewGuid():N}", StartedAt = DateTimeOffset.UtcNow };
+        var state = new ClusterState { EtcdToken = $"bulwark-{Guid.NewGuid():N}", StartedAt = DateTimeOffset.UtcNow, Store = store ?? "sqlite" };
         for (var i = 0; i < memberCount; i++)
         {
             state.Members.Add(LocalEtcd.NewMember(state));
@@ -188,8 +189,8 @@ internal static class ClusterCommand
         }
     }
 
-    /// <summary>Parses <c>feed=3,edge=2</c>: known services, 0 or more, stateful services at most 1 on SQLite.</summary>
-    internal static Dictionary<string, int> ParseReplicas(string? text)
+    /// <summary>Parses <c>feed=3,edge=2</c>: known services, 0 or more, within what each service's store allows.</summary>
+    internal static Dictionary<string, int> ParseReplicas(string? text, bool onPostgres)
     {
         var result = new Dictionary<string, int>(StringComparer.Ordinal);
         if (string.IsNullOrWhiteSpace(text))
@@ -204,7 +205,7 @@ internal static class ClusterCommand
                 throw new ClusterException($"--replicas: '{pair}' is not SERVICE=COUNT, as in feed=3,edge=2.");
             }
             var service = pair[..equals];
-            ClusterOperations.CheckReplicas(service, count);
+            ClusterOperations.CheckReplicas(service, count, onPostgres);
             result[service] = count;
         }
         return result;

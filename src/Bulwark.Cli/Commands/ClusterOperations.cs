@@ -77,25 +77,26 @@ internal static class ClusterOperations
         return command;
     }
 
-    /// <summary>Refuses unknown services, negative counts, and more than one instance of a service on SQLite.</summary>
-    public static void CheckReplicas(string service, int replicas)
+    /// <summary>Refuses unknown services, negative counts, and more instances than the service's store allows.</summary>
+    public static void CheckReplicas(string service, int replicas, bool onPostgres)
     {
         CheckService(service);
         if (replicas < 0)
         {
             throw new ClusterException($"replicas must be 0 or more, got {replicas} for {service}.");
         }
-        if (LocalServices.IsStateful(service) && replicas > 1)
+        var max = LocalServices.ReplicasMax(service, onPostgres);
+        if (replicas > max && max == 1)
         {
-            throw new ClusterException($"{service} keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got {replicas}.");
+            throw new ClusterException(onPostgres
+                ? $"{service} has one writer (fenced by epoch): it runs 0 or 1 instance, got {replicas}."
+                : $"{service} keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got {replicas} (accounts can run more with --store postgres://...).");
         }
-        if (replicas > LocalServicesReplicasMax)
+        if (replicas > max)
         {
-            throw new ClusterException($"at most {LocalServicesReplicasMax} instances of a service on one machine, got {replicas} for {service}.");
+            throw new ClusterException($"at most {max} instances of a service on one machine, got {replicas} for {service}.");
         }
     }
-
-    private const int LocalServicesReplicasMax = 32;
 
     public static void CheckService(string service)
     {
@@ -122,9 +123,11 @@ internal static class ClusterOperations
         {
             throw new ClusterException($"replicas must be a whole number, got '{replicasText}'.");
         }
-        CheckReplicas(service, replicas);
+        // What needs no cluster is refused before looking for one; the store's limit after.
+        CheckReplicas(service, Math.Min(replicas, 0), onPostgres: false);
         using var held = await ClusterState.LockAsync(directory, cancellationToken);
         var state = await LoadRunningAsync(directory);
+        CheckReplicas(service, replicas, state.OnPostgres);
         var desired = state.Service(service) ?? throw new ClusterException($"{service} is not part of the cluster in {directory}.");
         var services = new LocalServices(directory, state);
         await using var registry = await ConnectRegistryAsync(state, cancellationToken);
@@ -193,7 +196,7 @@ internal static class ClusterOperations
         }).SetMinimumLevel(LogLevel.Information));
         var services = new LocalServices(directory, state);
         var deployment = new RollingDeployment(registry, services, new RollingDeploymentOptions { HealthyWithinSeconds = healthyWithin.TotalSeconds }, loggerFactory.CreateLogger("Bulwark.Deploy"));
-        var strategy = LocalServices.IsStateful(service) ? RolloutStrategy.Recreate : RolloutStrategy.Surge;
+        var strategy = LocalServices.Strategy(service, state.OnPostgres);
         var outcome = await deployment.RunAsync(service, version!, strategy, cancellationToken);
         if (outcome.Succeeded && outcome.Replaced > 0)
         {

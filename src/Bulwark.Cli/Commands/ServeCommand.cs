@@ -20,14 +20,15 @@ namespace Bulwark.Cli.Commands;
 /// </summary>
 internal static class ServeCommand
 {
-    private sealed record ServedService(string Name, bool NeedsPublicEndpoint, Action<IServiceCollection, BankPaths> Add, Action<WebApplication> Map);
+    /// <summary>A service <c>serve</c> can run; <c>Add</c> gets the data paths and the PostgreSQL connection string (--store) or null.</summary>
+    private sealed record ServedService(string Name, bool NeedsPublicEndpoint, Action<IServiceCollection, BankPaths, string?> Add, Action<WebApplication> Map);
 
     private static readonly ServedService[] Services =
     [
-        new("ledger", false, (s, p) => s.AddLedger(new LedgerOptions { DatabasePath = p.Ledger }), app => app.MapLedger()),
-        new("accounts", false, (s, p) => s.AddAccounts(new AccountsOptions { DatabasePath = p.Accounts, TokenisationKeyPath = p.TokenisationKey }), app => app.MapAccounts()),
-        new("feed", false, (s, _) => s.AddFeed(new FeedOptions()), app => app.MapFeed()),
-        new("edge", true, (s, p) => s.AddEdge(new EdgeOptions { SigningKeyPath = p.SigningKey }), app => app.MapEdge()),
+        new("ledger", false, (s, p, postgres) => s.AddLedger(new LedgerOptions { DatabasePath = p.Ledger, PostgresConnectionString = postgres }), app => app.MapLedger()),
+        new("accounts", false, (s, p, postgres) => s.AddAccounts(new AccountsOptions { DatabasePath = p.Accounts, PostgresConnectionString = postgres, TokenisationKeyPath = p.TokenisationKey }), app => app.MapAccounts()),
+        new("feed", false, (s, _, _) => s.AddFeed(new FeedOptions()), app => app.MapFeed()),
+        new("edge", true, (s, p, _) => s.AddEdge(new EdgeOptions { SigningKeyPath = p.SigningKey }), app => app.MapEdge()),
     ];
 
     public static Command Create()
@@ -46,17 +47,44 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "Internal gRPC port on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => 0 };
         var publicPort = new Option<int>("--public-port") { Description = "Public HTTP port of the edge on 127.0.0.1.", DefaultValueFactory = _ => RunCommand.PortDefault };
         var version = new Option<string>("--version-label") { Description = "Version published in this instance's registry record.", DefaultValueFactory = _ => "dev" };
+        var store = StoreOption();
         var command = new Command("serve", "Run one service in this process, registered in etcd (cluster mode).")
         {
-            service, registry, data, port, publicPort, version,
+            service, registry, data, port, publicPort, version, store,
         };
         command.SetAction((parse, cancellationToken) => ServeAsync(
             parse.GetValue(service)!, parse.GetValue(registry)!, parse.GetValue(data)!.FullName,
-            parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(version)!, cancellationToken));
+            parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(version)!,
+            parse.GetValue(store) is { } url ? Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url) : null,
+            cancellationToken));
         return command;
     }
 
-    private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, int port, int publicPort, string version, CancellationToken cancellationToken)
+    /// <summary><c>--store postgres://…</c>, checked at parse time (a bad URL is named with the option).</summary>
+    internal static Option<string?> StoreOption()
+    {
+        var store = new Option<string?>("--store")
+        {
+            Description = "Keep the ledger's and the accounts' data in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start). Default: SQLite files under --data.",
+        };
+        store.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } url)
+            {
+                try
+                {
+                    Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url);
+                }
+                catch (FormatException error)
+                {
+                    result.AddError($"--store: {error.Message}");
+                }
+            }
+        });
+        return store;
+    }
+
+    private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, int port, int publicPort, string version, string? postgres, CancellationToken cancellationToken)
     {
         var error = Console.Error;
         var served = Services.FirstOrDefault(s => s.Name == serviceName);
@@ -118,7 +146,7 @@ internal static class ServeCommand
 
         await using (registry)
         {
-            return await RunHostAsync(served, registry, new BankPaths(dataDirectory), port, publicPort, version, cancellationToken);
+            return await RunHostAsync(served, registry, new BankPaths(dataDirectory), port, publicPort, version, postgres, cancellationToken);
         }
     }
 
@@ -146,7 +174,7 @@ internal static class ServeCommand
         return 0;
     }
 
-    private static async Task<int> RunHostAsync(ServedService served, EtcdServiceRegistry registry, BankPaths paths, int port, int publicPort, string version, CancellationToken cancellationToken)
+    private static async Task<int> RunHostAsync(ServedService served, EtcdServiceRegistry registry, BankPaths paths, int port, int publicPort, string version, string? postgres, CancellationToken cancellationToken)
     {
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
         {
@@ -155,7 +183,7 @@ internal static class ServeCommand
             Version = version,
         }, registry);
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
-        served.Add(builder.Services, paths);
+        served.Add(builder.Services, paths, postgres);
         builder.Services.AddEtcdDiscoveryReadiness(registry);
         await using var app = builder.Build();
         app.UsePlatform();
@@ -167,6 +195,12 @@ internal static class ServeCommand
         catch (IOException exception) when (exception.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
         {
             await Console.Error.WriteLineAsync($"bulwark serve: cannot listen: {exception.Message}");
+            return 2;
+        }
+        catch (Exception exception) when (exception is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException or System.Data.Common.DbException)
+        {
+            // A bad data directory, key file or database (PostgreSQL unreachable, newer schema): one line.
+            await Console.Error.WriteLineAsync($"bulwark serve: {served.Name} could not start: {exception.GetBaseException().Message}");
             return 2;
         }
         var bound = app.Services.GetRequiredService<InternalEndpointAccessor>().Get();
