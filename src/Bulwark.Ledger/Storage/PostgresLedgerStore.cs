@@ -331,15 +331,45 @@ public sealed class PostgresLedgerStore : ILedgerStore
         {
             return writer;
         }
-        _writer?.Dispose();
+        var previous = _writer;
         _writer = null;
+        if (previous is not null)
+        {
+            ReleaseLockQuietly(previous);
+            previous.Dispose();
+        }
         if (!reconnect)
         {
             throw new LedgerStoreUnavailableException(
                 $"The ledger writer's connection to {Description} was lost; it reconnects when it next reloads its cache.");
         }
-        _writer = Connect();
+        _writer = Connect(previous is null ? 1 : ReconnectLockAttemptsMax);
         return _writer;
+    }
+
+    /// <summary>
+    /// Attempts, 100 ms apart, to take the writer lock when replacing this store's own lost or
+    /// fenced session: the server ends a closed or terminated session (and frees its advisory
+    /// lock) a moment after the client lets go, so a single attempt could find our own old session
+    /// still holding it. A genuinely different writer is still refused, ~2 s later.
+    /// </summary>
+    private const int ReconnectLockAttemptsMax = 20;
+
+    /// <summary>Frees the advisory lock on a session still usable (a fenced one) before closing it; best effort.</summary>
+    private static void ReleaseLockQuietly(Writer writer)
+    {
+        try
+        {
+            if (writer.Connection.State == ConnectionState.Open)
+            {
+                using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock_all()", writer.Connection) { CommandTimeout = 2 };
+                unlock.ExecuteNonQuery();
+            }
+        }
+        catch (Exception error) when (error is NpgsqlException or IOException or TimeoutException or InvalidOperationException)
+        {
+            // The session is going anyway; the server frees the lock when it ends.
+        }
     }
 
     /// <summary>Runs a writer operation; a failure that leaves the connection unusable marks it broken so the next reload replaces it.</summary>
@@ -365,7 +395,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         }
     }
 
-    private Writer Connect()
+    private Writer Connect(int lockAttempts = 1)
     {
         var connection = PostgresConnections.Open(_writerSource);
         try
@@ -377,7 +407,13 @@ public sealed class PostgresLedgerStore : ILedgerStore
             using (var lockCommand = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection))
             {
                 lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLockKey });
-                if (lockCommand.ExecuteScalar() is not true)
+                var locked = lockCommand.ExecuteScalar() is true;
+                for (var attempt = 1; !locked && attempt < lockAttempts; attempt++)
+                {
+                    Thread.Sleep(100);
+                    locked = lockCommand.ExecuteScalar() is true;
+                }
+                if (!locked)
                 {
                     throw new LedgerStoreUnavailableException(
                         $"Another ledger writer holds the ledger in {Description} (advisory lock {AdvisoryLockKey}). One writer per ledger database: stop the other process, or point this one at its own database.");
