@@ -174,6 +174,19 @@ public sealed class ClusterProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Up_PostgresUnreachable_NamesTheServerAndStopsWhatItStarted()
+    {
+        var port = FreePort();
+
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--edge-port", "0", "--store", $"postgres://bank@127.0.0.1:{port}/bank");
+
+        Assert.Equal(2, up.ExitCode);
+        Assert.Contains($"could not start (PostgreSQL 127.0.0.1:{port}/bank as bank)", up.Error, StringComparison.Ordinal);
+        Assert.Contains("stopping what was started", up.Error, StringComparison.Ordinal);
+        Assert.All(Pids(), pid => Assert.False(IsAlive(pid), $"pid {pid} still running"));
+    }
+
+    [Fact]
     public async Task Up_EtcdNotOnPath_SaysHowToInstallIt()
     {
         // Only the directory of the dotnet host (links resolved: /usr/bin would bring etcd along).

@@ -124,6 +124,23 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
 
     public string LogPath(InstanceState instance) => Path.Combine(stateDirectory, "logs", $"{instance.Id}.log");
 
+    /// <summary>Why an instance did not become healthy: the gate's reason, the log's last line (a crash says why there), the log's path.</summary>
+    public string Explain(InstanceState instance, string failure)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var path = LogPath(instance);
+        string? last = null;
+        try
+        {
+            last = File.ReadLines(path).LastOrDefault(line => !string.IsNullOrWhiteSpace(line));
+        }
+        catch (IOException)
+        {
+            // No log: the path still says where to look.
+        }
+        return last is null ? $"{failure}; see {path}" : $"{failure} (its last log line: {last.Trim()}); see {path}";
+    }
+
     public static DeployedInstance ToDeployed(InstanceState instance)
     {
         ArgumentNullException.ThrowIfNull(instance);

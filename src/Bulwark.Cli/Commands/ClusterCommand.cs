@@ -179,7 +179,7 @@ internal static class ClusterCommand
             var failure = await gate.WaitHealthyAsync(instance.Service, LocalServices.ToDeployed(instance), cancellationToken);
             if (failure is not null)
             {
-                throw new ClusterException($"{failure}; see {services.LogPath(instance)}");
+                throw new ClusterException(services.Explain(instance, failure));
             }
         }
         foreach (var service in state.Services)

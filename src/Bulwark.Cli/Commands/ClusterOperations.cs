@@ -153,7 +153,7 @@ internal static class ClusterOperations
                 if (failure is not null)
                 {
                     await services.StopAsync(instance, cancellationToken);
-                    throw new ClusterException($"{failure}; see {services.LogPath(instance)}. {service} stays at {state.Instances.Count(x => x.Service == service)} instance(s).");
+                    throw new ClusterException($"{services.Explain(instance, failure)}. {service} stays at {state.Instances.Count(x => x.Service == service)} instance(s).");
                 }
                 await Console.Out.WriteLineAsync($"{instance.Id} healthy at {instance.Address}");
             }

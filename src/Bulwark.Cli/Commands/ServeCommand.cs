@@ -200,7 +200,10 @@ internal static class ServeCommand
         catch (Exception exception) when (exception is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException or System.Data.Common.DbException)
         {
             // A bad data directory, key file or database (PostgreSQL unreachable, newer schema): one line.
-            await Console.Error.WriteLineAsync($"bulwark serve: {served.Name} could not start: {exception.GetBaseException().Message}");
+            var store = postgres is not null && exception.GetBaseException() is System.Net.Sockets.SocketException or System.Data.Common.DbException
+                ? $" (PostgreSQL {Bulwark.Storage.Postgres.PostgresConnections.Describe(postgres)})"
+                : "";
+            await Console.Error.WriteLineAsync($"bulwark serve: {served.Name} could not start{store}: {exception.GetBaseException().Message}");
             return 2;
         }
         var bound = app.Services.GetRequiredService<InternalEndpointAccessor>().Get();
