@@ -40,6 +40,15 @@ public sealed class CardsOptions
     /// </summary>
     public long StandInLimitPerCardMinor { get; init; } = 10_000;
 
+    /// <summary>
+    /// How often an account's cached available balance (stand-in's view of its money) is re-read
+    /// from the ledger, at most, after a card hold on it. Default: 5 seconds.
+    /// </summary>
+    public TimeSpan StandInBalanceRefreshInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A cached available balance older than this is not used by stand-in (the card limit alone decides). Default: 10 minutes.</summary>
+    public TimeSpan StandInBalanceAgeMax { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How often journalled stand-in decisions not yet in the ledger are retried. Default: 1 second.</summary>
     public TimeSpan StandInReplayInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -74,6 +83,10 @@ public sealed class CardsOptions
         if (DeadlineBudget <= TimeSpan.Zero || DeadlineBudget > TimeSpan.FromSeconds(30) || StandInReplayInterval <= TimeSpan.Zero)
         {
             throw new ArgumentException("CardsOptions.DeadlineBudget must be in (0, 30 s] and StandInReplayInterval positive.");
+        }
+        if (StandInBalanceRefreshInterval <= TimeSpan.Zero || StandInBalanceAgeMax <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("CardsOptions.StandInBalanceRefreshInterval and StandInBalanceAgeMax must be positive.");
         }
         if (HoldTimeoutSeconds < 1 || AmountMaxMinor < 1 || StandInLimitPerCardMinor < 0 || DecisionCacheEntriesMax < 1)
         {

@@ -6,6 +6,37 @@ namespace Bulwark.Cards.Tests;
 public sealed class StandInTests
 {
     [Fact]
+    public async Task SlowLedger_StandInRefusesBeyondCachedAvailableBalance_WithinItApproved()
+    {
+        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
+        {
+            JournalPath = options.JournalPath,
+            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
+            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            // Far above the balance: only the cached balance can refuse.
+            StandInLimitPerCardMinor = 1_000_000,
+            StandInReplayInterval = TimeSpan.FromMilliseconds(200),
+        });
+        await using (var scheme = await bank.ConnectAsync())
+        {
+            // A normal approval: the processor learns the account's balance (10,000 - 1,000 held).
+            Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 1_000, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+            bank.Slow.On = true;
+            Assert.Equal("51", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 9_500, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+            Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 6_000, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+            // The stand-in approval used 6,000 of the 9,000: 3,000 remain.
+            Assert.Equal("51", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 3_500, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+            Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 3_000, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+        }
+
+        // The ledger returns: both stand-in approvals are placed, once, and fit the balance exactly.
+        bank.Slow.On = false;
+        await CardsBank.EventuallyAsync(async () => (await bank.CardTransfersAsync()).Count == 3, "the stand-in approvals reach the ledger");
+        Assert.Equal(10_000, (await bank.CustomerAccountAsync()).DebitsPending);
+        await bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
     public async Task SlowLedger_ApprovedInStandInWithinLimit_PostedOnceAfterRestart()
     {
         await using var bank = await CardsBank.StartAsync(options => new CardsOptions

@@ -41,6 +41,7 @@ internal sealed partial class CardProcessor(
     private readonly SemaphoreSlim[] _locks = [.. Enumerable.Range(0, LockStripes).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly ConcurrentDictionary<string, Card> _cards = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _standInExposure = new(StringComparer.Ordinal);
+    private readonly AvailableBalances _balances = new(options, ledger, time);
 
     /// <summary>Answers a request; null when it needs no answer (a response sent to us).</summary>
     public async Task<Iso8583MessageBuilder?> HandleAsync(Iso8583Message request, CancellationToken cancellationToken)
@@ -159,7 +160,10 @@ internal sealed partial class CardProcessor(
         switch (result.Status)
         {
             case TransferStatus.Ok:
+                // Stand-in's view of the balance is kept beside the durable write, not after it.
+                var balance = _balances.AfterHoldAsync(decision.DebitAccountId, amount, budget);
                 await journal.SaveAsync(decision);
+                await balance;
                 return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
             case TransferStatus.ExceedsCredits:
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.InsufficientFunds);
@@ -171,8 +175,10 @@ internal sealed partial class CardProcessor(
 
     /// <summary>
     /// The ledger did not answer in time. Approve up to the card's stand-in limit (all stand-in
-    /// approvals not yet in the ledger count against it), journal the decision durably, and let
-    /// the replayer place the hold later with the same id.
+    /// approvals not yet in the ledger count against it) and, when the account's available
+    /// balance is known (<see cref="AvailableBalances"/>), not beyond it (51); journal the decision
+    /// durably, and let the replayer place the hold later with the same id. Declines are not
+    /// journalled: a repeat once the ledger is back gets a real decision.
     /// </summary>
     private async Task<Iso8583MessageBuilder> StandInAsync(Iso8583Message request, CardDecision decision)
     {
@@ -182,8 +188,15 @@ internal sealed partial class CardProcessor(
             metrics.StandIn(Iso8583ResponseCodes.IssuerUnavailable);
             return await DeclineAsync(request, decision.Key, Iso8583ResponseCodes.IssuerUnavailable, journalIt: false);
         }
+        if (_balances.Available(decision.DebitAccountId) is { } available && decision.Amount > available)
+        {
+            metrics.StandIn(Iso8583ResponseCodes.InsufficientFunds);
+            return await DeclineAsync(request, decision.Key, Iso8583ResponseCodes.InsufficientFunds, journalIt: false);
+        }
         await journal.SaveAsync(decision with { State = DecisionState.PendingLedger });
         _standInExposure.AddOrUpdate(decision.CardToken, decision.Amount, (_, value) => value + decision.Amount);
+        _balances.Change(decision.DebitAccountId, -decision.Amount);
+        _balances.StandInPending(decision.DebitAccountId, decision.Amount);
         metrics.StandIn(Iso8583ResponseCodes.Approved);
         LogStandIn(decision.Key, decision.Amount);
         return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
@@ -195,6 +208,7 @@ internal sealed partial class CardProcessor(
         foreach (var entry in journal.PendingLedger(int.MaxValue))
         {
             _standInExposure.AddOrUpdate(entry.CardToken, entry.Amount, (_, value) => value + entry.Amount);
+            _balances.StandInPending(entry.DebitAccountId, entry.Amount);
         }
     }
 
@@ -227,6 +241,11 @@ internal sealed partial class CardProcessor(
                 var state = result.Status == TransferStatus.Ok ? DecisionState.Held : DecisionState.LedgerRefused;
                 await journal.SaveAsync(current with { State = state });
                 _standInExposure.AddOrUpdate(current.CardToken, 0, (_, value) => Math.Max(0, value - current.Amount));
+                _balances.StandInPending(current.DebitAccountId, -current.Amount);
+                if (state != DecisionState.Held)
+                {
+                    _balances.Change(current.DebitAccountId, current.Amount);
+                }
                 if (state == DecisionState.Held)
                 {
                     metrics.StandInPosted();
@@ -286,6 +305,8 @@ internal sealed partial class CardProcessor(
             // exactly once (now, or after the ledger returns).
             await journal.SaveAsync(decision);
             _standInExposure.AddOrUpdate(decision.CardToken, 0, (_, value) => value);
+            _balances.Change(decision.DebitAccountId, -decision.Amount);
+            _balances.StandInPending(decision.DebitAccountId, decision.Amount);
             return Respond(advice, Iso8583ResponseCodes.Approved);
         }
         finally
@@ -315,6 +336,8 @@ internal sealed partial class CardProcessor(
                     return Respond(reversal, Iso8583ResponseCodes.Approved);
                 case DecisionState.PendingLedger:
                     _standInExposure.AddOrUpdate(decision.CardToken, 0, (_, value) => Math.Max(0, value - decision.Amount));
+                    _balances.StandInPending(decision.DebitAccountId, -decision.Amount);
+                    _balances.Change(decision.DebitAccountId, decision.Amount);
                     await journal.SaveAsync(decision with { State = DecisionState.Reversed });
                     return Respond(reversal, Iso8583ResponseCodes.Approved);
                 case DecisionState.Held:
@@ -357,6 +380,7 @@ internal sealed partial class CardProcessor(
                 LogLedgerRefusedHold(key, result.Status.ToString());
                 return false;
             }
+            _balances.Change(decision.DebitAccountId, decision.Amount);
             await journal.SaveAsync(decision with { State = DecisionState.Reversed });
             return true;
         }
@@ -388,6 +412,7 @@ internal sealed partial class CardProcessor(
         }
         if (result.Status is TransferStatus.Ok or TransferStatus.PendingTransferAlreadyVoided or TransferStatus.PendingTransferExpired)
         {
+            _balances.Change(decision.DebitAccountId, decision.Amount);
             await journal.SaveAsync(decision with { State = DecisionState.Reversed });
             return Respond(reversal, Iso8583ResponseCodes.Approved);
         }
