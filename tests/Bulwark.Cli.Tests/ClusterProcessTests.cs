@@ -94,6 +94,11 @@ public sealed class ClusterProcessTests : IDisposable
         var after = await RunAsync("cluster", "status", "--state", _state);
         Assert.Equal(2, after.ExitCode);
         Assert.Contains("no cluster in", after.Error, StringComparison.Ordinal);
+
+        // Up again on the same state directory: a new etcd cluster (etcd2's old data must not join it).
+        var upAgain = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "2", "--replicas", "ledger=0,accounts=0,feed=0,edge=0");
+        Assert.True(upAgain.ExitCode == 0, upAgain.Output + upAgain.Error);
+        Assert.Contains("etcd: 2 member(s) healthy", upAgain.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -187,6 +187,44 @@ internal static class LocalEtcd
     public static Task<string> StopAsync(string stateDirectory, EtcdMemberState member, CancellationToken cancellationToken) =>
         LocalProcesses.StopAsync(member.Pid, stateDirectory, StopGrace, cancellationToken);
 
+    /// <summary>
+    /// Stops every member: the followers together, then the leader. A leader stopped while its
+    /// followers are also stopping tries to hand leadership to one of them and waits seconds for
+    /// an answer; once they are gone it has no one to hand over to and stops at once.
+    /// </summary>
+    public static async Task<IReadOnlyList<(EtcdMemberState Member, string How)>> StopAllAsync(string stateDirectory, IReadOnlyList<EtcdMemberState> members, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
+        var leaders = new List<EtcdMemberState>();
+        foreach (var member in members)
+        {
+            if (await IsLeaderAsync(http, member, cancellationToken))
+            {
+                leaders.Add(member);
+            }
+        }
+        var followers = members.Except(leaders).ToList();
+        var results = new List<(EtcdMemberState, string)>();
+        foreach (var group in new[] { followers, leaders })
+        {
+            results.AddRange(await Task.WhenAll(group.Select(async m => (m, await StopAsync(stateDirectory, m, cancellationToken)))));
+        }
+        return results;
+    }
+
+    private static async Task<bool> IsLeaderAsync(HttpClient http, EtcdMemberState member, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var metrics = await http.GetStringAsync(new Uri($"{member.ClientUrl}/metrics"), cancellationToken);
+            return ClusterStatus.ParseGauge(metrics, "etcd_server_is_leader") == 1;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
     public static void TryDelete(string directory)
     {
         try

@@ -118,10 +118,12 @@ internal static class ClusterCommand
             {
                 throw new ClusterException($"a cluster is already up in {directory} ({running} processes running); stop it first with: bulwark cluster down --state {directory}");
             }
-            foreach (var member in existing.Members)
-            {
-                LocalEtcd.TryDelete(LocalEtcd.DataDirectory(directory, member));
-            }
+        }
+        // etcd always starts as a new cluster on new ports: a member directory left by an earlier
+        // cluster (down keeps data) would join with the old cluster's identity and never agree.
+        foreach (var stale in Directory.Exists(Path.Combine(directory, "data")) ? Directory.GetDirectories(Path.Combine(directory, "data"), "etcd-*") : [])
+        {
+            LocalEtcd.TryDelete(stale);
         }
 
         var state = new ClusterState { EtcdToken = $"bulwark-{Guid.NewGuid():N}", StartedAt = DateTimeOffset.UtcNow, Store = store ?? "sqlite" };
@@ -229,7 +231,7 @@ internal static class ClusterCommand
 
     /// <summary>
     /// Stops every service instance at once (each deregisters first, then drains: nothing routes
-    /// to an instance that is going), then etcd; every process by its PID.
+    /// to an instance that is going), then etcd, followers before the leader; every process by its PID.
     /// </summary>
     private static async Task StopAllAsync(string directory, ClusterState state, CancellationToken cancellationToken)
     {
@@ -240,10 +242,9 @@ internal static class ClusterCommand
             await Console.Out.WriteLineAsync($"{id} (pid {pid}): {how}");
         }
         state.Instances.Clear();
-        var members = await Task.WhenAll(state.Members.Select(async m => (m.Name, m.Pid, How: await LocalEtcd.StopAsync(directory, m, cancellationToken))));
-        foreach (var (name, pid, how) in members)
+        foreach (var (member, how) in await LocalEtcd.StopAllAsync(directory, state.Members, cancellationToken))
         {
-            await Console.Out.WriteLineAsync($"etcd member {name} (pid {pid}): {how}");
+            await Console.Out.WriteLineAsync($"etcd member {member.Name} (pid {member.Pid}): {how}");
         }
     }
 }
