@@ -1,11 +1,11 @@
+using System.Data.Common;
 using System.Globalization;
 using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Storage;
+using Bulwark.Storage.Postgres;
 using Bulwark.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 using Npgsql;
-using System.Data.Common;
-using Bulwark.Storage.Postgres;
 
 namespace Bulwark.Ledger;
 
