@@ -173,7 +173,7 @@ public sealed class ClusterProcessTests : IDisposable
 
         Assert.Equal(2, deploy.ExitCode);
         Assert.Contains($"bulwark deploy: etcd unreachable: Could not reach etcd within 5 s (tried http://127.0.0.1:{port}/", deploy.Error, StringComparison.Ordinal);
-        Assert.Equal(0, status.ExitCode);
+        Assert.Equal(1, status.ExitCode);
         Assert.Contains("NOT RUNNING", status.Output, StringComparison.Ordinal);
         Assert.Contains("etcd unreachable", status.Output, StringComparison.Ordinal);
     }
@@ -189,6 +189,20 @@ public sealed class ClusterProcessTests : IDisposable
         Assert.Contains($"could not start (PostgreSQL 127.0.0.1:{port}/bank as bank)", up.Error, StringComparison.Ordinal);
         Assert.Contains("stopping what was started", up.Error, StringComparison.Ordinal);
         Assert.All(Pids(), pid => Assert.False(IsAlive(pid), $"pid {pid} still running"));
+    }
+
+    [Fact]
+    public async Task Up_EdgePortInUse_SaysSoBeforeStartingAnything()
+    {
+        using var occupied = new TcpListener(IPAddress.Loopback, 0);
+        occupied.Start();
+        var port = ((IPEndPoint)occupied.LocalEndpoint).Port;
+
+        var up = await RunAsync("cluster", "up", "--state", _state, "--edge-port", port.ToString(CultureInfo.InvariantCulture));
+
+        Assert.Equal(2, up.ExitCode);
+        Assert.Contains($"port {port} is in use on 127.0.0.1", up.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_state, "cluster.json")));
     }
 
     [Fact]

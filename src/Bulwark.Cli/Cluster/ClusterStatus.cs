@@ -23,9 +23,11 @@ internal static class ClusterStatus
     private const double StaleAfterSeconds = 3;
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
 
-    public static async Task<string> ReportAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
+    /// <summary>The report, and whether everything is well: every member healthy, every instance running, registered (where it registers) and SERVING.</summary>
+    public static async Task<(string Report, bool AllHealthy)> ReportAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
     {
         var text = new StringBuilder();
+        var allHealthy = true;
         text.AppendLine(CultureInfo.InvariantCulture, $"cluster in {stateDirectory} (up since {state.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, store {(state.OnPostgres ? Storage.Postgres.PostgresConnections.Redact(state.Store) : state.Store)})");
         using var http = new HttpClient { Timeout = ProbeTimeout };
         text.AppendLine(CultureInfo.InvariantCulture, $"etcd: {state.Members.Count} member(s)");
@@ -33,6 +35,7 @@ internal static class ClusterStatus
         {
             var running = LocalProcesses.IsRunning(member.Pid, stateDirectory);
             var healthy = running && await LocalEtcd.IsHealthyAsync(http, member, cancellationToken);
+            allHealthy &= healthy;
             text.AppendLine(CultureInfo.InvariantCulture, $"  {member.Name,-8} {member.ClientUrl,-24} pid {member.Pid,-8} {(healthy ? "healthy" : running ? "UNHEALTHY" : "NOT RUNNING")}");
         }
 
@@ -61,6 +64,7 @@ internal static class ClusterStatus
                 && Encoding.UTF8.GetString(r.Value).Contains($"\"{instance.Address}\"", StringComparison.Ordinal));
             var health = running ? await HealthAsync(instance, cancellationToken) : "-";
             var discovery = running ? await DiscoveryFreshnessAsync(instance, cancellationToken) : "-";
+            allHealthy &= running && registered && etcdError is null && health == "SERVING";
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"  {instance.Id,-12} {instance.Version,-14} {instance.Pid,-8} {instance.Address,-17} {(running ? "running" : "NOT RUNNING"),-11} {(!LocalServices.Registers(instance.Service) ? "n/a" : etcdError is not null ? "?" : registered ? "yes" : "NO"),-10} {health,-12} {discovery}");
         }
@@ -68,7 +72,7 @@ internal static class ClusterStatus
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"edge {edge.Id}: http://127.0.0.1:{edge.PublicPort}/");
         }
-        return text.ToString();
+        return (text.ToString(), allHealthy);
     }
 
     /// <summary>Every key under /bulwark/ with its value, or why etcd could not be read.</summary>

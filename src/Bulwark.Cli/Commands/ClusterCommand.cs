@@ -59,13 +59,15 @@ internal static class ClusterCommand
     private static Command CreateStatus()
     {
         var state = StateOption();
-        var command = new Command("status", "Show etcd members, each service's instances, health, version and discovery freshness.") { state };
+        var command = new Command("status", "Show etcd members, each service's instances, health, version and discovery freshness; exit code 1 when anything is unhealthy.") { state };
         command.SetAction((parse, cancellationToken) => Guard("cluster status", async () =>
         {
             var directory = Path.GetFullPath(parse.GetValue(state)!.FullName);
             var current = ClusterState.Load(directory) ?? throw new ClusterException($"no cluster in {directory} (start one with: bulwark cluster up --state {directory}).");
-            await Console.Out.WriteAsync(await ClusterStatus.ReportAsync(directory, current, cancellationToken));
-            return 0;
+            var (report, allHealthy) = await ClusterStatus.ReportAsync(directory, current, cancellationToken);
+            await Console.Out.WriteAsync(report);
+            // Scripts can wait on it: 0 when every member and instance is healthy, 1 when not.
+            return allHealthy ? 0 : 1;
         }));
         return command;
     }
