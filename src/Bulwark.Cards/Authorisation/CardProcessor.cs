@@ -96,7 +96,7 @@ internal sealed partial class CardProcessor(
         await stripe.WaitAsync(cancellationToken);
         try
         {
-            var previous = journal.Find(key);
+            var previous = await ResolveAsync(journal.Find(key), cancellationToken);
             if (previous is not null)
             {
                 metrics.Duplicate();
@@ -133,7 +133,7 @@ internal sealed partial class CardProcessor(
             }
             return await HoldAsync(request, key, card, amount, linked.Token, cancellationToken);
         }
-        catch (CardLookupUnavailableException)
+        catch (Exception error) when (error is CardLookupUnavailableException or DecisionUnresolvedException)
         {
             return await DeclineAsync(request, key, Iso8583ResponseCodes.IssuerUnavailable, journalIt: false);
         }
@@ -148,6 +148,9 @@ internal sealed partial class CardProcessor(
         var decision = new CardDecision(key, Iso8583ResponseCodes.Approved, "", CardKeys.Hold(key),
             CardJournal.ParseHex(card.LedgerAccountId), amount, LedgerCurrency, card.CardId, Metadata(request, key), DecisionState.Held);
         decision = decision with { ApprovalCode = CardKeys.ApprovalCode(decision.HoldId) };
+        // The journal's record and the ledger's hold are written at the same time (one flush each,
+        // overlapping, instead of one after the other); the answer waits for both.
+        var intent = journal.SaveAsync(decision with { State = DecisionState.HoldRequested }, stopping);
         TransferResult result;
         try
         {
@@ -155,15 +158,19 @@ internal sealed partial class CardProcessor(
         }
         catch (Exception error) when (IsLedgerUnavailable(error, stopping))
         {
+            await intent;
             return await StandInAsync(request, decision);
         }
+        await intent;
         switch (result.Status)
         {
             case TransferStatus.Ok:
-                // Stand-in's view of the balance is kept beside the durable write, not after it.
-                var balance = _balances.AfterHoldAsync(decision.DebitAccountId, amount, budget);
-                await journal.SaveAsync(decision);
-                await balance;
+                // Stand-in's view of the balance is kept beside the answer, not after it.
+                await _balances.AfterHoldAsync(decision.DebitAccountId, amount, budget);
+                // The intent already makes the approval durable (the hold exists); recording it as
+                // held saves later readers a ledger lookup and need not delay the answer.
+                _ = journal.SaveAsync(decision, CancellationToken.None).ContinueWith(
+                    saved => LogHeldNotRecorded(saved.Exception!, decision.Key), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
             case TransferStatus.ExceedsCredits:
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.InsufficientFunds);
@@ -274,7 +281,17 @@ internal sealed partial class CardProcessor(
         await stripe.WaitAsync(cancellationToken);
         try
         {
-            if (journal.Find(key) is not null)
+            CardDecision? existing;
+            try
+            {
+                existing = await ResolveAsync(journal.Find(key), cancellationToken);
+            }
+            catch (DecisionUnresolvedException)
+            {
+                // Not acknowledged: the scheme repeats the advice until it is.
+                return Respond(advice, Iso8583ResponseCodes.IssuerUnavailable);
+            }
+            if (existing is not null)
             {
                 // Already decided here (the issuer's answer crossed the scheme's timeout): the
                 // advice is acknowledged and not applied a second time.
@@ -326,7 +343,16 @@ internal sealed partial class CardProcessor(
         await stripe.WaitAsync(cancellationToken);
         try
         {
-            var decision = journal.Find(key);
+            CardDecision? decision;
+            try
+            {
+                decision = await ResolveAsync(journal.Find(key), cancellationToken);
+            }
+            catch (DecisionUnresolvedException)
+            {
+                // The scheme repeats a reversal it has no answer for.
+                return Respond(reversal, Iso8583ResponseCodes.IssuerUnavailable);
+            }
             switch (decision?.State)
             {
                 case null:
@@ -363,7 +389,7 @@ internal sealed partial class CardProcessor(
         await stripe.WaitAsync(cancellationToken);
         try
         {
-            if (journal.Find(key) is not { State: DecisionState.Held } decision)
+            if (await ResolveAsync(journal.Find(key), cancellationToken) is not { State: DecisionState.Held } decision)
             {
                 return false;
             }
@@ -419,6 +445,37 @@ internal sealed partial class CardProcessor(
         // Already posted by clearing: the money has moved and the reversal comes too late.
         LogLedgerRefusedHold(decision.Key, result.Status.ToString());
         return Respond(reversal, Iso8583ResponseCodes.InvalidTransaction);
+    }
+
+    /// <summary>
+    /// Turns a <see cref="DecisionState.HoldRequested"/> record into what it means by asking the
+    /// ledger for its hold: held (recorded as such), or nothing decided (null). Other records are
+    /// returned as they are. Call under the authorisation's lock.
+    /// </summary>
+    /// <exception cref="DecisionUnresolvedException">The ledger did not answer.</exception>
+    internal async Task<CardDecision?> ResolveAsync(CardDecision? decision, CancellationToken cancellationToken)
+    {
+        if (decision is not { State: DecisionState.HoldRequested })
+        {
+            return decision;
+        }
+        GetTransfersResponse found;
+        try
+        {
+            found = await ledger.GetTransfersAsync(new GetTransfersRequest { Ids = { ToProto(decision.HoldId) } },
+                deadline: DateTime.UtcNow + options.DeadlineBudget, cancellationToken: cancellationToken);
+        }
+        catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
+        {
+            throw new DecisionUnresolvedException();
+        }
+        if (found.Transfers.Count == 0)
+        {
+            return null;
+        }
+        var held = decision with { State = DecisionState.Held };
+        await journal.SaveAsync(held, cancellationToken);
+        return held;
     }
 
     private async Task<Iso8583MessageBuilder> DeclineAsync(Iso8583Message request, string key, string responseCode, bool journalIt = true)
@@ -552,5 +609,11 @@ internal sealed partial class CardProcessor(
     [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Stand-in approval for authorisation {Key}, {Amount} minor units: the ledger did not answer within budget")]
     private partial void LogStandIn(string key, long amount);
 
+    [LoggerMessage(EventId = 4104, Level = LogLevel.Warning, Message = "Approval {Key} is in the ledger but could not be recorded as held in the journal; it stays recorded as requested and is resolved from the ledger when read")]
+    private partial void LogHeldNotRecorded(Exception error, string key);
+
     private sealed class CardLookupUnavailableException : Exception;
 }
+
+/// <summary>A journal record could not be resolved because the ledger did not answer: try again later.</summary>
+internal sealed class DecisionUnresolvedException : Exception;

@@ -119,7 +119,14 @@ public sealed partial class CardClearing
         await stripe.WaitAsync(cancellationToken);
         try
         {
-            decision = _journal.Find(decision.Key);
+            try
+            {
+                decision = await _processor.ResolveAsync(_journal.Find(decision.Key), cancellationToken);
+            }
+            catch (DecisionUnresolvedException)
+            {
+                return new Outcome(OutcomeKind.Deferred);
+            }
             return decision?.State switch
             {
                 DecisionState.Held => await PostAsync(presentment, decision, card, cancellationToken),

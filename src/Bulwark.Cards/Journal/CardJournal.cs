@@ -39,6 +39,14 @@ internal enum DecisionState
 
     /// <summary>Presented by clearing and posted: no longer reversible.</summary>
     Presented = 5,
+
+    /// <summary>
+    /// Approved if the ledger placed the hold: written while the hold was on its way to the
+    /// ledger, so the two durable writes overlap. Whoever reads it asks the ledger whether the
+    /// hold (its id derived from the key) exists: yes means <see cref="Held"/>, no means nothing
+    /// was decided (the processor stopped, or the ledger refused or was late).
+    /// </summary>
+    HoldRequested = 6,
 }
 
 /// <summary>
@@ -252,7 +260,7 @@ internal sealed class CardJournal : IDisposable
         lock (_lock)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE state = 1 AND updated_at_unix_ms < $cutoff ORDER BY updated_at_unix_ms LIMIT $limit";
+            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE state IN (1, 6) AND updated_at_unix_ms < $cutoff ORDER BY updated_at_unix_ms LIMIT $limit";
             command.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$limit", limit);
             using var reader = command.ExecuteReader();
@@ -271,7 +279,7 @@ internal sealed class CardJournal : IDisposable
         lock (_lock)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE rrn = $rrn AND state IN (1, 2) LIMIT 1";
+            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE rrn = $rrn AND state IN (1, 2, 6) LIMIT 1";
             command.Parameters.AddWithValue("$rrn", rrn);
             using var reader = command.ExecuteReader();
             return reader.Read() ? Read(reader) : null;

@@ -1,0 +1,79 @@
+using Bulwark.Iso8583;
+using Bulwark.Ledger.Protos;
+using Microsoft.Data.Sqlite;
+
+namespace Bulwark.Cards.Tests;
+
+/// <summary>
+/// The journal's record of an approval is written while the hold goes to the ledger ("hold
+/// requested"), and marked held after the answer. A processor that stops in between leaves the
+/// first record only: whoever reads it asks the ledger, so nothing is lost or done twice.
+/// </summary>
+public sealed class JournalRecoveryTests
+{
+    [Fact]
+    public async Task HoldRequestedLeftByAStop_HoldInLedger_DuplicateApprovedAgainAndReversalVoidsOnce()
+    {
+        await using var bank = await CardsBank.StartAsync();
+        var stan = Messages.NextStan();
+        Iso8583Message approval;
+        await using (var scheme = await bank.ConnectAsync())
+        {
+            approval = await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 1_200, stan, bank.Expiry));
+            Assert.Equal("00", approval.GetResponseCode());
+        }
+        await bank.RestartAsync();
+        Assert.Equal(1, SetEveryDecisionHoldRequested(bank.JournalPath));
+        await bank.RestartAsync();
+
+        await using (var scheme = await bank.ConnectAsync())
+        {
+            var duplicate = await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 1_200, stan, bank.Expiry));
+            Assert.Equal("00", duplicate.GetResponseCode());
+            Assert.Equal(approval.GetString(Iso8583Fields.AuthorizationIdResponse), duplicate.GetString(Iso8583Fields.AuthorizationIdResponse));
+            Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Reversal(bank.Pan, 1_200, stan, Messages.NextStan()))).GetResponseCode());
+        }
+
+        var transfer = Assert.Single(await bank.CardTransfersAsync());
+        Assert.Equal(TransferState.Voided, transfer.State);
+        Assert.Equal(0, (await bank.CustomerAccountAsync()).DebitsPending);
+        await bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
+    public async Task HoldRequestedWithoutHold_TheAuthorisationIsDecidedAfreshOnce()
+    {
+        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
+        {
+            JournalPath = options.JournalPath,
+            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
+            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            // Stand-in off: a late ledger is declined 91, leaving the "hold requested" record behind.
+            StandInLimitPerCardMinor = 0,
+        });
+        var stan = Messages.NextStan();
+        await using var scheme = await bank.ConnectAsync();
+        bank.Slow.On = true;
+        Assert.Equal("91", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 800, stan, bank.Expiry))).GetResponseCode());
+        bank.Slow.On = false;
+
+        // The scheme asks again once the ledger is back: a real decision, one hold.
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 800, stan, bank.Expiry))).GetResponseCode());
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 800, stan, bank.Expiry))).GetResponseCode());
+
+        var transfer = Assert.Single(await bank.CardTransfersAsync());
+        Assert.Equal(TransferState.Pending, transfer.State);
+        Assert.Equal(800, (await bank.CustomerAccountAsync()).DebitsPending);
+        await bank.AssertMoneyConservedAsync();
+    }
+
+    /// <summary>What a stop between the two journal writes leaves behind, made on purpose.</summary>
+    private static int SetEveryDecisionHoldRequested(string journalPath)
+    {
+        using var connection = new SqliteConnection($"Data Source={journalPath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE decisions SET state = 6 WHERE state = 1";
+        return command.ExecuteNonQuery();
+    }
+}
