@@ -122,6 +122,7 @@ internal static class BenchAuthCommand
     private static async Task<AuthorizationBenchmark?> RunInBankAsync(Settings settings, BankPaths paths, string commandLine, TextWriter output, CancellationToken cancellationToken)
     {
         var startedAt = DateTimeOffset.UtcNow;
+        var pressureBefore = CpuPressure();
         var rows = new List<AuthorizationBenchmarkRow>();
         await using (var app = BankHost.Build(paths, new IPEndPoint(IPAddress.Loopback, 0), LogLevel.Critical))
         {
@@ -159,7 +160,7 @@ internal static class BenchAuthCommand
         var check = LedgerChecker.Check(paths.Ledger);
         await output.WriteLineAsync(LedgerCommand.Describe(check));
         var setup = string.Create(CultureInfo.InvariantCulture,
-            $"One-process bank as `bulwark run` hosts it (ledger, accounts, feed, edge and card processor in one process, each reached through its gRPC contract; SQLite with durable commits on a temporary directory), {settings.Customers:N0} customers with one card each. The scheme simulator runs in the same process and sends 0100s open loop over loopback TCP to the card link; latency is from each authorisation's scheduled send time to its 0110 (HdrHistogram, no coordinated omission). Each rate: {settings.Warmup.TotalSeconds:0.#} s warm-up, then {settings.Duration.TotalSeconds:0.#} s measured. Ledger check after the runs: {(check.Ok ? "ok" : "NOT ok")}.");
+            $"One-process bank as `bulwark run` hosts it (ledger, accounts, feed, edge and card processor in one process, each reached through its gRPC contract; SQLite with durable commits on a temporary directory), {settings.Customers:N0} customers with one card each. The scheme simulator runs in the same process and sends 0100s open loop over loopback TCP to the card link; latency is from each authorisation's scheduled send time to its 0110 (HdrHistogram, no coordinated omission). Each rate: {settings.Warmup.TotalSeconds:0.#} s warm-up, then {settings.Duration.TotalSeconds:0.#} s measured. Ledger check after the runs: {(check.Ok ? "ok" : "NOT ok")}. CPU pressure (Linux PSI: share of the last 60 s in which some runnable task waited for a CPU, i.e. the machine was busy with other work too) before / after: {pressureBefore} / {CpuPressure()}.");
         return new AuthorizationBenchmark(startedAt, commandLine, AuthorizationBenchmark.DescribeMachine(), setup, rows, P99TargetMilliseconds);
     }
 
@@ -188,6 +189,21 @@ internal static class BenchAuthCommand
                 }
                 request = new SubmitTransfersRequest();
             }
+        }
+    }
+
+    /// <summary>The <c>some avg60</c> figure of /proc/pressure/cpu, e.g. "12%", or "unknown".</summary>
+    private static string CpuPressure()
+    {
+        try
+        {
+            var line = File.Exists("/proc/pressure/cpu") ? File.ReadLines("/proc/pressure/cpu").FirstOrDefault() : null;
+            var field = line?.Split(' ').FirstOrDefault(part => part.StartsWith("avg60=", StringComparison.Ordinal));
+            return field is null ? "unknown" : field["avg60=".Length..] + "%";
+        }
+        catch (IOException)
+        {
+            return "unknown";
         }
     }
 
