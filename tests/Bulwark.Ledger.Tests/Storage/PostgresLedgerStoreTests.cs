@@ -74,7 +74,9 @@ public sealed class PostgresLedgerStoreTests
         first.Open(4);
         first.Commit(NewAccount(1));
         // The first writer's session dies (network cut, server restart): its lock is gone.
-        Execute(database, $"SELECT pg_terminate_backend({first.WriterProcessId})");
+        var firstProcess = first.WriterProcessId;
+        Execute(database, $"SELECT pg_terminate_backend({firstProcess})");
+        WaitUntilGone(database, firstProcess);
         using var second = new PostgresLedgerStore(database);
         second.Open(4);
         Assert.True(second.WriterEpoch > 1);
@@ -173,6 +175,21 @@ public sealed class PostgresLedgerStoreTests
         var commit = new LedgerCommit();
         commit.NewAccounts.Add(new(1, new LedgerAccount { Id = (UInt128)id, Currency = "GBP", Code = 1 }));
         return commit;
+    }
+
+    /// <summary>
+    /// pg_terminate_backend only signals: the session (and its advisory lock) ends a moment later.
+    /// Waits, bounded, until the server no longer lists it.
+    /// </summary>
+    private static void WaitUntilGone(string connectionString, int processId)
+    {
+        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand($"SELECT count(*) FROM pg_stat_activity WHERE pid = {processId}", connection);
+        for (var attempt = 0; attempt < 200 && (long)command.ExecuteScalar()! > 0; attempt++)
+        {
+            Thread.Sleep(50);
+        }
     }
 
     private static void Execute(string connectionString, string sql)
