@@ -192,6 +192,33 @@ public sealed class ClusterProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Up_InterruptedWhileStarting_StopsWhatItStarted()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "bulwark.dll"), "cluster", "up", "--state", _state, "--etcd-members", "1", "--edge-port", "0" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var up = Process.Start(start)!;
+        using var bound = new CancellationTokenSource(Bound);
+        var error = up.StandardError.ReadToEndAsync(bound.Token);
+        // SIGTERM once etcd is up, while the services start.
+        while (await up.StandardOutput.ReadLineAsync(bound.Token) is { } line && !line.StartsWith("etcd: ", StringComparison.Ordinal))
+        {
+        }
+        using (var term = Process.Start("kill", ["-TERM", up.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await term.WaitForExitAsync(bound.Token);
+        }
+        _ = up.StandardOutput.ReadToEndAsync(bound.Token);
+        await up.WaitForExitAsync(bound.Token);
+
+        Assert.Equal(130, up.ExitCode);
+        Assert.Contains("bulwark cluster up: interrupted; stopping what was started.", await error, StringComparison.Ordinal);
+        Assert.All(Pids(), pid => Assert.False(IsAlive(pid), $"pid {pid} still running"));
+    }
+
+    [Fact]
     public async Task Up_EdgePortInUse_SaysSoBeforeStartingAnything()
     {
         using var occupied = new TcpListener(IPAddress.Loopback, 0);

@@ -154,6 +154,13 @@ internal static class ClusterCommand
             await StopAllAsync(directory, state, CancellationToken.None);
             return 2;
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Ctrl-C or SIGTERM while starting: a half-started cluster is worse than none.
+            await Console.Error.WriteLineAsync("bulwark cluster up: interrupted; stopping what was started.");
+            await StopAllAsync(directory, state, CancellationToken.None);
+            return 130;
+        }
         await Console.Out.WriteLineAsync($"cluster up in {clock.Elapsed.TotalSeconds:0.0} s; state, logs and data in {directory}");
         foreach (var edge in state.Instances.Where(i => i.PublicPort is not null))
         {
