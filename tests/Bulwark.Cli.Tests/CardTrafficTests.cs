@@ -44,6 +44,8 @@ public sealed class CardTrafficTests : IDisposable
             var population = await new DemoSeeder(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<LedgerClient>(), TextWriter.Null)
                 .SeedAsync(2, seed: 3, cancellation);
             population.Save(paths.DemoPopulation);
+            // Enough money that every presentment (tips included) posts: refusals are tested in Bulwark.Cards.Tests.
+            await BenchAuthCommand.TopUpAsync(app.Services.GetRequiredService<LedgerClient>(), population, cancellation);
             var cardLink = await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync();
             var traffic = new CardTraffic(cardLink, population, ratePerSecond: 40, seed: 3, paths.Clearing);
             using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation))

@@ -165,7 +165,7 @@ internal static class BenchAuthCommand
     }
 
     /// <summary>Funds every benchmark account generously, so a run measures holds, not declines for insufficient funds.</summary>
-    private static async Task TopUpAsync(LedgerClient ledger, DemoPopulation population, CancellationToken cancellationToken)
+    internal static async Task TopUpAsync(LedgerClient ledger, DemoPopulation population, CancellationToken cancellationToken)
     {
         var request = new SubmitTransfersRequest();
         for (var index = 0; index < population.Customers.Count; index++)

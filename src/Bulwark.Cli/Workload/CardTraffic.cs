@@ -17,7 +17,14 @@ public sealed class CardTraffic
     /// <summary>Approvals kept in memory for the end-of-run clearing file at most (about 200 bytes each).</summary>
     public const int ClearingRecordsMax = 200_000;
 
+    /// <summary>
+    /// How often a long run writes the approvals so far to a clearing file, so that the approvals
+    /// kept in memory stay far below <see cref="ClearingRecordsMax"/> (60,000 at 100/s).
+    /// </summary>
+    public static readonly TimeSpan ClearingFileInterval = TimeSpan.FromMinutes(10);
+
     private readonly SchemeSimulator _simulator;
+    private readonly string? _clearingDirectory;
     private SchemeProgress? _progress;
     private long _previousScheduled;
 
@@ -25,6 +32,7 @@ public sealed class CardTraffic
     {
         ArgumentNullException.ThrowIfNull(population);
         ArgumentOutOfRangeException.ThrowIfLessThan(ratePerSecond, 1);
+        _clearingDirectory = clearingDirectory;
         _simulator = new SchemeSimulator(new SchemeSimulatorOptions
         {
             IssuerEndPoint = cardLink,
@@ -50,8 +58,36 @@ public sealed class CardTraffic
 
     /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled, then drains and returns what happened.</summary>
     /// <exception cref="TimeoutException">The simulator could not sign on to the card link.</exception>
-    public Task<SchemeSimulatorResult> RunAsync(CancellationToken cancellationToken) =>
-        _simulator.RunAsync(progress => Volatile.Write(ref _progress, progress), cancellationToken);
+    public async Task<SchemeSimulatorResult> RunAsync(CancellationToken cancellationToken)
+    {
+        using var stopClearing = new CancellationTokenSource();
+        var clearing = _clearingDirectory is { } directory ? WriteClearingFilesAsync(directory, stopClearing.Token) : Task.CompletedTask;
+        try
+        {
+            return await _simulator.RunAsync(progress => Volatile.Write(ref _progress, progress), cancellationToken);
+        }
+        finally
+        {
+            await stopClearing.CancelAsync();
+            await clearing;
+        }
+    }
+
+    private async Task WriteClearingFilesAsync(string directory, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(ClearingFileInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                _simulator.WriteClearingFiles(directory);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The run is over: the simulator writes the rest itself.
+        }
+    }
 
     /// <summary>The status line's card part for the interval since the previous call.</summary>
     public string StatusSince(TimeSpan interval)
