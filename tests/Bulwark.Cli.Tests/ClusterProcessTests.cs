@@ -102,18 +102,18 @@ public sealed class ClusterProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task ClusterOnPostgres_AccountsRunTwice_DeployedWithoutStopping_LedgerStaysOne()
+    public async Task ClusterOnItsOwnPostgres_AccountsRunTwice_DeployedWithoutStopping_LedgerStaysOne()
     {
-        var server = Bulwark.Storage.Postgres.TemporaryPostgresServer.Shared;
-        var database = "cluster_" + Guid.NewGuid().ToString("n")[..10];
-        server.CreateDatabase(database);
-
         var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "accounts=2,feed=0",
-            "--edge-port", "0", "--store", server.Url(database));
+            "--edge-port", "0", "--store", "postgres");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Equal(2, Instances("accounts").Count);
+        using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(_state, "cluster.json")));
+        var postgres = state.RootElement.GetProperty("postgres");
+        var (port, pid) = (postgres.GetProperty("port").GetInt32(), postgres.GetProperty("pid").GetInt32());
         var status = await RunAsync("cluster", "status", "--state", _state);
-        Assert.Contains($"store postgres://postgres@127.0.0.1:{server.Port}/{database}", status.Output, StringComparison.Ordinal);
+        Assert.Contains($"store postgres://postgres@127.0.0.1:{port}/bulwark", status.Output, StringComparison.Ordinal);
+        Assert.Contains($"postgres: 127.0.0.1:{port} pid {pid} running", status.Output, StringComparison.Ordinal);
         Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(status.Output, @"accounts-\d+ +v1 .* running +yes +SERVING").Count);
 
         // Two writers of one PostgreSQL database: the deploy surges, each new one beside an old one.
@@ -123,7 +123,7 @@ public sealed class ClusterProcessTests : IDisposable
         var ledgerTwice = await RunAsync("scale", "ledger", "2", "--state", _state);
         Assert.Equal(2, ledgerTwice.ExitCode);
         Assert.Contains("ledger has one writer (fenced by epoch): it runs 0 or 1 instance, got 2.", ledgerTwice.Error, StringComparison.Ordinal);
-        using (var connection = new Npgsql.NpgsqlConnection(server.ConnectionString(database)))
+        using (var connection = new Npgsql.NpgsqlConnection($"Host=127.0.0.1;Port={port};Username=postgres;Database=bulwark;Pooling=false"))
         {
             await connection.OpenAsync();
             await using var schemas = new Npgsql.NpgsqlCommand("SELECT count(*) FROM information_schema.schemata WHERE schema_name IN ('ledger', 'accounts')", connection);
@@ -132,6 +132,9 @@ public sealed class ClusterProcessTests : IDisposable
 
         var down = await RunAsync("cluster", "down", "--state", _state);
         Assert.True(down.ExitCode == 0, down.Error);
+        Assert.Contains($"postgres (pid {pid}): stopped", down.Output, StringComparison.Ordinal);
+        Assert.False(IsAlive(pid));
+        Assert.True(File.Exists(Path.Combine(_state, "data", "postgres", "PG_VERSION")), "the bank's data stays for the next up");
     }
 
     [Theory]

@@ -78,10 +78,13 @@ internal sealed class ClusterState
     public DateTimeOffset StartedAt { get; init; }
 
     /// <summary><c>sqlite</c>, or the postgres:// URL the ledger and the accounts keep their data in.</summary>
-    public string Store { get; init; } = "sqlite";
+    public string Store { get; set; } = "sqlite";
 
     [JsonIgnore]
     public bool OnPostgres => Store != "sqlite";
+
+    /// <summary>The PostgreSQL server the cluster runs itself (<c>--store postgres</c>), or null.</summary>
+    public PostgresState? Postgres { get; set; }
 
     public List<EtcdMemberState> Members { get; init; } = [];
 

@@ -39,6 +39,13 @@ internal static class ClusterStatus
             text.AppendLine(CultureInfo.InvariantCulture, $"  {member.Name,-8} {member.ClientUrl,-24} pid {member.Pid,-8} {(healthy ? "healthy" : running ? "UNHEALTHY" : "NOT RUNNING")}");
         }
 
+        if (state.Postgres is { } postgres)
+        {
+            var running = LocalProcesses.IsRunning(postgres.Pid, stateDirectory);
+            allHealthy &= running;
+            text.AppendLine(CultureInfo.InvariantCulture, $"postgres: 127.0.0.1:{postgres.Port} pid {postgres.Pid} {(running ? "running" : "NOT RUNNING")} (data in {LocalPostgres.DataDirectory(stateDirectory)})");
+        }
+
         var (records, etcdError) = await ReadRecordsAsync(state, cancellationToken);
         if (etcdError is not null)
         {

@@ -103,16 +103,16 @@ internal static class LocalProcesses
     }
 
     /// <summary>
-    /// Stops a process the clean way: SIGTERM, wait up to <paramref name="grace"/>, then SIGKILL
+    /// Stops a process the clean way: SIGTERM (or <paramref name="signal"/>), wait up to <paramref name="grace"/>, then SIGKILL
     /// and wait a little more. Returns how it ended: "stopped", "killed" or "not running".
     /// </summary>
-    public static async Task<string> StopAsync(int pid, string marker, TimeSpan grace, CancellationToken cancellationToken)
+    public static async Task<string> StopAsync(int pid, string marker, TimeSpan grace, CancellationToken cancellationToken, string signal = "TERM")
     {
         if (!IsRunning(pid, marker))
         {
             return "not running";
         }
-        await SignalAsync(pid, "TERM");
+        await SignalAsync(pid, signal);
         if (await WaitGoneAsync(pid, marker, grace, cancellationToken))
         {
             return "stopped";

@@ -45,7 +45,24 @@ internal static class ClusterCommand
         };
         var edgePort = new Option<int>("--edge-port") { Description = "Public HTTP port of the first edge instance on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => RunCommand.PortDefault };
         var version = new Option<string>("--version-label") { Description = "Version label every instance starts with.", DefaultValueFactory = _ => "v1" };
-        var store = ServeCommand.StoreOption();
+        var store = new Option<string?>("--store")
+        {
+            Description = "Keep the ledger's and the accounts' data in PostgreSQL: 'postgres' runs a server of the cluster's own (data in STATE/data/postgres, kept across down and up), or postgres://user[:password]@host[:port]/database for one you run. Default: SQLite.",
+        };
+        store.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } url && url != LocalPostgres.Managed)
+            {
+                try
+                {
+                    Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url);
+                }
+                catch (FormatException error)
+                {
+                    result.AddError($"--store: {error.Message} (or 'postgres' for a server of the cluster's own)");
+                }
+            }
+        });
         var command = new Command("up", "Start etcd and the services, wait until every instance is healthy, print where the edge listens.")
         {
             state, members, replicas, edgePort, version, store,
@@ -97,6 +114,12 @@ internal static class ClusterCommand
             await Console.Error.WriteLineAsync($"bulwark {name}: etcd unreachable: {exception.Message}");
             return 2;
         }
+        catch (Exception exception) when (exception is OperationCanceledException or Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled })
+        {
+            // Ctrl-C or SIGTERM: what was started stays listed in the state file (cluster down stops it).
+            await Console.Error.WriteLineAsync($"bulwark {name}: interrupted.");
+            return 130;
+        }
     }
 
     private static async Task<int> UpAsync(string directory, int memberCount, string? replicasText, int edgePort, string version, string? store, CancellationToken cancellationToken)
@@ -115,7 +138,8 @@ internal static class ClusterCommand
         using var held = await ClusterState.LockAsync(directory, cancellationToken);
         if (ClusterState.Load(directory) is { } existing)
         {
-            var running = existing.Members.Count(m => LocalProcesses.IsRunning(m.Pid, directory)) + existing.Instances.Count(i => LocalProcesses.IsRunning(i.Pid, directory));
+            var running = existing.Members.Count(m => LocalProcesses.IsRunning(m.Pid, directory)) + existing.Instances.Count(i => LocalProcesses.IsRunning(i.Pid, directory))
+                + (existing.Postgres is { } postgres && LocalProcesses.IsRunning(postgres.Pid, directory) ? 1 : 0);
             if (running > 0)
             {
                 throw new ClusterException($"a cluster is already up in {directory} ({running} processes running); stop it first with: bulwark cluster down --state {directory}");
@@ -146,6 +170,13 @@ internal static class ClusterCommand
                 await LocalEtcd.WaitHealthyAsync(directory, member, cancellationToken);
             }
             await Console.Out.WriteLineAsync($"etcd: {state.Members.Count} member(s) healthy at {state.RegistryAddress} ({clock.Elapsed.TotalSeconds:0.0} s)");
+            if (store == LocalPostgres.Managed)
+            {
+                state.Postgres = await LocalPostgres.StartAsync(directory, cancellationToken);
+                state.Store = LocalPostgres.Url(state.Postgres.Port);
+                state.Save(directory);
+                await Console.Out.WriteLineAsync($"postgres: {state.Store} (pid {state.Postgres.Pid}, data in {LocalPostgres.DataDirectory(directory)})");
+            }
             await StartServicesAsync(directory, state, replicas, edgePort, version, cancellationToken);
         }
         catch (Exception exception) when (exception is ClusterException or EtcdUnavailableException)
@@ -154,7 +185,7 @@ internal static class ClusterCommand
             await StopAllAsync(directory, state, CancellationToken.None);
             return 2;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception exception) when (cancellationToken.IsCancellationRequested && exception is OperationCanceledException or Grpc.Core.RpcException)
         {
             // Ctrl-C or SIGTERM while starting: a half-started cluster is worse than none.
             await Console.Error.WriteLineAsync("bulwark cluster up: interrupted; stopping what was started.");
@@ -251,6 +282,10 @@ internal static class ClusterCommand
             await Console.Out.WriteLineAsync($"{id} (pid {pid}): {how}");
         }
         state.Instances.Clear();
+        if (state.Postgres is { } postgres)
+        {
+            await Console.Out.WriteLineAsync($"postgres (pid {postgres.Pid}): {await LocalPostgres.StopAsync(directory, postgres, cancellationToken)}");
+        }
         foreach (var (member, how) in await LocalEtcd.StopAllAsync(directory, state.Members, cancellationToken))
         {
             await Console.Out.WriteLineAsync($"etcd member {member.Name} (pid {member.Pid}): {how}");
