@@ -2,7 +2,8 @@
 # Failed calls during local-cluster operations: a cluster from `bulwark cluster up`, one client
 # calling the edge (POST /api/login with a wrong password: 401 means edge -> bulwark:///accounts
 # -> accounts answered; anything else is a failed call), one call at a time, while each operation
-# runs. Usage: bench/cluster-operations.sh [STATE_DIR]; BULWARK overrides how bulwark is run.
+# runs. Usage: bench/cluster-operations.sh [STATE_DIR]; BULWARK overrides how bulwark is run,
+# UP_ARGS adds options to `cluster up` (e.g. UP_ARGS="--store postgres --replicas accounts=2").
 set -u
 B=${BULWARK:-"dotnet run -c Release --project src/Bulwark.Cli --"}
 S=${1:-/tmp/bulwark-cluster-bench}
@@ -10,7 +11,7 @@ STOP=$S.stop
 $B cluster down --state "$S" >/dev/null 2>&1
 rm -rf "$S"
 start=$(date +%s.%N)
-$B cluster up --state "$S" --edge-port 0 > "$S.up" 2>&1 || { cat "$S.up"; exit 1; }
+$B cluster up --state "$S" --edge-port 0 ${UP_ARGS:-} > "$S.up" 2>&1 || { cat "$S.up"; exit 1; }
 echo "cluster up: $(echo "$(date +%s.%N) - $start" | bc) s wall (command included)"
 cat "$S.up"
 port=$(grep -o 'http://127.0.0.1:[0-9]*' "$S.up" | tail -1 | cut -d: -f3)
@@ -28,7 +29,7 @@ run() {
   touch "$STOP"; wait $p
   echo "== $2: exit $rc, $(echo "$e - $s" | bc) s; $(cat "$S.probe")"
 }
-run "$B deploy accounts --version v2 --state $S" "deploy accounts v2 (SQLite: restart)"
+run "$B deploy accounts --version v2 --state $S" "deploy accounts v2"
 run "BULWARK_TEST_NEVER_READY_VERSIONS=v3 $B deploy accounts --version v3 --healthy-within 5s --state $S" "deploy accounts v3 that never becomes ready (rolled back)"
 run "$B rollback accounts --state $S" "rollback accounts"
 run "for i in 1 2 3 4 5 6; do $B etcd add-member --state $S || exit 1; done; for m in etcd1 etcd2 etcd3 '' '' ''; do $B etcd remove-member \$m --state $S || exit 1; done" "etcd 3 -> 9 -> 3"
