@@ -111,7 +111,13 @@ public static class LedgerChecker
                 problems.Add($"transfer {Hex(id)} names credit account {Hex(creditId)}, which does not exist");
                 continue;
             }
-            switch (flags)
+            if ((flags & TransferFlags.Force) != 0 && flags is not (TransferFlags.Force or (TransferFlags.Force | TransferFlags.Pending)))
+            {
+                problems.Add($"transfer {Hex(id)} has flags {(uint)flags}, which the ledger never writes");
+                continue;
+            }
+            // A forced debit counts as any other; only its limit check was skipped.
+            switch (flags & ~TransferFlags.Force)
             {
                 case TransferFlags.None:
                 case TransferFlags.PostPending:

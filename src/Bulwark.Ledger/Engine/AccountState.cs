@@ -48,6 +48,9 @@ internal sealed class AccountState
 
     public long CreditsPostedBefore { get; private set; }
 
+    /// <summary>Debits in the current batch that were forced past the limit check.</summary>
+    public long ForcedDebitsInBatch { get; set; }
+
     /// <summary>Remembers the balances before the batch on its first touch; true on that first touch.</summary>
     public bool Touch(long batch)
     {
@@ -60,6 +63,7 @@ internal sealed class AccountState
         DebitsPostedBefore = DebitsPosted;
         CreditsPendingBefore = CreditsPending;
         CreditsPostedBefore = CreditsPosted;
+        ForcedDebitsInBatch = 0;
         return true;
     }
 

@@ -55,6 +55,9 @@ public sealed record LedgerTransfer
 
     public bool IsVoid => (Flags & TransferFlags.VoidPending) != 0;
 
+    /// <summary>A debit recorded whatever the debit account's limit (see <see cref="TransferFlags.Force"/>).</summary>
+    public bool IsForced => (Flags & TransferFlags.Force) != 0;
+
     public bool Equals(LedgerTransfer? other) =>
         other is not null
         && Id == other.Id && DebitAccountId == other.DebitAccountId && CreditAccountId == other.CreditAccountId

@@ -8,7 +8,8 @@ namespace Bulwark.Ledger.Engine;
 /// <summary>How the writer decides one transfer. Every status of the contract is decided here.</summary>
 internal sealed partial class LedgerWriter
 {
-    private const TransferFlags KnownTransferFlags = TransferFlags.Pending | TransferFlags.PostPending | TransferFlags.VoidPending;
+    private const TransferFlags KindFlags = TransferFlags.Pending | TransferFlags.PostPending | TransferFlags.VoidPending;
+    private const TransferFlags KnownTransferFlags = KindFlags | TransferFlags.Force;
 
     private LedgerTransferResult DecideTransfer(LedgerTransfer transfer)
     {
@@ -34,11 +35,16 @@ internal sealed partial class LedgerWriter
         {
             return TransferStatus.IdMustNotBeZero;
         }
-        if ((transfer.Flags & ~KnownTransferFlags) != 0 || BitOperations.PopCount((uint)transfer.Flags) > 1)
+        if ((transfer.Flags & ~KnownTransferFlags) != 0 || BitOperations.PopCount((uint)(transfer.Flags & KindFlags)) > 1)
         {
             return TransferStatus.InvalidFlags;
         }
         var twoPhaseSecond = transfer.IsPost || transfer.IsVoid;
+        // Force relaxes a debit's limit; a post or void debits nothing new.
+        if (transfer.IsForced && twoPhaseSecond)
+        {
+            return TransferStatus.InvalidFlags;
+        }
         // A pending id on a transfer that neither posts nor voids has no meaning the flags give it.
         if (transfer.PendingId != UInt128.Zero && !twoPhaseSecond)
         {
@@ -113,7 +119,7 @@ internal sealed partial class LedgerWriter
         {
             return Declined(TransferStatus.Overflow);
         }
-        if (debit.DebitsMustNotExceedCredits
+        if (debit.DebitsMustNotExceedCredits && !transfer.IsForced
             && (Int128)debit.DebitsPending + debit.DebitsPosted + amount > (Int128)debit.CreditsPosted + debit.Identity.OverdraftLimit)
         {
             return Declined(TransferStatus.ExceedsCredits);
@@ -121,6 +127,10 @@ internal sealed partial class LedgerWriter
 
         Touch(debit);
         Touch(credit);
+        if (transfer.IsForced)
+        {
+            debit.ForcedDebitsInBatch += amount;
+        }
         if (hold)
         {
             debit.DebitsPending += amount;

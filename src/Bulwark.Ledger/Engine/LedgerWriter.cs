@@ -292,8 +292,12 @@ internal sealed partial class LedgerWriter
             {
                 throw new UnreachableException($"Account {account.Id:x32} would have a negative balance.");
             }
+            // Only forced debits may take a limited account past its limit: without them, its
+            // debits are within the limit or no higher than before the batch.
+            var unforced = (Int128)account.DebitsPending + account.DebitsPosted - account.ForcedDebitsInBatch;
             if (account.DebitsMustNotExceedCredits
-                && (Int128)account.DebitsPending + account.DebitsPosted > (Int128)account.CreditsPosted + account.Identity.OverdraftLimit)
+                && unforced > (Int128)account.CreditsPosted + account.Identity.OverdraftLimit
+                && unforced > (Int128)account.DebitsPendingBefore + account.DebitsPostedBefore)
             {
                 throw new UnreachableException($"Account {account.Id:x32} would exceed its credits.");
             }

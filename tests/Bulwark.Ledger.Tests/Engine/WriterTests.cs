@@ -92,9 +92,10 @@ public sealed class WriterTests
     {
         var (ledger, store) = await StartHookedAsync();
         await using var _ = ledger;
-        // A corrupt cache (as a bug would make it): account 2 already owes more than it holds.
+        // A corrupt cache (as a bug would make it): account 2 has a negative balance. (Owing more
+        // than it holds is not corrupt by itself: forced debits may take an account there.)
         store.OnLoadAccounts = accounts => accounts
-            .Select(a => a.Id == Id(2) ? a with { DebitsPosted = 500 } : a)
+            .Select(a => a.Id == Id(2) ? a with { DebitsPosted = -500 } : a)
             .ToArray();
         store.BeforeCommit = _ => throw new IOException("force a reload through the corrupt loader");
         await Assert.ThrowsAsync<LedgerUnavailableException>(() => ledger.Engine.SubmitAsync([Transfer(91, Id(1), Id(3), 1)]));

@@ -65,7 +65,7 @@ public sealed class LedgerModel
         {
             return (TransferStatus.IdMustNotBeZero, false);
         }
-        if ((t.Flags & ~(TransferFlags)7) != 0 || kinds > 1 || (t.PendingId != 0 && !second))
+        if ((t.Flags & ~(TransferFlags)15) != 0 || kinds > 1 || (t.PendingId != 0 && !second) || (second && (t.Flags & TransferFlags.Force) != 0))
         {
             return (TransferStatus.InvalidFlags, false);
         }
@@ -118,7 +118,7 @@ public sealed class LedgerModel
         {
             return TransferStatus.Overflow;
         }
-        if (debit.Limited && debit.DebitsPending + (decimal)debit.DebitsPosted + a > debit.CreditsPosted + (decimal)debit.Overdraft)
+        if (debit.Limited && (t.Flags & TransferFlags.Force) == 0 && debit.DebitsPending + (decimal)debit.DebitsPosted + a > debit.CreditsPosted + (decimal)debit.Overdraft)
         {
             return TransferStatus.ExceedsCredits;
         }
@@ -195,6 +195,20 @@ public sealed class LedgerModel
         Transfers[t.Id] = Resolve(t, hold) with { State = TransferState.Posted };
         return TransferStatus.Ok;
     }
+
+    /// <summary>The debits on an account that came from forced transfers and still count (posted, held, or posted from a forced hold).</summary>
+    public decimal ForcedOutstanding(UInt128 account) => ForcedOutstanding(Transfers.Values, account);
+
+    /// <summary>The same, over transfers as the engine returns them.</summary>
+    public static decimal ForcedOutstanding(IEnumerable<LedgerTransfer> transfers, UInt128 account) =>
+        transfers
+            .Where(t => (t.Flags & TransferFlags.Force) != 0 && t.DebitAccountId == account)
+            .Sum(t => t.State switch
+            {
+                TransferState.Posted or TransferState.Pending => (decimal)t.Amount,
+                TransferState.HoldPosted => t.PostedAmount,
+                _ => 0m,
+            });
 
     public void ExpireDue()
     {

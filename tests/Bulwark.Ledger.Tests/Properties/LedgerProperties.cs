@@ -55,7 +55,7 @@ public abstract class LedgerPropertyChecks
                 RunStep(ledger, model, scenario.Steps[index], index);
             }
             AssertSameState(ledger, model);
-            AssertInvariants(ledger, model.Accounts.Keys);
+            AssertInvariants(ledger, model.Accounts.Keys, model.ForcedOutstanding);
         }
         finally
         {
@@ -90,7 +90,9 @@ public abstract class LedgerPropertyChecks
             }
             var applied = results.Count(r => !r.Duplicate);
             Assert.Equal(applied, ledger.Engine.Statistics.TransfersCommitted);
-            AssertInvariants(ledger, accounts.Select(a => a.Id).Distinct());
+            var forcedIds = results.Where(r => r.Transfer!.IsForced).Select(r => r.Transfer!.Id).Distinct().ToArray();
+            var forced = ledger.Engine.GetTransfersAsync(forcedIds).GetAwaiter().GetResult();
+            AssertInvariants(ledger, accounts.Select(a => a.Id).Distinct(), account => LedgerModel.ForcedOutstanding(forced, account));
         }
         finally
         {
@@ -159,15 +161,19 @@ public abstract class LedgerPropertyChecks
         }
     }
 
-    /// <summary>Money conserved, no limited account beyond its limit, balances equal to the transfer log.</summary>
-    private static void AssertInvariants(TestLedger ledger, IEnumerable<UInt128> accountIds)
+    /// <summary>
+    /// Money conserved, no limited account beyond its limit except by forced debits, balances
+    /// equal to the transfer log.
+    /// </summary>
+    private static void AssertInvariants(TestLedger ledger, IEnumerable<UInt128> accountIds, Func<UInt128, decimal>? forcedOutstanding = null)
     {
         var accounts = ledger.Engine.GetAccountsAsync(accountIds.ToArray()).GetAwaiter().GetResult();
         Assert.Equal(0, accounts.Sum(a => (decimal)a.CreditsPosted - a.DebitsPosted));
         Assert.Equal(0, accounts.Sum(a => (decimal)a.CreditsPending - a.DebitsPending));
         foreach (var account in accounts.Where(a => (a.Flags & AccountFlags.DebitsMustNotExceedCredits) != 0))
         {
-            Assert.True((decimal)account.DebitsPending + account.DebitsPosted <= (decimal)account.CreditsPosted + account.OverdraftLimit,
+            var forced = forcedOutstanding?.Invoke(account.Id) ?? 0m;
+            Assert.True((decimal)account.DebitsPending + account.DebitsPosted - forced <= (decimal)account.CreditsPosted + account.OverdraftLimit,
                 $"limited account {account.Id} exceeds its limit: {account}");
         }
         var report = ledger.Check();

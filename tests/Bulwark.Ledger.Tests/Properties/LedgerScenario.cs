@@ -80,6 +80,7 @@ public static class LedgerArbitraries
         from amount in Amount
         from currency in Currency
         from hold in Gen.Frequency((2, Gen.Constant(false)), (1, Gen.Constant(true)))
+        from force in Gen.Frequency((7, Gen.Constant(false)), (1, Gen.Constant(true)))
         from timeout in Gen.Elements(0u, 0u, 1u, 2u, 3u)
         from metadata in Gen.Choose(0, MetadataVariants.Length - 1)
         select new LedgerTransfer
@@ -89,7 +90,7 @@ public static class LedgerArbitraries
             CreditAccountId = credit,
             Amount = amount,
             Currency = currency,
-            Flags = hold ? TransferFlags.Pending : TransferFlags.None,
+            Flags = (hold ? TransferFlags.Pending : TransferFlags.None) | (force ? TransferFlags.Force : TransferFlags.None),
             TimeoutSeconds = hold || timeout == 3 ? timeout : 0,
             Code = 3,
             Metadata = MetadataVariants[metadata],
@@ -115,7 +116,7 @@ public static class LedgerArbitraries
 
     private static Gen<LedgerTransfer> OddFlags =>
         from id in TransferId
-        from flags in Gen.Elements((TransferFlags)3, (TransferFlags)8, TransferFlags.None)
+        from flags in Gen.Elements((TransferFlags)3, (TransferFlags)16, TransferFlags.Force | TransferFlags.PostPending, TransferFlags.None)
         select new LedgerTransfer { Id = id, DebitAccountId = 1, CreditAccountId = 2, Amount = 1, Currency = "GBP", Flags = flags, PendingId = flags == TransferFlags.None ? (UInt128)7 : UInt128.Zero };
 
     private static Gen<LedgerTransfer> AnyTransfer =>
