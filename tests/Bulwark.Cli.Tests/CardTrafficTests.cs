@@ -190,6 +190,19 @@ public sealed class CardTrafficTests : IDisposable
         Assert.NotEmpty(result.Errors);
     }
 
+    [Theory]
+    [InlineData("--rate", "run", "--rate", "abc")]
+    [InlineData("--customers", "run", "--customers", "many")]
+    [InlineData("--port", "run", "--port", "eighty")]
+    [InlineData("--accounts", "bench", "ledger", "--accounts", "lots")]
+    [InlineData("--clients", "bench", "ledger", "--clients", "1.5")]
+    public void Parse_NumberOptionNotANumber_ReportsErrorInsteadOfThrowing(string option, params string[] args)
+    {
+        var result = BulwarkCommandLine.Create().Parse(args);
+
+        Assert.Contains(result.Errors, error => error.Message.StartsWith(option + " must be between 1 and", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Parse_CardRateZero_TurnsCardTrafficOff()
     {

@@ -46,8 +46,9 @@ internal static class BenchCommand
         var accounts = CommonOptions.PositiveInt("--accounts", "Accounts the transfers move money between (at least 2).", defaults.Accounts, 10_000_000);
         accounts.Validators.Add(result =>
         {
-            // A command-level validator sees 0 for an option left at its default; checked on the option itself.
-            if (result.GetValueOrDefault<int>() == 1)
+            // A command-level validator sees 0 for an option left at its default; checked on the option
+            // itself, on the token (reading the value of a token that is not a number would throw).
+            if (result.Tokens.Count == 1 && int.TryParse(result.Tokens[0].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var count) && count == 1)
             {
                 result.AddError("--accounts must be at least 2: a transfer moves money between two accounts.");
             }

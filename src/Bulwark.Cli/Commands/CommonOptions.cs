@@ -71,20 +71,23 @@ internal static class CommonOptions
         return true;
     }
 
+    /// <summary>
+    /// A whole number from 1 to <paramref name="max"/>. Parsed rather than validated: a validator
+    /// reading a value that is not a number (e.g. <c>--rate abc</c>) throws instead of reporting.
+    /// </summary>
     public static Option<int> PositiveInt(string name, string description, int defaultValue, int max) => new(name)
     {
         Description = description,
         DefaultValueFactory = _ => defaultValue,
-        Validators =
+        CustomParser = result =>
         {
-            result =>
+            var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= 1 && value <= max)
             {
-                var value = result.GetValueOrDefault<int>();
-                if (value < 1 || value > max)
-                {
-                    result.AddError($"{name} must be between 1 and {max:N0}, got {value}.");
-                }
-            },
+                return value;
+            }
+            result.AddError($"{name} must be between 1 and {max:N0}, got {text}.");
+            return defaultValue;
         },
     };
 }
