@@ -181,6 +181,9 @@ public sealed class CardTrafficTests : IDisposable
     [Theory]
     [InlineData("run", "--card-rate", "-1")]
     [InlineData("run", "--card-rate", "many")]
+    [InlineData("run", "--card-link-port", "any")]
+    [InlineData("run", "--card-link-port", "70000")]
+    [InlineData("run", "--card-link-port", "-1")]
     [InlineData("cards", "clear")]
     [InlineData("cards", "clear", "file.txt", "--release-after-days", "0")]
     public void Parse_BadCardArguments_ReportErrors(params string[] args)
