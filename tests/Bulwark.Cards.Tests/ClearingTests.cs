@@ -99,6 +99,21 @@ public sealed class ClearingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ingest_UnmatchedPresentmentBeyondTheBalance_ForcePostedPastTheOverdraft()
+    {
+        var line = Line("P-10", 'N', "666666666666", "", "Airline", "4511", 0, CardsBank.OpeningBalance + 5_000);
+
+        var report = await _bank.Clearing.IngestFileAsync(WriteFile("BWS-TEST-05", [line]), CancellationToken.None);
+
+        Assert.Equal(1, report.ForcePosted);
+        Assert.Empty(report.Refused);
+        var account = await _bank.CustomerAccountAsync();
+        Assert.Equal((CardsBank.OpeningBalance + 5_000, CardsBank.OpeningBalance), (account.DebitsPosted, account.CreditsPosted));
+        Assert.Contains((await _bank.FeedAsync()).Items, item => item.MerchantName == "Airline" && item.State == FeedItemState.Settled);
+        await _bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
     public async Task Ingest_UnknownCard_RefusedAndReportedPerLine()
     {
         var line = Line("P-7", 'N', "888888888888", "", "Corner Shop", "5411", 0, 500, pan: CardsBank.LuhnPan("411111111111111"));

@@ -69,4 +69,50 @@ public sealed class StandInTests
         Assert.Equal(3_100, (await bank.CustomerAccountAsync()).DebitsPending);
         await bank.AssertMoneyConservedAsync();
     }
+
+    [Fact]
+    public async Task SlowLedger_StandInApprovalNoLongerCovered_PlacedAsForcedHold()
+    {
+        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
+        {
+            JournalPath = options.JournalPath,
+            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
+            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            StandInLimitPerCardMinor = 1_000_000,
+            StandInReplayInterval = TimeSpan.FromMilliseconds(200),
+        });
+        await using (var scheme = await bank.ConnectAsync())
+        {
+            Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 1_000, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+            bank.Slow.On = true;
+            // Within the cached 9,000: approved in stand-in, and the merchant will be paid.
+            Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 8_000, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+        }
+        // Meanwhile the customer spends the money another way (the slow ledger takes 3 s, then commits).
+        var drain = await bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
+        {
+            Transfers =
+            {
+                new Transfer
+                {
+                    Id = CardsBank.Proto(new UInt128(0xD0, 1)),
+                    DebitAccountId = CardsBank.Proto(UInt128.Parse(bank.LedgerAccountId, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture)),
+                    CreditAccountId = CardsBank.Proto(CardsBank.FundingAccountId),
+                    Amount = 8_500,
+                    Currency = "GBP",
+                    Code = 1,
+                },
+            },
+        }, deadline: DateTime.UtcNow.AddSeconds(20));
+        Assert.Equal(TransferStatus.Ok, drain.Results.Single().Status);
+
+        // The ledger returns: the approval is placed although the balance no longer covers it.
+        bank.Slow.On = false;
+        await CardsBank.EventuallyAsync(async () => (await bank.CardTransfersAsync()).Count == 2, "the stand-in approval reaches the ledger");
+        var account = await bank.CustomerAccountAsync();
+        Assert.Equal((9_000L, 8_500L, 10_000L), (account.DebitsPending, account.DebitsPosted, account.CreditsPosted));
+        var forced = Assert.Single(await bank.CardTransfersAsync(), transfer => transfer.Amount == 8_000);
+        Assert.Equal((uint)(TransferFlags.Pending | TransferFlags.Force), forced.Flags);
+        await bank.AssertMoneyConservedAsync();
+    }
 }

@@ -238,7 +238,7 @@ internal sealed partial class CardProcessor(
                 TransferResult result;
                 try
                 {
-                    result = await SubmitHoldAsync(current, DateTime.UtcNow + options.DeadlineBudget * 5, cancellationToken);
+                    result = await PlaceApprovedHoldAsync(current, DateTime.UtcNow + options.DeadlineBudget * 5, cancellationToken);
                 }
                 catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
                 {
@@ -531,7 +531,29 @@ internal sealed partial class CardProcessor(
         }
     }
 
-    private Task<TransferResult> SubmitHoldAsync(CardDecision decision, DateTime deadline, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Places the hold of an authorisation that is already approved (in stand-in, here or by the
+    /// scheme): the bank owes the merchant whatever the balance now is. First as an ordinary hold,
+    /// the same body the approval path may have sent before it timed out (so that one, if it
+    /// committed, answers as a duplicate); when that is refused for funds, as a forced hold
+    /// (<see cref="TransferFlags.Force"/>) with the same id. If the timed-out original commits in
+    /// between, the forced one is told its id is taken: the hold exists either way.
+    /// </summary>
+    private async Task<TransferResult> PlaceApprovedHoldAsync(CardDecision decision, DateTime deadline, CancellationToken cancellationToken)
+    {
+        var result = await SubmitHoldAsync(decision, deadline, cancellationToken);
+        if (result.Status != TransferStatus.ExceedsCredits)
+        {
+            return result;
+        }
+        metrics.ForcedHold();
+        var forced = await SubmitHoldAsync(decision, deadline, cancellationToken, force: true);
+        return forced.Status == TransferStatus.IdAlreadyUsedWithDifferentBody
+            ? new TransferResult { Status = TransferStatus.Ok, Duplicate = true }
+            : forced;
+    }
+
+    private Task<TransferResult> SubmitHoldAsync(CardDecision decision, DateTime deadline, CancellationToken cancellationToken, bool force = false) =>
         SubmitAsync(new Transfer
         {
             Id = ToProto(decision.HoldId),
@@ -540,7 +562,7 @@ internal sealed partial class CardProcessor(
             Amount = decision.Amount,
             Currency = decision.Currency,
             Code = CardPaymentCode,
-            Flags = (uint)TransferFlags.Pending,
+            Flags = (uint)(force ? TransferFlags.Pending | TransferFlags.Force : TransferFlags.Pending),
             TimeoutSeconds = (uint)options.HoldTimeoutSeconds,
             Metadata = { new Dictionary<string, string>(decision.Metadata) },
         }, deadline, cancellationToken);

@@ -195,13 +195,18 @@ public sealed partial class CardClearing
         var result = await SubmitAsync(Posted(id, CardJournal.ParseHex(card.LedgerAccountId), presentment.Amount, metadata), cancellationToken);
         if (result.Status != TransferStatus.Ok)
         {
-            // Usually EXCEEDS_CREDITS: the scheme settles with us regardless; an operator collects.
+            // Forced, so never for funds: an unknown account or a currency the ledger refuses.
             return new Outcome(OutcomeKind.Refused, Reason: $"the ledger refused the force-post: {result.Status}");
         }
         _journal.RememberPresentment(presentment.PresentmentId, id);
         return new Outcome(OutcomeKind.ForcePosted);
     }
 
+    /// <summary>
+    /// A presented amount the scheme has settled with the bank: recorded whatever the account's
+    /// balance (<see cref="TransferFlags.Force"/>; the account may go past its overdraft and the
+    /// bank collects), so the ledger never holds less than the bank paid out.
+    /// </summary>
     private Transfer Posted(UInt128 id, UInt128 debit, long amount, Dictionary<string, string> metadata) => new()
     {
         Id = CardProcessor.ToProto(id),
@@ -210,6 +215,7 @@ public sealed partial class CardClearing
         Amount = amount,
         Currency = "GBP",
         Code = CardPaymentCode,
+        Flags = (uint)TransferFlags.Force,
         Metadata = { metadata },
     };
 
