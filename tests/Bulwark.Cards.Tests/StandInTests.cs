@@ -115,4 +115,58 @@ public sealed class StandInTests
         Assert.Equal((uint)(TransferFlags.Pending | TransferFlags.Force), forced.Flags);
         await bank.AssertMoneyConservedAsync();
     }
+
+    [Fact]
+    public async Task SlowLedger_DeclinedInStandIn_HoldThatCommitsLateIsVoided()
+    {
+        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
+        {
+            JournalPath = options.JournalPath,
+            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
+            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            StandInLimitPerCardMinor = 0,
+            StandInReplayInterval = TimeSpan.FromMilliseconds(200),
+        });
+        var stan = Messages.NextStan();
+        await using var scheme = await bank.ConnectAsync();
+        bank.Slow.On = true;
+        Assert.Equal("91", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 2_000, stan, bank.Expiry))).GetResponseCode());
+        bank.Slow.On = false;
+
+        // The hold request that timed out commits after all (as a request still queued in a slow
+        // ledger would): the same hold id, derived from the authorisation's name.
+        var holdId = HoldId(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Messages.Acquirer}:{Messages.Rrn(stan)}:{stan:D6}"));
+        var late = await bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
+        {
+            Transfers =
+            {
+                new Transfer
+                {
+                    Id = CardsBank.Proto(holdId),
+                    DebitAccountId = CardsBank.Proto(UInt128.Parse(bank.LedgerAccountId, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture)),
+                    CreditAccountId = CardsBank.Proto(CardsBank.SettlementAccountId),
+                    Amount = 2_000,
+                    Currency = "GBP",
+                    Code = 4,
+                    Flags = (uint)TransferFlags.Pending,
+                },
+            },
+        });
+        Assert.Equal(TransferStatus.Ok, late.Results.Single().Status);
+
+        // The customer was told no: the hold must not keep their money.
+        await CardsBank.EventuallyAsync(async () =>
+            (await bank.Ledger.GetTransfersAsync(new GetTransfersRequest { Ids = { CardsBank.Proto(holdId) } })).Transfers.Single().State == TransferState.Voided,
+            "the late hold is voided");
+        Assert.Equal(0, (await bank.CustomerAccountAsync()).DebitsPending);
+        Assert.Equal("91", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 2_000, stan, bank.Expiry))).GetResponseCode());
+        await bank.AssertMoneyConservedAsync();
+    }
+
+    /// <summary>The processor's hold id for an authorisation (docs/internals/cards.md: SHA-256 of "bulwark-cards|hold|" + name, first 16 bytes big-endian).</summary>
+    private static UInt128 HoldId(string key)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("bulwark-cards|hold|" + key));
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(hash);
+    }
 }

@@ -38,6 +38,9 @@ internal sealed partial class CardProcessor(
     /// </summary>
     private const int LockStripes = 4_096;
 
+    /// <summary>How long a hold that must be voided may be "not found" before it is taken as never placed.</summary>
+    internal static readonly TimeSpan VoidNotFoundGrace = TimeSpan.FromMinutes(1);
+
     private readonly SemaphoreSlim[] _locks = [.. Enumerable.Range(0, LockStripes).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly ConcurrentDictionary<string, Card> _cards = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _standInExposure = new(StringComparer.Ordinal);
@@ -193,12 +196,12 @@ internal sealed partial class CardProcessor(
         if (options.StandInLimitPerCardMinor == 0 || exposure + decision.Amount > options.StandInLimitPerCardMinor)
         {
             metrics.StandIn(Iso8583ResponseCodes.IssuerUnavailable);
-            return await DeclineAsync(request, decision.Key, Iso8583ResponseCodes.IssuerUnavailable, journalIt: false);
+            return await DeclineUncertainHoldAsync(request, decision, Iso8583ResponseCodes.IssuerUnavailable);
         }
         if (_balances.Available(decision.DebitAccountId) is { } available && decision.Amount > available)
         {
             metrics.StandIn(Iso8583ResponseCodes.InsufficientFunds);
-            return await DeclineAsync(request, decision.Key, Iso8583ResponseCodes.InsufficientFunds, journalIt: false);
+            return await DeclineUncertainHoldAsync(request, decision, Iso8583ResponseCodes.InsufficientFunds);
         }
         await journal.SaveAsync(decision with { State = DecisionState.PendingLedger });
         _standInExposure.AddOrUpdate(decision.CardToken, decision.Amount, (_, value) => value + decision.Amount);
@@ -207,6 +210,88 @@ internal sealed partial class CardProcessor(
         metrics.StandIn(Iso8583ResponseCodes.Approved);
         LogStandIn(decision.Key, decision.Amount);
         return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
+    }
+
+    /// <summary>
+    /// Declines an authorisation whose hold request went unanswered: that request may still commit
+    /// in the ledger, and a hold for a declined payment would keep the customer's money for days.
+    /// The decline is journalled as <see cref="DecisionState.VoidRequired"/> (with the code the
+    /// scheme is given, so a repeat gets the same answer) and the replayer voids the hold.
+    /// </summary>
+    private async Task<Iso8583MessageBuilder> DeclineUncertainHoldAsync(Iso8583Message request, CardDecision decision, string responseCode)
+    {
+        await journal.SaveAsync(decision with { ResponseCode = responseCode, ApprovalCode = "", State = DecisionState.VoidRequired });
+        return Respond(request, responseCode);
+    }
+
+    /// <summary>
+    /// Voids the holds that declined or reversed authorisations may have left
+    /// (<see cref="DecisionState.VoidRequired"/>); returns how many are still waiting. A hold not
+    /// found is waited for during <see cref="VoidNotFoundGrace"/> (a late request can still be in
+    /// the ledger's queue), then taken as never placed.
+    /// </summary>
+    public async Task<int> VoidRequiredAsync(int batch, CancellationToken cancellationToken)
+    {
+        var waiting = 0;
+        foreach (var entry in journal.VoidsRequired(batch))
+        {
+            var stripe = Stripe(entry.Key);
+            await stripe.WaitAsync(cancellationToken);
+            try
+            {
+                if (journal.Find(entry.Key) is not { State: DecisionState.VoidRequired } current)
+                {
+                    continue;
+                }
+                TransferResult result;
+                try
+                {
+                    result = await SubmitAsync(new Transfer
+                    {
+                        Id = ToProto(CardKeys.Void(current.Key)),
+                        PendingId = ToProto(current.HoldId),
+                        Currency = current.Currency,
+                        Code = CardPaymentCode,
+                        Flags = (uint)TransferFlags.VoidPending,
+                    }, DateTime.UtcNow + options.DeadlineBudget * 5, cancellationToken);
+                }
+                catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
+                {
+                    waiting++;
+                    continue;
+                }
+                switch (result.Status)
+                {
+                    case TransferStatus.Ok:
+                    case TransferStatus.PendingTransferAlreadyVoided:
+                    case TransferStatus.PendingTransferExpired:
+                        if (result.Status == TransferStatus.Ok && !result.Duplicate)
+                        {
+                            metrics.LateHoldVoided();
+                        }
+                        await journal.SaveAsync(current with { State = DecisionState.Reversed });
+                        break;
+                    case TransferStatus.PendingTransferNotFound
+                        when journal.UpdatedAt(current.Key) is { } since && time.GetUtcNow().ToUnixTimeMilliseconds() - since > VoidNotFoundGrace.TotalMilliseconds:
+                        await journal.SaveAsync(current with { State = DecisionState.Reversed });
+                        break;
+                    case TransferStatus.PendingTransferNotFound:
+                        waiting++;
+                        break;
+                    default:
+                        // Posted already (it cannot be voided any more): an operator looks at it.
+                        metrics.LedgerRefused();
+                        LogLedgerRefusedHold(current.Key, result.Status.ToString());
+                        await journal.SaveAsync(current with { State = DecisionState.LedgerRefused });
+                        break;
+                }
+            }
+            finally
+            {
+                stripe.Release();
+            }
+        }
+        return waiting;
     }
 
     /// <summary>Counts journalled stand-in approvals not yet in the ledger against their cards' limits (at start).</summary>
@@ -364,7 +449,8 @@ internal sealed partial class CardProcessor(
                     _standInExposure.AddOrUpdate(decision.CardToken, 0, (_, value) => Math.Max(0, value - decision.Amount));
                     _balances.StandInPending(decision.DebitAccountId, -decision.Amount);
                     _balances.Change(decision.DebitAccountId, decision.Amount);
-                    await journal.SaveAsync(decision with { State = DecisionState.Reversed });
+                    // The approval's own hold request timed out and may still commit: it must end voided.
+                    await journal.SaveAsync(decision with { State = DecisionState.VoidRequired });
                     return Respond(reversal, Iso8583ResponseCodes.Approved);
                 case DecisionState.Held:
                     return await VoidAsync(reversal, decision, cancellationToken);
@@ -448,14 +534,17 @@ internal sealed partial class CardProcessor(
     }
 
     /// <summary>
-    /// Turns a <see cref="DecisionState.HoldRequested"/> record into what it means by asking the
-    /// ledger for its hold: held (recorded as such), or nothing decided (null). Other records are
-    /// returned as they are. Call under the authorisation's lock.
+    /// Turns a <see cref="DecisionState.HoldRequested"/> or <see cref="DecisionState.VoidRequired"/>
+    /// record into what it means by asking the ledger for its hold: held (recorded as such: for a
+    /// void-required record, the late hold stands and the authorisation is now approved), nothing
+    /// decided (null: a 91 leaves the scheme free to ask again), or, for a void-required record
+    /// whose hold is already voided, the decline as it was. Other records are returned as they
+    /// are. Call under the authorisation's lock.
     /// </summary>
     /// <exception cref="DecisionUnresolvedException">The ledger did not answer.</exception>
     internal async Task<CardDecision?> ResolveAsync(CardDecision? decision, CancellationToken cancellationToken)
     {
-        if (decision is not { State: DecisionState.HoldRequested })
+        if (decision is not { State: DecisionState.HoldRequested or DecisionState.VoidRequired })
         {
             return decision;
         }
@@ -472,6 +561,14 @@ internal sealed partial class CardProcessor(
         if (found.Transfers.Count == 0)
         {
             return null;
+        }
+        if (decision.State == DecisionState.VoidRequired)
+        {
+            if (found.Transfers[0].State != TransferState.Pending)
+            {
+                return decision;
+            }
+            decision = decision with { ResponseCode = Iso8583ResponseCodes.Approved, ApprovalCode = CardKeys.ApprovalCode(decision.HoldId) };
         }
         var held = decision with { State = DecisionState.Held };
         await journal.SaveAsync(held, cancellationToken);

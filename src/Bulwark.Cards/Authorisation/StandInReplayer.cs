@@ -6,7 +6,9 @@ namespace Bulwark.Cards.Authorisation;
 /// <summary>
 /// Posts journalled decisions (stand-in approvals, scheme advices) to the ledger: once at start
 /// (the journal survives a restart), then every <see cref="CardsOptions.StandInReplayInterval"/>.
-/// Each hold has the id derived from its authorisation, so posting twice is posting once.
+/// Each hold has the id derived from its authorisation, so posting twice is posting once. It also
+/// voids the holds that declined or reversed authorisations may have left behind (a hold request
+/// that timed out and committed late).
 /// </summary>
 internal sealed partial class StandInReplayer(CardsOptions options, CardProcessor processor, TimeProvider time, ILogger<StandInReplayer> logger) : BackgroundService
 {
@@ -20,7 +22,8 @@ internal sealed partial class StandInReplayer(CardsOptions options, CardProcesso
         {
             try
             {
-                var waiting = await processor.ReplayPendingAsync(BatchEntriesMax, stoppingToken);
+                var waiting = await processor.ReplayPendingAsync(BatchEntriesMax, stoppingToken)
+                    + await processor.VoidRequiredAsync(BatchEntriesMax, stoppingToken);
                 if (waiting > 0)
                 {
                     LogWaiting(waiting);

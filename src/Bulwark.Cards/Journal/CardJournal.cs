@@ -47,6 +47,14 @@ internal enum DecisionState
     /// was decided (the processor stopped, or the ledger refused or was late).
     /// </summary>
     HoldRequested = 6,
+
+    /// <summary>
+    /// Declined (or reversed) after a hold request whose outcome is unknown (the ledger did not
+    /// answer in time): the hold may still commit, and must then end voided. The replayer voids
+    /// it, and marks the record <see cref="Reversed"/> once the void is done or the hold has
+    /// certainly never been placed. The response code is the one the scheme was given.
+    /// </summary>
+    VoidRequired = 7,
 }
 
 /// <summary>
@@ -101,6 +109,7 @@ internal sealed class CardJournal : IDisposable
                 rrn TEXT NOT NULL,
                 updated_at_unix_ms INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS decisions_pending ON decisions(state) WHERE state = 2;
+            CREATE INDEX IF NOT EXISTS decisions_void_required ON decisions(state) WHERE state = 7;
             CREATE INDEX IF NOT EXISTS decisions_rrn ON decisions(rrn);
             CREATE TABLE IF NOT EXISTS early_reversals (
                 key TEXT PRIMARY KEY,
@@ -237,12 +246,31 @@ internal sealed class CardJournal : IDisposable
         parameters["$now"].Value = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     }
 
-    public IReadOnlyList<CardDecision> PendingLedger(int limit)
+    public IReadOnlyList<CardDecision> PendingLedger(int limit) => InState(DecisionState.PendingLedger, limit);
+
+    /// <summary>Declines whose possibly-placed hold must end voided (<see cref="DecisionState.VoidRequired"/>), oldest first, with when each was recorded.</summary>
+    public IReadOnlyList<CardDecision> VoidsRequired(int limit) => InState(DecisionState.VoidRequired, limit);
+
+    /// <summary>When the record for <paramref name="key"/> was last written (Unix ms), or null.</summary>
+    public long? UpdatedAt(string key)
     {
         lock (_lock)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE state = 2 ORDER BY updated_at_unix_ms LIMIT $limit";
+            command.CommandText = "SELECT updated_at_unix_ms FROM decisions WHERE key = $key";
+            command.Parameters.AddWithValue("$key", key);
+            return command.ExecuteScalar() is long value ? value : null;
+        }
+    }
+
+    private List<CardDecision> InState(DecisionState state, int limit)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            // The state as a literal: only then can SQLite use the partial index for that state.
+            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state FROM decisions WHERE state = "
+                + ((int)state).ToString(CultureInfo.InvariantCulture) + " ORDER BY updated_at_unix_ms LIMIT $limit";
             command.Parameters.AddWithValue("$limit", limit);
             using var reader = command.ExecuteReader();
             var result = new List<CardDecision>();

@@ -16,6 +16,7 @@ internal sealed class CardsMetrics
     private readonly Counter<long> _standInPosted;
     private readonly Counter<long> _ledgerRefusals;
     private readonly Counter<long> _forced;
+    private readonly Counter<long> _lateHoldsVoided;
     private readonly Histogram<double> _duration;
 
     public CardsMetrics(IMeterFactory meterFactory)
@@ -31,6 +32,7 @@ internal sealed class CardsMetrics
         _standInPosted = meter.CreateCounter<long>("bulwark.cards.stand_in_posted", description: "Journalled decisions posted to the ledger after the fact.");
         _ledgerRefusals = meter.CreateCounter<long>("bulwark.cards.ledger_refused", description: "Decisions already given that the ledger later refused (operator follow-up).");
         _forced = meter.CreateCounter<long>("bulwark.cards.forced", description: "Approved holds placed after the fact (stand-in, advices) that needed the ledger's FORCE flag because the balance no longer covered them.");
+        _lateHoldsVoided = meter.CreateCounter<long>("bulwark.cards.late_holds_voided", description: "Holds that committed after their authorisation had been declined or reversed (the request timed out), voided by the replayer.");
         _duration = meter.CreateHistogram<double>("bulwark.cards.request.duration", unit: "s", description: "Time from a request's arrival to its answer being written.");
     }
 
@@ -53,6 +55,8 @@ internal sealed class CardsMetrics
     public void StandInPosted() => _standInPosted.Add(1);
 
     public void LedgerRefused() => _ledgerRefusals.Add(1);
+
+    public void LateHoldVoided() => _lateHoldsVoided.Add(1);
 
     public void ForcedHold() => _forced.Add(1, new KeyValuePair<string, object?>("kind", "hold"));
 }
