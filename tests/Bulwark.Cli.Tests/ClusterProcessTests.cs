@@ -15,9 +15,19 @@ public sealed class ClusterProcessTests : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
     private readonly string _state = Path.Combine(Path.GetTempPath(), "bulwark-cluster-" + Guid.NewGuid().ToString("n"));
+    private readonly string _otherState = Path.Combine(Path.GetTempPath(), "bulwark-cluster-" + Guid.NewGuid().ToString("n"));
 
     public void Dispose()
     {
+        // A second cluster on the first one's PostgreSQL stops first.
+        if (File.Exists(Path.Combine(_otherState, "cluster.json")))
+        {
+            RunAsync("cluster", "down", "--state", _otherState).GetAwaiter().GetResult();
+        }
+        if (Directory.Exists(_otherState))
+        {
+            Directory.Delete(_otherState, recursive: true);
+        }
         // Whatever happened, nothing this test started keeps running: down stops by the PIDs in the state.
         if (File.Exists(Path.Combine(_state, "cluster.json")))
         {
@@ -130,11 +140,80 @@ public sealed class ClusterProcessTests : IDisposable
             Assert.Equal(2L, await schemas.ExecuteScalarAsync());
         }
 
+        await SecondClusterWithPassword_KeepsItOffCommandLinesAndStateFile(port);
+
         var down = await RunAsync("cluster", "down", "--state", _state);
         Assert.True(down.ExitCode == 0, down.Error);
         Assert.Contains($"postgres (pid {pid}): stopped", down.Output, StringComparison.Ordinal);
         Assert.False(IsAlive(pid));
         Assert.True(File.Exists(Path.Combine(_state, "data", "postgres", "PG_VERSION")), "the bank's data stays for the next up");
+    }
+
+    /// <summary>
+    /// A cluster given a URL with a password (the first cluster's server trusts local connections,
+    /// so the password is carried, not checked): it is in no command line and not in cluster.json,
+    /// only in the 0600 store-url; the accounts (only them, on the shared database) come up without
+    /// --store, so from BULWARK_STORE, and a later scale finds the password again.
+    /// </summary>
+    private async Task SecondClusterWithPassword_KeepsItOffCommandLinesAndStateFile(int port)
+    {
+        // Unique, so that nothing else on the machine (a path, another test) can contain it.
+        var password = $"secret{Guid.NewGuid():n}";
+        var url = $"postgres://postgres:{password}@127.0.0.1:{port}/bulwark";
+        // The database's cards were tokenised with the first cluster's key: the accounts of this one need it too.
+        var keys = Directory.CreateDirectory(Path.Combine(_otherState, "data", "accounts", "keys")).FullName;
+        File.Copy(Path.Combine(_state, "data", "accounts", "keys", "tokenisation.key"), Path.Combine(keys, "tokenisation.key"));
+        var up = await RunAsync("cluster", "up", "--state", _otherState, "--etcd-members", "1", "--replicas", "ledger=0,feed=0,edge=0",
+            "--edge-port", "0", "--store", url);
+        Assert.True(up.ExitCode == 0, up.Output + up.Error);
+        Assert.DoesNotContain(password, up.Output + up.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(password, File.ReadAllText(Path.Combine(_otherState, "cluster.json")), StringComparison.Ordinal);
+        var secretFile = Path.Combine(_otherState, "store-url");
+        Assert.Equal(url, File.ReadAllText(secretFile));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(secretFile));
+        }
+
+        var scale = await RunAsync("scale", "accounts", "2", "--state", _otherState);
+        Assert.True(scale.ExitCode == 0, scale.Error);
+        var pids = Pids(_otherState);
+        Assert.Equal(3, pids.Count); // etcd and two accounts.
+        foreach (var pid in pids)
+        {
+            var commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+            Assert.DoesNotContain(password, commandLine, StringComparison.Ordinal);
+            Assert.DoesNotContain("--store", commandLine, StringComparison.Ordinal);
+        }
+        var status = await RunAsync("cluster", "status", "--state", _otherState);
+        Assert.Contains($"store postgres://postgres:***@127.0.0.1:{port}/bulwark", status.Output, StringComparison.Ordinal);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(status.Output, @"accounts-\d+ +v1 .* running +yes +SERVING").Count);
+        // On PostgreSQL, read from BULWARK_STORE: no SQLite file of the accounts was created.
+        Assert.False(File.Exists(Path.Combine(_otherState, "data", "accounts", "accounts.db")), "the accounts ignored BULWARK_STORE");
+
+        // The password file gone: what would start an instance says where the password is looked for.
+        File.Move(secretFile, secretFile + ".aside");
+        var lost = await RunAsync("scale", "accounts", "3", "--state", _otherState);
+        Assert.Equal(2, lost.ExitCode);
+        Assert.Contains($"bulwark scale: the password of postgres://postgres:***@127.0.0.1:{port}/bulwark is not in {secretFile}: set BULWARK_STORE to the full URL and retry.", lost.Error, StringComparison.Ordinal);
+        File.Move(secretFile + ".aside", secretFile);
+
+        var down = await RunAsync("cluster", "down", "--state", _otherState);
+        Assert.True(down.ExitCode == 0, down.Error);
+        Assert.False(File.Exists(secretFile), "down leaves the password behind");
+    }
+
+    [Theory]
+    [InlineData("serve --service ledger --registry etcd://127.0.0.1:1", "bulwark serve")]
+    [InlineData("run --no-workload", "bulwark run")]
+    public async Task StoreVariableNotAPostgresUrl_ExitsTwoNamingTheVariableNotThePassword(string arguments, string command)
+    {
+        var result = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "mysql://root:hunter2@localhost/bank" },
+            [.. arguments.Split(' '), "--data", _state]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"{command}: BULWARK_STORE: 'mysql://root:***@localhost/bank' is not a PostgreSQL URL", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", result.Error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -248,9 +327,11 @@ public sealed class ClusterProcessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_state, "cluster.json")));
     }
 
-    private List<int> Pids()
+    private List<int> Pids() => Pids(_state);
+
+    private static List<int> Pids(string directory)
     {
-        using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(_state, "cluster.json")));
+        using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "cluster.json")));
         return [.. state.RootElement.GetProperty("members").EnumerateArray().Concat(state.RootElement.GetProperty("instances").EnumerateArray())
             .Select(e => e.GetProperty("pid").GetInt32())];
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Bulwark.Storage.Postgres;
 
 namespace Bulwark.Cli.Cluster;
 
@@ -62,6 +63,9 @@ internal sealed class InstanceState
 internal sealed class ClusterState
 {
     public const string FileName = "cluster.json";
+
+    /// <summary>The file holding the store URL when it has a password (mode 0600).</summary>
+    public const string StoreUrlFileName = "store-url";
     private const string LockFileName = "cluster.lock";
     private const int LockWaitSecondsMax = 120;
 
@@ -77,11 +81,30 @@ internal sealed class ClusterState
 
     public DateTimeOffset StartedAt { get; init; }
 
-    /// <summary><c>sqlite</c>, or the postgres:// URL the ledger and the accounts keep their data in.</summary>
+    /// <summary>
+    /// <c>sqlite</c>, or the postgres:// URL the ledger and the accounts keep their data in, with
+    /// any password replaced by *** (this file is for display; see <see cref="StoreUrl"/>).
+    /// </summary>
     public string Store { get; set; } = "sqlite";
+
+    /// <summary>
+    /// The store URL as given, password included: what the stateful instances get (through their
+    /// environment, never their command line). Never written to <c>cluster.json</c>: a password is
+    /// kept in <c>store-url</c> beside it, readable by its owner only (0600). Null when the state
+    /// file names a password that neither that file nor <c>BULWARK_STORE</c> supplies.
+    /// </summary>
+    [JsonIgnore]
+    public string? StoreUrl { get; set; } = "sqlite";
 
     [JsonIgnore]
     public bool OnPostgres => Store != "sqlite";
+
+    /// <summary>Sets the store: the URL as given for the children, the redacted one for the state file.</summary>
+    public void UseStore(string url)
+    {
+        StoreUrl = url;
+        Store = url == "sqlite" ? url : PostgresConnections.Redact(url);
+    }
 
     /// <summary>The PostgreSQL server the cluster runs itself (<c>--store postgres</c>), or null.</summary>
     public PostgresState? Postgres { get; set; }
@@ -112,8 +135,10 @@ internal sealed class ClusterState
         }
         try
         {
-            return JsonSerializer.Deserialize<ClusterState>(File.ReadAllBytes(path), Json)
+            var state = JsonSerializer.Deserialize<ClusterState>(File.ReadAllBytes(path), Json)
                 ?? throw new ClusterException($"{path} is empty.");
+            state.StoreUrl = state.FindStoreUrl(stateDirectory);
+            return state;
         }
         catch (JsonException exception)
         {
@@ -121,14 +146,76 @@ internal sealed class ClusterState
         }
     }
 
-    /// <summary>Writes the state file atomically (write a temporary file, then rename).</summary>
+    /// <summary>
+    /// Writes the state file atomically (write a temporary file, then rename), and beside it the
+    /// store URL when it has a password (created 0600, so it is never readable by others, not even
+    /// for a moment); a <c>store-url</c> left by an earlier cluster is deleted when there is none.
+    /// </summary>
     public void Save(string stateDirectory)
     {
         Directory.CreateDirectory(stateDirectory);
         var path = PathIn(stateDirectory);
         var temporary = path + $".{Environment.ProcessId}.tmp";
         File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(this, Json));
+        var secret = System.IO.Path.Combine(stateDirectory, StoreUrlFileName);
+        if (StoreUrl is { } url && url != Store)
+        {
+            WriteOwnerOnly(secret, url);
+        }
+        else if (StoreUrl is not null)
+        {
+            File.Delete(secret);
+        }
         File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Writes a file only its owner can read or write, atomically (a temporary file, then rename).</summary>
+    private static void WriteOwnerOnly(string path, string text)
+    {
+        var temporary = path + $".{Environment.ProcessId}.tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        using (var stream = new FileStream(temporary, options))
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                // Create keeps the mode of a file that was already there (left by a crash between
+                // writing and renaming): set it before the password is written into it.
+                File.SetUnixFileMode(stream.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+            stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        }
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Deletes the password file (cluster down: the next up is given the URL again).</summary>
+    public static void DeleteStoreUrl(string stateDirectory) => File.Delete(System.IO.Path.Combine(stateDirectory, StoreUrlFileName));
+
+    /// <summary>
+    /// The store URL with its password: the state file's own when it has none; <c>store-url</c> or
+    /// <c>BULWARK_STORE</c> when either names the same server, user and database; a password
+    /// still in the state file (written before passwords moved out of it) as it is, and
+    /// <see cref="Store"/> redacted, so that the next save moves it out. Null when none supplies it.
+    /// </summary>
+    private string? FindStoreUrl(string stateDirectory)
+    {
+        if (!OnPostgres || !Uri.TryCreate(Store, UriKind.Absolute, out var uri) || !uri.UserInfo.Contains(':', StringComparison.Ordinal))
+        {
+            return Store;
+        }
+        var redacted = PostgresConnections.Redact(Store);
+        if (redacted != Store)
+        {
+            var legacy = Store;
+            Store = redacted;
+            return legacy;
+        }
+        var secret = System.IO.Path.Combine(stateDirectory, StoreUrlFileName);
+        var candidates = new[] { File.Exists(secret) ? File.ReadAllText(secret).Trim() : null, Environment.GetEnvironmentVariable(Commands.CommonOptions.StoreVariable) };
+        return candidates.FirstOrDefault(url => !string.IsNullOrEmpty(url) && PostgresConnections.Redact(url) == Store);
     }
 
     /// <summary>

@@ -103,11 +103,17 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
         {
             arguments.AddRange(["--public-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
+        // The store URL goes in the environment, never on the command line: every user of the
+        // machine can read a command line (ps), only the owner a process's environment. Set
+        // empty otherwise, so that an operator's own BULWARK_STORE never reaches a SQLite cluster.
+        var store = "";
         if (IsStateful(service) && state.OnPostgres)
         {
-            arguments.AddRange(["--store", state.Store]);
+            store = state.StoreUrl ?? throw new ClusterException(
+                $"the password of {state.Store} is not in {Path.Combine(stateDirectory, ClusterState.StoreUrlFileName)}: set {Commands.CommonOptions.StoreVariable} to the full URL and retry.");
         }
-        instance.Pid = LocalProcesses.StartDetached(file, arguments, LogPath(instance));
+        var environment = new Dictionary<string, string> { [Commands.CommonOptions.StoreVariable] = store };
+        instance.Pid = LocalProcesses.StartDetached(file, arguments, LogPath(instance), environment);
         state.Instances.Add(instance);
         state.Save(stateDirectory);
         return instance;

@@ -47,7 +47,7 @@ internal static class ClusterCommand
         var version = new Option<string>("--version-label") { Description = "Version label every instance starts with.", DefaultValueFactory = _ => "v1" };
         var store = new Option<string?>("--store")
         {
-            Description = "Keep the ledger's and the accounts' data in PostgreSQL: 'postgres' runs a server of the cluster's own (data in STATE/data/postgres, kept across down and up), or postgres://user[:password]@host[:port]/database for one you run. Default: SQLite.",
+            Description = "Keep the ledger's and the accounts' data in PostgreSQL: 'postgres' runs a server of the cluster's own (data in STATE/data/postgres, kept across down and up), or postgres://user[:password]@host[:port]/database for one you run (a password reaches the services through their environment, never their command line, and is kept in STATE/store-url, mode 0600, not in cluster.json). Default: SQLite.",
         };
         store.Validators.Add(result =>
         {
@@ -152,7 +152,8 @@ internal static class ClusterCommand
             LocalEtcd.TryDelete(stale);
         }
 
-        var state = new ClusterState { EtcdToken = $"bulwark-{Guid.NewGuid():N}", StartedAt = DateTimeOffset.UtcNow, Store = store ?? "sqlite" };
+        var state = new ClusterState { EtcdToken = $"bulwark-{Guid.NewGuid():N}", StartedAt = DateTimeOffset.UtcNow };
+        state.UseStore(store ?? "sqlite");
         for (var i = 0; i < memberCount; i++)
         {
             state.Members.Add(LocalEtcd.NewMember(state));
@@ -173,7 +174,7 @@ internal static class ClusterCommand
             if (store == LocalPostgres.Managed)
             {
                 state.Postgres = await LocalPostgres.StartAsync(directory, cancellationToken);
-                state.Store = LocalPostgres.Url(state.Postgres.Port);
+                state.UseStore(LocalPostgres.Url(state.Postgres.Port));
                 state.Save(directory);
                 await Console.Out.WriteLineAsync($"postgres: {state.Store} (pid {state.Postgres.Pid}, data in {LocalPostgres.DataDirectory(directory)})");
             }
@@ -265,6 +266,7 @@ internal static class ClusterCommand
         var clock = Stopwatch.StartNew();
         await StopAllAsync(directory, state, cancellationToken);
         File.Delete(ClusterState.PathIn(directory));
+        ClusterState.DeleteStoreUrl(directory);
         await Console.Out.WriteLineAsync($"cluster down in {clock.Elapsed.TotalSeconds:0.0} s; data and logs kept in {directory}");
         return 0;
     }

@@ -36,6 +36,39 @@ internal static class CommonOptions
         return store;
     }
 
+    /// <summary>
+    /// The environment variable <c>bulwark run</c> and <c>bulwark serve</c> read the PostgreSQL URL
+    /// from when <c>--store</c> is absent. A password in it stays off the command line, which every
+    /// user of the machine can read (<c>ps</c>, <c>/proc/PID/cmdline</c>); a process's environment
+    /// only its owner (and root) can read. <c>bulwark cluster up</c> passes the URL to its children this way.
+    /// </summary>
+    public const string StoreVariable = "BULWARK_STORE";
+
+    /// <summary>The sentence <c>--store</c>'s help ends with: where else the URL can come from, and which way to prefer.</summary>
+    public const string StoreHelp = "When --store is absent, the " + StoreVariable + " environment variable is read. A password on the command line is visible to every user in ps: prefer " + StoreVariable + ", or a URL without password with ~/.pgpass, PGPASSFILE or PGPASSWORD (read by the PostgreSQL driver).";
+
+    /// <summary>
+    /// The PostgreSQL connection string from <c>--store</c> (already checked when parsed), else from
+    /// <see cref="StoreVariable"/> (empty counts as absent), else null for SQLite. A bad URL in the
+    /// variable is returned as an error naming the variable, never with its password.
+    /// </summary>
+    public static (string? ConnectionString, string? Error) PostgresConnectionString(string? option)
+    {
+        var url = option ?? Environment.GetEnvironmentVariable(StoreVariable);
+        if (string.IsNullOrEmpty(url))
+        {
+            return (null, null);
+        }
+        try
+        {
+            return (Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url), null);
+        }
+        catch (FormatException error)
+        {
+            return (null, $"{(option is null ? StoreVariable : "--store")}: {error.Message}");
+        }
+    }
+
     /// <summary>A duration such as 500ms, 30s, 2m or 1h; a bare number is seconds.</summary>
     public static Option<TimeSpan?> Duration(string name, string description) => new(name)
     {

@@ -66,7 +66,7 @@ internal static class RunCommand
             },
         };
         var noWorkload = new Option<bool>("--no-workload") { Description = "Serve the bank without background traffic (no card traffic either)." };
-        var store = new Option<string?>("--store") { Description = "Keep the ledger and accounts in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start; keys and demo files stay under --data). Default: SQLite files under --data." };
+        var store = new Option<string?>("--store") { Description = "Keep the ledger and accounts in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start; keys and demo files stay under --data). Default: SQLite files under --data. " + CommonOptions.StoreHelp };
         store.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<string?>() is { } url)
@@ -85,24 +85,33 @@ internal static class RunCommand
         {
             data, port, rate, cardRate, duration, customers, seed, noWorkload, store, cardLinkPort,
         };
-        command.SetAction((parse, cancellationToken) => RunAsync(new RunSettings(
-            new BankPaths(parse.GetValue(data)!.FullName),
-            parse.GetValue(port),
-            parse.GetValue(noWorkload) ? 0 : parse.GetValue(rate),
-            parse.GetValue(duration),
-            parse.GetValue(customers),
-            parse.GetValue(seed))
+        command.SetAction(async (parse, cancellationToken) =>
         {
-            LedgerPostgres = parse.GetValue(store) is { } url ? Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url) : null,
-            CardLinkPort = parse.GetValue(cardLinkPort),
-            CardRate = parse.GetValue(noWorkload) ? 0 : parse.GetValue(cardRate),
-        }, cancellationToken));
+            var (postgres, storeError) = CommonOptions.PostgresConnectionString(parse.GetValue(store));
+            if (storeError is not null)
+            {
+                await Console.Error.WriteLineAsync($"bulwark run: {storeError}");
+                return 2;
+            }
+            return await RunAsync(new RunSettings(
+                new BankPaths(parse.GetValue(data)!.FullName),
+                parse.GetValue(port),
+                parse.GetValue(noWorkload) ? 0 : parse.GetValue(rate),
+                parse.GetValue(duration),
+                parse.GetValue(customers),
+                parse.GetValue(seed))
+            {
+                LedgerPostgres = postgres,
+                CardLinkPort = parse.GetValue(cardLinkPort),
+                CardRate = parse.GetValue(noWorkload) ? 0 : parse.GetValue(cardRate),
+            }, cancellationToken);
+        });
         return command;
     }
 
     private sealed record RunSettings(BankPaths Paths, int Port, int Rate, TimeSpan? Duration, int Customers, int Seed)
     {
-        /// <summary>The ledger's PostgreSQL connection string (--store), or null for SQLite.</summary>
+        /// <summary>The ledger's PostgreSQL connection string (--store or BULWARK_STORE), or null for SQLite.</summary>
         public string? LedgerPostgres { get; init; }
 
         /// <summary>The card link's port (--card-link-port); 0 picks a free one.</summary>

@@ -20,7 +20,7 @@ namespace Bulwark.Cli.Commands;
 /// </summary>
 internal static class ServeCommand
 {
-    /// <summary>A service <c>serve</c> can run; <c>Add</c> gets the data paths and the PostgreSQL connection string (--store) or null.</summary>
+    /// <summary>A service <c>serve</c> can run; <c>Add</c> gets the data paths and the PostgreSQL connection string (--store or BULWARK_STORE) or null.</summary>
     private sealed record ServedService(string Name, bool NeedsPublicEndpoint, Action<IServiceCollection, BankPaths, string?> Add, Action<WebApplication> Map);
 
     private static readonly ServedService[] Services =
@@ -52,20 +52,27 @@ internal static class ServeCommand
         {
             service, registry, data, port, publicPort, version, store,
         };
-        command.SetAction((parse, cancellationToken) => ServeAsync(
-            parse.GetValue(service)!, parse.GetValue(registry)!, parse.GetValue(data)!.FullName,
-            parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(version)!,
-            parse.GetValue(store) is { } url ? Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url) : null,
-            cancellationToken));
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var (postgres, storeError) = CommonOptions.PostgresConnectionString(parse.GetValue(store));
+            if (storeError is not null)
+            {
+                await Console.Error.WriteLineAsync($"bulwark serve: {storeError}");
+                return 2;
+            }
+            return await ServeAsync(
+                parse.GetValue(service)!, parse.GetValue(registry)!, parse.GetValue(data)!.FullName,
+                parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(version)!, postgres, cancellationToken);
+        });
         return command;
     }
 
-    /// <summary><c>--store postgres://…</c>, checked at parse time (a bad URL is named with the option).</summary>
+    /// <summary><c>--store postgres://…</c>, checked at parse time (a bad URL is named with the option); <see cref="CommonOptions.StoreVariable"/> when absent.</summary>
     internal static Option<string?> StoreOption()
     {
         var store = new Option<string?>("--store")
         {
-            Description = "Keep the ledger's and the accounts' data in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start). Default: SQLite files under --data.",
+            Description = "Keep the ledger's and the accounts' data in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start). Default: SQLite files under --data. " + CommonOptions.StoreHelp,
         };
         store.Validators.Add(result =>
         {
