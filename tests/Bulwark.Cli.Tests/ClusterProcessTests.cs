@@ -191,12 +191,16 @@ public sealed class ClusterProcessTests : IDisposable
         // On PostgreSQL, read from BULWARK_STORE: no SQLite file of the accounts was created.
         Assert.False(File.Exists(Path.Combine(_otherState, "data", "accounts", "accounts.db")), "the accounts ignored BULWARK_STORE");
 
-        // The password file gone: what would start an instance says where the password is looked for.
+        // The password file gone: what would start an instance says where the password is looked
+        // for, and takes it from BULWARK_STORE (keeping it again in the file).
         File.Move(secretFile, secretFile + ".aside");
         var lost = await RunAsync("scale", "accounts", "3", "--state", _otherState);
         Assert.Equal(2, lost.ExitCode);
         Assert.Contains($"bulwark scale: the password of postgres://postgres:***@127.0.0.1:{port}/bulwark is not in {secretFile}: set BULWARK_STORE to the full URL and retry.", lost.Error, StringComparison.Ordinal);
-        File.Move(secretFile + ".aside", secretFile);
+        File.Delete(secretFile + ".aside");
+        var fromVariable = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = url }, "scale", "accounts", "3", "--state", _otherState);
+        Assert.True(fromVariable.ExitCode == 0, fromVariable.Error);
+        Assert.Equal(url, File.ReadAllText(secretFile));
 
         var down = await RunAsync("cluster", "down", "--state", _otherState);
         Assert.True(down.ExitCode == 0, down.Error);
@@ -204,12 +208,13 @@ public sealed class ClusterProcessTests : IDisposable
     }
 
     [Theory]
-    [InlineData("serve --service ledger --registry etcd://127.0.0.1:1", "bulwark serve")]
-    [InlineData("run --no-workload", "bulwark run")]
+    [InlineData("serve --service ledger --registry etcd://127.0.0.1:1 --data", "bulwark serve")]
+    [InlineData("run --no-workload --data", "bulwark run")]
+    [InlineData("cluster up --state", "bulwark cluster up")]
     public async Task StoreVariableNotAPostgresUrl_ExitsTwoNamingTheVariableNotThePassword(string arguments, string command)
     {
         var result = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "mysql://root:hunter2@localhost/bank" },
-            [.. arguments.Split(' '), "--data", _state]);
+            [.. arguments.Split(' '), _state]);
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains($"{command}: BULWARK_STORE: 'mysql://root:***@localhost/bank' is not a PostgreSQL URL", result.Error, StringComparison.Ordinal);

@@ -47,7 +47,7 @@ internal static class ClusterCommand
         var version = new Option<string>("--version-label") { Description = "Version label every instance starts with.", DefaultValueFactory = _ => "v1" };
         var store = new Option<string?>("--store")
         {
-            Description = "Keep the ledger's and the accounts' data in PostgreSQL: 'postgres' runs a server of the cluster's own (data in STATE/data/postgres, kept across down and up), or postgres://user[:password]@host[:port]/database for one you run (a password reaches the services through their environment, never their command line, and is kept in STATE/store-url, mode 0600, not in cluster.json). Default: SQLite.",
+            Description = "Keep the ledger's and the accounts' data in PostgreSQL: 'postgres' runs a server of the cluster's own (data in STATE/data/postgres, kept across down and up), or postgres://user[:password]@host[:port]/database for one you run (a password reaches the services through their environment, never their command line, and is kept in STATE/store-url, mode 0600, not in cluster.json). Default: the " + CommonOptions.StoreVariable + " environment variable (which keeps a password off this command's own command line), else SQLite.",
         };
         store.Validators.Add(result =>
         {
@@ -124,6 +124,7 @@ internal static class ClusterCommand
 
     private static async Task<int> UpAsync(string directory, int memberCount, string? replicasText, int edgePort, string version, string? store, CancellationToken cancellationToken)
     {
+        store ??= StoreFromEnvironment();
         var replicas = ParseReplicas(replicasText, onPostgres: store is not null);
         if (edgePort is < 0 or > 65_535)
         {
@@ -229,6 +230,25 @@ internal static class ClusterCommand
         {
             var addresses = started.Where(i => i.Service == service.Name).Select(i => i.Address).ToList();
             await Console.Out.WriteLineAsync($"{service.Name}: {addresses.Count} instance(s) healthy{(addresses.Count > 0 ? $" ({string.Join(", ", addresses)})" : "")}");
+        }
+    }
+
+    /// <summary>The store URL in <see cref="CommonOptions.StoreVariable"/> (empty counts as absent), checked like <c>--store</c>; null for none.</summary>
+    private static string? StoreFromEnvironment()
+    {
+        var url = Environment.GetEnvironmentVariable(CommonOptions.StoreVariable);
+        if (string.IsNullOrEmpty(url) || url == LocalPostgres.Managed)
+        {
+            return string.IsNullOrEmpty(url) ? null : url;
+        }
+        try
+        {
+            Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url);
+            return url;
+        }
+        catch (FormatException error)
+        {
+            throw new ClusterException($"{CommonOptions.StoreVariable}: {error.Message} (or 'postgres' for a server of the cluster's own)");
         }
     }
 
