@@ -195,8 +195,8 @@ internal sealed class ClusterState
     public static void DeleteStoreUrl(string stateDirectory) => File.Delete(System.IO.Path.Combine(stateDirectory, StoreUrlFileName));
 
     /// <summary>
-    /// The store URL with its password: the state file's own when it has none; <c>store-url</c> or
-    /// <c>BULWARK_STORE</c> when either names the same server, user and database; a password
+    /// The store URL with its password: the state file's own when it has none; <c>BULWARK_STORE</c>,
+    /// else <c>store-url</c>, when it names the same server, user and database; a password
     /// still in the state file (written before passwords moved out of it) as it is, and
     /// <see cref="Store"/> redacted, so that the next save moves it out. Null when none supplies it.
     /// </summary>
@@ -214,7 +214,8 @@ internal sealed class ClusterState
             return legacy;
         }
         var secret = System.IO.Path.Combine(stateDirectory, StoreUrlFileName);
-        var candidates = new[] { File.Exists(secret) ? File.ReadAllText(secret).Trim() : null, Environment.GetEnvironmentVariable(Commands.CommonOptions.StoreVariable) };
+        // The variable first: an operator who sets it (a changed password) means it.
+        var candidates = new[] { Environment.GetEnvironmentVariable(Commands.CommonOptions.StoreVariable), File.Exists(secret) ? File.ReadAllText(secret).Trim() : null };
         return candidates.FirstOrDefault(url => !string.IsNullOrEmpty(url) && PostgresConnections.Redact(url) == Store);
     }
 
