@@ -45,7 +45,7 @@ internal static class CommonOptions
     public const string StoreVariable = "BULWARK_STORE";
 
     /// <summary>The sentence <c>--store</c>'s help ends with: where else the URL can come from, and which way to prefer.</summary>
-    public const string StoreHelp = "When --store is absent, the " + StoreVariable + " environment variable is read. A password on the command line is visible to every user in ps: prefer " + StoreVariable + ", or a URL without password with ~/.pgpass, PGPASSFILE or PGPASSWORD (read by the PostgreSQL driver).";
+    public const string StoreHelp = "A password on the command line is visible to every user in ps: prefer " + StoreVariable + ", or a URL without password with ~/.pgpass, PGPASSFILE or PGPASSWORD (read by the PostgreSQL driver).";
 
     /// <summary>
     /// The PostgreSQL connection string from <c>--store</c> (already checked when parsed), else from

@@ -66,7 +66,7 @@ internal static class RunCommand
             },
         };
         var noWorkload = new Option<bool>("--no-workload") { Description = "Serve the bank without background traffic (no card traffic either)." };
-        var store = new Option<string?>("--store") { Description = "Keep the ledger and accounts in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start; keys and demo files stay under --data). Default: SQLite files under --data. " + CommonOptions.StoreHelp };
+        var store = new Option<string?>("--store") { Description = "Keep the ledger and accounts in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start; keys and demo files stay under --data). Default: the " + CommonOptions.StoreVariable + " environment variable when set, else SQLite files under --data. " + CommonOptions.StoreHelp };
         store.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<string?>() is { } url)

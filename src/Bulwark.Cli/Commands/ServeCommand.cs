@@ -72,7 +72,7 @@ internal static class ServeCommand
     {
         var store = new Option<string?>("--store")
         {
-            Description = "Keep the ledger's and the accounts' data in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start). Default: SQLite files under --data. " + CommonOptions.StoreHelp,
+            Description = "Keep the ledger's and the accounts' data in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start). Default: the " + CommonOptions.StoreVariable + " environment variable when set, else SQLite files under --data. " + CommonOptions.StoreHelp,
         };
         store.Validators.Add(result =>
         {
