@@ -47,7 +47,7 @@ public sealed class JournalRecoveryTests
         {
             JournalPath = options.JournalPath,
             SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            DeadlineBudget = TimeSpan.FromMilliseconds(500),
             // Stand-in off: a late ledger is declined 91, leaving the "hold requested" record behind.
             StandInLimitPerCardMinor = 0,
         });

@@ -12,7 +12,7 @@ public sealed class StandInTests
         {
             JournalPath = options.JournalPath,
             SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            DeadlineBudget = TimeSpan.FromMilliseconds(500),
             // Far above the balance: only the cached balance can refuse.
             StandInLimitPerCardMinor = 1_000_000,
             StandInReplayInterval = TimeSpan.FromMilliseconds(200),
@@ -43,7 +43,7 @@ public sealed class StandInTests
         {
             JournalPath = options.JournalPath,
             SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            DeadlineBudget = TimeSpan.FromMilliseconds(500),
             StandInLimitPerCardMinor = 5_000,
             StandInReplayInterval = TimeSpan.FromMilliseconds(200),
         });
@@ -77,7 +77,7 @@ public sealed class StandInTests
         {
             JournalPath = options.JournalPath,
             SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            DeadlineBudget = TimeSpan.FromMilliseconds(500),
             StandInLimitPerCardMinor = 1_000_000,
             StandInReplayInterval = TimeSpan.FromMilliseconds(200),
         });
@@ -123,7 +123,7 @@ public sealed class StandInTests
         {
             JournalPath = options.JournalPath,
             SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(300),
+            DeadlineBudget = TimeSpan.FromMilliseconds(500),
             StandInLimitPerCardMinor = 0,
             StandInReplayInterval = TimeSpan.FromMilliseconds(200),
         });
