@@ -78,10 +78,13 @@ public static class BulwarkHost
         services.AddSingleton<ReadinessGate>();
         services.AddSingleton<HealthServiceImpl>();
         services.AddHostedService<ServiceAnnouncer>();
+        // One instance for every call (grpc-dotnet takes a registered interceptor from DI).
+        services.AddSingleton<GrpcServerMetricsInterceptor>();
         services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = 16 * 1024 * 1024;
             grpc.EnableDetailedErrors = false;
+            grpc.Interceptors.Add<GrpcServerMetricsInterceptor>();
         });
         services.AddHealthChecks().AddCheck<ReadinessGate>("readiness", tags: [ReadyTag]);
         services.AddOpenTelemetry().WithMetrics(metrics => metrics

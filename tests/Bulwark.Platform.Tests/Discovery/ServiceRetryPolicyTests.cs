@@ -131,6 +131,38 @@ public sealed class ServiceRetryPolicyTests
         Assert.All(keys.TakeLast(10), key => Assert.Equal(1, probe.Service.Attempts(key)));
     }
 
+    [Fact]
+    public async Task ServerCalls_CountedByServiceMethodAndCode_NotFoundIncluded()
+    {
+        var seen = new System.Collections.Concurrent.ConcurrentBag<(string Service, string Method, string Code)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, meters) =>
+        {
+            if (instrument.Name == Bulwark.Platform.Telemetry.GrpcServerMetricsInterceptor.CallsInstrument)
+            {
+                meters.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            var copied = tags.ToArray();
+            string Tag(string name) => copied.FirstOrDefault(tag => tag.Key == name).Value as string ?? "";
+            seen.Add((Tag("grpc_service"), Tag("grpc_method"), Tag("code")));
+        });
+        listener.Start();
+        await using var probe = await ProbeHost.StartAsync();
+
+        await Assert.ThrowsAsync<RpcException>(async () =>
+            await probe.Client.WriteAsync(new ProbeRequest { FailFirst = ProbeNotFound, Key = Guid.NewGuid().ToString() }, deadline: DateTime.UtcNow.AddSeconds(10)));
+        await probe.Client.WriteAsync(new ProbeRequest { Key = Guid.NewGuid().ToString() }, deadline: DateTime.UtcNow.AddSeconds(10));
+
+        Assert.Contains(("bulwark.platform.tests.v1.Probe", "Write", "NotFound"), seen);
+        Assert.Contains(("bulwark.platform.tests.v1.Probe", "Write", "OK"), seen);
+    }
+
+    /// <summary>A fail_first that makes the probe answer NOT_FOUND.</summary>
+    private const int ProbeNotFound = -2;
+
     private sealed class ProbeService : Probe.ProbeBase
     {
         private readonly ConcurrentDictionary<string, int> _attempts = new(StringComparer.Ordinal);
@@ -146,6 +178,10 @@ public sealed class ServiceRetryPolicyTests
         private Task<ProbeReply> Answer(ProbeRequest request)
         {
             var attempt = _attempts.AddOrUpdate(request.Key, 1, (_, count) => count + 1);
+            if (request.FailFirst == ProbeNotFound)
+            {
+                throw new RpcException(new Status(StatusCode.NotFound, "no such probe"));
+            }
             if (request.FailFirst < 0)
             {
                 throw new RpcException(new Status(StatusCode.InvalidArgument, "fail_first must not be negative"));
