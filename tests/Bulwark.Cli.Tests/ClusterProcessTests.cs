@@ -211,6 +211,7 @@ public sealed class ClusterProcessTests : IDisposable
     [InlineData("serve --service ledger --registry etcd://127.0.0.1:1 --data", "bulwark serve")]
     [InlineData("run --no-workload --data", "bulwark run")]
     [InlineData("cluster up --state", "bulwark cluster up")]
+    [InlineData("backup --to /nonexistent/bulwark-backup --data", "bulwark backup")]
     public async Task StoreVariableNotAPostgresUrl_ExitsTwoNamingTheVariableNotThePassword(string arguments, string command)
     {
         var result = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "mysql://root:hunter2@localhost/bank" },

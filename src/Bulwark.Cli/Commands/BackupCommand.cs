@@ -35,12 +35,26 @@ internal static class BackupCommand
     {
         var data = CommonOptions.Data();
         var to = new Option<DirectoryInfo>("--to") { Description = "New, empty directory to write the backup into.", Required = true };
-        var store = CommonOptions.PostgresStore("The bank's PostgreSQL database when it runs with --store postgres://...: its ledger and accounts schemas are dumped (pg_dump, one snapshot) with the local files.");
+        var store = CommonOptions.PostgresStore("The bank's PostgreSQL database when it runs with --store postgres://...: its ledger and accounts schemas are dumped (pg_dump, one snapshot) with the local files. Default: " + CommonOptions.StoreVariable + " when set. " + CommonOptions.StoreHelp);
         var command = new Command("backup", "Back up the bank while it runs: every database (consistent snapshots), keys and the demo population, verified by the ledger check.")
         {
             data, to, store,
         };
-        command.SetAction(parse => Guarded("backup", () => Backup(parse.GetValue(data)!, parse.GetValue(to)!, Console.Out, Console.Error, parse.GetValue(store))));
+        command.SetAction(parse =>
+        {
+            // Like run and serve: --store, else BULWARK_STORE (a password stays off the command line).
+            var url = parse.GetValue(store) ?? Environment.GetEnvironmentVariable(CommonOptions.StoreVariable);
+            if (string.IsNullOrEmpty(url))
+            {
+                url = null;
+            }
+            else if (CommonOptions.PostgresConnectionString(parse.GetValue(store)) is { Error: { } bad })
+            {
+                Console.Error.WriteLine($"bulwark backup: {bad}");
+                return 2;
+            }
+            return Guarded("backup", () => Backup(parse.GetValue(data)!, parse.GetValue(to)!, Console.Out, Console.Error, url));
+        });
         return command;
     }
 
