@@ -150,6 +150,8 @@ public sealed class BankEndToEndTests : IDisposable
     [Theory]
     [InlineData("run", "--rate", "0")]
     [InlineData("run", "--port", "70000")]
+    [InlineData("run", "--port", "eighty")]
+    [InlineData("run", "--port", "-1")]
     [InlineData("run", "--for", "soon")]
     [InlineData("run", "--customers", "-5")]
     [InlineData("bench", "ledger", "--store", "mysql")]

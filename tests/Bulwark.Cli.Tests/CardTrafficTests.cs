@@ -196,7 +196,6 @@ public sealed class CardTrafficTests : IDisposable
     [Theory]
     [InlineData("--rate", "run", "--rate", "abc")]
     [InlineData("--customers", "run", "--customers", "many")]
-    [InlineData("--port", "run", "--port", "eighty")]
     [InlineData("--accounts", "bench", "ledger", "--accounts", "lots")]
     [InlineData("--clients", "bench", "ledger", "--clients", "1.5")]
     public void Parse_NumberOptionNotANumber_ReportsErrorInsteadOfThrowing(string option, params string[] args)

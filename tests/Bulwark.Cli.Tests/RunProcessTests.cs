@@ -23,7 +23,8 @@ public sealed class RunProcessTests : IDisposable
     [Fact]
     public async Task Run_CtrlC_StopsCleanlyWithSummaryAndLedgerCheck()
     {
-        using var bank = Start("run", "--data", _directory, "--port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--customers", "5", "--rate", "50");
+        // --port 0: a free port, and the URL printed names the one bound.
+        using var bank = Start("run", "--data", _directory, "--port", "0", "--customers", "5", "--rate", "50");
         var lines = new List<string>();
         try
         {
@@ -48,6 +49,7 @@ public sealed class RunProcessTests : IDisposable
         var output = string.Join('\n', lines);
         Assert.True(bank.ExitCode == 0, output);
         Assert.Contains(lines, line => line.StartsWith("Demo login: demo@bulwark.example / bulwark-demo", StringComparison.Ordinal));
+        Assert.Contains(lines, line => System.Text.RegularExpressions.Regex.IsMatch(line, @"^Bulwark is running: http://127\.0\.0\.1:[1-9][0-9]*/ "));
         Assert.Contains(lines, line => line.StartsWith("Summary:", StringComparison.Ordinal) && line.Contains(" 0 errors", StringComparison.Ordinal));
         Assert.Matches(@"^ledger ok: 12 accounts, \d+ transfers, sum 0$", lines[^1]);
     }

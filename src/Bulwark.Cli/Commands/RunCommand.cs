@@ -30,7 +30,21 @@ internal static class RunCommand
     public static Command Create()
     {
         var data = CommonOptions.Data();
-        var port = CommonOptions.PositiveInt("--port", "Port of the web app and app API on 127.0.0.1.", PortDefault, 65_535);
+        var port = new Option<int>("--port")
+        {
+            Description = "Port of the web app and app API on 127.0.0.1; 0 picks a free one (printed at start).",
+            DefaultValueFactory = _ => PortDefault,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= 65_535)
+                {
+                    return value;
+                }
+                result.AddError($"--port must be 0-65535, not '{text}'.");
+                return PortDefault;
+            },
+        };
         var rate = CommonOptions.PositiveInt("--rate", "Background operations per second (payments, pot moves, feed reads).", RateDefault, 100_000);
         var duration = CommonOptions.Duration("--for", "Stop by itself after this long and print a summary, e.g. 30s. Default: run until Ctrl-C.");
         var customers = CommonOptions.PositiveInt("--customers", "Demo customers seeded on first start.", CustomersDefault, 1_000_000);
@@ -157,7 +171,9 @@ internal static class RunCommand
             await Console.Error.WriteLineAsync($"bulwark run: the bank could not start: {Messages(error)}");
             return 2;
         }
-        await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{settings.Port}/   (data in {settings.Paths.DataDirectory})");
+        // With --port 0 the port is the one Kestrel bound.
+        var bound = app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().GetPublic()?.Port ?? settings.Port;
+        await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{bound}/   (data in {settings.Paths.DataDirectory})");
         var cardLink = await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync();
         await output.WriteLineAsync($"card link (ISO 8583) listening on {cardLink}");
 
