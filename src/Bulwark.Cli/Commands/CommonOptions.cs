@@ -69,6 +69,24 @@ internal static class CommonOptions
         }
     }
 
+    /// <summary>A TCP port on 127.0.0.1, 0-65535; 0 means a free one, chosen when the listener binds.</summary>
+    public static Option<int> Port(string name, string description, int defaultValue) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result =>
+        {
+            // Parsed here rather than validated afterwards: a validator cannot read a value that is not a number.
+            var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= 65_535)
+            {
+                return value;
+            }
+            result.AddError($"{name} must be 0-65535, not '{text}'.");
+            return defaultValue;
+        },
+    };
+
     /// <summary>A duration such as 500ms, 30s, 2m or 1h; a bare number is seconds.</summary>
     public static Option<TimeSpan?> Duration(string name, string description) => new(name)
     {

@@ -30,39 +30,12 @@ internal static class RunCommand
     public static Command Create()
     {
         var data = CommonOptions.Data();
-        var port = new Option<int>("--port")
-        {
-            Description = "Port of the web app and app API on 127.0.0.1; 0 picks a free one (printed at start).",
-            DefaultValueFactory = _ => PortDefault,
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= 65_535)
-                {
-                    return value;
-                }
-                result.AddError($"--port must be 0-65535, not '{text}'.");
-                return PortDefault;
-            },
-        };
+        var port = CommonOptions.Port("--port", "Port of the web app and app API on 127.0.0.1; 0 picks a free one (printed at start).", PortDefault);
         var rate = CommonOptions.PositiveInt("--rate", "Background operations per second (payments, pot moves, feed reads).", RateDefault, 100_000);
         var duration = CommonOptions.Duration("--for", "Stop by itself after this long and print a summary, e.g. 30s. Default: run until Ctrl-C.");
         var customers = CommonOptions.PositiveInt("--customers", "Demo customers seeded on first start.", CustomersDefault, 1_000_000);
         var seed = new Option<int>("--seed") { Description = "Seed for demo data and workload choices.", DefaultValueFactory = _ => 42 };
-        var cardLinkPort = new Option<int>("--card-link-port")
-        {
-            Description = "Port of the ISO 8583 card link on 127.0.0.1. Default: 0, a free port (printed at start).",
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= 65_535)
-                {
-                    return value;
-                }
-                result.AddError($"--card-link-port must be 0-65535, not '{text}'.");
-                return 0;
-            },
-        };
+        var cardLinkPort = CommonOptions.Port("--card-link-port", "Port of the ISO 8583 card link on 127.0.0.1. Default: 0, a free port (printed at start).", 0);
         var cardRate = new Option<int>("--card-rate")
         {
             Description = "Card authorisations per second the scheme simulator sends to the card link over TCP, besides --rate. 0 turns card traffic off.",
