@@ -59,29 +59,10 @@ public static class PostgresDump
         return found;
     }
 
-    /// <summary>
-    /// The directory of PostgreSQL's client tools: <c>BULWARK_PG_BIN</c>, else the newest
-    /// <c>/usr/lib/postgresql/N/bin</c> that has <c>pg_dump</c> (Debian's layout; the tools on the
-    /// PATH there are wrappers that need a local cluster configuration).
-    /// </summary>
-    public static string FindToolDirectory()
-    {
-        var configured = Environment.GetEnvironmentVariable("BULWARK_PG_BIN");
-        if (!string.IsNullOrEmpty(configured))
-        {
-            return configured;
-        }
-        const string Installed = "/usr/lib/postgresql";
-        var newest = Directory.Exists(Installed)
-            ? Directory.GetDirectories(Installed)
-                .Where(directory => File.Exists(Path.Combine(directory, "bin", "pg_dump")))
-                .OrderByDescending(directory => int.TryParse(Path.GetFileName(directory), NumberStyles.Integer, CultureInfo.InvariantCulture, out var version) ? version : 0)
-                .FirstOrDefault()
-            : null;
-        return newest is not null
-            ? Path.Combine(newest, "bin")
-            : throw new IOException("pg_dump and pg_restore were not found under /usr/lib/postgresql/*/bin (install the Debian package 'postgresql-client'), and BULWARK_PG_BIN is not set.");
-    }
+    /// <summary>The directory of PostgreSQL's client tools (<see cref="PostgresBinaries.Find"/>).</summary>
+    public static string FindToolDirectory() =>
+        PostgresBinaries.Find("pg_dump") ?? throw new IOException(
+            "pg_dump and pg_restore were not found under /usr/lib/postgresql/*/bin (install the Debian package 'postgresql-client'), and " + PostgresBinaries.Variable + " is not set.");
 
     private static string DatabaseName(string connectionString) => new NpgsqlConnectionStringBuilder(connectionString).Database
         ?? throw new IOException("The connection string names no database.");

@@ -254,25 +254,9 @@ public sealed class TemporaryPostgresServer : IDisposable
     }
 
     /// <summary>The newest installed PostgreSQL's bin directory, or BULWARK_PG_BIN when set.</summary>
-    public static string FindBinDirectory()
-    {
-        var configured = Environment.GetEnvironmentVariable("BULWARK_PG_BIN");
-        if (!string.IsNullOrEmpty(configured))
-        {
-            return configured;
-        }
-        const string Installed = "/usr/lib/postgresql";
-        var candidates = Directory.Exists(Installed)
-            ? Directory.GetDirectories(Installed)
-                .Where(d => File.Exists(Path.Combine(d, "bin", "initdb")))
-                .OrderByDescending(d => int.TryParse(Path.GetFileName(d), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0)
-                .ToList()
-            : [];
-        return candidates.Count > 0
-            ? Path.Combine(candidates[0], "bin")
-            : throw new InvalidOperationException(
-                "No PostgreSQL server binaries found under /usr/lib/postgresql/*/bin (install the Debian package 'postgresql'), and BULWARK_PG_BIN is not set.");
-    }
+    public static string FindBinDirectory() =>
+        PostgresBinaries.Find("initdb") ?? throw new InvalidOperationException(
+            "No PostgreSQL server binaries found under /usr/lib/postgresql/*/bin (install the Debian package 'postgresql'), and " + PostgresBinaries.Variable + " is not set.");
 
     private static int FreePort()
     {
