@@ -246,14 +246,7 @@ internal sealed partial class CardProcessor(
                 TransferResult result;
                 try
                 {
-                    result = await SubmitAsync(new Transfer
-                    {
-                        Id = ToProto(CardKeys.Void(current.Key)),
-                        PendingId = ToProto(current.HoldId),
-                        Currency = current.Currency,
-                        Code = CardPaymentCode,
-                        Flags = (uint)TransferFlags.VoidPending,
-                    }, DateTime.UtcNow + options.DeadlineBudget * 5, cancellationToken);
+                    result = await SubmitAsync(VoidOf(current, CardKeys.Void(current.Key)), DateTime.UtcNow + options.DeadlineBudget * 5, cancellationToken);
                 }
                 catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
                 {
@@ -479,14 +472,7 @@ internal sealed partial class CardProcessor(
             {
                 return false;
             }
-            var result = await SubmitAsync(new Transfer
-            {
-                Id = ToProto(CardKeys.Expire(key)),
-                PendingId = ToProto(decision.HoldId),
-                Currency = decision.Currency,
-                Code = CardPaymentCode,
-                Flags = (uint)TransferFlags.VoidPending,
-            }, DateTime.UtcNow + (options.DeadlineBudget * 10), cancellationToken);
+            var result = await SubmitAsync(VoidOf(decision, CardKeys.Expire(key)), DateTime.UtcNow + (options.DeadlineBudget * 10), cancellationToken);
             if (result.Status is not (TransferStatus.Ok or TransferStatus.PendingTransferAlreadyVoided or TransferStatus.PendingTransferExpired))
             {
                 LogLedgerRefusedHold(key, result.Status.ToString());
@@ -504,14 +490,7 @@ internal sealed partial class CardProcessor(
 
     private async Task<Iso8583MessageBuilder> VoidAsync(Iso8583Message reversal, CardDecision decision, CancellationToken cancellationToken)
     {
-        var transfer = new Transfer
-        {
-            Id = ToProto(CardKeys.Void(decision.Key)),
-            PendingId = ToProto(decision.HoldId),
-            Currency = decision.Currency,
-            Code = CardPaymentCode,
-            Flags = (uint)TransferFlags.VoidPending,
-        };
+        var transfer = VoidOf(decision, CardKeys.Void(decision.Key));
         TransferResult result;
         try
         {
@@ -649,6 +628,16 @@ internal sealed partial class CardProcessor(
             ? new TransferResult { Status = TransferStatus.Ok, Duplicate = true }
             : forced;
     }
+
+    /// <summary>The void of a decision's hold, with its own derived id (a repeat voids nothing twice).</summary>
+    private static Transfer VoidOf(CardDecision decision, UInt128 id) => new()
+    {
+        Id = ToProto(id),
+        PendingId = ToProto(decision.HoldId),
+        Currency = decision.Currency,
+        Code = CardPaymentCode,
+        Flags = (uint)TransferFlags.VoidPending,
+    };
 
     private Task<TransferResult> SubmitHoldAsync(CardDecision decision, DateTime deadline, CancellationToken cancellationToken, bool force = false) =>
         SubmitAsync(new Transfer
