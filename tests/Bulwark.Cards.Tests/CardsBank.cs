@@ -91,6 +91,20 @@ public sealed class CardsBank : IAsyncDisposable
         StandInReplayInterval = TimeSpan.FromMilliseconds(200),
     };
 
+    /// <summary>
+    /// Options for the slow-ledger tests: a 500 ms budget (below <see cref="SlowLedger"/>'s 3 s,
+    /// and so are the replayer's 5x attempts), replays every 200 ms, and the given stand-in limit
+    /// per card (0: stand-in declines everything).
+    /// </summary>
+    public static Func<CardsOptions, CardsOptions> SlowLedgerOptions(long standInLimitPerCardMinor) => options => new CardsOptions
+    {
+        JournalPath = options.JournalPath,
+        SettlementLedgerAccountId = options.SettlementLedgerAccountId,
+        DeadlineBudget = TimeSpan.FromMilliseconds(500),
+        StandInLimitPerCardMinor = standInLimitPerCardMinor,
+        StandInReplayInterval = TimeSpan.FromMilliseconds(200),
+    };
+
     /// <summary>Stops the processor and the ledger and checks the ledger file: money conserved.</summary>
     public async Task AssertMoneyConservedAsync()
     {

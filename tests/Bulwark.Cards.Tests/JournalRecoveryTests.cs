@@ -43,14 +43,8 @@ public sealed class JournalRecoveryTests
     [Fact]
     public async Task HoldRequestedWithoutHold_TheAuthorisationIsDecidedAfreshOnce()
     {
-        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
-        {
-            JournalPath = options.JournalPath,
-            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(500),
-            // Stand-in off: a late ledger is declined 91, leaving the "hold requested" record behind.
-            StandInLimitPerCardMinor = 0,
-        });
+        // Stand-in off: a late ledger is declined 91, leaving a "void required" record behind.
+        await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(0));
         var stan = Messages.NextStan();
         await using var scheme = await bank.ConnectAsync();
         bank.Slow.On = true;

@@ -8,15 +8,8 @@ public sealed class StandInTests
     [Fact]
     public async Task SlowLedger_StandInRefusesBeyondCachedAvailableBalance_WithinItApproved()
     {
-        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
-        {
-            JournalPath = options.JournalPath,
-            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(500),
-            // Far above the balance: only the cached balance can refuse.
-            StandInLimitPerCardMinor = 1_000_000,
-            StandInReplayInterval = TimeSpan.FromMilliseconds(200),
-        });
+        // Far above the balance: only the cached balance can refuse.
+        await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(1_000_000));
         await using (var scheme = await bank.ConnectAsync())
         {
             // A normal approval: the processor learns the account's balance (10,000 - 1,000 held).
@@ -39,14 +32,7 @@ public sealed class StandInTests
     [Fact]
     public async Task SlowLedger_ApprovedInStandInWithinLimit_PostedOnceAfterRestart()
     {
-        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
-        {
-            JournalPath = options.JournalPath,
-            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(500),
-            StandInLimitPerCardMinor = 5_000,
-            StandInReplayInterval = TimeSpan.FromMilliseconds(200),
-        });
+        await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(5_000));
         // Warm the card cache with one normal approval, then slow the ledger down.
         await using (var scheme = await bank.ConnectAsync())
         {
@@ -73,14 +59,7 @@ public sealed class StandInTests
     [Fact]
     public async Task SlowLedger_StandInApprovalNoLongerCovered_PlacedAsForcedHold()
     {
-        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
-        {
-            JournalPath = options.JournalPath,
-            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(500),
-            StandInLimitPerCardMinor = 1_000_000,
-            StandInReplayInterval = TimeSpan.FromMilliseconds(200),
-        });
+        await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(1_000_000));
         await using (var scheme = await bank.ConnectAsync())
         {
             Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 1_000, Messages.NextStan(), bank.Expiry))).GetResponseCode());
@@ -119,14 +98,7 @@ public sealed class StandInTests
     [Fact]
     public async Task SlowLedger_DeclinedInStandIn_HoldThatCommitsLateIsVoided()
     {
-        await using var bank = await CardsBank.StartAsync(options => new CardsOptions
-        {
-            JournalPath = options.JournalPath,
-            SettlementLedgerAccountId = options.SettlementLedgerAccountId,
-            DeadlineBudget = TimeSpan.FromMilliseconds(500),
-            StandInLimitPerCardMinor = 0,
-            StandInReplayInterval = TimeSpan.FromMilliseconds(200),
-        });
+        await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(0));
         var stan = Messages.NextStan();
         await using var scheme = await bank.ConnectAsync();
         bank.Slow.On = true;

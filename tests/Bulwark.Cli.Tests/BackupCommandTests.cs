@@ -7,6 +7,7 @@ using Bulwark.Ledger;
 using Bulwark.Storage.Postgres;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using static Bulwark.Cli.Tests.TestPorts;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
 using FeedClient = Bulwark.Feed.Protos.Feed.FeedClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
@@ -263,13 +264,6 @@ public sealed class BackupCommandTests : IDisposable
     {
         var name = prefix + "_" + Guid.NewGuid().ToString("n")[..10];
         return (server.CreateDatabase(name), server.Url(name));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private async Task MakeBackupAsync()

@@ -10,6 +10,7 @@ using Bulwark.Ledger;
 using Bulwark.Platform.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using static Bulwark.Cli.Tests.TestPorts;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
 
@@ -230,13 +231,6 @@ public sealed class CardTrafficTests : IDisposable
             start.ArgumentList.Add(arg);
         }
         return System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using static Bulwark.Cli.Tests.TestPorts;
 
 namespace Bulwark.Cli.Tests;
 
@@ -383,12 +384,5 @@ public sealed class ClusterProcessTests : IDisposable
         var error = process.StandardError.ReadToEndAsync(bound.Token);
         await process.WaitForExitAsync(bound.Token);
         return (process.ExitCode, await output, await error);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

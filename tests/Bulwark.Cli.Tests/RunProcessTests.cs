@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using static Bulwark.Cli.Tests.TestPorts;
 
 namespace Bulwark.Cli.Tests;
 
@@ -113,12 +114,5 @@ public sealed class RunProcessTests : IDisposable
             }
         }
         Assert.Fail("bulwark ended its output early:\n" + string.Join('\n', lines) + "\n" + await process.StandardError.ReadToEndAsync(bound.Token));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

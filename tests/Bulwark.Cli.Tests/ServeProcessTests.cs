@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using static Bulwark.Cli.Tests.TestPorts;
 
 namespace Bulwark.Cli.Tests;
 
@@ -150,12 +151,5 @@ public sealed class ServeProcessTests : IDisposable
             }
         }
         Assert.Fail("bulwark serve ended its output early:\n" + string.Join('\n', lines));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
