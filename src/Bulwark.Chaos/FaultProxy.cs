@@ -17,6 +17,13 @@ public enum FaultMode
 
     /// <summary>Abort every connection with a TCP reset, and reset new ones as they arrive.</summary>
     Reset,
+
+    /// <summary>
+    /// Abort every open connection; answer each new one with bytes that are no protocol at all
+    /// and keep it open (a member that serves garbage: a wrong program on the port, a broken
+    /// TLS terminator). The target is not contacted.
+    /// </summary>
+    Garbage,
 }
 
 /// <summary>
@@ -60,7 +67,7 @@ public sealed class FaultProxy : IAsyncDisposable
         set
         {
             _mode = value;
-            if (value == FaultMode.Reset)
+            if (value is FaultMode.Reset or FaultMode.Garbage)
             {
                 ResetAll();
             }
@@ -126,7 +133,44 @@ public sealed class FaultProxy : IAsyncDisposable
                 client.Dispose();
                 continue;
             }
+            if (_mode == FaultMode.Garbage)
+            {
+                _ = Task.Run(() => AnswerGarbageAsync(client));
+                continue;
+            }
             _ = Task.Run(() => HandleAsync(client));
+        }
+    }
+
+    /// <summary>Writes junk once, then holds the connection open (reading and discarding) until the client or the proxy ends it.</summary>
+    private async Task AnswerGarbageAsync(Socket client)
+    {
+        var connection = new Connection(client, null);
+        lock (_lock)
+        {
+            _connections.Add(connection);
+        }
+        try
+        {
+            var junk = "HTTP/1.0 418 NOT ETCD\r\n\r\n\u0000\u00ff\u00fe garbage garbage garbage\r\n"u8.ToArray();
+            await client.SendAsync(junk, SocketFlags.None, connection.Token).ConfigureAwait(false);
+            var buffer = new byte[BufferBytes];
+            while (await client.ReceiveAsync(buffer, SocketFlags.None, connection.Token).ConfigureAwait(false) > 0)
+            {
+                // Discarded: a garbage server never answers sensibly.
+            }
+        }
+        catch (Exception exception) when (exception is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client gave up or the proxy stops.
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _connections.Remove(connection);
+            }
+            connection.Close();
         }
     }
 
@@ -213,7 +257,7 @@ public sealed class FaultProxy : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private sealed class Connection(Socket client, Socket server)
+    private sealed class Connection(Socket client, Socket? server)
     {
         private readonly CancellationTokenSource _cancellation = new();
 
@@ -224,7 +268,7 @@ public sealed class FaultProxy : IAsyncDisposable
             try
             {
                 client.LingerState = new LingerOption(true, 0);
-                server.LingerState = new LingerOption(true, 0);
+                server?.LingerState = new LingerOption(true, 0);
             }
             catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
             {
@@ -237,7 +281,7 @@ public sealed class FaultProxy : IAsyncDisposable
         public void Close()
         {
             client.Dispose();
-            server.Dispose();
+            server?.Dispose();
         }
     }
 }

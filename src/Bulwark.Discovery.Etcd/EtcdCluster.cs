@@ -86,13 +86,16 @@ public sealed partial class EtcdCluster : IDisposable
 
     /// <summary>
     /// Runs a unary call against the current member, then each other member in turn, each with
-    /// its own deadline. Throws the last error when every member failed.
+    /// its own deadline. Every way a member can fail to answer (refused, reset, hung until the
+    /// deadline, garbage on the wire, a cancelled stream) moves to the next one; when all failed
+    /// it throws <see cref="EtcdUnavailableException"/>. A cancelled <paramref name="cancellationToken"/>
+    /// always surfaces as <see cref="OperationCanceledException"/>, never as a gRPC status.
     /// </summary>
     public async Task<T> CallAsync<T>(Func<GrpcChannel, CallOptions, Task<T>> call, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(call);
         var attempts = Endpoints.Count;
-        RpcException? last = null;
+        Exception? last = null;
         for (var attempt = 0; attempt < attempts; attempt++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -102,13 +105,82 @@ public sealed partial class EtcdCluster : IDisposable
                 var options = new CallOptions(deadline: DateTime.UtcNow.Add(_callTimeout), cancellationToken: cancellationToken);
                 return await call(Channel(endpoint), options).ConfigureAwait(false);
             }
-            catch (RpcException error) when (IsMemberFault(error) && !cancellationToken.IsCancellationRequested)
+            catch (Exception error) when (IsNotAnswering(error))
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 last = error;
-                Failover(endpoint, error.Status.StatusCode.ToString());
+                Failover(endpoint, Describe(error));
             }
         }
-        throw new EtcdUnavailableException($"no etcd member answered ({last?.Status.Detail})", last);
+        throw new EtcdUnavailableException($"no etcd member answered ({(last is null ? "no member" : Describe(last))})", last);
+    }
+
+    /// <summary>
+    /// Runs the same unary call against every known member at once and returns the first answer
+    /// (start-up: one hung member must not cost a whole deadline before the next is asked). The
+    /// member that answered becomes the current one; the other calls are cancelled.
+    /// </summary>
+    public async Task<T> CallFirstAsync<T>(Func<GrpcChannel, CallOptions, Task<T>> call, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        using var losers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var endpoints = Endpoints;
+        var until = DateTime.UtcNow.Add(deadline < _callTimeout ? deadline : _callTimeout);
+        var pending = endpoints.Select(endpoint => AttemptAsync(endpoint)).ToList();
+        Exception? last = null;
+        // The deadline is kept by the clock here, not only by gRPC: a call on a connection to a
+        // stopped process can take a while to unwind after its deadline, and start-up promises a
+        // bound. Calls still unwinding are cancelled and left to finish on their own.
+        var firmAfter = until - DateTime.UtcNow + TimeSpan.FromMilliseconds(50);
+        var firm = Task.Delay(firmAfter > TimeSpan.Zero ? firmAfter : TimeSpan.Zero, CancellationToken.None);
+        while (pending.Count > 0)
+        {
+            var done = await Task.WhenAny([.. pending, firm]).ConfigureAwait(false);
+            if (done == firm)
+            {
+                await losers.CancelAsync().ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new EtcdUnavailableException($"no etcd member answered within {deadline.TotalMilliseconds:0} ms", last);
+            }
+            var attempt = (Task<(Uri Endpoint, T? Result, Exception? Error)>)done;
+            pending.Remove(attempt);
+            var (endpoint, result, error) = await attempt.ConfigureAwait(false);
+            if (error is null)
+            {
+                await losers.CancelAsync().ConfigureAwait(false);
+                Prefer(endpoint);
+                return result!;
+            }
+            last = error;
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        throw new EtcdUnavailableException($"no etcd member answered ({(last is null ? "no member" : Describe(last))})", last);
+
+        async Task<(Uri Endpoint, T? Result, Exception? Error)> AttemptAsync(Uri endpoint)
+        {
+            try
+            {
+                var options = new CallOptions(deadline: until, cancellationToken: losers.Token);
+                return (endpoint, await call(Channel(endpoint), options).ConfigureAwait(false), null);
+            }
+            catch (Exception error) when (IsNotAnswering(error))
+            {
+                return (endpoint, default, error);
+            }
+        }
+    }
+
+    /// <summary>Makes <paramref name="endpoint"/> the current member if it is still known.</summary>
+    public void Prefer(Uri endpoint)
+    {
+        lock (_lock)
+        {
+            var index = _endpoints.IndexOf(endpoint);
+            if (index >= 0)
+            {
+                _current = index;
+            }
+        }
     }
 
     /// <summary>Reads the member list and adopts the members' client URLs (seeds stay).</summary>
@@ -149,9 +221,23 @@ public sealed partial class EtcdCluster : IDisposable
         LogMembers(string.Join(", ", discovered));
     }
 
-    internal static bool IsMemberFault(RpcException error) =>
-        error.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal
-            or StatusCode.Unknown or StatusCode.Cancelled or StatusCode.ResourceExhausted;
+    /// <summary>
+    /// True for every failure that means "this member did not answer": any gRPC status (a member
+    /// that answers with an error it should not give is as useless as a silent one — an
+    /// operator's mistake such as a wrong endpoint shows in the log line, not as a crash), a
+    /// cancellation, and the transport and protocol errors the client can throw before a status
+    /// exists.
+    /// </summary>
+    internal static bool IsNotAnswering(Exception error) =>
+        error is RpcException or OperationCanceledException or IOException or HttpRequestException
+            or InvalidOperationException or ObjectDisposedException or EtcdUnavailableException;
+
+    internal static string Describe(Exception error) => error switch
+    {
+        RpcException rpc => string.IsNullOrEmpty(rpc.Status.Detail) ? rpc.StatusCode.ToString() : $"{rpc.StatusCode}: {rpc.Status.Detail}",
+        OperationCanceledException => "no answer in time",
+        _ => error.Message,
+    };
 
     private GrpcChannel Channel(Uri endpoint)
     {

@@ -30,8 +30,24 @@ public sealed record EtcdRegistryOptions
     /// <summary>Deadline of one unary etcd call before trying another member.</summary>
     public double CallTimeoutSeconds { get; init; } = 2;
 
-    /// <summary>How long start-up tries etcd before falling back to the snapshot (R5).</summary>
+    /// <summary>
+    /// How long start-up tries etcd when there is no snapshot to fall back to; then it gives up
+    /// and says what it tried (a first start has nothing else to route on).
+    /// </summary>
     public double StartTimeoutSeconds { get; init; } = 5;
+
+    /// <summary>
+    /// How long start-up waits for etcd when a snapshot exists before it routes from the snapshot
+    /// (R5). Every member is asked at once, so one hung member does not use up the budget; under
+    /// 2 s, the bound docs/internals/discovery.md promises for a restart while etcd is away.
+    /// </summary>
+    public double StartFromSnapshotAfterSeconds { get; init; } = 1.5;
+
+    /// <summary>
+    /// How long registering an instance may wait for etcd before it is left to the lease loop,
+    /// which puts the record as soon as etcd answers: start-up never waits on etcd.
+    /// </summary>
+    public double RegisterWaitSeconds { get; init; } = 1;
 
     /// <summary>How often the member list is read to learn added and removed members.</summary>
     public double MemberRefreshIntervalSeconds { get; init; } = 5;
@@ -67,6 +83,8 @@ public sealed record EtcdRegistryOptions
         Positive(ProgressRequestIntervalSeconds, nameof(ProgressRequestIntervalSeconds));
         Positive(CallTimeoutSeconds, nameof(CallTimeoutSeconds));
         Positive(StartTimeoutSeconds, nameof(StartTimeoutSeconds));
+        Positive(StartFromSnapshotAfterSeconds, nameof(StartFromSnapshotAfterSeconds));
+        Positive(RegisterWaitSeconds, nameof(RegisterWaitSeconds));
         Positive(MemberRefreshIntervalSeconds, nameof(MemberRefreshIntervalSeconds));
         Positive(HealthProbeIntervalSeconds, nameof(HealthProbeIntervalSeconds));
         Positive(HealthProbeTimeoutSeconds, nameof(HealthProbeTimeoutSeconds));

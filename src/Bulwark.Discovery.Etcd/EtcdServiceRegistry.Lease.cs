@@ -37,21 +37,29 @@ public sealed partial class EtcdServiceRegistry
         {
             _registrations[key] = value;
         }
-        await _leaseGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Start-up never waits on etcd: the put is tried for a bounded time, then left to the lease
+        // loop, which puts every registration as soon as etcd answers.
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(TimeSpan.FromSeconds(_options.RegisterWaitSeconds));
+        var gated = false;
         try
         {
-            await EnsureLeaseAsync(cancellationToken).ConfigureAwait(false);
-            await PutAsync(key, value, cancellationToken).ConfigureAwait(false);
+            await _leaseGate.WaitAsync(bounded.Token).ConfigureAwait(false);
+            gated = true;
+            await EnsureLeaseAsync(bounded.Token).ConfigureAwait(false);
+            await PutAsync(key, value, bounded.Token).ConfigureAwait(false);
         }
-        catch (EtcdUnavailableException exception)
+        catch (Exception exception) when (EtcdCluster.IsNotAnswering(exception) && !cancellationToken.IsCancellationRequested)
         {
-            // Started from a snapshot with etcd away: the record is put as soon as etcd answers.
             _needsPut = true;
-            LogRegisterDeferred(key, exception.Message);
+            LogRegisterDeferred(key, EtcdCluster.Describe(exception));
         }
         finally
         {
-            _leaseGate.Release();
+            if (gated)
+            {
+                _leaseGate.Release();
+            }
         }
         _registrationsChanged.Release();
         return new Registration(this, key);
@@ -154,7 +162,7 @@ public sealed partial class EtcdServiceRegistry
             {
                 return;
             }
-            catch (Exception exception) when (exception is RpcException or EtcdUnavailableException or IOException or InvalidOperationException or OperationCanceledException)
+            catch (Exception exception) when (EtcdCluster.IsNotAnswering(exception))
             {
                 LogKeepAliveProblem(exception.Message);
                 try
@@ -258,7 +266,7 @@ public sealed partial class EtcdServiceRegistry
                 (channel, options) => new Lease.LeaseClient(channel).LeaseRevokeAsync(new LeaseRevokeRequest { ID = leaseId }, options).ResponseAsync,
                 timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is EtcdUnavailableException or OperationCanceledException or RpcException)
+        catch (Exception exception) when (EtcdCluster.IsNotAnswering(exception))
         {
             // The lease expires by itself after its TTL.
             LogKeepAliveProblem(exception.Message);
@@ -277,7 +285,7 @@ public sealed partial class EtcdServiceRegistry
             await DeleteAsync(key, timeout.Token).ConfigureAwait(false);
             LogDeregistered(key);
         }
-        catch (Exception exception) when (exception is EtcdUnavailableException or OperationCanceledException or RpcException)
+        catch (Exception exception) when (EtcdCluster.IsNotAnswering(exception))
         {
             // The record goes when the lease does; callers' health checks eject it before.
             LogKeepAliveProblem(exception.Message);

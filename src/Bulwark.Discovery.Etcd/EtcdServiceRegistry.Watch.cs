@@ -16,6 +16,20 @@ public sealed partial class EtcdServiceRegistry
         var response = await _cluster.CallAsync(
             (channel, options) => new KV.KVClient(channel).RangeAsync(new RangeRequest { Key = PrefixKey, RangeEnd = PrefixEnd }, options).ResponseAsync,
             cancellationToken).ConfigureAwait(false);
+        ApplyResync(response);
+    }
+
+    /// <summary>The start-up read: every member asked at once, the first answer taken, within <paramref name="deadline"/>.</summary>
+    private async Task ResyncFromFirstAnswerAsync(TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        var response = await _cluster.CallFirstAsync(
+            (channel, options) => new KV.KVClient(channel).RangeAsync(new RangeRequest { Key = PrefixKey, RangeEnd = PrefixEnd }, options).ResponseAsync,
+            deadline, cancellationToken).ConfigureAwait(false);
+        ApplyResync(response);
+    }
+
+    private void ApplyResync(RangeResponse response)
+    {
         lock (_lock)
         {
             var previous = new Dictionary<string, byte[]>(_records, StringComparer.Ordinal);
@@ -90,7 +104,7 @@ public sealed partial class EtcdServiceRegistry
             {
                 return;
             }
-            catch (Exception exception) when (exception is RpcException or EtcdUnavailableException or IOException or InvalidOperationException or OperationCanceledException)
+            catch (Exception exception) when (EtcdCluster.IsNotAnswering(exception))
             {
                 why = exception.Message;
             }
@@ -101,7 +115,6 @@ public sealed partial class EtcdServiceRegistry
             MarkStale(why);
             _cluster.Failover(endpoint, why);
             Interlocked.Increment(ref _reconnects);
-            DiscoveryMetrics.Reconnects.Add(1, new KeyValuePair<string, object?>("process", ProcessName));
             try
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(backoff), _time, cancellationToken).ConfigureAwait(false);
@@ -194,7 +207,6 @@ public sealed partial class EtcdServiceRegistry
         catch (Exception) when (Volatile.Read(ref stalled) == 1 && !cancellationToken.IsCancellationRequested)
         {
             Interlocked.Increment(ref _stalls);
-            DiscoveryMetrics.Stalls.Add(1, new KeyValuePair<string, object?>("process", ProcessName));
             var why = $"no event or progress notification from {endpoint} for {_options.StaleAfterSeconds:0.#} s";
             LogStalled(endpoint, _options.StaleAfterSeconds);
             return why;

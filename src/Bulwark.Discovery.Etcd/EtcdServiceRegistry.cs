@@ -34,9 +34,11 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
     private long _lastConfirmedTimestamp;
     private int _snapshotDirty;
     private long _recordsSkipped;
+    private readonly long[] _skippedByReason = new long[Enum.GetValues<SkipReason>().Length];
     private long _stalls;
     private long _reconnects;
     private long _resyncs;
+    private int _startedFromSnapshot;
     private int _disposed;
 
     private EtcdServiceRegistry(EtcdRegistryOptions options, ILogger logger, TimeProvider time)
@@ -89,6 +91,9 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
     /// <summary>Full reads of every record (at start, and when a resume revision was compacted).</summary>
     public long Resyncs => Interlocked.Read(ref _resyncs);
 
+    /// <summary>True when this process started from its snapshot because etcd did not answer (R5).</summary>
+    public bool StartedFromSnapshot => Volatile.Read(ref _startedFromSnapshot) == 1;
+
     /// <summary>Watch re-establishments since start.</summary>
     public long Reconnects => Interlocked.Read(ref _reconnects);
 
@@ -120,6 +125,10 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var registry = new EtcdServiceRegistry(options, logger ?? NullLogger.Instance, time ?? TimeProvider.System);
+        // Tracked before the first record is read: the metrics are observed from the registry's
+        // own counts, so records skipped during start-up are reported even by a process whose
+        // metrics exporter starts later (the R1 alert must not go quiet after a restart).
+        DiscoveryMetrics.Track(registry);
         try
         {
             await registry.ConnectOrLoadSnapshotAsync(cancellationToken).ConfigureAwait(false);
@@ -129,7 +138,6 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
             await registry.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        DiscoveryMetrics.Track(registry);
         registry.StartLoop("watch", registry.RunDiscoveryAsync);
         registry.StartLoop("members", registry.RunMemberRefreshAsync);
         registry.StartLoop("lease", registry.RunLeaseAsync);
@@ -176,29 +184,43 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
         }, CancellationToken.None));
     }
 
+    /// <summary>
+    /// Start-up never depends on etcd answering (R5): with a usable snapshot it waits at most
+    /// <see cref="EtcdRegistryOptions.StartFromSnapshotAfterSeconds"/> for a fresh view, asking every
+    /// member at once, then routes from the snapshot and lets the watch loop catch up. Without a
+    /// snapshot there is nothing else to route on, so it keeps asking for
+    /// <see cref="EtcdRegistryOptions.StartTimeoutSeconds"/> and then gives up naming what it tried.
+    /// </summary>
     private async Task ConnectOrLoadSnapshotAsync(CancellationToken cancellationToken)
     {
-        using var start = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        start.CancelAfter(TimeSpan.FromSeconds(_options.StartTimeoutSeconds));
+        var snapshotPath = _options.SnapshotPath;
+        var hasSnapshot = snapshotPath is not null && DiscoverySnapshot.TryLoad(snapshotPath, out _, out _, out _, out _);
+        var budget = TimeSpan.FromSeconds(hasSnapshot ? _options.StartFromSnapshotAfterSeconds : _options.StartTimeoutSeconds);
+        var started = _time.GetTimestamp();
         Exception? failure = null;
         var tried = string.Join(", ", _cluster.Endpoints);
-        while (!start.IsCancellationRequested)
+        while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            var remaining = budget - _time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
+            {
+                break;
+            }
             try
             {
-                await ResyncAsync(start.Token).ConfigureAwait(false);
+                await ResyncFromFirstAnswerAsync(remaining, cancellationToken).ConfigureAwait(false);
                 SaveSnapshot();
                 return;
             }
-            catch (Exception exception) when (exception is EtcdUnavailableException or OperationCanceledException)
+            catch (Exception exception) when (EtcdCluster.IsNotAnswering(exception) && !cancellationToken.IsCancellationRequested)
             {
                 failure = exception;
-                cancellationToken.ThrowIfCancellationRequested();
-                await Task.Delay(TimeSpan.FromMilliseconds(200), _time, CancellationToken.None).ConfigureAwait(false);
             }
+            var pause = TimeSpan.FromMilliseconds(Math.Min(200, Math.Max(0, (budget - _time.GetElapsedTime(started)).TotalMilliseconds)));
+            await Task.Delay(pause, _time, cancellationToken).ConfigureAwait(false);
         }
-        cancellationToken.ThrowIfCancellationRequested();
-        var snapshotPath = _options.SnapshotPath;
+        var problem = failure is null ? "timed out" : EtcdCluster.Describe(failure);
         if (snapshotPath is not null
             && DiscoverySnapshot.TryLoad(snapshotPath, out var views, out var revision, out var savedAt, out var snapshotError))
         {
@@ -212,12 +234,13 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
                 _hasView = true;
                 _needResync = true;
             }
-            LogStartedFromSnapshot(tried, snapshotPath, savedAt, views.Count);
+            Interlocked.Exchange(ref _startedFromSnapshot, 1);
+            LogStartedFromSnapshot(tried, problem, _time.GetElapsedTime(started).TotalMilliseconds, snapshotPath, savedAt, views.Count);
             return;
         }
         snapshotError = snapshotPath is null ? "no snapshot path configured" : $"snapshot {snapshotPath}: {SnapshotProblem(snapshotPath)}";
         throw new EtcdUnavailableException(
-            $"Could not reach etcd within {_options.StartTimeoutSeconds:0.#} s (tried {tried}: {failure?.Message ?? "timed out"}), and there is no discovery snapshot to start from ({snapshotError}).",
+            $"Could not reach etcd within {budget.TotalSeconds:0.#} s (tried {tried}: {problem}), and there is no discovery snapshot to start from ({snapshotError}).",
             failure);
     }
 
@@ -376,20 +399,44 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
     /// <summary>Rule R1 at the door: a record that cannot be used is counted and logged once per change.</summary>
     private void CountIfUnusable(string key, byte[] value)
     {
+        if (!IsUsable(key, value, out var reason))
+        {
+            Interlocked.Increment(ref _recordsSkipped);
+            Interlocked.Increment(ref _skippedByReason[(int)reason]);
+            LogRecordSkipped(key, reason);
+        }
+    }
+
+    private bool IsUsable(string key, byte[] value, out SkipReason reason)
+    {
         var parsed = ParseKey(key);
-        SkipReason reason;
-        var usable = parsed.Kind switch
+        return parsed.Kind switch
         {
             RecordKind.Instance => DiscoveryRecords.TryParseInstance(parsed.Service, parsed.InstanceId, value, out _, out reason),
             RecordKind.Deployment => DiscoveryRecords.TryParseDeployment(value, out _, out reason),
             _ => IsOtherKeyUsable(key, out reason),
         };
-        if (!usable)
+    }
+
+    /// <summary>Records skipped since start, by reason (every reason, zeros included, so the series exist from the first scrape).</summary>
+    internal IEnumerable<KeyValuePair<SkipReason, long>> SkippedByReason() =>
+        Enum.GetValues<SkipReason>().Select(reason => KeyValuePair.Create(reason, Interlocked.Read(ref _skippedByReason[(int)reason])));
+
+    /// <summary>Unusable records in the copy of etcd now, by reason (every reason, zeros included).</summary>
+    internal IEnumerable<KeyValuePair<SkipReason, long>> UnusableByReason()
+    {
+        var counts = new long[_skippedByReason.Length];
+        lock (_lock)
         {
-            Interlocked.Increment(ref _recordsSkipped);
-            DiscoveryMetrics.RecordsSkipped.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
-            LogRecordSkipped(key, reason);
+            foreach (var (key, value) in _records)
+            {
+                if (!IsUsable(key, value, out var reason))
+                {
+                    counts[(int)reason]++;
+                }
+            }
         }
+        return Enum.GetValues<SkipReason>().Select(reason => KeyValuePair.Create(reason, counts[(int)reason]));
     }
 
     private bool IsOtherKeyUsable(string key, out SkipReason reason)
@@ -549,8 +596,8 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Discovery record {Key} skipped ({Reason}); the rest of the view is unaffected")]
     private partial void LogRecordSkipped(string key, SkipReason reason);
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "etcd unreachable at start (tried {Tried}); routing from the snapshot {Path} saved at {SavedAt} ({Services} services) until it answers")]
-    private partial void LogStartedFromSnapshot(string tried, string path, DateTimeOffset savedAt, int services);
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "etcd not answering at start (tried {Tried}: {Problem}); after {Milliseconds:0} ms routing from the snapshot {Path} saved at {SavedAt} ({Services} services) until it answers")]
+    private partial void LogStartedFromSnapshot(string tried, string problem, double milliseconds, string path, DateTimeOffset savedAt, int services);
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Could not write the discovery snapshot {Path}: {Error}")]
     private partial void LogSnapshotFailed(string path, string error);

@@ -112,6 +112,33 @@ public sealed class EtcdTestCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops every member with SIGSTOP: the kernel still accepts connections on their ports, but
+    /// nothing answers (a hung etcd, the worst case for a client: no refusal, only silence).
+    /// </summary>
+    public async Task PauseAllAsync()
+    {
+        foreach (var member in _members.Where(m => m.Process is not null))
+        {
+            await SignalAsync(member.Process!.Id, "STOP");
+        }
+    }
+
+    /// <summary>Lets every paused member run again (SIGCONT).</summary>
+    public async Task ResumeAllAsync()
+    {
+        foreach (var member in _members.Where(m => m.Process is not null))
+        {
+            await SignalAsync(member.Process!.Id, "CONT");
+        }
+    }
+
+    private static async Task SignalAsync(int pid, string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+    }
+
     /// <summary>Starts every member again on its data directory and ports.</summary>
     public async Task RestartAllAsync()
     {
@@ -219,8 +246,10 @@ public sealed class EtcdTestCluster : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        // SIGKILL ends a stopped process too; resuming first lets it exit at once.
+        await ResumeAllAsync();
         KillAll();
         try
         {
@@ -230,6 +259,5 @@ public sealed class EtcdTestCluster : IAsyncDisposable
         {
             // Best effort: the temporary directory is reclaimed by the system.
         }
-        return ValueTask.CompletedTask;
     }
 }
