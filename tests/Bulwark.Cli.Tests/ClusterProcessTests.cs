@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using static Bulwark.Cli.Tests.BulwarkProcess;
 using static Bulwark.Cli.Tests.TestPorts;
 
 namespace Bulwark.Cli.Tests;
@@ -14,7 +15,6 @@ namespace Bulwark.Cli.Tests;
 /// </summary>
 public sealed class ClusterProcessTests : IDisposable
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
     private readonly string _state = Path.Combine(Path.GetTempPath(), "bulwark-cluster-" + Guid.NewGuid().ToString("n"));
     private readonly string _otherState = Path.Combine(Path.GetTempPath(), "bulwark-cluster-" + Guid.NewGuid().ToString("n"));
 
@@ -43,19 +43,22 @@ public sealed class ClusterProcessTests : IDisposable
     [Fact]
     public async Task ClusterLifecycle_UpStatusScaleDeployRollbackResizeDown()
     {
-        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "feed=1", "--edge-port", "0");
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "feed=1,cards=1,edge=1", "--edge-port", "0");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Contains("edge (app API and web UI) listening on http://127.0.0.1:", up.Output, StringComparison.Ordinal);
         var pids = Pids();
-        Assert.Equal(5, pids.Count); // etcd, ledger, accounts, feed, edge: detached, alive after up returned.
+        Assert.Equal(7, pids.Count); // etcd, ledger, accounts, feed, cards, edge and the supervisor: detached, alive after up returned.
         Assert.All(pids, pid => Assert.True(IsAlive(pid), $"pid {pid} not running"));
 
         var status = await RunAsync("cluster", "status", "--state", _state);
         Assert.Equal(0, status.ExitCode);
-        foreach (var service in new[] { "ledger", "accounts", "feed", "edge" })
+        foreach (var service in new[] { "ledger", "accounts", "feed", "cards", "edge" })
         {
-            Assert.Matches($@"{service}-\d+ +v1 +\d+ +127\.0\.0\.1:\d+ +running +(yes|n/a) +SERVING +fresh", status.Output);
+            Assert.Matches($@"{service}-\d+ +v1 +\d+ +127\.0\.0\.1:\d+ +running +0 +(yes|n/a) +SERVING +fresh", status.Output);
         }
+        Assert.Matches(@"supervisor: pid \d+ running, 0 restart\(s\) so far", status.Output);
+        Assert.Matches(@"card link cards-\d+: 127\.0\.0\.1:\d+", status.Output);
+        Assert.Single(File.ReadAllLines(Path.Combine(_state, "card-links")));
 
         var ledgerTwice = await RunAsync("scale", "ledger", "2", "--state", _state);
         Assert.Equal(2, ledgerTwice.ExitCode);
@@ -101,13 +104,14 @@ public sealed class ClusterProcessTests : IDisposable
         pids = Pids();
         var down = await RunAsync("cluster", "down", "--state", _state);
         Assert.True(down.ExitCode == 0, down.Error);
+        Assert.StartsWith("supervisor (pid ", down.Output, StringComparison.Ordinal); // Stopped first: nothing is restarted on the way down.
         Assert.All(pids, pid => Assert.False(IsAlive(pid), $"pid {pid} still running after down"));
         var after = await RunAsync("cluster", "status", "--state", _state);
         Assert.Equal(2, after.ExitCode);
         Assert.Contains("no cluster in", after.Error, StringComparison.Ordinal);
 
         // Up again on the same state directory: a new etcd cluster (etcd2's old data must not join it).
-        var upAgain = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "2", "--replicas", "ledger=0,accounts=0,feed=0,edge=0");
+        var upAgain = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "2", "--replicas", "ledger=0,accounts=0,feed=0,cards=0,edge=0");
         Assert.True(upAgain.ExitCode == 0, upAgain.Output + upAgain.Error);
         Assert.Contains("etcd: 2 member(s) healthy", upAgain.Output, StringComparison.Ordinal);
     }
@@ -115,7 +119,7 @@ public sealed class ClusterProcessTests : IDisposable
     [Fact]
     public async Task ClusterOnItsOwnPostgres_AccountsRunTwice_DeployedWithoutStopping_LedgerStaysOne()
     {
-        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "accounts=2,feed=0",
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "accounts=2,feed=0,cards=0,edge=1",
             "--edge-port", "0", "--store", "postgres");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Equal(2, Instances("accounts").Count);
@@ -125,7 +129,7 @@ public sealed class ClusterProcessTests : IDisposable
         var status = await RunAsync("cluster", "status", "--state", _state);
         Assert.Contains($"store postgres://postgres@127.0.0.1:{port}/bulwark", status.Output, StringComparison.Ordinal);
         Assert.Contains($"postgres: 127.0.0.1:{port} pid {pid} running", status.Output, StringComparison.Ordinal);
-        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(status.Output, @"accounts-\d+ +v1 .* running +yes +SERVING").Count);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(status.Output, @"accounts-\d+ +v1 .* running +\d+ +yes +SERVING").Count);
 
         // Two writers of one PostgreSQL database: the deploy surges, each new one beside an old one.
         var deploy = await RunAsync("deploy", "accounts", "--version", "v2", "--state", _state);
@@ -164,7 +168,7 @@ public sealed class ClusterProcessTests : IDisposable
         // The database's cards were tokenised with the first cluster's key: the accounts of this one need it too.
         var keys = Directory.CreateDirectory(Path.Combine(_otherState, "data", "accounts", "keys")).FullName;
         File.Copy(Path.Combine(_state, "data", "accounts", "keys", "tokenisation.key"), Path.Combine(keys, "tokenisation.key"));
-        var up = await RunAsync("cluster", "up", "--state", _otherState, "--etcd-members", "1", "--replicas", "ledger=0,feed=0,edge=0",
+        var up = await RunAsync("cluster", "up", "--state", _otherState, "--etcd-members", "1", "--replicas", "ledger=0,feed=0,cards=0,edge=0",
             "--edge-port", "0", "--store", url);
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.DoesNotContain(password, up.Output + up.Error, StringComparison.Ordinal);
@@ -179,7 +183,7 @@ public sealed class ClusterProcessTests : IDisposable
         var scale = await RunAsync("scale", "accounts", "2", "--state", _otherState);
         Assert.True(scale.ExitCode == 0, scale.Error);
         var pids = Pids(_otherState);
-        Assert.Equal(3, pids.Count); // etcd and two accounts.
+        Assert.Equal(4, pids.Count); // etcd, two accounts and the supervisor.
         foreach (var pid in pids)
         {
             var commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
@@ -188,7 +192,7 @@ public sealed class ClusterProcessTests : IDisposable
         }
         var status = await RunAsync("cluster", "status", "--state", _otherState);
         Assert.Contains($"store postgres://postgres:***@127.0.0.1:{port}/bulwark", status.Output, StringComparison.Ordinal);
-        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(status.Output, @"accounts-\d+ +v1 .* running +yes +SERVING").Count);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(status.Output, @"accounts-\d+ +v1 .* running +\d+ +yes +SERVING").Count);
         // On PostgreSQL, read from BULWARK_STORE: no SQLite file of the accounts was created.
         Assert.False(File.Exists(Path.Combine(_otherState, "data", "accounts", "accounts.db")), "the accounts ignored BULWARK_STORE");
 
@@ -227,7 +231,7 @@ public sealed class ClusterProcessTests : IDisposable
     [InlineData("cluster up --store mysql://root@localhost/bank", "--store:")]
     [InlineData("cluster up --replicas accounts=2", "accounts keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got 2 (accounts can run more with --store postgres://...).")]
     [InlineData("scale feed -1", "bulwark scale: replicas must be 0 or more, got -1 for feed.")]
-    [InlineData("scale nope 1", "bulwark scale: unknown service 'nope'. Known services: ledger, accounts, feed, edge.")]
+    [InlineData("scale nope 1", "bulwark scale: unknown service 'nope'. Known services: ledger, accounts, feed, cards, edge.")]
     [InlineData("scale feed many", "bulwark scale: replicas must be a whole number, got 'many'.")]
     [InlineData("deploy nope --version v2", "bulwark deploy: unknown service 'nope'.")]
     [InlineData("deploy feed", "Option '--version' is required.")]
@@ -339,8 +343,9 @@ public sealed class ClusterProcessTests : IDisposable
     private static List<int> Pids(string directory)
     {
         using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "cluster.json")));
+        var supervisor = state.RootElement.TryGetProperty("supervisorPid", out var value) && value.GetInt32() != 0 ? [value.GetInt32()] : Array.Empty<int>();
         return [.. state.RootElement.GetProperty("members").EnumerateArray().Concat(state.RootElement.GetProperty("instances").EnumerateArray())
-            .Select(e => e.GetProperty("pid").GetInt32())];
+            .Select(e => e.GetProperty("pid").GetInt32()).Concat(supervisor)];
     }
 
     private List<string> Instances(string service)
@@ -349,40 +354,5 @@ public sealed class ClusterProcessTests : IDisposable
         return [.. state.RootElement.GetProperty("instances").EnumerateArray()
             .Where(e => e.GetProperty("service").GetString() == service)
             .Select(e => e.GetProperty("version").GetString()!)];
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)] is not ('Z' or 'X');
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
-
-    private static Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunAsync(null, args);
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(Dictionary<string, string>? environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bulwark.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        foreach (var (name, value) in environment ?? [])
-        {
-            start.Environment[name] = value;
-        }
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
-        using var bound = new CancellationTokenSource(Bound);
-        var output = process.StandardOutput.ReadToEndAsync(bound.Token);
-        var error = process.StandardError.ReadToEndAsync(bound.Token);
-        await process.WaitForExitAsync(bound.Token);
-        return (process.ExitCode, await output, await error);
     }
 }

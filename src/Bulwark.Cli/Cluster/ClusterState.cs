@@ -48,7 +48,31 @@ internal sealed class InstanceState
 
     public int? PublicPort { get; init; }
 
+    /// <summary>The card link's port (cards instances).</summary>
+    public int? LinkPort { get; init; }
+
     public int Pid { get; set; }
+
+    /// <summary>When the current process of this instance was started.</summary>
+    public DateTimeOffset StartedAt { get; set; }
+
+    /// <summary>Times the supervisor has started this instance again after it died or stopped answering.</summary>
+    public int Restarts { get; set; }
+
+    /// <summary>What the supervisor last saw: running, restarting (waiting out its back-off) or crash-looping.</summary>
+    public string Phase { get; set; } = InstancePhase.Running;
+
+    /// <summary>Why the supervisor last restarted it ("exited", "not live for 6 s"), or null.</summary>
+    public string? LastRestartReason { get; set; }
+
+    /// <summary>Restarts in a row without staying up a minute (the back-off grows with it).</summary>
+    public int RestartStreak { get; set; }
+
+    /// <summary>When the supervisor last restarted it.</summary>
+    public DateTimeOffset? LastRestartAt { get; set; }
+
+    /// <summary>The earliest time the supervisor may start it again (its back-off).</summary>
+    public DateTimeOffset? RestartNotBefore { get; set; }
 
     [JsonIgnore]
     public string Address => $"127.0.0.1:{Port}";
@@ -66,6 +90,8 @@ internal sealed class ClusterState
 
     /// <summary>The file holding the store URL when it has a password (mode 0600).</summary>
     public const string StoreUrlFileName = "store-url";
+
+    public const string CardLinksFileName = "card-links";
     private const string LockFileName = "cluster.lock";
     private const int LockWaitSecondsMax = 120;
 
@@ -108,6 +134,9 @@ internal sealed class ClusterState
 
     /// <summary>The PostgreSQL server the cluster runs itself (<c>--store postgres</c>), or null.</summary>
     public PostgresState? Postgres { get; set; }
+
+    /// <summary>The supervisor's PID (0: none), started by <c>cluster up</c>, stopped first by <c>cluster down</c>.</summary>
+    public int SupervisorPid { get; set; }
 
     public List<EtcdMemberState> Members { get; init; } = [];
 
@@ -167,6 +196,21 @@ internal sealed class ClusterState
             File.Delete(secret);
         }
         File.Move(temporary, path, overwrite: true);
+        WriteCardLinks(stateDirectory);
+    }
+
+    /// <summary>
+    /// The card links the scheme may connect to, one <c>host:port</c> a line, rewritten with the
+    /// state: the issuer tells the scheme its endpoints (the scheme is outside the bank and does
+    /// not read the bank's etcd).
+    /// </summary>
+    private void WriteCardLinks(string stateDirectory)
+    {
+        var path = System.IO.Path.Combine(stateDirectory, CardLinksFileName);
+        var lines = Instances.Where(i => i.LinkPort is not null).OrderBy(i => i.Id, StringComparer.Ordinal).Select(i => $"127.0.0.1:{i.LinkPort}\n");
+        var temporary = path + $".{Environment.ProcessId}.tmp";
+        File.WriteAllText(temporary, string.Concat(lines));
+        File.Move(temporary, path, overwrite: true);
     }
 
     /// <summary>Writes a file only its owner can read or write, atomically (a temporary file, then rename).</summary>
@@ -223,6 +267,19 @@ internal sealed class ClusterState
     /// Takes the state directory's lock (an exclusive open of <c>cluster.lock</c>), waiting a
     /// bounded time for another command to finish.
     /// </summary>
+    /// <summary>The state lock if nobody holds it now, else null (the supervisor never waits for a command).</summary>
+    public static IDisposable? TryLock(string stateDirectory)
+    {
+        try
+        {
+            return new FileStream(System.IO.Path.Combine(stateDirectory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     public static async Task<IDisposable> LockAsync(string stateDirectory, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(stateDirectory);
@@ -247,4 +304,12 @@ internal sealed class ClusterState
 }
 
 /// <summary>An operating error of a cluster command: printed as one line, exit code 2.</summary>
+/// <summary>What the supervisor last saw of an instance.</summary>
+internal static class InstancePhase
+{
+    public const string Running = "running";
+    public const string Restarting = "restarting";
+    public const string CrashLooping = "crash-looping";
+}
+
 internal sealed class ClusterException(string message) : Exception(message);

@@ -46,6 +46,10 @@ internal static class ClusterStatus
             text.AppendLine(CultureInfo.InvariantCulture, $"postgres: 127.0.0.1:{postgres.Port} pid {postgres.Pid} {(running ? "running" : "NOT RUNNING")} (data in {LocalPostgres.DataDirectory(stateDirectory)})");
         }
 
+        var supervising = LocalProcesses.IsRunning(state.SupervisorPid, stateDirectory);
+        allHealthy &= supervising;
+        text.AppendLine(CultureInfo.InvariantCulture, $"supervisor: {(supervising ? $"pid {state.SupervisorPid} running" : "NOT RUNNING (instances that die stay down; start it again with: bulwark cluster supervise --state DIR &)")}, {state.Instances.Sum(i => i.Restarts)} restart(s) so far");
+
         var (records, etcdError) = await ReadRecordsAsync(state, cancellationToken);
         if (etcdError is not null)
         {
@@ -63,7 +67,7 @@ internal static class ClusterStatus
         }
 
         text.AppendLine("instances:");
-        text.AppendLine(CultureInfo.InvariantCulture, $"  {"INSTANCE",-12} {"VERSION",-14} {"PID",-8} {"ADDRESS",-17} {"PROCESS",-11} {"REGISTERED",-10} {"HEALTH",-12} DISCOVERY");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  {"INSTANCE",-12} {"VERSION",-14} {"PID",-8} {"ADDRESS",-17} {"PROCESS",-13} {"RESTARTS",-8} {"REGISTERED",-10} {"HEALTH",-12} DISCOVERY");
         foreach (var instance in state.Instances.OrderBy(i => i.Service, StringComparer.Ordinal).ThenBy(i => i.Id, StringComparer.Ordinal))
         {
             var running = LocalProcesses.IsRunning(instance.Pid, stateDirectory);
@@ -72,8 +76,18 @@ internal static class ClusterStatus
             var health = running ? await HealthAsync(instance, cancellationToken) : "-";
             var discovery = running ? await DiscoveryFreshnessAsync(instance, cancellationToken) : "-";
             allHealthy &= running && registered && etcdError is null && health == "SERVING";
+            var process = Phase(instance, running);
+            allHealthy &= process == InstancePhase.Running;
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"  {instance.Id,-12} {instance.Version,-14} {instance.Pid,-8} {instance.Address,-17} {(running ? "running" : "NOT RUNNING"),-11} {(!LocalServices.Registers(instance.Service) ? "n/a" : etcdError is not null ? "?" : registered ? "yes" : "NO"),-10} {health,-12} {discovery}");
+                $"  {instance.Id,-12} {instance.Version,-14} {instance.Pid,-8} {instance.Address,-17} {process,-13} {instance.Restarts,-8} {(!LocalServices.Registers(instance.Service) ? "n/a" : etcdError is not null ? "?" : registered ? "yes" : "NO"),-10} {health,-12} {discovery}");
+            if (instance.LastRestartAt is { } restartedAt)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  {"",-12} last restart {restartedAt:HH:mm:ss} UTC: {instance.LastRestartReason}");
+            }
+        }
+        foreach (var link in state.Instances.Where(i => i.LinkPort is not null))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"card link {link.Id}: 127.0.0.1:{link.LinkPort} (ISO 8583; the scheme reads {Path.Combine(stateDirectory, ClusterState.CardLinksFileName)})");
         }
         foreach (var edge in state.Instances.Where(i => i.PublicPort is not null))
         {
@@ -81,6 +95,20 @@ internal static class ClusterStatus
         }
         return (text.ToString(), allHealthy);
     }
+
+    /// <summary>
+    /// What the process column says: running, or — when the process is gone or the supervisor is
+    /// bringing it back — restarting or crash-looping as the supervisor last recorded it.
+    /// </summary>
+    private static string Phase(InstanceState instance, bool running) =>
+        (running, instance.Phase) switch
+        {
+            (true, InstancePhase.Running) => InstancePhase.Running,
+            (_, InstancePhase.CrashLooping) => InstancePhase.CrashLooping,
+            (_, InstancePhase.Restarting) => InstancePhase.Restarting,
+            (false, _) => "NOT RUNNING",
+            _ => instance.Phase,
+        };
 
     /// <summary>Every key under /bulwark/ with its value, or why etcd could not be read.</summary>
     private static async Task<(Dictionary<string, byte[]> Records, string? Error)> ReadRecordsAsync(ClusterState state, CancellationToken cancellationToken)

@@ -1,4 +1,6 @@
+using Bulwark.Cli.Hosting;
 using Bulwark.Discovery.Etcd.Deployment;
+using Bulwark.Platform.Hosting;
 
 namespace Bulwark.Cli.Cluster;
 
@@ -10,23 +12,14 @@ namespace Bulwark.Cli.Cluster;
 /// </summary>
 internal sealed class LocalServices(string stateDirectory, ClusterState state) : IDeploymentTarget
 {
-    /// <summary>Services in start order (callees first), with whether they own an embedded store.</summary>
-    public static readonly IReadOnlyList<(string Name, bool Stateful, int ReplicasDefault)> Catalog =
-    [
-        ("ledger", true, 1),
-        ("accounts", true, 1),
-        ("feed", false, 2),
-        ("edge", false, 1),
-    ];
-
-    public const string EdgeService = "edge";
+    public const string EdgeService = BankModules.Edge;
 
     /// <summary>How long an instance has after SIGTERM to deregister, drain and exit before SIGKILL.</summary>
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
 
-    public static bool IsKnown(string service) => Catalog.Any(s => s.Name == service);
+    public static bool IsKnown(string service) => BankModules.Find(service) is not null;
 
-    public static bool IsStateful(string service) => Catalog.Any(s => s.Name == service && s.Stateful);
+    public static bool IsStateful(string service) => BankModules.Find(service)?.Stateful == true;
 
     /// <summary>
     /// How many instances a service may run: a stateful one on SQLite one (one process writes the
@@ -45,7 +38,7 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
     /// <summary>The edge's public port for the next edge instance (the first one gets the preferred port).</summary>
     public int? PreferredEdgePort { get; set; }
 
-    public static string KnownServices => string.Join(", ", Catalog.Select(s => s.Name));
+    public static string KnownServices => BankModules.Names;
 
     public IReadOnlyList<DeployedInstance> Instances(string service) =>
         [.. state.Instances.Where(i => i.Service == service).Select(ToDeployed)];
@@ -76,8 +69,9 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
     /// <summary>Starts one instance and records it in the state file at once (so <c>down</c> finds it whatever happens next).</summary>
     public InstanceState Start(string service, string version)
     {
+        var module = BankModules.Find(service) ?? throw new ClusterException($"unknown service '{service}'. Known services: {KnownServices}.");
         int? publicPort = null;
-        if (service == EdgeService)
+        if (module.Listeners.HasFlag(ServiceListeners.Public))
         {
             publicPort = PreferredEdgePort is { } preferred && LocalProcesses.IsPortFree(preferred) ? preferred : LocalProcesses.FreePort();
             PreferredEdgePort = null;
@@ -89,34 +83,64 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
             Version = version,
             Port = LocalProcesses.FreePort(),
             PublicPort = publicPort,
+            LinkPort = module.Listeners.HasFlag(ServiceListeners.CardLink) ? LocalProcesses.FreePort() : null,
         };
         state.NextInstanceNumber++;
+        instance.Pid = Launch(instance);
+        instance.StartedAt = DateTimeOffset.UtcNow;
+        state.Instances.Add(instance);
+        state.Save(stateDirectory);
+        return instance;
+    }
+
+    /// <summary>
+    /// Starts a process for <paramref name="instance"/> on its own ports and data directory (a
+    /// restart looks to its callers like the same instance coming back); returns its PID.
+    /// Needs nothing from etcd: the supervisor restarts instances while etcd is away.
+    /// </summary>
+    public int Launch(InstanceState instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var module = BankModules.Find(instance.Service) ?? throw new ClusterException($"unknown service '{instance.Service}'.");
         var (file, prefix) = LocalProcesses.Self();
         List<string> arguments =
         [
-            .. prefix, "serve", "--service", service, "--registry", state.RegistryAddress,
-            "--data", Path.Combine(stateDirectory, "data", service),
+            .. prefix, "serve", "--service", instance.Service, "--registry", state.RegistryAddress,
+            "--data", DataDirectory(instance),
             "--port", instance.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--version-label", version,
+            "--version-label", instance.Version,
         ];
-        if (publicPort is { } port)
+        if (instance.PublicPort is { } port)
         {
             arguments.AddRange(["--public-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        if (instance.LinkPort is { } linkPort)
+        {
+            arguments.AddRange(["--card-link-port", linkPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
         // The store URL goes in the environment, never on the command line: every user of the
         // machine can read a command line (ps), only the owner a process's environment. Set
         // empty otherwise, so that an operator's own BULWARK_STORE never reaches a SQLite cluster.
         var store = "";
-        if (IsStateful(service) && state.OnPostgres)
+        if (module.Stateful && state.OnPostgres)
         {
             store = state.StoreUrl ?? throw new ClusterException(
                 $"the password of {state.Store} is not in {Path.Combine(stateDirectory, ClusterState.StoreUrlFileName)}: set {Commands.CommonOptions.StoreVariable} to the full URL and retry.");
         }
         var environment = new Dictionary<string, string> { [Commands.CommonOptions.StoreVariable] = store };
-        instance.Pid = LocalProcesses.StartDetached(file, arguments, LogPath(instance), environment);
-        state.Instances.Add(instance);
-        state.Save(stateDirectory);
-        return instance;
+        return LocalProcesses.StartDetached(file, arguments, LogPath(instance), environment);
+    }
+
+    /// <summary>
+    /// <c>STATE/data/SERVICE</c>, shared by a service's instances (its SQLite file, keys, the
+    /// discovery snapshot), or <c>STATE/data/INSTANCE</c> for a service whose instances each keep
+    /// a journal of their own (cards).
+    /// </summary>
+    public string DataDirectory(InstanceState instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var module = BankModules.Find(instance.Service);
+        return Path.Combine(stateDirectory, "data", module?.DataPerInstance == true ? instance.Id : instance.Service);
     }
 
     public async Task<string> StopAsync(InstanceState instance, CancellationToken cancellationToken)
@@ -153,6 +177,6 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
         return new(instance.Id, instance.Version, instance.Address, Registers: Registers(instance.Service));
     }
 
-    /// <summary>The edge calls the services but nothing calls it through discovery: it does not register.</summary>
-    public static bool Registers(string service) => service != EdgeService;
+    /// <summary>Whether the service's instances register in etcd (the edge does not: nothing calls it through discovery).</summary>
+    public static bool Registers(string service) => BankModules.Find(service)?.Registers ?? true;
 }

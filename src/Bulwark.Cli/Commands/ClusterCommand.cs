@@ -5,6 +5,7 @@ using Bulwark.Cli.Cluster;
 using Bulwark.Discovery.Etcd;
 using Bulwark.Discovery.Etcd.Deployment;
 using Bulwark.Discovery.Etcd.Discovery;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bulwark.Cli.Commands;
@@ -32,7 +33,50 @@ internal static class ClusterCommand
         command.Subcommands.Add(CreateUp());
         command.Subcommands.Add(CreateStatus());
         command.Subcommands.Add(CreateDown());
+        command.Subcommands.Add(CreateSupervise());
         return command;
+    }
+
+    /// <summary>
+    /// <c>cluster supervise</c>: the supervisor, started detached by <c>cluster up</c> (an operator
+    /// runs it by hand only to bring back a supervisor that was killed). Logs to STATE/logs/supervisor.log.
+    /// </summary>
+    private static Command CreateSupervise()
+    {
+        var state = StateOption();
+        var command = new Command("supervise", "Restart the cluster's service instances that exit or stop answering (started by cluster up; stops when the cluster is taken down).") { state };
+        command.SetAction((parse, cancellationToken) => Guard("cluster supervise", async () =>
+        {
+            var directory = Path.GetFullPath(parse.GetValue(state)!.FullName);
+            if (ClusterState.Load(directory) is null)
+            {
+                throw new ClusterException($"no cluster in {directory} (start one with: bulwark cluster up --state {directory}).");
+            }
+            using var loggers = LoggerFactory.Create(logging => logging.AddSimpleConsole(console =>
+            {
+                console.SingleLine = true;
+                console.TimestampFormat = "HH:mm:ss.fff ";
+                console.UseUtcTimestamp = true;
+            }));
+            await new ClusterSupervisor(directory, loggers.CreateLogger("Bulwark.Supervisor"), TimeProvider.System).RunAsync(cancellationToken);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Starts the supervisor detached and records its PID (the caller holds the state lock and saves).</summary>
+    internal static void StartSupervisor(string directory, ClusterState state)
+    {
+        var (file, prefix) = LocalProcesses.Self();
+        state.SupervisorPid = LocalProcesses.StartDetached(file, [.. prefix, "cluster", "supervise", "--state", directory], Path.Combine(directory, "logs", "supervisor.log"));
+    }
+
+    /// <summary>Stops the supervisor first, so that nothing is restarted while the cluster goes down.</summary>
+    internal static async Task<string> StopSupervisorAsync(string directory, ClusterState state, CancellationToken cancellationToken)
+    {
+        var how = await LocalProcesses.StopAsync(state.SupervisorPid, directory, TimeSpan.FromSeconds(5), cancellationToken);
+        state.SupervisorPid = 0;
+        return how;
     }
 
     private static Command CreateUp()
@@ -41,7 +85,7 @@ internal static class ClusterCommand
         var members = CommonOptions.PositiveInt("--etcd-members", "etcd members to start.", 3, EtcdMembersMax);
         var replicas = new Option<string?>("--replicas")
         {
-            Description = $"Instances per service, e.g. feed=3,edge=2 (defaults: {string.Join(", ", LocalServices.Catalog.Select(s => $"{s.Name}={s.ReplicasDefault}"))}).",
+            Description = $"Instances per service, e.g. feed=3,edge=2 (defaults: {string.Join(", ", Bulwark.Cli.Hosting.BankModules.All.Select(s => $"{s.Name}={s.ReplicasDefault}"))}).",
         };
         var edgePort = new Option<int>("--edge-port") { Description = "Public HTTP port of the first edge instance on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => RunCommand.PortDefault };
         var version = new Option<string>("--version-label") { Description = "Version label every instance starts with.", DefaultValueFactory = _ => "v1" };
@@ -140,6 +184,7 @@ internal static class ClusterCommand
         if (ClusterState.Load(directory) is { } existing)
         {
             var running = existing.Members.Count(m => LocalProcesses.IsRunning(m.Pid, directory)) + existing.Instances.Count(i => LocalProcesses.IsRunning(i.Pid, directory))
+                + (LocalProcesses.IsRunning(existing.SupervisorPid, directory) ? 1 : 0)
                 + (existing.Postgres is { } postgres && LocalProcesses.IsRunning(postgres.Pid, directory) ? 1 : 0);
             if (running > 0)
             {
@@ -194,6 +239,9 @@ internal static class ClusterCommand
             await StopAllAsync(directory, state, CancellationToken.None);
             return 130;
         }
+        StartSupervisor(directory, state);
+        state.Save(directory);
+        await Console.Out.WriteLineAsync($"supervisor: pid {state.SupervisorPid} restarts instances that exit or hang (log {Path.Combine(directory, "logs", "supervisor.log")})");
         await Console.Out.WriteLineAsync($"cluster up in {clock.Elapsed.TotalSeconds:0.0} s; state, logs and data in {directory}");
         foreach (var edge in state.Instances.Where(i => i.PublicPort is not null))
         {
@@ -208,9 +256,10 @@ internal static class ClusterCommand
         await using var registry = await ClusterOperations.ConnectRegistryAsync(state, cancellationToken);
         var services = new LocalServices(directory, state) { PreferredEdgePort = edgePort > 0 ? edgePort : null };
         var gate = new RollingDeployment(registry, services, new RollingDeploymentOptions { SettleSeconds = 0 }, NullLogger.Instance);
-        foreach (var (name, _, replicasDefault) in LocalServices.Catalog)
+        foreach (var module in Bulwark.Cli.Hosting.BankModules.All)
         {
-            var count = replicas.GetValueOrDefault(name, replicasDefault);
+            var name = module.Name;
+            var count = replicas.GetValueOrDefault(name, module.ReplicasDefault);
             state.Services.Add(new ServiceState { Name = name, Replicas = count, Version = version });
             await registry.SetDeploymentAsync(name, new DeploymentRecord(count, version), cancellationToken);
         }
@@ -297,6 +346,11 @@ internal static class ClusterCommand
     /// </summary>
     private static async Task StopAllAsync(string directory, ClusterState state, CancellationToken cancellationToken)
     {
+        if (state.SupervisorPid != 0)
+        {
+            var pid = state.SupervisorPid;
+            await Console.Out.WriteLineAsync($"supervisor (pid {pid}): {await StopSupervisorAsync(directory, state, cancellationToken)}");
+        }
         var results = await Task.WhenAll(state.Instances.Select(async i =>
             (i.Id, i.Pid, How: await LocalProcesses.StopAsync(i.Pid, directory, LocalServices.StopGrace, cancellationToken))));
         foreach (var (id, pid, how) in results)

@@ -1,11 +1,7 @@
 using System.CommandLine;
 using System.Net;
-using Bulwark.Accounts;
 using Bulwark.Cli.Hosting;
 using Bulwark.Discovery.Etcd;
-using Bulwark.Edge;
-using Bulwark.Feed;
-using Bulwark.Ledger;
 using Bulwark.Platform.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,22 +16,11 @@ namespace Bulwark.Cli.Commands;
 /// </summary>
 internal static class ServeCommand
 {
-    /// <summary>A service <c>serve</c> can run; <c>Add</c> gets the data paths and the PostgreSQL connection string (--store or BULWARK_STORE) or null.</summary>
-    private sealed record ServedService(string Name, bool NeedsPublicEndpoint, Action<IServiceCollection, BankPaths, string?> Add, Action<WebApplication> Map);
-
-    private static readonly ServedService[] Services =
-    [
-        new("ledger", false, (s, p, postgres) => s.AddLedger(new LedgerOptions { DatabasePath = p.Ledger, PostgresConnectionString = postgres }), app => app.MapLedger()),
-        new("accounts", false, (s, p, postgres) => s.AddAccounts(new AccountsOptions { DatabasePath = p.Accounts, PostgresConnectionString = postgres, TokenisationKeyPath = p.TokenisationKey }), app => app.MapAccounts()),
-        new("feed", false, (s, _, _) => s.AddFeed(new FeedOptions()), app => app.MapFeed()),
-        new("edge", true, (s, p, _) => s.AddEdge(new EdgeOptions { SigningKeyPath = p.SigningKey }), app => app.MapEdge()),
-    ];
-
     public static Command Create()
     {
         var service = new Option<string>("--service")
         {
-            Description = $"The service this process runs: {string.Join(", ", Services.Select(s => s.Name))}.",
+            Description = $"The service this process runs: {BankModules.Names}.",
             Required = true,
         };
         var registry = new Option<string>("--registry")
@@ -46,11 +31,12 @@ internal static class ServeCommand
         var data = CommonOptions.Data();
         var port = new Option<int>("--port") { Description = "Internal gRPC port on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => 0 };
         var publicPort = new Option<int>("--public-port") { Description = "Public HTTP port of the edge on 127.0.0.1.", DefaultValueFactory = _ => RunCommand.PortDefault };
+        var cardLinkPort = CommonOptions.Port("--card-link-port", "Port of the ISO 8583 card link on 127.0.0.1 (service cards only; 0: any free port, printed at start).", 0);
         var version = new Option<string>("--version-label") { Description = "Version published in this instance's registry record.", DefaultValueFactory = _ => "dev" };
         var store = StoreOption();
         var command = new Command("serve", "Run one service in this process, registered in etcd (cluster mode).")
         {
-            service, registry, data, port, publicPort, version, store,
+            service, registry, data, port, publicPort, cardLinkPort, version, store,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -62,7 +48,7 @@ internal static class ServeCommand
             }
             return await ServeAsync(
                 parse.GetValue(service)!, parse.GetValue(registry)!, parse.GetValue(data)!.FullName,
-                parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(version)!, postgres, cancellationToken);
+                new ServePorts(parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(cardLinkPort)), parse.GetValue(version)!, postgres, cancellationToken);
         });
         return command;
     }
@@ -91,13 +77,16 @@ internal static class ServeCommand
         return store;
     }
 
-    private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, int port, int publicPort, string version, string? postgres, CancellationToken cancellationToken)
+    /// <summary>The internal gRPC port, the edge's public port and the card link's port.</summary>
+    private sealed record ServePorts(int Internal, int Public, int CardLink);
+
+    private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, ServePorts ports, string version, string? postgres, CancellationToken cancellationToken)
     {
         var error = Console.Error;
-        var served = Services.FirstOrDefault(s => s.Name == serviceName);
+        var served = BankModules.Find(serviceName);
         if (served is null)
         {
-            await error.WriteLineAsync($"bulwark serve: unknown service '{serviceName}'. Known services: {string.Join(", ", Services.Select(s => s.Name))}.");
+            await error.WriteLineAsync($"bulwark serve: unknown service '{serviceName}'. Known services: {BankModules.Names}.");
             return 2;
         }
         IReadOnlyList<Uri> endpoints;
@@ -110,7 +99,7 @@ internal static class ServeCommand
             await error.WriteLineAsync($"bulwark serve: bad --registry: {exception.Message}");
             return 2;
         }
-        if (port is < 0 or > 65_535 || publicPort is < 1 or > 65_535)
+        if (ports.Internal is < 0 or > 65_535 || ports.Public is < 1 or > 65_535)
         {
             await error.WriteLineAsync("bulwark serve: --port must be 0-65535 and --public-port 1-65535.");
             return 2;
@@ -153,7 +142,7 @@ internal static class ServeCommand
 
         await using (registry)
         {
-            return await RunHostAsync(served, registry, new BankPaths(dataDirectory), port, publicPort, version, postgres, cancellationToken);
+            return await RunHostAsync(served, registry, new BankPaths(dataDirectory), ports, version, postgres, cancellationToken);
         }
     }
 
@@ -181,16 +170,16 @@ internal static class ServeCommand
         return 0;
     }
 
-    private static async Task<int> RunHostAsync(ServedService served, EtcdServiceRegistry registry, BankPaths paths, int port, int publicPort, string version, string? postgres, CancellationToken cancellationToken)
+    private static async Task<int> RunHostAsync(ServiceModule<ModuleContext> served, EtcdServiceRegistry registry, BankPaths paths, ServePorts ports, string version, string? postgres, CancellationToken cancellationToken)
     {
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
         {
-            InternalEndpoint = new IPEndPoint(IPAddress.Loopback, port),
-            PublicEndpoint = served.NeedsPublicEndpoint ? new IPEndPoint(IPAddress.Loopback, publicPort) : null,
+            InternalEndpoint = new IPEndPoint(IPAddress.Loopback, ports.Internal),
+            PublicEndpoint = served.Listeners.HasFlag(ServiceListeners.Public) ? new IPEndPoint(IPAddress.Loopback, ports.Public) : null,
             Version = version,
         }, registry);
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
-        served.Add(builder.Services, paths, postgres);
+        served.Add(builder.Services, new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink)));
         builder.Services.AddEtcdDiscoveryReadiness(registry);
         await using var app = builder.Build();
         app.UsePlatform();
@@ -214,7 +203,12 @@ internal static class ServeCommand
             return 2;
         }
         var bound = app.Services.GetRequiredService<InternalEndpointAccessor>().Get();
-        await Console.Out.WriteLineAsync($"bulwark serve: {served.Name} listening on {bound} (gRPC), registered in etcd; snapshot {Path.Combine(paths.DataDirectory, $"discovery-{served.Name}.json")}");
+        var discovery = registry.IsFresh ? "registered in etcd" : "routing on the discovery snapshot until etcd answers, registered in etcd as soon as it does";
+        await Console.Out.WriteLineAsync($"bulwark serve: {served.Name} listening on {bound} (gRPC), ready, {discovery}; snapshot {Path.Combine(paths.DataDirectory, $"discovery-{served.Name}.json")}");
+        if (served.Listeners.HasFlag(ServiceListeners.CardLink))
+        {
+            await Console.Out.WriteLineAsync($"bulwark serve: card link (ISO 8583) listening on {await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync()}");
+        }
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);

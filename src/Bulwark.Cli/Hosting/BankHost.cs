@@ -1,10 +1,4 @@
 using System.Net;
-using Bulwark.Accounts;
-using Bulwark.Cards;
-using Bulwark.Cli.Demo;
-using Bulwark.Edge;
-using Bulwark.Feed;
-using Bulwark.Ledger;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Registry;
 using Microsoft.AspNetCore.Builder;
@@ -36,7 +30,7 @@ public sealed record BankPaths(string DataDirectory)
 }
 
 /// <summary>
-/// The whole bank in one process: ledger, accounts, feed and the edge, each reached by the others
+/// The whole bank in one process: every module of <see cref="BankModules"/>, each reached by the others
 /// only through its gRPC contract over <c>bulwark:///</c> — the same path a cluster uses.
 /// </summary>
 public static class BankHost
@@ -57,16 +51,11 @@ public static class BankHost
         // it with the whole stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
-        builder.Services.AddLedger(new LedgerOptions { DatabasePath = paths.Ledger, PostgresConnectionString = ledgerPostgres });
-        builder.Services.AddAccounts(new AccountsOptions { DatabasePath = paths.Accounts, PostgresConnectionString = ledgerPostgres, TokenisationKeyPath = paths.TokenisationKey });
-        builder.Services.AddFeed(new FeedOptions());
-        builder.Services.AddEdge(new EdgeOptions { SigningKeyPath = paths.SigningKey });
-        builder.Services.AddCards(new CardsOptions
+        var context = new ModuleContext(paths, ledgerPostgres, new IPEndPoint(IPAddress.Loopback, cardLinkPort));
+        foreach (var module in BankModules.All)
         {
-            LinkEndpoint = new IPEndPoint(IPAddress.Loopback, cardLinkPort),
-            JournalPath = paths.CardsJournal,
-            SettlementLedgerAccountId = DemoSeeder.CardSettlementAccountId.ToString("x32", System.Globalization.CultureInfo.InvariantCulture),
-        });
+            module.Add(builder.Services, context);
+        }
 
         // The CLI's own seeder and workload are clients like any other.
         builder.Services.AddServiceClient("ledger", channel => new LedgerClient(channel));
@@ -75,10 +64,10 @@ public static class BankHost
 
         var app = builder.Build();
         app.UsePlatform();
-        app.MapLedger();
-        app.MapAccounts();
-        app.MapFeed();
-        app.MapEdge();
+        foreach (var module in BankModules.All)
+        {
+            module.Map(app);
+        }
         return app;
     }
 }

@@ -1,0 +1,69 @@
+using System.Globalization;
+using System.Net;
+using Bulwark.Accounts;
+using Bulwark.Cards;
+using Bulwark.Cli.Demo;
+using Bulwark.Edge;
+using Bulwark.Feed;
+using Bulwark.Ledger;
+using Bulwark.Platform.Hosting;
+
+namespace Bulwark.Cli.Hosting;
+
+/// <summary>What a host knows when it adds a service: where data lives, the PostgreSQL store (or null for SQLite), the card link's endpoint.</summary>
+public sealed record ModuleContext(BankPaths Paths, string? Postgres, IPEndPoint CardLink);
+
+/// <summary>
+/// The bank's services, declared once, in start order (callees first). <c>bulwark run</c> adds
+/// all of them to one process, <c>bulwark serve --service NAME</c> one of them, and the local
+/// cluster starts their instances from this list.
+/// </summary>
+public static class BankModules
+{
+    public const string Ledger = "ledger";
+    public const string Accounts = "accounts";
+    public const string Feed = "feed";
+    public const string Cards = "cards";
+    public const string Edge = "edge";
+
+    public static readonly IReadOnlyList<ServiceModule<ModuleContext>> All =
+    [
+        new(Ledger, Stateful: true, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
+            (services, context) => services.AddLedger(new LedgerOptions { DatabasePath = context.Paths.Ledger, PostgresConnectionString = context.Postgres }),
+            app => app.MapLedger()),
+        new(Accounts, Stateful: true, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
+            (services, context) => services.AddAccounts(new AccountsOptions { DatabasePath = context.Paths.Accounts, PostgresConnectionString = context.Postgres, TokenisationKeyPath = context.Paths.TokenisationKey }),
+            app => app.MapAccounts()),
+        new(Feed, Stateful: false, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 2,
+            (services, _) => services.AddFeed(new FeedOptions()),
+            app => app.MapFeed()),
+        // Each card processor keeps its own durable journal (stand-in decisions it must post
+        // later, exactly once): instances never share one, so each gets a data directory of its own.
+        new(Cards, Stateful: false, ServiceListeners.CardLink, DataPerInstance: true, ReplicasDefault: 2,
+            (services, context) =>
+            {
+                services.AddCards(new CardsOptions
+                {
+                    LinkEndpoint = context.CardLink,
+                    JournalPath = context.Paths.CardsJournal,
+                    SettlementLedgerAccountId = DemoSeeder.CardSettlementAccountId.ToString("x32", CultureInfo.InvariantCulture),
+                });
+                // Registered although nothing calls it over gRPC: deploys and status gate on its health there.
+                services.AddHostedBulwarkService(Cards);
+            },
+            _ => { }),
+        new(Edge, Stateful: false, ServiceListeners.Public, DataPerInstance: false, ReplicasDefault: 2,
+            (services, context) => services.AddEdge(new EdgeOptions { SigningKeyPath = context.Paths.SigningKey }),
+            app => app.MapEdge())
+        {
+            // Nothing calls the edge through discovery; customers reach it on its public port.
+            Registers = false,
+        },
+    ];
+
+    /// <summary>The module called <paramref name="name"/>, or null.</summary>
+    public static ServiceModule<ModuleContext>? Find(string name) => All.FirstOrDefault(module => module.Name == name);
+
+    /// <summary>"ledger, accounts, feed, cards, edge": for help texts and errors.</summary>
+    public static string Names => string.Join(", ", All.Select(module => module.Name));
+}
