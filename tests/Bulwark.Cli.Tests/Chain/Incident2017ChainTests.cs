@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xunit.Abstractions;
+using static Bulwark.Cli.Tests.BulwarkProcess;
+
+namespace Bulwark.Cli.Tests.Chain;
+
+/// <summary>
+/// Incident A (2017), replayed whole against <c>bulwark cluster up</c> while customers pay each
+/// other and read their balances through both edges (and the scheme sends card authorisations to
+/// both card links): etcd resized 3 to 9, the watch stalled silently, a service scaled to zero
+/// with a null record written for it, a deploy, every etcd member hung while every service
+/// process is killed (the supervisor restarts them from their snapshots), etcd released, resized
+/// 9 to 3. Then: no acknowledged payment lost or applied twice (every unknown outcome resolved by
+/// asking again with the same Idempotency-Key, balances checked against the history), money
+/// conserved (<c>bulwark ledger check</c>), and no window without a successful payment longer
+/// than a generous bound. The measured longest gap is written to the test output.
+/// <para>
+/// scripts/test runs it on SQLite. On PostgreSQL: <c>BULWARK_CHAIN_STORE=postgres dotnet test
+/// tests/Bulwark.Cli.Tests -c Release --filter Incident2017ChainTests</c> (the cluster runs its own
+/// PostgreSQL server).
+/// </para>
+/// </summary>
+public sealed class Incident2017ChainTests(ITestOutputHelper output) : IDisposable
+{
+    /// <summary>Generous on a shared 2-core machine; the goal (under 10 s) is reported, not asserted.</summary>
+    private static readonly TimeSpan PaymentGapBound = TimeSpan.FromSeconds(30);
+
+    private const int PaymentsPerSecond = 10;
+
+    private readonly string _state = Path.Combine(Path.GetTempPath(), "bulwark-chain-" + Guid.NewGuid().ToString("n"));
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    public void Dispose()
+    {
+        if (File.Exists(Path.Combine(_state, "cluster.json")))
+        {
+            foreach (var pid in MemberPids())
+            {
+                SignalAsync(pid, "CONT").GetAwaiter().GetResult();
+            }
+            RunAsync("cluster", "down", "--state", _state).GetAwaiter().GetResult();
+        }
+        if (Directory.Exists(_state))
+        {
+            Directory.Delete(_state, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Chain2017_UnderPaymentLoad_NoPaymentLostOrDoubled_MoneyConserved_PaymentsKeepFlowing()
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        var store = Environment.GetEnvironmentVariable("BULWARK_CHAIN_STORE") == "postgres" ? new[] { "--store", "postgres" } : [];
+        var up = await RunAsync([.. new[] { "cluster", "up", "--state", _state, "--etcd-members", "3", "--customers", "20", "--edge-port", "0" }, .. store]);
+        Assert.True(up.ExitCode == 0, up.Output + up.Error);
+        var edges = EdgeUrls().Select(url => new Uri(url)).ToList();
+        Assert.Equal(2, edges.Count);
+        Step($"cluster up: {edges.Count} edges");
+
+        await using var load = await EdgePaymentLoad.LoginAsync(edges,
+            [("demo@bulwark.example", "bulwark-demo"), ("customer00001@bulwark.example", "bulwark-demo"), ("customer00002@bulwark.example", "bulwark-demo")], bound.Token);
+        var before = await load.BalancesAsync(bound.Token);
+        load.Start(PaymentsPerSecond);
+        await Task.Delay(TimeSpan.FromSeconds(3), bound.Token);
+
+        // 1. The routine change: etcd resized from 3 to 9 members.
+        for (var i = 0; i < 6; i++)
+        {
+            await MustAsync("etcd", "add-member", "--state", _state);
+        }
+        Step("etcd resized 3 -> 9");
+
+        // 2. The silent stall: two members stop answering (connections stay open); watches on them go quiet.
+        var stalled = MemberPids().Take(2).ToList();
+        foreach (var pid in stalled)
+        {
+            await SignalAsync(pid, "STOP");
+        }
+        await Task.Delay(TimeSpan.FromSeconds(8), bound.Token);
+        foreach (var pid in stalled)
+        {
+            await SignalAsync(pid, "CONT");
+        }
+        Step("two members hung for 8 s and released");
+
+        // 3. A service scaled to 0 the day before, and a null record for it (linkerd 1219's "endpoints": null).
+        await MustAsync("scale", "feed", "0", "--state", _state);
+        await EtcdctlAsync("put", "/bulwark/services/feed/ghost", "null");
+        Step("feed scaled to 0, null record written");
+
+        // 4. A deploy of a payments-critical service.
+        await MustAsync("deploy", "accounts", "--version", "v2", "--state", _state);
+        Step("accounts deployed v2");
+
+        // 5. Every etcd member hung, every service process killed: the supervisor restarts them all
+        //    from their discovery snapshots (the step that was a full outage in 2017).
+        var members = MemberPids();
+        foreach (var pid in members)
+        {
+            await SignalAsync(pid, "STOP");
+        }
+        foreach (var pid in InstancePids())
+        {
+            await SignalAsync(pid, "KILL");
+        }
+        Step($"{members.Count} etcd members hung, every service process killed");
+        await Task.Delay(TimeSpan.FromSeconds(15), bound.Token);
+
+        // 6. etcd released; then resized back from 9 to 3.
+        foreach (var pid in members)
+        {
+            await SignalAsync(pid, "CONT");
+        }
+        Assert.True(await HealthyWithinAsync(TimeSpan.FromSeconds(60)), (await RunAsync("cluster", "status", "--state", _state)).Output);
+        Step("etcd released, cluster healthy");
+        for (var i = 0; i < 6; i++)
+        {
+            await MustAsync("etcd", "remove-member", "--state", _state);
+        }
+        Step("etcd resized 9 -> 3");
+        await Task.Delay(TimeSpan.FromSeconds(3), bound.Token);
+        await load.StopAsync();
+
+        // Every payment gets a definite answer (same key), then balances must match the history exactly.
+        await load.ResolveUnknownAsync(bound.Token);
+        var unresolved = load.Payments.Count(p => p.Outcome == "unknown");
+        Assert.True(unresolved == 0, $"{unresolved} payments never got a definite answer");
+        var after = await load.BalancesAsync(bound.Token);
+        var acknowledged = load.Payments.Where(p => p.Outcome == "ok").ToList();
+        foreach (var (account, balance) in before)
+        {
+            var expected = balance - acknowledged.Where(p => p.From.AccountId == account).Sum(p => p.Amount)
+                + acknowledged.Where(p => p.To.AccountId == account).Sum(p => p.Amount);
+            Assert.True(expected == after[account], $"account {account}: expected {expected} from the history, the bank says {after[account]}");
+        }
+
+        var check = await RunAsync("ledger", "check", "--data", Path.Combine(_state, "data", "ledger"));
+        var report = $"payments {load.Payments.Count} (acknowledged {acknowledged.Count}, refused {load.Payments.Count(p => p.Outcome == "refused")}), "
+            + $"reads {load.Reads} ({load.ReadsFailed} failed), failed requests {load.Failures.Count}, longest gap without a successful payment {load.LongestPaymentGap.TotalSeconds:0.0} s";
+        output.WriteLine(report);
+        foreach (var (at, what) in load.Failures.Take(50))
+        {
+            output.WriteLine($"  {at.TotalSeconds,7:0.0} s  {what}");
+        }
+        if (store.Length == 0)
+        {
+            Assert.True(check.ExitCode == 0, check.Output + check.Error);
+            Assert.Contains("sum 0", check.Output, StringComparison.Ordinal);
+        }
+        Assert.True(acknowledged.Count > 100, report);
+        Assert.True(load.LongestPaymentGap < PaymentGapBound, report);
+    }
+
+    private void Step(string what) => output.WriteLine($"{_clock.Elapsed.TotalSeconds,7:0.0} s  {what}");
+
+    private async Task MustAsync(params string[] args)
+    {
+        var result = await RunAsync(args);
+        Assert.True(result.ExitCode == 0, $"bulwark {string.Join(' ', args)}: {result.Output}{result.Error}");
+    }
+
+    private async Task<bool> HealthyWithinAsync(TimeSpan bound)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (DateTime.UtcNow < deadline)
+        {
+            if ((await RunAsync("cluster", "status", "--state", _state)).ExitCode == 0)
+            {
+                return true;
+            }
+            await Task.Delay(1000);
+        }
+        return false;
+    }
+
+    private async Task EtcdctlAsync(params string[] args)
+    {
+        using var state = State(_state);
+        var endpoints = string.Join(",", state.RootElement.GetProperty("members").EnumerateArray().Select(m => $"127.0.0.1:{m.GetProperty("clientPort").GetInt32()}"));
+        var start = new ProcessStartInfo("etcdctl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["ETCDCTL_API"] = "3";
+        start.ArgumentList.Add($"--endpoints={endpoints}");
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(start)!;
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(bound.Token);
+        Assert.True(process.ExitCode == 0, await process.StandardError.ReadToEndAsync(bound.Token));
+    }
+
+    private List<string> EdgeUrls()
+    {
+        using var state = State(_state);
+        return [.. state.RootElement.GetProperty("instances").EnumerateArray()
+            .Where(i => i.TryGetProperty("publicPort", out var port) && port.ValueKind == System.Text.Json.JsonValueKind.Number)
+            .Select(i => string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{i.GetProperty("publicPort").GetInt32()}/"))];
+    }
+
+    private List<int> MemberPids()
+    {
+        using var state = State(_state);
+        return [.. state.RootElement.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("pid").GetInt32())];
+    }
+
+    private List<int> InstancePids()
+    {
+        using var state = State(_state);
+        return [.. state.RootElement.GetProperty("instances").EnumerateArray().Select(m => m.GetProperty("pid").GetInt32())];
+    }
+}
