@@ -103,6 +103,17 @@ public sealed class CustomersCommandTests : IDisposable
         Assert.Equal(minor, CustomersCommand.ParseAmount(text, "--opening-balance", CustomersCommand.OpeningBalanceMinorMax));
     }
 
+    [Theory]
+    [InlineData("cluster up --customers -1")]
+    [InlineData("cluster up --customers lots")]
+    [InlineData("cluster up --customers 100001")]
+    public void Parse_ClusterUpBadCustomers_ErrorNamesTheOption(string commandLine)
+    {
+        var error = Assert.Single(BulwarkCommandLine.Create().Parse(commandLine).Errors);
+
+        Assert.Contains("--customers must be a whole number from 0 to 100,000", error.Message, StringComparison.Ordinal);
+    }
+
     private void WriteBankFile(int pid, int port)
     {
         var file = new BankEndpointFile(1, pid, $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", DateTimeOffset.UtcNow);

@@ -10,9 +10,9 @@ using static Bulwark.Cli.Tests.CustomersCommandTests;
 namespace Bulwark.Cli.Tests;
 
 /// <summary>
-/// <c>bulwark customers</c> against a real <c>bulwark run</c> process (found through
-/// DATA/bank.json). The commands run in this process except where standard input matters
-/// (<c>--password-stdin</c>).
+/// <c>bulwark customers</c> against real banks: a <c>bulwark run</c> process (found through
+/// DATA/bank.json) and a one-member <c>cluster up --customers 2</c> (found through etcd). The
+/// commands run in this process except where standard input matters (<c>--password-stdin</c>).
 /// </summary>
 public sealed partial class CustomersProcessTests : IDisposable
 {
@@ -106,6 +106,28 @@ public sealed partial class CustomersProcessTests : IDisposable
             {
                 bank.Kill();
             }
+        }
+    }
+
+    [Fact]
+    public async Task Customers_OnAClusterUpWithCustomers_SeededAndReadThroughEtcd()
+    {
+        var up = await RunAsync(null, "cluster", "up", "--state", _directory, "--etcd-members", "1", "--replicas", "feed=1", "--edge-port", "0", "--customers", "2");
+        Assert.True(up.ExitCode == 0, up.Output + up.Error);
+        Assert.Contains("Demo login: demo@bulwark.example / bulwark-demo   (2 customers)", up.Output, StringComparison.Ordinal);
+
+        var list = await InvokeAsync("customers", "list", "--state", _directory, "--json");
+        Assert.True(list.ExitCode == 0, list.Error);
+        using (var json = JsonDocument.Parse(list.Output))
+        {
+            Assert.Equal(2, json.RootElement.GetProperty("customers").GetArrayLength());
+        }
+        using (var state = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_directory, "cluster.json"))))
+        {
+            var registry = "etcd://" + string.Join(',', state.RootElement.GetProperty("members").EnumerateArray().Select(m => "127.0.0.1:" + m.GetProperty("clientPort").GetInt32().ToString(CultureInfo.InvariantCulture)));
+            var show = await InvokeAsync("customers", "show", "demo@bulwark.example", "--registry", registry);
+            Assert.True(show.ExitCode == 0, show.Error);
+            Assert.Contains("**** " + DemoSeeder.DemoPan(42, 0)[^4..], show.Output, StringComparison.Ordinal);
         }
     }
 
