@@ -54,4 +54,10 @@ public static class AccountsLimits
     /// 3-byte characters is longer, so names written into transfers are shortened to fit.
     /// </summary>
     public const int LedgerMetadataValueBytesMax = 256;
+
+    /// <summary>Customers in one ListCustomers page when the request names no limit.</summary>
+    public const int ListCustomersLimitDefault = 50;
+
+    /// <summary>The most customers in one ListCustomers page: a reply stays small (about 100 KB) and its query short.</summary>
+    public const int ListCustomersLimitMax = 500;
 }

@@ -89,6 +89,38 @@ internal sealed partial class AccountsGrpcService
         return ToProto(await CustomerAsync(customerId, context.CancellationToken));
     }
 
+    public override async Task<Customer> FindCustomerByEmail(FindCustomerByEmailRequest request, ServerCallContext context)
+    {
+        var (_, emailNormalised) = RequestFields.Email(request.Email, "email");
+        var customer = await store.FindCustomerByEmailAsync(emailNormalised, context.CancellationToken)
+            ?? throw AccountsErrors.NotFound("There is no customer with this email.");
+        return ToProto(customer);
+    }
+
+    public override async Task<ListCustomersResponse> ListCustomers(ListCustomersRequest request, ServerCallContext context)
+    {
+        if (request.Limit is < 0 or > AccountsLimits.ListCustomersLimitMax)
+        {
+            throw AccountsErrors.Invalid("limit", string.Create(CultureInfo.InvariantCulture,
+                $"must be 0 (default {AccountsLimits.ListCustomersLimitDefault}) to {AccountsLimits.ListCustomersLimitMax}, not {request.Limit}"));
+        }
+        // The cursor is the last customer id of the previous page: opaque to callers, checked like an id.
+        var after = request.Cursor.Length == 0 ? null : RequestFields.Id(request.Cursor, "cursor");
+        var limit = request.Limit == 0 ? AccountsLimits.ListCustomersLimitDefault : request.Limit;
+        // One more than asked tells whether another page follows without a second query.
+        var customers = await store.ListCustomersAsync(after, limit + 1, context.CancellationToken);
+        var response = new ListCustomersResponse();
+        foreach (var customer in customers.Take(limit))
+        {
+            response.Customers.Add(ToProto(customer));
+        }
+        if (customers.Count > limit)
+        {
+            response.NextCursor = customers[limit - 1].CustomerId;
+        }
+        return response;
+    }
+
     public override async Task<ListAccountsResponse> ListAccounts(ListAccountsRequest request, ServerCallContext context)
     {
         var customerId = RequestFields.Id(request.CustomerId, "customer_id");

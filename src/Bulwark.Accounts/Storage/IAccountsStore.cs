@@ -25,6 +25,13 @@ public interface IAccountsStore
 
     Task<CustomerRecord?> FindCustomerByEmailAsync(string emailNormalised, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Up to <paramref name="limit"/> customers whose id comes after <paramref name="afterCustomerId"/>
+    /// (null: from the first), in customer id order. Ids are lowercase version 7 UUIDs, which
+    /// sort the same in every collation, so a page is the same on every store.
+    /// </summary>
+    Task<IReadOnlyList<CustomerRecord>> ListCustomersAsync(string? afterCustomerId, int limit, CancellationToken cancellationToken);
+
     Task<CredentialRecord?> GetCredentialAsync(string customerId, CancellationToken cancellationToken);
 
     /// <summary>Replaces a customer's credential (a re-hash with more iterations, a new password).</summary>

@@ -153,6 +153,23 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
     public Task<CustomerRecord?> FindCustomerByEmailAsync(string emailNormalised, CancellationToken cancellationToken) =>
         QuerySingleAsync($"SELECT {CustomerColumns} FROM customers WHERE email_normalised = $1", [emailNormalised], ReadCustomer, cancellationToken);
 
+    public async Task<IReadOnlyList<CustomerRecord>> ListCustomersAsync(string? afterCustomerId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        // The primary key's index serves both the range and the order (in the column's collation,
+        // which orders lowercase UUIDs as SQLite does): a page costs its own rows only.
+        await using var command = Command(connection, null,
+            $"SELECT {CustomerColumns} FROM customers WHERE customer_id > $1 ORDER BY customer_id LIMIT $2", [afterCustomerId ?? "", (long)limit]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var customers = new List<CustomerRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            customers.Add(ReadCustomer(reader));
+        }
+        return customers;
+    }
+
     public Task<CredentialRecord?> GetCredentialAsync(string customerId, CancellationToken cancellationToken) =>
         QuerySingleAsync($"SELECT {CredentialColumns} FROM credentials WHERE customer_id = $1", [customerId], ReadCredential, cancellationToken);
 

@@ -146,6 +146,24 @@ public sealed class SqliteAccountsStore : IAccountsStore
     public Task<CustomerRecord?> FindCustomerByEmailAsync(string emailNormalised, CancellationToken cancellationToken) =>
         QuerySingleAsync($"SELECT {CustomerColumns} FROM customers WHERE email_normalised = $a", emailNormalised, null, ReadCustomer, cancellationToken);
 
+    public async Task<IReadOnlyList<CustomerRecord>> ListCustomersAsync(string? afterCustomerId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        // The primary key's index serves both the range and the order: a page costs its own rows only.
+        command.CommandText = $"SELECT {CustomerColumns} FROM customers WHERE customer_id > $a ORDER BY customer_id LIMIT $b";
+        command.Parameters.AddWithValue("$a", afterCustomerId ?? "");
+        command.Parameters.AddWithValue("$b", limit);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var customers = new List<CustomerRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            customers.Add(ReadCustomer(reader));
+        }
+        return customers;
+    }
+
     public Task<CredentialRecord?> GetCredentialAsync(string customerId, CancellationToken cancellationToken) =>
         QuerySingleAsync($"SELECT {CredentialColumns} FROM credentials WHERE customer_id = $a", customerId, null, ReadCredential, cancellationToken);
 

@@ -107,13 +107,21 @@ internal static class ClusterCommand
                 }
             }
         });
+        var customers = Operator.ClusterDemoCustomers.CreateOption();
         var command = new Command("up", "Start etcd and the services, wait until every instance is healthy, print where the edge listens.")
         {
-            state, members, replicas, edgePort, version, store,
+            state, members, replicas, edgePort, version, store, customers,
         };
-        command.SetAction((parse, cancellationToken) => Guard("cluster up", () => UpAsync(
-            Path.GetFullPath(parse.GetValue(state)!.FullName), parse.GetValue(members), parse.GetValue(replicas),
-            parse.GetValue(edgePort), parse.GetValue(version)!, parse.GetValue(store), cancellationToken)));
+        command.SetAction((parse, cancellationToken) => Guard("cluster up", async () =>
+        {
+            var directory = Path.GetFullPath(parse.GetValue(state)!.FullName);
+            var up = await UpAsync(directory, parse.GetValue(members), parse.GetValue(replicas),
+                parse.GetValue(edgePort), parse.GetValue(version)!, parse.GetValue(store), cancellationToken);
+            // Demo customers once every instance is healthy, through the services' contracts.
+            return up == 0 && parse.GetValue(customers) > 0
+                ? await Operator.ClusterDemoCustomers.SeedAsync(directory, parse.GetValue(customers), Console.Out, cancellationToken)
+                : up;
+        }));
         return command;
     }
 

@@ -146,6 +146,8 @@ internal static class RunCommand
         }
         // With --port 0 the port is the one Kestrel bound.
         var bound = app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().GetPublic()?.Port ?? settings.Port;
+        // Operator commands in other processes (bulwark customers --data DIR) find the internal gRPC endpoint here.
+        using var endpointFile = BankEndpointFile.Write(settings.Paths.DataDirectory, app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().Get());
         await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{bound}/   (data in {settings.Paths.DataDirectory})");
         var cardLink = await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync();
         await output.WriteLineAsync($"card link (ISO 8583) listening on {cardLink}");

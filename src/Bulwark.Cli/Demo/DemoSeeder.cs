@@ -68,6 +68,29 @@ public sealed class DemoSeeder(AccountsClient accounts, LedgerClient ledger, Tex
         return new DemoPopulation(seed, customers) { CardExpiryYear = expiryYear };
     }
 
+    /// <summary>
+    /// Pays <paramref name="amount"/> (minor units, <see cref="Currency"/>) from the bank's funding
+    /// account into a ledger account, opening the bank's own accounts first when they are missing
+    /// (creating them again is idempotent): an operator's opening balance, funded as seeding funds
+    /// salaries. <paramref name="transferId"/> is the idempotency key; returns it as 32 hex digits.
+    /// </summary>
+    public async Task<string> FundAsync(string ledgerAccountId, long amount, UInt128 transferId, string description, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(amount, 1);
+        await CreateBankAccountsAsync(cancellationToken);
+        await TransferAsync(new Transfer
+        {
+            Id = transferId.ToProto(),
+            DebitAccountId = BankFundingAccountId.ToProto(),
+            CreditAccountId = LedgerIds.ProtoFromHex(ledgerAccountId),
+            Amount = amount,
+            Currency = Currency,
+            Code = 1,
+            Metadata = { ["description"] = description, ["category"] = "income" },
+        }, cancellationToken);
+        return transferId.ToHex();
+    }
+
     private async Task CreateBankAccountsAsync(CancellationToken cancellationToken)
     {
         var request = new CreateAccountsRequest

@@ -119,4 +119,55 @@ public sealed class CustomerQueryTests(AccountsHostFixture fixture) : IClassFixt
     {
         await RpcAssert.InvalidAsync("account_number", () => Host.Accounts.FindAccountByNumberAsync(new FindAccountByNumberRequest { SortCode = "040075", AccountNumber = accountNumber }).ResponseAsync);
     }
+
+    [Fact]
+    public async Task FindCustomerByEmail_OtherCase_ReturnsTheCustomer()
+    {
+        var created = await Host.NewCustomerAsync(name: "Grace Hopper");
+
+        var customer = await Host.Accounts.FindCustomerByEmailAsync(new FindCustomerByEmailRequest { Email = "  " + created.Customer.Email.ToUpperInvariant() });
+
+        Assert.Equal(created.Customer, customer);
+    }
+
+    [Fact]
+    public async Task FindCustomerByEmail_UnknownOrBad_NotFoundOrInvalidArgumentNamingEmail()
+    {
+        await RpcAssert.FailsAsync(StatusCode.NotFound, () => Host.Accounts.FindCustomerByEmailAsync(new FindCustomerByEmailRequest { Email = AccountsTestHost.NewEmail() }).ResponseAsync);
+        await RpcAssert.InvalidAsync("email", () => Host.Accounts.FindCustomerByEmailAsync(new FindCustomerByEmailRequest { Email = "not-an-email" }).ResponseAsync);
+    }
+
+    [Fact]
+    public async Task ListCustomers_PagesOfTwo_EveryCustomerOnceInIdOrderUntilNoCursor()
+    {
+        var created = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < 3; i++)
+        {
+            created.Add((await Host.NewCustomerAsync()).Customer.CustomerId);
+        }
+
+        var seen = new List<string>();
+        var cursor = "";
+        do
+        {
+            var page = await Host.Accounts.ListCustomersAsync(new ListCustomersRequest { Limit = 2, Cursor = cursor });
+            Assert.InRange(page.Customers.Count, 1, 2);
+            seen.AddRange(page.Customers.Select(c => c.CustomerId));
+            cursor = page.NextCursor;
+        }
+        while (cursor.Length > 0);
+
+        Assert.Equal(seen.Order(StringComparer.Ordinal), seen);
+        Assert.Equal(seen.Count, seen.Distinct().Count());
+        Assert.Superset(created, seen.ToHashSet());
+    }
+
+    [Theory]
+    [InlineData(-1, "", "limit")]
+    [InlineData(501, "", "limit")]
+    [InlineData(10, "not-a-cursor", "cursor")]
+    public async Task ListCustomers_BadLimitOrCursor_InvalidArgumentNamingIt(int limit, string cursor, string field)
+    {
+        await RpcAssert.InvalidAsync(field, () => Host.Accounts.ListCustomersAsync(new ListCustomersRequest { Limit = limit, Cursor = cursor }).ResponseAsync);
+    }
 }

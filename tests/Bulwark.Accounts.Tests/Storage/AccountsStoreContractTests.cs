@@ -149,6 +149,27 @@ public abstract class AccountsStoreContractTests
     }
 
     [Fact]
+    public async Task ListCustomers_PagesAfterACursor_EveryCustomerOnceInIdOrder()
+    {
+        var created = new List<CustomerRecord>();
+        for (var i = 0; i < 5; i++)
+        {
+            created.Add((await CreatedAsync()).Customer);
+        }
+        var expected = created.OrderBy(c => c.CustomerId, StringComparer.Ordinal).ToList();
+
+        var first = await Store.ListCustomersAsync(null, 2, None);
+        var second = await Store.ListCustomersAsync(first[^1].CustomerId, 2, None);
+        var third = await Store.ListCustomersAsync(second[^1].CustomerId, 2, None);
+        var beyond = await Store.ListCustomersAsync(third[^1].CustomerId, 2, None);
+
+        Assert.Equal(expected, [.. first, .. second, .. third]);
+        Assert.Single(third);
+        Assert.Empty(beyond);
+        Assert.Equal(expected, await Store.ListCustomersAsync(null, 10, None));
+    }
+
+    [Fact]
     public async Task Lookups_Unknown_Null()
     {
         Assert.Null(await Store.GetCustomerAsync(NewId(), None));
@@ -160,5 +181,6 @@ public abstract class AccountsStoreContractTests
         Assert.Null(await Store.FindCardByTokenAsync("no-such-token", None));
         Assert.Null(await Store.GetMovementAsync(AccountsTestHost.NewKey(), None));
         Assert.Empty(await Store.ListCurrentAccountsAsync(NewId(), None));
+        Assert.Empty(await Store.ListCustomersAsync(null, 10, None));
     }
 }

@@ -1,0 +1,192 @@
+using System.Text.Json;
+using Bulwark.Cli.Cluster;
+using Bulwark.Cli.Hosting;
+using Bulwark.Discovery.Etcd;
+using Bulwark.Platform.Discovery;
+using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Registry;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client.Balancer;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
+
+namespace Bulwark.Cli.Operator;
+
+/// <summary>Where an operator command finds the bank: at most one of <c>--data</c>, <c>--state</c>, <c>--registry</c>.</summary>
+internal sealed record BankTarget(string? DataDirectory, string? StateDirectory, string? Registry);
+
+/// <summary>
+/// An operator command's way into a running bank: the services' own gRPC contracts over
+/// <c>bulwark:///SERVICE</c> channels, exactly as the services call each other (with the same
+/// retries of safe methods). Only the registry differs: for a <c>bulwark run</c> bank an in-memory
+/// one holding the endpoint from <c>DATA/bank.json</c>; for a cluster the etcd registry, read
+/// (never written: this process registers nothing).
+/// </summary>
+internal sealed class BankConnection : IAsyncDisposable
+{
+    /// <summary>The deadline of one call: generous for a loaded bank, short enough that a hung one is reported.</summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a cluster's etcd may take to answer before the command says it does not.</summary>
+    private const double EtcdStartTimeoutSeconds = 3;
+
+    private readonly ServiceProvider _provider;
+    private readonly IAsyncDisposable? _registry;
+
+    private BankConnection(ServiceProvider provider, IAsyncDisposable? registry, string description)
+    {
+        _provider = provider;
+        _registry = registry;
+        Description = description;
+        Accounts = provider.GetRequiredService<AccountsClient>();
+        Ledger = provider.GetRequiredService<LedgerClient>();
+    }
+
+    /// <summary>What the command talks to, for messages: "the bank on DIR (127.0.0.1:PORT)" or "the cluster at etcd://...".</summary>
+    public string Description { get; }
+
+    public AccountsClient Accounts { get; }
+
+    public LedgerClient Ledger { get; }
+
+    /// <summary>Finds the bank and builds the clients; <see cref="OperatorException"/> with one line when it cannot.</summary>
+    public static async Task<BankConnection> ConnectAsync(BankTarget target, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var given = new[] { target.DataDirectory, target.StateDirectory, target.Registry }.Count(value => value is not null);
+        if (given > 1)
+        {
+            throw new OperatorException("give one of --data (a bulwark run bank), --state or --registry (a cluster), not several.");
+        }
+        if (target.Registry is { } registry)
+        {
+            return await ConnectToEtcdAsync(ParseRegistry(registry), registry, cancellationToken);
+        }
+        if (target.StateDirectory is { } state)
+        {
+            return await ConnectToClusterAsync(Path.GetFullPath(state), cancellationToken);
+        }
+        if (target.DataDirectory is { } data)
+        {
+            return await ConnectToRunAsync(Path.GetFullPath(data));
+        }
+        // Neither given: the defaults of bulwark run and bulwark cluster up, whichever is running.
+        var defaultData = Path.GetFullPath(Commands.CommonOptions.DataDirectoryDefault);
+        var defaultState = Path.GetFullPath(Commands.ClusterCommand.StateDirectoryDefault);
+        if (File.Exists(BankEndpointFile.PathIn(defaultData)))
+        {
+            return await ConnectToRunAsync(defaultData);
+        }
+        if (File.Exists(ClusterState.PathIn(defaultState)))
+        {
+            return await ConnectToClusterAsync(defaultState, cancellationToken);
+        }
+        throw new OperatorException($"no running bank found in {defaultData} or cluster in {defaultState}: pass --data DIR (a bulwark run bank), --state DIR or --registry etcd://HOST:PORT (a cluster).");
+    }
+
+    private static IReadOnlyList<Uri> ParseRegistry(string registry)
+    {
+        try
+        {
+            return EtcdRegistryAddress.Parse(registry);
+        }
+        catch (FormatException error)
+        {
+            throw new OperatorException($"--registry: {error.Message}");
+        }
+    }
+
+    private static async Task<BankConnection> ConnectToRunAsync(string dataDirectory)
+    {
+        BankEndpointFile? file;
+        try
+        {
+            file = BankEndpointFile.Read(dataDirectory);
+        }
+        catch (Exception error) when (error is JsonException or IOException or UnauthorizedAccessException)
+        {
+            throw new OperatorException($"cannot read {BankEndpointFile.PathIn(dataDirectory)}: {error.Message}");
+        }
+        if (file is null)
+        {
+            throw new OperatorException($"no bank is running on {dataDirectory} (no {BankEndpointFile.FileName} there); start one with: bulwark run --data {dataDirectory}");
+        }
+        // Only where processes can be seen (/proc); elsewhere the call itself tells. A PID reused
+        // by another program passes, and the call then finds nothing answering: "not answering".
+        if (Directory.Exists("/proc/self") && !Directory.Exists($"/proc/{file.Pid}"))
+        {
+            throw new OperatorException($"the bank on {dataDirectory} is not running ({BankEndpointFile.FileName} was left by pid {file.Pid}, which has stopped); start it with: bulwark run --data {dataDirectory}");
+        }
+        var registry = new InMemoryServiceRegistry();
+        foreach (var service in new[] { "accounts", "ledger" })
+        {
+            await registry.RegisterAsync(ServiceInstance.Create(service, file.InternalGrpc, "operator-view"), CancellationToken.None);
+        }
+        return new BankConnection(BuildClients(registry), null, $"the bank on {dataDirectory} ({file.InternalGrpc})");
+    }
+
+    private static async Task<BankConnection> ConnectToClusterAsync(string stateDirectory, CancellationToken cancellationToken)
+    {
+        ClusterState? state;
+        try
+        {
+            state = ClusterState.Load(stateDirectory);
+        }
+        catch (ClusterException error)
+        {
+            throw new OperatorException(error.Message);
+        }
+        if (state is null || state.Members.Count == 0)
+        {
+            throw new OperatorException($"no cluster in {stateDirectory} (start one with: bulwark cluster up --state {stateDirectory}).");
+        }
+        return await ConnectToEtcdAsync([.. state.Members.Select(m => new Uri(m.ClientUrl))], state.RegistryAddress, cancellationToken);
+    }
+
+    private static async Task<BankConnection> ConnectToEtcdAsync(IReadOnlyList<Uri> endpoints, string address, CancellationToken cancellationToken)
+    {
+        EtcdServiceRegistry registry;
+        try
+        {
+            registry = await EtcdServiceRegistry.StartAsync(new EtcdRegistryOptions
+            {
+                Endpoints = endpoints,
+                ProcessName = "bulwark-operator",
+                StartTimeoutSeconds = EtcdStartTimeoutSeconds,
+            }, NullLogger.Instance, cancellationToken: cancellationToken);
+        }
+        catch (EtcdUnavailableException error)
+        {
+            throw new OperatorException($"etcd is not answering at {address}: {error.Message}");
+        }
+        return new BankConnection(BuildClients(registry), registry, $"the cluster at {address}");
+    }
+
+    /// <summary>The platform's resolver and channel factory over <paramref name="registry"/>, and the two clients.</summary>
+    private static ServiceProvider BuildClients(IServiceRegistry registry)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(registry);
+        services.AddSingleton<ResolverFactory, BulwarkResolverFactory>();
+        services.AddSingleton<IServiceChannelFactory, ServiceChannelFactory>();
+        // Every call carries the operator's credentials and a deadline (issue 14 changes OperatorCredentials only).
+        var interceptor = new OperatorCallInterceptor(CallTimeout);
+        services.AddServiceClient("accounts", channel => new AccountsClient(channel.Intercept(interceptor)));
+        services.AddServiceClient("ledger", channel => new LedgerClient(channel.Intercept(interceptor)));
+        return services.BuildServiceProvider();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _provider.DisposeAsync();
+        if (_registry is not null)
+        {
+            await _registry.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>An operator command's operating error (bad input, bank not found or not answering): one line, exit code 2.</summary>
+internal sealed class OperatorException(string message) : Exception(message);

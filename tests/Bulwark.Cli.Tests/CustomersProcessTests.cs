@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Bulwark.Cli.Demo;
+using static Bulwark.Cli.Tests.CustomersCommandTests;
+
+namespace Bulwark.Cli.Tests;
+
+/// <summary>
+/// <c>bulwark customers</c> against real banks: a <c>bulwark run</c> process (found through
+/// DATA/bank.json) and a one-member <c>cluster up --customers 2</c> (found through etcd). The
+/// commands run in this process except where standard input matters (<c>--password-stdin</c>).
+/// </summary>
+public sealed partial class CustomersProcessTests : IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "bulwark-customers-" + Guid.NewGuid().ToString("n"));
+
+    public void Dispose()
+    {
+        // Whatever happened, a cluster this test started is stopped by the PIDs in its state.
+        if (File.Exists(Path.Combine(_directory, "cluster.json")))
+        {
+            RunAsync(null, "cluster", "down", "--state", _directory).GetAwaiter().GetResult();
+        }
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Customers_OnARunBank_CreateListShowAndBadInputs()
+    {
+        using var bank = Start("run", "--data", _directory, "--port", "0", "--no-workload", "--customers", "3");
+        try
+        {
+            var port = await WaitRunningAsync(bank);
+            var data = new[] { "--data", _directory };
+
+            var (code, output, error) = await RunAsync("customer-password\n", ["customers", "create", "--name", "Ada Lovelace", "--email", "ada@example.com", "--password-stdin", "--opening-balance", "250.00", "--json", .. data]);
+            Assert.True(code == 0, output + error);
+            using (var created = JsonDocument.Parse(output))
+            {
+                Assert.True(created.RootElement.GetProperty("canLogIn").GetBoolean());
+                Assert.Equal(25_000, created.RootElement.GetProperty("openingBalance").GetInt64());
+            }
+            var withoutPassword = await InvokeAsync(["customers", "create", "--name", "Bob", "--email", "bob@example.com", .. data]);
+            Assert.Equal(0, withoutPassword.ExitCode);
+            Assert.Contains("no password: this customer cannot log in", withoutPassword.Output, StringComparison.Ordinal);
+            using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") })
+            {
+                Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("api/login", new { email = "ada@example.com", password = "customer-password" })).StatusCode);
+                Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsJsonAsync("api/login", new { email = "bob@example.com", password = "customer-password" })).StatusCode);
+            }
+
+            // Five customers in pages of two: 2, 2, 1, each cursor leading to the next.
+            var emails = new List<string>();
+            string? cursor = null;
+            for (var pages = 0; pages < 3; pages++)
+            {
+                var page = await InvokeAsync(["customers", "list", "--limit", "2", "--json", .. data, .. cursor is null ? Array.Empty<string>() : ["--after", cursor]]);
+                Assert.Equal(0, page.ExitCode);
+                using var json = JsonDocument.Parse(page.Output);
+                emails.AddRange(json.RootElement.GetProperty("customers").EnumerateArray().Select(c => c.GetProperty("email").GetString()!));
+                cursor = json.RootElement.GetProperty("nextCursor").GetString();
+            }
+            Assert.Null(cursor);
+            // Oldest first: the three seeded (concurrently, so in any order among themselves), then Ada, then Bob.
+            Assert.Equal(["customer00001@bulwark.example", "customer00002@bulwark.example", "demo@bulwark.example"], emails.Take(3).Order(StringComparer.Ordinal));
+            Assert.Equal(["ada@example.com", "bob@example.com"], emails.Skip(3));
+            var table = await InvokeAsync(["customers", "list", .. data]);
+            Assert.Contains("5 customer(s); no more pages.", table.Output, StringComparison.Ordinal);
+
+            var ada = await InvokeAsync(["customers", "show", "ADA@example.com", "--json", .. data]);
+            Assert.Equal(0, ada.ExitCode);
+            using (var json = JsonDocument.Parse(ada.Output))
+            {
+                var balance = json.RootElement.GetProperty("accounts")[0].GetProperty("balance");
+                Assert.Equal(25_000, balance.GetProperty("settled").GetInt64());
+                Assert.Equal(25_000, balance.GetProperty("available").GetInt64());
+            }
+            var demo = await InvokeAsync(["customers", "show", "demo@bulwark.example", .. data]);
+            Assert.Equal(0, demo.ExitCode);
+            var demoPan = DemoSeeder.DemoPan(42, 0);
+            Assert.Contains("**** " + demoPan[^4..], demo.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain(demoPan, demo.Output, StringComparison.Ordinal);
+            Assert.Matches(@"Current account +04-00-75 +\d{8} +GBP +[\d,]+\.\d\d", demo.Output);
+
+            await AssertFailsAsync("There is no customer with this email.", ["customers", "show", "nobody@example.com", .. data]);
+            await AssertFailsAsync($"There is no customer {Guid.Empty}.", ["customers", "show", Guid.Empty.ToString(), .. data]);
+            await AssertFailsAsync("the customer id must be a UUID", ["customers", "show", "not-an-id", .. data]);
+            await AssertFailsAsync("--email must look like name@example.com", ["customers", "create", "--name", "X", "--email", "not-an-email", .. data]);
+            await AssertFailsAsync("A customer with this email already exists.", ["customers", "create", "--name", "X", "--email", "BOB@example.com", .. data]);
+            await AssertFailsAsync("--after (a cursor a previous page printed) must be a UUID", ["customers", "list", "--after", "nonsense", .. data]);
+
+            await StopAsync(bank);
+            await AssertFailsAsync("no bank is running on", ["customers", "list", .. data]);
+        }
+        finally
+        {
+            if (!bank.HasExited)
+            {
+                bank.Kill();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Customers_OnAClusterUpWithCustomers_SeededAndReadThroughEtcd()
+    {
+        var up = await RunAsync(null, "cluster", "up", "--state", _directory, "--etcd-members", "1", "--replicas", "feed=1", "--edge-port", "0", "--customers", "2");
+        Assert.True(up.ExitCode == 0, up.Output + up.Error);
+        Assert.Contains("Demo login: demo@bulwark.example / bulwark-demo   (2 customers)", up.Output, StringComparison.Ordinal);
+
+        var list = await InvokeAsync("customers", "list", "--state", _directory, "--json");
+        Assert.True(list.ExitCode == 0, list.Error);
+        using (var json = JsonDocument.Parse(list.Output))
+        {
+            Assert.Equal(2, json.RootElement.GetProperty("customers").GetArrayLength());
+        }
+        using (var state = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_directory, "cluster.json"))))
+        {
+            var registry = "etcd://" + string.Join(',', state.RootElement.GetProperty("members").EnumerateArray().Select(m => "127.0.0.1:" + m.GetProperty("clientPort").GetInt32().ToString(CultureInfo.InvariantCulture)));
+            var show = await InvokeAsync("customers", "show", "demo@bulwark.example", "--registry", registry);
+            Assert.True(show.ExitCode == 0, show.Error);
+            Assert.Contains("**** " + DemoSeeder.DemoPan(42, 0)[^4..], show.Output, StringComparison.Ordinal);
+        }
+    }
+
+    private static async Task AssertFailsAsync(string expected, string[] args)
+    {
+        var (exitCode, output, error) = await InvokeAsync(args);
+        Assert.True(exitCode == 2, $"exit {exitCode} for {string.Join(' ', args)}: {output}{error}");
+        Assert.Contains(expected, Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    /// <summary>Waits for the bank to be seeded and running; returns the port of its app API.</summary>
+    private static async Task<int> WaitRunningAsync(Process bank)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        var port = 0;
+        var lines = new List<string>();
+        while (await bank.StandardOutput.ReadLineAsync(bound.Token) is { } line)
+        {
+            lines.Add(line);
+            if (RunningLine().Match(line) is { Success: true } match)
+            {
+                port = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            }
+            if (line.StartsWith("Running at", StringComparison.Ordinal))
+            {
+                // The status lines that follow must not fill the pipe: read and drop them.
+                _ = bank.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                return port;
+            }
+        }
+        Assert.Fail("bulwark run ended early:\n" + string.Join('\n', lines) + await bank.StandardError.ReadToEndAsync(bound.Token));
+        return 0;
+    }
+
+    private static async Task StopAsync(Process bank)
+    {
+        using (var interrupt = Process.Start("kill", ["-INT", bank.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync();
+        }
+        using var bound = new CancellationTokenSource(Bound);
+        await bank.WaitForExitAsync(bound.Token);
+    }
+
+    private static Process Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bulwark.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        return Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(string? input, params string[] args)
+    {
+        using var process = Start(args);
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+        }
+        process.StandardInput.Close();
+        using var bound = new CancellationTokenSource(Bound);
+        var output = process.StandardOutput.ReadToEndAsync(bound.Token);
+        var error = process.StandardError.ReadToEndAsync(bound.Token);
+        await process.WaitForExitAsync(bound.Token);
+        return (process.ExitCode, await output, await error);
+    }
+
+    [GeneratedRegex(@"^Bulwark is running: http://127\.0\.0\.1:(\d+)/")]
+    private static partial Regex RunningLine();
+}
