@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Bulwark.Accounts.Protos;
 using Bulwark.Cli.Demo;
+using Grpc.Core;
 
 namespace Bulwark.Cli.Operator;
 
@@ -35,9 +36,11 @@ internal static class CustomerCreation
             {
                 transferId = await seeder.FundAsync(created.Account.LedgerAccountId, openingBalance, id, "Opening balance", cancellationToken);
             }
-            catch (InvalidOperationException error)
+            catch (Exception error) when (error is InvalidOperationException or RpcException { StatusCode: not StatusCode.Cancelled })
             {
-                throw new OperatorException($"customer {created.Customer.CustomerId} was created, but the opening balance was not paid: {error.Message}");
+                // The customer exists either way: say so, rather than a bare error that suggests nothing happened.
+                var problem = error is RpcException rpc ? Commands.CustomersCommand.Describe(rpc, bank.Description).Message : error.Message;
+                throw new OperatorException($"customer {created.Customer.CustomerId} was created, but the opening balance was not paid: {problem}");
             }
         }
         var canLogIn = request.Password.Length > 0;
