@@ -1,14 +1,16 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Platform.Discovery;
 
-/// <summary>The one way a service reaches another: a channel to <c>bulwark:///&lt;service&gt;</c>.</summary>
+/// <summary>The one way a service reaches another: calls over a channel to <c>bulwark:///&lt;service&gt;</c>.</summary>
 public interface IServiceChannelFactory
 {
-    ChannelBase GetChannel(string service);
+    /// <summary>The calls to <paramref name="service"/>: its load-balanced channel, with the restart-gap retry for safe methods.</summary>
+    CallInvoker GetChannel(string service);
 }
 
 /// <summary>
@@ -20,20 +22,27 @@ public interface IServiceChannelFactory
 public sealed class ServiceChannelFactory(IServiceProvider serviceProvider) : IServiceChannelFactory, IDisposable
 {
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CallInvoker> _invokers = new(StringComparer.Ordinal);
 
-    public ChannelBase GetChannel(string service)
+    public CallInvoker GetChannel(string service)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(service);
-        return _channels.GetOrAdd(service, Create);
+        return _invokers.GetOrAdd(service, name => _channels.GetOrAdd(name, Create).Intercept(new RestartGapRetryInterceptor(
+            name,
+            serviceProvider.GetRequiredService<Registry.IServiceRegistry>(),
+            Contracts(name).SelectMany(contract => contract.RetryableMethods()).Select(method => $"/{method.Service.FullName}/{method.Name}").ToHashSet(StringComparer.Ordinal),
+            serviceProvider.GetService<TimeProvider>() ?? TimeProvider.System)));
     }
+
+    private IEnumerable<ServiceContract> Contracts(string service) =>
+        serviceProvider.GetServices<ServiceContract>().Where(contract => string.Equals(contract.Service, service, StringComparison.Ordinal));
 
     private GrpcChannel Create(string service) =>
         GrpcChannel.ForAddress($"{BulwarkResolverFactory.Scheme}:///{service}", new GrpcChannelOptions
         {
             Credentials = ChannelCredentials.Insecure,
             ServiceProvider = serviceProvider,
-            ServiceConfig = ServiceRetryPolicy.CreateServiceConfig(
-                serviceProvider.GetServices<ServiceContract>().Where(contract => string.Equals(contract.Service, service, StringComparison.Ordinal))),
+            ServiceConfig = ServiceRetryPolicy.CreateServiceConfig(Contracts(service)),
             HttpHandler = new SocketsHttpHandler
             {
                 EnableMultipleHttp2Connections = true,

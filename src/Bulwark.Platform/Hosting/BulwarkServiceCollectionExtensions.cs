@@ -18,7 +18,7 @@ public static class BulwarkServiceCollectionExtensions
     /// <c>bulwark:///service</c> — the only way services call each other, even in one process.
     /// The client's contract (its proto's idempotency levels) decides which calls are retried.
     /// </summary>
-    public static IServiceCollection AddServiceClient<TClient>(this IServiceCollection services, string service, Func<ChannelBase, TClient> create)
+    public static IServiceCollection AddServiceClient<TClient>(this IServiceCollection services, string service, Func<CallInvoker, TClient> create)
         where TClient : class
     {
         ArgumentNullException.ThrowIfNull(create);

@@ -33,6 +33,12 @@ public sealed class Incident2017ChainTests(ITestOutputHelper output) : IDisposab
 
     public void Dispose()
     {
+        // BULWARK_TEST_KEEP_STATE=1 keeps the state directory (logs, data) for a post-mortem.
+        var keep = Environment.GetEnvironmentVariable("BULWARK_TEST_KEEP_STATE") == "1";
+        if (keep)
+        {
+            output.WriteLine($"state kept in {_state}");
+        }
         if (File.Exists(Path.Combine(_state, "cluster.json")))
         {
             foreach (var pid in MemberPids())
@@ -41,7 +47,7 @@ public sealed class Incident2017ChainTests(ITestOutputHelper output) : IDisposab
             }
             RunAsync("cluster", "down", "--state", _state).GetAwaiter().GetResult();
         }
-        if (Directory.Exists(_state))
+        if (Directory.Exists(_state) && !keep)
         {
             Directory.Delete(_state, recursive: true);
         }
@@ -139,10 +145,12 @@ public sealed class Incident2017ChainTests(ITestOutputHelper output) : IDisposab
         var report = $"payments {load.Payments.Count} (acknowledged {acknowledged.Count}, refused {load.Payments.Count(p => p.Outcome == "refused")}), "
             + $"reads {load.Reads} ({load.ReadsFailed} failed), failed requests {load.Failures.Count}, longest gap without a successful payment {load.LongestPaymentGap.TotalSeconds:0.0} s";
         output.WriteLine(report);
-        foreach (var (at, what) in load.Failures.Take(50))
+        foreach (var (at, what) in load.Failures.Take(20))
         {
             output.WriteLine($"  {at.TotalSeconds,7:0.0} s  {what}");
         }
+        output.WriteLine("supervisor:");
+        output.WriteLine(File.ReadAllText(Path.Combine(_state, "logs", "supervisor.log")));
         if (store.Length == 0)
         {
             Assert.True(check.ExitCode == 0, check.Output + check.Error);

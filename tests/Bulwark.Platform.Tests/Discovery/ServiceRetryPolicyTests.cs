@@ -160,6 +160,87 @@ public sealed class ServiceRetryPolicyTests
         Assert.Contains(("bulwark.platform.tests.v1.Probe", "Write", "OK"), seen);
     }
 
+    [Fact]
+    public async Task Read_OnlyInstanceRestarting_RetriedUntilItIsBackWithinTheDeadline()
+    {
+        var port = FreePort();
+        var registry = new InMemoryServiceRegistry();
+        await using var caller = await ProbeHost.StartAsync(registry, serve: false);
+        await using var _ = await registry.RegisterAsync(new ServiceInstance("probe", "probe-1", $"127.0.0.1:{port}", "1"), CancellationToken.None);
+        var key = Guid.NewGuid().ToString();
+
+        // Nothing listens on the instance's port for 1.5 s: a single writer between its stop and its restart.
+        var call = caller.Client.ReadAsync(new ProbeRequest { Key = key }, deadline: DateTime.UtcNow.AddSeconds(8)).ResponseAsync;
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.False(call.IsCompleted, "the call gave up before the instance came back");
+        await using var restarted = await ProbeHost.StartAsync(new InMemoryServiceRegistry(), serve: true, port);
+        var reply = await call;
+
+        Assert.Equal(1, reply.Attempts);
+        Assert.Equal(1, restarted.Service.Attempts(key));
+    }
+
+    [Fact]
+    public async Task Write_OnlyInstanceRestarting_NotRetriedFailsAtOnce()
+    {
+        var registry = new InMemoryServiceRegistry();
+        await using var caller = await ProbeHost.StartAsync(registry, serve: false);
+        await using var _ = await registry.RegisterAsync(new ServiceInstance("probe", "probe-1", $"127.0.0.1:{FreePort()}", "1"), CancellationToken.None);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await caller.Client.WriteAsync(new ProbeRequest { Key = Guid.NewGuid().ToString() }, deadline: DateTime.UtcNow.AddSeconds(8)));
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"a write without an idempotency level waited {clock.Elapsed} (was it retried?)");
+    }
+
+    [Fact]
+    public async Task Read_ServiceScaledToZero_FailsAtOnceNotRetriedUntilTheDeadline()
+    {
+        var registry = new ScaledToZeroRegistry();
+        await using var caller = await ProbeHost.StartAsync(registry, serve: false);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await caller.Client.ReadAsync(new ProbeRequest { Key = Guid.NewGuid().ToString() }, deadline: DateTime.UtcNow.AddSeconds(8)));
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Contains("scaled to 0", error.Status.Detail, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"a call to a service scaled to 0 waited {clock.Elapsed}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>A registry whose every service is deliberately scaled to 0 (an authoritative empty view).</summary>
+    private sealed class ScaledToZeroRegistry : IServiceRegistry
+    {
+        public ValueTask<IAsyncDisposable> RegisterAsync(ServiceInstance instance, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<IAsyncDisposable>(new Nothing());
+
+        public ServiceView GetView(string service) => new(service, [], 1, Authoritative: true) { Detail = $"Service '{service}' is scaled to 0 replicas." };
+
+        public IDisposable Watch(string service, Action<ServiceView> onChange)
+        {
+            onChange(GetView(service));
+            return new Nothing();
+        }
+
+        private sealed class Nothing : IAsyncDisposable, IDisposable
+        {
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+            public void Dispose()
+            {
+            }
+        }
+    }
+
     /// <summary>A fail_first that makes the probe answer NOT_FOUND.</summary>
     private const int ProbeNotFound = -2;
 
@@ -202,10 +283,20 @@ public sealed class ServiceRetryPolicyTests
 
         public Probe.ProbeClient Client => App.Services.GetRequiredService<Probe.ProbeClient>();
 
-        public static async Task<ProbeHost> StartAsync()
+        public static Task<ProbeHost> StartAsync() => StartAsync(new InMemoryServiceRegistry(), serve: true);
+
+        /// <summary>A host that calls "probe" through <paramref name="registry"/>, and serves it (registered there) when <paramref name="serve"/>.</summary>
+        public static async Task<ProbeHost> StartAsync(IServiceRegistry registry, bool serve, int port = 0)
         {
-            var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions { ConsoleLogLevel = LogLevel.Warning }, new InMemoryServiceRegistry());
-            builder.Services.AddHostedBulwarkService("probe");
+            var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
+            {
+                ConsoleLogLevel = LogLevel.Warning,
+                InternalEndpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port),
+            }, registry);
+            if (serve)
+            {
+                builder.Services.AddHostedBulwarkService("probe");
+            }
             builder.Services.AddSingleton<ProbeService>();
             builder.Services.AddServiceClient("probe", channel => new Probe.ProbeClient(channel));
             var app = builder.Build();
