@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Storage;
+using Bulwark.Lab.Postgres;
 using Bulwark.Storage.Postgres;
 using HdrHistogram;
 using Npgsql;

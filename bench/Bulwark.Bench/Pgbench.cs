@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Bulwark.Lab.Postgres;
 using Bulwark.Storage.Postgres;
 using Npgsql;
 

@@ -4,6 +4,7 @@ using Bulwark.Cli.Demo;
 using Bulwark.Cli.Hosting;
 using Bulwark.Cli.Workload;
 using Bulwark.Ledger;
+using Bulwark.Lab.Postgres;
 using Bulwark.Storage.Postgres;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Bulwark.Cli.Cluster;
+using Bulwark.Lab.Cluster;
 using static Bulwark.Cli.Tests.BulwarkProcess;
 
 namespace Bulwark.Cli.Tests;
@@ -112,17 +112,6 @@ public sealed class ClusterSupervisorTests : IDisposable
             squatter!.Dispose();
         }
         Assert.True(await Eventually(() => Serving(port), 60), "the feed did not come back once its port was free");
-    }
-
-    [Fact]
-    public void Backoff_GrowsFromNothingToTheCap()
-    {
-        Assert.Equal(TimeSpan.Zero, ClusterSupervisor.Backoff(1));
-        Assert.Equal(TimeSpan.FromSeconds(1), ClusterSupervisor.Backoff(2));
-        Assert.Equal(TimeSpan.FromSeconds(2), ClusterSupervisor.Backoff(3));
-        Assert.Equal(TimeSpan.FromSeconds(16), ClusterSupervisor.Backoff(6));
-        Assert.Equal(ClusterSupervisor.BackoffMax, ClusterSupervisor.Backoff(7));
-        Assert.Equal(ClusterSupervisor.BackoffMax, ClusterSupervisor.Backoff(1000));
     }
 
     private (string Id, int Port, int Pid) Instance(string service, int index)

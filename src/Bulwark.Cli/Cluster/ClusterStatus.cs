@@ -1,3 +1,4 @@
+using Bulwark.Lab.Cluster;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -71,7 +72,7 @@ internal static class ClusterStatus
         foreach (var instance in state.Instances.OrderBy(i => i.Service, StringComparer.Ordinal).ThenBy(i => i.Id, StringComparer.Ordinal))
         {
             var running = LocalProcesses.IsRunning(instance.Pid, stateDirectory);
-            var registered = !LocalServices.Registers(instance.Service) || records.Any(r => r.Key.StartsWith($"/bulwark/services/{instance.Service}/", StringComparison.Ordinal)
+            var registered = !ClusterServices.Registers(instance.Service) || records.Any(r => r.Key.StartsWith($"/bulwark/services/{instance.Service}/", StringComparison.Ordinal)
                 && Encoding.UTF8.GetString(r.Value).Contains($"\"{instance.Address}\"", StringComparison.Ordinal));
             var health = running ? await HealthAsync(instance, cancellationToken) : "-";
             var discovery = running ? await DiscoveryFreshnessAsync(instance, cancellationToken) : "-";
@@ -79,7 +80,7 @@ internal static class ClusterStatus
             var process = Phase(instance, running);
             allHealthy &= process == InstancePhase.Running;
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"  {instance.Id,-12} {instance.Version,-14} {instance.Pid,-8} {instance.Address,-17} {process,-13} {instance.Restarts,-8} {(!LocalServices.Registers(instance.Service) ? "n/a" : etcdError is not null ? "?" : registered ? "yes" : "NO"),-10} {health,-12} {discovery}");
+                $"  {instance.Id,-12} {instance.Version,-14} {instance.Pid,-8} {instance.Address,-17} {process,-13} {instance.Restarts,-8} {(!ClusterServices.Registers(instance.Service) ? "n/a" : etcdError is not null ? "?" : registered ? "yes" : "NO"),-10} {health,-12} {discovery}");
             if (instance.LastRestartAt is { } restartedAt)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"  {"",-12} last restart {restartedAt:HH:mm:ss} UTC: {instance.LastRestartReason}");
@@ -146,7 +147,7 @@ internal static class ClusterStatus
         try
         {
             var reply = await new Health.HealthClient(channel).CheckAsync(
-                new HealthCheckRequest { Service = LocalServices.Registers(instance.Service) ? instance.Service : "" }, deadline: DateTime.UtcNow.Add(ProbeTimeout), cancellationToken: cancellationToken);
+                new HealthCheckRequest { Service = ClusterServices.Registers(instance.Service) ? instance.Service : "" }, deadline: DateTime.UtcNow.Add(ProbeTimeout), cancellationToken: cancellationToken);
             return reply.Status.ToString().ToUpperInvariant();
         }
         catch (RpcException error)
@@ -167,7 +168,7 @@ internal static class ClusterStatus
         try
         {
             var metrics = await http.GetStringAsync(new Uri($"http://{instance.Address}/metrics"), cancellationToken);
-            var stale = ParseGauge(metrics, "discovery_stale_seconds");
+            var stale = Bulwark.Lab.PrometheusText.ParseGauge(metrics, "discovery_stale_seconds");
             return stale switch
             {
                 null => "no metric",
@@ -179,25 +180,5 @@ internal static class ClusterStatus
         {
             return "metrics unreachable";
         }
-    }
-
-    /// <summary>The first sample of a Prometheus gauge in text format (the name, optional labels, a value).</summary>
-    internal static double? ParseGauge(string metrics, string name)
-    {
-        foreach (var line in metrics.Split('\n'))
-        {
-            if (!line.StartsWith(name, StringComparison.Ordinal) || line.Length <= name.Length || line[name.Length] is not ('{' or ' '))
-            {
-                continue;
-            }
-            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var valueIndex = line[name.Length] == '{' ? Array.FindIndex(parts, p => p.EndsWith('}')) + 1 : 1;
-            if (valueIndex > 0 && valueIndex < parts.Length
-                && double.TryParse(parts[valueIndex], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-            {
-                return value;
-            }
-        }
-        return null;
     }
 }

@@ -1,3 +1,4 @@
+using Bulwark.Lab.Cluster;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -206,7 +207,7 @@ internal static class BenchDiscoveryCommand
         for (var i = 0; i < stalls; i++)
         {
             var target = await ResolveAsync(endpoints[0], cancellationToken);
-            await using var proxy = Bulwark.Chaos.FaultProxy.Start(target);
+            await using var proxy = Bulwark.Lab.Faults.FaultProxy.Start(target);
             await using var watcher = await EtcdServiceRegistry.StartAsync(new EtcdRegistryOptions
             {
                 Endpoints = [new Uri($"http://{proxy.EndPoint}")],
@@ -227,7 +228,7 @@ internal static class BenchDiscoveryCommand
                     seen.Release();
                 }
             });
-            proxy.Mode = Bulwark.Chaos.FaultMode.Blackhole;
+            proxy.Mode = Bulwark.Lab.Faults.FaultMode.Blackhole;
             var start = Stopwatch.GetTimestamp();
             await using var registration = await writer.RegisterAsync(new ServiceInstance(Service, id, "127.0.0.1:1", "bench"), cancellationToken);
             if (!await seen.WaitAsync(TimeSpan.FromSeconds(WaitSecondsMax * 3), cancellationToken))

@@ -1,3 +1,4 @@
+using Bulwark.Lab.Cluster;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -58,7 +59,7 @@ internal static class ClusterCommand
                 console.TimestampFormat = "HH:mm:ss.fff ";
                 console.UseUtcTimestamp = true;
             }));
-            await new ClusterSupervisor(directory, loggers.CreateLogger("Bulwark.Supervisor"), TimeProvider.System).RunAsync(cancellationToken);
+            await new ClusterSupervisor(directory, state => ClusterServices.Create(directory, state), loggers.CreateLogger("Bulwark.Supervisor"), TimeProvider.System).RunAsync(cancellationToken);
             return 0;
         }));
         return command;
@@ -67,8 +68,8 @@ internal static class ClusterCommand
     /// <summary>Starts the supervisor detached and records its PID (the caller holds the state lock and saves).</summary>
     internal static void StartSupervisor(string directory, ClusterState state)
     {
-        var (file, prefix) = LocalProcesses.Self();
-        state.SupervisorPid = LocalProcesses.StartDetached(file, [.. prefix, "cluster", "supervise", "--state", directory], Path.Combine(directory, "logs", "supervisor.log"));
+        var binary = ClusterServices.Binary();
+        state.SupervisorPid = LocalProcesses.StartDetached(binary.File, [.. binary.Prefix, "cluster", "supervise", "--state", directory], Path.Combine(directory, "logs", "supervisor.log"));
     }
 
     /// <summary>Stops the supervisor first, so that nothing is restarted while the cluster goes down.</summary>
@@ -262,7 +263,8 @@ internal static class ClusterCommand
     private static async Task StartServicesAsync(string directory, ClusterState state, Dictionary<string, int> replicas, int edgePort, string version, CancellationToken cancellationToken)
     {
         await using var registry = await ClusterOperations.ConnectRegistryAsync(state, cancellationToken);
-        var services = new LocalServices(directory, state) { PreferredEdgePort = edgePort > 0 ? edgePort : null };
+        var services = ClusterServices.Create(directory, state);
+        services.PreferredEdgePort = edgePort > 0 ? edgePort : null;
         var gate = new RollingDeployment(registry, services, new RollingDeploymentOptions { SettleSeconds = 0 }, NullLogger.Instance);
         foreach (var module in Bulwark.Cli.Hosting.BankModules.All)
         {
@@ -277,7 +279,7 @@ internal static class ClusterCommand
         var started = state.Services.SelectMany(service => Enumerable.Range(0, service.Replicas).Select(_ => services.Start(service.Name, version))).ToList();
         foreach (var instance in started)
         {
-            var failure = await gate.WaitHealthyAsync(instance.Service, LocalServices.ToDeployed(instance), cancellationToken);
+            var failure = await gate.WaitHealthyAsync(instance.Service, services.ToDeployed(instance), cancellationToken);
             if (failure is not null)
             {
                 throw new ClusterException(services.Explain(instance, failure));

@@ -1,3 +1,4 @@
+using Bulwark.Lab.Cluster;
 using System.CommandLine;
 using Bulwark.Cli.Cluster;
 using Bulwark.Discovery.Etcd;
@@ -24,7 +25,7 @@ internal static class ClusterOperations
 
     public static Command CreateScale()
     {
-        var service = new Argument<string>("service") { Description = $"The service: {LocalServices.KnownServices}." };
+        var service = new Argument<string>("service") { Description = $"The service: {ClusterServices.KnownServices}." };
         var replicas = new Argument<string>("replicas") { Description = "Instances wanted (0 or more; 0 stops every instance and tells callers the service is scaled to 0)." };
         var state = ClusterCommand.StateOption();
         var command = new Command("scale", "Set the number of instances of a service in the local cluster.") { service, replicas, state };
@@ -35,7 +36,7 @@ internal static class ClusterOperations
 
     public static Command CreateDeploy()
     {
-        var service = new Argument<string>("service") { Description = $"The service: {LocalServices.KnownServices}." };
+        var service = new Argument<string>("service") { Description = $"The service: {ClusterServices.KnownServices}." };
         var version = new Option<string>("--version") { Description = "Version label to roll out.", Required = true };
         var healthyWithin = CommonOptions.Duration("--healthy-within", "How long each new instance has to become healthy before the deploy rolls back (default 30s).");
         var state = ClusterCommand.StateOption();
@@ -51,7 +52,7 @@ internal static class ClusterOperations
 
     public static Command CreateRollback()
     {
-        var service = new Argument<string>("service") { Description = $"The service: {LocalServices.KnownServices}." };
+        var service = new Argument<string>("service") { Description = $"The service: {ClusterServices.KnownServices}." };
         var healthyWithin = CommonOptions.Duration("--healthy-within", "How long each instance has to become healthy (default 30s).");
         var state = ClusterCommand.StateOption();
         var command = new Command("rollback", "Roll a service back to the version it ran before its last successful deploy.") { service, healthyWithin, state };
@@ -85,7 +86,7 @@ internal static class ClusterOperations
         {
             throw new ClusterException($"replicas must be 0 or more, got {replicas} for {service}.");
         }
-        var max = LocalServices.ReplicasMax(service, onPostgres);
+        var max = ClusterServices.ReplicasMax(service, onPostgres);
         if (replicas > max && max == 1)
         {
             throw new ClusterException(onPostgres
@@ -100,9 +101,9 @@ internal static class ClusterOperations
 
     public static void CheckService(string service)
     {
-        if (!LocalServices.IsKnown(service))
+        if (!ClusterServices.IsKnown(service))
         {
-            throw new ClusterException($"unknown service '{service}'. Known services: {LocalServices.KnownServices}.");
+            throw new ClusterException($"unknown service '{service}'. Known services: {ClusterServices.KnownServices}.");
         }
     }
 
@@ -129,7 +130,7 @@ internal static class ClusterOperations
         var state = await LoadRunningAsync(directory);
         CheckReplicas(service, replicas, state.OnPostgres);
         var desired = state.Service(service) ?? throw new ClusterException($"{service} is not part of the cluster in {directory}.");
-        var services = new LocalServices(directory, state);
+        var services = ClusterServices.Create(directory, state);
         await using var registry = await ConnectRegistryAsync(state, cancellationToken);
         var current = state.Instances.Where(i => i.Service == service).ToList();
         if (replicas < current.Count)
@@ -149,7 +150,7 @@ internal static class ClusterOperations
             for (var i = current.Count; i < replicas; i++)
             {
                 var instance = services.Start(service, desired.Version);
-                var failure = await gate.WaitHealthyAsync(service, LocalServices.ToDeployed(instance), cancellationToken);
+                var failure = await gate.WaitHealthyAsync(service, services.ToDeployed(instance), cancellationToken);
                 if (failure is not null)
                 {
                     await services.StopAsync(instance, cancellationToken);
@@ -194,9 +195,9 @@ internal static class ClusterOperations
             console.TimestampFormat = "HH:mm:ss.fff ";
             console.UseUtcTimestamp = true;
         }).SetMinimumLevel(LogLevel.Information));
-        var services = new LocalServices(directory, state);
+        var services = ClusterServices.Create(directory, state);
         var deployment = new RollingDeployment(registry, services, new RollingDeploymentOptions { HealthyWithinSeconds = healthyWithin.TotalSeconds }, loggerFactory.CreateLogger("Bulwark.Deploy"));
-        var strategy = LocalServices.Strategy(service, state.OnPostgres);
+        var strategy = ClusterServices.Strategy(service, state.OnPostgres);
         var outcome = await deployment.RunAsync(service, version!, strategy, cancellationToken);
         if (outcome.Succeeded && outcome.Replaced > 0)
         {

@@ -42,7 +42,7 @@ internal static class CommonOptions
     /// user of the machine can read (<c>ps</c>, <c>/proc/PID/cmdline</c>); a process's environment
     /// only its owner (and root) can read. <c>bulwark cluster up</c> passes the URL to its children this way.
     /// </summary>
-    public const string StoreVariable = "BULWARK_STORE";
+    public const string StoreVariable = Bulwark.Lab.Cluster.ClusterState.StoreVariable;
 
     /// <summary>The sentence <c>--store</c>'s help ends with: where else the URL can come from, and which way to prefer.</summary>
     public const string StoreHelp = "A password on the command line is visible to every user in ps: prefer " + StoreVariable + ", or a URL without password with ~/.pgpass, PGPASSFILE or PGPASSWORD (read by the PostgreSQL driver).";

@@ -1,3 +1,4 @@
+using Bulwark.Lab.Cluster;
 using System.Text.Json;
 using Bulwark.Cli.Cluster;
 using Bulwark.Cli.Hosting;

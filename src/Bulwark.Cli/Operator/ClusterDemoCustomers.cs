@@ -1,3 +1,4 @@
+using Bulwark.Lab.Cluster;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;

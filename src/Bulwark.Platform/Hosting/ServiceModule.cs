@@ -17,6 +17,28 @@ public enum ServiceListeners
     CardLink = 2,
 }
 
+/// <summary>What a service is, without how it is added: what the local cluster and the deploy tools need to know.</summary>
+public interface IServiceModule
+{
+    /// <summary>The service's name in discovery, logs and commands.</summary>
+    string Name { get; }
+
+    /// <summary>Owns a store that one process writes when it is embedded (SQLite): 0 or 1 instance there.</summary>
+    bool Stateful { get; }
+
+    /// <summary>What its instances listen on besides the internal gRPC port.</summary>
+    ServiceListeners Listeners { get; }
+
+    /// <summary>Each instance needs a data directory of its own (a journal that must not be shared).</summary>
+    bool DataPerInstance { get; }
+
+    /// <summary>Instances a cluster starts by default.</summary>
+    int ReplicasDefault { get; }
+
+    /// <summary>Instances register in discovery.</summary>
+    bool Registers { get; }
+}
+
 /// <summary>
 /// One service, declared once: its name, whether it owns a store that one process writes on
 /// embedded storage, what it listens on, whether each instance needs a data directory of its own
@@ -32,7 +54,7 @@ public sealed record ServiceModule<TContext>(
     bool DataPerInstance,
     int ReplicasDefault,
     Action<IServiceCollection, TContext> Add,
-    Action<IEndpointRouteBuilder> Map)
+    Action<IEndpointRouteBuilder> Map) : IServiceModule
 {
     /// <summary>True when instances register in discovery: something calls them over gRPC, or a deploy gates on their health there.</summary>
     public bool Registers { get; init; } = true;

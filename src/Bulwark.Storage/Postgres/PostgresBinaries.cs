@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Bulwark.Storage.Postgres;
 
 /// <summary>Where PostgreSQL's programs are: <c>BULWARK_PG_BIN</c>, else Debian's newest <c>/usr/lib/postgresql/N/bin</c>.</summary>
-internal static class PostgresBinaries
+public static class PostgresBinaries
 {
     public const string Variable = "BULWARK_PG_BIN";
     private const string Installed = "/usr/lib/postgresql";

@@ -1,5 +1,5 @@
 using System.Text;
-using Bulwark.Chaos;
+using Bulwark.Lab.Faults;
 using Bulwark.Discovery.Etcd.Discovery;
 using Bulwark.Discovery.Tests.Fixtures;
 using Bulwark.Platform.Hosting;

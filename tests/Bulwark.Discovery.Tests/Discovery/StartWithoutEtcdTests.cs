@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
-using Bulwark.Chaos;
+using Bulwark.Lab.Faults;
 using Bulwark.Discovery.Etcd;
 using Bulwark.Discovery.Tests.Chain;
 using Bulwark.Discovery.Tests.Fixtures;

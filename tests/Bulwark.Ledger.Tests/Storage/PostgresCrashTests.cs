@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using Bulwark.Ledger.Storage;
 using Bulwark.Ledger.Tests.Support;
+using Bulwark.Lab.Postgres;
 using Bulwark.Storage.Postgres;
 
 namespace Bulwark.Ledger.Tests.Storage;

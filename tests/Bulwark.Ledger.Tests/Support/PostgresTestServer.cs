@@ -1,3 +1,4 @@
+using Bulwark.Lab.Postgres;
 using Bulwark.Storage.Postgres;
 
 namespace Bulwark.Ledger.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 
-namespace Bulwark.Cli.Cluster;
+namespace Bulwark.Lab.Cluster;
 
 /// <summary>
 /// Does for the local cluster's service instances what Kubernetes does for pods: an instance
@@ -18,7 +18,7 @@ namespace Bulwark.Cli.Cluster;
 /// their own recovery is an operator's decision (docs/runbooks/etcd.md).
 /// </para>
 /// </summary>
-internal sealed partial class ClusterSupervisor(string stateDirectory, ILogger logger, TimeProvider time)
+public sealed partial class ClusterSupervisor(string stateDirectory, Func<ClusterState, LocalServices> services, ILogger logger, TimeProvider time)
 {
     /// <summary>How often processes are checked (exits are noticed within this).</summary>
     public static readonly TimeSpan PassInterval = TimeSpan.FromMilliseconds(500);
@@ -190,7 +190,7 @@ internal sealed partial class ClusterSupervisor(string stateDirectory, ILogger l
         {
             return;
         }
-        var services = new LocalServices(stateDirectory, state);
+        var instances = services(state);
         var now = time.GetUtcNow();
         foreach (var instance in state.Instances)
         {
@@ -210,7 +210,7 @@ internal sealed partial class ClusterSupervisor(string stateDirectory, ILogger l
                 instance.Phase = instance.RestartStreak >= CrashLoopStreak ? InstancePhase.CrashLooping : InstancePhase.Restarting;
                 continue;
             }
-            Restart(services, instance, problem.Reason, now);
+            Restart(instances, instance, problem.Reason, now);
         }
         state.Save(stateDirectory);
     }

@@ -1,44 +1,31 @@
-using Bulwark.Cli.Hosting;
 using Bulwark.Discovery.Etcd.Deployment;
 using Bulwark.Platform.Hosting;
 
-namespace Bulwark.Cli.Cluster;
+namespace Bulwark.Lab.Cluster;
+
+/// <summary>How to start the bulwark binary: the program and the arguments before the command (<c>dotnet bulwark.dll</c>, or the binary itself).</summary>
+public sealed record BulwarkBinary(string File, IReadOnlyList<string> Prefix);
 
 /// <summary>
-/// The services of the local cluster as <c>bulwark serve</c> processes of this same binary. Every
+/// The services of a local cluster as <c>bulwark serve</c> processes of one binary. Every
 /// instance of a service shares the service's data directory (<c>STATE/data/SERVICE</c>: its
-/// SQLite file, keys such as the edge's signing key, the discovery snapshot) and writes its own
-/// log (<c>STATE/logs/INSTANCE.log</c>).
+/// SQLite file, keys such as the edge's signing key, the discovery snapshot), except for services
+/// whose instances each keep a journal (<c>STATE/data/INSTANCE</c>), and writes its own log
+/// (<c>STATE/logs/INSTANCE.log</c>). What services exist comes from the caller's module list.
 /// </summary>
-internal sealed class LocalServices(string stateDirectory, ClusterState state) : IDeploymentTarget
+public sealed class LocalServices(string stateDirectory, ClusterState state, IReadOnlyList<IServiceModule> modules, BulwarkBinary binary) : IDeploymentTarget
 {
-    public const string EdgeService = BankModules.Edge;
+    /// <summary>The environment variable a stateful service reads its PostgreSQL URL from.</summary>
+    public const string StoreVariable = ClusterState.StoreVariable;
 
     /// <summary>How long an instance has after SIGTERM to deregister, drain and exit before SIGKILL.</summary>
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
 
-    public static bool IsKnown(string service) => BankModules.Find(service) is not null;
-
-    public static bool IsStateful(string service) => BankModules.Find(service)?.Stateful == true;
-
-    /// <summary>
-    /// How many instances a service may run: a stateful one on SQLite one (one process writes the
-    /// file); on PostgreSQL the accounts any number (its store takes advisory locks for
-    /// check-then-insert), the ledger still one (one writer per partition, fenced by epoch).
-    /// </summary>
-    public static int ReplicasMax(string service, bool onPostgres) =>
-        !IsStateful(service) ? ReplicasMaxStateless : service == "accounts" && onPostgres ? ReplicasMaxStateless : 1;
-
-    /// <summary>How a deploy replaces instances: stop-then-start where two instances must not run at once.</summary>
-    public static RolloutStrategy Strategy(string service, bool onPostgres) =>
-        ReplicasMax(service, onPostgres) == 1 ? RolloutStrategy.Recreate : RolloutStrategy.Surge;
-
-    public const int ReplicasMaxStateless = 32;
+    /// <summary>The module of <paramref name="service"/>, or null.</summary>
+    public IServiceModule? Find(string service) => modules.FirstOrDefault(module => module.Name == service);
 
     /// <summary>The edge's public port for the next edge instance (the first one gets the preferred port).</summary>
     public int? PreferredEdgePort { get; set; }
-
-    public static string KnownServices => BankModules.Names;
 
     public IReadOnlyList<DeployedInstance> Instances(string service) =>
         [.. state.Instances.Where(i => i.Service == service).Select(ToDeployed)];
@@ -69,7 +56,7 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
     /// <summary>Starts one instance and records it in the state file at once (so <c>down</c> finds it whatever happens next).</summary>
     public InstanceState Start(string service, string version)
     {
-        var module = BankModules.Find(service) ?? throw new ClusterException($"unknown service '{service}'. Known services: {KnownServices}.");
+        var module = Find(service) ?? throw new ClusterException($"unknown service '{service}'. Known services: {string.Join(", ", modules.Select(m => m.Name))}.");
         int? publicPort = null;
         if (module.Listeners.HasFlag(ServiceListeners.Public))
         {
@@ -101,11 +88,10 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
     public int Launch(InstanceState instance)
     {
         ArgumentNullException.ThrowIfNull(instance);
-        var module = BankModules.Find(instance.Service) ?? throw new ClusterException($"unknown service '{instance.Service}'.");
-        var (file, prefix) = LocalProcesses.Self();
+        var module = Find(instance.Service) ?? throw new ClusterException($"unknown service '{instance.Service}'.");
         List<string> arguments =
         [
-            .. prefix, "serve", "--service", instance.Service, "--registry", state.RegistryAddress,
+            .. binary.Prefix, "serve", "--service", instance.Service, "--registry", state.RegistryAddress,
             "--data", DataDirectory(instance),
             "--port", instance.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--version-label", instance.Version,
@@ -125,10 +111,10 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
         if (module.Stateful && state.OnPostgres)
         {
             store = state.StoreUrl ?? throw new ClusterException(
-                $"the password of {state.Store} is not in {Path.Combine(stateDirectory, ClusterState.StoreUrlFileName)}: set {Commands.CommonOptions.StoreVariable} to the full URL and retry.");
+                $"the password of {state.Store} is not in {Path.Combine(stateDirectory, ClusterState.StoreUrlFileName)}: set {StoreVariable} to the full URL and retry.");
         }
-        var environment = new Dictionary<string, string> { [Commands.CommonOptions.StoreVariable] = store };
-        return LocalProcesses.StartDetached(file, arguments, LogPath(instance), environment);
+        var environment = new Dictionary<string, string> { [StoreVariable] = store };
+        return LocalProcesses.StartDetached(binary.File, arguments, LogPath(instance), environment);
     }
 
     /// <summary>
@@ -139,7 +125,7 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
     public string DataDirectory(InstanceState instance)
     {
         ArgumentNullException.ThrowIfNull(instance);
-        var module = BankModules.Find(instance.Service);
+        var module = Find(instance.Service);
         return Path.Combine(stateDirectory, "data", module?.DataPerInstance == true ? instance.Id : instance.Service);
     }
 
@@ -171,12 +157,9 @@ internal sealed class LocalServices(string stateDirectory, ClusterState state) :
         return last is null ? $"{failure}; see {path}" : $"{failure} (its last log line: {last.Trim()}); see {path}";
     }
 
-    public static DeployedInstance ToDeployed(InstanceState instance)
+    public DeployedInstance ToDeployed(InstanceState instance)
     {
         ArgumentNullException.ThrowIfNull(instance);
-        return new(instance.Id, instance.Version, instance.Address, Registers: Registers(instance.Service));
+        return new(instance.Id, instance.Version, instance.Address, Registers: Find(instance.Service)?.Registers ?? true);
     }
-
-    /// <summary>Whether the service's instances register in etcd (the edge does not: nothing calls it through discovery).</summary>
-    public static bool Registers(string service) => BankModules.Find(service)?.Registers ?? true;
 }

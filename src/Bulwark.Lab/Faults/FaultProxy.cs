@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Bulwark.Chaos;
+namespace Bulwark.Lab.Faults;
 
 /// <summary>What a <see cref="FaultProxy"/> does to the bytes it carries.</summary>
 public enum FaultMode

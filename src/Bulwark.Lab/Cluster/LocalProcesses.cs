@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Bulwark.Cli.Cluster;
+namespace Bulwark.Lab.Cluster;
 
 /// <summary>
 /// Detached child processes of the local cluster: each runs in a session of its own (so that
@@ -12,7 +12,7 @@ namespace Bulwark.Cli.Cluster;
 /// signalled only while its command line still names the cluster's state directory: a PID reused
 /// by an unrelated process after a reboot is left alone.
 /// </summary>
-internal static class LocalProcesses
+public static class LocalProcesses
 {
     private const int PollMilliseconds = 100;
 
@@ -69,14 +69,6 @@ internal static class LocalProcesses
     }
 
     private const int ExecWaitSecondsMax = 5;
-
-    /// <summary>The program and leading arguments that run this same bulwark binary again.</summary>
-    public static (string File, string[] Prefix) Self()
-    {
-        var processPath = Environment.ProcessPath ?? throw new ClusterException("cannot tell which binary is running");
-        var assembly = typeof(LocalProcesses).Assembly.Location;
-        return Path.GetFileNameWithoutExtension(processPath) == "dotnet" ? (processPath, [assembly]) : (processPath, []);
-    }
 
     /// <summary>Alive and ours: the process exists, is not a zombie, and its command line names <paramref name="marker"/>.</summary>
     public static bool IsRunning(int pid, string marker)

@@ -3,14 +3,14 @@ using Bulwark.Discovery.Etcd.Api;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Bulwark.Cli.Cluster;
+namespace Bulwark.Lab.Cluster;
 
 /// <summary>
 /// The local cluster's etcd members: processes of the etcd binary on PATH, on loopback ports,
 /// data under <c>STATE/data/etcd-NAME</c>, logs under <c>STATE/logs/etcd-NAME.log</c>. Members are
 /// added and removed through etcd's own cluster API (MemberAdd, MemberRemove), one at a time.
 /// </summary>
-internal static class LocalEtcd
+public static class LocalEtcd
 {
     private const int HealthyWithinSecondsMax = 30;
     private const int MemberAddAttemptsMax = 60;
@@ -217,7 +217,7 @@ internal static class LocalEtcd
         try
         {
             var metrics = await http.GetStringAsync(new Uri($"{member.ClientUrl}/metrics"), cancellationToken);
-            return ClusterStatus.ParseGauge(metrics, "etcd_server_is_leader") == 1;
+            return PrometheusText.ParseGauge(metrics, "etcd_server_is_leader") == 1;
         }
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
         {

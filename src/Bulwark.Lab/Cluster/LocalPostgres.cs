@@ -1,12 +1,13 @@
+using Bulwark.Lab.Postgres;
 using System.Diagnostics;
 using System.Globalization;
 using Bulwark.Storage.Postgres;
 using Npgsql;
 
-namespace Bulwark.Cli.Cluster;
+namespace Bulwark.Lab.Cluster;
 
 /// <summary>The PostgreSQL server the local cluster runs itself (<c>--store postgres</c>).</summary>
-internal sealed class PostgresState
+public sealed class PostgresState
 {
     public required int Port { get; init; }
 
@@ -21,7 +22,7 @@ internal sealed class PostgresState
 /// <c>STATE/data/postgres/server.log</c>, which that user can write. Trust authentication on
 /// 127.0.0.1 only: a lab server, not a production one.
 /// </summary>
-internal static class LocalPostgres
+public static class LocalPostgres
 {
     public const string Managed = "postgres";
     private const string SuperUser = "postgres";

@@ -1,10 +1,11 @@
+using Bulwark.Storage.Postgres;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace Bulwark.Storage.Postgres;
+namespace Bulwark.Lab.Postgres;
 
 /// <summary>
 /// A throw-away PostgreSQL server for tests and benchmarks: <c>initdb</c> into a fresh temp

@@ -2,10 +2,10 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Bulwark.Storage.Postgres;
 
-namespace Bulwark.Cli.Cluster;
+namespace Bulwark.Lab.Cluster;
 
 /// <summary>One etcd member the local cluster started.</summary>
-internal sealed class EtcdMemberState
+public sealed class EtcdMemberState
 {
     public required string Name { get; init; }
 
@@ -23,7 +23,7 @@ internal sealed class EtcdMemberState
 }
 
 /// <summary>The desired state of one service in the local cluster.</summary>
-internal sealed class ServiceState
+public sealed class ServiceState
 {
     public required string Name { get; init; }
 
@@ -36,7 +36,7 @@ internal sealed class ServiceState
 }
 
 /// <summary>One running <c>bulwark serve</c> process.</summary>
-internal sealed class InstanceState
+public sealed class InstanceState
 {
     public required string Id { get; init; }
 
@@ -84,7 +84,7 @@ internal sealed class InstanceState
 /// and <c>deploy</c> act on the processes listed here and on nothing else. Writers hold
 /// <c>cluster.lock</c> so that two commands never change the cluster at once.
 /// </summary>
-internal sealed class ClusterState
+public sealed class ClusterState
 {
     public const string FileName = "cluster.json";
 
@@ -92,6 +92,9 @@ internal sealed class ClusterState
     public const string StoreUrlFileName = "store-url";
 
     public const string CardLinksFileName = "card-links";
+
+    /// <summary>The environment variable that carries a PostgreSQL URL (with its password) to a process, never its command line.</summary>
+    public const string StoreVariable = "BULWARK_STORE";
     private const string LockFileName = "cluster.lock";
     private const int LockWaitSecondsMax = 120;
 
@@ -259,7 +262,7 @@ internal sealed class ClusterState
         }
         var secret = System.IO.Path.Combine(stateDirectory, StoreUrlFileName);
         // The variable first: an operator who sets it (a changed password) means it.
-        var candidates = new[] { Environment.GetEnvironmentVariable(Commands.CommonOptions.StoreVariable), File.Exists(secret) ? File.ReadAllText(secret).Trim() : null };
+        var candidates = new[] { Environment.GetEnvironmentVariable(StoreVariable), File.Exists(secret) ? File.ReadAllText(secret).Trim() : null };
         return candidates.FirstOrDefault(url => !string.IsNullOrEmpty(url) && PostgresConnections.Redact(url) == Store);
     }
 
@@ -305,11 +308,11 @@ internal sealed class ClusterState
 
 /// <summary>An operating error of a cluster command: printed as one line, exit code 2.</summary>
 /// <summary>What the supervisor last saw of an instance.</summary>
-internal static class InstancePhase
+public static class InstancePhase
 {
     public const string Running = "running";
     public const string Restarting = "restarting";
     public const string CrashLooping = "crash-looping";
 }
 
-internal sealed class ClusterException(string message) : Exception(message);
+public sealed class ClusterException(string message) : Exception(message);

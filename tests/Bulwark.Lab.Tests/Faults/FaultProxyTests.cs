@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using Bulwark.Chaos;
+using Bulwark.Lab.Faults;
 
-namespace Bulwark.Discovery.Tests.Chaos;
+namespace Bulwark.Lab.Tests.Faults;
 
 public sealed class FaultProxyTests
 {
@@ -152,7 +152,7 @@ public sealed class FaultProxyTests
         }
         Assert.True(lateEnded, "new connection not reset");
         // The proxy forgets an aborted connection when its relay task ends, just after the reset.
-        Assert.True(await Bulwark.Discovery.Tests.Fixtures.Eventually.TrueAsync(() => proxy.OpenConnections == 0, 5));
+        Assert.True(await EventuallyAsync(() => proxy.OpenConnections == 0, TimeSpan.FromSeconds(5)));
     }
 
     /// <summary>True when the connection ends (reset or closed) instead of echoing data.</summary>
@@ -175,5 +175,15 @@ public sealed class FaultProxyTests
         {
             return true;
         }
+    }
+
+    private static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan bound)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (DateTime.UtcNow < deadline && !condition())
+        {
+            await Task.Delay(50);
+        }
+        return condition();
     }
 }
