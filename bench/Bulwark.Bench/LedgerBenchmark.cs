@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using Bulwark.Lab.Postgres;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Storage;
-using Bulwark.Lab.Postgres;
 using Bulwark.Storage.Postgres;
 using HdrHistogram;
 using Npgsql;

@@ -1,9 +1,9 @@
-using Bulwark.Lab.Cluster;
 using System.Globalization;
 using System.Net;
 using System.Text;
 using Bulwark.Discovery.Etcd.Api;
 using Bulwark.Discovery.Etcd.Discovery;
+using Bulwark.Lab.Cluster;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Health.V1;

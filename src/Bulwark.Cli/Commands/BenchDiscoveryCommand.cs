@@ -1,4 +1,3 @@
-using Bulwark.Lab.Cluster;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -7,6 +6,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Bulwark.Discovery.Etcd;
+using Bulwark.Lab.Cluster;
 using Bulwark.Platform.Discovery;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Registry;

@@ -1,4 +1,3 @@
-using Bulwark.Lab.Cluster;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -6,6 +5,7 @@ using Bulwark.Cli.Cluster;
 using Bulwark.Discovery.Etcd;
 using Bulwark.Discovery.Etcd.Deployment;
 using Bulwark.Discovery.Etcd.Discovery;
+using Bulwark.Lab.Cluster;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

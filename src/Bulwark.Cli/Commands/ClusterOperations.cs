@@ -1,9 +1,9 @@
-using Bulwark.Lab.Cluster;
 using System.CommandLine;
 using Bulwark.Cli.Cluster;
 using Bulwark.Discovery.Etcd;
 using Bulwark.Discovery.Etcd.Deployment;
 using Bulwark.Discovery.Etcd.Discovery;
+using Bulwark.Lab.Cluster;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,8 +1,8 @@
-using Bulwark.Lab.Cluster;
 using System.Text.Json;
 using Bulwark.Cli.Cluster;
 using Bulwark.Cli.Hosting;
 using Bulwark.Discovery.Etcd;
+using Bulwark.Lab.Cluster;
 using Bulwark.Platform.Discovery;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Registry;

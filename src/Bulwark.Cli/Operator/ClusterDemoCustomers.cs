@@ -1,9 +1,9 @@
-using Bulwark.Lab.Cluster;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Bulwark.Accounts.Protos;
 using Bulwark.Cli.Demo;
+using Bulwark.Lab.Cluster;
 using Grpc.Core;
 
 namespace Bulwark.Cli.Operator;

@@ -1,6 +1,6 @@
-using Bulwark.Lab.Postgres;
 using System.Diagnostics;
 using System.Globalization;
+using Bulwark.Lab.Postgres;
 using Bulwark.Storage.Postgres;
 using Npgsql;
 

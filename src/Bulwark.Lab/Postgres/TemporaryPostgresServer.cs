@@ -1,8 +1,8 @@
-using Bulwark.Storage.Postgres;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Bulwark.Storage.Postgres;
 using Npgsql;
 
 namespace Bulwark.Lab.Postgres;

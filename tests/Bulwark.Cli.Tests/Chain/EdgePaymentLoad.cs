@@ -93,7 +93,8 @@ internal sealed class EdgePaymentLoad : IAsyncDisposable
             using var accounts = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
             var account = accounts.RootElement.GetProperty("accounts")[0];
             customers.Add(new Customer(email, password, account.GetProperty("accountId").GetString()!,
-                account.GetProperty("sortCode").GetString()!, account.GetProperty("accountNumber").GetString()!) { Token = bearer });
+                account.GetProperty("sortCode").GetString()!, account.GetProperty("accountNumber").GetString()!)
+            { Token = bearer });
         }
         return new EdgePaymentLoad(edges, customers);
     }

@@ -1,7 +1,7 @@
 using System.Text;
-using Bulwark.Lab.Faults;
 using Bulwark.Discovery.Etcd.Discovery;
 using Bulwark.Discovery.Tests.Fixtures;
+using Bulwark.Lab.Faults;
 using Bulwark.Platform.Hosting;
 using Grpc.Core;
 using Grpc.Health.V1;

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
-using Bulwark.Lab.Faults;
 using Bulwark.Discovery.Etcd;
 using Bulwark.Discovery.Tests.Chain;
 using Bulwark.Discovery.Tests.Fixtures;
+using Bulwark.Lab.Faults;
 using Bulwark.Platform.Registry;
 using Xunit.Abstractions;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using Bulwark.Lab.Postgres;
 using Bulwark.Ledger.Storage;
 using Bulwark.Ledger.Tests.Support;
-using Bulwark.Lab.Postgres;
 using Bulwark.Storage.Postgres;
 
 namespace Bulwark.Ledger.Tests.Storage;
