@@ -21,6 +21,9 @@ public static class CardNetworkLimits
     /// <summary>Longest wait between reconnect attempts.</summary>
     public static readonly TimeSpan ReconnectDelayMaxDefault = TimeSpan.FromSeconds(5);
 
+    /// <summary>A changing link list (a links file) is read again this often: a new instance gets traffic within about a second.</summary>
+    public static readonly TimeSpan LinkListRefreshIntervalDefault = TimeSpan.FromSeconds(1);
+
     /// <summary>Requests awaiting an answer on one link; above it the scheme stands in without sending.</summary>
     public const int InFlightMaxDefault = 50_000;
 

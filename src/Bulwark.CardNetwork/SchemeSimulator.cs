@@ -34,12 +34,14 @@ public sealed partial class SchemeSimulator
     private readonly Lock _clearingLock = new();
     private readonly TimeZoneInfo _merchantZone;
     private LongHistogram _interval = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
-    private SchemeLink? _link;
+    private SchemeLinkPool? _links;
     private StoreAndForwardQueue? _storeAndForward;
     private int _started;
     private long _outstanding;
     private long _approvalsKept;
     private int _standInCodes;
+    private long _linkListMalformedLines;
+    private long _linkListReadErrors;
 
     /// <summary>Creates a simulator; <see cref="RunAsync"/> runs it once.</summary>
     public SchemeSimulator(SchemeSimulatorOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
@@ -130,20 +132,16 @@ public sealed partial class SchemeSimulator
             throw new InvalidOperationException("A simulator runs once; create another for another run.");
         }
 
-        await using var link = new SchemeLink(_options.ToLinkOptions(), _time, _loggers.CreateLogger<SchemeLink>());
-        _link = link;
-        link.Start();
-        try
-        {
-            await link.WaitForSignOnAsync(cancellationToken).WaitAsync(_options.SignOnTimeout, _time, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"The card link did not sign on to the issuer at {_options.IssuerEndPoint} within {_options.SignOnTimeout.TotalSeconds:N0} s.");
-        }
+        await using var links = new SchemeLinkPool(_options.ToLinkOptions, _time, _loggers);
+        _links = links;
+        var source = _options.LinkSource();
+        RefreshLinks(source);
+        await WaitForFirstSignOnAsync(links, cancellationToken).ConfigureAwait(false);
+        using var stopRefresh = new CancellationTokenSource();
+        var refreshing = _options.IssuerLinkSource is null ? Task.CompletedTask : RefreshLinksAsync(source, stopRefresh.Token);
 
         _storeAndForward = new StoreAndForwardQueue(
-            link,
+            links,
             _options.StoreAndForwardAttemptsMax,
             _options.StoreAndForwardRetryDelay,
             CardNetworkLimits.StoreAndForwardWindowDefault,
@@ -173,14 +171,72 @@ public sealed partial class SchemeSimulator
         await reporting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await stopDelivery.CancelAsync().ConfigureAwait(false);
         await delivery.ConfigureAwait(false);
+        await stopRefresh.CancelAsync().ConfigureAwait(false);
+        await refreshing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_options.ClearingDirectory is { } directory)
         {
             WriteClearingFiles(directory);
         }
 
-        var result = BuildResult(startedAt, elapsed, link.GetStatistics());
+        var result = BuildResult(startedAt, elapsed, links.GetSummaries());
         LogFinished(result.Scheduled, result.Approved, result.Declined, result.StandInApproved + result.StandInDeclined, result.TimedOut, result.Latency.P99Milliseconds);
         return result;
+    }
+
+    private async Task WaitForFirstSignOnAsync(SchemeLinkPool links, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await links.WaitForAnyUpAsync(cancellationToken).WaitAsync(_options.SignOnTimeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (_options.SignOnRequired)
+        {
+            var names = links.Count == 0 ? "(no link known)" : string.Join(", ", links.Names);
+            throw new TimeoutException($"The card link did not sign on to the issuer at {names} within {_options.SignOnTimeout.TotalSeconds:N0} s.");
+        }
+        catch (TimeoutException)
+        {
+            LogNoLinkUp(links.Count, _options.SignOnTimeout.TotalSeconds);
+        }
+    }
+
+    /// <summary>
+    /// Reads the link list and applies it. Bad lines are logged and counted and skipped; a list that
+    /// cannot be read keeps the links known (a missing file is not an empty list); an empty list
+    /// closes every link, and the scheme stands in for every card until a link is listed again.
+    /// </summary>
+    private void RefreshLinks(IIssuerLinkSource source)
+    {
+        var list = source.Read();
+        foreach (var line in list.MalformedLines)
+        {
+            Interlocked.Increment(ref _linkListMalformedLines);
+            LogMalformedLinkLine(line);
+        }
+
+        if (list.ReadError is { } error)
+        {
+            Interlocked.Increment(ref _linkListReadErrors);
+            LogLinkListUnreadable(error);
+        }
+
+        if (list.EndPoints is { } endPoints)
+        {
+            var (added, removed) = _links!.Update(endPoints);
+            if ((added.Count > 0 || removed.Count > 0) && endPoints.Count == 0)
+            {
+                LogNoLinksListed();
+            }
+        }
+    }
+
+    private async Task RefreshLinksAsync(IIssuerLinkSource source, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.LinkListRefreshInterval, _time);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            RefreshLinks(source);
+        }
     }
 
     /// <summary>
@@ -235,17 +291,22 @@ public sealed partial class SchemeSimulator
 
     private void Issue(Iso8583MessageBuilder builder, Random random, long scheduledTimestamp, bool measured)
     {
-        var link = _link!;
+        var links = _links!;
         var merchant = _merchants.Merchants[_merchants.Pick(random)];
         var amount = MerchantPopulation.DrawAmount(merchant, random);
         var now = _time.GetUtcNow();
+        var card = _options.Cards[random.Next(_options.Cards.Count)];
+
+        // Card affinity: the card's link among those up now; its advice and reversal follow it there.
+        var link = links.Choose(card.PrimaryAccountNumber);
         var attempt = new AuthorizationAttempt
         {
-            Card = _options.Cards[random.Next(_options.Cards.Count)],
+            Card = card,
+            LinkName = link?.Name,
             Merchant = merchant,
             AmountMinor = amount,
             PosEntryMode = EntryMode(merchant, amount, random),
-            SystemsTraceAuditNumber = link.NextSystemsTraceAuditNumber(),
+            SystemsTraceAuditNumber = links.NextSystemsTraceAuditNumber(),
             RetrievalReferenceNumber = Rrns.Next(),
             TransmittedAt = now.UtcDateTime,
             LocalTime = TimeZoneInfo.ConvertTime(now, _merchantZone).DateTime,
@@ -265,7 +326,9 @@ public sealed partial class SchemeSimulator
         }
 
         Interlocked.Increment(ref _outstanding);
-        var answer = link.SendAsync(SchemeMessages.Authorization(builder, attempt, _options.AcquiringInstitutionId));
+        var answer = link is null
+            ? Task.FromResult(new LinkResponse(LinkOutcome.NotSignedOn, null))
+            : link.SendAsync(SchemeMessages.Authorization(builder, attempt, _options.AcquiringInstitutionId));
         _ = CompleteAsync(attempt, answer, reverseIfApproved, measured ? _counters : _warmupCounters);
     }
 
@@ -391,7 +454,7 @@ public sealed partial class SchemeSimulator
             Interlocked.Increment(ref counters.StandInDeclined);
         }
 
-        _storeAndForward!.Enqueue(StoreAndForwardKind.Advice, SchemeMessages.Advice(attempt, _options.AcquiringInstitutionId, code, authorizationCode, utcNow.UtcDateTime));
+        _storeAndForward!.Enqueue(StoreAndForwardKind.Advice, SchemeMessages.Advice(attempt, _options.AcquiringInstitutionId, code, authorizationCode, utcNow.UtcDateTime), attempt.LinkName, attempt.Card.PrimaryAccountNumber);
         if (code != Iso8583ResponseCodes.Approved && response.WasSent)
         {
             EnqueueReversal(attempt);
@@ -400,8 +463,8 @@ public sealed partial class SchemeSimulator
 
     private void EnqueueReversal(AuthorizationAttempt attempt)
     {
-        var stan = _link!.NextSystemsTraceAuditNumber();
-        _storeAndForward!.Enqueue(StoreAndForwardKind.Reversal, SchemeMessages.Reversal(attempt, _options.AcquiringInstitutionId, stan, _time.GetUtcNow().UtcDateTime));
+        var stan = _links!.NextSystemsTraceAuditNumber();
+        _storeAndForward!.Enqueue(StoreAndForwardKind.Reversal, SchemeMessages.Reversal(attempt, _options.AcquiringInstitutionId, stan, _time.GetUtcNow().UtcDateTime), attempt.LinkName, attempt.Card.PrimaryAccountNumber);
     }
 
     private void KeepForClearing(AuthorizationAttempt attempt, string authorizationCode, bool standIn)
@@ -468,6 +531,8 @@ public sealed partial class SchemeSimulator
                 _interval = new LongHistogram(CardNetworkLimits.LatencyMicrosecondsMax, 3);
             }
 
+            var links = _links!.GetSummaries();
+            var linksUp = links.Count(link => link.IsUp);
             progress(new SchemeProgress(
                 _time.GetElapsedTime(start),
                 Interlocked.Read(ref _counters.Scheduled),
@@ -475,13 +540,19 @@ public sealed partial class SchemeSimulator
                 Interlocked.Read(ref _counters.Declined),
                 Interlocked.Read(ref _counters.StandInApproved) + Interlocked.Read(ref _counters.StandInDeclined),
                 Interlocked.Read(ref _counters.TimedOut),
-                _link?.InFlight ?? 0,
-                _link?.IsSignedOn ?? false,
-                LatencySummary.Of(interval)));
+                _links.InFlight,
+                linksUp > 0,
+                LatencySummary.Of(interval))
+            {
+                LinksUp = linksUp,
+                LinksKnown = _links.Count,
+                Links = links,
+                LinkListMalformedLines = Interlocked.Read(ref _linkListMalformedLines),
+            });
         }
     }
 
-    private SchemeSimulatorResult BuildResult(DateTimeOffset startedAt, TimeSpan elapsed, SchemeLinkStatistics link)
+    private SchemeSimulatorResult BuildResult(DateTimeOffset startedAt, TimeSpan elapsed, IReadOnlyList<SchemeLinkSummary> links)
     {
         LatencySummary latency;
         LatencySummary issuerLatency;
@@ -514,7 +585,10 @@ public sealed partial class SchemeSimulator
             Latency = latency,
             IssuerLatency = issuerLatency,
             SendLag = sendLag,
-            Link = link,
+            Link = SchemeLinkStatistics.Sum(links.Select(link => link.Statistics)),
+            Links = links,
+            LinkListMalformedLines = Interlocked.Read(ref _linkListMalformedLines),
+            LinkListReadErrors = Interlocked.Read(ref _linkListReadErrors),
         };
     }
 
@@ -523,6 +597,18 @@ public sealed partial class SchemeSimulator
 
     [LoggerMessage(EventId = 5121, Level = LogLevel.Error, Message = "Scheme simulator could not build a message for RRN {Rrn}")]
     private partial void LogBuildFailed(Exception error, string rrn);
+
+    [LoggerMessage(EventId = 5122, Level = LogLevel.Warning, Message = "Scheme simulator: no card link signed on within {Seconds} s ({Links} known); standing in until one does")]
+    private partial void LogNoLinkUp(int links, double seconds);
+
+    [LoggerMessage(EventId = 5123, Level = LogLevel.Warning, Message = "Scheme simulator skipped a malformed line of the link list: {Line}")]
+    private partial void LogMalformedLinkLine(string line);
+
+    [LoggerMessage(EventId = 5124, Level = LogLevel.Warning, Message = "Scheme simulator kept its links: the link list could not be read: {Reason}")]
+    private partial void LogLinkListUnreadable(string reason);
+
+    [LoggerMessage(EventId = 5125, Level = LogLevel.Warning, Message = "Scheme simulator: the link list is empty; standing in for every card until a link is listed")]
+    private partial void LogNoLinksListed();
 
     /// <summary>Counts and latencies of one phase (warm-up or measured); histograms are guarded by the simulator's lock.</summary>
     private sealed class RunCounters
