@@ -24,6 +24,13 @@ public static class CardNetworkLimits
     /// <summary>A changing link list (a links file) is read again this often: a new instance gets traffic within about a second.</summary>
     public static readonly TimeSpan LinkListRefreshIntervalDefault = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// At start, once one link is up, how long the others may take to sign on before traffic starts:
+    /// a sign-on on a healthy link takes milliseconds, and a link still down then is left to the
+    /// reconnect loop (its cards go elsewhere until it is up).
+    /// </summary>
+    public static readonly TimeSpan LinksSignOnGrace = TimeSpan.FromSeconds(1);
+
     /// <summary>Requests awaiting an answer on one link; above it the scheme stands in without sending.</summary>
     public const int InFlightMaxDefault = 50_000;
 

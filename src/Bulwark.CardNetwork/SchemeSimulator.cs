@@ -185,9 +185,24 @@ public sealed partial class SchemeSimulator
 
     private async Task WaitForFirstSignOnAsync(SchemeLinkPool links, CancellationToken cancellationToken)
     {
+        if (links.Count == 0 && !_options.SignOnRequired)
+        {
+            // Nothing to wait for: an empty list is an answer ("no links"), and the scheme stands in.
+            LogNoLinkUp(0, 0);
+            return;
+        }
+
         try
         {
             await links.WaitForAnyUpAsync(cancellationToken).WaitAsync(_options.SignOnTimeout, _time, cancellationToken).ConfigureAwait(false);
+
+            // The others get a moment too: traffic that started on the first link up would move each
+            // card of the others twice in the first second (there, then back).
+            var graceEnds = _time.GetTimestamp() + (long)(CardNetworkLimits.LinksSignOnGrace.TotalSeconds * _time.TimestampFrequency);
+            while (links.UpCount < links.Count && _time.GetTimestamp() < graceEnds)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _time, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (TimeoutException) when (_options.SignOnRequired)
         {
@@ -197,6 +212,10 @@ public sealed partial class SchemeSimulator
         catch (TimeoutException)
         {
             LogNoLinkUp(links.Count, _options.SignOnTimeout.TotalSeconds);
+        }
+        catch (OperationCanceledException) when (!_options.SignOnRequired && cancellationToken.IsCancellationRequested)
+        {
+            // Stopped before any link came up: a run without traffic, and still a clean stop.
         }
     }
 

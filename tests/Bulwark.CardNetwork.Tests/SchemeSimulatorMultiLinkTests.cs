@@ -63,8 +63,11 @@ public sealed class SchemeSimulatorMultiLinkTests : IDisposable
         await using var a = new FakeIssuer();
         var b = new FakeIssuer();
         var portB = b.EndPoint.Port;
+        var nameB = IssuerLinkAddresses.Format(b.EndPoint);
+        SchemeProgress? latest = null;
         using var stop = new CancellationTokenSource(RunMax);
-        var run = new SchemeSimulator(TwoLinks(a, b) with { Duration = null }).RunAsync(cancellationToken: stop.Token);
+        var options = TwoLinks(a, b) with { Duration = null, ProgressInterval = TimeSpan.FromMilliseconds(50) };
+        var run = new SchemeSimulator(options).RunAsync(progress => Volatile.Write(ref latest, progress), stop.Token);
 
         Assert.True(await EventuallyAsync(() => AuthorizedPans(b).Count >= 5));
         var pansA = AuthorizedPans(a);
@@ -72,6 +75,7 @@ public sealed class SchemeSimulatorMultiLinkTests : IDisposable
         await b.DisposeAsync();   // connection reset, then refused
 
         Assert.True(await EventuallyAsync(() => AuthorizedPans(a).Overlaps(pansB)), "B's cards never reached A");
+        Assert.True(await EventuallyAsync(() => Volatile.Read(ref latest)?.Links.Single(link => link.Name == nameB) is { IsUp: false, Statistics.ConnectFailures: > 0 }), "B was never refused");
         await using var restarted = new FakeIssuer(port: portB);
         Assert.True(await EventuallyAsync(() => AuthorizedPans(restarted).Count >= 5), "nothing reached B after it came back");
         await stop.CancelAsync();
@@ -79,7 +83,7 @@ public sealed class SchemeSimulatorMultiLinkTests : IDisposable
 
         // Back up, B decides its own cards again: none of those A had from the start.
         Assert.Empty(AuthorizedPans(restarted).Intersect(pansA));
-        var linkB = Assert.Single(result.Links, link => link.Name == IssuerLinkAddresses.Format(b.EndPoint));
+        var linkB = Assert.Single(result.Links, link => link.Name == nameB);
         Assert.True(linkB.Ups >= 2, $"B came up {linkB.Ups} times");
         Assert.True(linkB.Downs >= 1, $"B went down {linkB.Downs} times");
         Assert.True(linkB.Statistics.ConnectFailures >= 1);
@@ -185,6 +189,23 @@ public sealed class SchemeSimulatorMultiLinkTests : IDisposable
         Assert.Empty(result.Links);
         Assert.Equal(20, result.Advices.Queued);
         Assert.Equal(20, result.Advices.Abandoned);
+    }
+
+    [Fact]
+    public async Task RunAsync_SignOnNotRequired_StoppedBeforeAnyLinkCameUp_ReturnsAResult()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        var options = SimulatorOptions(new IPEndPoint(IPAddress.Loopback, FreePort())) with
+        {
+            SignOnRequired = false,
+            SignOnTimeout = TimeSpan.FromSeconds(30),
+            Duration = null,
+        };
+
+        var result = await new SchemeSimulator(options).RunAsync(cancellationToken: stop.Token).WaitAsync(RunMax);
+
+        Assert.Equal(0, result.Scheduled);
+        Assert.False(Assert.Single(result.Links).IsUp);
     }
 
     [Fact]
