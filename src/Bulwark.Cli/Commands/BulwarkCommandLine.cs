@@ -18,6 +18,7 @@ public static class BulwarkCommandLine
         root.Subcommands.Add(LedgerCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(CardsCommand.Create());
+        root.Subcommands.Add(SchemeCommand.Create());
         root.Subcommands.Add(BackupCommand.CreateBackup());
         root.Subcommands.Add(BackupCommand.CreateRestore());
         return root;
