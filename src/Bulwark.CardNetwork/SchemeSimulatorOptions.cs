@@ -185,9 +185,9 @@ public sealed record SchemeSimulatorOptions
             throw new ArgumentException($"Set exactly one of {nameof(IssuerEndPoint)}, {nameof(IssuerEndPoints)} and {nameof(IssuerLinkSource)}.");
         }
 
-        if (IssuerEndPoints is { } endPoints && (endPoints.Count == 0 || endPoints.Any(endPoint => endPoint is null)))
+        if (IssuerEndPoints is { } endPoints && (endPoints.Count is 0 or > CardNetworkLimits.IssuerLinksMax || endPoints.Any(endPoint => endPoint is null)))
         {
-            throw new ArgumentException($"{nameof(IssuerEndPoints)} must list at least one endpoint, and no null.");
+            throw new ArgumentException($"{nameof(IssuerEndPoints)} must list 1-{CardNetworkLimits.IssuerLinksMax} endpoints, and no null.");
         }
 
         if (LinkListRefreshInterval <= TimeSpan.Zero)

@@ -30,8 +30,10 @@ public sealed class FixedIssuerLinks(IReadOnlyList<EndPoint> endPoints) : IIssue
 /// <summary>
 /// A file of <c>host:port</c> lines (<c>--links-file</c>), as a cluster supervisor writes it for
 /// the card processor instances it runs. Blank lines and lines starting with <c>#</c> are ignored;
-/// malformed lines are skipped and reported; an empty file means no links (the scheme stands in).
-/// A missing or unreadable file keeps the links already known and is reported, once per error.
+/// malformed lines, and lines past <see cref="CardNetworkLimits.IssuerLinksMax"/> links, are skipped
+/// and reported; an empty file means no links (the scheme stands in). A missing or unreadable file,
+/// or one over <see cref="CardNetworkLimits.LinksFileBytesMax"/>, keeps the links already known and
+/// is reported, once per error.
 /// </summary>
 public sealed class IssuerLinksFile(string path) : IIssuerLinkSource
 {
@@ -48,7 +50,9 @@ public sealed class IssuerLinksFile(string path) : IIssuerLinkSource
         string content;
         try
         {
-            content = File.ReadAllText(Path);
+            content = new FileInfo(Path) is { Exists: true, Length: > CardNetworkLimits.LinksFileBytesMax } large
+                ? throw new IOException($"it has {large.Length:N0} bytes, more than {CardNetworkLimits.LinksFileBytesMax:N0}")
+                : File.ReadAllText(Path);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
@@ -86,7 +90,11 @@ public sealed class IssuerLinksFile(string path) : IIssuerLinkSource
                 continue;
             }
 
-            if (IssuerLinkAddresses.TryParse(line, out var endPoint, out var error))
+            if (endPoints.Count == CardNetworkLimits.IssuerLinksMax)
+            {
+                malformed.Add($"line {index + 1}: more than {CardNetworkLimits.IssuerLinksMax} links; skipped");
+            }
+            else if (IssuerLinkAddresses.TryParse(line, out var endPoint, out var error))
             {
                 endPoints.Add(endPoint!);
             }

@@ -35,6 +35,29 @@ public sealed class IssuerLinksFileTests : IDisposable
     }
 
     [Fact]
+    public void Parse_MoreLinksThanTheLimit_KeepsTheFirstAndReportsTheRest()
+    {
+        var content = string.Join('\n', Enumerable.Range(1, CardNetworkLimits.IssuerLinksMax + 6).Select(port => $"127.0.0.1:{port}"));
+
+        var (endPoints, malformed) = IssuerLinksFile.Parse(content);
+
+        Assert.Equal(CardNetworkLimits.IssuerLinksMax, endPoints.Count);
+        Assert.Equal(6, malformed.Count);
+    }
+
+    [Fact]
+    public void Read_FileOverTheSizeLimit_KeepsTheLinksKnown()
+    {
+        var path = Path.Combine(_directory, "links");
+        File.WriteAllText(path, new string('#', CardNetworkLimits.LinksFileBytesMax + 1));
+
+        var list = new IssuerLinksFile(path).Read();
+
+        Assert.Null(list.EndPoints);
+        Assert.Contains("more than", list.ReadError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Read_EmptyFile_MeansNoLinks()
     {
         var path = Path.Combine(_directory, "links");
