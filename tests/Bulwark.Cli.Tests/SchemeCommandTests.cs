@@ -55,6 +55,17 @@ public sealed class SchemeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_MoreLinksThanTheLimit_ExitsTwo()
+    {
+        var links = string.Join(',', Enumerable.Range(1, 65).Select(port => $"127.0.0.1:{port}"));
+
+        var (exit, _, error) = await RunAsync(new SchemeCommand.Inputs(links, null, WritePopulation(), null, "1s", null, null));
+
+        Assert.Equal(2, exit);
+        Assert.Contains("--link: 65 links", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_BothLinkAndLinksFile_ExitsTwo()
     {
         var (exit, _, error) = await RunAsync(new SchemeCommand.Inputs("127.0.0.1:7400", "links", WritePopulation(), null, "1s", null, null));
@@ -108,6 +119,7 @@ public sealed class SchemeCommandTests : IDisposable
         Assert.True(exit == 0, error);
         Assert.Contains("links 2/2 up", output, StringComparison.Ordinal);
         Assert.Contains("Cards: 100 authorisations", output, StringComparison.Ordinal);
+        Assert.Contains("Issuer response codes: 00 x 100", output, StringComparison.Ordinal);
         Assert.Contains($"Link {a.EndPoint}: up", output, StringComparison.Ordinal);
         Assert.Contains($"Link {b.EndPoint}: up", output, StringComparison.Ordinal);
         Assert.NotEmpty(a.Pans);

@@ -113,6 +113,11 @@ internal static class SchemeCommand
             return (null, $"--link: {linkError}.");
         }
 
+        if (links is { Count: > CardNetworkLimits.IssuerLinksMax })
+        {
+            return (null, $"--link: {links.Count} links, more than {CardNetworkLimits.IssuerLinksMax}.");
+        }
+
         if (inputs.LinksFile is { Length: 0 })
         {
             return (null, "--links-file: give a path.");
@@ -228,6 +233,11 @@ internal static class SchemeCommand
         foreach (var line in CardTraffic.Describe(result))
         {
             yield return line;
+        }
+
+        if (result.ResponseCodes.Count > 0)
+        {
+            yield return "Issuer response codes: " + string.Join(", ", result.ResponseCodes.Select(code => string.Create(CultureInfo.InvariantCulture, $"{code.Key} x {code.Value:N0}")));
         }
 
         foreach (var link in result.Links)
