@@ -40,8 +40,7 @@ public sealed partial class SchemeSimulator
     private long _outstanding;
     private long _approvalsKept;
     private int _standInCodes;
-    private long _linkListMalformedLines;
-    private long _linkListReadErrors;
+    private LinkListWatcher? _linkList;
 
     /// <summary>Creates a simulator; <see cref="RunAsync"/> runs it once.</summary>
     public SchemeSimulator(SchemeSimulatorOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
@@ -134,11 +133,12 @@ public sealed partial class SchemeSimulator
 
         await using var links = new SchemeLinkPool(_options.ToLinkOptions, _time, _loggers);
         _links = links;
-        var source = _options.LinkSource();
-        RefreshLinks(source);
+        var linkList = new LinkListWatcher(_options.LinkSource(), links, _loggers.CreateLogger<LinkListWatcher>());
+        _linkList = linkList;
+        linkList.Refresh();
         await WaitForFirstSignOnAsync(links, cancellationToken).ConfigureAwait(false);
         using var stopRefresh = new CancellationTokenSource();
-        var refreshing = _options.IssuerLinkSource is null ? Task.CompletedTask : RefreshLinksAsync(source, stopRefresh.Token);
+        var refreshing = _options.IssuerLinkSource is null ? Task.CompletedTask : linkList.RunAsync(_options.LinkListRefreshInterval, _time, stopRefresh.Token);
 
         _storeAndForward = new StoreAndForwardQueue(
             links,
@@ -216,45 +216,6 @@ public sealed partial class SchemeSimulator
         catch (OperationCanceledException) when (!_options.SignOnRequired && cancellationToken.IsCancellationRequested)
         {
             // Stopped before any link came up: a run without traffic, and still a clean stop.
-        }
-    }
-
-    /// <summary>
-    /// Reads the link list and applies it. Bad lines are logged and counted and skipped; a list that
-    /// cannot be read keeps the links known (a missing file is not an empty list); an empty list
-    /// closes every link, and the scheme stands in for every card until a link is listed again.
-    /// </summary>
-    private void RefreshLinks(IIssuerLinkSource source)
-    {
-        var list = source.Read();
-        foreach (var line in list.MalformedLines)
-        {
-            Interlocked.Increment(ref _linkListMalformedLines);
-            LogMalformedLinkLine(line);
-        }
-
-        if (list.ReadError is { } error)
-        {
-            Interlocked.Increment(ref _linkListReadErrors);
-            LogLinkListUnreadable(error);
-        }
-
-        if (list.EndPoints is { } endPoints)
-        {
-            var (added, removed) = _links!.Update(endPoints);
-            if ((added.Count > 0 || removed.Count > 0) && endPoints.Count == 0)
-            {
-                LogNoLinksListed();
-            }
-        }
-    }
-
-    private async Task RefreshLinksAsync(IIssuerLinkSource source, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(_options.LinkListRefreshInterval, _time);
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-        {
-            RefreshLinks(source);
         }
     }
 
@@ -566,7 +527,7 @@ public sealed partial class SchemeSimulator
                 LinksUp = linksUp,
                 LinksKnown = _links.Count,
                 Links = links,
-                LinkListMalformedLines = Interlocked.Read(ref _linkListMalformedLines),
+                LinkListMalformedLines = _linkList!.MalformedLines,
             });
         }
     }
@@ -606,8 +567,8 @@ public sealed partial class SchemeSimulator
             SendLag = sendLag,
             Link = SchemeLinkStatistics.Sum(links.Select(link => link.Statistics)),
             Links = links,
-            LinkListMalformedLines = Interlocked.Read(ref _linkListMalformedLines),
-            LinkListReadErrors = Interlocked.Read(ref _linkListReadErrors),
+            LinkListMalformedLines = _linkList?.MalformedLines ?? 0,
+            LinkListReadErrors = _linkList?.ReadErrors ?? 0,
         };
     }
 
@@ -619,15 +580,6 @@ public sealed partial class SchemeSimulator
 
     [LoggerMessage(EventId = 5122, Level = LogLevel.Warning, Message = "Scheme simulator: no card link signed on within {Seconds} s ({Links} known); standing in until one does")]
     private partial void LogNoLinkUp(int links, double seconds);
-
-    [LoggerMessage(EventId = 5123, Level = LogLevel.Warning, Message = "Scheme simulator skipped a malformed line of the link list: {Line}")]
-    private partial void LogMalformedLinkLine(string line);
-
-    [LoggerMessage(EventId = 5124, Level = LogLevel.Warning, Message = "Scheme simulator kept its links: the link list could not be read: {Reason}")]
-    private partial void LogLinkListUnreadable(string reason);
-
-    [LoggerMessage(EventId = 5125, Level = LogLevel.Warning, Message = "Scheme simulator: the link list is empty; standing in for every card until a link is listed")]
-    private partial void LogNoLinksListed();
 
     /// <summary>Counts and latencies of one phase (warm-up or measured); histograms are guarded by the simulator's lock.</summary>
     private sealed class RunCounters
