@@ -21,6 +21,22 @@ public static class CardNetworkLimits
     /// <summary>Longest wait between reconnect attempts.</summary>
     public static readonly TimeSpan ReconnectDelayMaxDefault = TimeSpan.FromSeconds(5);
 
+    /// <summary>A changing link list (a links file) is read again this often: a new instance gets traffic within about a second.</summary>
+    public static readonly TimeSpan LinkListRefreshIntervalDefault = TimeSpan.FromSeconds(1);
+
+    /// <summary>Issuer links at most: far above any instance count a card processor runs at, low enough that a runaway list cannot open thousands of connections.</summary>
+    public const int IssuerLinksMax = 64;
+
+    /// <summary>A links file larger than this is not read (the links known are kept): 64 links take about 1.5 KiB.</summary>
+    public const int LinksFileBytesMax = 64 * 1024;
+
+    /// <summary>
+    /// At start, once one link is up, how long the others may take to sign on before traffic starts:
+    /// a sign-on on a healthy link takes milliseconds, and a link still down then is left to the
+    /// reconnect loop (its cards go elsewhere until it is up).
+    /// </summary>
+    public static readonly TimeSpan LinksSignOnGrace = TimeSpan.FromSeconds(1);
+
     /// <summary>Requests awaiting an answer on one link; above it the scheme stands in without sending.</summary>
     public const int InFlightMaxDefault = 50_000;
 

@@ -26,6 +26,9 @@ internal sealed class AuthorizationAttempt
 
     /// <summary>When the schedule said to send it (a <see cref="TimeProvider"/> timestamp).</summary>
     public required long ScheduledTimestamp { get; init; }
+
+    /// <summary>The link the authorisation went to (<c>host:port</c>), null when none was up: its advice and reversal go there first.</summary>
+    public string? LinkName { get; init; }
 }
 
 /// <summary>The messages the scheme originates, built from an <see cref="AuthorizationAttempt"/>.</summary>

@@ -34,12 +34,13 @@ public sealed partial class SchemeSimulator
     private readonly Lock _clearingLock = new();
     private readonly TimeZoneInfo _merchantZone;
     private LongHistogram _interval = new(CardNetworkLimits.LatencyMicrosecondsMax, 3);
-    private SchemeLink? _link;
+    private SchemeLinkPool? _links;
     private StoreAndForwardQueue? _storeAndForward;
     private int _started;
     private long _outstanding;
     private long _approvalsKept;
     private int _standInCodes;
+    private LinkListWatcher? _linkList;
 
     /// <summary>Creates a simulator; <see cref="RunAsync"/> runs it once.</summary>
     public SchemeSimulator(SchemeSimulatorOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
@@ -130,20 +131,17 @@ public sealed partial class SchemeSimulator
             throw new InvalidOperationException("A simulator runs once; create another for another run.");
         }
 
-        await using var link = new SchemeLink(_options.ToLinkOptions(), _time, _loggers.CreateLogger<SchemeLink>());
-        _link = link;
-        link.Start();
-        try
-        {
-            await link.WaitForSignOnAsync(cancellationToken).WaitAsync(_options.SignOnTimeout, _time, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"The card link did not sign on to the issuer at {_options.IssuerEndPoint} within {_options.SignOnTimeout.TotalSeconds:N0} s.");
-        }
+        await using var links = new SchemeLinkPool(_options.ToLinkOptions, _time, _loggers);
+        _links = links;
+        var linkList = new LinkListWatcher(_options.LinkSource(), links, _loggers.CreateLogger<LinkListWatcher>());
+        _linkList = linkList;
+        linkList.Refresh();
+        await WaitForFirstSignOnAsync(links, cancellationToken).ConfigureAwait(false);
+        using var stopRefresh = new CancellationTokenSource();
+        var refreshing = _options.IssuerLinkSource is null ? Task.CompletedTask : linkList.RunAsync(_options.LinkListRefreshInterval, _time, stopRefresh.Token);
 
         _storeAndForward = new StoreAndForwardQueue(
-            link,
+            links,
             _options.StoreAndForwardAttemptsMax,
             _options.StoreAndForwardRetryDelay,
             CardNetworkLimits.StoreAndForwardWindowDefault,
@@ -173,14 +171,52 @@ public sealed partial class SchemeSimulator
         await reporting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await stopDelivery.CancelAsync().ConfigureAwait(false);
         await delivery.ConfigureAwait(false);
+        await stopRefresh.CancelAsync().ConfigureAwait(false);
+        await refreshing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_options.ClearingDirectory is { } directory)
         {
             WriteClearingFiles(directory);
         }
 
-        var result = BuildResult(startedAt, elapsed, link.GetStatistics());
+        var result = BuildResult(startedAt, elapsed, links.GetSummaries());
         LogFinished(result.Scheduled, result.Approved, result.Declined, result.StandInApproved + result.StandInDeclined, result.TimedOut, result.Latency.P99Milliseconds);
         return result;
+    }
+
+    private async Task WaitForFirstSignOnAsync(SchemeLinkPool links, CancellationToken cancellationToken)
+    {
+        if (links.Count == 0 && !_options.SignOnRequired)
+        {
+            // Nothing to wait for: an empty list is an answer ("no links"), and the scheme stands in.
+            LogNoLinkUp(0, 0);
+            return;
+        }
+
+        try
+        {
+            await links.WaitForAnyUpAsync(cancellationToken).WaitAsync(_options.SignOnTimeout, _time, cancellationToken).ConfigureAwait(false);
+
+            // The others get a moment too: traffic that started on the first link up would move each
+            // card of the others twice in the first second (there, then back).
+            var graceEnds = _time.GetTimestamp() + (long)(CardNetworkLimits.LinksSignOnGrace.TotalSeconds * _time.TimestampFrequency);
+            while (links.UpCount < links.Count && _time.GetTimestamp() < graceEnds)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (TimeoutException) when (_options.SignOnRequired)
+        {
+            var names = links.Count == 0 ? "(no link known)" : string.Join(", ", links.Names);
+            throw new TimeoutException($"The card link did not sign on to the issuer at {names} within {_options.SignOnTimeout.TotalSeconds:N0} s.");
+        }
+        catch (TimeoutException)
+        {
+            LogNoLinkUp(links.Count, _options.SignOnTimeout.TotalSeconds);
+        }
+        catch (OperationCanceledException) when (!_options.SignOnRequired && cancellationToken.IsCancellationRequested)
+        {
+            // Stopped before any link came up: a run without traffic, and still a clean stop.
+        }
     }
 
     /// <summary>
@@ -235,17 +271,22 @@ public sealed partial class SchemeSimulator
 
     private void Issue(Iso8583MessageBuilder builder, Random random, long scheduledTimestamp, bool measured)
     {
-        var link = _link!;
+        var links = _links!;
         var merchant = _merchants.Merchants[_merchants.Pick(random)];
         var amount = MerchantPopulation.DrawAmount(merchant, random);
         var now = _time.GetUtcNow();
+        var card = _options.Cards[random.Next(_options.Cards.Count)];
+
+        // Card affinity: the card's link among those up now; its advice and reversal follow it there.
+        var link = links.Choose(card.PrimaryAccountNumber);
         var attempt = new AuthorizationAttempt
         {
-            Card = _options.Cards[random.Next(_options.Cards.Count)],
+            Card = card,
+            LinkName = link?.Name,
             Merchant = merchant,
             AmountMinor = amount,
             PosEntryMode = EntryMode(merchant, amount, random),
-            SystemsTraceAuditNumber = link.NextSystemsTraceAuditNumber(),
+            SystemsTraceAuditNumber = links.NextSystemsTraceAuditNumber(),
             RetrievalReferenceNumber = Rrns.Next(),
             TransmittedAt = now.UtcDateTime,
             LocalTime = TimeZoneInfo.ConvertTime(now, _merchantZone).DateTime,
@@ -265,7 +306,9 @@ public sealed partial class SchemeSimulator
         }
 
         Interlocked.Increment(ref _outstanding);
-        var answer = link.SendAsync(SchemeMessages.Authorization(builder, attempt, _options.AcquiringInstitutionId));
+        var answer = link is null
+            ? Task.FromResult(new LinkResponse(LinkOutcome.NotSignedOn, null))
+            : link.SendAsync(SchemeMessages.Authorization(builder, attempt, _options.AcquiringInstitutionId));
         _ = CompleteAsync(attempt, answer, reverseIfApproved, measured ? _counters : _warmupCounters);
     }
 
@@ -391,7 +434,7 @@ public sealed partial class SchemeSimulator
             Interlocked.Increment(ref counters.StandInDeclined);
         }
 
-        _storeAndForward!.Enqueue(StoreAndForwardKind.Advice, SchemeMessages.Advice(attempt, _options.AcquiringInstitutionId, code, authorizationCode, utcNow.UtcDateTime));
+        _storeAndForward!.Enqueue(StoreAndForwardKind.Advice, SchemeMessages.Advice(attempt, _options.AcquiringInstitutionId, code, authorizationCode, utcNow.UtcDateTime), attempt.LinkName, attempt.Card.PrimaryAccountNumber);
         if (code != Iso8583ResponseCodes.Approved && response.WasSent)
         {
             EnqueueReversal(attempt);
@@ -400,8 +443,8 @@ public sealed partial class SchemeSimulator
 
     private void EnqueueReversal(AuthorizationAttempt attempt)
     {
-        var stan = _link!.NextSystemsTraceAuditNumber();
-        _storeAndForward!.Enqueue(StoreAndForwardKind.Reversal, SchemeMessages.Reversal(attempt, _options.AcquiringInstitutionId, stan, _time.GetUtcNow().UtcDateTime));
+        var stan = _links!.NextSystemsTraceAuditNumber();
+        _storeAndForward!.Enqueue(StoreAndForwardKind.Reversal, SchemeMessages.Reversal(attempt, _options.AcquiringInstitutionId, stan, _time.GetUtcNow().UtcDateTime), attempt.LinkName, attempt.Card.PrimaryAccountNumber);
     }
 
     private void KeepForClearing(AuthorizationAttempt attempt, string authorizationCode, bool standIn)
@@ -468,6 +511,8 @@ public sealed partial class SchemeSimulator
                 _interval = new LongHistogram(CardNetworkLimits.LatencyMicrosecondsMax, 3);
             }
 
+            var links = _links!.GetSummaries();
+            var linksUp = links.Count(link => link.IsUp);
             progress(new SchemeProgress(
                 _time.GetElapsedTime(start),
                 Interlocked.Read(ref _counters.Scheduled),
@@ -475,13 +520,19 @@ public sealed partial class SchemeSimulator
                 Interlocked.Read(ref _counters.Declined),
                 Interlocked.Read(ref _counters.StandInApproved) + Interlocked.Read(ref _counters.StandInDeclined),
                 Interlocked.Read(ref _counters.TimedOut),
-                _link?.InFlight ?? 0,
-                _link?.IsSignedOn ?? false,
-                LatencySummary.Of(interval)));
+                _links.InFlight,
+                linksUp > 0,
+                LatencySummary.Of(interval))
+            {
+                LinksUp = linksUp,
+                LinksKnown = _links.Count,
+                Links = links,
+                LinkListMalformedLines = _linkList!.MalformedLines,
+            });
         }
     }
 
-    private SchemeSimulatorResult BuildResult(DateTimeOffset startedAt, TimeSpan elapsed, SchemeLinkStatistics link)
+    private SchemeSimulatorResult BuildResult(DateTimeOffset startedAt, TimeSpan elapsed, IReadOnlyList<SchemeLinkSummary> links)
     {
         LatencySummary latency;
         LatencySummary issuerLatency;
@@ -514,7 +565,10 @@ public sealed partial class SchemeSimulator
             Latency = latency,
             IssuerLatency = issuerLatency,
             SendLag = sendLag,
-            Link = link,
+            Link = SchemeLinkStatistics.Sum(links.Select(link => link.Statistics)),
+            Links = links,
+            LinkListMalformedLines = _linkList?.MalformedLines ?? 0,
+            LinkListReadErrors = _linkList?.ReadErrors ?? 0,
         };
     }
 
@@ -523,6 +577,9 @@ public sealed partial class SchemeSimulator
 
     [LoggerMessage(EventId = 5121, Level = LogLevel.Error, Message = "Scheme simulator could not build a message for RRN {Rrn}")]
     private partial void LogBuildFailed(Exception error, string rrn);
+
+    [LoggerMessage(EventId = 5122, Level = LogLevel.Warning, Message = "Scheme simulator: no card link signed on within {Seconds} s ({Links} known); standing in until one does")]
+    private partial void LogNoLinkUp(int links, double seconds);
 
     /// <summary>Counts and latencies of one phase (warm-up or measured); histograms are guarded by the simulator's lock.</summary>
     private sealed class RunCounters

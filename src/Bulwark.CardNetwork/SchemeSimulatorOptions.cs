@@ -8,8 +8,39 @@ namespace Bulwark.CardNetwork;
 /// <summary>What the simulator does in one run. Defaults are in <see cref="CardNetworkLimits"/>.</summary>
 public sealed record SchemeSimulatorOptions
 {
-    /// <summary>The issuer processor's ISO 8583 TCP endpoint.</summary>
-    public required EndPoint IssuerEndPoint { get; init; }
+    /// <summary>
+    /// The issuer processor's ISO 8583 TCP endpoint, when it has one (<c>bulwark run</c>, <c>bulwark
+    /// bench auth</c>). Set exactly one of this, <see cref="IssuerEndPoints"/> and <see cref="IssuerLinkSource"/>.
+    /// </summary>
+    public EndPoint? IssuerEndPoint { get; init; }
+
+    /// <summary>
+    /// The card link endpoints of every issuer processor instance: the scheme connects to each, and
+    /// each card goes to one of those up (see <see cref="SchemeLinkPool"/>).
+    /// </summary>
+    public IReadOnlyList<EndPoint>? IssuerEndPoints { get; init; }
+
+    /// <summary>
+    /// A link list that may change while running (e.g. <see cref="IssuerLinksFile"/>), read at start
+    /// and every <see cref="LinkListRefreshInterval"/>. Empty means no link: every authorisation is stood in for.
+    /// </summary>
+    public IIssuerLinkSource? IssuerLinkSource { get; init; }
+
+    /// <summary>How often <see cref="IssuerLinkSource"/> is read again.</summary>
+    public TimeSpan LinkListRefreshInterval { get; init; } = CardNetworkLimits.LinkListRefreshIntervalDefault;
+
+    /// <summary>
+    /// Whether the run fails (<see cref="TimeoutException"/>) when no link signs on within
+    /// <see cref="SignOnTimeout"/>. If not, it waits that long for the first link and then runs
+    /// anyway, standing in while no link is up, as a scheme does.
+    /// </summary>
+    public bool SignOnRequired { get; init; } = true;
+
+    /// <summary>
+    /// Requests in a row a link may lose to timeouts before the issuer instance is taken as hung and
+    /// the link re-established (its cards move to other links meanwhile); 0 leaves it to echoes.
+    /// </summary>
+    public int LinkTimeoutsInARowMax { get; init; }
 
     /// <summary>The cards to authorise for (PAN and expiry), e.g. the bank's demo cards.</summary>
     public required IReadOnlyList<SchemeCard> Cards { get; init; }
@@ -86,10 +117,11 @@ public sealed record SchemeSimulatorOptions
     /// <summary>Field 32 of every message.</summary>
     public string AcquiringInstitutionId { get; init; } = "400012";
 
-    /// <summary>The link options these options imply.</summary>
-    public SchemeLinkOptions ToLinkOptions() => new()
+    /// <summary>The options of the link to <paramref name="issuerEndPoint"/> these options imply.</summary>
+    public SchemeLinkOptions ToLinkOptions(EndPoint issuerEndPoint) => new()
     {
-        IssuerEndPoint = IssuerEndPoint,
+        IssuerEndPoint = issuerEndPoint,
+        TimeoutsInARowMax = LinkTimeoutsInARowMax,
         ResponseDeadline = ResponseDeadline,
         EchoInterval = EchoInterval,
         ReconnectDelayMin = ReconnectDelayMin,
@@ -147,8 +179,28 @@ public sealed record SchemeSimulatorOptions
             throw new ArgumentException($"{nameof(StoreAndForwardAttemptsMax)} must be 1-1000 and {nameof(StoreAndForwardRetryDelay)} not negative.");
         }
 
-        ToLinkOptions().Validate();
+        var sources = (IssuerEndPoint is null ? 0 : 1) + (IssuerEndPoints is null ? 0 : 1) + (IssuerLinkSource is null ? 0 : 1);
+        if (sources != 1)
+        {
+            throw new ArgumentException($"Set exactly one of {nameof(IssuerEndPoint)}, {nameof(IssuerEndPoints)} and {nameof(IssuerLinkSource)}.");
+        }
+
+        if (IssuerEndPoints is { } endPoints && (endPoints.Count is 0 or > CardNetworkLimits.IssuerLinksMax || endPoints.Any(endPoint => endPoint is null)))
+        {
+            throw new ArgumentException($"{nameof(IssuerEndPoints)} must list 1-{CardNetworkLimits.IssuerLinksMax} endpoints, and no null.");
+        }
+
+        if (LinkListRefreshInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(LinkListRefreshInterval)} must be positive.");
+        }
+
+        ToLinkOptions(IssuerEndPoint ?? IssuerEndPoints?[0] ?? new IPEndPoint(IPAddress.Loopback, 1)).Validate();
     }
+
+    /// <summary>The link list these options give: the fixed endpoint(s), or the changing source.</summary>
+    internal IIssuerLinkSource LinkSource() =>
+        IssuerLinkSource ?? new FixedIssuerLinks(IssuerEndPoints ?? [IssuerEndPoint!]);
 }
 
 /// <summary>Field 22 values the simulator sends: PAN entry mode (2 digits) and PIN capability (1 digit).</summary>

@@ -91,8 +91,17 @@ public sealed record SchemeSimulatorResult
     /// </summary>
     public required LatencySummary SendLag { get; init; }
 
-    /// <summary>The link's counters.</summary>
+    /// <summary>The counters of every link added up (with one issuer link, that link's).</summary>
     public required SchemeLinkStatistics Link { get; init; }
+
+    /// <summary>Each link's counters: sent, answered, timed out, ups and downs; links removed while running at the end.</summary>
+    public IReadOnlyList<SchemeLinkSummary> Links { get; init; } = [];
+
+    /// <summary>Lines of the link list skipped as malformed (each counted once per new content of the list).</summary>
+    public long LinkListMalformedLines { get; init; }
+
+    /// <summary>Times the link list could not be read (the links known were kept).</summary>
+    public long LinkListReadErrors { get; init; }
 
     /// <summary>Authorisations scheduled per second actually achieved.</summary>
     public double AchievedRatePerSecond => Elapsed > TimeSpan.Zero ? Scheduled / Elapsed.TotalSeconds : 0;
@@ -105,7 +114,20 @@ public sealed record SchemeSimulatorResult
 /// <param name="Declined">Issuer declines so far.</param>
 /// <param name="StandIn">Stand-in decisions so far.</param>
 /// <param name="TimedOut">Timeouts so far.</param>
-/// <param name="InFlight">Requests on the link now.</param>
-/// <param name="SignedOn">Whether the link is signed on now.</param>
+/// <param name="InFlight">Requests on the links now.</param>
+/// <param name="SignedOn">Whether at least one link is signed on now.</param>
 /// <param name="Interval">Latency of the authorisations answered since the previous call.</param>
-public sealed record SchemeProgress(TimeSpan Elapsed, long Scheduled, long Approved, long Declined, long StandIn, long TimedOut, int InFlight, bool SignedOn, LatencySummary Interval);
+public sealed record SchemeProgress(TimeSpan Elapsed, long Scheduled, long Approved, long Declined, long StandIn, long TimedOut, int InFlight, bool SignedOn, LatencySummary Interval)
+{
+    /// <summary>Links signed on now.</summary>
+    public int LinksUp { get; init; }
+
+    /// <summary>Links in the link list now (up or not).</summary>
+    public int LinksKnown { get; init; }
+
+    /// <summary>Each link's counters now.</summary>
+    public IReadOnlyList<SchemeLinkSummary> Links { get; init; } = [];
+
+    /// <summary>Malformed lines of the link list so far.</summary>
+    public long LinkListMalformedLines { get; init; }
+}

@@ -31,16 +31,21 @@ public sealed record IssuerReply
 /// </summary>
 public sealed class FakeIssuer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<int, Peer> _peers = new();
     private readonly ConcurrentQueue<Iso8583Message> _received = new();
     private readonly Task _accepting;
     private int _connections;
+    private int _disposed;
 
-    public FakeIssuer(Func<Iso8583Message, IssuerReply>? handler = null)
+    /// <param name="handler">Decides each reply; <see cref="DefaultReply"/> when null.</param>
+    /// <param name="port">The loopback port to listen on (0: a free one); a given port lets a test restart an issuer where it was.</param>
+    public FakeIssuer(Func<Iso8583Message, IssuerReply>? handler = null, int port = 0)
     {
         Handler = handler ?? DefaultReply;
+        _listener = new TcpListener(IPAddress.Loopback, port);
+        _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Start();
         EndPoint = (IPEndPoint)_listener.LocalEndpoint;
         _accepting = AcceptAsync();
@@ -101,8 +106,14 @@ public sealed class FakeIssuer : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops listening and closes every connection (the scheme then finds the port refusing); idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         _listener.Stop();
         DropConnections();

@@ -26,9 +26,11 @@ internal static class TestSupport
         return true;
     }
 
-    public static SchemeLinkOptions LinkOptions(FakeIssuer issuer, TimeSpan? deadline = null) => new()
+    public static SchemeLinkOptions LinkOptions(FakeIssuer issuer, TimeSpan? deadline = null) => LinkOptions(issuer.EndPoint, deadline);
+
+    public static SchemeLinkOptions LinkOptions(System.Net.EndPoint endPoint, TimeSpan? deadline = null) => new()
     {
-        IssuerEndPoint = issuer.EndPoint,
+        IssuerEndPoint = endPoint,
         ResponseDeadline = deadline ?? TimeSpan.FromSeconds(5),
         ReconnectDelayMin = TimeSpan.FromMilliseconds(20),
         ReconnectDelayMax = TimeSpan.FromMilliseconds(100),
@@ -40,6 +42,14 @@ internal static class TestSupport
         link.Start();
         await link.WaitForSignOnAsync().WaitAsync(WaitMax);
         return link;
+    }
+
+    /// <summary>A loopback port nothing listens on now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Luhn-valid test PANs on a test BIN.</summary>
@@ -60,9 +70,11 @@ internal static class TestSupport
             .Set(Iso8583Fields.RetrievalReferenceNumber, rrn)
             .Set(Iso8583Fields.CurrencyCode, "826");
 
-    public static SchemeSimulatorOptions SimulatorOptions(FakeIssuer issuer) => new()
+    public static SchemeSimulatorOptions SimulatorOptions(FakeIssuer issuer) => SimulatorOptions(issuer.EndPoint);
+
+    public static SchemeSimulatorOptions SimulatorOptions(System.Net.EndPoint issuer) => new()
     {
-        IssuerEndPoint = issuer.EndPoint,
+        IssuerEndPoint = issuer,
         Cards = Cards(20),
         RatePerSecond = 100,
         Duration = TimeSpan.FromSeconds(0.5),

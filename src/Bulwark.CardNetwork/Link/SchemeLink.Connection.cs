@@ -92,6 +92,7 @@ public sealed partial class SchemeLink
         if (response is { Outcome: LinkOutcome.Answered, Message: { } message } && message.FieldEquals(Iso8583Fields.ResponseCode, "00"u8))
         {
             connection.SignedOn = true;
+            Volatile.Write(ref _timeoutsInARow, 0);
             Interlocked.Increment(ref _signOns);
             lock (_stateLock)
             {
@@ -104,7 +105,7 @@ public sealed partial class SchemeLink
 
         Interlocked.Increment(ref _signOnFailures);
         var code = response.Message?.TryGetString(Iso8583Fields.ResponseCode, out var value) == true ? value : "none";
-        LogSignOnFailed(response.Outcome, code);
+        LogSignOnFailed(Name, response.Outcome, code);
         return false;
     }
 
@@ -143,6 +144,11 @@ public sealed partial class SchemeLink
 
     private async Task EndConnectionAsync(Connection connection)
     {
+        if (connection.SignedOn)
+        {
+            Interlocked.Increment(ref _linkDowns);
+        }
+
         connection.SignedOn = false;
         lock (_stateLock)
         {
@@ -157,7 +163,7 @@ public sealed partial class SchemeLink
         await connection.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         FailPending(connection, LinkOutcome.ConnectionLost);
         Interlocked.Increment(ref _disconnects);
-        LogDisconnected();
+        LogDisconnected(Name);
     }
 
     private async Task ReadLoopAsync(Connection connection)
@@ -242,6 +248,7 @@ public sealed partial class SchemeLink
         var key = new PendingKey(message.Mti.Value, (int)stan, rrn);
         if (_pending.TryRemove(key, out var pending))
         {
+            Volatile.Write(ref _timeoutsInARow, 0);
             Interlocked.Increment(ref _responsesMatched);
             Complete(pending, new LinkResponse(LinkOutcome.Answered, message));
             return;
@@ -298,14 +305,14 @@ public sealed partial class SchemeLink
     [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Card link could not connect to {EndPoint}: {Reason}")]
     private partial void LogConnectFailed(string endPoint, string reason);
 
-    [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "Card link sign-on failed: {Outcome}, response code {ResponseCode}")]
-    private partial void LogSignOnFailed(LinkOutcome outcome, string responseCode);
+    [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "Card link sign-on to {EndPoint} failed: {Outcome}, response code {ResponseCode}")]
+    private partial void LogSignOnFailed(string endPoint, LinkOutcome outcome, string responseCode);
 
     [LoggerMessage(EventId = 5103, Level = LogLevel.Warning, Message = "Card link: {Misses} echoes unanswered; reconnecting")]
     private partial void LogEchoMissed(int misses);
 
-    [LoggerMessage(EventId = 5104, Level = LogLevel.Information, Message = "Card link disconnected")]
-    private partial void LogDisconnected();
+    [LoggerMessage(EventId = 5104, Level = LogLevel.Information, Message = "Card link to {EndPoint} disconnected")]
+    private partial void LogDisconnected(string endPoint);
 
     [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "Card link framing lost, reconnecting: {Reason}")]
     private partial void LogFramingError(string reason);
@@ -321,6 +328,9 @@ public sealed partial class SchemeLink
 
     [LoggerMessage(EventId = 5109, Level = LogLevel.Warning, Message = "Card link dropped an unexpected {Mti} request from the issuer")]
     private partial void LogUnexpectedRequest(string mti);
+
+    [LoggerMessage(EventId = 5110, Level = LogLevel.Warning, Message = "Card link to {EndPoint}: {Count} requests in a row unanswered; the issuer is taken as hung, reconnecting")]
+    private partial void LogHung(string endPoint, int count);
 
     /// <summary>One TCP connection: a writer loop fed by a channel, and the link's reader loop.</summary>
     private sealed class Connection

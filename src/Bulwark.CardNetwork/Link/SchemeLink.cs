@@ -54,6 +54,9 @@ public sealed partial class SchemeLink : IAsyncDisposable
     private long _echoesSent;
     private long _echoMisses;
     private long _overloadRejections;
+    private long _linkDowns;
+    private long _hungConnections;
+    private int _timeoutsInARow;
 
     /// <summary>Creates a link; <see cref="Start"/> connects it.</summary>
     public SchemeLink(SchemeLinkOptions options, TimeProvider? timeProvider = null, ILogger? logger = null)
@@ -75,6 +78,9 @@ public sealed partial class SchemeLink : IAsyncDisposable
 
     /// <summary>The options the link runs with.</summary>
     public SchemeLinkOptions Options => _options;
+
+    /// <summary>The issuer endpoint as <c>host:port</c> (<see cref="IssuerLinkAddresses.Format"/>).</summary>
+    public string Name => IssuerLinkAddresses.Format(_options.IssuerEndPoint);
 
     /// <summary>Starts connecting in the background; reconnects until disposed.</summary>
     public void Start()
@@ -139,6 +145,8 @@ public sealed partial class SchemeLink : IAsyncDisposable
         EchoesSent = Interlocked.Read(ref _echoesSent),
         EchoMisses = Interlocked.Read(ref _echoMisses),
         OverloadRejections = Interlocked.Read(ref _overloadRejections),
+        LinkDowns = Interlocked.Read(ref _linkDowns),
+        HungConnections = Interlocked.Read(ref _hungConnections),
     };
 
     /// <summary>
@@ -314,6 +322,7 @@ public sealed partial class SchemeLink : IAsyncDisposable
                     _timedOut.Add(head.Key);
                     Interlocked.Increment(ref _timedOutCount);
                     Complete(head, new LinkResponse(LinkOutcome.TimedOut, null));
+                    CountTimeoutInARow(head.Connection);
                 }
             }
 
@@ -325,6 +334,29 @@ public sealed partial class SchemeLink : IAsyncDisposable
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// An issuer that accepts and then answers nothing (a hung process, a wedged connection) would
+    /// otherwise keep the link "signed on" until two echoes went unanswered, minutes with the
+    /// default interval. After <see cref="SchemeLinkOptions.TimeoutsInARowMax"/> requests in a row
+    /// time out with no answer between them, the connection is closed and re-established; a
+    /// re-sign-on that is not answered then keeps the link down, with backoff, until the issuer answers.
+    /// </summary>
+    private void CountTimeoutInARow(Connection connection)
+    {
+        if (_options.TimeoutsInARowMax <= 0 || Interlocked.Increment(ref _timeoutsInARow) < _options.TimeoutsInARowMax)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _timeoutsInARow, 0);
+        if (connection.SignedOn && Volatile.Read(ref _connection) == connection)
+        {
+            Interlocked.Increment(ref _hungConnections);
+            LogHung(Name, _options.TimeoutsInARowMax);
+            connection.Close();
         }
     }
 

@@ -18,6 +18,12 @@ public sealed record SchemeLinkOptions
     /// <summary>Consecutive unanswered echoes after which the connection is re-established.</summary>
     public int EchoMissesMax { get; init; } = CardNetworkLimits.EchoMissesMaxDefault;
 
+    /// <summary>
+    /// Requests in a row that time out, with no answer between them, after which the issuer is taken
+    /// as hung and the connection re-established (0: never; only unanswered echoes end a connection).
+    /// </summary>
+    public int TimeoutsInARowMax { get; init; }
+
     /// <summary>How long one TCP connect may take.</summary>
     public TimeSpan ConnectTimeout { get; init; } = CardNetworkLimits.ConnectTimeoutDefault;
 
@@ -52,6 +58,11 @@ public sealed record SchemeLinkOptions
         if (EchoMissesMax is < 1 or > 100)
         {
             throw new ArgumentException($"{nameof(EchoMissesMax)} must be 1-100, not {EchoMissesMax}.");
+        }
+
+        if (TimeoutsInARowMax is < 0 or > 1_000_000)
+        {
+            throw new ArgumentException($"{nameof(TimeoutsInARowMax)} must be 0-1000000, not {TimeoutsInARowMax}.");
         }
 
         if (InFlightMax < 1 || InFlightMax > CardNetworkLimits.InFlightMaxCeiling)

@@ -56,4 +56,45 @@ public sealed record SchemeLinkStatistics
 
     /// <summary>Requests refused because <see cref="SchemeLinkOptions.InFlightMax"/> were in flight.</summary>
     public long OverloadRejections { get; init; }
+
+    /// <summary>Signed-on connections that ended: the link went down (its cards moved to other links).</summary>
+    public long LinkDowns { get; init; }
+
+    /// <summary>Connections closed because <see cref="SchemeLinkOptions.TimeoutsInARowMax"/> requests in a row went unanswered.</summary>
+    public long HungConnections { get; init; }
+
+    /// <summary>The counters of several links added up (a scheme connected to several issuer instances).</summary>
+    public static SchemeLinkStatistics Sum(IEnumerable<SchemeLinkStatistics> statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        var sum = new SchemeLinkStatistics();
+        foreach (var s in statistics)
+        {
+            sum = new SchemeLinkStatistics
+            {
+                Connects = sum.Connects + s.Connects,
+                ConnectFailures = sum.ConnectFailures + s.ConnectFailures,
+                SignOns = sum.SignOns + s.SignOns,
+                SignOnFailures = sum.SignOnFailures + s.SignOnFailures,
+                Disconnects = sum.Disconnects + s.Disconnects,
+                MessagesSent = sum.MessagesSent + s.MessagesSent,
+                ResponsesMatched = sum.ResponsesMatched + s.ResponsesMatched,
+                TimedOut = sum.TimedOut + s.TimedOut,
+                LateResponses = sum.LateResponses + s.LateResponses,
+                UnknownResponses = sum.UnknownResponses + s.UnknownResponses,
+                WrongMtiResponses = sum.WrongMtiResponses + s.WrongMtiResponses,
+                MalformedMessages = sum.MalformedMessages + s.MalformedMessages,
+                FramingErrors = sum.FramingErrors + s.FramingErrors,
+                UnexpectedRequests = sum.UnexpectedRequests + s.UnexpectedRequests,
+                IssuerNetworkRequestsAnswered = sum.IssuerNetworkRequestsAnswered + s.IssuerNetworkRequestsAnswered,
+                EchoesSent = sum.EchoesSent + s.EchoesSent,
+                EchoMisses = sum.EchoMisses + s.EchoMisses,
+                OverloadRejections = sum.OverloadRejections + s.OverloadRejections,
+                LinkDowns = sum.LinkDowns + s.LinkDowns,
+                HungConnections = sum.HungConnections + s.HungConnections,
+            };
+        }
+
+        return sum;
+    }
 }

@@ -25,6 +25,19 @@ public readonly record struct StoreAndForwardCounts(long Queued, long Attempts, 
     public long Outstanding => Queued - Acknowledged - Abandoned;
 }
 
+/// <summary>Where store-and-forward messages go: one link, or the link a card is routed to among several.</summary>
+internal interface IStoreAndForwardRoutes
+{
+    /// <summary>Completes when at least one link is signed on.</summary>
+    Task WaitForAnyUpAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The link to send on now: <paramref name="preferredLink"/> (the one that saw the authorisation)
+    /// if it is up, else the card's link among those up; null when none is up.
+    /// </summary>
+    SchemeLink? Route(string? preferredLink, string? primaryAccountNumber);
+}
+
 /// <summary>
 /// Messages the issuer must receive even though nobody waits for them — advices (0120) and
 /// reversals (0400) — sent when the link is signed on and repeated until answered, surviving
@@ -33,7 +46,7 @@ public readonly record struct StoreAndForwardCounts(long Queued, long Attempts, 
 /// </summary>
 public sealed class StoreAndForwardQueue
 {
-    private readonly SchemeLink _link;
+    private readonly IStoreAndForwardRoutes _routes;
     private readonly TimeProvider _time;
     private readonly int _attemptsMax;
     private readonly TimeSpan _retryDelay;
@@ -49,14 +62,20 @@ public sealed class StoreAndForwardQueue
 
     /// <summary>Creates a queue that sends on <paramref name="link"/>; <see cref="RunAsync"/> delivers.</summary>
     public StoreAndForwardQueue(SchemeLink link, int attemptsMax, TimeSpan retryDelay, int window, int queueMax, TimeProvider? timeProvider = null)
+        : this(new OneLink(link ?? throw new ArgumentNullException(nameof(link))), attemptsMax, retryDelay, window, queueMax, timeProvider)
     {
-        ArgumentNullException.ThrowIfNull(link);
+    }
+
+    /// <summary>Creates a queue that sends each message on the link <paramref name="routes"/> chooses at each attempt.</summary>
+    internal StoreAndForwardQueue(IStoreAndForwardRoutes routes, int attemptsMax, TimeSpan retryDelay, int window, int queueMax, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(routes);
         ArgumentOutOfRangeException.ThrowIfLessThan(attemptsMax, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(attemptsMax, 1_000);
         ArgumentOutOfRangeException.ThrowIfLessThan(retryDelay, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueMax, 1);
-        _link = link;
+        _routes = routes;
         _time = timeProvider ?? TimeProvider.System;
         _attemptsMax = attemptsMax;
         _retryDelay = retryDelay;
@@ -84,7 +103,13 @@ public sealed class StoreAndForwardQueue
     /// have field 11 and field 37, and the caller must not touch it again.
     /// </summary>
     /// <returns>False when the queue is full (counted as dropped).</returns>
-    public bool Enqueue(StoreAndForwardKind kind, Iso8583MessageBuilder message)
+    public bool Enqueue(StoreAndForwardKind kind, Iso8583MessageBuilder message) => Enqueue(kind, message, preferredLink: null, primaryAccountNumber: null);
+
+    /// <summary>
+    /// Queues a message for delivery on <paramref name="preferredLink"/> (the link that saw the
+    /// authorisation) while it is up, else on the card's link among those up.
+    /// </summary>
+    internal bool Enqueue(StoreAndForwardKind kind, Iso8583MessageBuilder message, string? preferredLink, string? primaryAccountNumber)
     {
         ArgumentNullException.ThrowIfNull(message);
         if (Interlocked.Increment(ref _outstanding) > _queueMax)
@@ -95,7 +120,7 @@ public sealed class StoreAndForwardQueue
         }
 
         Interlocked.Increment(ref _queued[(int)kind]);
-        if (!_ready.Writer.TryWrite(new Item(kind, message)))
+        if (!_ready.Writer.TryWrite(new Item(kind, message, preferredLink, primaryAccountNumber)))
         {
             Abandon(kind);
         }
@@ -125,7 +150,7 @@ public sealed class StoreAndForwardQueue
 
                     try
                     {
-                        await _link.WaitForSignOnAsync(cancellationToken).ConfigureAwait(false);
+                        await _routes.WaitForAnyUpAsync(cancellationToken).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
@@ -174,7 +199,8 @@ public sealed class StoreAndForwardQueue
         var retry = true;
         try
         {
-            var response = await _link.SendAsync(item.Message).ConfigureAwait(false);
+            var link = _routes.Route(item.PreferredLink, item.PrimaryAccountNumber);
+            var response = link is null ? new LinkResponse(LinkOutcome.NotSignedOn, null) : await link.SendAsync(item.Message).ConfigureAwait(false);
             if (response.WasSent)
             {
                 item.Attempts++;
@@ -225,12 +251,24 @@ public sealed class StoreAndForwardQueue
         Interlocked.Decrement(ref _outstanding);
     }
 
-    private sealed class Item(StoreAndForwardKind kind, Iso8583MessageBuilder message)
+    private sealed class Item(StoreAndForwardKind kind, Iso8583MessageBuilder message, string? preferredLink, string? primaryAccountNumber)
     {
         public StoreAndForwardKind Kind { get; } = kind;
 
         public Iso8583MessageBuilder Message { get; } = message;
 
+        public string? PreferredLink { get; } = preferredLink;
+
+        public string? PrimaryAccountNumber { get; } = primaryAccountNumber;
+
         public int Attempts { get; set; }
     }
+}
+
+/// <summary>The routes of a queue on a single link: that link, whenever it is signed on.</summary>
+internal sealed class OneLink(SchemeLink link) : IStoreAndForwardRoutes
+{
+    public Task WaitForAnyUpAsync(CancellationToken cancellationToken) => link.WaitForSignOnAsync(cancellationToken);
+
+    public SchemeLink? Route(string? preferredLink, string? primaryAccountNumber) => link;
 }
