@@ -51,6 +51,12 @@ internal static class ClusterStatus
         allHealthy &= supervising;
         text.AppendLine(CultureInfo.InvariantCulture, $"supervisor: {(supervising ? $"pid {state.SupervisorPid} running" : "NOT RUNNING (instances that die stay down; start it again with: bulwark cluster supervise --state DIR &)")}, {state.Instances.Sum(i => i.Restarts)} restart(s) so far");
 
+        if (state.Scheme is { } scheme)
+        {
+            var schemeRunning = LocalProcesses.IsRunning(scheme.Pid, stateDirectory);
+            text.AppendLine(CultureInfo.InvariantCulture, $"scheme: pid {scheme.Pid} {(schemeRunning ? "running" : "NOT RUNNING")}, {scheme.Rate} card authorisations/s to {state.Instances.Count(i => i.LinkPort is not null)} card link(s) (log {SchemeState.LogPath(stateDirectory)})");
+        }
+
         var (records, etcdError) = await ReadRecordsAsync(state, cancellationToken);
         if (etcdError is not null)
         {

@@ -65,6 +65,9 @@ internal static class ClusterCommand
         return command;
     }
 
+    /// <summary>How long the scheme has after SIGTERM to drain its store-and-forward queue and write its summary.</summary>
+    private static readonly TimeSpan SchemeStopGrace = TimeSpan.FromSeconds(20);
+
     /// <summary>Starts the supervisor detached and records its PID (the caller holds the state lock and saves).</summary>
     internal static void StartSupervisor(string directory, ClusterState state)
     {
@@ -109,9 +112,24 @@ internal static class ClusterCommand
             }
         });
         var customers = Operator.ClusterDemoCustomers.CreateOption();
+        var cardRate = new Option<int>("--card-rate")
+        {
+            Description = $"Card authorisations per second the card scheme simulator (its own process, outside the bank) sends to every card link instance, once demo customers exist (0: no scheme; at most {CardRateMax:N0}). Default {CardRateDefault}.",
+            DefaultValueFactory = _ => CardRateDefault,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= CardRateMax)
+                {
+                    return value;
+                }
+                result.AddError($"--card-rate must be a whole number from 0 to {CardRateMax:N0}, not '{text}'.");
+                return 0;
+            },
+        };
         var command = new Command("up", "Start etcd and the services, wait until every instance is healthy, print where the edge listens.")
         {
-            state, members, replicas, edgePort, version, store, customers,
+            state, members, replicas, edgePort, version, store, customers, cardRate,
         };
         command.SetAction((parse, cancellationToken) => Guard("cluster up", async () =>
         {
@@ -119,11 +137,44 @@ internal static class ClusterCommand
             var up = await UpAsync(directory, parse.GetValue(members), parse.GetValue(replicas),
                 parse.GetValue(edgePort), parse.GetValue(version)!, parse.GetValue(store), cancellationToken);
             // Demo customers once every instance is healthy, through the services' contracts.
-            return up == 0 && parse.GetValue(customers) > 0
+            var seeded = up == 0 && parse.GetValue(customers) > 0
                 ? await Operator.ClusterDemoCustomers.SeedAsync(directory, parse.GetValue(customers), Console.Out, cancellationToken)
                 : up;
+            return seeded == 0 && parse.GetValue(cardRate) > 0 ? await StartSchemeAsync(directory, parse.GetValue(cardRate), cancellationToken) : seeded;
         }));
         return command;
+    }
+
+    public const int CardRateDefault = 10;
+    public const int CardRateMax = 5_000;
+
+    /// <summary>
+    /// Starts the card scheme simulator against every card link (it reads STATE/card-links, so
+    /// instances that come and go are followed) with the cards of the demo population; none when
+    /// no customers were ever seeded, or no cards instance runs.
+    /// </summary>
+    private static async Task<int> StartSchemeAsync(string directory, int rate, CancellationToken cancellationToken)
+    {
+        using var held = await ClusterState.LockAsync(directory, cancellationToken);
+        var state = ClusterState.Load(directory) ?? throw new ClusterException($"no cluster in {directory}.");
+        var population = SchemeState.PopulationPath(directory);
+        if (!File.Exists(population) || !state.Instances.Any(i => i.LinkPort is not null))
+        {
+            await Console.Out.WriteLineAsync(File.Exists(population)
+                ? "scheme: no cards instance runs, so no card traffic (scale cards up, then cluster down and up)."
+                : "scheme: no demo customers (their cards are the scheme's), so no card traffic; start with --customers N for it.");
+            return 0;
+        }
+        var binary = ClusterServices.Binary();
+        var clearing = Path.Combine(SchemeState.DirectoryIn(directory), "clearing");
+        var pid = LocalProcesses.StartDetached(binary.File,
+            [.. binary.Prefix, "scheme", "run", "--links-file", Path.Combine(directory, ClusterState.CardLinksFileName),
+                "--population", population, "--rate", rate.ToString(CultureInfo.InvariantCulture), "--clearing", clearing],
+            SchemeState.LogPath(directory));
+        state.Scheme = new SchemeState { Pid = pid, Rate = rate };
+        state.Save(directory);
+        await Console.Out.WriteLineAsync($"scheme: pid {pid} sends {rate} card authorisations/s to every card link (log {SchemeState.LogPath(directory)}, clearing files in {clearing})");
+        return 0;
     }
 
     private static Command CreateStatus()
@@ -194,6 +245,7 @@ internal static class ClusterCommand
         {
             var running = existing.Members.Count(m => LocalProcesses.IsRunning(m.Pid, directory)) + existing.Instances.Count(i => LocalProcesses.IsRunning(i.Pid, directory))
                 + (LocalProcesses.IsRunning(existing.SupervisorPid, directory) ? 1 : 0)
+                + (existing.Scheme is { } scheme && LocalProcesses.IsRunning(scheme.Pid, directory) ? 1 : 0)
                 + (existing.Postgres is { } postgres && LocalProcesses.IsRunning(postgres.Pid, directory) ? 1 : 0);
             if (running > 0)
             {
@@ -360,6 +412,12 @@ internal static class ClusterCommand
         {
             var pid = state.SupervisorPid;
             await Console.Out.WriteLineAsync($"supervisor (pid {pid}): {await StopSupervisorAsync(directory, state, cancellationToken)}");
+        }
+        if (state.Scheme is { } scheme)
+        {
+            // The scheme first among the rest: it drains its advices and reversals, then writes its summary and clearing file.
+            await Console.Out.WriteLineAsync($"scheme (pid {scheme.Pid}): {await LocalProcesses.StopAsync(scheme.Pid, directory, SchemeStopGrace, cancellationToken)}");
+            state.Scheme = null;
         }
         var results = await Task.WhenAll(state.Instances.Select(async i =>
             (i.Id, i.Pid, How: await LocalProcesses.StopAsync(i.Pid, directory, LocalServices.StopGrace, cancellationToken))));

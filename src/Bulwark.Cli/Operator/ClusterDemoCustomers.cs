@@ -56,6 +56,9 @@ internal static class ClusterDemoCustomers
             await output.WriteLineAsync($"seeding {customers:N0} demo customers through the services...");
             var watch = Stopwatch.StartNew();
             var population = await new DemoSeeder(bank.Accounts, bank.Ledger, output).SeedAsync(customers, Seed, cancellationToken);
+            // The scheme knows the cards it issued (full numbers stay on the scheme's side, outside the bank's data).
+            Directory.CreateDirectory(SchemeState.DirectoryIn(stateDirectory));
+            population.Save(SchemeState.PopulationPath(stateDirectory));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Seeded in {watch.Elapsed.TotalSeconds:0.0} s."));
             await output.WriteLineAsync($"Demo login: {DemoSeeder.DemoEmail} / {DemoSeeder.DemoPassword}   ({population.Customers.Count:N0} customers)");
             return 0;

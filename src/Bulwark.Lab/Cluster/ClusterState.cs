@@ -141,6 +141,9 @@ public sealed class ClusterState
     /// <summary>The supervisor's PID (0: none), started by <c>cluster up</c>, stopped first by <c>cluster down</c>.</summary>
     public int SupervisorPid { get; set; }
 
+    /// <summary>The card scheme simulator running against the card links (outside the bank), or null.</summary>
+    public SchemeState? Scheme { get; set; }
+
     public List<EtcdMemberState> Members { get; init; } = [];
 
     public List<ServiceState> Services { get; init; } = [];
@@ -307,6 +310,23 @@ public sealed class ClusterState
 }
 
 /// <summary>An operating error of a cluster command: printed as one line, exit code 2.</summary>
+/// <summary>The card scheme's process: the world outside the bank that sends card authorisations to every card link.</summary>
+public sealed class SchemeState
+{
+    public int Pid { get; set; }
+
+    /// <summary>Authorisations per second it sends.</summary>
+    public int Rate { get; init; }
+
+    /// <summary>The scheme's own directory (its card base, clearing files), outside the bank's data.</summary>
+    public static string DirectoryIn(string stateDirectory) => System.IO.Path.Combine(stateDirectory, "scheme");
+
+    /// <summary>The cards the scheme knows (the demo population written when customers are seeded).</summary>
+    public static string PopulationPath(string stateDirectory) => System.IO.Path.Combine(DirectoryIn(stateDirectory), "population.json");
+
+    public static string LogPath(string stateDirectory) => System.IO.Path.Combine(stateDirectory, "logs", "scheme.log");
+}
+
 /// <summary>What the supervisor last saw of an instance.</summary>
 public static class InstancePhase
 {
