@@ -252,11 +252,12 @@ public sealed class CardsBank : IAsyncDisposable
         LedgerAccountId = customer.Account.LedgerAccountId;
         var funded = await Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
         {
+            IdNamespace = IdNamespace.Bank,
             Transfers =
             {
                 new Transfer
                 {
-                    Id = Proto(new UInt128(7, 7)),
+                    Id = Proto(Uint128.InNamespace(IdNamespace.Bank, new UInt128(7, 7))),
                     DebitAccountId = Proto(FundingAccountId),
                     CreditAccountId = Proto(UInt128.Parse(LedgerAccountId, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)),
                     Amount = OpeningBalance,

@@ -70,11 +70,12 @@ public sealed class StandInTests
         // Meanwhile the customer spends the money another way (the slow ledger takes 3 s, then commits).
         var drain = await bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
         {
+            IdNamespace = IdNamespace.Bank,
             Transfers =
             {
                 new Transfer
                 {
-                    Id = CardsBank.Proto(new UInt128(0xD0, 1)),
+                    Id = CardsBank.Proto(Uint128.InNamespace(IdNamespace.Bank, new UInt128(0xD0, 1))),
                     DebitAccountId = CardsBank.Proto(UInt128.Parse(bank.LedgerAccountId, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture)),
                     CreditAccountId = CardsBank.Proto(CardsBank.FundingAccountId),
                     Amount = 8_500,
@@ -110,6 +111,7 @@ public sealed class StandInTests
         var holdId = HoldId(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Messages.Acquirer}:{Messages.Rrn(stan)}:{stan:D6}"));
         var late = await bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
         {
+            IdNamespace = IdNamespace.Card,
             Transfers =
             {
                 new Transfer
@@ -135,10 +137,13 @@ public sealed class StandInTests
         await bank.AssertMoneyConservedAsync();
     }
 
-    /// <summary>The processor's hold id for an authorisation (docs/internals/cards.md: SHA-256 of "bulwark-cards|hold|" + name, first 16 bytes big-endian).</summary>
+    /// <summary>
+    /// The processor's hold id for an authorisation (docs/internals/cards.md: SHA-256 of
+    /// "bulwark-cards|hold|" + name, first 16 bytes big-endian, top byte replaced by the card namespace).
+    /// </summary>
     private static UInt128 HoldId(string key)
     {
         var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("bulwark-cards|hold|" + key));
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(hash);
+        return Uint128.InNamespace(IdNamespace.Card, System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(hash));
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Bulwark.Ledger.Protos;
 
 namespace Bulwark.Cards.Authorisation;
 
@@ -9,6 +10,10 @@ namespace Bulwark.Cards.Authorisation;
 /// Deterministic ids: an authorisation is named by acquirer, RRN and STAN, and every ledger
 /// transfer the processor makes for it is derived from that name, so a retry of any step (by the
 /// scheme, by a restart, by the stand-in replayer) reuses the same ledger idempotency key.
+/// Those names are guessable (an RRN is printed on receipts), so every id is put in the card
+/// namespace (<see cref="IdNamespace.Card"/>, the id's top byte): no customer-chosen key can ever
+/// be turned into one of them, because the accounts service puts customers' ids in another
+/// namespace and the ledger refuses an id outside its caller's namespace.
 /// </summary>
 internal static class CardKeys
 {
@@ -35,7 +40,7 @@ internal static class CardKeys
     {
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes("bulwark-cards|" + purpose + "|" + name), hash);
-        var id = BinaryPrimitives.ReadUInt128BigEndian(hash);
-        return id == UInt128.Zero ? UInt128.One : id;
+        // The namespace byte makes the id non-zero whatever the hash is.
+        return Uint128.InNamespace(IdNamespace.Card, BinaryPrimitives.ReadUInt128BigEndian(hash));
     }
 }

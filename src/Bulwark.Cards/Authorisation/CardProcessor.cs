@@ -655,7 +655,7 @@ internal sealed partial class CardProcessor(
 
     internal async Task<TransferResult> SubmitAsync(Transfer transfer, DateTime deadline, CancellationToken cancellationToken)
     {
-        var response = await ledger.SubmitTransfersAsync(new SubmitTransfersRequest { Transfers = { transfer } },
+        var response = await ledger.SubmitTransfersAsync(new SubmitTransfersRequest { IdNamespace = IdNamespace.Card, Transfers = { transfer } },
             deadline: deadline, cancellationToken: cancellationToken);
         return response.Results.Single();
     }
