@@ -114,6 +114,42 @@ public sealed class ClearingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ingest_ForcePostIdTakenByAnotherTransfer_PostedUnderAnAlternativeIdOnceNotLeftUnposted()
+    {
+        // Issue 11: a transfer already holds the id the presentment's force-post derives (as one
+        // made before id namespaces could). Before, the presentment was refused and stayed unposted.
+        var takenId = Uint128.InNamespace(IdNamespace.Card, FirstBytes("bulwark-cards|force|P-11"));
+        var planted = await _bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
+        {
+            IdNamespace = IdNamespace.Card,
+            Transfers =
+            {
+                new Transfer
+                {
+                    Id = CardsBank.Proto(takenId),
+                    DebitAccountId = CardsBank.Proto(CardsBank.FundingAccountId),
+                    CreditAccountId = CardsBank.Proto(CardsBank.SettlementAccountId),
+                    Amount = 1,
+                    Currency = "GBP",
+                    Code = 4,
+                },
+            },
+        });
+        Assert.Equal(TransferStatus.Ok, planted.Results.Single().Status);
+        var path = WriteFile("BWS-TEST-11", [Line("P-11", 'N', "555555555555", "", "Bakery", "5462", 0, 450)]);
+
+        var report = await _bank.Clearing.IngestFileAsync(path, CancellationToken.None);
+
+        Assert.Equal(1, report.ForcePosted);
+        Assert.Empty(report.Refused);
+        Assert.Equal(450, (await _bank.CustomerAccountAsync()).DebitsPosted);
+        await _bank.AssertMoneyConservedAsync();
+    }
+
+    private static UInt128 FirstBytes(string text) =>
+        System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    [Fact]
     public async Task Ingest_UnknownCard_RefusedAndReportedPerLine()
     {
         var line = Line("P-7", 'N', "888888888888", "", "Corner Shop", "5411", 0, 500, pan: CardsBank.LuhnPan("411111111111111"));

@@ -32,6 +32,13 @@ internal static class CardKeys
 
     public static UInt128 Expire(string key) => Derive("expire", key);
 
+    /// <summary>
+    /// The id a presentment's transfer takes when the ledger says its derived id is already used
+    /// by a transfer that is not this presentment's: derived from that id, so a file ingested again
+    /// reaches the same alternative (and is answered as a duplicate).
+    /// </summary>
+    public static UInt128 Alternative(UInt128 taken) => Derive("alternative", taken.ToString("x32", CultureInfo.InvariantCulture));
+
     /// <summary>Six digits for field 38, from the hold id: the same authorisation always gets the same code.</summary>
     public static string ApprovalCode(UInt128 holdId) =>
         ((ulong)(holdId % 1_000_000)).ToString("D6", CultureInfo.InvariantCulture);

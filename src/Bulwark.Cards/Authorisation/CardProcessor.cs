@@ -178,6 +178,11 @@ internal sealed partial class CardProcessor(
             case TransferStatus.ExceedsCredits:
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.InsufficientFunds);
             default:
+                if (result.Status == TransferStatus.IdAlreadyUsedWithDifferentBody)
+                {
+                    // Another transfer holds this authorisation's hold id: declined (96), and an alert.
+                    metrics.IdConflict("hold");
+                }
                 LogLedgerRefusedHold(key, result.Status.ToString());
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.SystemMalfunction, journalIt: false);
         }
@@ -652,6 +657,13 @@ internal sealed partial class CardProcessor(
             TimeoutSeconds = (uint)options.HoldTimeoutSeconds,
             Metadata = { new Dictionary<string, string>(decision.Metadata) },
         }, deadline, cancellationToken);
+
+    /// <summary>The ledger's transfer with this id, or null.</summary>
+    internal async Task<Transfer?> FindTransferAsync(Uint128 id, DateTime deadline, CancellationToken cancellationToken)
+    {
+        var found = await ledger.GetTransfersAsync(new GetTransfersRequest { Ids = { id } }, deadline: deadline, cancellationToken: cancellationToken);
+        return found.Transfers.Count == 1 ? found.Transfers[0] : null;
+    }
 
     internal async Task<TransferResult> SubmitAsync(Transfer transfer, DateTime deadline, CancellationToken cancellationToken)
     {
