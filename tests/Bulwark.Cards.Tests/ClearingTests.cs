@@ -170,6 +170,17 @@ public sealed class ClearingTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Read_PresentmentsSumBeyondWhatATrailerCanState_RefusedAtTheLineWhereTheSumPassedIt()
+    {
+        var big = Line("P-1", 'E', "111111111111", "000001", "Dishoom", "5812", 999_999_999_999, 999_999_999_999);
+        var text = "H|BWCLR|1|F|2026-11-22|2026-11-23T02:00:00Z|826\n" + big + "\n" + big.Replace("P|P-1|", "P|P-2|", StringComparison.Ordinal) + "\nT|2|999999999999\n";
+
+        var error = Assert.Throws<FormatException>(() => ClearingFile.Read(new StringReader(text)));
+
+        Assert.StartsWith("line 3: the presentments so far sum to 1999999999998", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Read_ZeroAmount_RefusedNamingLineAndField()
     {
         var text = "H|BWCLR|1|F|2026-11-22|2026-11-23T02:00:00Z|826\n" +

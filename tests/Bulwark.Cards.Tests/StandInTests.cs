@@ -57,6 +57,39 @@ public sealed class StandInTests
     }
 
     [Fact]
+    public async Task SlowLedger_ConcurrentStandInsOnOneCard_ApprovedOnlyUpToTheCardsLimit()
+    {
+        // Issue 11: the limit was read, then (after a journal flush) added to; authorisations of
+        // one card decided at the same time all read the same exposure and all were approved.
+        await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(5_000));
+        await using (var warm = await bank.ConnectAsync())
+        {
+            Assert.Equal("00", (await warm.RoundTripAsync(Messages.Authorisation(bank.Pan, 100, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+        }
+        bank.Slow.On = true;
+        var schemes = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => bank.ConnectAsync()));
+        try
+        {
+            var answers = await Task.WhenAll(schemes.Select(scheme =>
+                scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 2_000, Messages.NextStan(), bank.Expiry))));
+
+            var codes = answers.Select(answer => answer.GetResponseCode()).ToList();
+            Assert.Equal(2, codes.Count(code => code == "00"));
+            Assert.Equal(2, codes.Count(code => code == "91"));
+        }
+        finally
+        {
+            foreach (var scheme in schemes)
+            {
+                await scheme.DisposeAsync();
+            }
+        }
+        bank.Slow.On = false;
+        await CardsBank.EventuallyAsync(async () => (await bank.CustomerAccountAsync()).DebitsPending == 100 + 4_000, "the two stand-in approvals reach the ledger");
+        await bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
     public async Task SlowLedger_StandInApprovalNoLongerCovered_PlacedAsForcedHold()
     {
         await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(1_000_000));
