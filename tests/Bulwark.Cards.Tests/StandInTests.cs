@@ -141,7 +141,7 @@ public sealed class StandInTests
 
         // The hold request that timed out commits after all (as a request still queued in a slow
         // ledger would): the same hold id, derived from the authorisation's name.
-        var holdId = HoldId(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Messages.Acquirer}:{Messages.Rrn(stan)}:{stan:D6}"));
+        var holdId = CardsBank.HoldId(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Messages.Acquirer}:{Messages.Rrn(stan)}:{stan:D6}"));
         var late = await bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
         {
             IdNamespace = IdNamespace.Card,
@@ -168,15 +168,5 @@ public sealed class StandInTests
         Assert.Equal(0, (await bank.CustomerAccountAsync()).DebitsPending);
         Assert.Equal("91", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 2_000, stan, bank.Expiry))).GetResponseCode());
         await bank.AssertMoneyConservedAsync();
-    }
-
-    /// <summary>
-    /// The processor's hold id for an authorisation (docs/internals/cards.md: SHA-256 of
-    /// "bulwark-cards|hold|" + name, first 16 bytes big-endian, top byte replaced by the card namespace).
-    /// </summary>
-    private static UInt128 HoldId(string key)
-    {
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("bulwark-cards|hold|" + key));
-        return Uint128.InNamespace(IdNamespace.Card, System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(hash));
     }
 }
