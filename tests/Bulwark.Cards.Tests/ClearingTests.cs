@@ -146,6 +146,28 @@ public sealed class ClearingTests : IAsyncLifetime
         await _bank.AssertMoneyConservedAsync();
     }
 
+    [Fact]
+    public async Task Ingest_CorrectedPresentmentAfterTheJournalLostTheFirst_RefusedForAnOperatorNotChargedTwice()
+    {
+        var first = await _bank.Clearing.IngestFileAsync(WriteFile("BWS-TEST-12A", [Line("P-12", 'N', "444444444444", "", "Bakery", "5462", 0, 500)]), CancellationToken.None);
+        Assert.Equal(1, first.ForcePosted);
+        // The journal forgets it posted P-12 (restored from an older copy, say); the scheme sends a corrected P-12.
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_bank.JournalPath};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM presentments WHERE presentment_id = 'P-12'";
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+
+        var corrected = await _bank.Clearing.IngestFileAsync(WriteFile("BWS-TEST-12B", [Line("P-12", 'N', "444444444444", "", "Bakery", "5462", 0, 600)]), CancellationToken.None);
+
+        Assert.Equal(0, corrected.ForcePosted);
+        Assert.Contains("IdAlreadyUsedWithDifferentBody", Assert.Single(corrected.Refused), StringComparison.Ordinal);
+        Assert.Equal(500, (await _bank.CustomerAccountAsync()).DebitsPosted);
+        await _bank.AssertMoneyConservedAsync();
+    }
+
     private static UInt128 FirstBytes(string text) =>
         System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
