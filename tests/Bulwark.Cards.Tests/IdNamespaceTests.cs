@@ -1,5 +1,6 @@
 using System.Globalization;
 using Bulwark.Accounts.Protos;
+using Bulwark.Ledger.Protos;
 
 namespace Bulwark.Cards.Tests;
 
@@ -34,6 +35,43 @@ public sealed class IdNamespaceTests
         var hold = Assert.Single(await bank.CardTransfersAsync());
         Assert.Equal(holdId, ((UInt128)hold.Id.High << 64) | hold.Id.Low);
         Assert.Equal(700, (await bank.CustomerAccountAsync()).DebitsPending);
+        await bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
+    public async Task Authorise_HoldIdTakenByAnotherTransfer_Declined96EvenWhenRepeated()
+    {
+        // A transfer from before namespaces (or a bug) already holds the coming hold's id.
+        await using var bank = await CardsBank.StartAsync();
+        var stan = Messages.NextStan();
+        var holdId = CardsBank.HoldId(string.Create(CultureInfo.InvariantCulture, $"{Messages.Acquirer}:{Messages.Rrn(stan)}:{stan:D6}"));
+        var planted = await bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
+        {
+            IdNamespace = IdNamespace.Card,
+            Transfers =
+            {
+                new Transfer
+                {
+                    Id = CardsBank.Proto(holdId),
+                    DebitAccountId = CardsBank.Proto(CardsBank.FundingAccountId),
+                    CreditAccountId = CardsBank.Proto(CardsBank.SettlementAccountId),
+                    Amount = 1,
+                    Currency = "GBP",
+                    Code = 4,
+                    Flags = (uint)TransferFlags.Pending,
+                },
+            },
+        });
+        Assert.Equal(TransferStatus.Ok, planted.Results.Single().Status);
+        await using var scheme = await bank.ConnectAsync();
+
+        var first = await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 700, stan, bank.Expiry));
+        var repeat = await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 700, stan, bank.Expiry));
+
+        Assert.Equal("96", first.GetResponseCode());
+        // Before, the repeat found the stranger's transfer under the hold id and answered approved.
+        Assert.Equal("96", repeat.GetResponseCode());
+        Assert.Equal(0, (await bank.CustomerAccountAsync()).DebitsPending);
         await bank.AssertMoneyConservedAsync();
     }
 }

@@ -186,12 +186,14 @@ internal sealed partial class CardProcessor(
                 return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
             case TransferStatus.ExceedsCredits:
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.InsufficientFunds);
+            case TransferStatus.IdAlreadyUsedWithDifferentBody:
+                // Another transfer holds this authorisation's hold id: declined (96), and an alert.
+                // Journalled, unlike other 96s: the intent record would otherwise make the next
+                // reader take that stranger's transfer for this authorisation's hold (approved).
+                metrics.IdConflict("hold");
+                LogLedgerRefusedHold(key, result.Status.ToString());
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.SystemMalfunction);
             default:
-                if (result.Status == TransferStatus.IdAlreadyUsedWithDifferentBody)
-                {
-                    // Another transfer holds this authorisation's hold id: declined (96), and an alert.
-                    metrics.IdConflict("hold");
-                }
                 LogLedgerRefusedHold(key, result.Status.ToString());
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.SystemMalfunction, journalIt: false);
         }
