@@ -50,6 +50,14 @@ public static class AccountsLimits
     public const int LedgerCallTimeoutMillisecondsDefault = 5_000;
 
     /// <summary>
+    /// After the first start with derived transfer ids (issue 11), how long a request without a
+    /// recorded transfer id is also looked up in the ledger under its raw key, in case it retries a
+    /// request made before the upgrade whose transfer committed but whose movement was never
+    /// recorded. Clients retry within minutes; a week covers an app left closed over a weekend.
+    /// </summary>
+    public const int RawKeyRetryWindowHours = 7 * 24;
+
+    /// <summary>
     /// The ledger's limit on one metadata value (UTF-8 bytes). A 100-character name in a script of
     /// 3-byte characters is longer, so names written into transfers are shortened to fit.
     /// </summary>

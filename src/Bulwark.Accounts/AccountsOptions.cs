@@ -18,6 +18,19 @@ public sealed class AccountsOptions
     /// </summary>
     public string TokenisationKeyPath { get; init; } = "";
 
+    /// <summary>
+    /// A file holding the key (with its key id) of the keyed hash that turns a customer's
+    /// idempotency key into a ledger transfer id. Created with mode 0600 on first start when
+    /// missing. Empty: <c>transfer-id.key</c> beside <see cref="TokenisationKeyPath"/>. Rotate it
+    /// by writing a higher key id (docs/runbooks/transfer-id-key.md); ids already used keep theirs.
+    /// </summary>
+    public string TransferIdKeyPath { get; init; } = "";
+
+    /// <summary><see cref="TransferIdKeyPath"/>, or its default beside the tokenisation key.</summary>
+    internal string TransferIdKeyFile => TransferIdKeyPath.Length > 0
+        ? TransferIdKeyPath
+        : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(TokenisationKeyPath)) ?? ".", "transfer-id.key");
+
     /// <summary>The bank's UK sort code, six digits without dashes. Default: 040075.</summary>
     public string SortCode { get; init; } = "040075";
 

@@ -35,6 +35,8 @@ public static class AccountsServiceCollectionExtensions
             : new SqliteAccountsStore(new SqliteDatabase(options.DatabasePath)));
         services.AddSingleton(_ => TokenisationKey.LoadOrCreate(options.TokenisationKeyPath));
         services.AddSingleton<CardTokeniser>();
+        services.AddSingleton(_ => TransferIdKey.LoadOrCreate(options.TransferIdKeyFile));
+        services.AddSingleton<CustomerTransferIds>();
         services.AddSingleton(_ => new PasswordHasher(options.PasswordIterations));
         services.AddSingleton<LedgerGateway>();
         services.AddSingleton<AccountsMetrics>();

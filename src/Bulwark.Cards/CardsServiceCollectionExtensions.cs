@@ -36,7 +36,7 @@ public static class CardsServiceCollectionExtensions
         services.AddSingleton<CardLinkServer>();
         services.AddSingleton(provider => new CardLink(provider.GetRequiredService<CardLinkServer>()));
         services.AddSingleton(provider => new CardClearing(options, provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<CardProcessor>(),
-            provider.GetRequiredService<AccountsClient>(), provider.GetRequiredService<ILogger<CardClearing>>()));
+            provider.GetRequiredService<AccountsClient>(), provider.GetRequiredService<CardsMetrics>(), provider.GetRequiredService<ILogger<CardClearing>>()));
         services.AddHostedService(provider => provider.GetRequiredService<CardLinkServer>());
         services.AddHostedService(provider => new StandInReplayer(options, provider.GetRequiredService<CardProcessor>(), TimeProvider.System, provider.GetRequiredService<ILogger<StandInReplayer>>()));
         return services;

@@ -48,6 +48,9 @@ public sealed class AccountsTestHost : IAsyncDisposable
 
     public string KeyPath => Path.Combine(Directory, "keys", "tokenisation.key");
 
+    /// <summary>The transfer id key's default place: beside the tokenisation key.</summary>
+    public string TransferIdKeyPath => Path.Combine(Directory, "keys", "transfer-id.key");
+
     public FakeTimeProvider Time { get; }
 
     public AccountsClient Accounts { get; }
@@ -60,15 +63,27 @@ public sealed class AccountsTestHost : IAsyncDisposable
 
     public static string NewDirectory() => Path.Combine(Path.GetTempPath(), "bulwark-accounts-tests", Guid.NewGuid().ToString("N"));
 
-    /// <summary>Starts a host; with a <paramref name="directory"/> it is kept on dispose (for restarts).</summary>
-    public static async Task<AccountsTestHost> StartAsync(string? directory = null, int passwordIterations = TestPasswordIterations)
+    /// <summary>
+    /// Starts a host; with a <paramref name="directory"/> it is kept on dispose (for restarts).
+    /// With a <paramref name="ledger"/> (a previous host's), the ledger's contents survive the
+    /// restart; <paramref name="start"/> is the new host's clock (default <see cref="Start"/>).
+    /// </summary>
+    public static async Task<AccountsTestHost> StartAsync(string? directory = null, int passwordIterations = TestPasswordIterations,
+        FakeLedger? ledger = null, DateTimeOffset? start = null)
     {
         var ownsDirectory = directory is null;
         directory ??= NewDirectory();
-        var time = new FakeTimeProvider(Start);
+        var time = new FakeTimeProvider(start ?? Start);
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions { ConsoleLogLevel = LogLevel.Warning }, new InMemoryServiceRegistry());
         builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddSingleton<FakeLedger>();
+        if (ledger is null)
+        {
+            builder.Services.AddSingleton(provider => new FakeLedger(provider.GetRequiredService<TimeProvider>()) { RequireNamespaces = true });
+        }
+        else
+        {
+            builder.Services.AddSingleton(ledger);
+        }
         builder.Services.AddHostedBulwarkService("ledger");
         builder.Services.AddAccounts(new AccountsOptions
         {
@@ -117,11 +132,12 @@ public sealed class AccountsTestHost : IAsyncDisposable
         }
         var response = await Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
         {
+            IdNamespace = IdNamespace.Bank,
             Transfers =
             {
                 new Transfer
                 {
-                    Id = FakeLedger.Id(NewKey()),
+                    Id = FakeLedger.Id(Uint128.InNamespace(IdNamespace.Bank, FakeLedger.Id(FakeLedger.Id(NewKey())))),
                     DebitAccountId = FakeLedger.Id(bank),
                     CreditAccountId = FakeLedger.Id(ledgerAccountId),
                     Amount = amount,

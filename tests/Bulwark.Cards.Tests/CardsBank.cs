@@ -129,6 +129,16 @@ public sealed class CardsBank : IAsyncDisposable
 
     public Task<SchemeClient> ConnectAsync() => SchemeClient.ConnectAsync(LinkEndpoint);
 
+    /// <summary>
+    /// The processor's hold id for an authorisation (docs/internals/cards.md: SHA-256 of
+    /// "bulwark-cards|hold|" + name, first 16 bytes big-endian, top byte replaced by the card namespace).
+    /// </summary>
+    public static UInt128 HoldId(string key)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("bulwark-cards|hold|" + key));
+        return Uint128.InNamespace(IdNamespace.Card, System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(hash));
+    }
+
     public async Task<Bulwark.Ledger.Protos.Account> LedgerAccountAsync(string hex)
     {
         var response = await Ledger.GetAccountsAsync(new GetAccountsRequest { Ids = { Proto(UInt128.Parse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)) } });
@@ -160,7 +170,7 @@ public sealed class CardsBank : IAsyncDisposable
     public async Task FreezeAsync(string cardId) =>
         await Accounts.SetCardFrozenAsync(new SetCardFrozenRequest { CustomerId = CustomerId, CardId = cardId, Frozen = true });
 
-    private string AccountId { get; set; } = "";
+    public string AccountId { get; private set; } = "";
 
     public static string LuhnPan(string body)
     {
@@ -252,11 +262,12 @@ public sealed class CardsBank : IAsyncDisposable
         LedgerAccountId = customer.Account.LedgerAccountId;
         var funded = await Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
         {
+            IdNamespace = IdNamespace.Bank,
             Transfers =
             {
                 new Transfer
                 {
-                    Id = Proto(new UInt128(7, 7)),
+                    Id = Proto(Uint128.InNamespace(IdNamespace.Bank, new UInt128(7, 7))),
                     DebitAccountId = Proto(FundingAccountId),
                     CreditAccountId = Proto(UInt128.Parse(LedgerAccountId, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)),
                     Amount = OpeningBalance,

@@ -114,6 +114,64 @@ public sealed class ClearingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ingest_ForcePostIdTakenByAnotherTransfer_PostedUnderAnAlternativeIdOnceNotLeftUnposted()
+    {
+        // Issue 11: a transfer already holds the id the presentment's force-post derives (as one
+        // made before id namespaces could). Before, the presentment was refused and stayed unposted.
+        var takenId = Uint128.InNamespace(IdNamespace.Card, FirstBytes("bulwark-cards|force|P-11"));
+        var planted = await _bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
+        {
+            IdNamespace = IdNamespace.Card,
+            Transfers =
+            {
+                new Transfer
+                {
+                    Id = CardsBank.Proto(takenId),
+                    DebitAccountId = CardsBank.Proto(CardsBank.FundingAccountId),
+                    CreditAccountId = CardsBank.Proto(CardsBank.SettlementAccountId),
+                    Amount = 1,
+                    Currency = "GBP",
+                    Code = 4,
+                },
+            },
+        });
+        Assert.Equal(TransferStatus.Ok, planted.Results.Single().Status);
+        var path = WriteFile("BWS-TEST-11", [Line("P-11", 'N', "555555555555", "", "Bakery", "5462", 0, 450)]);
+
+        var report = await _bank.Clearing.IngestFileAsync(path, CancellationToken.None);
+
+        Assert.Equal(1, report.ForcePosted);
+        Assert.Empty(report.Refused);
+        Assert.Equal(450, (await _bank.CustomerAccountAsync()).DebitsPosted);
+        await _bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
+    public async Task Ingest_CorrectedPresentmentAfterTheJournalLostTheFirst_RefusedForAnOperatorNotChargedTwice()
+    {
+        var first = await _bank.Clearing.IngestFileAsync(WriteFile("BWS-TEST-12A", [Line("P-12", 'N', "444444444444", "", "Bakery", "5462", 0, 500)]), CancellationToken.None);
+        Assert.Equal(1, first.ForcePosted);
+        // The journal forgets it posted P-12 (restored from an older copy, say); the scheme sends a corrected P-12.
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_bank.JournalPath};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM presentments WHERE presentment_id = 'P-12'";
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+
+        var corrected = await _bank.Clearing.IngestFileAsync(WriteFile("BWS-TEST-12B", [Line("P-12", 'N', "444444444444", "", "Bakery", "5462", 0, 600)]), CancellationToken.None);
+
+        Assert.Equal(0, corrected.ForcePosted);
+        Assert.Contains("IdAlreadyUsedWithDifferentBody", Assert.Single(corrected.Refused), StringComparison.Ordinal);
+        Assert.Equal(500, (await _bank.CustomerAccountAsync()).DebitsPosted);
+        await _bank.AssertMoneyConservedAsync();
+    }
+
+    private static UInt128 FirstBytes(string text) =>
+        System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    [Fact]
     public async Task Ingest_UnknownCard_RefusedAndReportedPerLine()
     {
         var line = Line("P-7", 'N', "888888888888", "", "Corner Shop", "5411", 0, 500, pan: CardsBank.LuhnPan("411111111111111"));
@@ -131,6 +189,17 @@ public sealed class ClearingTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<FormatException>(() => _bank.Clearing.IngestFileAsync(path, CancellationToken.None));
         Assert.Contains("trailer", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, (await _bank.CustomerAccountAsync()).DebitsPosted);
+    }
+
+    [Fact]
+    public void Read_PresentmentsSumBeyondWhatATrailerCanState_RefusedAtTheLineWhereTheSumPassedIt()
+    {
+        var big = Line("P-1", 'E', "111111111111", "000001", "Dishoom", "5812", 999_999_999_999, 999_999_999_999);
+        var text = "H|BWCLR|1|F|2026-11-22|2026-11-23T02:00:00Z|826\n" + big + "\n" + big.Replace("P|P-1|", "P|P-2|", StringComparison.Ordinal) + "\nT|2|999999999999\n";
+
+        var error = Assert.Throws<FormatException>(() => ClearingFile.Read(new StringReader(text)));
+
+        Assert.StartsWith("line 3: the presentments so far sum to 1999999999998", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

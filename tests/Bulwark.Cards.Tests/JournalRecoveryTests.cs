@@ -5,12 +5,39 @@ using Microsoft.Data.Sqlite;
 namespace Bulwark.Cards.Tests;
 
 /// <summary>
-/// The journal's record of an approval is written while the hold goes to the ledger ("hold
+/// The journal's record of an approval is written before the hold goes to the ledger ("hold
 /// requested"), and marked held after the answer. A processor that stops in between leaves the
 /// first record only: whoever reads it asks the ledger, so nothing is lost or done twice.
 /// </summary>
 public sealed class JournalRecoveryTests
 {
+    [Fact]
+    public async Task Authorise_JournalCannotWriteTheIntent_Declined96AndNoHoldLeftInTheLedger()
+    {
+        // Issue 11: the intent used to be written while the hold went to the ledger; when the
+        // journal write failed, the hold stayed placed (for days) with nothing remembering it.
+        await using var bank = await CardsBank.StartAsync();
+        await using var scheme = await bank.ConnectAsync();
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 100, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+        Iso8583Message answer;
+        using (var blocker = new SqliteConnection($"Data Source={bank.JournalPath};Pooling=False"))
+        {
+            blocker.Open();
+            using var command = blocker.CreateCommand();
+            // Holds the journal's write lock past the journal writer's busy timeout: its commit fails.
+            command.CommandText = "BEGIN IMMEDIATE";
+            command.ExecuteNonQuery();
+            answer = await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 2_000, Messages.NextStan(), bank.Expiry));
+            command.CommandText = "ROLLBACK";
+            command.ExecuteNonQuery();
+        }
+
+        Assert.Equal("96", answer.GetResponseCode());
+        Assert.Single(await bank.CardTransfersAsync());
+        Assert.Equal(100, (await bank.CustomerAccountAsync()).DebitsPending);
+        await bank.AssertMoneyConservedAsync();
+    }
+
     [Fact]
     public async Task HoldRequestedLeftByAStop_HoldInLedger_DuplicateApprovedAgainAndReversalVoidsOnce()
     {

@@ -57,6 +57,39 @@ public sealed class StandInTests
     }
 
     [Fact]
+    public async Task SlowLedger_ConcurrentStandInsOnOneCard_ApprovedOnlyUpToTheCardsLimit()
+    {
+        // Issue 11: the limit was read, then (after a journal flush) added to; authorisations of
+        // one card decided at the same time all read the same exposure and all were approved.
+        await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(5_000));
+        await using (var warm = await bank.ConnectAsync())
+        {
+            Assert.Equal("00", (await warm.RoundTripAsync(Messages.Authorisation(bank.Pan, 100, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+        }
+        bank.Slow.On = true;
+        var schemes = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => bank.ConnectAsync()));
+        try
+        {
+            var answers = await Task.WhenAll(schemes.Select(scheme =>
+                scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 2_000, Messages.NextStan(), bank.Expiry))));
+
+            var codes = answers.Select(answer => answer.GetResponseCode()).ToList();
+            Assert.Equal(2, codes.Count(code => code == "00"));
+            Assert.Equal(2, codes.Count(code => code == "91"));
+        }
+        finally
+        {
+            foreach (var scheme in schemes)
+            {
+                await scheme.DisposeAsync();
+            }
+        }
+        bank.Slow.On = false;
+        await CardsBank.EventuallyAsync(async () => (await bank.CustomerAccountAsync()).DebitsPending == 100 + 4_000, "the two stand-in approvals reach the ledger");
+        await bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
     public async Task SlowLedger_StandInApprovalNoLongerCovered_PlacedAsForcedHold()
     {
         await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(1_000_000));
@@ -70,11 +103,12 @@ public sealed class StandInTests
         // Meanwhile the customer spends the money another way (the slow ledger takes 3 s, then commits).
         var drain = await bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
         {
+            IdNamespace = IdNamespace.Bank,
             Transfers =
             {
                 new Transfer
                 {
-                    Id = CardsBank.Proto(new UInt128(0xD0, 1)),
+                    Id = CardsBank.Proto(Uint128.InNamespace(IdNamespace.Bank, new UInt128(0xD0, 1))),
                     DebitAccountId = CardsBank.Proto(UInt128.Parse(bank.LedgerAccountId, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture)),
                     CreditAccountId = CardsBank.Proto(CardsBank.FundingAccountId),
                     Amount = 8_500,
@@ -107,9 +141,10 @@ public sealed class StandInTests
 
         // The hold request that timed out commits after all (as a request still queued in a slow
         // ledger would): the same hold id, derived from the authorisation's name.
-        var holdId = HoldId(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Messages.Acquirer}:{Messages.Rrn(stan)}:{stan:D6}"));
+        var holdId = CardsBank.HoldId(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Messages.Acquirer}:{Messages.Rrn(stan)}:{stan:D6}"));
         var late = await bank.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
         {
+            IdNamespace = IdNamespace.Card,
             Transfers =
             {
                 new Transfer
@@ -133,12 +168,5 @@ public sealed class StandInTests
         Assert.Equal(0, (await bank.CustomerAccountAsync()).DebitsPending);
         Assert.Equal("91", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 2_000, stan, bank.Expiry))).GetResponseCode());
         await bank.AssertMoneyConservedAsync();
-    }
-
-    /// <summary>The processor's hold id for an authorisation (docs/internals/cards.md: SHA-256 of "bulwark-cards|hold|" + name, first 16 bytes big-endian).</summary>
-    private static UInt128 HoldId(string key)
-    {
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("bulwark-cards|hold|" + key));
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(hash);
     }
 }

@@ -20,7 +20,7 @@ internal sealed partial class AccountsGrpcService
         var key = RequestFields.IdempotencyKey(request.IdempotencyKey, "idempotency_key");
         var fingerprint = Fingerprint(MovementKinds.Payment, customerId, fromAccountId, sortCode, accountNumber, Text(amount), currency, reference);
         var cancellationToken = context.CancellationToken;
-        if (await ReplayAsync(key, fingerprint, cancellationToken) is { } replay)
+        if (await ReplayAsync(customerId, key, fingerprint, cancellationToken) is { } replay)
         {
             return replay;
         }
@@ -44,7 +44,6 @@ internal sealed partial class AccountsGrpcService
         var payee = await CustomerAsync(to.CustomerId, cancellationToken);
         var transfer = new Transfer
         {
-            Id = LedgerIds.ToProto(key),
             DebitAccountId = LedgerIds.ToProto(LedgerIds.FromHex(from.LedgerAccountId)),
             CreditAccountId = LedgerIds.ToProto(LedgerIds.FromHex(to.LedgerAccountId)),
             Amount = amount,
@@ -62,6 +61,6 @@ internal sealed partial class AccountsGrpcService
         {
             transfer.Metadata[LedgerCodes.Reference] = reference;
         }
-        return await ExecuteMovementAsync(transfer, customerId, MovementKinds.Payment, fingerprint, context);
+        return await ExecuteMovementAsync(transfer, customerId, key, MovementKinds.Payment, fingerprint, context);
     }
 }

@@ -50,7 +50,7 @@ internal sealed partial class AccountsGrpcService
         var key = RequestFields.IdempotencyKey(request.IdempotencyKey, "idempotency_key");
         var fingerprint = Fingerprint(MovementKinds.PotMove, customerId, potId, request.Direction.ToString(), Text(amount), currency);
         var cancellationToken = context.CancellationToken;
-        if (await ReplayAsync(key, fingerprint, cancellationToken) is { } replay)
+        if (await ReplayAsync(customerId, key, fingerprint, cancellationToken) is { } replay)
         {
             return replay;
         }
@@ -70,7 +70,6 @@ internal sealed partial class AccountsGrpcService
         var into = request.Direction == MoveDirection.IntoPot;
         var transfer = new Transfer
         {
-            Id = LedgerIds.ToProto(key),
             DebitAccountId = LedgerIds.ToProto(LedgerIds.FromHex(into ? account.LedgerAccountId : pot.LedgerAccountId)),
             CreditAccountId = LedgerIds.ToProto(LedgerIds.FromHex(into ? pot.LedgerAccountId : account.LedgerAccountId)),
             Amount = amount,
@@ -78,16 +77,25 @@ internal sealed partial class AccountsGrpcService
             Code = LedgerCodes.TransferPotMove,
             Metadata = { [LedgerCodes.Description] = pot.Name, [LedgerCodes.Category] = LedgerCodes.CategoryPot },
         };
-        return await ExecuteMovementAsync(transfer, customerId, MovementKinds.PotMove, fingerprint, context);
+        return await ExecuteMovementAsync(transfer, customerId, key, MovementKinds.PotMove, fingerprint, context);
     }
 
     /// <summary>
     /// Answers a retry: the same key with the same request returns the original movement
-    /// (duplicate = true); the same key with another request is ALREADY_EXISTS.
+    /// (duplicate = true); the same key with another request is ALREADY_EXISTS. Keys are the
+    /// customer's own: another customer's use of the same key is a different movement. A movement
+    /// made before issue 11 is recorded under its raw key (then also its transfer id), and is
+    /// found that way.
     /// </summary>
-    private async Task<MoneyMovement?> ReplayAsync(UInt128 key, string fingerprint, CancellationToken cancellationToken)
+    private async Task<MoneyMovement?> ReplayAsync(string customerId, UInt128 key, string fingerprint, CancellationToken cancellationToken)
     {
-        var existing = await store.GetMovementAsync(LedgerIds.ToHex(key), cancellationToken);
+        var keyHex = LedgerIds.ToHex(key);
+        var transferId = await store.FindMovementTransferIdAsync(customerId, keyHex, cancellationToken);
+        var existing = transferId is not null
+            ? await store.GetMovementAsync(transferId, cancellationToken)
+            : await store.GetMovementAsync(keyHex, cancellationToken) is { } raw && raw.CustomerId == customerId && raw.TimestampUnixMs < transferIds.DerivedSinceUnixMs
+                ? raw
+                : null;
         if (existing is null)
         {
             return null;
@@ -103,27 +111,78 @@ internal sealed partial class AccountsGrpcService
         AccountsErrors.AlreadyExists("idempotency_key was already used for a different request; a new movement needs a new key.");
 
     /// <summary>
-    /// Submits the movement's one ledger transfer, whose id is the idempotency key, then records the
-    /// movement. A crash between the two is safe: the retry reaches the ledger again, which answers
-    /// with the transfer it already holds (duplicate), and the record is written then.
+    /// Submits the movement's one ledger transfer, then records the movement. The transfer's id is
+    /// derived from the customer and the key (<see cref="CustomerTransferIds"/>) and recorded
+    /// before it is sent, so a retry sends the same id. A crash between the ledger and the record
+    /// is safe: the retry reaches the ledger again, which answers with the transfer it already
+    /// holds (duplicate), and the record is written then.
     /// </summary>
-    private async Task<MoneyMovement> ExecuteMovementAsync(Transfer transfer, string customerId, string kind, string fingerprint, ServerCallContext context)
+    private async Task<MoneyMovement> ExecuteMovementAsync(Transfer transfer, string customerId, UInt128 key, string kind, string fingerprint, ServerCallContext context)
     {
+        var cancellationToken = context.CancellationToken;
+        var keyHex = LedgerIds.ToHex(key);
+        var transferId = await store.FindMovementTransferIdAsync(customerId, keyHex, cancellationToken);
+        if (transferId is null)
+        {
+            if (await AdoptRawKeyTransferAsync(transfer, customerId, key, kind, fingerprint, context) is { } adopted)
+            {
+                return adopted;
+            }
+            var derived = LedgerIds.ToHex(transferIds.Derive(customerId, key));
+            transferId = await store.GetOrAddMovementTransferIdAsync(customerId, keyHex, derived, NowUnixMs(), cancellationToken);
+        }
+        transfer.Id = LedgerIds.ToProto(LedgerIds.FromHex(transferId));
         var result = await ledger.SubmitTransferAsync(transfer, context);
-        var transferId = LedgerIds.ToHex(LedgerIds.FromProto(transfer.Id));
         if (result.Status != TransferStatus.Ok)
         {
             throw TransferRefused(transferId, result.Status);
         }
-        var timestamp = result.Transfer?.TimestampUnixMs ?? NowUnixMs();
+        return await RecordAsync(transfer, transferId, customerId, kind, fingerprint, result.Transfer?.TimestampUnixMs ?? NowUnixMs(), result.Duplicate, cancellationToken);
+    }
+
+    /// <summary>
+    /// Before issue 11 a request's raw key was its transfer id. A request made then whose transfer
+    /// committed but whose movement was never recorded (a crash, a timeout) may be retried now: the
+    /// ledger is asked for a transfer under the raw key, and one from this customer's paying account
+    /// made before derived ids is that request's — adopted (recorded, answered as a duplicate),
+    /// never paid a second time. A transfer under that id debiting another account (a card hold,
+    /// someone else's payment) is none of this request's business, which gets an id of its own.
+    /// Only while <see cref="CustomerTransferIds.RawKeyRetriesPossible"/>.
+    /// </summary>
+    private async Task<MoneyMovement?> AdoptRawKeyTransferAsync(Transfer transfer, string customerId, UInt128 key, string kind, string fingerprint, ServerCallContext context)
+    {
+        if (!transferIds.RawKeyRetriesPossible)
+        {
+            return null;
+        }
+        var existing = await ledger.GetTransferAsync(key, context);
+        if (existing is null
+            || LedgerIds.FromProto(existing.DebitAccountId) != LedgerIds.FromProto(transfer.DebitAccountId)
+            || existing.TimestampUnixMs >= transferIds.DerivedSinceUnixMs)
+        {
+            return null;
+        }
+        if (LedgerIds.FromProto(existing.CreditAccountId) != LedgerIds.FromProto(transfer.CreditAccountId)
+            || existing.Amount != transfer.Amount || existing.Currency != transfer.Currency || existing.Code != transfer.Code)
+        {
+            throw KeyReused();
+        }
+        var keyHex = LedgerIds.ToHex(key);
+        await store.GetOrAddMovementTransferIdAsync(customerId, keyHex, keyHex, NowUnixMs(), context.CancellationToken);
+        LogRawKeyTransferAdopted(keyHex, customerId);
+        return await RecordAsync(transfer, keyHex, customerId, kind, fingerprint, existing.TimestampUnixMs, duplicate: true, context.CancellationToken);
+    }
+
+    private async Task<MoneyMovement> RecordAsync(Transfer transfer, string transferId, string customerId, string kind, string fingerprint, long timestampUnixMs, bool duplicate, CancellationToken cancellationToken)
+    {
         var recorded = await store.RecordMovementAsync(
-            new MovementRecord(transferId, customerId, kind, fingerprint, transfer.Amount, transfer.Currency, timestamp),
-            context.CancellationToken);
+            new MovementRecord(transferId, customerId, kind, fingerprint, transfer.Amount, transfer.Currency, timestampUnixMs),
+            cancellationToken);
         if (recorded.RequestFingerprint != fingerprint)
         {
             throw KeyReused();
         }
-        return ToProto(recorded, result.Duplicate);
+        return ToProto(recorded, duplicate);
     }
 
     private RpcException TransferRefused(string transferId, TransferStatus status)
@@ -154,7 +213,7 @@ internal sealed partial class AccountsGrpcService
 
     private static MoneyMovement ToProto(MovementRecord movement, bool duplicate) => new()
     {
-        TransferId = movement.IdempotencyKey,
+        TransferId = movement.TransferId,
         Amount = movement.Amount,
         Currency = movement.Currency,
         Duplicate = duplicate,

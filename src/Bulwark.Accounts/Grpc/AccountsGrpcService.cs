@@ -21,6 +21,7 @@ internal sealed partial class AccountsGrpcService(
     LedgerGateway ledger,
     PasswordHasher passwordHasher,
     CardTokeniser cardTokeniser,
+    CustomerTransferIds transferIds,
     AccountsOptions options,
     AccountsMetrics metrics,
     TimeProvider time,
@@ -112,6 +113,9 @@ internal sealed partial class AccountsGrpcService(
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "The ledger refused transfer {TransferId}: {Status}")]
     private partial void LogTransferRefused(string transferId, string status);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Adopted transfer {TransferId}, made before derived transfer ids under the raw idempotency key, as customer {CustomerId}'s movement: the retry is answered as a duplicate")]
+    private partial void LogRawKeyTransferAdopted(string transferId, string customerId);
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Error, Message = "Card {CardId} points at current account {AccountId}, which does not exist")]
     private partial void LogCardWithoutAccount(string cardId, string accountId);

@@ -39,17 +39,30 @@ internal sealed partial class LedgerGateway(Bulwark.Ledger.Protos.Ledger.LedgerC
         }
     }
 
-    /// <summary>Submits one transfer and returns its result, whatever the status.</summary>
+    /// <summary>
+    /// Submits one transfer and returns its result, whatever the status. Always declared in the
+    /// customer namespace: everything this service sends the ledger follows a customer's request,
+    /// and the ledger refuses a new id outside the declared namespace.
+    /// </summary>
     public async Task<TransferResult> SubmitTransferAsync(Transfer transfer, ServerCallContext context)
     {
         var response = await CallAsync(
-            call => client.SubmitTransfersAsync(new SubmitTransfersRequest { Transfers = { transfer } }, call),
+            call => client.SubmitTransfersAsync(new SubmitTransfersRequest { IdNamespace = IdNamespace.Customer, Transfers = { transfer } }, call),
             "SubmitTransfers", context);
         if (response.Results.Count != 1)
         {
             throw AccountsErrors.Internal($"The ledger answered {response.Results.Count} results for one transfer.");
         }
         return response.Results[0];
+    }
+
+    /// <summary>The transfer with this id, or null when the ledger holds none.</summary>
+    public async Task<Transfer?> GetTransferAsync(UInt128 id, ServerCallContext context)
+    {
+        var response = await CallAsync(
+            call => client.GetTransfersAsync(new GetTransfersRequest { Ids = { LedgerIds.ToProto(id) } }, call),
+            "GetTransfers", context);
+        return response.Transfers.Count == 1 ? response.Transfers[0] : null;
     }
 
     private async Task<T> CallAsync<T>(Func<CallOptions, AsyncUnaryCall<T>> call, string method, ServerCallContext context)

@@ -45,12 +45,13 @@ public sealed record CardRecord(
     long CreatedAtUnixMs);
 
 /// <summary>
-/// A money movement, keyed by its idempotency key (which is also its ledger transfer id).
+/// A money movement, keyed by its ledger transfer id (32 hex digits; stored in the column
+/// <c>idempotency_key</c>, which before issue 11 held the customer's key, then also the id).
 /// <see cref="RequestFingerprint"/> identifies the request, so that a reused key with a different
 /// request is recognised.
 /// </summary>
 public sealed record MovementRecord(
-    string IdempotencyKey,
+    string TransferId,
     string CustomerId,
     string Kind,
     string RequestFingerprint,

@@ -68,10 +68,25 @@ public interface IAccountsStore
     /// <summary>Sets the frozen flag; false when there is no such card.</summary>
     Task<bool> SetCardFrozenAsync(string cardId, bool frozen, CancellationToken cancellationToken);
 
-    Task<MovementRecord?> GetMovementAsync(string idempotencyKey, CancellationToken cancellationToken);
+    /// <summary>The movement whose ledger transfer id (32 hex digits) is <paramref name="transferId"/>, or null.</summary>
+    Task<MovementRecord?> GetMovementAsync(string transferId, CancellationToken cancellationToken);
+
+    /// <summary>True when any movement was ever recorded.</summary>
+    Task<bool> HasMovementsAsync(CancellationToken cancellationToken);
+
+    /// <summary>The ledger transfer id recorded for a customer's idempotency key, or null.</summary>
+    Task<string?> FindMovementTransferIdAsync(string customerId, string idempotencyKey, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Records a movement unless one with the same key exists; returns the record that is stored
+    /// Records <paramref name="transferId"/> as the ledger transfer id of the customer's
+    /// idempotency key unless one is recorded already; returns the one recorded afterwards (the
+    /// given one, or the one that was there first). Written before the transfer is sent, so every
+    /// retry of the request, whenever it comes, sends the same id.
+    /// </summary>
+    Task<string> GetOrAddMovementTransferIdAsync(string customerId, string idempotencyKey, string transferId, long createdAtUnixMs, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a movement unless one with the same transfer id exists; returns the record that is stored
     /// afterwards (the given one, or the one that was there first).
     /// </summary>
     Task<MovementRecord> RecordMovementAsync(MovementRecord movement, CancellationToken cancellationToken);

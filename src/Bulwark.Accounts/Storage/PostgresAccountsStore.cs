@@ -91,6 +91,17 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
             value text NOT NULL
         );
         """,
+        // Issue 11: a customer's idempotency key is no longer the ledger transfer id; this maps
+        // one to the other, written before the transfer is sent.
+        """
+        CREATE TABLE movement_keys (
+            customer_id text NOT NULL,
+            idempotency_key text NOT NULL,
+            transfer_id text NOT NULL UNIQUE,
+            created_at_unix_ms bigint NOT NULL,
+            PRIMARY KEY (customer_id, idempotency_key)
+        );
+        """,
     ];
 
     private readonly NpgsqlDataSource _dataSource;
@@ -253,8 +264,35 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public Task<MovementRecord?> GetMovementAsync(string idempotencyKey, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key = $1", [idempotencyKey], ReadMovement, cancellationToken);
+    public Task<MovementRecord?> GetMovementAsync(string transferId, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key = $1", [transferId], ReadMovement, cancellationToken);
+
+    public async Task<bool> HasMovementsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT 1 FROM money_movements LIMIT 1", []);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    public async Task<string?> FindMovementTransferIdAsync(string customerId, string idempotencyKey, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT transfer_id FROM movement_keys WHERE customer_id = $1 AND idempotency_key = $2", [customerId, idempotencyKey]);
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    public async Task<string> GetOrAddMovementTransferIdAsync(string customerId, string idempotencyKey, string transferId, long createdAtUnixMs, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var insert = Command(connection, null,
+            "INSERT INTO movement_keys (customer_id, idempotency_key, transfer_id, created_at_unix_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id, idempotency_key) DO NOTHING",
+            [customerId, idempotencyKey, transferId, createdAtUnixMs]))
+        {
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var query = Command(connection, null, "SELECT transfer_id FROM movement_keys WHERE customer_id = $1 AND idempotency_key = $2", [customerId, idempotencyKey]);
+        return (string)(await query.ExecuteScalarAsync(cancellationToken))!;
+    }
 
     public async Task<MovementRecord> RecordMovementAsync(MovementRecord movement, CancellationToken cancellationToken)
     {
@@ -263,12 +301,12 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var insert = Command(connection, transaction,
             $"INSERT INTO money_movements ({MovementColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
-            [movement.IdempotencyKey, movement.CustomerId, movement.Kind, movement.RequestFingerprint, movement.Amount, movement.Currency, movement.TimestampUnixMs]))
+            [movement.TransferId, movement.CustomerId, movement.Kind, movement.RequestFingerprint, movement.Amount, movement.Currency, movement.TimestampUnixMs]))
         {
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         MovementRecord stored;
-        await using (var query = Command(connection, transaction, $"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key = $1", [movement.IdempotencyKey]))
+        await using (var query = Command(connection, transaction, $"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key = $1", [movement.TransferId]))
         await using (var reader = await query.ExecuteReaderAsync(cancellationToken))
         {
             stored = await reader.ReadAsync(cancellationToken) ? ReadMovement(reader) : throw new InvalidOperationException("A movement just written cannot be read back.");

@@ -89,6 +89,17 @@ public sealed class SqliteAccountsStore : IAccountsStore
             value TEXT NOT NULL
         );
         """,
+        // Issue 11: a customer's idempotency key is no longer the ledger transfer id; this maps
+        // one to the other, written before the transfer is sent.
+        """
+        CREATE TABLE movement_keys (
+            customer_id TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            transfer_id TEXT NOT NULL UNIQUE,
+            created_at_unix_ms INTEGER NOT NULL,
+            PRIMARY KEY (customer_id, idempotency_key)
+        );
+        """,
     ];
 
     private readonly SqliteDatabase _database;
@@ -247,8 +258,42 @@ public sealed class SqliteAccountsStore : IAccountsStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public Task<MovementRecord?> GetMovementAsync(string idempotencyKey, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key = $a", idempotencyKey, null, ReadMovement, cancellationToken);
+    public Task<MovementRecord?> GetMovementAsync(string transferId, CancellationToken cancellationToken) =>
+        QuerySingleAsync($"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key = $a", transferId, null, ReadMovement, cancellationToken);
+
+    public async Task<bool> HasMovementsAsync(CancellationToken cancellationToken)
+    {
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1 FROM money_movements LIMIT 1";
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    public async Task<string?> FindMovementTransferIdAsync(string customerId, string idempotencyKey, CancellationToken cancellationToken)
+    {
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT transfer_id FROM movement_keys WHERE customer_id = $a AND idempotency_key = $b";
+        command.Parameters.AddWithValue("$a", customerId);
+        command.Parameters.AddWithValue("$b", idempotencyKey);
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    public async Task<string> GetOrAddMovementTransferIdAsync(string customerId, string idempotencyKey, string transferId, long createdAtUnixMs, CancellationToken cancellationToken)
+    {
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO movement_keys (customer_id, idempotency_key, transfer_id, created_at_unix_ms) VALUES ($a, $b, $c, $d)
+                ON CONFLICT (customer_id, idempotency_key) DO NOTHING;
+            SELECT transfer_id FROM movement_keys WHERE customer_id = $a AND idempotency_key = $b
+            """;
+        command.Parameters.AddWithValue("$a", customerId);
+        command.Parameters.AddWithValue("$b", idempotencyKey);
+        command.Parameters.AddWithValue("$c", transferId);
+        command.Parameters.AddWithValue("$d", createdAtUnixMs);
+        return (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
 
     public async Task<MovementRecord> RecordMovementAsync(MovementRecord movement, CancellationToken cancellationToken)
     {
@@ -259,13 +304,13 @@ public sealed class SqliteAccountsStore : IAccountsStore
         {
             command.Transaction = transaction;
             command.CommandText = $"INSERT INTO money_movements ({MovementColumns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6) ON CONFLICT (idempotency_key) DO NOTHING";
-            AddValues(command, [movement.IdempotencyKey, movement.CustomerId, movement.Kind, movement.RequestFingerprint, movement.Amount, movement.Currency, movement.TimestampUnixMs]);
+            AddValues(command, [movement.TransferId, movement.CustomerId, movement.Kind, movement.RequestFingerprint, movement.Amount, movement.Currency, movement.TimestampUnixMs]);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         using var query = connection.CreateCommand();
         query.Transaction = transaction;
         query.CommandText = $"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key = $a";
-        query.Parameters.AddWithValue("$a", movement.IdempotencyKey);
+        query.Parameters.AddWithValue("$a", movement.TransferId);
         using var reader = await query.ExecuteReaderAsync(cancellationToken);
         var stored = await reader.ReadAsync(cancellationToken) ? ReadMovement(reader) : throw new InvalidOperationException("A movement just written cannot be read back.");
         reader.Close();

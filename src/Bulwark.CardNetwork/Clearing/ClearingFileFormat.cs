@@ -81,7 +81,8 @@ public static class ClearingFileFormat
         long sum = 0;
         foreach (var p in file.Presentments)
         {
-            sum += p.AmountMinor;
+            // Checked: a wrapped sum would write a trailer the issuer must refuse (issue 11).
+            sum = checked(sum + p.AmountMinor);
             writer.Write(string.Create(CultureInfo.InvariantCulture,
                 $"P|{Text(p.PresentmentId)}|{KindCode(p.Kind)}|{Text(p.RetrievalReferenceNumber)}|{Text(p.AuthorizationCode)}|{Text(p.PrimaryAccountNumber)}|{p.TransactionTime.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}|{Text(p.MerchantCategoryCode)}|{Text(p.CardAcceptorId)}|{Text(p.TerminalId)}|{Text(p.MerchantName)}|{Text(p.MerchantCity)}|{Text(p.MerchantCountry)}|{p.AuthorizedAmountMinor}|{p.AmountMinor}|{Text(p.SourceCurrency)}|{p.SourceAmountMinor}\n"));
         }

@@ -8,6 +8,7 @@ using Bulwark.Cards.Telemetry;
 using Bulwark.Iso8583;
 using Bulwark.Ledger.Protos;
 using Grpc.Core;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
@@ -151,9 +152,19 @@ internal sealed partial class CardProcessor(
         var decision = new CardDecision(key, Iso8583ResponseCodes.Approved, "", CardKeys.Hold(key),
             CardJournal.ParseHex(card.LedgerAccountId), amount, LedgerCurrency, card.CardId, Metadata(request, key), DecisionState.Held);
         decision = decision with { ApprovalCode = CardKeys.ApprovalCode(decision.HoldId) };
-        // The journal's record and the ledger's hold are written at the same time (one flush each,
-        // overlapping, instead of one after the other); the answer waits for both.
-        var intent = journal.SaveAsync(decision with { State = DecisionState.HoldRequested }, stopping);
+        // The intent is durable before the hold is requested (issue 11). The two writes used to
+        // overlap to save one journal flush; but when the journal write failed after the ledger had
+        // placed the hold, nothing remembered the hold, which then held the customer's money until
+        // it expired, days later. Now a journal that cannot write means no hold at all.
+        try
+        {
+            await journal.SaveAsync(decision with { State = DecisionState.HoldRequested }, stopping);
+        }
+        catch (Exception error) when (error is SqliteException or IOException or InvalidOperationException)
+        {
+            LogIntentNotJournalled(error, key);
+            return Respond(request, Iso8583ResponseCodes.SystemMalfunction);
+        }
         TransferResult result;
         try
         {
@@ -161,10 +172,8 @@ internal sealed partial class CardProcessor(
         }
         catch (Exception error) when (IsLedgerUnavailable(error, stopping))
         {
-            await intent;
             return await StandInAsync(request, decision);
         }
-        await intent;
         switch (result.Status)
         {
             case TransferStatus.Ok:
@@ -177,6 +186,13 @@ internal sealed partial class CardProcessor(
                 return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
             case TransferStatus.ExceedsCredits:
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.InsufficientFunds);
+            case TransferStatus.IdAlreadyUsedWithDifferentBody:
+                // Another transfer holds this authorisation's hold id: declined (96), and an alert.
+                // Journalled, unlike other 96s: the intent record would otherwise make the next
+                // reader take that stranger's transfer for this authorisation's hold (approved).
+                metrics.IdConflict("hold");
+                LogLedgerRefusedHold(key, result.Status.ToString());
+                return await DeclineAsync(request, key, Iso8583ResponseCodes.SystemMalfunction);
             default:
                 LogLedgerRefusedHold(key, result.Status.ToString());
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.SystemMalfunction, journalIt: false);
@@ -192,25 +208,72 @@ internal sealed partial class CardProcessor(
     /// </summary>
     private async Task<Iso8583MessageBuilder> StandInAsync(Iso8583Message request, CardDecision decision)
     {
-        var exposure = _standInExposure.GetValueOrDefault(decision.CardToken);
-        if (options.StandInLimitPerCardMinor == 0 || exposure + decision.Amount > options.StandInLimitPerCardMinor)
+        // Checked and taken in one step: two authorisations of one card run under different
+        // locks (their keys differ), and both used to read the exposure before either added to it.
+        if (!TryReserveStandIn(decision.CardToken, decision.Amount))
         {
             metrics.StandIn(Iso8583ResponseCodes.IssuerUnavailable);
             return await DeclineUncertainHoldAsync(request, decision, Iso8583ResponseCodes.IssuerUnavailable);
         }
         if (_balances.Available(decision.DebitAccountId) is { } available && decision.Amount > available)
         {
+            ReleaseStandIn(decision.CardToken, decision.Amount);
             metrics.StandIn(Iso8583ResponseCodes.InsufficientFunds);
             return await DeclineUncertainHoldAsync(request, decision, Iso8583ResponseCodes.InsufficientFunds);
         }
-        await journal.SaveAsync(decision with { State = DecisionState.PendingLedger });
-        _standInExposure.AddOrUpdate(decision.CardToken, decision.Amount, (_, value) => value + decision.Amount);
+        try
+        {
+            await journal.SaveAsync(decision with { State = DecisionState.PendingLedger });
+        }
+        catch
+        {
+            ReleaseStandIn(decision.CardToken, decision.Amount);
+            throw;
+        }
         _balances.Change(decision.DebitAccountId, -decision.Amount);
         _balances.StandInPending(decision.DebitAccountId, decision.Amount);
         metrics.StandIn(Iso8583ResponseCodes.Approved);
         LogStandIn(decision.Key, decision.Amount);
         return Respond(request, Iso8583ResponseCodes.Approved, decision.ApprovalCode);
     }
+
+    /// <summary>
+    /// Adds <paramref name="amount"/> to the card's stand-in exposure if that keeps it within
+    /// <see cref="CardsOptions.StandInLimitPerCardMinor"/>; false (nothing added) otherwise.
+    /// Atomic per card: a compare-and-swap loop on the card's entry.
+    /// </summary>
+    private bool TryReserveStandIn(string card, long amount)
+    {
+        var limit = options.StandInLimitPerCardMinor;
+        while (true)
+        {
+            if (_standInExposure.TryGetValue(card, out var current))
+            {
+                if (current + amount > limit)
+                {
+                    return false;
+                }
+                if (_standInExposure.TryUpdate(card, current + amount, current))
+                {
+                    return true;
+                }
+            }
+            else
+            {
+                if (amount > limit)
+                {
+                    return false;
+                }
+                if (_standInExposure.TryAdd(card, amount))
+                {
+                    return true;
+                }
+            }
+        }
+    }
+
+    private void ReleaseStandIn(string card, long amount) =>
+        _standInExposure.AddOrUpdate(card, 0, (_, value) => Math.Max(0, value - amount));
 
     /// <summary>
     /// Declines an authorisation whose hold request went unanswered: that request may still commit
@@ -325,7 +388,7 @@ internal sealed partial class CardProcessor(
                 }
                 var state = result.Status == TransferStatus.Ok ? DecisionState.Held : DecisionState.LedgerRefused;
                 await journal.SaveAsync(current with { State = state });
-                _standInExposure.AddOrUpdate(current.CardToken, 0, (_, value) => Math.Max(0, value - current.Amount));
+                ReleaseStandIn(current.CardToken, current.Amount);
                 _balances.StandInPending(current.DebitAccountId, -current.Amount);
                 if (state != DecisionState.Held)
                 {
@@ -439,7 +502,7 @@ internal sealed partial class CardProcessor(
                     journal.RememberEarlyReversal(key);
                     return Respond(reversal, Iso8583ResponseCodes.Approved);
                 case DecisionState.PendingLedger:
-                    _standInExposure.AddOrUpdate(decision.CardToken, 0, (_, value) => Math.Max(0, value - decision.Amount));
+                    ReleaseStandIn(decision.CardToken, decision.Amount);
                     _balances.StandInPending(decision.DebitAccountId, -decision.Amount);
                     _balances.Change(decision.DebitAccountId, decision.Amount);
                     // The approval's own hold request timed out and may still commit: it must end voided.
@@ -653,9 +716,16 @@ internal sealed partial class CardProcessor(
             Metadata = { new Dictionary<string, string>(decision.Metadata) },
         }, deadline, cancellationToken);
 
+    /// <summary>The ledger's transfer with this id, or null.</summary>
+    internal async Task<Transfer?> FindTransferAsync(Uint128 id, DateTime deadline, CancellationToken cancellationToken)
+    {
+        var found = await ledger.GetTransfersAsync(new GetTransfersRequest { Ids = { id } }, deadline: deadline, cancellationToken: cancellationToken);
+        return found.Transfers.Count == 1 ? found.Transfers[0] : null;
+    }
+
     internal async Task<TransferResult> SubmitAsync(Transfer transfer, DateTime deadline, CancellationToken cancellationToken)
     {
-        var response = await ledger.SubmitTransfersAsync(new SubmitTransfersRequest { Transfers = { transfer } },
+        var response = await ledger.SubmitTransfersAsync(new SubmitTransfersRequest { IdNamespace = IdNamespace.Card, Transfers = { transfer } },
             deadline: deadline, cancellationToken: cancellationToken);
         return response.Results.Single();
     }
@@ -716,6 +786,9 @@ internal sealed partial class CardProcessor(
 
     [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Stand-in approval for authorisation {Key}, {Amount} minor units: the ledger did not answer within budget")]
     private partial void LogStandIn(string key, long amount);
+
+    [LoggerMessage(EventId = 4105, Level = LogLevel.Error, Message = "Authorisation {Key} declined (96) without a hold: its intent could not be written to the card journal")]
+    private partial void LogIntentNotJournalled(Exception error, string key);
 
     [LoggerMessage(EventId = 4104, Level = LogLevel.Warning, Message = "Approval {Key} is in the ledger but could not be recorded as held in the journal; it stays recorded as requested and is resolved from the ledger when read")]
     private partial void LogHeldNotRecorded(Exception error, string key);

@@ -1,6 +1,7 @@
 using Bulwark.Accounts.Protos;
 using Bulwark.Cards.Authorisation;
 using Bulwark.Cards.Journal;
+using Bulwark.Cards.Telemetry;
 using Bulwark.Ledger.Protos;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -34,14 +35,16 @@ public sealed partial class CardClearing
     private readonly CardJournal _journal;
     private readonly CardProcessor _processor;
     private readonly AccountsClient _accounts;
+    private readonly CardsMetrics _metrics;
     private readonly ILogger<CardClearing> _logger;
 
-    internal CardClearing(CardsOptions options, CardJournal journal, CardProcessor processor, AccountsClient accounts, ILogger<CardClearing> logger)
+    internal CardClearing(CardsOptions options, CardJournal journal, CardProcessor processor, AccountsClient accounts, CardsMetrics metrics, ILogger<CardClearing> logger)
     {
         _options = options;
         _journal = journal;
         _processor = processor;
         _accounts = accounts;
+        _metrics = metrics;
         _logger = logger;
     }
 
@@ -146,7 +149,7 @@ public sealed partial class CardClearing
         // The ledger posts at most the held amount; a larger presentment (a tip, a currency
         // drift) posts the whole hold plus a second, posted transfer for the difference.
         var posted = Math.Min(presentment.Amount, decision.Amount);
-        var result = await SubmitAsync(new Transfer
+        var result = await SubmitPresentmentAsync(presentment.PresentmentId, "post", new Transfer
         {
             Id = CardProcessor.ToProto(CardKeys.Post(presentment.PresentmentId)),
             PendingId = CardProcessor.ToProto(decision.HoldId),
@@ -165,7 +168,7 @@ public sealed partial class CardClearing
         }
         if (presentment.Amount > decision.Amount)
         {
-            var difference = await SubmitAsync(Posted(CardKeys.Difference(presentment.PresentmentId), decision.DebitAccountId,
+            var difference = await SubmitPresentmentAsync(presentment.PresentmentId, "difference", Posted(CardKeys.Difference(presentment.PresentmentId), decision.DebitAccountId,
                 presentment.Amount - decision.Amount, new Dictionary<string, string>(decision.Metadata) { ["presentment_id"] = presentment.PresentmentId, ["description"] = Name(decision.Metadata) + " (adjustment)" }),
                 cancellationToken);
             if (difference.Status != TransferStatus.Ok)
@@ -192,7 +195,7 @@ public sealed partial class CardClearing
             ["rrn"] = presentment.RetrievalReferenceNumber,
             ["presentment_id"] = presentment.PresentmentId,
         };
-        var result = await SubmitAsync(Posted(id, CardJournal.ParseHex(card.LedgerAccountId), presentment.Amount, metadata), cancellationToken);
+        var result = await SubmitPresentmentAsync(presentment.PresentmentId, "force_post", Posted(id, CardJournal.ParseHex(card.LedgerAccountId), presentment.Amount, metadata), cancellationToken);
         if (result.Status != TransferStatus.Ok)
         {
             // Forced, so never for funds: an unknown account or a currency the ledger refuses.
@@ -219,6 +222,43 @@ public sealed partial class CardClearing
         Metadata = { metadata },
     };
 
+    /// <summary>
+    /// Submits one of a presentment's transfers. When the ledger answers that its derived id is
+    /// already used by another body, that is never left as an unposted presentment: it is counted
+    /// (alert BulwarkCardsLedgerIdConflict) and logged as an error, and the transfer found under the
+    /// id is read. If it is this presentment's own (posted before with other values, e.g. a
+    /// corrected file whose first version was lost from the journal), posting again would charge
+    /// twice: the refusal stands, and the report names it for an operator. Otherwise the id was
+    /// taken by a stranger (a transfer from before id namespaces), and the presentment is posted
+    /// under <see cref="CardKeys.Alternative"/>, the same on every ingestion.
+    /// </summary>
+    private async Task<TransferResult> SubmitPresentmentAsync(string presentmentId, string kind, Transfer transfer, CancellationToken cancellationToken)
+    {
+        var result = await SubmitAsync(transfer, cancellationToken);
+        if (result.Status != TransferStatus.IdAlreadyUsedWithDifferentBody)
+        {
+            return result;
+        }
+        _metrics.IdConflict(kind);
+        var takenId = Hex(transfer.Id);
+        var existing = await _processor.FindTransferAsync(transfer.Id, DateTime.UtcNow + (_options.DeadlineBudget * 10), cancellationToken);
+        if (existing is null || IsPresentmentsOwn(existing, transfer, presentmentId))
+        {
+            LogOwnIdConflict(presentmentId, kind, takenId);
+            return result;
+        }
+        var alternative = transfer.Clone();
+        alternative.Id = CardProcessor.ToProto(CardKeys.Alternative(CardJournal.ParseHex(takenId)));
+        LogStrangerIdConflict(presentmentId, kind, takenId, Hex(alternative.Id));
+        return await SubmitAsync(alternative, cancellationToken);
+    }
+
+    private static bool IsPresentmentsOwn(Transfer existing, Transfer wanted, string presentmentId) =>
+        (existing.Metadata.TryGetValue("presentment_id", out var id) && id == presentmentId)
+        || (wanted.PendingId is not null && existing.PendingId is not null && existing.PendingId.Equals(wanted.PendingId));
+
+    private static string Hex(Uint128 id) => CardJournal.Hex(((UInt128)id.High << 64) | id.Low);
+
     private Task<TransferResult> SubmitAsync(Transfer transfer, CancellationToken cancellationToken) =>
         _processor.SubmitAsync(transfer, DateTime.UtcNow + (_options.DeadlineBudget * 10), cancellationToken);
 
@@ -238,6 +278,12 @@ public sealed partial class CardClearing
 
     [LoggerMessage(EventId = 4301, Level = LogLevel.Warning, Message = "Clearing: presentment {PresentmentId} (line {Line}) not posted: {Reason}")]
     private partial void LogRefused(string presentmentId, int line, string reason);
+
+    [LoggerMessage(EventId = 4304, Level = LogLevel.Error, Message = "Clearing: presentment {PresentmentId} ({Kind}): ledger id {TakenId} is already used by another transfer; posted under {AlternativeId} instead. See docs/runbooks/alerts.md#bulwarkcardsledgeridconflict")]
+    private partial void LogStrangerIdConflict(string presentmentId, string kind, string takenId, string alternativeId);
+
+    [LoggerMessage(EventId = 4305, Level = LogLevel.Error, Message = "Clearing: presentment {PresentmentId} ({Kind}) was already posted under {TakenId} with other values; not posted again. See docs/runbooks/alerts.md#bulwarkcardsledgeridconflict")]
+    private partial void LogOwnIdConflict(string presentmentId, string kind, string takenId);
 
     [LoggerMessage(EventId = 4303, Level = LogLevel.Information, Message = "Clearing: released {Released} holds approved before {Cutoff} and never presented")]
     private partial void LogReleased(int released, DateTimeOffset cutoff);

@@ -67,7 +67,14 @@ public sealed record ClearingFile(string FileId, string BusinessDay, IReadOnlyLi
                 throw Error(number, $"more than {PresentmentsMax} presentments");
             }
             var presentment = ParsePresentment(line, number);
-            sum += presentment.Amount;
+            // Checked, and never past what a trailer can state: 10 million presentments of up to
+            // 12 digits each could otherwise wrap the sum (issue 11), and a file whose sum no trailer
+            // can match is refused at the line where that became certain.
+            sum = checked(sum + presentment.Amount);
+            if (sum > AmountMax)
+            {
+                throw Error(number, $"the presentments so far sum to {sum}, more than a trailer can state ({AmountMax})");
+            }
             presentments.Add(presentment);
         }
     }

@@ -17,6 +17,7 @@ internal sealed class CardsMetrics
     private readonly Counter<long> _ledgerRefusals;
     private readonly Counter<long> _forced;
     private readonly Counter<long> _lateHoldsVoided;
+    private readonly Counter<long> _idConflicts;
     private readonly Histogram<double> _duration;
 
     public CardsMetrics(IMeterFactory meterFactory)
@@ -33,6 +34,7 @@ internal sealed class CardsMetrics
         _ledgerRefusals = meter.CreateCounter<long>("bulwark.cards.ledger_refused", description: "Decisions already given that the ledger later refused (operator follow-up).");
         _forced = meter.CreateCounter<long>("bulwark.cards.forced", description: "Approved holds placed after the fact (stand-in, advices) that needed the ledger's FORCE flag because the balance no longer covered them.");
         _lateHoldsVoided = meter.CreateCounter<long>("bulwark.cards.late_holds_voided", description: "Holds that committed after their authorisation had been declined or reversed (the request timed out), voided by the replayer.");
+        _idConflicts = meter.CreateCounter<long>("bulwark.cards.ledger.id_conflicts", description: "Ledger answers 'id already used' to a card transfer (hold, post, force-post), by kind: the id was taken by another transfer. Each one is an alert.");
         _duration = meter.CreateHistogram<double>("bulwark.cards.request.duration", unit: "s", description: "Time from a request's arrival to its answer being written.");
     }
 
@@ -57,6 +59,8 @@ internal sealed class CardsMetrics
     public void LedgerRefused() => _ledgerRefusals.Add(1);
 
     public void LateHoldVoided() => _lateHoldsVoided.Add(1);
+
+    public void IdConflict(string kind) => _idConflicts.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
     public void ForcedHold() => _forced.Add(1, new KeyValuePair<string, object?>("kind", "hold"));
 }

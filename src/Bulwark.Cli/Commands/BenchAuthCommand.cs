@@ -167,7 +167,7 @@ internal static class BenchAuthCommand
     /// <summary>Funds every benchmark account generously, so a run measures holds, not declines for insufficient funds.</summary>
     internal static async Task TopUpAsync(LedgerClient ledger, DemoPopulation population, CancellationToken cancellationToken)
     {
-        var request = new SubmitTransfersRequest();
+        var request = new SubmitTransfersRequest { IdNamespace = IdNamespace.Bank };
         for (var index = 0; index < population.Customers.Count; index++)
         {
             request.Transfers.Add(new Transfer
@@ -187,7 +187,7 @@ internal static class BenchAuthCommand
                 {
                     throw new InvalidOperationException($"The ledger refused a benchmark top-up: {refused.Status}.");
                 }
-                request = new SubmitTransfersRequest();
+                request = new SubmitTransfersRequest { IdNamespace = IdNamespace.Bank };
             }
         }
     }

@@ -238,7 +238,7 @@ public sealed class DemoSeeder(AccountsClient accounts, LedgerClient ledger, Tex
         {
             var merchant = Merchants.All[random.Next(Merchants.All.Count)];
             var amount = Math.Max(100, merchant.TypicalAmountMinor + random.NextInt64(-merchant.TypicalAmountMinor / 3, merchant.TypicalAmountMinor / 3));
-            var holdId = LedgerIds.Deterministic(seed, index, 100 + (payment * 2));
+            var holdId = LedgerIds.Deterministic(seed, index, 100 + (payment * 2), IdNamespace.Card);
             await TransferAsync(new Transfer
             {
                 Id = holdId.ToProto(),
@@ -256,24 +256,25 @@ public sealed class DemoSeeder(AccountsClient accounts, LedgerClient ledger, Tex
                     ["category"] = merchant.Category,
                     ["mcc"] = merchant.Mcc,
                 },
-            }, cancellationToken);
+            }, cancellationToken, IdNamespace.Card);
             if (payment < paymentsCount - 2)
             {
                 await TransferAsync(new Transfer
                 {
-                    Id = LedgerIds.Deterministic(seed, index, 101 + (payment * 2)).ToProto(),
+                    Id = LedgerIds.Deterministic(seed, index, 101 + (payment * 2), IdNamespace.Card).ToProto(),
                     PendingId = holdId.ToProto(),
                     Currency = Currency,
                     Code = 4,
                     Flags = (uint)TransferFlags.PostPending,
-                }, cancellationToken);
+                }, cancellationToken, IdNamespace.Card);
             }
         }
     }
 
-    private async Task TransferAsync(Transfer transfer, CancellationToken cancellationToken)
+    /// <summary>Submits one seeding transfer as the bank's own job, or as the card processor for the card history.</summary>
+    private async Task TransferAsync(Transfer transfer, CancellationToken cancellationToken, IdNamespace idNamespace = IdNamespace.Bank)
     {
-        var response = await ledger.SubmitTransfersAsync(new SubmitTransfersRequest { Transfers = { transfer } }, cancellationToken: cancellationToken);
+        var response = await ledger.SubmitTransfersAsync(new SubmitTransfersRequest { IdNamespace = idNamespace, Transfers = { transfer } }, cancellationToken: cancellationToken);
         var result = response.Results.Single();
         if (result.Status != TransferStatus.Ok)
         {

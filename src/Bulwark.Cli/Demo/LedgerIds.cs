@@ -17,7 +17,11 @@ public static class LedgerIds
     /// <summary>
     /// A deterministic id for the seeder: the same seed, customer and step always give the same
     /// id, so a seeding run that is interrupted and started again cannot apply a transfer twice.
+    /// Its top byte is <paramref name="idNamespace"/>: the ledger refuses a new transfer whose id
+    /// is not in the namespace its request declares (the bank's own, or the card processor's for
+    /// the demo's card history).
     /// </summary>
-    public static UInt128 Deterministic(int seed, int customer, int step) =>
-        ((UInt128)0x5EED_0000_0000_0000UL << 64) | ((UInt128)(uint)seed << 64) | ((ulong)(uint)customer << 20) | (uint)step;
+    public static UInt128 Deterministic(int seed, int customer, int step, IdNamespace idNamespace = IdNamespace.Bank) =>
+        Uint128.InNamespace(idNamespace,
+            ((UInt128)0x5EED_0000_0000_0000UL << 64) | ((UInt128)(uint)seed << 64) | ((ulong)(uint)customer << 20) | (uint)step);
 }

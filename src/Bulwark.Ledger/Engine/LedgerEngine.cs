@@ -201,6 +201,18 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     }
 
     /// <summary>
+    /// The transfers among <paramref name="ids"/> that are committed, without counting the others
+    /// as not-found lookups: for the namespace check, which asks about ids it expects to be new.
+    /// </summary>
+    internal async Task<IReadOnlyList<LedgerTransfer>> FindCommittedTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken)
+    {
+        CheckLookup(ids);
+        return await _store.GetTransfersAsync(ids, cancellationToken);
+    }
+
+    internal LedgerMetrics Metrics => _metrics;
+
+    /// <summary>
     /// One page of the account's transfers (debit or credit side), newest first; null when the
     /// account does not exist. <paramref name="cursor"/> is empty for the first page, else a
     /// previous page's <see cref="LedgerTransferPage.NextCursor"/>; <paramref name="limit"/> 0 means

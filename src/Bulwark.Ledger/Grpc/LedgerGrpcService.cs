@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Bulwark.Ledger.Protos;
+using Bulwark.Ledger.Telemetry;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -30,10 +31,25 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
         Guard(context, async () =>
         {
             CheckCount("transfers", request.Transfers.Count, LedgerLimits.SubmitTransfersMax);
-            var results = await engine.SubmitAsync(request.Transfers.Select(transfer => transfer.ToLedger()).ToArray(), context.CancellationToken);
+            var declared = request.IdNamespace;
+            var transfers = request.Transfers.Select(transfer => transfer.ToLedger()).ToArray();
+            var refused = await RefusedForNamespaceAsync(declared, transfers, context.CancellationToken);
+            var admitted = refused is null ? transfers : transfers.Where((_, index) => !refused[index]).ToArray();
+            var results = await engine.SubmitAsync(admitted, context.CancellationToken);
             var response = new SubmitTransfersResponse();
-            foreach (var result in results)
+            var next = 0;
+            for (var index = 0; index < transfers.Length; index++)
             {
+                if (refused is not null && refused[index])
+                {
+                    response.Results.Add(new TransferResult { Status = TransferStatus.IdNamespaceMismatch });
+                    continue;
+                }
+                var result = results[next++];
+                if (result.Status == TransferStatus.IdAlreadyUsedWithDifferentBody)
+                {
+                    IdConflict(declared, transfers[index].Id);
+                }
                 var reply = new TransferResult { Status = result.Status, Duplicate = result.Duplicate };
                 if (result.Transfer is not null)
                 {
@@ -43,6 +59,64 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
             }
             return response;
         });
+
+    /// <summary>
+    /// Which transfers break the namespace rule (null: none). A new transfer's id must carry the
+    /// request's declared namespace in its top byte, and a customer's transfer may not be forced.
+    /// An id that is already committed is let through: the engine answers it as it always has
+    /// (duplicate, or "already used"), so a retry of a transfer made before namespaces existed, or
+    /// made with the same id, still learns its outcome — and nothing new is written under it.
+    /// </summary>
+    private async Task<bool[]?> RefusedForNamespaceAsync(IdNamespace declared, LedgerTransfer[] transfers, CancellationToken cancellationToken)
+    {
+        List<int>? suspects = null;
+        for (var index = 0; index < transfers.Length; index++)
+        {
+            if (!FitsNamespace(declared, transfers[index]))
+            {
+                (suspects ??= []).Add(index);
+            }
+        }
+        if (suspects is null)
+        {
+            return null;
+        }
+        var committed = (await engine.FindCommittedTransfersAsync(suspects.Select(index => transfers[index].Id).ToArray(), cancellationToken))
+            .Select(transfer => transfer.Id).ToHashSet();
+        var refused = new bool[transfers.Length];
+        foreach (var index in suspects)
+        {
+            refused[index] = !committed.Contains(transfers[index].Id);
+            if (refused[index])
+            {
+                engine.Metrics.TransferDecided(new LedgerTransferResult(TransferStatus.IdNamespaceMismatch, Duplicate: false, Transfer: null));
+                LogNamespaceMismatch(LedgerMetrics.NamespaceName(declared), Invariant($"{transfers[index].Id:x32}"));
+            }
+        }
+        return refused;
+    }
+
+    /// <summary>A zero id is left to the engine, which refuses it with its own status.</summary>
+    internal static bool FitsNamespace(IdNamespace declared, LedgerTransfer transfer) =>
+        transfer.Id == UInt128.Zero
+        || (declared != IdNamespace.Unspecified
+            && Uint128.NamespaceOf(transfer.Id) == declared
+            && !(declared == IdNamespace.Customer && transfer.IsForced));
+
+    /// <summary>
+    /// "Id already used" told to the card processor or the bank's own jobs means a transfer the
+    /// bank needs (a presentment's post, a hold's release) was not written: counted for the alert
+    /// BulwarkLedgerIdConflict and logged as an error. For customers it is an ordinary answer (a
+    /// reused idempotency key) and only counted.
+    /// </summary>
+    private void IdConflict(IdNamespace declared, UInt128 id)
+    {
+        engine.Metrics.IdConflict(declared);
+        if (declared is IdNamespace.Card or IdNamespace.Bank)
+        {
+            LogBankIdConflict(LedgerMetrics.NamespaceName(declared), Invariant($"{id:x32}"));
+        }
+    }
 
     public override Task<GetAccountsResponse> GetAccounts(GetAccountsRequest request, ServerCallContext context) =>
         Guard(context, async () =>
@@ -138,6 +212,12 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
         new(new Status(StatusCode.InvalidArgument, $"{field}: {message}."));
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    [LoggerMessage(EventId = 1421, Level = LogLevel.Error, Message = "A {IdNamespace} transfer was refused because its id {TransferId} is already used by another transfer; see docs/runbooks/alerts.md#bulwarkledgeridconflict")]
+    private partial void LogBankIdConflict(string idNamespace, string transferId);
+
+    [LoggerMessage(EventId = 1422, Level = LogLevel.Warning, Message = "Transfer {TransferId} refused: its id is not in the namespace the caller declared ({IdNamespace})")]
+    private partial void LogNamespaceMismatch(string idNamespace, string transferId);
 
     [LoggerMessage(EventId = 1420, Level = LogLevel.Error, Message = "Ledger call {Method} failed on a broken invariant")]
     private partial void LogInternal(Exception error, string method);

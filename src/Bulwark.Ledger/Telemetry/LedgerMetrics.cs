@@ -22,6 +22,7 @@ public sealed class LedgerMetrics : IDisposable
     private readonly Counter<long> _holdsExpired;
     private readonly Counter<long> _batchesFailed;
     private readonly Counter<long> _notFound;
+    private readonly Counter<long> _idConflicts;
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<double> _commitDuration;
 
@@ -38,6 +39,8 @@ public sealed class LedgerMetrics : IDisposable
         _holdsExpired = _meter.CreateCounter<long>("bulwark.ledger.holds.expired", "{hold}", "Holds released because their timeout passed.");
         _batchesFailed = _meter.CreateCounter<long>("bulwark.ledger.batches.failed", "{batch}", "Batches that failed and were not written, by reason.");
         _notFound = _meter.CreateCounter<long>("bulwark.ledger.lookups.not_found", "{lookup}", "Looked-up ids the ledger does not hold, by kind.");
+        _idConflicts = _meter.CreateCounter<long>("bulwark.ledger.transfers.id_conflicts", "{transfer}",
+            "New transfers answered ID_ALREADY_USED_WITH_DIFFERENT_BODY, by the caller's id namespace. For the card and bank namespaces every one is an alert: a bank process could not write what it needed.");
         _batchSize = _meter.CreateHistogram<int>("bulwark.ledger.batch.size", "{item}", "Items committed per batch.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8190] });
         _commitDuration = _meter.CreateHistogram<double>("bulwark.ledger.commit.duration", "s", "Time to write and sync one batch.",
@@ -79,6 +82,18 @@ public sealed class LedgerMetrics : IDisposable
             _accountsCreated.Add(1);
         }
     }
+
+    /// <summary>A transfer of <paramref name="idNamespace"/> was told its id is taken by another body.</summary>
+    internal void IdConflict(IdNamespace idNamespace) =>
+        _idConflicts.Add(1, new KeyValuePair<string, object?>("namespace", NamespaceName(idNamespace)));
+
+    internal static string NamespaceName(IdNamespace idNamespace) => idNamespace switch
+    {
+        IdNamespace.Customer => "customer",
+        IdNamespace.Card => "card",
+        IdNamespace.Bank => "bank",
+        _ => "unspecified",
+    };
 
     internal void HoldExpired() => _holdsExpired.Add(1);
 

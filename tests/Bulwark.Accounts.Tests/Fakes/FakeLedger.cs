@@ -32,6 +32,13 @@ public sealed class FakeLedger(TimeProvider time) : LedgerBase
     /// <summary>When true every call fails with UNAVAILABLE, as a ledger that is down.</summary>
     public bool Unavailable { get; set; }
 
+    /// <summary>
+    /// When true, a new transfer whose id is not in the request's declared namespace (or a forced
+    /// customer transfer) is ID_NAMESPACE_MISMATCH, as in the real ledger. Off, the fake accepts
+    /// any id, as ledgers before issue 11 did (tests use it to build a ledger of that time).
+    /// </summary>
+    public bool RequireNamespaces { get; set; }
+
     public int CommittedTransfersCount
     {
         get
@@ -90,7 +97,7 @@ public sealed class FakeLedger(TimeProvider time) : LedgerBase
             ExpireDueLocked();
             foreach (var transfer in request.Transfers)
             {
-                response.Results.Add(DecideLocked(transfer));
+                response.Results.Add(DecideLocked(transfer, request.IdNamespace));
             }
         }
         return Task.FromResult(response);
@@ -226,7 +233,7 @@ public sealed class FakeLedger(TimeProvider time) : LedgerBase
 
     private static TransferResult Refused(TransferStatus status) => new() { Status = status };
 
-    private TransferResult DecideLocked(Transfer transfer)
+    private TransferResult DecideLocked(Transfer transfer, IdNamespace declared)
     {
         var id = Id(transfer.Id);
         if (id == UInt128.Zero)
@@ -238,6 +245,11 @@ public sealed class FakeLedger(TimeProvider time) : LedgerBase
             return Body(existing.Request).Equals(Body(transfer))
                 ? new TransferResult { Status = TransferStatus.Ok, Duplicate = true, Transfer = existing.Committed.Clone() }
                 : Refused(TransferStatus.IdAlreadyUsedWithDifferentBody);
+        }
+        if (RequireNamespaces && (declared == IdNamespace.Unspecified || Uint128.NamespaceOf(id) != declared
+            || (declared == IdNamespace.Customer && (transfer.Flags & (uint)TransferFlags.Force) != 0)))
+        {
+            return Refused(TransferStatus.IdNamespaceMismatch);
         }
         var flags = transfer.Flags;
         if ((flags & ~KnownTransferFlags) != 0 || BitOperations.PopCount(flags) > 1)

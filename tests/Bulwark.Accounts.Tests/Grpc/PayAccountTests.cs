@@ -38,7 +38,7 @@ public sealed class PayAccountTests(AccountsHostFixture fixture) : IClassFixture
 
         var movement = await Host.Accounts.PayAccountAsync(request);
 
-        Assert.Equal(request.IdempotencyKey, movement.TransferId);
+        Assert.NotEqual(request.IdempotencyKey, movement.TransferId);
         Assert.Equal(1_234, movement.Amount);
         Assert.False(movement.Duplicate);
         Assert.Equal(10_000 - 1_234, Host.Balance(payer.Account.LedgerAccountId));
@@ -241,8 +241,8 @@ public sealed class PayAccountTests(AccountsHostFixture fixture) : IClassFixture
     {
         var (payer, payee) = await PartiesAsync(funds: 10_000);
         var request = Pay(payer, payee, 2_500);
-        await Host.Accounts.PayAccountAsync(request);
-        PotTests.DeleteMovementRow(Host.DatabasePath, request.IdempotencyKey);
+        var first = await Host.Accounts.PayAccountAsync(request);
+        PotTests.DeleteMovementRow(Host.DatabasePath, first.TransferId);
 
         var retry = await Host.Accounts.PayAccountAsync(request);
 
@@ -257,8 +257,8 @@ public sealed class PayAccountTests(AccountsHostFixture fixture) : IClassFixture
         var request = Pay(payer, payee, 2_500);
         var other = Pay(payer, payee, 1_000);
         other.IdempotencyKey = request.IdempotencyKey;
-        await Host.Accounts.PayAccountAsync(other);
-        PotTests.DeleteMovementRow(Host.DatabasePath, request.IdempotencyKey);
+        var first = await Host.Accounts.PayAccountAsync(other);
+        PotTests.DeleteMovementRow(Host.DatabasePath, first.TransferId);
 
         await RpcAssert.FailsAsync(StatusCode.AlreadyExists, () => Host.Accounts.PayAccountAsync(request).ResponseAsync);
         Assert.Equal(1_000, Host.Balance(payee.Account.LedgerAccountId));

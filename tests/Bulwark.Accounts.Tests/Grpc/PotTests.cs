@@ -1,5 +1,6 @@
 using Bulwark.Accounts.Protos;
 using Bulwark.Ledger.Protos;
+using Bulwark.Testing;
 using Grpc.Core;
 
 namespace Bulwark.Accounts.Tests.Grpc;
@@ -131,7 +132,9 @@ public sealed class PotTests(AccountsHostFixture fixture) : IClassFixture<Accoun
 
         var movement = await Host.Accounts.MoveMoneyAsync(request);
 
-        Assert.Equal(request.IdempotencyKey, movement.TransferId);
+        // Issue 11: the ledger id is derived from the key, in the customer namespace, never the key itself.
+        Assert.NotEqual(request.IdempotencyKey, movement.TransferId);
+        Assert.Equal(IdNamespace.Customer, Uint128.NamespaceOf(FakeLedger.Id(FakeLedger.Id(movement.TransferId))));
         Assert.Equal(2_500, movement.Amount);
         Assert.Equal("GBP", movement.Currency);
         Assert.False(movement.Duplicate);
@@ -292,7 +295,7 @@ public sealed class PotTests(AccountsHostFixture fixture) : IClassFixture<Accoun
         var movements = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Host.Accounts.MoveMoneyAsync(request).ResponseAsync));
 
         Assert.Single(movements, movement => !movement.Duplicate);
-        Assert.All(movements, movement => Assert.Equal(request.IdempotencyKey, movement.TransferId));
+        Assert.All(movements, movement => Assert.Equal(movements[0].TransferId, movement.TransferId));
         Assert.Equal(9_000, Host.Balance(customer.Account.LedgerAccountId));
     }
 
@@ -301,14 +304,14 @@ public sealed class PotTests(AccountsHostFixture fixture) : IClassFixture<Accoun
     {
         var (customer, pot) = await CustomerWithPotAsync(funds: 10_000);
         var request = Move(customer, pot, 2_000);
-        await Host.Accounts.MoveMoneyAsync(request);
+        var first = await Host.Accounts.MoveMoneyAsync(request);
         // What a crash after the ledger committed and before the movement row was written leaves behind.
-        DeleteMovementRow(Host.DatabasePath, request.IdempotencyKey);
+        DeleteMovementRow(Host.DatabasePath, first.TransferId);
 
         var retry = await Host.Accounts.MoveMoneyAsync(request);
 
         Assert.True(retry.Duplicate);
-        Assert.Equal(request.IdempotencyKey, retry.TransferId);
+        Assert.Equal(first.TransferId, retry.TransferId);
         Assert.Equal(8_000, Host.Balance(customer.Account.LedgerAccountId));
         Assert.Equal(2_000, Host.Balance(pot.LedgerAccountId));
     }
@@ -345,13 +348,14 @@ public sealed class PotTests(AccountsHostFixture fixture) : IClassFixture<Accoun
         Assert.Equal(600, host.Balance(pot.LedgerAccountId));
     }
 
-    internal static void DeleteMovementRow(string databasePath, string key)
+    /// <summary>Deletes the movement recorded for a ledger transfer id (the column keeps its old name).</summary>
+    internal static void DeleteMovementRow(string databasePath, string transferId)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={databasePath};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "DELETE FROM money_movements WHERE idempotency_key = $key";
-        command.Parameters.AddWithValue("$key", key);
+        command.Parameters.AddWithValue("$key", transferId);
         Assert.Equal(1, command.ExecuteNonQuery());
     }
 }

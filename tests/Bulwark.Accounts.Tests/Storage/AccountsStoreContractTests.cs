@@ -170,6 +170,21 @@ public abstract class AccountsStoreContractTests
     }
 
     [Fact]
+    public async Task GetOrAddMovementTransferId_SameCustomerAndKeyTwice_FirstIdKeptAndOtherCustomersSeparate()
+    {
+        var customer = NewId();
+        var key = AccountsTestHost.NewKey();
+        var firstId = AccountsTestHost.NewKey();
+
+        Assert.Equal(firstId, await Store.GetOrAddMovementTransferIdAsync(customer, key, firstId, 1_000, None));
+        Assert.Equal(firstId, await Store.GetOrAddMovementTransferIdAsync(customer, key, AccountsTestHost.NewKey(), 2_000, None));
+        Assert.Equal(firstId, await Store.FindMovementTransferIdAsync(customer, key, None));
+        var otherId = AccountsTestHost.NewKey();
+        Assert.Equal(otherId, await Store.GetOrAddMovementTransferIdAsync(NewId(), key, otherId, 1_000, None));
+        Assert.Null(await Store.FindMovementTransferIdAsync(NewId(), key, None));
+    }
+
+    [Fact]
     public async Task Lookups_Unknown_Null()
     {
         Assert.Null(await Store.GetCustomerAsync(NewId(), None));

@@ -188,6 +188,17 @@ public sealed class ClearingFileTests
         Assert.Throws<ArgumentException>(() => ClearingFileFormat.Write(file, new StringWriter()));
     }
 
+    [Fact]
+    public void Write_AmountsSumBeyondLong_OverflowInsteadOfAWrappedTrailer()
+    {
+        var merchants = MerchantPopulation.Create(1, 1);
+        var file = ClearingFileGenerator.Generate(Day, [Approval(Cards(1)[0], merchants.Merchants[0], "000000000001", new DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.Zero))], Cards(1), merchants, new ClearingOptions { NoAuthorizationShare = 0, DuplicateShare = 0 });
+        var huge = file.Presentments[0] with { AmountMinor = long.MaxValue };
+        file = file with { Presentments = [huge, huge with { PresentmentId = huge.PresentmentId + "-2" }] };
+
+        Assert.Throws<OverflowException>(() => ClearingFileFormat.Write(file, new StringWriter()));
+    }
+
     private static AuthorizationRecord Approval(SchemeCard card, SchemeMerchant merchant, string rrn, DateTimeOffset at) =>
         new(rrn, 1, card, merchant, 1_250, "A12345", PosEntryModes.Contactless, at, StandIn: false);
 

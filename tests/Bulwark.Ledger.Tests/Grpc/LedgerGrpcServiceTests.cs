@@ -56,9 +56,12 @@ public sealed class LedgerGrpcServiceTests : IAsyncLifetime
         Assert.All(response.Results, r => Assert.Equal(CreateAccountStatus.Ok, r.Status));
     }
 
+    /// <summary>A transfer id of the bank's own namespace, which these tests declare.</summary>
+    private static UInt128 BankId(int id) => Uint128.InNamespace(IdNamespace.Bank, (UInt128)id);
+
     private static Transfer Transfer(int id, int debit, int credit, long amount) => new()
     {
-        Id = ((UInt128)id).ToProto(),
+        Id = BankId(id).ToProto(),
         DebitAccountId = ((UInt128)debit).ToProto(),
         CreditAccountId = ((UInt128)credit).ToProto(),
         Amount = amount,
@@ -74,10 +77,11 @@ public sealed class LedgerGrpcServiceTests : IAsyncLifetime
 
         var submitted = await Client.SubmitTransfersAsync(new SubmitTransfersRequest
         {
+            IdNamespace = IdNamespace.Bank,
             Transfers = { Transfer(10, 1, 2, 500), Transfer(11, 2, 1, 501), Transfer(10, 1, 2, 500) },
         });
         var accounts = await Client.GetAccountsAsync(new GetAccountsRequest { Ids = { ((UInt128)2).ToProto(), ((UInt128)9).ToProto() } });
-        var transfers = await Client.GetTransfersAsync(new GetTransfersRequest { Ids = { ((UInt128)10).ToProto(), ((UInt128)11).ToProto() } });
+        var transfers = await Client.GetTransfersAsync(new GetTransfersRequest { Ids = { BankId(10).ToProto(), BankId(11).ToProto() } });
         var listed = await Client.ListAccountTransfersAsync(new ListAccountTransfersRequest { AccountId = ((UInt128)2).ToProto() });
 
         Assert.Equal([TransferStatus.Ok, TransferStatus.ExceedsCredits, TransferStatus.Ok], submitted.Results.Select(r => r.Status));
@@ -86,7 +90,7 @@ public sealed class LedgerGrpcServiceTests : IAsyncLifetime
         Assert.Equal(500, Assert.Single(accounts.Accounts).CreditsPosted);
         Assert.Equal((UInt128)9, Assert.Single(accounts.Missing).ToUInt128());
         Assert.Equal("Funding", Assert.Single(transfers.Transfers).Metadata["description"]);
-        Assert.Equal((UInt128)11, Assert.Single(transfers.Missing).ToUInt128());
+        Assert.Equal(BankId(11), Assert.Single(transfers.Missing).ToUInt128());
         Assert.Equal(TransferState.Posted, Assert.Single(listed.Transfers).State);
         Assert.Equal("", listed.NextCursor);
     }
@@ -98,18 +102,19 @@ public sealed class LedgerGrpcServiceTests : IAsyncLifetime
         var hold = Transfer(10, 1, 2, 300);
         hold.Flags = (uint)TransferFlags.Pending;
         hold.TimeoutSeconds = 600;
-        await Client.SubmitTransfersAsync(new SubmitTransfersRequest { Transfers = { hold } });
+        await Client.SubmitTransfersAsync(new SubmitTransfersRequest { IdNamespace = IdNamespace.Bank, Transfers = { hold } });
 
         var post = await Client.SubmitTransfersAsync(new SubmitTransfersRequest
         {
-            Transfers = { new Transfer { Id = ((UInt128)11).ToProto(), PendingId = ((UInt128)10).ToProto(), Flags = (uint)TransferFlags.PostPending, Amount = 200 } },
+            IdNamespace = IdNamespace.Bank,
+            Transfers = { new Transfer { Id = BankId(11).ToProto(), PendingId = BankId(10).ToProto(), Flags = (uint)TransferFlags.PostPending, Amount = 200 } },
         });
 
         var result = Assert.Single(post.Results);
         Assert.Equal(TransferStatus.Ok, result.Status);
         Assert.Equal((UInt128)1, result.Transfer.DebitAccountId.ToUInt128());
         Assert.Equal(200, result.Transfer.Amount);
-        Assert.Equal((UInt128)10, result.Transfer.PendingId.ToUInt128());
+        Assert.Equal(BankId(10), result.Transfer.PendingId.ToUInt128());
     }
 
     [Fact]
@@ -131,7 +136,8 @@ public sealed class LedgerGrpcServiceTests : IAsyncLifetime
 
         var response = await Client.SubmitTransfersAsync(new SubmitTransfersRequest
         {
-            Transfers = { new Transfer { Amount = 1, Currency = "GBP" }, new Transfer { Id = ((UInt128)5).ToProto(), Amount = 1, Currency = "GBP" } },
+            IdNamespace = IdNamespace.Bank,
+            Transfers = { new Transfer { Amount = 1, Currency = "GBP" }, new Transfer { Id = BankId(5).ToProto(), Amount = 1, Currency = "GBP" } },
         });
 
         Assert.Equal([TransferStatus.IdMustNotBeZero, TransferStatus.AccountsMustBeDifferent], response.Results.Select(r => r.Status));
