@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Bulwark.Accounts.Protos;
 using Bulwark.Cli.Demo;
+using Bulwark.Ledger.Protos;
 using Grpc.Core;
 
 namespace Bulwark.Cli.Operator;
@@ -30,7 +31,8 @@ internal static class CustomerCreation
         {
             // A fresh id (never zero): the channel's own retries resend the same request, so the same id.
             var bytes = RandomNumberGenerator.GetBytes(16);
-            var id = new UInt128(BitConverter.ToUInt64(bytes, 0), BitConverter.ToUInt64(bytes, 8) | 1);
+            // In the bank's own namespace: the ledger refuses a bank job's transfer with any other top byte.
+            var id = Uint128.InNamespace(IdNamespace.Bank, new UInt128(BitConverter.ToUInt64(bytes, 0), BitConverter.ToUInt64(bytes, 8) | 1));
             var seeder = new DemoSeeder(bank.Accounts, bank.Ledger, TextWriter.Null);
             try
             {

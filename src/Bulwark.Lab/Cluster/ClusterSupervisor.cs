@@ -23,11 +23,18 @@ public sealed partial class ClusterSupervisor(string stateDirectory, Func<Cluste
     /// <summary>How often processes are checked (exits are noticed within this).</summary>
     public static readonly TimeSpan PassInterval = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>How often each instance's <c>/health/live</c> is asked, and the deadline of one probe.</summary>
+    /// <summary>How often each instance's <c>/health/live</c> is asked.</summary>
     public static readonly TimeSpan LivenessInterval = TimeSpan.FromSeconds(2);
 
-    /// <summary>Consecutive failed liveness probes after which a running process is killed and restarted.</summary>
-    public const int LivenessFailuresMax = 3;
+    /// <summary>The deadline of one liveness probe: generous, a busy process is not a hung one.</summary>
+    public static readonly TimeSpan LivenessTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Consecutive failed liveness probes after which a running process is killed and restarted:
+    /// about 10-15 s of silence. Killing a process that is only slow (a loaded machine) would turn
+    /// a slowdown into an outage, so this errs on the side of waiting.
+    /// </summary>
+    public const int LivenessFailuresMax = 5;
 
     /// <summary>
     /// A process that has never answered is not probed to death before this (it may be starting:
@@ -47,9 +54,9 @@ public sealed partial class ClusterSupervisor(string stateDirectory, Func<Cluste
     public const int CrashLoopStreak = 3;
 
     private readonly Dictionary<string, Liveness> _liveness = new(StringComparer.Ordinal);
-    private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = LivenessInterval })
+    private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = LivenessTimeout })
     {
-        Timeout = LivenessInterval,
+        Timeout = LivenessTimeout,
         DefaultRequestVersion = HttpVersion.Version20,
         DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };

@@ -13,7 +13,12 @@ namespace Bulwark.Lab.Cluster;
 public static class LocalEtcd
 {
     private const int HealthyWithinSecondsMax = 30;
-    private const int MemberAddAttemptsMax = 60;
+    /// <summary>
+    /// etcd refuses a membership change while a member added in the last seconds is not yet
+    /// connected to all ("unhealthy cluster"); asked again every 250 ms for up to a minute (on a
+    /// loaded 2-core machine a new member took over 15 s to connect).
+    /// </summary>
+    private const int MemberAddAttemptsMax = 240;
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
 

@@ -30,6 +30,9 @@ public sealed class IdempotencyLevelTests
         // Sets the flag to the value given.
         ["SetCardFrozen"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
         ["FindCardByPan"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
+        // Operators' reads (bulwark customers list|show).
+        ["ListCustomers"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
+        ["FindCustomerByEmail"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
     };
 
     [Fact]

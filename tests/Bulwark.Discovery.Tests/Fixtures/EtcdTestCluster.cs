@@ -1,29 +1,35 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Bulwark.Lab.Cluster;
 
 namespace Bulwark.Discovery.Tests.Fixtures;
 
 /// <summary>
-/// Real etcd members started by the test on free loopback ports in a temporary directory, with
-/// progress notifications every second. Members can be added, removed, killed and restarted while
-/// clients run. Every process started here is killed by its own handle at the end.
+/// Real etcd members for a test, started by the lab (<see cref="LocalEtcd"/>: the same code that
+/// starts the local cluster's members) on free loopback ports in a temporary directory, with
+/// progress notifications every second. Members can be added, removed, killed, paused and
+/// restarted while clients run. Every process is stopped by its PID at the end.
 /// </summary>
 public sealed class EtcdTestCluster : IAsyncDisposable
 {
-    private const int StartWaitSecondsMax = 20;
-
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"bulwark-etcd-{Guid.NewGuid():N}");
+    private readonly ClusterState _state = new() { EtcdToken = $"bulwark-{Guid.NewGuid():N}", StartedAt = DateTimeOffset.UtcNow };
     private readonly List<Member> _members = [];
-    private readonly string _token = $"bulwark-{Guid.NewGuid():N}";
 
-    public sealed record Member(string Name, int ClientPort, int PeerPort)
+    /// <summary>One member as the tests see it.</summary>
+    public sealed record Member(EtcdMemberState State)
     {
-        public Process? Process { get; set; }
+        public string Name => State.Name;
 
-        public Uri ClientUrl => new($"http://127.0.0.1:{ClientPort}");
+        public int ClientPort => State.ClientPort;
 
-        public string PeerUrl => $"http://127.0.0.1:{PeerPort}";
+        public int PeerPort => State.PeerPort;
+
+        public Uri ClientUrl => new(State.ClientUrl);
+
+        public string PeerUrl => State.PeerUrl;
     }
 
     public IReadOnlyList<Member> Members => _members;
@@ -34,18 +40,19 @@ public sealed class EtcdTestCluster : IAsyncDisposable
     {
         var cluster = new EtcdTestCluster();
         Directory.CreateDirectory(cluster._directory);
-        for (var i = 1; i <= members; i++)
+        for (var i = 0; i < members; i++)
         {
-            cluster._members.Add(new Member($"m{i}", FreePort(), FreePort()));
+            cluster._state.Members.Add(LocalEtcd.NewMember(cluster._state));
         }
-        var initial = string.Join(",", cluster._members.Select(m => $"{m.Name}={m.PeerUrl}"));
-        foreach (var member in cluster._members)
+        cluster._members.AddRange(cluster._state.Members.Select(m => new Member(m)));
+        var initial = string.Join(",", cluster._state.Members.Select(m => $"{m.Name}={m.PeerUrl}"));
+        foreach (var member in cluster._state.Members)
         {
-            cluster.Launch(member, initial, "new");
+            LocalEtcd.Launch(cluster._directory, cluster._state, member, initial, "new");
         }
-        foreach (var member in cluster._members)
+        foreach (var member in cluster._state.Members)
         {
-            await WaitHealthyAsync(member);
+            await LocalEtcd.WaitHealthyAsync(cluster._directory, member, CancellationToken.None);
         }
         return cluster;
     }
@@ -53,62 +60,39 @@ public sealed class EtcdTestCluster : IAsyncDisposable
     /// <summary>Adds a member through the cluster API, then starts it (one at a time keeps quorum).</summary>
     public async Task<Member> AddMemberAsync()
     {
-        var member = new Member($"m{_members.Count + 1}-{Guid.NewGuid():N}"[..8], FreePort(), FreePort());
-        // etcd refuses to add a member until every current one has been connected for a few
-        // seconds ("unhealthy cluster"); ask again for a bounded time.
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await EtcdctlAsync($"member add {member.Name} --peer-urls={member.PeerUrl}");
-                break;
-            }
-            catch (InvalidOperationException error) when (attempt < 40 && error.Message.Contains("unhealthy cluster", StringComparison.Ordinal))
-            {
-                await Task.Delay(250);
-            }
-        }
-        _members.Add(member);
-        var initial = string.Join(",", _members.Where(m => m.Process is not null || m == member).Select(m => $"{m.Name}={m.PeerUrl}"));
-        Launch(member, initial, "existing");
-        await WaitHealthyAsync(member);
-        return member;
+        var added = new Member(await LocalEtcd.AddAsync(_directory, _state, CancellationToken.None));
+        _members.Add(added);
+        return added;
     }
 
     /// <summary>Removes a member through the cluster API, then stops its process.</summary>
     public async Task RemoveMemberAsync(Member member)
     {
         ArgumentNullException.ThrowIfNull(member);
-        // A removal right after a leader change can time out; ask again (bounded) until the
-        // member list no longer has it.
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                var list = await EtcdctlAsync("member list", except: member);
-                var line = list.Split('\n').FirstOrDefault(l => l.Contains($", {member.Name},", StringComparison.Ordinal));
-                if (line is null)
-                {
-                    break;
-                }
-                await EtcdctlAsync($"member remove {line.Split(',')[0].Trim()}", except: member);
-                break;
-            }
-            catch (InvalidOperationException) when (attempt < 20)
-            {
-                await Task.Delay(500);
-            }
-        }
-        Kill(member);
+        await LocalEtcd.RemoveAsync(_directory, _state, member.State, CancellationToken.None);
         _members.Remove(member);
     }
 
     /// <summary>Kills every member (SIGKILL): etcd becomes unreachable.</summary>
     public void KillAll()
     {
-        foreach (var member in _members)
+        foreach (var member in _state.Members)
         {
-            Kill(member);
+            LocalProcesses.StopAsync(member.Pid, _directory, TimeSpan.Zero, CancellationToken.None, signal: "KILL").GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>Starts every member again on its data directory and ports.</summary>
+    public async Task RestartAllAsync()
+    {
+        var initial = string.Join(",", _state.Members.Select(m => $"{m.Name}={m.PeerUrl}"));
+        foreach (var member in _state.Members)
+        {
+            LocalEtcd.Launch(_directory, _state, member, initial, "existing");
+        }
+        foreach (var member in _state.Members)
+        {
+            await LocalEtcd.WaitHealthyAsync(_directory, member, CancellationToken.None);
         }
     }
 
@@ -118,44 +102,34 @@ public sealed class EtcdTestCluster : IAsyncDisposable
     /// </summary>
     public async Task PauseAllAsync()
     {
-        foreach (var member in _members.Where(m => m.Process is not null))
+        foreach (var member in _state.Members)
         {
-            await SignalAsync(member.Process!.Id, "STOP");
+            await SignalAsync(member.Pid, "STOP");
         }
     }
 
     /// <summary>Lets every paused member run again (SIGCONT).</summary>
     public async Task ResumeAllAsync()
     {
-        foreach (var member in _members.Where(m => m.Process is not null))
+        foreach (var member in _state.Members)
         {
-            await SignalAsync(member.Process!.Id, "CONT");
+            await SignalAsync(member.Pid, "CONT");
         }
     }
 
-    private static async Task SignalAsync(int pid, string signal)
+    private async Task SignalAsync(int pid, string signal)
     {
-        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (!LocalProcesses.IsRunning(pid, _directory))
+        {
+            return;
+        }
+        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
         await kill.WaitForExitAsync();
-    }
-
-    /// <summary>Starts every member again on its data directory and ports.</summary>
-    public async Task RestartAllAsync()
-    {
-        var initial = string.Join(",", _members.Select(m => $"{m.Name}={m.PeerUrl}"));
-        foreach (var member in _members)
-        {
-            Launch(member, initial, "existing");
-        }
-        foreach (var member in _members)
-        {
-            await WaitHealthyAsync(member);
-        }
     }
 
     public async Task<string> EtcdctlAsync(string arguments, Member? except = null)
     {
-        var endpoints = string.Join(",", _members.Where(m => m != except && m.Process is not null).Select(m => m.ClientUrl.ToString().TrimEnd('/')));
+        var endpoints = string.Join(",", _members.Where(m => m != except && LocalProcesses.IsRunning(m.State.Pid, _directory)).Select(m => m.State.ClientUrl));
         var info = new ProcessStartInfo("etcdctl", $"--endpoints={endpoints} --command-timeout=5s {arguments}")
         {
             RedirectStandardOutput = true,
@@ -174,71 +148,6 @@ public sealed class EtcdTestCluster : IAsyncDisposable
         return await output;
     }
 
-    private void Launch(Member member, string initialCluster, string state)
-    {
-        var dataDirectory = Path.Combine(_directory, member.Name);
-        var arguments = string.Join(' ',
-            $"--name {member.Name} --data-dir {dataDirectory}",
-            $"--listen-client-urls {member.ClientUrl.ToString().TrimEnd('/')} --advertise-client-urls {member.ClientUrl.ToString().TrimEnd('/')}",
-            $"--listen-peer-urls {member.PeerUrl} --initial-advertise-peer-urls {member.PeerUrl}",
-            $"--initial-cluster {initialCluster} --initial-cluster-state {state} --initial-cluster-token {_token}",
-            "--heartbeat-interval 100 --election-timeout 1000 --experimental-watch-progress-notify-interval 1s",
-            "--logger zap --log-outputs stderr --log-level warn");
-        var info = new ProcessStartInfo("etcd", arguments) { RedirectStandardError = true, RedirectStandardOutput = true };
-        var process = Process.Start(info)!;
-        process.ErrorDataReceived += (_, _) => { };
-        process.OutputDataReceived += (_, _) => { };
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        member.Process = process;
-    }
-
-    private static async Task WaitHealthyAsync(Member member)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(StartWaitSecondsMax);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
-        while (DateTime.UtcNow < deadline)
-        {
-            if (member.Process is { HasExited: true })
-            {
-                throw new InvalidOperationException($"etcd member {member.Name} exited with {member.Process.ExitCode}");
-            }
-            try
-            {
-                using var response = await http.GetAsync(new Uri(member.ClientUrl, "/health"));
-                var body = await response.Content.ReadAsStringAsync();
-                if (response.IsSuccessStatusCode && body.Contains("true", StringComparison.Ordinal))
-                {
-                    return;
-                }
-            }
-            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
-            {
-                // Not up yet.
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"etcd member {member.Name} not healthy after {StartWaitSecondsMax} s");
-    }
-
-    private static void Kill(Member member)
-    {
-        if (member.Process is { } process)
-        {
-            try
-            {
-                process.Kill();
-                process.WaitForExit(5000);
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-            process.Dispose();
-            member.Process = null;
-        }
-    }
-
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -251,13 +160,6 @@ public sealed class EtcdTestCluster : IAsyncDisposable
         // SIGKILL ends a stopped process too; resuming first lets it exit at once.
         await ResumeAllAsync();
         KillAll();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort: the temporary directory is reclaimed by the system.
-        }
+        LocalEtcd.TryDelete(_directory);
     }
 }
