@@ -51,6 +51,19 @@ public sealed class CardLinkServerTests
     }
 
     [Fact]
+    public async Task HandBuiltAuthorisationWithPrivateField48_ApprovedNotFormatError()
+    {
+        await using var bank = await StartAsync();
+        await using var scheme = await bank.ConnectAsync();
+
+        await scheme.SendRawAsync(HandBuilt.AuthorisationWithField48(bank.Pan, 100, Messages.NextStan(), bank.Expiry, "VIS;TID=00001234"));
+        var response = await scheme.ReceiveAsync();
+
+        Assert.Equal(Iso8583ResponseCodes.Approved, response.GetResponseCode());
+        Assert.Equal(100, (await bank.CustomerAccountAsync()).DebitsPending);
+    }
+
+    [Fact]
     public async Task AfterSignOff_AuthorisationAnswered91()
     {
         await using var bank = await StartAsync();

@@ -16,6 +16,9 @@ internal static class HandBuilt
     public static readonly byte[] AuthorisationBitmapWithEmptySecondary =
         [0xf2, 0x3c, 0x44, 0x01, 0x08, 0xe0, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
 
+    /// <summary>The 0100 bitmap plus field 48 (additional data, private), which Bulwark does not use.</summary>
+    public static readonly byte[] AuthorisationBitmapWithField48 = [0x72, 0x3c, 0x44, 0x01, 0x08, 0xe1, 0x80, 0x00];
+
     /// <summary>Bitmaps of 0800: fields 1 (secondary present), 7, 11; secondary: field 70.</summary>
     public static readonly byte[] NetworkManagementBitmaps =
         [0x82, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
@@ -28,6 +31,20 @@ internal static class HandBuilt
 
     public static byte[] NetworkManagement(int stan, string code) =>
         Frame("0800", NetworkManagementBitmaps, "1122143015", stan.ToString("D6", System.Globalization.CultureInfo.InvariantCulture), code);
+
+    /// <summary>An 0100 that also carries field 48, as "012" + <paramref name="privateData"/> between fields 43 and 49.</summary>
+    public static byte[] AuthorisationWithField48(string pan, long amount, int stan, string expiry, string privateData)
+    {
+        var plain = Authorisation(pan, amount, stan, expiry);
+        var field48 = System.Text.Encoding.ASCII.GetBytes(privateData.Length.ToString("D3", System.Globalization.CultureInfo.InvariantCulture) + privateData);
+        // Field 49 (3 bytes) ends the plain frame; field 48 goes just before it.
+        byte[] body = [.. plain[2..^3], .. field48, .. plain[^3..]];
+        AuthorisationBitmapWithField48.CopyTo(body, 4);
+        var frame = new byte[body.Length + 2];
+        BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)body.Length);
+        body.CopyTo(frame, 2);
+        return frame;
+    }
 
     public static byte[] Authorisation(string pan, long amount, int stan, string expiry, byte[]? bitmaps = null) =>
         Frame("0100", bitmaps ?? AuthorisationBitmap,
