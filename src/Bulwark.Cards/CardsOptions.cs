@@ -25,6 +25,23 @@ public sealed class CardsOptions
     /// <summary>Scheme connections served at once; more are refused. Default: 16.</summary>
     public int ConnectionsMax { get; init; } = 16;
 
+    /// <summary>
+    /// The source addresses (CIDR blocks such as <c>10.20.0.0/16</c>, or single addresses) that may
+    /// connect to the link; a connection from anywhere else is closed at once. Default: loopback only
+    /// (<c>127.0.0.0/8</c> and <c>::1</c>), which is where <c>bulwark run</c> and the local cluster's
+    /// simulator connect from. Add the scheme's addresses: docs/runbooks/card-link-allow-list.md.
+    /// </summary>
+    public IReadOnlyList<string> LinkAllowedSources { get; init; } = ["127.0.0.0/8", "::1/128"];
+
+    /// <summary>A connection on which no message arrives for this long is closed (the scheme echoes every 30-60 s). Default: 2 minutes.</summary>
+    public TimeSpan LinkIdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>A message whose first bytes have arrived must be complete within this. Default: 30 seconds.</summary>
+    public TimeSpan LinkReadTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Writing one answer may take this long; a peer that stops reading longer loses the connection. Default: 10 seconds.</summary>
+    public TimeSpan LinkWriteTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long an authorisation may take inside the bank before stand-in decides. Default: 1 second.</summary>
     public TimeSpan DeadlineBudget { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -88,9 +105,30 @@ public sealed class CardsOptions
         {
             throw new ArgumentException("CardsOptions.StandInBalanceRefreshInterval and StandInBalanceAgeMax must be positive.");
         }
+        ValidateLink();
         if (HoldTimeoutSeconds < 1 || AmountMaxMinor < 1 || StandInLimitPerCardMinor < 0 || DecisionCacheEntriesMax < 1)
         {
             throw new ArgumentException("CardsOptions: HoldTimeoutSeconds, AmountMaxMinor and DecisionCacheEntriesMax must be positive, StandInLimitPerCardMinor not negative.");
+        }
+    }
+
+    private void ValidateLink()
+    {
+        ArgumentNullException.ThrowIfNull(LinkAllowedSources);
+        if (LinkAllowedSources.Count == 0)
+        {
+            throw new ArgumentException("CardsOptions.LinkAllowedSources is empty: no scheme could connect. Keep the loopback default or list the scheme's addresses.");
+        }
+        foreach (var source in LinkAllowedSources)
+        {
+            if (!Link.CardLinkAllowList.TryParse(source, out _))
+            {
+                throw new ArgumentException($"CardsOptions.LinkAllowedSources: '{source}' is not an IP address or a CIDR block such as 10.20.0.0/16.");
+            }
+        }
+        if (LinkIdleTimeout <= TimeSpan.Zero || LinkReadTimeout <= TimeSpan.Zero || LinkWriteTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("CardsOptions.LinkIdleTimeout, LinkReadTimeout and LinkWriteTimeout must be positive.");
         }
     }
 }

@@ -26,6 +26,13 @@ public static class EdgeLimits
     public const int CursorLengthMax = 512;
     public const int IdLengthMax = 64;
 
+    /// <summary>
+    /// The largest amount one payment, pot movement or pot goal may have (minor units): the accounts
+    /// service's own limit (AccountsLimits.MovementAmountMax and PotGoalAmountMax). The edge checks it
+    /// first so that the customer hears the real limit, not the size of a 64-bit integer.
+    /// </summary>
+    public const long AmountMaxMinor = 1_000_000_000_00;
+
     public const int FeedPageLimitDefault = 20;
     public const int FeedPageLimitMax = 100;
 

@@ -279,12 +279,9 @@ public sealed class Iso8583Message
 
         var secondary = BinaryPrimitives.ReadUInt64BigEndian(span[offset..]);
         offset += Iso8583Limits.BitmapBytes;
-        if (secondary == 0)
-        {
-            // One message, one encoding: the builder never sends an empty secondary bitmap.
-            ThrowHelper.ThrowAt(Iso8583ErrorLocation.SecondaryBitmap, "announced by bit 1 but announces no field 65-128");
-        }
-
+        // A secondary bitmap that announces no field 65-128 is wasteful but allowed by ISO 8583, and
+        // some acquirer stacks always send one: it is read as "no field 65-128", not refused. The
+        // builder still leaves it out, so Bulwark itself sends one encoding.
         if ((secondary & Bitmap.FirstBit) != 0)
         {
             ThrowHelper.ThrowUnsupportedField(Iso8583Fields.TertiaryBitmap);

@@ -127,7 +127,8 @@ public sealed class CardsBank : IAsyncDisposable
         Assert.Fail("Never happened: " + what);
     }
 
-    public Task<SchemeClient> ConnectAsync() => SchemeClient.ConnectAsync(LinkEndpoint);
+    /// <summary>A scheme connection that has signed on; <see cref="SchemeClient.ConnectAsync"/> for one that has not.</summary>
+    public Task<SchemeClient> ConnectAsync() => SchemeClient.ConnectSignedOnAsync(LinkEndpoint);
 
     /// <summary>
     /// The processor's hold id for an authorisation (docs/internals/cards.md: SHA-256 of

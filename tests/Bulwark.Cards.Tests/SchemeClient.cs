@@ -25,6 +25,23 @@ public sealed class SchemeClient : IAsyncDisposable
         return new SchemeClient(client);
     }
 
+    /// <summary>Connects and signs on (0800, field 70 = 001), as a scheme does before anything else.</summary>
+    public static async Task<SchemeClient> ConnectSignedOnAsync(IPEndPoint endpoint)
+    {
+        var client = await ConnectAsync(endpoint);
+        var signOn = new Iso8583MessageBuilder(MessageTypeIndicator.NetworkManagementRequest)
+            .Set(Iso8583Fields.TransmissionDateTime, "1122143015")
+            .Set(Iso8583Fields.SystemsTraceAuditNumber, 999_999)
+            .Set(Iso8583Fields.NetworkManagementCode, Iso8583NetworkManagementCodes.SignOn);
+        var signedOn = await client.RoundTripAsync(signOn);
+        if (signedOn.GetResponseCode() != Iso8583ResponseCodes.Approved)
+        {
+            await client.DisposeAsync();
+            throw new InvalidOperationException($"Sign-on answered {signedOn.GetResponseCode()}.");
+        }
+        return client;
+    }
+
     public async Task SendAsync(Iso8583MessageBuilder message) => await SendRawAsync(FrameOf(message));
 
     public async Task SendRawAsync(byte[] bytes) => await _stream.WriteAsync(bytes);

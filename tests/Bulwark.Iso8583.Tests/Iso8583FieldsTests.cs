@@ -41,7 +41,7 @@ public sealed class Iso8583FieldsTests
 
     [Theory]
     [InlineData(1)]
-    [InlineData(5)]
+    [InlineData(52)]
     [InlineData(65)]
     [InlineData(128)]
     public void Get_UnsupportedField_ThrowsNamingField(int number)

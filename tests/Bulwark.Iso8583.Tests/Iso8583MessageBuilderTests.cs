@@ -184,7 +184,7 @@ public sealed class Iso8583MessageBuilderTests
     [InlineData(Iso8583Fields.ResponseCode, "0!", "field 39: non-alphanumeric character '!' at offset 1")]
     [InlineData(Iso8583Fields.CardAcceptorNameLocation, "Café", "field 43: non-ASCII character 'é' at offset 3")]
     [InlineData(Iso8583Fields.TransmissionDateTime, "1332000000", "field 7: month 13 at offset 0 is not 01-12")]
-    [InlineData(5, "1", "field 5: data element is not supported by this codec (its length is unknown)")]
+    [InlineData(52, "1", "field 52: data element is not supported by this codec (its length is unknown)")]
     [InlineData(Iso8583Fields.TertiaryBitmap, "1", "field 65: tertiary bitmap is not supported")]
     public void Set_BadValue_ThrowsNamingFieldAndLeavesBuilderUnchanged(int number, string value, string expected)
     {

@@ -195,15 +195,77 @@ public sealed class Iso8583MessageTests
     }
 
     [Fact]
-    public void Parse_EmptySecondaryBitmap_Throws()
+    public void Parse_EmptySecondaryBitmapBuiltByHand_AcceptedAsNoField65To128()
     {
-        var error = Assert.Throws<Iso8583FormatException>(() => Iso8583Message.Parse(Raw("0800", Bit(1), 0, "")));
+        // An 0800 sign-on as some acquirer stacks send it: bit 1 set, a secondary bitmap of zeros,
+        // then fields 7, 11 and 70 would need bit 70, so this one carries 7 and 11 only.
+        byte[] bytes =
+        [
+            0x30, 0x38, 0x30, 0x30, // MTI "0800"
+            0x82, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // primary bitmap: bits 1, 7, 11
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // secondary bitmap: present, no field 65-128
+            0x31, 0x31, 0x32, 0x32, 0x31, 0x34, 0x33, 0x30, 0x31, 0x35, // field 7 "1122143015"
+            0x30, 0x30, 0x30, 0x30, 0x34, 0x32, // field 11 "000042"
+        ];
 
-        Assert.Equal("secondary bitmap: announced by bit 1 but announces no field 65-128", error.Message);
+        var message = Iso8583Message.Parse(bytes);
+
+        Assert.Equal(MessageTypeIndicator.NetworkManagementRequest, message.Mti);
+        Assert.Equal(42, message.GetSystemsTraceAuditNumber());
+        Assert.Equal(2, message.FieldCount);
+        Assert.False(message.Has(Iso8583Fields.SecondaryBitmap));
+        Assert.False(message.Has(Iso8583Fields.NetworkManagementCode));
+    }
+
+    [Fact]
+    public void Parse_PrivateAndSettlementFieldsBuiltByHand_ParsedAndSkippedOver()
+    {
+        // Fields 5 (settlement amount), 48 and 63 (private data, LLLVAR) as another acquirer sends
+        // them around Bulwark's own 11 and 49; Bulwark acts on none of the three.
+        byte[] bytes =
+        [
+            0x30, 0x31, 0x30, 0x30, // MTI "0100"
+            0x08, 0x20, 0x00, 0x00, 0x00, 0x01, 0x80, 0x02, // primary bitmap: 5, 11, 48, 49, 63
+            0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31, 0x32, 0x30, 0x30, // field 5 "000000001200"
+            0x30, 0x30, 0x30, 0x30, 0x34, 0x32, // field 11 "000042"
+            0x30, 0x30, 0x35, 0x41, 0x42, 0x3d, 0x31, 0x3b, // field 48: length "005", "AB=1;"
+            0x38, 0x32, 0x36, // field 49 "826"
+            0x30, 0x30, 0x32, 0x5a, 0x39, // field 63: length "002", "Z9"
+        ];
+
+        var message = Iso8583Message.Parse(bytes);
+
+        Assert.Equal([5, 11, 48, 49, 63], Numbers(message));
+        Assert.Equal(42, message.GetSystemsTraceAuditNumber());
+        Assert.Equal("826", message.GetCurrencyCode());
+        Assert.Equal("AB=1;", message.GetString(48));
+        Assert.Equal("Z9", message.GetString(63));
+    }
+
+    private static List<int> Numbers(Iso8583Message message)
+    {
+        var numbers = new List<int>();
+        foreach (var number in message.Fields)
+        {
+            numbers.Add(number);
+        }
+        return numbers;
+    }
+
+    [Fact]
+    public void CreateResponse_FromEmptySecondaryBitmap_LeavesTheSecondaryBitmapOut()
+    {
+        var request = Iso8583Message.Parse(Raw("0800", Bit(1) | Bit(7) | Bit(11), 0, "1122143015" + "000042"));
+
+        var response = Iso8583MessageBuilder.CreateResponse(request).Set(Iso8583Fields.ResponseCode, "00").ToArray();
+
+        // MTI, one bitmap (bit 1 clear), fields 7, 11 and 39.
+        Assert.Equal(4 + 8 + 10 + 6 + 2, response.Length);
+        Assert.Equal(0, response[4] & 0x80);
     }
 
     [Theory]
-    [InlineData(5)]
+    [InlineData(52)]
     [InlineData(64)]
     [InlineData(128)]
     public void Parse_UnsupportedFieldInBitmap_ThrowsNamingField(int number)

@@ -17,7 +17,9 @@ namespace Bulwark.Cards.Link;
 /// matches them by STAN and RRN) and keeps at most
 /// <see cref="CardsOptions.InFlightPerConnectionMax"/> requests in flight per connection: at
 /// the limit it stops reading, so TCP flow control pushes back on the scheme instead of a
-/// queue growing without bound.
+/// queue growing without bound. Only sources in <see cref="CardsOptions.LinkAllowedSources"/> may
+/// connect; until a connection has signed on (0800, field 70 = 001) every other request is answered
+/// 91 and nothing is processed; idle, read and write timeouts close connections that stall.
 /// </summary>
 internal sealed partial class CardLinkServer(
     CardsOptions options,
@@ -26,6 +28,7 @@ internal sealed partial class CardLinkServer(
     ILogger<CardLinkServer> logger) : BackgroundService
 {
     private readonly TaskCompletionSource<IPEndPoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CardLinkAllowList _allowList = new(options.LinkAllowedSources);
     private Socket? _listener;
     private int _connections;
 
@@ -75,6 +78,13 @@ internal sealed partial class CardLinkServer(
                 {
                     break;
                 }
+                if (!_allowList.Allows(socket.RemoteEndPoint))
+                {
+                    metrics.LinkRefusal("source_not_allowed");
+                    LogSourceNotAllowed(socket.RemoteEndPoint?.ToString() ?? "?");
+                    socket.Dispose();
+                    continue;
+                }
                 if (Interlocked.Increment(ref _connections) > options.ConnectionsMax)
                 {
                     Interlocked.Decrement(ref _connections);
@@ -98,11 +108,14 @@ internal sealed partial class CardLinkServer(
         socket.NoDelay = true;
         LogConnected(remote);
         await using var stream = new NetworkStream(socket, ownsSocket: true);
-        var connection = new LinkConnection(stream, options.InFlightPerConnectionMax);
-        using var closing = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var connection = new LinkConnection(stream, options.InFlightPerConnectionMax, options.LinkWriteTimeout, options.Time, stoppingToken);
         try
         {
-            await ReadLoopAsync(connection, remote, closing.Token);
+            await ReadLoopAsync(connection, remote);
+        }
+        catch (TimeoutException)
+        {
+            // ReadLoopAsync has counted and logged which timeout it was.
         }
         catch (Exception error) when (error is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -110,19 +123,21 @@ internal sealed partial class CardLinkServer(
         }
         finally
         {
-            // Let requests in flight finish and write their answers before the socket closes.
+            // Let requests in flight finish and write their answers (each write bounded) before the socket closes.
             await connection.DrainAsync();
+            connection.Close();
             Interlocked.Decrement(ref _connections);
             LogClosed(remote);
         }
     }
 
-    private async Task ReadLoopAsync(LinkConnection connection, string remote, CancellationToken cancellationToken)
+    private async Task ReadLoopAsync(LinkConnection connection, string remote)
     {
         var reader = connection.Reader;
+        long? partialSince = null;
         while (true)
         {
-            var result = await reader.ReadAsync(cancellationToken);
+            var result = await ReadWithTimeoutAsync(connection, remote, partialSince);
             var buffer = result.Buffer;
             while (true)
             {
@@ -142,16 +157,21 @@ internal sealed partial class CardLinkServer(
                 var (message, formatError) = TryParse(frame, remote);
                 if (formatError is not null)
                 {
-                    await connection.SendAsync(formatError, cancellationToken);
+                    await connection.SendAsync(formatError);
                 }
-                if (message is not null)
+                if (message is not null && Admit(connection, message, remote) is { } refusal)
+                {
+                    await connection.SendAsync(refusal);
+                }
+                else if (message is not null)
                 {
                     // Back-pressure: wait for a free slot before reading further.
-                    await connection.AcquireSlotAsync(cancellationToken);
-                    _ = RespondAsync(connection, message, cancellationToken);
+                    await connection.AcquireSlotAsync();
+                    _ = RespondAsync(connection, message);
                 }
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
+            partialSince = buffer.Length == 0 ? null : partialSince ?? options.Time.GetTimestamp();
             if (result.IsCompleted)
             {
                 if (buffer.Length > 0)
@@ -162,6 +182,52 @@ internal sealed partial class CardLinkServer(
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Between messages the idle timeout applies; inside a message, the read timeout counted from its
+    /// first byte, so a peer dribbling one byte at a time cannot hold the connection either.
+    /// </summary>
+    private async ValueTask<ReadResult> ReadWithTimeoutAsync(LinkConnection connection, string remote, long? partialSince)
+    {
+        var timeout = partialSince is { } since
+            ? options.LinkReadTimeout - options.Time.GetElapsedTime(since)
+            : options.LinkIdleTimeout;
+        try
+        {
+            return await connection.ReadAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            var reason = partialSince is null ? "idle_timeout" : "read_timeout";
+            metrics.LinkRefusal(reason);
+            LogTimedOut(remote, reason);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Before sign-on only an 0800 sign-on is processed: any other request is answered 91 (the issuer
+    /// is not available on this connection) and a response from the peer is dropped. Returns the
+    /// refusal to send, or null when the message may be processed.
+    /// </summary>
+    private Iso8583MessageBuilder? Admit(LinkConnection connection, Iso8583Message message, string remote)
+    {
+        var networkCode = message.Mti == MessageTypeIndicator.NetworkManagementRequest
+            && message.TryGetString(Iso8583Fields.NetworkManagementCode, out var code) ? code : null;
+        if (networkCode == Iso8583NetworkManagementCodes.SignOn)
+        {
+            connection.SignedOn = true;
+            return null;
+        }
+        if (connection.SignedOn)
+        {
+            connection.SignedOn = networkCode != Iso8583NetworkManagementCodes.SignOff;
+            return null;
+        }
+        metrics.LinkRefusal("not_signed_on");
+        LogNotSignedOn(remote, message.Mti.ToString());
+        return message.Mti.IsRequest ? CardProcessor.Respond(message, Iso8583ResponseCodes.IssuerUnavailable) : null;
     }
 
     private (Iso8583Message? Message, Iso8583MessageBuilder? FormatError) TryParse(ReadOnlySequence<byte> frame, string remote)
@@ -184,21 +250,26 @@ internal sealed partial class CardLinkServer(
         }
     }
 
-    private async Task RespondAsync(LinkConnection connection, Iso8583Message request, CancellationToken cancellationToken)
+    private async Task RespondAsync(LinkConnection connection, Iso8583Message request)
     {
         var started = Stopwatch.GetTimestamp();
         var mti = request.Mti.ToString();
         metrics.Message(mti);
         try
         {
-            var response = await processor.HandleAsync(request, cancellationToken);
+            var response = await processor.HandleAsync(request, connection.Closing);
             if (response is not null)
             {
-                await connection.SendAsync(response, cancellationToken);
+                await connection.SendAsync(response);
                 metrics.Decision(mti, System.Text.Encoding.ASCII.GetString(response.GetField(Iso8583Fields.ResponseCode)), Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
         }
-        catch (Exception error) when (error is IOException or SocketException or ObjectDisposedException || cancellationToken.IsCancellationRequested)
+        catch (LinkWriteTimeoutException error)
+        {
+            metrics.LinkRefusal("write_timeout");
+            LogWriteTimedOut(mti, error.Message);
+        }
+        catch (Exception error) when (error is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
             // The connection is gone or the link is stopping; the scheme repeats what it has no answer for.
         }
@@ -206,7 +277,7 @@ internal sealed partial class CardLinkServer(
         {
             // A bug or an unexpected failure: the scheme hears 96 and the link stays up.
             LogRequestFailed(error, mti);
-            await TrySendAsync(connection, CardProcessor.Respond(request, Iso8583ResponseCodes.SystemMalfunction), cancellationToken);
+            await TrySendAsync(connection, CardProcessor.Respond(request, Iso8583ResponseCodes.SystemMalfunction));
         }
         finally
         {
@@ -214,11 +285,11 @@ internal sealed partial class CardLinkServer(
         }
     }
 
-    private static async Task TrySendAsync(LinkConnection connection, Iso8583MessageBuilder response, CancellationToken cancellationToken)
+    private static async Task TrySendAsync(LinkConnection connection, Iso8583MessageBuilder response)
     {
         try
         {
-            await connection.SendAsync(response, cancellationToken);
+            await connection.SendAsync(response);
         }
         catch (Exception error) when (error is IOException or ObjectDisposedException or SocketException or OperationCanceledException)
         {
@@ -252,46 +323,16 @@ internal sealed partial class CardLinkServer(
 
     [LoggerMessage(EventId = 4009, Level = LogLevel.Error, Message = "Card link: request {Mti} failed; answered 96")]
     private partial void LogRequestFailed(Exception error, string mti);
-}
 
-/// <summary>One scheme connection: its reader, a writer shared by concurrent answers, and the in-flight slots.</summary>
-internal sealed class LinkConnection(Stream stream, int inFlightMax)
-{
-    private readonly SemaphoreSlim _slots = new(inFlightMax, inFlightMax);
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly int _inFlightMax = inFlightMax;
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Card link: refused a connection from {Remote}: not in CardsOptions.LinkAllowedSources")]
+    private partial void LogSourceNotAllowed(string remote);
 
-    public PipeReader Reader { get; } = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "Card link: {Mti} from {Remote} before sign-on; not processed (answered 91 if a request)")]
+    private partial void LogNotSignedOn(string remote, string mti);
 
-    public Task AcquireSlotAsync(CancellationToken cancellationToken) => _slots.WaitAsync(cancellationToken);
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "Card link: connection from {Remote} closed: {Reason}")]
+    private partial void LogTimedOut(string remote, string reason);
 
-    public void ReleaseSlot() => _slots.Release();
-
-    /// <summary>Writes one frame; frames from concurrent answers never interleave.</summary>
-    public async Task SendAsync(Iso8583MessageBuilder response, CancellationToken cancellationToken)
-    {
-        var frame = new ArrayBufferWriter<byte>(256);
-        response.WriteFrameTo(frame);
-        await _writeLock.WaitAsync(cancellationToken);
-        try
-        {
-            await stream.WriteAsync(frame.WrittenMemory, cancellationToken);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    /// <summary>Waits (bounded) until every request in flight has answered.</summary>
-    public async Task DrainAsync()
-    {
-        for (var taken = 0; taken < _inFlightMax; taken++)
-        {
-            if (!await _slots.WaitAsync(TimeSpan.FromSeconds(10)))
-            {
-                return;
-            }
-        }
-    }
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Card link: closed a connection while answering {Mti}: {Reason}")]
+    private partial void LogWriteTimedOut(string mti, string reason);
 }

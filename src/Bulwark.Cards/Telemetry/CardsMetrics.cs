@@ -11,6 +11,7 @@ internal sealed class CardsMetrics
     private readonly Counter<long> _decisions;
     private readonly Counter<long> _formatErrors;
     private readonly Counter<long> _framingErrors;
+    private readonly Counter<long> _linkRefusals;
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _standIns;
     private readonly Counter<long> _standInPosted;
@@ -28,6 +29,7 @@ internal sealed class CardsMetrics
         _decisions = meter.CreateCounter<long>("bulwark.cards.decisions", description: "Answers sent, by MTI and response code.");
         _formatErrors = meter.CreateCounter<long>("bulwark.cards.format_errors", description: "Messages that could not be parsed, by whether they were answered with 30.");
         _framingErrors = meter.CreateCounter<long>("bulwark.cards.framing_errors", description: "Connections closed because their byte stream could not be split into messages.");
+        _linkRefusals = meter.CreateCounter<long>("bulwark.cards.link_refusals", description: "Link connections closed or requests refused by the link itself, by reason (source_not_allowed, not_signed_on, idle_timeout, read_timeout, write_timeout).");
         _duplicates = meter.CreateCounter<long>("bulwark.cards.duplicates", description: "Requests for an authorisation already decided, answered with the original decision.");
         _standIns = meter.CreateCounter<long>("bulwark.cards.stand_in", description: "Authorisations decided in the bank's stand-in, by response code.");
         _standInPosted = meter.CreateCounter<long>("bulwark.cards.stand_in_posted", description: "Journalled decisions posted to the ledger after the fact.");
@@ -49,6 +51,8 @@ internal sealed class CardsMetrics
     public void FormatError(bool answered) => _formatErrors.Add(1, new KeyValuePair<string, object?>("answered", answered));
 
     public void FramingError() => _framingErrors.Add(1);
+
+    public void LinkRefusal(string reason) => _linkRefusals.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Duplicate() => _duplicates.Add(1);
 

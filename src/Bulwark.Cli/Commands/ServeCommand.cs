@@ -177,6 +177,7 @@ internal static class ServeCommand
             InternalEndpoint = new IPEndPoint(IPAddress.Loopback, ports.Internal),
             PublicEndpoint = served.Listeners.HasFlag(ServiceListeners.Public) ? new IPEndPoint(IPAddress.Loopback, ports.Public) : null,
             Version = version,
+            ServiceName = served.Name,
         }, registry);
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         served.Add(builder.Services, new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink)));

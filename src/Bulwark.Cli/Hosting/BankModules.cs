@@ -47,6 +47,7 @@ public static class BankModules
                     LinkEndpoint = context.CardLink,
                     JournalPath = context.Paths.CardsJournal,
                     SettlementLedgerAccountId = DemoSeeder.CardSettlementAccountId.ToString("x32", CultureInfo.InvariantCulture),
+                    LinkAllowedSources = CardLinkAllowedSources(),
                 });
                 // Registered although nothing calls it over gRPC: deploys and status gate on its health there.
                 services.AddHostedBulwarkService(Cards);
@@ -60,6 +61,18 @@ public static class BankModules
             Registers = false,
         },
     ];
+
+    /// <summary>Sources the card link accepts besides loopback, comma-separated CIDR blocks (docs/runbooks/card-link-allow-list.md).</summary>
+    public const string CardLinkAllowedSourcesVariable = "BULWARK_CARD_LINK_ALLOWED_SOURCES";
+
+    /// <summary>Loopback (the default) plus the blocks in <see cref="CardLinkAllowedSourcesVariable"/>; a bad block fails the start.</summary>
+    private static IReadOnlyList<string> CardLinkAllowedSources()
+    {
+        var loopback = new CardsOptions().LinkAllowedSources;
+        var added = Environment.GetEnvironmentVariable(CardLinkAllowedSourcesVariable)?
+            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
+        return [.. loopback, .. added];
+    }
 
     /// <summary>The module called <paramref name="name"/>, or null.</summary>
     public static ServiceModule<ModuleContext>? Find(string name) => All.FirstOrDefault(module => module.Name == name);

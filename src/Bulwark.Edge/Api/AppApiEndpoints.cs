@@ -46,8 +46,13 @@ internal static class AppApiEndpoints
         endpoints.MapGet(ProblemType.PathPrefix + "{slug}", (string slug) =>
             ProblemType.All.FirstOrDefault(p => p.Slug == slug) is { } problem
                 ? Results.Text($"{problem.Title} ({problem.Status})\n\n{problem.Description}\n", "text/plain; charset=utf-8")
-                : Results.NotFound())
+                : (IResult)new ProblemResult(ProblemType.NotFound, "There is no such problem type; the list is at docs/guides/app-api.md."))
             .WithMetadata(EdgeEndpointMetadata.Instance);
+        // Every 404 the edge answers is a problem document, outside /api too (the web app's paths are exact).
+        endpoints.MapFallback("{**path}", (HttpContext http) =>
+            new ProblemResult(ProblemType.NotFound, $"There is nothing at {http.Request.Method} {http.Request.Path}."))
+            .WithMetadata(EdgeEndpointMetadata.Instance)
+            .AllowAnonymous();
     }
 
     private static async ValueTask<object?> ProblemFilterAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)

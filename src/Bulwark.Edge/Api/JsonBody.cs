@@ -43,7 +43,54 @@ internal static class JsonBody
             document.Dispose();
             throw new ProblemException(ProblemType.MalformedJson, "The request body must be a JSON object.");
         }
+        if (FindDuplicateName(document.RootElement, "") is { } duplicate)
+        {
+            document.Dispose();
+            var field = Truncate(duplicate);
+            throw ProblemException.Field(ProblemType.Validation, field,
+                $"{field} appears more than once in the request body; send each field once.");
+        }
         return document;
+    }
+
+    /// <summary>
+    /// The first property name that occurs twice in one object (compared after unescaping, so
+    /// "amount" and "\u0061mount" are the same), as a dotted path; null when there is none.
+    /// JSON parsers disagree on which duplicate wins, so a body with one is ambiguous: "amount" twice
+    /// once paid the second amount. The body is small and its depth bounded, so the walk is too.
+    /// </summary>
+    private static string? FindDuplicateName(JsonElement element, string path)
+    {
+        if (element.ValueKind == JsonValueKind.Array)
+        {
+            var index = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                if (FindDuplicateName(item, $"{path}[{index++}]") is { } found)
+                {
+                    return found;
+                }
+            }
+            return null;
+        }
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in element.EnumerateObject())
+        {
+            var name = path.Length == 0 ? property.Name : $"{path}.{property.Name}";
+            if (!names.Add(property.Name))
+            {
+                return name;
+            }
+            if (FindDuplicateName(property.Value, name) is { } found)
+            {
+                return found;
+            }
+        }
+        return null;
     }
 
     private static async Task<ReadOnlyMemory<byte>> ReadBoundedAsync(Stream body, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Bulwark.Edge.Problems;
 
@@ -10,7 +11,8 @@ namespace Bulwark.Edge.Api;
 internal sealed class RequestFields(JsonElement root)
 {
     private const int CurrencyFieldLengthMax = 16;
-    private const string AmountRule = "a whole number of minor units (1250 is 12.50) from 1 to 9223372036854775807";
+    private static readonly string AmountRule = string.Create(CultureInfo.InvariantCulture,
+        $"a whole number of minor units (1250 is 12.50) from 1 to {EdgeLimits.AmountMaxMinor} ({MajorUnits(EdgeLimits.AmountMaxMinor)})");
 
     private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
 
@@ -74,6 +76,11 @@ internal sealed class RequestFields(JsonElement root)
             Fail(field, $"{field} must be greater than zero.");
             return null;
         }
+        if (value > EdgeLimits.AmountMaxMinor)
+        {
+            Fail(field, TooLarge(field));
+            return null;
+        }
         return value;
     }
 
@@ -86,12 +93,18 @@ internal sealed class RequestFields(JsonElement root)
         }
         if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out var value))
         {
-            Fail(field, $"{field} must be a whole number of minor units from 0 to 9223372036854775807.");
+            Fail(field, string.Create(CultureInfo.InvariantCulture,
+                $"{field} must be a whole number of minor units from 0 to {EdgeLimits.AmountMaxMinor} ({MajorUnits(EdgeLimits.AmountMaxMinor)})."));
             return 0;
         }
         if (value < 0)
         {
             Fail(field, $"{field} must not be negative.");
+            return 0;
+        }
+        if (value > EdgeLimits.AmountMaxMinor)
+        {
+            Fail(field, TooLarge(field));
             return 0;
         }
         return value;
@@ -146,6 +159,12 @@ internal sealed class RequestFields(JsonElement root)
         }
         return value;
     }
+
+    private static string TooLarge(string field) => string.Create(CultureInfo.InvariantCulture,
+        $"{field} must be at most {EdgeLimits.AmountMaxMinor} minor units ({MajorUnits(EdgeLimits.AmountMaxMinor)}).");
+
+    /// <summary>1000000000 minor units as "10,000,000.00", for people.</summary>
+    private static string MajorUnits(long minor) => (minor / 100m).ToString("#,0.00", CultureInfo.InvariantCulture);
 
     private static string Shorten(string text) => text.Length <= 32 ? text : text[..32] + "…";
 }

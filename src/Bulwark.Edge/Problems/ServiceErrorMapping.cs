@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Bulwark.Edge.Services;
 using Grpc.Core;
 
@@ -9,7 +10,7 @@ namespace Bulwark.Edge.Problems;
 /// business rule); for the rest the customer gets a fixed text, so nothing about other customers
 /// or the inside of the bank can leak.
 /// </summary>
-internal static class ServiceErrorMapping
+internal static partial class ServiceErrorMapping
 {
     public static ProblemResult Map(ServiceCallException error)
     {
@@ -69,6 +70,22 @@ internal static class ServiceErrorMapping
         {
             return fallback;
         }
-        return message.Length <= EdgeLimits.ServiceMessageLengthMax ? message : message[..EdgeLimits.ServiceMessageLengthMax];
+        message = message.Length <= EdgeLimits.ServiceMessageLengthMax ? message : message[..EdgeLimits.ServiceMessageLengthMax];
+        return InApiSpelling(message);
     }
+
+    /// <summary>
+    /// Services name fields as their contracts do (goal_amount, from_account_id); the app API names
+    /// them in camelCase (goalAmount, fromAccountId). Every snake_case word in a message passed on is
+    /// respelled, so a customer never sees an internal contract name.
+    /// </summary>
+    internal static string InApiSpelling(string message) =>
+        SnakeCaseWord().Replace(message, match =>
+        {
+            var parts = match.Value.Split('_');
+            return parts[0] + string.Concat(parts.Skip(1).Select(part => char.ToUpperInvariant(part[0]) + part[1..]));
+        });
+
+    [GeneratedRegex(@"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
+    private static partial Regex SnakeCaseWord();
 }

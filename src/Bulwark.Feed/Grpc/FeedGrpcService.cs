@@ -11,8 +11,10 @@ namespace Bulwark.Feed.Grpc;
 /// The feed's gRPC contract (feed.proto). The feed keeps nothing: every answer is read from the
 /// ledger's transfers and shaped for the customer.
 /// </summary>
-internal sealed class FeedGrpcService(LedgerReader ledger, FeedMetrics metrics, TimeProvider time) : Protos.Feed.FeedBase
+internal sealed class FeedGrpcService(LedgerReader ledger, FeedMetrics metrics, TimeProvider time, FeedOptions options) : Protos.Feed.FeedBase
 {
+    private readonly TimeZoneInfo _customerZone = options.CustomerTimeZone;
+
     public override async Task<ListFeedResponse> ListFeed(ListFeedRequest request, ServerCallContext context)
     {
         var accountId = LedgerAccountId(request.LedgerAccountId);
@@ -59,8 +61,7 @@ internal sealed class FeedGrpcService(LedgerReader ledger, FeedMetrics metrics, 
         var accountId = LedgerAccountId(request.LedgerAccountId);
         var account = await ledger.GetAccountAsync(accountId, context)
             ?? throw FeedErrors.NotFound($"There is no ledger account {LedgerIds.ToHex(accountId)}.");
-        var now = time.GetUtcNow();
-        var sinceUnixMs = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        var sinceUnixMs = CustomerDay.StartOf(time.GetUtcNow(), _customerZone).ToUnixTimeMilliseconds();
 
         long spent = 0;
         var cursor = "";

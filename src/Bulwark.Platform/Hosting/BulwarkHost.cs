@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace Bulwark.Platform.Hosting;
 
@@ -87,7 +88,10 @@ public static class BulwarkHost
             grpc.Interceptors.Add<GrpcServerMetricsInterceptor>();
         });
         services.AddHealthChecks().AddCheck<ReadinessGate>("readiness", tags: [ReadyTag]);
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+        services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddDetector(provider =>
+                new ServiceResource(options, provider.GetServices<HostedServiceName>())))
+            .WithMetrics(metrics => metrics
             .AddMeter(BulwarkMeters.Prefix + "*")
             .AddAspNetCoreInstrumentation()
             .AddPrometheusExporter());

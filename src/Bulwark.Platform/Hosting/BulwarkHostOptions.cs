@@ -17,6 +17,13 @@ public sealed class BulwarkHostOptions
     /// <summary>The version this process runs, published in its registry records.</summary>
     public string Version { get; init; } = "dev";
 
+    /// <summary>
+    /// The OpenTelemetry <c>service.name</c> of this process, or null to take it from the services it
+    /// hosts (one: its name; several or none: "bulwark"). A process whose service does not register
+    /// in discovery (the edge) sets it.
+    /// </summary>
+    public string? ServiceName { get; init; }
+
     /// <summary>Lowest level written to the console. Default: Information.</summary>
     public Microsoft.Extensions.Logging.LogLevel ConsoleLogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
 }

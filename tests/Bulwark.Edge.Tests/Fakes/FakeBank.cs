@@ -63,6 +63,7 @@ public sealed class FakeBank
 
     private readonly Dictionary<string, StatusCode> _failures = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TimeSpan> _delays = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RpcException> _refusals = new(StringComparer.Ordinal);
 
     public FakeBank()
     {
@@ -109,6 +110,15 @@ public sealed class FakeBank
         }
     }
 
+    /// <summary>Makes every call to <paramref name="service"/> fail with exactly <paramref name="error"/> (message and trailers).</summary>
+    public void Refuse(string service, RpcException error)
+    {
+        lock (Sync)
+        {
+            _refusals[service] = error;
+        }
+    }
+
     public void Delay(string service, TimeSpan delay)
     {
         lock (Sync)
@@ -130,9 +140,11 @@ public sealed class FakeBank
     {
         StatusCode? failure = null;
         TimeSpan delay = TimeSpan.Zero;
+        RpcException? refusal;
         lock (Sync)
         {
             Calls[service] = Calls.GetValueOrDefault(service) + 1;
+            refusal = _refusals.GetValueOrDefault(service);
             if (_failures.TryGetValue(service, out var code))
             {
                 failure = code;
@@ -142,6 +154,10 @@ public sealed class FakeBank
         if (delay > TimeSpan.Zero)
         {
             await Task.Delay(delay, context.CancellationToken);
+        }
+        if (refusal is not null)
+        {
+            throw refusal;
         }
         if (failure is { } status)
         {

@@ -52,7 +52,8 @@ public sealed class SpentTodayTests
     [Fact]
     public async Task SpentToday_YesterdaysPayments_Excluded()
     {
-        await using var host = await FeedTestHost.StartAsync(new DateTimeOffset(2030, 6, 14, 23, 0, 0, TimeSpan.Zero));
+        // 22:00 UTC in June is 23:00 in London (BST): the customer's midnight is an hour later.
+        await using var host = await FeedTestHost.StartAsync(new DateTimeOffset(2030, 6, 14, 22, 0, 0, TimeSpan.Zero));
         var account = await host.FundedAccountAsync(100_000);
         var friend = await host.NewAccountAsync();
         await host.SubmitAsync(host.CardHold(account, 4_000));
@@ -73,7 +74,8 @@ public sealed class SpentTodayTests
     [Fact]
     public async Task SpentToday_HoldFromYesterdayPostedToday_CountsOnTheDayOfThePurchase()
     {
-        await using var host = await FeedTestHost.StartAsync(new DateTimeOffset(2030, 6, 14, 22, 0, 0, TimeSpan.Zero));
+        // 22:00 in London; three hours later it is 01:00 the next day there.
+        await using var host = await FeedTestHost.StartAsync(new DateTimeOffset(2030, 6, 14, 21, 0, 0, TimeSpan.Zero));
         var account = await host.FundedAccountAsync(100_000);
         var hold = host.CardHold(account, 2_000);
         await host.SubmitAsync(hold);
@@ -84,6 +86,46 @@ public sealed class SpentTodayTests
 
         Assert.Equal(2_000, yesterday);
         Assert.Equal(0, await SpentAsync(host, account));
+    }
+
+    [Fact]
+    public async Task SpentToday_SummerAfterLondonMidnightBeforeUtcMidnight_CountsFromLondonMidnight()
+    {
+        // 23:30 on 14 June in London (22:30 UTC).
+        await using var host = await FeedTestHost.StartAsync(new DateTimeOffset(2030, 6, 14, 22, 30, 0, TimeSpan.Zero));
+        var account = await host.FundedAccountAsync(100_000);
+        var friend = await host.NewAccountAsync();
+        await host.SubmitAsync(FeedTestHost.Payment(account, friend, 700, code: 3));
+        // 00:30 on 15 June in London, still 14 June in UTC (23:30).
+        host.Time.Advance(TimeSpan.FromHours(1));
+        await host.SubmitAsync(FeedTestHost.Payment(account, friend, 150, code: 3));
+
+        Assert.Equal(150, await SpentAsync(host, account));
+    }
+
+    [Fact]
+    public async Task SpentToday_WinterLondonIsUtc_CountsFromMidnight()
+    {
+        // 23:30 on 14 January in London, which is UTC in winter (GMT).
+        await using var host = await FeedTestHost.StartAsync(new DateTimeOffset(2030, 1, 14, 23, 30, 0, TimeSpan.Zero));
+        var account = await host.FundedAccountAsync(100_000);
+        var friend = await host.NewAccountAsync();
+        await host.SubmitAsync(FeedTestHost.Payment(account, friend, 700, code: 3));
+        var lateEvening = await SpentAsync(host, account);
+        host.Time.Advance(TimeSpan.FromHours(1));
+        await host.SubmitAsync(FeedTestHost.Payment(account, friend, 150, code: 3));
+
+        Assert.Equal(700, lateEvening);
+        Assert.Equal(150, await SpentAsync(host, account));
+    }
+
+    [Fact]
+    public void FeedOptions_UnknownCustomerTimeZone_FailsAtStart()
+    {
+        var options = new FeedOptions { CustomerTimeZoneId = "Europe/Atlantis" };
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+        Assert.Contains("Europe/Atlantis", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

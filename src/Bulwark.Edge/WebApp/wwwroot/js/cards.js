@@ -1,6 +1,7 @@
 // Cards: each card with its last four digits and a freeze / unfreeze switch.
 import { $, h, showError } from './dom.js';
 import { api } from './api.js';
+import { icon } from './icons.js';
 
 export function init() {}
 
@@ -34,7 +35,7 @@ function cardView(card) {
   const view = h('div', { class: 'card-block', dataset: { testid: 'card', cardId: card.cardId, frozen: String(card.frozen) } },
     h('div', { class: `bank-card${card.frozen ? ' frozen' : ''}` },
       h('span', { class: 'brand' }, 'bulwark'),
-      card.frozen ? h('span', { class: 'frozen-badge', dataset: { testid: 'card-frozen-badge' } }, '❄️ Frozen') : null,
+      card.frozen ? h('span', { class: 'frozen-badge', dataset: { testid: 'card-frozen-badge' } }, icon('snowflake'), 'Frozen') : null,
       h('span', { class: 'number' }, `•••• •••• •••• ${card.lastFour}`),
       h('span', { class: 'expiry' }, `Expires ${expiry}`)),
     h('div', { class: 'card-actions' }, toggle));

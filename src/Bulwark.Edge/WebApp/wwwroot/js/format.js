@@ -42,20 +42,37 @@ export function parseAmount(text, currency) {
   return minor > 0 ? minor : null;
 }
 
-const dayFormat = new Intl.DateTimeFormat(LOCALE, { weekday: 'long', day: 'numeric', month: 'long' });
-const dayYearFormat = new Intl.DateTimeFormat(LOCALE, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
-const timeFormat = new Intl.DateTimeFormat(LOCALE, { hour: '2-digit', minute: '2-digit' });
+// Days and times are the customer's (Europe/London), whatever zone the device is set to: the
+// feed's "Today" must be the same day as the bank's "spent today" (docs/concepts/feed.md).
+const CUSTOMER_ZONE = 'Europe/London';
+const dayFormat = new Intl.DateTimeFormat(LOCALE, { timeZone: CUSTOMER_ZONE, weekday: 'long', day: 'numeric', month: 'long' });
+const dayYearFormat = new Intl.DateTimeFormat(LOCALE, { timeZone: CUSTOMER_ZONE, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+const timeFormat = new Intl.DateTimeFormat(LOCALE, { timeZone: CUSTOMER_ZONE, hour: '2-digit', minute: '2-digit' });
+const partsFormat = new Intl.DateTimeFormat(LOCALE, { timeZone: CUSTOMER_ZONE, year: 'numeric', month: '2-digit', day: '2-digit' });
 
+function customerDate(date) {
+  const parts = Object.fromEntries(partsFormat.formatToParts(date).map((part) => [part.type, part.value]));
+  return { year: Number(parts.year), month: Number(parts.month), day: Number(parts.day) };
+}
+
+function key({ year, month, day }) {
+  return `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}
+
+/** The customer's calendar day of an instant, "2030-06-15". */
 export function dayKey(date) {
-  return `${date.getFullYear()}-${date.getMonth()}-${date.getDate()}`;
+  return key(customerDate(date));
 }
 
 export function dayLabel(date, now = new Date()) {
-  if (dayKey(date) === dayKey(now)) return 'Today';
-  const yesterday = new Date(now);
-  yesterday.setDate(now.getDate() - 1);
-  if (dayKey(date) === dayKey(yesterday)) return 'Yesterday';
-  return (date.getFullYear() === now.getFullYear() ? dayFormat : dayYearFormat).format(date);
+  const today = customerDate(now);
+  const day = customerDate(date);
+  if (key(day) === key(today)) return 'Today';
+  // Calendar arithmetic on the customer's date, in UTC so the device's zone plays no part.
+  const previous = new Date(Date.UTC(today.year, today.month - 1, today.day - 1));
+  const yesterday = { year: previous.getUTCFullYear(), month: previous.getUTCMonth() + 1, day: previous.getUTCDate() };
+  if (key(day) === key(yesterday)) return 'Yesterday';
+  return (day.year === today.year ? dayFormat : dayYearFormat).format(date);
 }
 
 export function time(date) {

@@ -2,23 +2,11 @@
 import { $, h, showError, toast, describeError } from './dom.js';
 import { api, newIdempotencyKey } from './api.js';
 import { money, parseAmount, dayKey, dayLabel, time, sortCode } from './format.js';
+import { icon, CATEGORY_ICONS, POT_ICONS } from './icons.js';
 
 const REFRESH_MILLISECONDS = 4000;
 const FEED_PAGE = 20;
 
-const CATEGORY_ICONS = {
-  groceries: '🛒',
-  eating_out: '🍽️',
-  transport: '🚆',
-  shopping: '🛍️',
-  entertainment: '🎬',
-  bills: '🧾',
-  general: '💳',
-  transfers: '💸',
-  pot: '🍯',
-  income: '💰',
-};
-const POT_ICONS = ['🏖️', '☔', '🚲', '🎄', '🏡', '💍', '🎁', '✈️'];
 
 let state = fresh();
 let timer = 0;
@@ -147,7 +135,7 @@ function renderPots() {
       dataset: { testid: 'pot-card', potId: pot.potId },
       onclick: () => openPot(pot.potId),
     },
-    h('span', { class: 'pot-emoji', 'aria-hidden': 'true' }, POT_ICONS[index % POT_ICONS.length]),
+    h('span', { class: 'pot-icon', 'aria-hidden': 'true' }, icon(POT_ICONS[index % POT_ICONS.length])),
     h('span', { class: 'pot-name' }, pot.name),
     h('span', { class: 'pot-balance', dataset: { testid: 'pot-balance' } }, money(pot.balance.available, pot.currency)),
     goal);
@@ -193,7 +181,7 @@ function feedItem(item) {
     class: `item ${item.state}`,
     dataset: { testid: 'feed-item', transferId: item.transferId, state: item.state },
   },
-  h('span', { class: 'item-icon', 'aria-hidden': 'true' }, CATEGORY_ICONS[item.category] || '💳'),
+  h('span', { class: 'item-icon', 'aria-hidden': 'true' }, icon(CATEGORY_ICONS[item.category])),
   h('span', { class: 'item-text' },
     h('span', { class: 'item-title', dataset: { testid: 'feed-item-title' } }, item.description),
     h('span', { class: 'item-sub' }, tags, detail)),
