@@ -36,6 +36,7 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton(_ => TokenisationKey.LoadOrCreate(options.TokenisationKeyPath));
         services.AddSingleton<CardTokeniser>();
         services.AddSingleton(_ => new PasswordHasher(options.PasswordIterations));
+        services.AddSingleton(_ => new PasswordHashingQueue(options.PasswordHashingConcurrency, options.PasswordHashingQueueMax));
         services.AddSingleton<LedgerGateway>();
         services.AddSingleton<AccountsMetrics>();
         services.AddSingleton<AccountsMetricsInterceptor>();

@@ -61,7 +61,8 @@ public sealed class AccountsTestHost : IAsyncDisposable
     public static string NewDirectory() => Path.Combine(Path.GetTempPath(), "bulwark-accounts-tests", Guid.NewGuid().ToString("N"));
 
     /// <summary>Starts a host; with a <paramref name="directory"/> it is kept on dispose (for restarts).</summary>
-    public static async Task<AccountsTestHost> StartAsync(string? directory = null, int passwordIterations = TestPasswordIterations)
+    public static async Task<AccountsTestHost> StartAsync(string? directory = null, int passwordIterations = TestPasswordIterations,
+        int passwordHashingConcurrency = 1, int passwordHashingQueueMax = AccountsLimits.PasswordHashingQueueMaxDefault)
     {
         var ownsDirectory = directory is null;
         directory ??= NewDirectory();
@@ -75,6 +76,8 @@ public sealed class AccountsTestHost : IAsyncDisposable
             DatabasePath = Path.Combine(directory, "accounts.db"),
             TokenisationKeyPath = Path.Combine(directory, "keys", "tokenisation.key"),
             PasswordIterations = passwordIterations,
+            PasswordHashingConcurrency = passwordHashingConcurrency,
+            PasswordHashingQueueMax = passwordHashingQueueMax,
         });
         var app = builder.Build();
         app.UsePlatform();
