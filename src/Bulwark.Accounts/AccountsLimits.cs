@@ -59,6 +59,15 @@ public static class AccountsLimits
 
     public const int PasswordHashingConcurrencyMax = 64;
 
+    /// <summary>Revoked token ids are kept until their token expires; a token lives at most a day.</summary>
+    public const long RevokedTokenLifetimeMillisecondsMax = 24L * 60 * 60 * 1000;
+
+    /// <summary>Longest token id accepted (the edge's are 32 hex digits).</summary>
+    public const int TokenIdLengthMax = 64;
+
+    /// <summary>Expired revoked-token rows deleted by one revocation, so the table stays small without a sweeper.</summary>
+    public const int RevokedTokensPurgeBatchMax = 100;
+
     public const int LedgerCallTimeoutMillisecondsDefault = 5_000;
 
     /// <summary>
