@@ -30,7 +30,8 @@ internal sealed partial class SigningKeyRing
     private readonly ILogger _logger;
     private readonly Lock _sync = new();
     private IReadOnlyList<SigningKey> _keys;
-    private DateTimeOffset _loadedAt;
+    // Ticks, read without the lock: a long is read and written whole, a DateTimeOffset is not.
+    private long _loadedAtTicks;
 
     private SigningKeyRing(string firstKeyPath, IReadOnlyList<SigningKey> keys, TimeProvider time, ILogger logger)
     {
@@ -39,7 +40,7 @@ internal sealed partial class SigningKeyRing
         _keys = keys;
         _time = time;
         _logger = logger;
-        _loadedAt = time.GetUtcNow();
+        _loadedAtTicks = time.GetUtcNow().UtcTicks;
     }
 
     /// <summary>Reads the ring, creating the first key when the directory holds none; a bad key file stops the edge here.</summary>
@@ -91,18 +92,18 @@ internal sealed partial class SigningKeyRing
 
     private void ReloadIfOlderThan(TimeSpan age)
     {
-        if (_time.GetUtcNow() - _loadedAt < age)
+        if (_time.GetUtcNow().UtcTicks - Volatile.Read(ref _loadedAtTicks) < age.Ticks)
         {
             return;
         }
         lock (_sync)
         {
-            var now = _time.GetUtcNow();
-            if (now - _loadedAt < age)
+            var now = _time.GetUtcNow().UtcTicks;
+            if (now - _loadedAtTicks < age.Ticks)
             {
                 return;
             }
-            _loadedAt = now;
+            Volatile.Write(ref _loadedAtTicks, now);
             try
             {
                 var keys = Read(_firstKeyPath);

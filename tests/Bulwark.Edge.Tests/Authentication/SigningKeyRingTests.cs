@@ -70,6 +70,22 @@ public sealed class SigningKeyRingTests
     }
 
     [Fact]
+    public async Task Reload_BadKeyFileAdded_KeepsTheKeysReadBefore()
+    {
+        await using var host = await EdgeHost.StartAsync();
+        var token = await host.LoginAsync();
+        var badPath = Path.Combine(Path.GetDirectoryName(host.SigningKeyPath)!, $"edge-signing.{NewKeyId}.key");
+        await File.WriteAllBytesAsync(badPath, new byte[5]);
+
+        host.Time.Advance(TimeSpan.FromSeconds(31));
+        var next = await host.LoginAsync();
+
+        Assert.Equal(HttpStatusCode.OK, await MeAsync(host, token));
+        Assert.Equal("edge-signing", new JsonWebToken(next).Kid);
+        Assert.Equal(HttpStatusCode.OK, await MeAsync(host, next));
+    }
+
+    [Fact]
     public async Task Token_SignedBeforeKeyIds_WithoutKid_StillAccepted()
     {
         await using var host = await EdgeHost.StartAsync();
