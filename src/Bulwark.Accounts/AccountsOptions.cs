@@ -35,10 +35,22 @@ public sealed class AccountsOptions
     public string SortCode { get; init; } = "040075";
 
     /// <summary>
-    /// PBKDF2-SHA256 iterations for new password hashes (OWASP 2023: 210,000). Stored with every
+    /// PBKDF2-HMAC-SHA512 iterations for new password hashes (OWASP 2023: 210,000). Stored with every
     /// hash, so raising it later re-hashes each password at its owner's next login. Default: 210,000.
     /// </summary>
     public int PasswordIterations { get; init; } = 210_000;
+
+    /// <summary>
+    /// Password hashes computed at the same time, each on a dedicated thread. Default: half the
+    /// processors (at least one), so that a login flood leaves the other half to card authorisations.
+    /// </summary>
+    public int PasswordHashingConcurrency { get; init; } = Math.Max(1, Environment.ProcessorCount / 2);
+
+    /// <summary>
+    /// Logins that may wait for a hashing thread; one more is answered RESOURCE_EXHAUSTED at once.
+    /// Default: <see cref="AccountsLimits.PasswordHashingQueueMaxDefault"/>.
+    /// </summary>
+    public int PasswordHashingQueueMax { get; init; } = AccountsLimits.PasswordHashingQueueMaxDefault;
 
     /// <summary>How long one call to the ledger may take. Default: 5 seconds.</summary>
     public TimeSpan LedgerCallTimeout { get; init; } = TimeSpan.FromMilliseconds(AccountsLimits.LedgerCallTimeoutMillisecondsDefault);
@@ -62,6 +74,16 @@ public sealed class AccountsOptions
         {
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
                 $"AccountsOptions.PasswordIterations must be {AccountsLimits.PasswordIterationsMin} to {AccountsLimits.PasswordIterationsMax}, not {PasswordIterations}."));
+        }
+        if (PasswordHashingConcurrency is < 1 or > AccountsLimits.PasswordHashingConcurrencyMax)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"AccountsOptions.PasswordHashingConcurrency must be 1 to {AccountsLimits.PasswordHashingConcurrencyMax}, not {PasswordHashingConcurrency}."));
+        }
+        if (PasswordHashingQueueMax is < 1 or > AccountsLimits.PasswordHashingQueueMaxMax)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"AccountsOptions.PasswordHashingQueueMax must be 1 to {AccountsLimits.PasswordHashingQueueMaxMax}, not {PasswordHashingQueueMax}."));
         }
         if (LedgerCallTimeout <= TimeSpan.Zero)
         {

@@ -38,6 +38,7 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton(_ => TransferIdKey.LoadOrCreate(options.TransferIdKeyFile));
         services.AddSingleton<CustomerTransferIds>();
         services.AddSingleton(_ => new PasswordHasher(options.PasswordIterations));
+        services.AddSingleton(_ => new PasswordHashingQueue(options.PasswordHashingConcurrency, options.PasswordHashingQueueMax));
         services.AddSingleton<LedgerGateway>();
         services.AddSingleton<AccountsMetrics>();
         services.AddSingleton<AccountsMetricsInterceptor>();

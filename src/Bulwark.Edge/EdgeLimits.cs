@@ -7,6 +7,15 @@ public static class EdgeLimits
     public const int SigningKeyBytesDefault = 64;
     public const int SigningKeyBytesMax = 4096;
 
+    /// <summary>Keys in the signing key ring: a rotation needs two; more are a mistake to notice, not to load.</summary>
+    public const int SigningKeysMax = 16;
+
+    /// <summary>How often an edge reads the signing key directory again (new keys sign, deleted keys stop verifying).</summary>
+    public const int SigningKeyRingReloadSecondsDefault = 30;
+
+    /// <summary>The least time between reads caused by tokens naming an unknown key id (which anyone can send).</summary>
+    public const int SigningKeyRingUnknownKeyReloadSecondsMin = 1;
+
     public const int TokenLifetimeHoursMax = 24;
     public const int TokenClockSkewSecondsMax = 30;
 
@@ -38,6 +47,19 @@ public static class EdgeLimits
 
     /// <summary>Seconds a client should wait before retrying after a 503.</summary>
     public const int RetryAfterSecondsDefault = 1;
+
+    /// <summary>The largest failure budget (failed logins, payee misses) a key may be given.</summary>
+    public const int FailureBudgetMax = 10_000;
+
+    /// <summary>
+    /// Accounts whose consecutive failed logins are remembered for the back-off. Beyond it, entries
+    /// whose back-off has ended are dropped first; a table still full tracks no new account (the
+    /// per-source and per-account budgets still apply).
+    /// </summary>
+    public const int LoginBackoffAccountsMax = 100_000;
+
+    /// <summary>The longest Retry-After the edge sends, in seconds.</summary>
+    public const int RetryAfterSecondsMax = 3_600;
 
     /// <summary>Characters of a service's error message passed on to the customer.</summary>
     public const int ServiceMessageLengthMax = 200;

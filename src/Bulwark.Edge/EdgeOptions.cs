@@ -22,8 +22,42 @@ public sealed class EdgeOptions
     /// <summary>The deadline of every gRPC call the edge makes. Default: five seconds.</summary>
     public TimeSpan ServiceCallTimeout { get; init; } = TimeSpan.FromMilliseconds(EdgeLimits.ServiceCallTimeoutMillisecondsDefault);
 
+    /// <summary>
+    /// Failed logins from one source address (the TCP peer; forwarded-for headers are not trusted)
+    /// before further attempts from it answer 429. The budget refills evenly over
+    /// <see cref="LoginFailureWindow"/>; successful logins never spend it. Default: 30.
+    /// </summary>
+    public int LoginFailuresPerSourceMax { get; init; } = 30;
+
+    /// <summary>Failed logins for one account (email) before further attempts for it answer 429. Default: 10.</summary>
+    public int LoginFailuresPerAccountMax { get; init; } = 10;
+
+    /// <summary>The time over which a spent login failure budget refills completely. Default: 15 minutes.</summary>
+    public TimeSpan LoginFailureWindow { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// Consecutive failed logins for one account answered without delay; after them each attempt must
+    /// wait 1, 2, 4 … seconds after the last failure (up to <see cref="LoginBackoffMax"/>). A successful
+    /// login starts again. Default: 3.
+    /// </summary>
+    public int LoginBackoffFreeFailures { get; init; } = 3;
+
+    /// <summary>The longest back-off after failed logins. Default: 5 minutes.</summary>
+    public TimeSpan LoginBackoffMax { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Payments to a sort code and account number that has no account, per customer, before the
+    /// customer's payments answer 429: what keeps the payee lookup from enumerating account numbers.
+    /// Refills evenly over <see cref="PayeeMissWindow"/>. Default: 10.
+    /// </summary>
+    public int PayeeMissesPerCustomerMax { get; init; } = 10;
+
+    /// <summary>The time over which a spent payee miss budget refills completely. Default: one hour.</summary>
+    public TimeSpan PayeeMissWindow { get; init; } = TimeSpan.FromHours(1);
+
     internal void Validate()
     {
+        ValidateThrottling();
         if (string.IsNullOrWhiteSpace(SigningKeyPath))
         {
             throw new ArgumentException("EdgeOptions.SigningKeyPath must name a file for the token signing key.", nameof(SigningKeyPath));
@@ -42,6 +76,31 @@ public sealed class EdgeOptions
         {
             throw new ArgumentOutOfRangeException(nameof(ServiceCallTimeout), ServiceCallTimeout,
                 $"EdgeOptions.ServiceCallTimeout must be between {EdgeLimits.ServiceCallTimeoutMillisecondsMin} ms and {EdgeLimits.ServiceCallTimeoutMillisecondsMax} ms.");
+        }
+    }
+
+    private void ValidateThrottling()
+    {
+        if (LoginFailuresPerSourceMax is < 1 or > EdgeLimits.FailureBudgetMax
+            || LoginFailuresPerAccountMax is < 1 or > EdgeLimits.FailureBudgetMax
+            || PayeeMissesPerCustomerMax is < 1 or > EdgeLimits.FailureBudgetMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LoginFailuresPerSourceMax),
+                $"EdgeOptions.LoginFailuresPerSourceMax, LoginFailuresPerAccountMax and PayeeMissesPerCustomerMax must be 1 to {EdgeLimits.FailureBudgetMax}.");
+        }
+        if (LoginFailureWindow < TimeSpan.FromSeconds(1) || LoginFailureWindow > TimeSpan.FromDays(1)
+            || PayeeMissWindow < TimeSpan.FromSeconds(1) || PayeeMissWindow > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LoginFailureWindow), "EdgeOptions.LoginFailureWindow and PayeeMissWindow must be one second to one day.");
+        }
+        if (LoginBackoffFreeFailures is < 0 or > EdgeLimits.FailureBudgetMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LoginBackoffFreeFailures), LoginBackoffFreeFailures,
+                $"EdgeOptions.LoginBackoffFreeFailures must be 0 to {EdgeLimits.FailureBudgetMax}.");
+        }
+        if (LoginBackoffMax < TimeSpan.FromSeconds(1) || LoginBackoffMax > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LoginBackoffMax), LoginBackoffMax, "EdgeOptions.LoginBackoffMax must be one second to one hour.");
         }
     }
 }

@@ -3,6 +3,7 @@ using Bulwark.Edge.Authentication;
 using Bulwark.Edge.Problems;
 using Bulwark.Edge.Services;
 using Bulwark.Edge.Telemetry;
+using Bulwark.Edge.Throttling;
 using Bulwark.Platform.Hosting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Builder;
@@ -10,6 +11,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.IdentityModel.Tokens;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
 using FeedClient = Bulwark.Feed.Protos.Feed.FeedClient;
@@ -30,11 +33,15 @@ public static class EdgeServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        // Loaded now so that a missing directory or a short key stops the process at start, not at the first login.
-        var signingKey = SigningKeyFile.LoadOrCreate(options.SigningKeyPath);
+        // Read now so that an unreadable directory or a short key stops the process at start, not at the first login.
+        SigningKeyRing.Load(options.SigningKeyPath, TimeProvider.System, NullLogger.Instance);
 
         services.AddSingleton(options);
-        services.AddSingleton(provider => new CustomerTokens(signingKey, options, provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider => SigningKeyRing.Load(options.SigningKeyPath, provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<SigningKeyRing>()));
+        services.AddSingleton<CustomerTokens>();
+        services.AddSingleton(provider => new LoginThrottle(options, provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(_ => new PayeeThrottle(options));
         services.AddSingleton<ServiceCaller>();
         services.AddSingleton<AppApi>();
         services.AddSingleton<EdgeMetrics>();

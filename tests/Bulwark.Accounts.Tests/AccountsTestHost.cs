@@ -69,7 +69,8 @@ public sealed class AccountsTestHost : IAsyncDisposable
     /// restart; <paramref name="start"/> is the new host's clock (default <see cref="Start"/>).
     /// </summary>
     public static async Task<AccountsTestHost> StartAsync(string? directory = null, int passwordIterations = TestPasswordIterations,
-        FakeLedger? ledger = null, DateTimeOffset? start = null)
+        FakeLedger? ledger = null, DateTimeOffset? start = null,
+        int passwordHashingConcurrency = 1, int passwordHashingQueueMax = AccountsLimits.PasswordHashingQueueMaxDefault)
     {
         var ownsDirectory = directory is null;
         directory ??= NewDirectory();
@@ -90,6 +91,8 @@ public sealed class AccountsTestHost : IAsyncDisposable
             DatabasePath = Path.Combine(directory, "accounts.db"),
             TokenisationKeyPath = Path.Combine(directory, "keys", "tokenisation.key"),
             PasswordIterations = passwordIterations,
+            PasswordHashingConcurrency = passwordHashingConcurrency,
+            PasswordHashingQueueMax = passwordHashingQueueMax,
         });
         var app = builder.Build();
         app.UsePlatform();

@@ -45,11 +45,17 @@ public sealed class EdgeHost : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<EdgeHost> StartAsync(TimeSpan? serviceCallTimeout = null)
+    /// <summary>
+    /// Starts a host. <paramref name="options"/> makes the edge's options from the signing key path;
+    /// <paramref name="signingKeyPath"/> and <paramref name="bank"/> let two hosts play two edges sharing
+    /// a key directory and the services behind them.
+    /// </summary>
+    public static async Task<EdgeHost> StartAsync(TimeSpan? serviceCallTimeout = null, Func<string, EdgeOptions>? options = null,
+        string? signingKeyPath = null, FakeBank? bank = null)
     {
         var directory = Directory.CreateTempSubdirectory("bulwark-edge-tests-").FullName;
-        var signingKeyPath = Path.Combine(directory, "keys", "edge-signing.key");
-        var bank = new FakeBank();
+        signingKeyPath ??= Path.Combine(directory, "keys", "edge-signing.key");
+        bank ??= new FakeBank();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
         {
@@ -61,7 +67,7 @@ public sealed class EdgeHost : IAsyncDisposable
         builder.Services.AddHostedBulwarkService(FakeAccounts.Service);
         builder.Services.AddHostedBulwarkService(FakeFeed.Service);
         builder.Services.AddHostedBulwarkService(FakeLedger.Service);
-        builder.Services.AddEdge(new EdgeOptions
+        builder.Services.AddEdge(options?.Invoke(signingKeyPath) ?? new EdgeOptions
         {
             SigningKeyPath = signingKeyPath,
             ServiceCallTimeout = serviceCallTimeout ?? TimeSpan.FromSeconds(5),

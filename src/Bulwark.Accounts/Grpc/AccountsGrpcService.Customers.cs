@@ -26,7 +26,7 @@ internal sealed partial class AccountsGrpcService
         var now = NowUnixMs();
         var customer = new CustomerRecord(NewId(), name, email, emailNormalised, now);
         // Without a password nothing is hashed: seeding thousands of demo customers stays cheap.
-        var credential = password.Length == 0 ? null : passwordHasher.Hash(customer.CustomerId, password, now);
+        var credential = password.Length == 0 ? null : await HashingAsync(() => passwordHasher.Hash(customer.CustomerId, password, now), cancellationToken);
 
         // The ledger account is opened first: a crash after it leaves an empty ledger account that
         // nothing points at (harmless), never a customer row pointing at a missing ledger account.
@@ -70,17 +70,33 @@ internal sealed partial class AccountsGrpcService
         var credential = customer is null ? null : await store.GetCredentialAsync(customer.CustomerId, cancellationToken);
         // An unknown email, a customer without a password and a wrong password all hash once and
         // answer the same, so neither the reply nor its timing tells which emails exist.
-        var verified = passwordHasher.Verify(request.Password, credential);
+        var verified = await HashingAsync(() => passwordHasher.Verify(request.Password, credential), cancellationToken);
         if (customer is null || !verified)
         {
             return new AuthenticateResponse { Authenticated = false };
         }
-        if (credential is not null && passwordHasher.NeedsRehash(credential))
+        // An upgrade that finds the queue full waits for a later login; the login itself succeeded.
+        if (credential is not null && passwordHasher.NeedsRehash(credential)
+            && passwordHashing.TryRun(() => passwordHasher.Hash(customer.CustomerId, request.Password, NowUnixMs()), cancellationToken, out var rehash))
         {
-            await store.SetCredentialAsync(passwordHasher.Hash(customer.CustomerId, request.Password, NowUnixMs()), cancellationToken);
+            await store.SetCredentialAsync(await rehash, cancellationToken);
             metrics.RecordPasswordRehash();
         }
         return new AuthenticateResponse { Authenticated = true, CustomerId = customer.CustomerId };
+    }
+
+    /// <summary>
+    /// Runs a password hash on the hashing threads (never the request's), or answers
+    /// RESOURCE_EXHAUSTED at once when too many are waiting: the edge turns that into 503 with Retry-After.
+    /// </summary>
+    private Task<T> HashingAsync<T>(Func<T> work, CancellationToken cancellationToken)
+    {
+        if (passwordHashing.TryRun(work, cancellationToken, out var task))
+        {
+            return task;
+        }
+        metrics.RecordPasswordHashingRejected();
+        throw AccountsErrors.ResourceExhausted("Too many logins are waiting for a password check; try again in a second.");
     }
 
     public override async Task<Customer> GetCustomer(GetCustomerRequest request, ServerCallContext context)

@@ -26,15 +26,18 @@ internal sealed partial class AccountsGrpcService
         }
 
         var from = await OwnedAccountAsync(customerId, fromAccountId, cancellationToken);
-        var to = await store.FindCurrentAccountByNumberAsync(sortCode, accountNumber, cancellationToken)
-            ?? throw AccountsErrors.NotFound($"There is no account with sort code {sortCode} and account number {accountNumber}.");
-        if (to.AccountId == from.AccountId)
-        {
-            throw AccountsErrors.Invalid("to_account_number", "is the paying account itself; a payment needs another account");
-        }
         if (currency != from.Currency)
         {
             throw AccountsErrors.Invalid("currency", $"must be {from.Currency}, the paying account's currency");
+        }
+        var to = await store.FindCurrentAccountByNumberAsync(sortCode, accountNumber, cancellationToken);
+        if (to is null)
+        {
+            throw await PayeeNotFoundAsync(from, amount, sortCode, accountNumber, context);
+        }
+        if (to.AccountId == from.AccountId)
+        {
+            throw AccountsErrors.Invalid("to_account_number", "is the paying account itself; a payment needs another account");
         }
         if (to.Currency != from.Currency)
         {

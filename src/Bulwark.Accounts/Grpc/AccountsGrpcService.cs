@@ -20,6 +20,7 @@ internal sealed partial class AccountsGrpcService(
     IAccountsStore store,
     LedgerGateway ledger,
     PasswordHasher passwordHasher,
+    PasswordHashingQueue passwordHashing,
     CardTokeniser cardTokeniser,
     CustomerTransferIds transferIds,
     AccountsOptions options,

@@ -65,6 +65,23 @@ internal sealed partial class LedgerGateway(Bulwark.Ledger.Protos.Ledger.LedgerC
         return response.Transfers.Count == 1 ? response.Transfers[0] : null;
     }
 
+    /// <summary>
+    /// What an account can still pay out: posted credits less posted and pending debits, plus its
+    /// overdraft limit — the ledger's own test for a debit.
+    /// </summary>
+    public async Task<long> GetSpendableAsync(UInt128 id, ServerCallContext context)
+    {
+        var response = await CallAsync(
+            call => client.GetAccountsAsync(new GetAccountsRequest { Ids = { LedgerIds.ToProto(id) } }, call),
+            "GetAccounts", context);
+        if (response.Accounts.Count != 1)
+        {
+            throw AccountsErrors.Internal($"The ledger does not know account {LedgerIds.ToHex(id)}.");
+        }
+        var account = response.Accounts[0];
+        return checked(account.CreditsPosted - account.DebitsPosted - account.DebitsPending + account.OverdraftLimit);
+    }
+
     private async Task<T> CallAsync<T>(Func<CallOptions, AsyncUnaryCall<T>> call, string method, ServerCallContext context)
     {
         // Deadlines are wall-clock network timeouts, not business time, so they use the real clock

@@ -59,6 +59,12 @@ public sealed record MovementRecord(
     string Currency,
     long TimestampUnixMs);
 
+/// <summary>
+/// A customer token revoked before its expiry (a logout). Kept until <see cref="ExpiresAtUnixMs"/>,
+/// after which the token is refused for its age anyway.
+/// </summary>
+public sealed record RevokedTokenRecord(string TokenId, string CustomerId, long ExpiresAtUnixMs, long RevokedAtUnixMs);
+
 public enum CreateCustomerOutcome
 {
     Created,

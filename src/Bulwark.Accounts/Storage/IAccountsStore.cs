@@ -90,4 +90,14 @@ public interface IAccountsStore
     /// afterwards (the given one, or the one that was there first).
     /// </summary>
     Task<MovementRecord> RecordMovementAsync(MovementRecord movement, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a revoked token (a second revocation of the same id keeps the first record) and
+    /// deletes up to <paramref name="purgeMax"/> records whose token expired before
+    /// <paramref name="nowUnixMs"/>, so that the table holds only live tokens without a sweeper.
+    /// </summary>
+    Task RevokeTokenAsync(RevokedTokenRecord token, long nowUnixMs, int purgeMax, CancellationToken cancellationToken);
+
+    /// <summary>True when the token id has been revoked (and its record not yet purged).</summary>
+    Task<bool> IsTokenRevokedAsync(string tokenId, CancellationToken cancellationToken);
 }

@@ -102,6 +102,16 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
             PRIMARY KEY (customer_id, idempotency_key)
         );
         """,
+        // Logout: revoked customer token ids, kept until the token expires.
+        """
+        CREATE TABLE revoked_tokens (
+            token_id text PRIMARY KEY,
+            customer_id text NOT NULL,
+            expires_at_unix_ms bigint NOT NULL,
+            revoked_at_unix_ms bigint NOT NULL
+        );
+        CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at_unix_ms);
+        """,
     ];
 
     private readonly NpgsqlDataSource _dataSource;
@@ -313,6 +323,29 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         }
         await transaction.CommitAsync(cancellationToken);
         return stored;
+    }
+
+    public async Task RevokeTokenAsync(RevokedTokenRecord token, long nowUnixMs, int purgeMax, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var insert = Command(connection, null,
+            "INSERT INTO revoked_tokens (token_id, customer_id, expires_at_unix_ms, revoked_at_unix_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (token_id) DO NOTHING",
+            [token.TokenId, token.CustomerId, token.ExpiresAtUnixMs, token.RevokedAtUnixMs]))
+        {
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var purge = Command(connection, null,
+            "DELETE FROM revoked_tokens WHERE token_id IN (SELECT token_id FROM revoked_tokens WHERE expires_at_unix_ms < $1 ORDER BY expires_at_unix_ms LIMIT $2)",
+            [nowUnixMs, (long)purgeMax]);
+        await purge.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<bool> IsTokenRevokedAsync(string tokenId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT 1 FROM revoked_tokens WHERE token_id = $1", [tokenId]);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
     private static object[] CredentialValues(CredentialRecord credential) =>

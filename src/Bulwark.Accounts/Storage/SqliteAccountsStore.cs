@@ -100,6 +100,16 @@ public sealed class SqliteAccountsStore : IAccountsStore
             PRIMARY KEY (customer_id, idempotency_key)
         );
         """,
+        // Logout: revoked customer token ids, kept until the token expires.
+        """
+        CREATE TABLE revoked_tokens (
+            token_id TEXT PRIMARY KEY,
+            customer_id TEXT NOT NULL,
+            expires_at_unix_ms INTEGER NOT NULL,
+            revoked_at_unix_ms INTEGER NOT NULL
+        );
+        CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at_unix_ms);
+        """,
     ];
 
     private readonly SqliteDatabase _database;
@@ -327,6 +337,27 @@ public sealed class SqliteAccountsStore : IAccountsStore
         {
             command.Parameters.AddWithValue("$p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), values[i]);
         }
+    }
+
+    public async Task RevokeTokenAsync(RevokedTokenRecord token, long nowUnixMs, int purgeMax, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText =
+            "INSERT INTO revoked_tokens (token_id, customer_id, expires_at_unix_ms, revoked_at_unix_ms) VALUES ($p0, $p1, $p2, $p3) ON CONFLICT (token_id) DO NOTHING; " +
+            "DELETE FROM revoked_tokens WHERE token_id IN (SELECT token_id FROM revoked_tokens WHERE expires_at_unix_ms < $p4 ORDER BY expires_at_unix_ms LIMIT $p5)";
+        AddValues(command, [token.TokenId, token.CustomerId, token.ExpiresAtUnixMs, token.RevokedAtUnixMs, nowUnixMs, (long)purgeMax]);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<bool> IsTokenRevokedAsync(string tokenId, CancellationToken cancellationToken)
+    {
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1 FROM revoked_tokens WHERE token_id = $a";
+        command.Parameters.AddWithValue("$a", tokenId);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
     private static async Task InsertAsync(SqliteConnection connection, SqliteTransaction transaction, string table, string columns, object[] values, CancellationToken cancellationToken)

@@ -14,10 +14,12 @@ public sealed class AccountsMetrics
     public const string RequestsName = "bulwark.accounts.requests";
     public const string NotFoundName = "bulwark.accounts.not_found";
     public const string PasswordRehashesName = "bulwark.accounts.password_rehashes";
+    public const string PasswordHashingRejectedName = "bulwark.accounts.password_hashing_rejected";
 
     private readonly Counter<long> _requests;
     private readonly Counter<long> _notFound;
     private readonly Counter<long> _passwordRehashes;
+    private readonly Counter<long> _passwordHashingRejected;
 
     public AccountsMetrics(IMeterFactory meterFactory)
     {
@@ -25,7 +27,9 @@ public sealed class AccountsMetrics
         var meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>(RequestsName, "{request}", "Accounts requests by method and outcome (gRPC status).");
         _notFound = meter.CreateCounter<long>(NotFoundName, "{request}", "Accounts requests answered NOT_FOUND, by method.");
-        _passwordRehashes = meter.CreateCounter<long>(PasswordRehashesName, "{credential}", "Password hashes upgraded to the configured iteration count at login.");
+        _passwordRehashes = meter.CreateCounter<long>(PasswordRehashesName, "{credential}", "Password hashes upgraded to the configured algorithm and iteration count at login.");
+        _passwordHashingRejected = meter.CreateCounter<long>(PasswordHashingRejectedName, "{request}",
+            "Logins and password changes refused because the password hashing queue was full.");
     }
 
     public void RecordRequest(string method, StatusCode outcome)
@@ -38,4 +42,6 @@ public sealed class AccountsMetrics
     }
 
     public void RecordPasswordRehash() => _passwordRehashes.Add(1);
+
+    public void RecordPasswordHashingRejected() => _passwordHashingRejected.Add(1);
 }

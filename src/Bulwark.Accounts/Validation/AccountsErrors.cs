@@ -27,5 +27,7 @@ internal static class AccountsErrors
 
     public static RpcException Unavailable(string message) => new(new Status(StatusCode.Unavailable, message));
 
+    public static RpcException ResourceExhausted(string message) => new(new Status(StatusCode.ResourceExhausted, message));
+
     public static RpcException Internal(string message) => new(new Status(StatusCode.Internal, message));
 }

@@ -4,6 +4,8 @@ using Bulwark.Accounts.Protos;
 using Bulwark.Edge.Authentication;
 using Bulwark.Edge.Problems;
 using Bulwark.Edge.Services;
+using Bulwark.Edge.Telemetry;
+using Bulwark.Edge.Throttling;
 using Bulwark.Feed.Protos;
 using Bulwark.Ledger.Protos;
 using Microsoft.AspNetCore.Http;
@@ -20,36 +22,20 @@ namespace Bulwark.Edge.Api;
 /// are thrown as <see cref="ProblemException"/> or <see cref="ServiceCallException"/> and turned into
 /// problem documents in one place, <see cref="AppApiEndpoints"/>.
 /// </summary>
-internal sealed class AppApi(
+internal sealed partial class AppApi(
     AccountsClient accounts,
     FeedClient feed,
     LedgerClient ledger,
     ServiceCaller caller,
     CustomerTokens tokens,
+    LoginThrottle loginThrottle,
+    PayeeThrottle payeeThrottle,
+    EdgeMetrics metrics,
     ILogger<AppApi> logger)
 {
-    public async Task<IResult> LoginAsync(HttpContext http)
-    {
-        using var body = await JsonBody.ReadObjectAsync(http.Request, http.RequestAborted);
-        var fields = new RequestFields(body.RootElement);
-        var email = fields.RequiredString("email", EdgeLimits.EmailLengthMax);
-        var password = fields.RequiredString("password", EdgeLimits.PasswordLengthMax);
-        fields.ThrowIfInvalid();
-
-        var reply = await caller.CallAsync(ServiceCaller.Accounts,
-            options => accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = password }, options), http.RequestAborted);
-        if (!reply.Authenticated || string.IsNullOrEmpty(reply.CustomerId))
-        {
-            throw new ProblemException(ProblemType.InvalidCredentials, "The email and password do not match.");
-        }
-        var token = tokens.Issue(reply.CustomerId);
-        EdgeLog.LoggedIn(logger, reply.CustomerId);
-        return TypedResults.Json(new LoginResponse(token.Token, "Bearer", token.ExpiresAt, reply.CustomerId), EdgeJsonContext.Default.LoginResponse);
-    }
-
     public async Task<IResult> MeAsync(HttpContext http)
     {
-        var customerId = CustomerId(http);
+        var customerId = await CustomerIdAsync(http);
         var customer = await caller.CallAsync(ServiceCaller.Accounts,
             options => accounts.GetCustomerAsync(new GetCustomerRequest { CustomerId = customerId }, options), http.RequestAborted);
         return TypedResults.Json(new MeResponse(customer.CustomerId, customer.Name, customer.Email), EdgeJsonContext.Default.MeResponse);
@@ -122,9 +108,10 @@ internal sealed class AppApi(
         fields.ThrowIfInvalid();
         Ownership.CheckIdFormat("account", accountId!);
 
-        // The accounts service checks that the account is the customer's (PERMISSION_DENIED if it is
-        // someone else's); the edge passes the token's customer, never one from the request.
-        var customerId = CustomerId(http);
+        // Another customer's account answers like a missing one. The accounts service checks again
+        // (PERMISSION_DENIED); the edge passes the token's customer, never one from the request.
+        (await OwnershipAsync(http)).RequireAccount(accountId!);
+        var customerId = await CustomerIdAsync(http);
         var pot = await caller.CallAsync(ServiceCaller.Accounts, options => accounts.CreatePotAsync(new CreatePotRequest
         {
             CustomerId = customerId,
@@ -147,14 +134,10 @@ internal sealed class AppApi(
         fields.ThrowIfInvalid();
         Ownership.CheckIdFormat("pot", potId);
 
-        var pot = (await OwnershipAsync(http)).FindPot(potId);
-        if (pot is not null)
-        {
-            CheckCurrency(currency!, pot.Currency, "pot");
-        }
-        // A pot the customer does not own is still passed on: the accounts service answers
-        // PERMISSION_DENIED (someone else's) or NOT_FOUND, and moves nothing.
-        var customerId = CustomerId(http);
+        // Another customer's pot answers exactly like a missing one: the edge answers both itself.
+        var pot = (await OwnershipAsync(http)).FindPot(potId) ?? throw Ownership.NotFound("pot", potId);
+        CheckCurrency(currency!, pot.Currency, "pot");
+        var customerId = await CustomerIdAsync(http);
         var movement = await caller.CallAsync(ServiceCaller.Accounts, options => accounts.MoveMoneyAsync(new MoveMoneyRequest
         {
             CustomerId = customerId,
@@ -181,13 +164,12 @@ internal sealed class AppApi(
         fields.ThrowIfInvalid();
         Ownership.CheckIdFormat("account", fromAccountId!);
 
-        var account = (await OwnershipAsync(http)).FindAccount(fromAccountId!);
-        if (account is not null)
-        {
-            CheckCurrency(currency!, account.Currency, "account");
-        }
-        var customerId = CustomerId(http);
-        var movement = await caller.CallAsync(ServiceCaller.Accounts, options => accounts.PayAccountAsync(new PayAccountRequest
+        // Paying from another customer's account answers exactly like paying from a missing one.
+        var account = (await OwnershipAsync(http)).FindAccount(fromAccountId!) ?? throw Ownership.NotFound("account", fromAccountId!);
+        CheckCurrency(currency!, account.Currency, "account");
+        var customerId = await CustomerIdAsync(http);
+        ThrowIfPayeeLookupsSpent(customerId);
+        var request = new PayAccountRequest
         {
             CustomerId = customerId,
             FromAccountId = fromAccountId,
@@ -197,13 +179,32 @@ internal sealed class AppApi(
             Currency = currency,
             Reference = reference,
             IdempotencyKey = idempotencyKey,
-        }, options), http.RequestAborted);
-        return MovementResult(http, movement);
+        };
+        try
+        {
+            return MovementResult(http, await caller.CallAsync(ServiceCaller.Accounts, options => accounts.PayAccountAsync(request, options), http.RequestAborted));
+        }
+        catch (ServiceCallException error) when (error.StatusCode == Grpc.Core.StatusCode.NotFound)
+        {
+            // The paying account is the customer's (checked above), so not-found is about the payee.
+            payeeThrottle.RecordMiss(customerId);
+            throw;
+        }
+    }
+
+    private void ThrowIfPayeeLookupsSpent(string customerId)
+    {
+        if (payeeThrottle.Exhausted(customerId) is { } wait)
+        {
+            metrics.RecordThrottled("payee");
+            EdgeLog.PayeeLookupsThrottled(logger, customerId);
+            throw ProblemException.TooManyRequests("Too many payments to accounts that do not exist; check the sort code and account number, and try again later.", wait);
+        }
     }
 
     public async Task<IResult> CardsAsync(HttpContext http)
     {
-        var customerId = CustomerId(http);
+        var customerId = await CustomerIdAsync(http);
         var reply = await caller.CallAsync(ServiceCaller.Accounts,
             options => accounts.ListCardsAsync(new ListCardsRequest { CustomerId = customerId }, options), http.RequestAborted);
         return TypedResults.Json(new CardsResponse(reply.Cards.Select(ToDto).ToList()), EdgeJsonContext.Default.CardsResponse);
@@ -212,21 +213,25 @@ internal sealed class AppApi(
     public async Task<IResult> SetCardFrozenAsync(HttpContext http, string cardId, bool frozen)
     {
         Ownership.CheckIdFormat("card", cardId);
-        // The accounts service owns cards and checks the customer (PERMISSION_DENIED / NOT_FOUND).
-        var customerId = CustomerId(http);
-        var card = await caller.CallAsync(ServiceCaller.Accounts,
-            options => accounts.SetCardFrozenAsync(new SetCardFrozenRequest { CustomerId = customerId, CardId = cardId, Frozen = frozen }, options),
-            http.RequestAborted);
-        return TypedResults.Json(ToDto(card), EdgeJsonContext.Default.CardDto);
+        // The accounts service owns cards and checks the customer; someone else's card (PERMISSION_DENIED)
+        // answers exactly like a missing one (NOT_FOUND).
+        var customerId = await CustomerIdAsync(http);
+        try
+        {
+            var card = await caller.CallAsync(ServiceCaller.Accounts,
+                options => accounts.SetCardFrozenAsync(new SetCardFrozenRequest { CustomerId = customerId, CardId = cardId, Frozen = frozen }, options),
+                http.RequestAborted);
+            return TypedResults.Json(ToDto(card), EdgeJsonContext.Default.CardDto);
+        }
+        catch (ServiceCallException error) when (error.StatusCode is Grpc.Core.StatusCode.NotFound or Grpc.Core.StatusCode.PermissionDenied)
+        {
+            throw Ownership.NotFound("card", cardId);
+        }
     }
-
-    private static string CustomerId(HttpContext http) =>
-        http.User.FindFirstValue(CustomerTokens.CustomerIdClaim)
-        ?? throw new ProblemException(ProblemType.Unauthenticated, "The token names no customer; log in again.");
 
     private async Task<Ownership> OwnershipAsync(HttpContext http)
     {
-        var customerId = CustomerId(http);
+        var customerId = await CustomerIdAsync(http);
         var holdings = await caller.CallAsync(ServiceCaller.Accounts,
             options => accounts.ListAccountsAsync(new ListAccountsRequest { CustomerId = customerId }, options), http.RequestAborted);
         return new Ownership(holdings);

@@ -28,6 +28,7 @@ internal static class AppApiEndpoints
             new ProblemResult(ProblemType.NotFound, $"There is no API endpoint {http.Request.Method} {http.Request.Path}.")).AllowAnonymous();
 
         var customer = api.MapGroup("").RequireAuthorization(CustomerTokens.PolicyName);
+        customer.MapPost("/logout", (HttpContext http, AppApi app) => app.LogoutAsync(http));
         customer.MapGet("/me", (HttpContext http, AppApi app) => app.MeAsync(http));
         customer.MapGet("/accounts", (HttpContext http, AppApi app) => app.AccountsAsync(http));
         customer.MapGet("/accounts/{accountId}/balance", (HttpContext http, AppApi app, string accountId) => app.BalanceAsync(http, accountId));

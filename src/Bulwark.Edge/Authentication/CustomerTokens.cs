@@ -8,16 +8,19 @@ namespace Bulwark.Edge.Authentication;
 internal sealed record IssuedToken(string Token, DateTimeOffset ExpiresAt);
 
 /// <summary>
-/// Issues and describes customer bearer tokens: JWTs signed with HMAC-SHA256, the customer id in
-/// <c>sub</c>. Validation is done by the JwtBearer handler with <see cref="ValidationParameters"/>.
+/// Issues and describes customer bearer tokens: JWTs signed with HMAC-SHA256 by the newest key of the
+/// <see cref="SigningKeyRing"/> (its id in the header's <c>kid</c>), the customer id in <c>sub</c> and a
+/// random token id in <c>jti</c> (what a logout revokes). Validation is done by the JwtBearer handler
+/// with <see cref="ValidationParameters"/>, which accepts every key of the ring.
 /// </summary>
-internal sealed class CustomerTokens(byte[] signingKey, EdgeOptions options, TimeProvider timeProvider)
+internal sealed class CustomerTokens(SigningKeyRing keys, EdgeOptions options, TimeProvider timeProvider)
 {
     public const string SchemeName = "BulwarkCustomer";
     public const string PolicyName = "BulwarkCustomer";
     public const string CustomerIdClaim = "sub";
+    public const string TokenIdClaim = "jti";
+    public const string ExpiresClaim = "exp";
 
-    private readonly SymmetricSecurityKey _key = new(signingKey);
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
 
     public IssuedToken Issue(string customerId)
@@ -32,8 +35,9 @@ internal sealed class CustomerTokens(byte[] signingKey, EdgeOptions options, Tim
             IssuedAt = now.UtcDateTime,
             NotBefore = now.UtcDateTime,
             Expires = expires.UtcDateTime,
-            Subject = new ClaimsIdentity([new Claim(CustomerIdClaim, customerId), new Claim("jti", Guid.NewGuid().ToString("N"))]),
-            SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.HmacSha256),
+            Subject = new ClaimsIdentity([new Claim(CustomerIdClaim, customerId), new Claim(TokenIdClaim, Guid.NewGuid().ToString("N"))]),
+            // The key carries its id, so the handler writes it into the header as kid.
+            SigningCredentials = new SigningCredentials(keys.Signing.Key, SecurityAlgorithms.HmacSha256),
         };
         // JWT times are whole seconds; the expiry reported to the client is the one in the token.
         return new IssuedToken(_handler.CreateToken(descriptor), DateTimeOffset.FromUnixTimeSeconds(expires.ToUnixTimeSeconds()));
@@ -43,7 +47,7 @@ internal sealed class CustomerTokens(byte[] signingKey, EdgeOptions options, Tim
     {
         ValidIssuer = options.Issuer,
         ValidAudience = options.Audience,
-        IssuerSigningKey = _key,
+        IssuerSigningKeyResolver = (_, _, keyId, _) => keys.Resolve(keyId),
         ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
         ValidateIssuer = true,
         ValidateAudience = true,

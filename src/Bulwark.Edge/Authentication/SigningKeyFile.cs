@@ -16,6 +16,14 @@ internal static class SigningKeyFile
         {
             Create(fullPath);
         }
+        return Load(fullPath);
+    }
+
+    /// <summary>Reads a key file that must exist (a key of the ring is never re-created: a deleted key is a retired one).</summary>
+    public static byte[] Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var fullPath = Path.GetFullPath(path);
         var length = new FileInfo(fullPath).Length;
         if (length > EdgeLimits.SigningKeyBytesMax)
         {

@@ -11,6 +11,12 @@ internal sealed class ProblemException(ProblemType problemType, string detail, I
 
     public IReadOnlyDictionary<string, string[]>? Errors { get; } = errors;
 
+    /// <summary>The Retry-After to send (429 answers); null for the default of the status.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
+    public static ProblemException TooManyRequests(string detail, TimeSpan retryAfter) =>
+        new(ProblemType.TooManyRequests, detail) { RetryAfter = retryAfter };
+
     public static ProblemException Field(ProblemType problemType, string field, string message) =>
         new(problemType, message, new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [message] });
 }

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 namespace Bulwark.Edge.Problems;
 
 /// <summary>Writes a problem document as <c>application/problem+json</c> with the source-generated serializer.</summary>
-internal sealed class ProblemResult(ProblemType problemType, string detail, IReadOnlyDictionary<string, string[]>? errors = null)
+internal sealed class ProblemResult(ProblemType problemType, string detail, IReadOnlyDictionary<string, string[]>? errors = null, TimeSpan? retryAfter = null)
     : IResult, IStatusCodeHttpResult, IContentTypeHttpResult
 {
     public const string MediaType = "application/problem+json";
@@ -20,16 +20,17 @@ internal sealed class ProblemResult(ProblemType problemType, string detail, IRea
     public static ProblemResult From(ProblemException problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
-        return new ProblemResult(problem.ProblemType, problem.Message, problem.Errors);
+        return new ProblemResult(problem.ProblemType, problem.Message, problem.Errors, problem.RetryAfter);
     }
 
     public Task ExecuteAsync(HttpContext httpContext)
     {
         ArgumentNullException.ThrowIfNull(httpContext);
-        return WriteAsync(httpContext, ProblemType, detail, errors);
+        return WriteAsync(httpContext, ProblemType, detail, errors, retryAfter);
     }
 
-    public static async Task WriteAsync(HttpContext httpContext, ProblemType problemType, string detail, IReadOnlyDictionary<string, string[]>? errors = null)
+    public static async Task WriteAsync(HttpContext httpContext, ProblemType problemType, string detail, IReadOnlyDictionary<string, string[]>? errors = null,
+        TimeSpan? retryAfter = null)
     {
         ArgumentNullException.ThrowIfNull(httpContext);
         ArgumentNullException.ThrowIfNull(problemType);
@@ -45,7 +46,13 @@ internal sealed class ProblemResult(ProblemType problemType, string detail, IRea
         response.StatusCode = problemType.Status;
         response.ContentType = MediaType;
         response.Headers.CacheControl = "no-store";
-        if (problemType.Status == StatusCodes.Status503ServiceUnavailable)
+        if (retryAfter is { } wait)
+        {
+            // Whole seconds, rounded up: a client that waits what it is told is never refused again for waiting too little.
+            var seconds = Math.Clamp((long)Math.Ceiling(wait.TotalSeconds), 1, EdgeLimits.RetryAfterSecondsMax);
+            response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else if (problemType.Status is StatusCodes.Status503ServiceUnavailable or StatusCodes.Status429TooManyRequests)
         {
             response.Headers.RetryAfter = EdgeLimits.RetryAfterSecondsDefault.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }

@@ -25,8 +25,9 @@ internal sealed record ProblemType(string Slug, string Title, int Status, string
     public static readonly ProblemType InvalidCredentials = new("invalid-credentials", "Email or password is incorrect.", 401,
         "The email and password do not match a customer who can log in.");
 
+    /// <summary>Not answered by the app API: another customer's resource answers <see cref="NotFound"/>, exactly like a missing one.</summary>
     public static readonly ProblemType Forbidden = new("forbidden", "You do not have access to this resource.", 403,
-        "The resource exists but belongs to another customer.");
+        "Not used by the app API: another customer's resource answers 404 not-found, like one that does not exist.");
 
     public static readonly ProblemType NotFound = new("not-found", "Not found.", 404,
         "There is no such resource.");
@@ -49,6 +50,9 @@ internal sealed record ProblemType(string Slug, string Title, int Status, string
     public static readonly ProblemType RuleViolated = new("rule-violated", "The request breaks a business rule.", 422,
         "The request is well-formed but cannot be carried out, for example because a card is frozen. The detail says which rule.");
 
+    public static readonly ProblemType TooManyRequests = new("too-many-requests", "Too many attempts.", 429,
+        "Too many failed attempts (logins from this address or for this account, or payments to accounts that do not exist). Wait the seconds in the Retry-After header.");
+
     public static readonly ProblemType Internal = new("internal", "Something went wrong on our side.", 500,
         "An unexpected error. It has been logged; try again later.");
 
@@ -64,7 +68,7 @@ internal sealed record ProblemType(string Slug, string Title, int Status, string
     public static IReadOnlyList<ProblemType> All { get; } =
     [
         Validation, MalformedJson, IdempotencyKey, Unauthenticated, InvalidCredentials, Forbidden, NotFound, Conflict,
-        PayloadTooLarge, UnsupportedMediaType, InsufficientFunds, CurrencyMismatch, RuleViolated, Internal,
+        PayloadTooLarge, UnsupportedMediaType, InsufficientFunds, CurrencyMismatch, RuleViolated, TooManyRequests, Internal,
         NotImplemented, ServiceUnavailable, GatewayTimeout,
     ];
 }

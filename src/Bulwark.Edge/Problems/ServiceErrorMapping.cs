@@ -33,7 +33,8 @@ internal static partial class ServiceErrorMapping
                 (ProblemType.GatewayTimeout, "A service this request needs did not answer in time. Retrying with the same Idempotency-Key is safe."),
             // The accounts service's not-found messages name only what the caller sent (an id, a sort code).
             StatusCode.NotFound => (ProblemType.NotFound, ServiceMessage(error, "The resource was not found.")),
-            StatusCode.PermissionDenied => (ProblemType.Forbidden, "You do not have access to this resource."),
+            // Another customer's resource answers like a missing one, so that its existence is not told either.
+            StatusCode.PermissionDenied => (ProblemType.NotFound, "The resource was not found."),
             StatusCode.InvalidArgument or StatusCode.OutOfRange => (ProblemType.Validation, ServiceMessage(error, "The request is invalid.")),
             StatusCode.FailedPrecondition => MapBusinessRule(error),
             StatusCode.AlreadyExists => (ProblemType.Conflict, ServiceMessage(error, "It already exists.")),

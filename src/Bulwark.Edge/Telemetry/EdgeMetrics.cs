@@ -13,10 +13,14 @@ public sealed class EdgeMetrics
     public const string RequestsCounterName = "bulwark.edge.requests";
     public const string NotFoundCounterName = "bulwark.edge.not_found";
     public const string ServiceErrorsCounterName = "bulwark.edge.service_errors";
+    public const string LoginFailuresCounterName = "bulwark.edge.login_failures";
+    public const string ThrottledCounterName = "bulwark.edge.throttled";
 
     private readonly Counter<long> _requests;
     private readonly Counter<long> _notFound;
     private readonly Counter<long> _serviceErrors;
+    private readonly Counter<long> _loginFailures;
+    private readonly Counter<long> _throttled;
 
     public EdgeMetrics(IMeterFactory meterFactory)
     {
@@ -25,6 +29,10 @@ public sealed class EdgeMetrics
         _requests = meter.CreateCounter<long>(RequestsCounterName, "{request}", "App API and web app requests by route and status class.");
         _notFound = meter.CreateCounter<long>(NotFoundCounterName, "{request}", "Requests answered 404 Not Found, by route.");
         _serviceErrors = meter.CreateCounter<long>(ServiceErrorsCounterName, "{call}", "Failed gRPC calls from the edge, by service and status.");
+        _loginFailures = meter.CreateCounter<long>(LoginFailuresCounterName, "{login}",
+            "Failed logins: wrong email or password (reason invalid_credentials) or refused by a limit (reason throttled).");
+        _throttled = meter.CreateCounter<long>(ThrottledCounterName, "{request}",
+            "Requests answered 429, by the limit that refused them (source, account, backoff, payee).");
     }
 
     internal void RecordRequest(string route, string method, int statusCode)
@@ -48,4 +56,10 @@ public sealed class EdgeMetrics
         _serviceErrors.Add(1,
             new KeyValuePair<string, object?>("service", service),
             new KeyValuePair<string, object?>("grpc.status", grpcStatus));
+
+    internal void RecordLoginFailure(string reason) =>
+        _loginFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    internal void RecordThrottled(string limit) =>
+        _throttled.Add(1, new KeyValuePair<string, object?>("limit", limit));
 }

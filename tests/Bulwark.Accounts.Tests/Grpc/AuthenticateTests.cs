@@ -1,6 +1,11 @@
+using System.Security.Cryptography;
 using System.Text;
 using Bulwark.Accounts.Protos;
+using Bulwark.Accounts.Security;
+using Bulwark.Accounts.Storage;
+using Grpc.Core;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Accounts.Tests.Grpc;
 
@@ -104,10 +109,10 @@ public sealed class AuthenticateTests(AccountsHostFixture fixture) : IClassFixtu
         var first = ReadCredential(Host.DatabasePath, customerId);
         var second = ReadCredential(Host.DatabasePath, otherId);
 
-        Assert.Equal("pbkdf2-sha256", first.Algorithm);
+        Assert.Equal("pbkdf2-sha512", first.Algorithm);
         Assert.Equal(AccountsTestHost.TestPasswordIterations, first.Iterations);
         Assert.Equal(16, first.Salt.Length);
-        Assert.Equal(32, first.Hash.Length);
+        Assert.Equal(64, first.Hash.Length);
         Assert.NotEqual(first.Salt, second.Salt);
         Assert.NotEqual(first.Hash, second.Hash);
         Assert.False(DatabaseFiles.Contain(Host.DatabasePath, Encoding.UTF8.GetBytes(Password)));
@@ -138,6 +143,64 @@ public sealed class AuthenticateTests(AccountsHostFixture fixture) : IClassFixtu
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Authenticate_LegacySha256Hash_LogsInAndUpgradesToSha512()
+    {
+        var (email, customerId) = await CustomerWithPasswordAsync(Host);
+        var store = Host.Services.GetRequiredService<IAccountsStore>();
+        var salt = RandomNumberGenerator.GetBytes(16);
+        var legacyHash = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(Password), salt, 1_000, HashAlgorithmName.SHA256, 32);
+        await store.SetCredentialAsync(new CredentialRecord(customerId, "pbkdf2-sha256", 1_000, salt, legacyHash, 1), CancellationToken.None);
+
+        var wrong = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = "not the password" });
+        var stillLegacy = ReadCredential(Host.DatabasePath, customerId);
+        var first = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = Password });
+        var upgraded = ReadCredential(Host.DatabasePath, customerId);
+        var second = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = Password });
+
+        Assert.False(wrong.Authenticated);
+        Assert.Equal("pbkdf2-sha256", stillLegacy.Algorithm);
+        Assert.True(first.Authenticated);
+        Assert.Equal("pbkdf2-sha512", upgraded.Algorithm);
+        Assert.Equal(64, upgraded.Hash.Length);
+        Assert.NotEqual(salt, upgraded.Salt);
+        Assert.True(second.Authenticated);
+    }
+
+    [Fact]
+    public void Options_DefaultIterations_AreTheOwaspRecommendationForSha512()
+    {
+        Assert.Equal(210_000, new AccountsOptions().PasswordIterations);
+    }
+
+    [Fact]
+    public async Task Authenticate_HashingQueueFull_ResourceExhaustedAtOnce()
+    {
+        await using var host = await AccountsTestHost.StartAsync(passwordHashingConcurrency: 1, passwordHashingQueueMax: 1);
+        var (email, _) = await CustomerWithPasswordAsync(host);
+        var queue = host.Services.GetRequiredService<PasswordHashingQueue>();
+        using var release = new ManualResetEventSlim();
+        using var running = new ManualResetEventSlim();
+        // One hash holds the only hashing thread, a second waits in the only queue place.
+        Assert.True(queue.TryRun(() => { running.Set(); return release.Wait(TimeSpan.FromSeconds(30)); }, CancellationToken.None, out var busy));
+        Assert.True(running.Wait(TimeSpan.FromSeconds(10)));
+        Assert.True(queue.TryRun(() => true, CancellationToken.None, out var waiting));
+        try
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(() =>
+                host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = Password }).ResponseAsync);
+
+            Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+        }
+        finally
+        {
+            release.Set();
+        }
+        Assert.True(await busy);
+        Assert.True(await waiting);
+        Assert.True((await host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = email, Password = Password })).Authenticated);
     }
 
     private static (string Algorithm, int Iterations, byte[] Salt, byte[] Hash) ReadCredential(string databasePath, string customerId)

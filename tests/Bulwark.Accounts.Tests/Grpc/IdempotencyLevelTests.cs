@@ -33,6 +33,9 @@ public sealed class IdempotencyLevelTests
         // Operators' reads (bulwark customers list|show).
         ["ListCustomers"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         ["FindCustomerByEmail"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
+        // Logout: revoking an id twice is the same as once; the check only reads.
+        ["RevokeToken"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
+        ["IsTokenRevoked"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
     };
 
     [Fact]

@@ -91,6 +91,33 @@ public sealed class PayAccountTests(AccountsHostFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task PayAccount_UnknownPayeeBeyondFunds_InsufficientFundsLikeAKnownPayee()
+    {
+        var (payer, payee) = await PartiesAsync(funds: 500);
+        var known = Pay(payer, payee, 501);
+        var unknown = Pay(payer, payee, 501);
+        unknown.ToSortCode = payee.Account.SortCode == "999999" ? "999998" : "999999";
+
+        var toKnown = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.PayAccountAsync(known).ResponseAsync);
+        var toUnknown = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.PayAccountAsync(unknown).ResponseAsync);
+
+        Assert.Equal(toKnown.Status.Detail, toUnknown.Status.Detail);
+        Assert.Contains("insufficient funds", toUnknown.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(500, Host.Balance(payer.Account.LedgerAccountId));
+    }
+
+    [Fact]
+    public async Task PayAccount_UnknownPayeeInOtherCurrencyThanPayers_InvalidCurrencyNotNotFound()
+    {
+        var (payer, payee) = await PartiesAsync();
+        var request = Pay(payer, payee, 100);
+        request.ToSortCode = payee.Account.SortCode == "999999" ? "999998" : "999999";
+        request.Currency = "EUR";
+
+        await RpcAssert.InvalidAsync("currency", () => Host.Accounts.PayAccountAsync(request).ResponseAsync);
+    }
+
+    [Fact]
     public async Task PayAccount_FromSomeoneElsesAccount_PermissionDenied()
     {
         var (payer, payee) = await PartiesAsync();

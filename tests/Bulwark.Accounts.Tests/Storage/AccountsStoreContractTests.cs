@@ -34,6 +34,35 @@ public abstract class AccountsStoreContractTests
     }
 
     [Fact]
+    public async Task RevokeToken_New_IsRevokedAndOthersAreNot()
+    {
+        var tokenId = AccountsTestHost.NewKey();
+
+        await Store.RevokeTokenAsync(new RevokedTokenRecord(tokenId, NewId(), 5_000, 1_000), 1_000, 100, None);
+        await Store.RevokeTokenAsync(new RevokedTokenRecord(tokenId, NewId(), 6_000, 2_000), 2_000, 100, None);
+
+        Assert.True(await Store.IsTokenRevokedAsync(tokenId, None));
+        Assert.False(await Store.IsTokenRevokedAsync(AccountsTestHost.NewKey(), None));
+    }
+
+    [Fact]
+    public async Task RevokeToken_PurgesExpiredRecordsUpToTheBatchLimit()
+    {
+        // Far in the past, so that only this test's records are old enough to purge.
+        var expired = Enumerable.Range(0, 3).Select(_ => AccountsTestHost.NewKey()).ToList();
+        foreach (var tokenId in expired)
+        {
+            await Store.RevokeTokenAsync(new RevokedTokenRecord(tokenId, NewId(), 10, 1), 1, 0, None);
+        }
+        var live = AccountsTestHost.NewKey();
+
+        await Store.RevokeTokenAsync(new RevokedTokenRecord(live, NewId(), 100_000, 50), 50, 2, None);
+
+        Assert.True(await Store.IsTokenRevokedAsync(live, None));
+        Assert.Equal(1, (await Task.WhenAll(expired.Select(id => Store.IsTokenRevokedAsync(id, None)))).Count(revoked => revoked));
+    }
+
+    [Fact]
     public async Task GetOrAddSetting_FirstValueWinsAndIsReturnedAfter()
     {
         var name = "setting-" + NewId();

@@ -40,14 +40,14 @@ public sealed class CardsTests
     }
 
     [Fact]
-    public async Task Freeze_AnotherCustomersCard_Returns403AndLeavesItAlone()
+    public async Task Freeze_AnotherCustomersCard_Returns404AndLeavesItAlone()
     {
         await using var host = await EdgeHost.StartAsync();
         var token = await host.LoginAsync();
 
         using var response = await host.SendAsync(HttpMethod.Post, $"/api/cards/{FakeBank.OtherCardId}/freeze", token: token);
 
-        var problem = await Problems.AssertAsync(response, HttpStatusCode.Forbidden, "forbidden");
+        var problem = await Problems.AssertAsync(response, HttpStatusCode.NotFound, "not-found");
         Assert.DoesNotContain("9999", problem.GetRawText(), StringComparison.Ordinal);
         Assert.False(host.Bank.Cards.Single(c => c.CardId == FakeBank.OtherCardId).Frozen);
     }

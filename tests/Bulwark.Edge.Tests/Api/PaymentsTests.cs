@@ -108,7 +108,7 @@ public sealed class PaymentsTests
     }
 
     [Fact]
-    public async Task Pay_FromAnotherCustomersAccount_Returns403AndMovesNothing()
+    public async Task Pay_FromAnotherCustomersAccount_Returns404AndMovesNothing()
     {
         await using var host = await EdgeHost.StartAsync();
         var token = await host.LoginAsync();
@@ -116,7 +116,7 @@ public sealed class PaymentsTests
         using var response = await host.SendAsync(HttpMethod.Post, "/api/payments",
             Payment(from: FakeBank.OtherAccountId, accountNumber: FakeBank.DemoAccountNumber), token, EdgeHost.NewIdempotencyKey());
 
-        await Problems.AssertAsync(response, HttpStatusCode.Forbidden, "forbidden");
+        await Problems.AssertAsync(response, HttpStatusCode.NotFound, "not-found");
         Assert.Equal(777_777, host.Bank.BalanceOf(FakeBank.OtherAccountLedgerId));
     }
 

@@ -236,14 +236,14 @@ public sealed class PotsTests
     }
 
     [Fact]
-    public async Task Deposit_AnotherCustomersPot_Returns403WithoutTheirData()
+    public async Task Deposit_AnotherCustomersPot_Returns404WithoutTheirData()
     {
         await using var host = await EdgeHost.StartAsync();
         var token = await host.LoginAsync();
 
         using var response = await DepositAsync(host, token, """{"amount":100,"currency":"GBP"}""", path: $"/api/pots/{FakeBank.OtherPotId}/deposit");
 
-        var problem = await Problems.AssertAsync(response, HttpStatusCode.Forbidden, "forbidden");
+        var problem = await Problems.AssertAsync(response, HttpStatusCode.NotFound, "not-found");
         Assert.DoesNotContain("Secret savings", problem.GetRawText(), StringComparison.Ordinal);
         Assert.Equal(123_456, host.Bank.BalanceOf(FakeBank.OtherPotLedgerId));
     }
@@ -311,7 +311,7 @@ public sealed class PotsTests
     }
 
     [Fact]
-    public async Task CreatePot_OnAnotherCustomersAccount_Returns403()
+    public async Task CreatePot_OnAnotherCustomersAccount_Returns404()
     {
         await using var host = await EdgeHost.StartAsync();
         var token = await host.LoginAsync();
@@ -319,6 +319,6 @@ public sealed class PotsTests
         using var response = await host.SendAsync(HttpMethod.Post, "/api/pots",
             $$"""{"accountId":"{{FakeBank.OtherAccountId}}","name":"Mine now"}""", token);
 
-        await Problems.AssertAsync(response, HttpStatusCode.Forbidden, "forbidden");
+        await Problems.AssertAsync(response, HttpStatusCode.NotFound, "not-found");
     }
 }

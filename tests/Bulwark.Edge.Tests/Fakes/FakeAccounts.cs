@@ -139,6 +139,25 @@ public sealed class FakeAccounts(FakeBank bank) : Bulwark.Accounts.Protos.Accoun
         }
     }
 
+    public override async Task<RevokeTokenResponse> RevokeToken(RevokeTokenRequest request, ServerCallContext context)
+    {
+        await bank.EnterAsync(Service, context);
+        lock (bank.Sync)
+        {
+            bank.RevokedTokens.Add(request.TokenId);
+            return new RevokeTokenResponse();
+        }
+    }
+
+    public override async Task<IsTokenRevokedResponse> IsTokenRevoked(IsTokenRevokedRequest request, ServerCallContext context)
+    {
+        await bank.EnterAsync(Service, context);
+        lock (bank.Sync)
+        {
+            return new IsTokenRevokedResponse { Revoked = bank.RevokedTokens.Contains(request.TokenId) };
+        }
+    }
+
     private CurrentAccount OwnedAccount(string customerId, string accountId)
     {
         var account = bank.Accounts.FirstOrDefault(a => a.AccountId == accountId)

@@ -99,6 +99,9 @@ public sealed class FakeBank
 
     public Dictionary<string, MoneyMovement> Movements { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Token ids revoked by a logout, as the accounts service keeps them for every edge.</summary>
+    public HashSet<string> RevokedTokens { get; } = new(StringComparer.Ordinal);
+
     /// <summary>How many times each fake service was called, by service name.</summary>
     public Dictionary<string, int> Calls { get; } = new(StringComparer.Ordinal);
 

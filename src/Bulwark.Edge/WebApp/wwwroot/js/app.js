@@ -35,6 +35,16 @@ function endSession(message) {
   route();
 }
 
+/** Revokes the token on the server as well, so a copy of it is useless; the session ends here whatever the answer. */
+async function logout() {
+  try {
+    await api('POST', '/api/logout');
+  } catch {
+    // Offline or already expired: nothing more to revoke from here.
+  }
+  endSession(null);
+}
+
 function route() {
   const loggedIn = loadSession() !== null;
   let name = (location.hash.replace(/^#\/?/, '') || 'home').split('?')[0];
@@ -85,7 +95,7 @@ function boot() {
   if (session) setToken(session.token);
   onSessionEnded(() => endSession('Your session has ended. Please log in again.'));
   $('login-form').addEventListener('submit', login);
-  $('logout').addEventListener('click', () => endSession(null));
+  $('logout').addEventListener('click', logout);
   home.init();
   cards.init();
   pay.init();
