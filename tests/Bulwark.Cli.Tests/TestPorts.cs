@@ -1,16 +1,10 @@
-using System.Net;
-using System.Net.Sockets;
+using Bulwark.Lab.Cluster;
 
 namespace Bulwark.Cli.Tests;
 
 /// <summary>Free loopback ports for the processes the tests start.</summary>
 internal static class TestPorts
 {
-    /// <summary>A port nothing listens on right now (the OS picks it; it is released before return).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A port nothing listens on right now, outside the kernel's ephemeral range (the lab's own choice, <see cref="LocalProcesses.FreePort"/>).</summary>
+    public static int FreePort() => LocalProcesses.FreePort();
 }

@@ -140,12 +140,50 @@ public static class LocalProcesses
         await kill.WaitForExitAsync(bound.Token);
     }
 
-    /// <summary>A free TCP port on loopback (free now; the caller binds it soon after).</summary>
+    /// <summary>
+    /// A free TCP port on loopback for a process to listen on soon after. Chosen at random below
+    /// the kernel's ephemeral range (ip_local_port_range), not by binding port 0: a port the
+    /// kernel hands out for a listener is drawn from the same range as the local ports of
+    /// outgoing connections, and on a busy machine one of those takes it between "free now" and
+    /// the process binding it ("address already in use"). Falls back to the kernel's choice when
+    /// no port below the range is free after a bounded number of tries.
+    /// </summary>
     public static int FreePort()
     {
+        var (low, high) = ListenPortRange();
+        for (var attempt = 0; attempt < FreePortAttemptsMax && high > low; attempt++)
+        {
+            var candidate = Random.Shared.Next(low, high);
+            if (IsPortFree(candidate))
+            {
+                return candidate;
+            }
+        }
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private const int FreePortAttemptsMax = 64;
+    private const int ListenPortLowest = 10_000;
+
+    /// <summary>Ports from 10,000 up to the start of the kernel's ephemeral range (32,768 on Linux by default).</summary>
+    private static (int Low, int High) ListenPortRange()
+    {
+        var ephemeralLow = 32_768;
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            if (range.Length >= 1 && int.TryParse(range[0], NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+            {
+                ephemeralLow = parsed;
+            }
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Not Linux, or hidden: the usual default.
+        }
+        return (ListenPortLowest, Math.Max(ListenPortLowest, ephemeralLow));
     }
 
     public static bool IsPortFree(int port)

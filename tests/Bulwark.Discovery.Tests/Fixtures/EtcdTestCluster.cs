@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Bulwark.Lab.Cluster;
 
 namespace Bulwark.Discovery.Tests.Fixtures;
@@ -148,12 +146,8 @@ public sealed class EtcdTestCluster : IAsyncDisposable
         return await output;
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A free loopback port, chosen as the lab chooses them (outside the kernel's ephemeral range).</summary>
+    public static int FreePort() => LocalProcesses.FreePort();
 
     public async ValueTask DisposeAsync()
     {
