@@ -41,7 +41,7 @@ public static class EdgeServiceCollectionExtensions
             provider.GetRequiredService<ILoggerFactory>().CreateLogger<SigningKeyRing>()));
         services.AddSingleton<CustomerTokens>();
         services.AddSingleton(provider => new LoginThrottle(options, provider.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(_ => new PayeeThrottle(options));
+        services.AddSingleton(provider => new PayeeThrottle(options, provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ServiceCaller>();
         services.AddSingleton<AppApi>();
         services.AddSingleton<EdgeMetrics>();

@@ -22,8 +22,8 @@ internal sealed record LoginRefusal(LoginLimit Limit, TimeSpan RetryAfter);
 /// </summary>
 internal sealed class LoginThrottle(EdgeOptions options, TimeProvider time) : IDisposable
 {
-    private readonly FailureBudget _bySource = new(options.LoginFailuresPerSourceMax, options.LoginFailureWindow);
-    private readonly FailureBudget _byAccount = new(options.LoginFailuresPerAccountMax, options.LoginFailureWindow);
+    private readonly FailureBudget _bySource = new(options.LoginFailuresPerSourceMax, options.LoginFailureWindow, time);
+    private readonly FailureBudget _byAccount = new(options.LoginFailuresPerAccountMax, options.LoginFailureWindow, time);
     private readonly ConcurrentDictionary<string, Backoff> _backoffs = new(StringComparer.Ordinal);
 
     /// <summary>Why a login from <paramref name="source"/> for <paramref name="account"/> may not be tried now, or null when it may.</summary>

@@ -6,9 +6,9 @@ namespace Bulwark.Edge.Throttling;
 /// reach a payee spend nothing. With the budget spent, every payment of the customer answers 429 until
 /// it refills: the edge cannot tell a probe from a payment before asking.
 /// </summary>
-internal sealed class PayeeThrottle(EdgeOptions options) : IDisposable
+internal sealed class PayeeThrottle(EdgeOptions options, TimeProvider time) : IDisposable
 {
-    private readonly FailureBudget _misses = new(options.PayeeMissesPerCustomerMax, options.PayeeMissWindow);
+    private readonly FailureBudget _misses = new(options.PayeeMissesPerCustomerMax, options.PayeeMissWindow, time);
 
     public TimeSpan? Exhausted(string customerId) => _misses.Exhausted(customerId);
 
