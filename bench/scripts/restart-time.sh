@@ -31,7 +31,7 @@ for mode in "etcd answering" "etcd hung"; do
   [ "$mode" = "etcd hung" ] && for p in $(members); do kill -STOP "$p"; done
   times=()
   for i in $(seq 1 "$runs"); do
-    sleep 2
+    sleep "${RESTART_GAP_SECONDS:-62}"
     t=$(measure); times+=("$t"); echo "$mode run $i: ledger ready again after $t ms"
   done
   [ "$mode" = "etcd hung" ] && for p in $(members); do kill -CONT "$p"; done

@@ -321,7 +321,7 @@ internal static class ClusterCommand
         foreach (var module in Bulwark.Cli.Hosting.BankModules.All)
         {
             var name = module.Name;
-            var count = replicas.GetValueOrDefault(name, module.ReplicasDefault);
+            var count = replicas.GetValueOrDefault(name, ReplicasDefault(module, state.OnPostgres));
             state.Services.Add(new ServiceState { Name = name, Replicas = count, Version = version });
             await registry.SetDeploymentAsync(name, new DeploymentRecord(count, version), cancellationToken);
         }
@@ -343,6 +343,14 @@ internal static class ClusterCommand
             await Console.Out.WriteLineAsync($"{service.Name}: {addresses.Count} instance(s) healthy{(addresses.Count > 0 ? $" ({string.Join(", ", addresses)})" : "")}");
         }
     }
+
+    /// <summary>
+    /// A service's default instance count: its module's, except that the accounts run two on
+    /// PostgreSQL (no single instance is needed for payments while one restarts; on SQLite one
+    /// process owns the file, so one).
+    /// </summary>
+    internal static int ReplicasDefault(Bulwark.Platform.Hosting.IServiceModule module, bool onPostgres) =>
+        module.Name == Bulwark.Cli.Hosting.BankModules.Accounts && onPostgres ? 2 : module.ReplicasDefault;
 
     /// <summary>The store URL in <see cref="CommonOptions.StoreVariable"/> (empty counts as absent), checked like <c>--store</c>; null for none.</summary>
     private static string? StoreFromEnvironment()
