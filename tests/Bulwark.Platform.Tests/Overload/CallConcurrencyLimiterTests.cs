@@ -79,6 +79,39 @@ public sealed class CallConcurrencyLimiterTests
     }
 
     [Fact]
+    public async Task SafeCall_OneOfTwoInstancesFull_AnsweredByTheOther()
+    {
+        var registry = new InMemoryServiceRegistry();
+        await using var full = await SlowProbeHost.StartAsync(registry);
+        await using var free = await SlowProbeHost.StartAsync(registry);
+        // Until both instances have answered, the balancer may not have connected to both.
+        using (var warm = new CancellationTokenSource(Bound))
+        {
+            while (full.Service.Answered == 0 || free.Service.Answered == 0)
+            {
+                await full.Client.ReadAsync(new ProbeRequest { Key = "warm" }, cancellationToken: warm.Token);
+            }
+        }
+        var slow = await full.FillOrdinaryShareAsync(full.DirectClient());
+
+        // Round robin sends some of these to the full instance first; each refused one is sent
+        // again at once, to the next instance.
+        var replies = new List<ProbeReply>();
+        for (var i = 0; i < 4; i++)
+        {
+            replies.Add(await full.Client.ReadAsync(new ProbeRequest { Key = $"read-{i}" }, deadline: DateTime.UtcNow.Add(Bound)));
+        }
+        var slowStillRunning = slow.All(call => !call.IsCompleted);
+        full.Service.Release();
+        await Task.WhenAll(slow).WaitAsync(Bound);
+
+        Assert.Equal(4, replies.Count);
+        Assert.True(slowStillRunning);
+        Assert.InRange(full.Limiter.ShedTotal, 1, 4);
+        Assert.Equal(0, free.Limiter.ShedTotal);
+    }
+
+    [Fact]
     public async Task HealthCheck_ProcessFull_StillAnswered()
     {
         await using var host = await SlowProbeHost.StartAsync();
@@ -129,8 +162,11 @@ public sealed class CallConcurrencyLimiterTests
     {
         private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _held;
+        private int _answered;
 
         public int Held => Volatile.Read(ref _held);
+
+        public int Answered => Volatile.Read(ref _answered);
 
         public void Release() => _release.TrySetResult();
 
@@ -148,6 +184,7 @@ public sealed class CallConcurrencyLimiterTests
                 await context.WriteResponseHeadersAsync([]);
                 await _release.Task.WaitAsync(Bound, context.CancellationToken);
             }
+            Interlocked.Increment(ref _answered);
             return new ProbeReply { Attempts = 1 };
         }
     }
@@ -166,13 +203,13 @@ public sealed class CallConcurrencyLimiterTests
 
         public Probe.ProbeClient PriorityClient => new(Channel.WithPriority());
 
-        public static async Task<SlowProbeHost> StartAsync()
+        public static async Task<SlowProbeHost> StartAsync(IServiceRegistry? registry = null)
         {
             var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
             {
                 ConsoleLogLevel = LogLevel.Warning,
                 Overload = new OverloadOptions { CallsInFlightMax = 3, PriorityCallsReserved = 1 },
-            }, new InMemoryServiceRegistry());
+            }, registry ?? new InMemoryServiceRegistry());
             builder.Services.AddHostedBulwarkService("probe");
             builder.Services.AddSingleton<SlowProbeService>();
             builder.Services.AddServiceClient("probe", channel => new Probe.ProbeClient(channel));
@@ -183,13 +220,21 @@ public sealed class CallConcurrencyLimiterTests
             return new SlowProbeHost(app);
         }
 
-        /// <summary>Two ordinary calls that the service holds: the ordinary share (3 - 1 reserved) is full once both have arrived.</summary>
-        public async Task<Task[]> FillOrdinaryShareAsync()
+        /// <summary>A client of this instance alone (not through discovery).</summary>
+        public Probe.ProbeClient DirectClient()
         {
+            var port = App.Services.GetRequiredService<InternalEndpointAccessor>().Get().Port;
+            return new Probe.ProbeClient(Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{port}"));
+        }
+
+        /// <summary>Two ordinary calls that the service holds: the ordinary share (3 - 1 reserved) is full once both have arrived.</summary>
+        public async Task<Task[]> FillOrdinaryShareAsync(Probe.ProbeClient? client = null)
+        {
+            client ??= Client;
             var calls = new List<AsyncUnaryCall<ProbeReply>>();
             for (var i = 0; i < 2; i++)
             {
-                var call = Client.WriteAsync(new ProbeRequest { Key = $"slow-{i}" }, deadline: DateTime.UtcNow.Add(Bound));
+                var call = client.WriteAsync(new ProbeRequest { Key = $"slow-{i}" }, deadline: DateTime.UtcNow.Add(Bound));
                 // The service sends headers once it holds the call: then the call is in flight.
                 await call.ResponseHeadersAsync.WaitAsync(Bound);
                 calls.Add(call);
