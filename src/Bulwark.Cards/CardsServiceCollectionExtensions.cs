@@ -4,6 +4,7 @@ using Bulwark.Cards.Journal;
 using Bulwark.Cards.Link;
 using Bulwark.Cards.Telemetry;
 using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Overload;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
@@ -27,8 +28,10 @@ public static class CardsServiceCollectionExtensions
         options.Validate();
         services.AddSingleton(options);
         services.AddMetrics();
-        services.AddServiceClient("ledger", channel => new LedgerClient(channel));
-        services.AddServiceClient("accounts", channel => new AccountsClient(channel));
+        // Card authorisations are shed last: every call of the card processor carries the priority
+        // that may use the share of a service's calls in flight kept from customer traffic.
+        services.AddServiceClient("ledger", channel => new LedgerClient(channel.WithPriority()));
+        services.AddServiceClient("accounts", channel => new AccountsClient(channel.WithPriority()));
         services.AddSingleton(_ => new CardJournal(options.JournalPath));
         services.AddSingleton<CardsMetrics>();
         services.AddSingleton(provider => new CardProcessor(options, provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<LedgerClient>(),

@@ -45,6 +45,24 @@ public static class EdgeLimits
     public const int FeedPageLimitDefault = 20;
     public const int FeedPageLimitMax = 100;
 
+    /// <summary>
+    /// App API requests one edge serves at once. Each makes one to three service calls of a few
+    /// milliseconds; 128 at once is more than a 2-core edge turns around in the time a phone waits,
+    /// and it stays below a service's ordinary share (256 - 64 calls, OverloadLimits), so one edge
+    /// alone cannot fill a service and starve card authorisations. Past it, a request is answered 503
+    /// overloaded at once instead of joining a queue that ends in a 504.
+    /// </summary>
+    public const int AppRequestsInFlightMaxDefault = 128;
+
+    /// <summary>
+    /// Requests that may wait for a place: a burst arriving in the same instant, not a backlog. A
+    /// waiting request waits for one of 128 short requests to finish, so milliseconds, not seconds.
+    /// </summary>
+    public const int AppRequestsQueuedMaxDefault = 16;
+
+    public const int AppRequestsInFlightMaxMax = 100_000;
+    public const int AppRequestsQueuedMaxMax = 10_000;
+
     /// <summary>Seconds a client should wait before retrying after a 503.</summary>
     public const int RetryAfterSecondsDefault = 1;
 

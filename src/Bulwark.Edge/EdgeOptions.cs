@@ -55,9 +55,25 @@ public sealed class EdgeOptions
     /// <summary>The time over which a spent payee miss budget refills completely. Default: one hour.</summary>
     public TimeSpan PayeeMissWindow { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>App API requests served at once; the next is queued (up to <see cref="AppRequestsQueuedMax"/>) or answered 503 overloaded.</summary>
+    public int AppRequestsInFlightMax { get; init; } = EdgeLimits.AppRequestsInFlightMaxDefault;
+
+    /// <summary>App API requests that may wait for a place when all are taken; 0 for none.</summary>
+    public int AppRequestsQueuedMax { get; init; } = EdgeLimits.AppRequestsQueuedMaxDefault;
+
     internal void Validate()
     {
         ValidateThrottling();
+        if (AppRequestsInFlightMax < 1 || AppRequestsInFlightMax > EdgeLimits.AppRequestsInFlightMaxMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(AppRequestsInFlightMax), AppRequestsInFlightMax,
+                $"EdgeOptions.AppRequestsInFlightMax must be between 1 and {EdgeLimits.AppRequestsInFlightMaxMax}.");
+        }
+        if (AppRequestsQueuedMax < 0 || AppRequestsQueuedMax > EdgeLimits.AppRequestsQueuedMaxMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(AppRequestsQueuedMax), AppRequestsQueuedMax,
+                $"EdgeOptions.AppRequestsQueuedMax must be between 0 and {EdgeLimits.AppRequestsQueuedMaxMax}.");
+        }
         if (string.IsNullOrWhiteSpace(SigningKeyPath))
         {
             throw new ArgumentException("EdgeOptions.SigningKeyPath must name a file for the token signing key.", nameof(SigningKeyPath));

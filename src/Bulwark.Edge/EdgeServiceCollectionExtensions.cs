@@ -46,6 +46,8 @@ public static class EdgeServiceCollectionExtensions
         services.AddSingleton<AppApi>();
         services.AddSingleton<EdgeMetrics>();
         services.AddTransient<IStartupFilter, EdgeMetricsStartupFilter>();
+        // After the metrics filter, so that the metrics middleware wraps the limiter.
+        services.AddAppConcurrencyLimit(options);
         services.AddServiceClient(ServiceCaller.Accounts, channel => new AccountsClient(channel));
         services.AddServiceClient(ServiceCaller.Feed, channel => new FeedClient(channel));
         services.AddServiceClient(ServiceCaller.Ledger, channel => new LedgerClient(channel));

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -38,6 +39,9 @@ public static class LedgerServiceCollectionExtensions
             provider.GetRequiredService<ILogger<LedgerEngine>>(),
             provider.GetRequiredService<IMeterFactory>()));
         services.AddSingleton<IHostedService, LedgerHostedService>();
+        // Not ready while the writer cannot commit (a full disk, a lost database), ready again after a commit.
+        services.AddHealthChecks().Add(new HealthCheckRegistration(
+            "ledger-commit", provider => provider.GetRequiredService<LedgerEngine>().CommitHealth, failureStatus: null, tags: [BulwarkHost.ReadyTag]));
         services.AddGrpc();
         return services;
     }

@@ -31,6 +31,7 @@ public sealed class CardsBank : IAsyncDisposable
     public static readonly UInt128 SettlementAccountId = new(0x42_75_6C_77_61_72_6B_00UL, 2);
 
     private WebApplication? _app;
+    private Bulwark.Platform.Overload.OverloadOptions _overload = new();
 
     private CardsBank(string directory) => Directory = directory;
 
@@ -62,9 +63,13 @@ public sealed class CardsBank : IAsyncDisposable
 
     public CardClearing Clearing => Services.GetRequiredService<CardClearing>();
 
-    public static async Task<CardsBank> StartAsync(Func<CardsOptions, CardsOptions>? configure = null, string? directory = null)
+    public static async Task<CardsBank> StartAsync(Func<CardsOptions, CardsOptions>? configure = null, string? directory = null,
+        Bulwark.Platform.Overload.OverloadOptions? overload = null)
     {
-        var bank = new CardsBank(directory ?? Path.Combine(Path.GetTempPath(), "bulwark-cards-" + Guid.NewGuid().ToString("n")));
+        var bank = new CardsBank(directory ?? Path.Combine(Path.GetTempPath(), "bulwark-cards-" + Guid.NewGuid().ToString("n")))
+        {
+            _overload = overload ?? new(),
+        };
         await bank.StartHostAsync(configure);
         if (directory is null)
         {
@@ -208,7 +213,7 @@ public sealed class CardsBank : IAsyncDisposable
 
     private async Task StartHostAsync(Func<CardsOptions, CardsOptions>? configure)
     {
-        var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions { ConsoleLogLevel = LogLevel.Warning }, new InMemoryServiceRegistry());
+        var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions { ConsoleLogLevel = LogLevel.Warning, Overload = _overload }, new InMemoryServiceRegistry());
         builder.Services.AddSingleton(Slow);
         builder.Services.AddGrpc(grpc => grpc.Interceptors.Add<SlowLedgerInterceptor>());
         builder.Services.AddLedger(new LedgerOptions { DatabasePath = LedgerPath });
@@ -291,7 +296,23 @@ public sealed record IssuedCard(string CardId, string Pan, string Expiry);
 /// <summary>When on, the ledger's SubmitTransfers waits 3 s first (aborted when the caller gives up): a slow ledger.</summary>
 public sealed class SlowLedger
 {
+    /// <summary>Ledger calls carrying this header are held until <see cref="Release"/>: customer traffic that fills the ledger.</summary>
+    public const string HoldHeader = "test-hold";
+
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _held;
+
     public volatile bool On;
+
+    public int Held => Volatile.Read(ref _held);
+
+    public void Release() => _release.TrySetResult();
+
+    internal async Task HoldAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _held);
+        await _release.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+    }
 }
 
 public sealed class SlowLedgerInterceptor(SlowLedger slow) : Interceptor
@@ -303,6 +324,10 @@ public sealed class SlowLedgerInterceptor(SlowLedger slow) : Interceptor
         if (slow.On && context.Method.EndsWith("/SubmitTransfers", StringComparison.Ordinal))
         {
             await Task.Delay(TimeSpan.FromSeconds(3), context.CancellationToken);
+        }
+        if (context.RequestHeaders.GetValue(SlowLedger.HoldHeader) is not null)
+        {
+            await slow.HoldAsync(context.CancellationToken);
         }
         return await continuation(request, context);
     }

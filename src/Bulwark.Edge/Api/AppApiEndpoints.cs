@@ -91,7 +91,12 @@ internal static class AppApiEndpoints
     {
         var problem = ServiceErrorMapping.Map(error);
         var statusName = error.StatusCode.ToString();
-        http.RequestServices.GetRequiredService<EdgeMetrics>().RecordServiceError(error.Service, statusName);
+        var metrics = http.RequestServices.GetRequiredService<EdgeMetrics>();
+        metrics.RecordServiceError(error.Service, statusName);
+        if (problem.ProblemType == ProblemType.Overloaded)
+        {
+            metrics.RecordShed("service");
+        }
         var logger = Logger(http);
         if (problem.ProblemType.Status >= StatusCodes.Status500InternalServerError)
         {

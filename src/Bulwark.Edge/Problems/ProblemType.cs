@@ -62,6 +62,9 @@ internal sealed record ProblemType(string Slug, string Title, int Status, string
     public static readonly ProblemType ServiceUnavailable = new("service-unavailable", "Service unavailable.", 503,
         "A service the request needs is unavailable right now. This is not the same as not found: retry after the Retry-After header.");
 
+    public static readonly ProblemType Overloaded = new("overloaded", "The bank is busy.", 503,
+        "The edge, or a service behind it, is at its limit of requests in flight and did not start this request: nothing was done. Wait the seconds in the Retry-After header and retry with the same Idempotency-Key.");
+
     public static readonly ProblemType GatewayTimeout = new("gateway-timeout", "A service did not answer in time.", 504,
         "A service the request needs did not answer within its deadline. Retrying with the same Idempotency-Key is safe.");
 
@@ -69,6 +72,6 @@ internal sealed record ProblemType(string Slug, string Title, int Status, string
     [
         Validation, MalformedJson, IdempotencyKey, Unauthenticated, InvalidCredentials, Forbidden, NotFound, Conflict,
         PayloadTooLarge, UnsupportedMediaType, InsufficientFunds, CurrencyMismatch, RuleViolated, TooManyRequests, Internal,
-        NotImplemented, ServiceUnavailable, GatewayTimeout,
+        NotImplemented, ServiceUnavailable, Overloaded, GatewayTimeout,
     ];
 }

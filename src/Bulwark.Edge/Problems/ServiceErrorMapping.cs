@@ -15,6 +15,13 @@ internal static partial class ServiceErrorMapping
     public static ProblemResult Map(ServiceCallException error)
     {
         ArgumentNullException.ThrowIfNull(error);
+        if (error.OverloadedRetryAfter is { } wait)
+        {
+            // The service did not start the call: the client may safely retry, after the wait, with the same key.
+            return new ProblemResult(ProblemType.Overloaded,
+                "A service this request needs is at its limit and did not start it; nothing was done. Retry after Retry-After with the same Idempotency-Key.",
+                retryAfter: wait);
+        }
         var (problemType, detail) = MapStatus(error);
         // A service that names the bad field (accounts does, in a trailer) lets the answer point at it.
         var errors = error.Field is { } field && problemType.Status is 400 or 422

@@ -1,4 +1,5 @@
 using System.Text;
+using Bulwark.Platform.Overload;
 using Grpc.Core;
 
 namespace Bulwark.Edge.Services;
@@ -18,6 +19,23 @@ internal sealed class ServiceCallException(string service, RpcException error)
 
     /// <summary>The bad field in the app API's spelling (camelCase), or null when the service named none.</summary>
     public string? Field { get; } = ToCamelCase(error.Trailers?.GetValue(FieldTrailer));
+
+    /// <summary>
+    /// The service refused the call because it was at its limit of calls in flight (it did not start
+    /// it), and how long it asked callers to wait; null when it did not say so.
+    /// </summary>
+    public TimeSpan? OverloadedRetryAfter { get; } = OverloadedWait(error);
+
+    private static TimeSpan? OverloadedWait(RpcException error)
+    {
+        if (error.StatusCode != StatusCode.Unavailable || error.Trailers?.GetValue(CallConcurrencyLimiter.OverloadedTrailer) != "true")
+        {
+            return null;
+        }
+        var milliseconds = long.TryParse(error.Trailers.GetValue(CallConcurrencyLimiter.RetryAfterTrailer), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 0;
+        return TimeSpan.FromMilliseconds(Math.Clamp(milliseconds, 1, EdgeLimits.RetryAfterSecondsMax * 1000L));
+    }
 
     private static string? ToCamelCase(string? protoField)
     {

@@ -15,12 +15,14 @@ public sealed class EdgeMetrics
     public const string ServiceErrorsCounterName = "bulwark.edge.service_errors";
     public const string LoginFailuresCounterName = "bulwark.edge.login_failures";
     public const string ThrottledCounterName = "bulwark.edge.throttled";
+    public const string ShedCounterName = "bulwark.edge.shed";
 
     private readonly Counter<long> _requests;
     private readonly Counter<long> _notFound;
     private readonly Counter<long> _serviceErrors;
     private readonly Counter<long> _loginFailures;
     private readonly Counter<long> _throttled;
+    private readonly Counter<long> _shed;
 
     public EdgeMetrics(IMeterFactory meterFactory)
     {
@@ -33,6 +35,8 @@ public sealed class EdgeMetrics
             "Failed logins: wrong email or password (reason invalid_credentials) or refused by a limit (reason throttled).");
         _throttled = meter.CreateCounter<long>(ThrottledCounterName, "{request}",
             "Requests answered 429, by the limit that refused them (source, account, backoff, payee).");
+        _shed = meter.CreateCounter<long>(ShedCounterName, "{request}",
+            "App API requests answered 503 overloaded, by where the limit was: the edge's own (edge) or a service's (service).");
     }
 
     internal void RecordRequest(string route, string method, int statusCode)
@@ -59,6 +63,9 @@ public sealed class EdgeMetrics
 
     internal void RecordLoginFailure(string reason) =>
         _loginFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    internal void RecordShed(string where) =>
+        _shed.Add(1, new KeyValuePair<string, object?>("where", where));
 
     internal void RecordThrottled(string limit) =>
         _throttled.Add(1, new KeyValuePair<string, object?>("limit", limit));

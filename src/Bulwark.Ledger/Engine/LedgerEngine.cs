@@ -52,7 +52,7 @@ public sealed partial class LedgerEngine : IAsyncDisposable
             SingleWriter = false,
         });
         _writer = new LedgerWriter(store, options, _time, _metrics, _logger, _queue.Reader,
-            () => Volatile.Write(ref _sweepQueued, 0));
+            () => Volatile.Write(ref _sweepQueued, 0), CommitHealth);
     }
 
     /// <summary>An engine over a SQLite store at <see cref="LedgerOptions.DatabasePath"/>.</summary>
@@ -65,6 +65,9 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     }
 
     public LedgerOptions Options => _options;
+
+    /// <summary>False while the last batch failed to commit (a full disk, a lost database): the process's readiness.</summary>
+    public LedgerCommitHealth CommitHealth { get; } = new();
 
     /// <summary>Batches committed so far and what they held; the bench reads the average batch size here.</summary>
     public LedgerEngineStatistics Statistics =>

@@ -22,6 +22,7 @@ internal sealed partial class LedgerWriter
     private readonly ILogger _logger;
     private readonly ChannelReader<WriterItem> _queue;
     private readonly Action _sweepTaken;
+    private readonly LedgerCommitHealth _health;
 
     private readonly Dictionary<UInt128, AccountState> _accounts = [];
     private readonly Dictionary<UInt128, TransferEntry> _transfers = [];
@@ -38,8 +39,9 @@ internal sealed partial class LedgerWriter
     private bool _sweepAgain;
 
     public LedgerWriter(ILedgerStore store, LedgerOptions options, TimeProvider time, LedgerMetrics metrics, ILogger logger,
-        ChannelReader<WriterItem> queue, Action sweepTaken)
+        ChannelReader<WriterItem> queue, Action sweepTaken, LedgerCommitHealth health)
     {
+        _health = health;
         _store = store;
         _options = options;
         _time = time;
@@ -131,6 +133,11 @@ internal sealed partial class LedgerWriter
             // Also when empty: the store may hold the batch's lookups in a transaction it ends here.
             _store.Commit(_commit);
             _metrics.BatchCommitted(items.Count, Stopwatch.GetElapsedTime(started));
+            if (!_commit.IsEmpty)
+            {
+                // Only a commit that wrote proves the store can write (an empty one is a no-op).
+                _health.CommitSucceeded();
+            }
             _lastTimestampUnixMs = _now;
             var transfers = _sequence - sequenceBefore;
             Interlocked.Increment(ref _batchesCommitted);
@@ -219,6 +226,7 @@ internal sealed partial class LedgerWriter
         else
         {
             LogBatchFailed(error, items.Count);
+            _health.CommitFailed(error);
             reported = new LedgerUnavailableException(
                 "The ledger could not commit the batch holding this request; nothing of it was written, and retrying with the same ids is safe.", error);
             // A submission can span batches: an earlier one may have committed part of it already.

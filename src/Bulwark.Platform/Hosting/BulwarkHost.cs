@@ -1,4 +1,5 @@
 using Bulwark.Platform.Discovery;
+using Bulwark.Platform.Overload;
 using Bulwark.Platform.Registry;
 using Bulwark.Platform.Telemetry;
 using Grpc.HealthCheck;
@@ -30,6 +31,7 @@ public static class BulwarkHost
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(registry);
+        options.Overload.Validate();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [] });
         var endpointAccessor = new InternalEndpointAccessor();
         endpointAccessor.SetPublic(options.PublicEndpoint);
@@ -81,11 +83,14 @@ public static class BulwarkHost
         services.AddHostedService<ServiceAnnouncer>();
         // One instance for every call (grpc-dotnet takes a registered interceptor from DI).
         services.AddSingleton<GrpcServerMetricsInterceptor>();
+        services.AddSingleton<CallConcurrencyLimiter>();
         services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = 16 * 1024 * 1024;
             grpc.EnableDetailedErrors = false;
             grpc.Interceptors.Add<GrpcServerMetricsInterceptor>();
+            // After the metrics, so that a shed call is counted as answered UNAVAILABLE.
+            grpc.Interceptors.Add<CallConcurrencyLimiter>();
         });
         services.AddHealthChecks().AddCheck<ReadinessGate>("readiness", tags: [ReadyTag]);
         services.AddOpenTelemetry()

@@ -1,4 +1,5 @@
 using System.Net;
+using Bulwark.Platform.Overload;
 
 namespace Bulwark.Platform.Hosting;
 
@@ -26,4 +27,7 @@ public sealed class BulwarkHostOptions
 
     /// <summary>Lowest level written to the console. Default: Information.</summary>
     public Microsoft.Extensions.Logging.LogLevel ConsoleLogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
+
+    /// <summary>How many gRPC calls the process serves at once, and the share kept for card authorisations. Validated at start.</summary>
+    public OverloadOptions Overload { get; init; } = new();
 }
