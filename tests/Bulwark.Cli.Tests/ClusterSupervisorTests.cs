@@ -91,7 +91,12 @@ public sealed class ClusterSupervisorTests : IDisposable
         {
             await SignalAsync(pid, "KILL");
             Assert.True(await Eventually(() => !IsAlive(pid)));
-            Assert.True(TryListen(port, out squatter), "could not take the feed's port");
+            squatter = null;
+            for (var attempt = 0; attempt < 50 && !TryListen(port, out squatter); attempt++)
+            {
+                await Task.Delay(100);
+            }
+            Assert.True(squatter is not null, "could not take the feed's port");
         }
         finally
         {
@@ -157,7 +162,11 @@ public sealed class ClusterSupervisorTests : IDisposable
     {
         try
         {
+            // SO_REUSEADDR, as Kestrel sets it: the killed feed's accepted connections linger in
+            // FIN_WAIT while their peer (the paused supervisor) never closes them, and without it
+            // those alone keep the port from being bound.
             listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             listener.Start();
             return true;
         }
