@@ -169,9 +169,9 @@ internal static class RunCommand
         {
             stop.CancelAfter(runFor);
         }
-        var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), population, settings.Seed);
+        var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), app.Services.GetRequiredService<LedgerClient>(), population, population.TrafficSeed(settings.Seed));
         var cardTraffic = settings.CardRate > 0
-            ? new CardTraffic(cardLink, population, settings.CardRate, settings.Seed, settings.Paths.Clearing)
+            ? new CardTraffic(cardLink, population, settings.CardRate, population.TrafficSeed(settings.Seed), settings.Paths.Clearing)
             : null;
         var started = Stopwatch.GetTimestamp();
         var running = settings.Rate > 0 ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
@@ -207,7 +207,7 @@ internal static class RunCommand
     {
         if (DemoPopulation.TryLoad(settings.Paths.DemoPopulation) is { } existing)
         {
-            return existing;
+            return existing.RecordStart(settings.Paths.DemoPopulation);
         }
         await output.WriteLineAsync($"First start: seeding {settings.Customers:N0} demo customers through the services...");
         var watch = Stopwatch.StartNew();
@@ -295,6 +295,7 @@ internal static class RunCommand
     {
         Operation.Payment => "payments",
         Operation.PotMove => "pot moves",
+        Operation.Income => "income",
         _ => "feed reads",
     };
 
