@@ -49,7 +49,7 @@ internal sealed partial class StandInReplayer(CardsOptions options, CardProcesso
         }
     }
 
-    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "{Count} journalled card decisions still wait for the ledger")]
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "Journalled card decisions still waiting for the ledger: {Count}")]
     private partial void LogWaiting(int count);
 
     [LoggerMessage(EventId = 4202, Level = LogLevel.Error, Message = "Replaying journalled card decisions failed; retrying on the next tick")]
