@@ -1,3 +1,4 @@
+using Bulwark.Platform.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -28,6 +29,10 @@ internal sealed partial class StandInReplayer(CardsOptions options, CardProcesso
                 {
                     LogWaiting(waiting);
                 }
+            }
+            catch (Exception error) when (Cancellation.IsGivenUp(error, stoppingToken))
+            {
+                // Stopping: the ledger calls were cancelled with the host. The journal keeps what is left for the next start.
             }
             catch (Exception error) when (error is not OperationCanceledException && error is not OutOfMemoryException)
             {
