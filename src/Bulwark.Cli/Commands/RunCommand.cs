@@ -173,6 +173,11 @@ internal static class RunCommand
         var cardTraffic = settings.CardRate > 0
             ? new CardTraffic(cardLink, population, settings.CardRate, population.TrafficSeed(settings.Seed), settings.Paths.Clearing)
             : null;
+        if (settings.Rate > 0 || settings.CardRate > 0)
+        {
+            // Before taking traffic: a cold process would answer the first card authorisations in stand-in.
+            await WarmUpAsync(workload, stop.Token);
+        }
         var started = Stopwatch.GetTimestamp();
         var running = settings.Rate > 0 ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
         var cardsRunning = cardTraffic is null ? Task.FromResult<SchemeSimulatorResult?>(null) : RunCardsAsync(cardTraffic, stop.Token);
@@ -225,6 +230,18 @@ internal static class RunCommand
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return null;
+        }
+    }
+
+    private static async Task WarmUpAsync(BankWorkload workload, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await workload.WarmUpAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped while warming up: the run ends at once with an empty summary.
         }
     }
 
