@@ -34,6 +34,7 @@ public static class CardsServiceCollectionExtensions
         services.AddServiceClient("accounts", channel => new AccountsClient(channel.WithPriority()));
         services.AddSingleton(_ => new CardJournal(options.JournalPath));
         services.AddSingleton<CardsMetrics>();
+        services.AddSingleton(provider => new CardsStatus(provider.GetRequiredService<CardsMetrics>(), provider.GetRequiredService<CardJournal>()));
         services.AddSingleton(provider => new CardProcessor(options, provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<LedgerClient>(),
             provider.GetRequiredService<AccountsClient>(), provider.GetRequiredService<CardsMetrics>(), options.Time, provider.GetRequiredService<ILogger<CardProcessor>>()));
         services.AddSingleton<CardLinkServer>();

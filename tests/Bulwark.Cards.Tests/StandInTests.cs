@@ -1,4 +1,5 @@
 using Bulwark.Ledger.Protos;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Cards.Tests;
 
@@ -53,6 +54,28 @@ public sealed class StandInTests
         Assert.Equal(2, transfers.Count);
         Assert.All(transfers, transfer => Assert.Equal(TransferState.Pending, transfer.State));
         Assert.Equal(3_100, (await bank.CustomerAccountAsync()).DebitsPending);
+        await bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
+    public async Task SlowLedger_StandInDecisions_CountedAndWaitingInTheJournalUntilPosted()
+    {
+        await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(5_000));
+        var status = bank.Services.GetRequiredService<CardsStatus>();
+        await using (var scheme = await bank.ConnectAsync())
+        {
+            Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 100, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+            Assert.Equal(0, status.StandInDecisions);
+            bank.Slow.On = true;
+            Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 3_000, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+            Assert.Equal("91", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 3_000, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+        }
+
+        Assert.Equal(2, status.StandInDecisions);
+        Assert.Equal(1, status.StandInApproved);
+        Assert.Equal(1, status.DecisionsWaitingForLedger());
+        bank.Slow.On = false;
+        await CardsBank.EventuallyAsync(() => Task.FromResult(status.DecisionsWaitingForLedger() == 0), "the stand-in approval reaches the ledger");
         await bank.AssertMoneyConservedAsync();
     }
 

@@ -49,7 +49,7 @@ public sealed class BackupCommandTests : IDisposable
 
             // The backup is taken while payments and pot moves keep committing.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), population, seed: 3);
+            var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), app.Services.GetRequiredService<LedgerClient>(), population, seed: 3);
             var running = workload.RunAsync(100, stop.Token);
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellation);
             var output = new StringWriter();
@@ -168,7 +168,7 @@ public sealed class BackupCommandTests : IDisposable
             customerId = population.Customers[0].CustomerId;
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), population, seed: 3);
+            var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), app.Services.GetRequiredService<LedgerClient>(), population, seed: 3);
             var running = workload.RunAsync(100, stop.Token);
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellation);
             var output = new StringWriter();

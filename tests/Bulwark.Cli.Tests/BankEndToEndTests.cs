@@ -48,7 +48,7 @@ public sealed class BankEndToEndTests : IDisposable
             population.Save(paths.DemoPopulation);
             Assert.Equal(Customers, population.Customers.Count);
 
-            var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), population, seed: 7);
+            var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), app.Services.GetRequiredService<LedgerClient>(), population, seed: 7);
             using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
             {
                 stop.CancelAfter(TimeSpan.FromSeconds(3));

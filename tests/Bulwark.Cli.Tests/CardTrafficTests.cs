@@ -90,6 +90,14 @@ public sealed class CardTrafficTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(0, "Card journal: every decision is in the ledger")]
+    [InlineData(1, "Card journal: 1 decision waits for the ledger (the next start posts it)")]
+    [InlineData(2, "Card journal: 2 decisions wait for the ledger (the next start posts them)")]
+    [InlineData(1234, "Card journal: 1,234 decisions wait for the ledger (the next start posts them)")]
+    public void DescribeJournal_Count_OneDecisionOrManyDecisions(long waiting, string expected) =>
+        Assert.Equal(expected, CardTraffic.DescribeJournal(waiting));
+
     [Fact]
     public async Task Run_ForAFewSeconds_CardAuthorisationsApprovedAndLedgerOk()
     {
@@ -117,6 +125,9 @@ public sealed class CardTrafficTests : IDisposable
         var approved = System.Text.RegularExpressions.Regex.Match(cards, @"over ISO 8583: ([\d,]+) approved");
         Assert.True(approved.Success, cards);
         Assert.True(long.Parse(approved.Groups[1].Value, System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture) > 0, cards);
+        // The scheme's stand-in and the bank's own are counted apart, and the journal's backlog is said.
+        Assert.Matches(@"\d+ scheme stand-in, \d+ bank stand-in, \d+ timeouts", cards);
+        Assert.Contains(lines, line => line.StartsWith("Card journal: ", StringComparison.Ordinal));
         Assert.Contains(lines, line => line.StartsWith("Clearing file: ", StringComparison.Ordinal));
         Assert.Matches(@"^ledger ok: 12 accounts, \d+ transfers, sum 0$", lines[^1]);
     }

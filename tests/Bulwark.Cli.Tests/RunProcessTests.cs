@@ -90,6 +90,63 @@ public sealed class RunProcessTests : IDisposable
         Assert.StartsWith("these are not the pages", await File.ReadAllTextAsync(ledger), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_SecondStart_VariesTheWorkloadSequence()
+    {
+        // Payments only are compared: who paid whom, how much, with which reference. A second start
+        // with the same --seed replaying the first start's sequence looks like duplicates in the feed.
+        string[] args = ["run", "--data", _directory, "--port", "0", "--customers", "4", "--rate", "40", "--card-rate", "0", "--for", "3s"];
+        var first = await RunToEndAsync(args);
+        Assert.True(first.ExitCode == 0, first.Output);
+        var firstPayments = await PaymentsAsync(afterSequence: 0);
+        var second = await RunToEndAsync(args);
+        Assert.True(second.ExitCode == 0, second.Output);
+        var secondPayments = await PaymentsAsync(afterSequence: firstPayments.Max(payment => payment.Sequence));
+
+        Assert.True(firstPayments.Count >= 10 && secondPayments.Count >= 10, $"{firstPayments.Count} and {secondPayments.Count} payments");
+        var firstShapes = firstPayments.Select(payment => payment.Shape).ToHashSet(StringComparer.Ordinal);
+        var repeated = secondPayments.Take(20).Count(payment => firstShapes.Contains(payment.Shape));
+        Assert.True(repeated <= 2, $"{repeated} of the second start's first 20 payments repeat the first start's (payer, payee, amount, reference)");
+    }
+
+    private sealed record Payment(long Sequence, string Shape);
+
+    private async Task<List<Payment>> PaymentsAsync(long afterSequence)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "ledger.db")};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT sequence, hex(debit_account_id) || ' ' || hex(credit_account_id) || ' ' || amount || ' ' || coalesce(metadata, '') FROM transfers WHERE code = 3 AND sequence > $after ORDER BY sequence";
+        command.Parameters.AddWithValue("$after", afterSequence);
+        var payments = new List<Payment>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            payments.Add(new Payment(reader.GetInt64(0), reader.GetString(1)));
+        }
+        return payments;
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunToEndAsync(params string[] args)
+    {
+        using var bank = Start(args);
+        using var bound = new CancellationTokenSource(Bound);
+        try
+        {
+            var output = bank.StandardOutput.ReadToEndAsync(bound.Token);
+            var error = bank.StandardError.ReadToEndAsync(bound.Token);
+            await bank.WaitForExitAsync(bound.Token);
+            return (bank.ExitCode, await output + "\n" + await error);
+        }
+        finally
+        {
+            if (!bank.HasExited)
+            {
+                bank.Kill();
+            }
+        }
+    }
+
     private static Process Start(params string[] args)
     {
         var bulwark = Path.Combine(AppContext.BaseDirectory, "bulwark.dll");

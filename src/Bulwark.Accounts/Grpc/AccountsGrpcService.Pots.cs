@@ -68,6 +68,10 @@ internal sealed partial class AccountsGrpcService
         var account = await store.GetCurrentAccountAsync(pot.AccountId, cancellationToken)
             ?? throw AccountsErrors.Internal($"Pot {potId} belongs to a current account that does not exist.");
         var into = request.Direction == MoveDirection.IntoPot;
+        if (into && !request.UseOverdraft)
+        {
+            await ThrowIfIntoOverdraftAsync(account, customerId, key, amount, context);
+        }
         var transfer = new Transfer
         {
             DebitAccountId = LedgerIds.ToProto(LedgerIds.FromHex(into ? account.LedgerAccountId : pot.LedgerAccountId)),
@@ -78,6 +82,28 @@ internal sealed partial class AccountsGrpcService
             Metadata = { [LedgerCodes.Description] = pot.Name, [LedgerCodes.Category] = LedgerCodes.CategoryPot },
         };
         return await ExecuteMovementAsync(transfer, customerId, key, MovementKinds.PotMove, fingerprint, context);
+    }
+
+    /// <summary>
+    /// A move into a pot is the customer's own saving, not spending: it is never paid from the
+    /// arranged overdraft unless the request says so (use_overdraft). The check reads the balance
+    /// before the transfer, so a card hold placed in between can still take the account into its
+    /// overdraft — the ledger's limit stays the hard one. A request whose key already has a transfer
+    /// id is a retry of a move that may have committed: it is not checked again, so a retry never
+    /// fails because its own first attempt spent the money.
+    /// </summary>
+    private async Task ThrowIfIntoOverdraftAsync(CurrentAccountRecord account, string customerId, UInt128 key, long amount, ServerCallContext context)
+    {
+        if (await store.FindMovementTransferIdAsync(customerId, LedgerIds.ToHex(key), context.CancellationToken) is not null)
+        {
+            return;
+        }
+        var balance = await ledger.GetBalanceAsync(LedgerIds.FromHex(account.LedgerAccountId), context);
+        if (balance < amount)
+        {
+            throw AccountsErrors.FailedPrecondition(
+                "insufficient funds: the account does not hold this amount without its overdraft; a move into a pot uses the overdraft only when the request allows it (use_overdraft)");
+        }
     }
 
     /// <summary>

@@ -71,6 +71,19 @@ internal sealed partial class LedgerGateway(Bulwark.Ledger.Protos.Ledger.LedgerC
     /// </summary>
     public async Task<long> GetSpendableAsync(UInt128 id, ServerCallContext context)
     {
+        var account = await GetAccountAsync(id, context);
+        return checked(account.CreditsPosted - account.DebitsPosted - account.DebitsPending + account.OverdraftLimit);
+    }
+
+    /// <summary>The account's own money: posted credits less posted and pending debits, without any overdraft.</summary>
+    public async Task<long> GetBalanceAsync(UInt128 id, ServerCallContext context)
+    {
+        var account = await GetAccountAsync(id, context);
+        return checked(account.CreditsPosted - account.DebitsPosted - account.DebitsPending);
+    }
+
+    private async Task<Account> GetAccountAsync(UInt128 id, ServerCallContext context)
+    {
         var response = await CallAsync(
             call => client.GetAccountsAsync(new GetAccountsRequest { Ids = { LedgerIds.ToProto(id) } }, call),
             "GetAccounts", context);
@@ -78,8 +91,7 @@ internal sealed partial class LedgerGateway(Bulwark.Ledger.Protos.Ledger.LedgerC
         {
             throw AccountsErrors.Internal($"The ledger does not know account {LedgerIds.ToHex(id)}.");
         }
-        var account = response.Accounts[0];
-        return checked(account.CreditsPosted - account.DebitsPosted - account.DebitsPending + account.OverdraftLimit);
+        return response.Accounts[0];
     }
 
     private async Task<T> CallAsync<T>(Func<CallOptions, AsyncUnaryCall<T>> call, string method, ServerCallContext context)

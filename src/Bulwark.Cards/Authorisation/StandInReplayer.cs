@@ -1,3 +1,4 @@
+using Bulwark.Platform.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +30,10 @@ internal sealed partial class StandInReplayer(CardsOptions options, CardProcesso
                     LogWaiting(waiting);
                 }
             }
+            catch (Exception error) when (Cancellation.IsGivenUp(error, stoppingToken))
+            {
+                // Stopping: the ledger calls were cancelled with the host. The journal keeps what is left for the next start.
+            }
             catch (Exception error) when (error is not OperationCanceledException && error is not OutOfMemoryException)
             {
                 LogReplayFailed(error);
@@ -49,7 +54,7 @@ internal sealed partial class StandInReplayer(CardsOptions options, CardProcesso
         }
     }
 
-    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "{Count} journalled card decisions still wait for the ledger")]
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "Journalled card decisions still waiting for the ledger: {Count}")]
     private partial void LogWaiting(int count);
 
     [LoggerMessage(EventId = 4202, Level = LogLevel.Error, Message = "Replaying journalled card decisions failed; retrying on the next tick")]

@@ -248,6 +248,18 @@ internal sealed class CardJournal : IDisposable
 
     public IReadOnlyList<CardDecision> PendingLedger(int limit) => InState(DecisionState.PendingLedger, limit);
 
+    /// <summary>How many decisions wait for the ledger (<see cref="DecisionState.PendingLedger"/>): stand-in approvals and advices not yet posted.</summary>
+    public long PendingLedgerCount()
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            // The state as a literal, as in InState: the partial index then answers the count.
+            command.CommandText = "SELECT count(*) FROM decisions WHERE state = " + ((int)DecisionState.PendingLedger).ToString(CultureInfo.InvariantCulture);
+            return (long)command.ExecuteScalar()!;
+        }
+    }
+
     /// <summary>Declines whose possibly-placed hold must end voided (<see cref="DecisionState.VoidRequired"/>), oldest first, with when each was recorded.</summary>
     public IReadOnlyList<CardDecision> VoidsRequired(int limit) => InState(DecisionState.VoidRequired, limit);
 

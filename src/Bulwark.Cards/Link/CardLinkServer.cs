@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using Bulwark.Cards.Authorisation;
 using Bulwark.Cards.Telemetry;
 using Bulwark.Iso8583;
+using Bulwark.Platform.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -269,9 +270,12 @@ internal sealed partial class CardLinkServer(
             metrics.LinkRefusal("write_timeout");
             LogWriteTimedOut(mti, error.Message);
         }
-        catch (Exception error) when (error is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception error) when (error is IOException or SocketException or ObjectDisposedException or OperationCanceledException
+            || Cancellation.IsGivenUp(error, connection.Closing))
         {
-            // The connection is gone or the link is stopping; the scheme repeats what it has no answer for.
+            // The connection is gone or the link is stopping, and the calls made for the request were
+            // cancelled with it: one line, no stack trace. The scheme repeats what it has no answer for.
+            LogRequestAbandoned(mti, error.GetType().Name);
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
@@ -320,6 +324,9 @@ internal sealed partial class CardLinkServer(
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "Card link: refused a connection from {Remote}: {Max} connections already open")]
     private partial void LogConnectionRefused(string remote, int max);
+
+    [LoggerMessage(EventId = 4014, Level = LogLevel.Information, Message = "Card link: request {Mti} abandoned: the connection closed or the link is stopping ({Error})")]
+    private partial void LogRequestAbandoned(string mti, string error);
 
     [LoggerMessage(EventId = 4009, Level = LogLevel.Error, Message = "Card link: request {Mti} failed; answered 96")]
     private partial void LogRequestFailed(Exception error, string mti);

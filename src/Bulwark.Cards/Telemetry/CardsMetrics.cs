@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Bulwark.Iso8583;
 
 namespace Bulwark.Cards.Telemetry;
 
@@ -20,6 +21,8 @@ internal sealed class CardsMetrics
     private readonly Counter<long> _lateHoldsVoided;
     private readonly Counter<long> _idConflicts;
     private readonly Histogram<double> _duration;
+    private long _standInApproved;
+    private long _standInDecisions;
 
     public CardsMetrics(IMeterFactory meterFactory)
     {
@@ -56,7 +59,21 @@ internal sealed class CardsMetrics
 
     public void Duplicate() => _duplicates.Add(1);
 
-    public void StandIn(string responseCode) => _standIns.Add(1, new KeyValuePair<string, object?>("code", responseCode));
+    public void StandIn(string responseCode)
+    {
+        _standIns.Add(1, new KeyValuePair<string, object?>("code", responseCode));
+        Interlocked.Increment(ref _standInDecisions);
+        if (responseCode == Iso8583ResponseCodes.Approved)
+        {
+            Interlocked.Increment(ref _standInApproved);
+        }
+    }
+
+    /// <summary>Authorisations decided in the bank's stand-in since start (the counter's total, for a status line).</summary>
+    public long StandInDecisions => Interlocked.Read(ref _standInDecisions);
+
+    /// <summary>Of <see cref="StandInDecisions"/>, the approvals.</summary>
+    public long StandInApproved => Interlocked.Read(ref _standInApproved);
 
     public void StandInPosted() => _standInPosted.Add(1);
 

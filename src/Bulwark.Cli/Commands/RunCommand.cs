@@ -169,20 +169,28 @@ internal static class RunCommand
         {
             stop.CancelAfter(runFor);
         }
-        var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), population, settings.Seed);
+        var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), app.Services.GetRequiredService<LedgerClient>(), population, population.TrafficSeed(settings.Seed));
         var cardTraffic = settings.CardRate > 0
-            ? new CardTraffic(cardLink, population, settings.CardRate, settings.Seed, settings.Paths.Clearing)
+            ? new CardTraffic(cardLink, population, settings.CardRate, population.TrafficSeed(settings.Seed), settings.Paths.Clearing)
             : null;
+        if (settings.Rate > 0 || settings.CardRate > 0)
+        {
+            // Before taking traffic: a cold process would answer the first card authorisations in stand-in.
+            await WarmUpAsync(workload, stop.Token);
+        }
         var started = Stopwatch.GetTimestamp();
         var running = settings.Rate > 0 ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
         var cardsRunning = cardTraffic is null ? Task.FromResult<SchemeSimulatorResult?>(null) : RunCardsAsync(cardTraffic, stop.Token);
-        await ReportWhileRunningAsync(workload.Recorder, cardTraffic, running, output, stop.Token);
+        var cardsStatus = app.Services.GetRequiredService<Bulwark.Cards.CardsStatus>();
+        await ReportWhileRunningAsync(workload.Recorder, cardTraffic, cardsStatus, running, output, stop.Token);
         await running;
         var cardResult = await cardsRunning;
         var elapsed = Stopwatch.GetElapsedTime(started);
 
         await app.StopAsync(CancellationToken.None);
-        return await SummariseAsync(workload.Recorder, cardResult, elapsed, settings.Paths, output, settings.LedgerPostgres);
+        // Read once the services have stopped: what is left is what the next start must post.
+        var cardsSummary = new CardsSummary(cardResult, cardsStatus.StandInDecisions, cardsStatus.DecisionsWaitingForLedger());
+        return await SummariseAsync(workload.Recorder, cardsSummary, elapsed, settings.Paths, output, settings.LedgerPostgres);
     }
 
     /// <summary>
@@ -207,7 +215,7 @@ internal static class RunCommand
     {
         if (DemoPopulation.TryLoad(settings.Paths.DemoPopulation) is { } existing)
         {
-            return existing;
+            return existing.RecordStart(settings.Paths.DemoPopulation);
         }
         await output.WriteLineAsync($"First start: seeding {settings.Customers:N0} demo customers through the services...");
         var watch = Stopwatch.StartNew();
@@ -225,6 +233,18 @@ internal static class RunCommand
         }
     }
 
+    private static async Task WarmUpAsync(BankWorkload workload, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await workload.WarmUpAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped while warming up: the run ends at once with an empty summary.
+        }
+    }
+
     private static async Task WaitAsync(CancellationToken cancellationToken)
     {
         try
@@ -237,7 +257,7 @@ internal static class RunCommand
         }
     }
 
-    private static async Task ReportWhileRunningAsync(LatencyRecorder recorder, CardTraffic? cards, Task running, TextWriter output, CancellationToken cancellationToken)
+    private static async Task ReportWhileRunningAsync(LatencyRecorder recorder, CardTraffic? cards, Bulwark.Cards.CardsStatus cardsStatus, Task running, TextWriter output, CancellationToken cancellationToken)
     {
         var interactive = !Console.IsOutputRedirected;
         var interval = interactive ? StatusInterval : RedirectedStatusInterval;
@@ -256,7 +276,7 @@ internal static class RunCommand
                 $"  {Stopwatch.GetElapsedTime(started).TotalSeconds,5:0}s  {snapshot.Count / interval.TotalSeconds,7:0} ops/s  p50 {snapshot.P50Milliseconds,6:0.0} ms  p99 {snapshot.P99Milliseconds,6:0.0} ms  ok {recorder.Ok:N0}  declined {recorder.Declined:N0}  errors {errors:N0}");
             if (cards is not null)
             {
-                line += " | " + cards.StatusSince(interval);
+                line += " | " + cards.StatusSince(interval, cardsStatus.StandInDecisions);
             }
             if (interactive && errors == lastErrors)
             {
@@ -295,10 +315,14 @@ internal static class RunCommand
     {
         Operation.Payment => "payments",
         Operation.PotMove => "pot moves",
+        Operation.Income => "income",
         _ => "feed reads",
     };
 
-    private static async Task<int> SummariseAsync(LatencyRecorder recorder, SchemeSimulatorResult? cards, TimeSpan elapsed, BankPaths paths, TextWriter output, string? ledgerPostgres = null)
+    /// <summary>The card figures at shutdown: the scheme's result (null without card traffic), the bank's own stand-in decisions, the journal's backlog.</summary>
+    private sealed record CardsSummary(SchemeSimulatorResult? Scheme, long BankStandIn, long WaitingForLedger);
+
+    private static async Task<int> SummariseAsync(LatencyRecorder recorder, CardsSummary cards, TimeSpan elapsed, BankPaths paths, TextWriter output, string? ledgerPostgres = null)
     {
         var total = recorder.Total();
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -314,9 +338,9 @@ internal static class RunCommand
                     $"  {Describe(operation),-14} {one.Count,8:N0}  p50 {one.P50Milliseconds,7:0.00} ms  p99 {one.P99Milliseconds,7:0.00} ms  max {one.MaxMilliseconds,8:0.00} ms"));
             }
         }
-        if (cards is not null)
+        if (cards.Scheme is { } scheme)
         {
-            foreach (var line in CardTraffic.Describe(cards))
+            foreach (var line in CardTraffic.Describe(scheme, cards.BankStandIn))
             {
                 await output.WriteLineAsync(line);
             }
@@ -324,6 +348,10 @@ internal static class RunCommand
             {
                 await output.WriteLineAsync($"Clearing file: {file}   (post it with: bulwark cards clear {file} --data {paths.DataDirectory})");
             }
+        }
+        if (cards.Scheme is not null || cards.BankStandIn > 0 || cards.WaitingForLedger > 0)
+        {
+            await output.WriteLineAsync(CardTraffic.DescribeJournal(cards.WaitingForLedger));
         }
         var check = ledgerPostgres is null ? LedgerChecker.Check(paths.Ledger) : LedgerChecker.CheckPostgres(ledgerPostgres);
         await output.WriteLineAsync(LedgerCommand.Describe(check));

@@ -21,6 +21,25 @@ public sealed record DemoPopulation(int Seed, IReadOnlyList<DemoCustomer> Custom
     /// <summary>The year the demo cards expire (December); 0 in files written before it was recorded.</summary>
     public int CardExpiryYear { get; init; }
 
+    /// <summary>How many times a bank has started on this population after the start that seeded it.</summary>
+    public int Starts { get; init; }
+
+    /// <summary>
+    /// The seed of this start's workload and card traffic: the --seed mixed with the start number,
+    /// so that a restart continues with a new sequence instead of replaying the first start's
+    /// payments (which would look like duplicates in the feed), and the same data directory with the
+    /// same --seed still gives the same runs in the same order.
+    /// </summary>
+    public int TrafficSeed(int seed) => unchecked((seed * 1_000_003) + Starts);
+
+    /// <summary>Counts one more start in the file and returns the population as this start sees it.</summary>
+    public DemoPopulation RecordStart(string path)
+    {
+        var started = this with { Starts = Starts + 1 };
+        started.Save(path);
+        return started;
+    }
+
     public static DemoPopulation? TryLoad(string path)
     {
         if (!File.Exists(path))

@@ -89,8 +89,11 @@ public sealed class CardTraffic
         }
     }
 
-    /// <summary>The status line's card part for the interval since the previous call.</summary>
-    public string StatusSince(TimeSpan interval)
+    /// <summary>
+    /// The status line's card part for the interval since the previous call. "scheme stand-in" is
+    /// the scheme answering for a late bank; "bank stand-in" is the bank answering without its ledger.
+    /// </summary>
+    public string StatusSince(TimeSpan interval, long bankStandIn)
     {
         if (Progress is not { } progress)
         {
@@ -98,16 +101,34 @@ public sealed class CardTraffic
         }
         var scheduled = progress.Scheduled - Interlocked.Exchange(ref _previousScheduled, progress.Scheduled);
         return string.Create(CultureInfo.InvariantCulture,
-            $"cards {Math.Max(0, scheduled) / interval.TotalSeconds,5:0} auth/s  p50 {progress.Interval.P50Milliseconds,5:0.0} ms  p99 {progress.Interval.P99Milliseconds,5:0.0} ms  approved {progress.Approved:N0}  declined {progress.Declined:N0}  stand-in {progress.StandIn:N0}  timeouts {progress.TimedOut:N0}");
+            $"cards {Math.Max(0, scheduled) / interval.TotalSeconds,5:0} auth/s  p50 {progress.Interval.P50Milliseconds,5:0.0} ms  p99 {progress.Interval.P99Milliseconds,5:0.0} ms  approved {progress.Approved:N0}  declined {progress.Declined:N0}  stand-in scheme {progress.StandIn:N0} bank {bankStandIn:N0}  timeouts {progress.TimedOut:N0}");
     }
 
-    /// <summary>The summary's card lines.</summary>
-    public static IEnumerable<string> Describe(SchemeSimulatorResult result)
+    /// <summary>
+    /// The summary's card lines. <paramref name="bankStandIn"/> counts the bank's own stand-in
+    /// decisions when the bank runs in this process; null (a scheme against a cluster) leaves it out.
+    /// </summary>
+    public static IEnumerable<string> Describe(SchemeSimulatorResult result, long? bankStandIn = null)
     {
         ArgumentNullException.ThrowIfNull(result);
+        var standIn = bankStandIn is { } bank
+            ? string.Create(CultureInfo.InvariantCulture, $"{result.StandInApproved + result.StandInDeclined:N0} scheme stand-in, {bank:N0} bank stand-in")
+            : string.Create(CultureInfo.InvariantCulture, $"{result.StandInApproved + result.StandInDeclined:N0} stand-in");
         yield return string.Create(CultureInfo.InvariantCulture,
-            $"Cards: {result.Scheduled:N0} authorisations ({result.AchievedRatePerSecond:0.0}/s) over ISO 8583: {result.Approved:N0} approved, {result.Declined:N0} declined, {result.StandInApproved + result.StandInDeclined:N0} stand-in, {result.TimedOut:N0} timeouts; {result.Reversals.Acknowledged:N0} reversals, {result.Advices.Acknowledged:N0} advices");
+            $"Cards: {result.Scheduled:N0} authorisations ({result.AchievedRatePerSecond:0.0}/s) over ISO 8583: {result.Approved:N0} approved, {result.Declined:N0} declined, {standIn}, {result.TimedOut:N0} timeouts; {result.Reversals.Acknowledged:N0} reversals, {result.Advices.Acknowledged:N0} advices");
         yield return string.Create(CultureInfo.InvariantCulture,
             $"Card latency: p50 {result.Latency.P50Milliseconds:0.00} ms, p99 {result.Latency.P99Milliseconds:0.00} ms, p99.9 {result.Latency.P999Milliseconds:0.00} ms, max {result.Latency.MaxMilliseconds:0.00} ms");
     }
+
+    /// <summary>
+    /// The summary's line on the card journal at shutdown: decisions the card processor gave (its
+    /// stand-in approvals, the scheme's advices) that the ledger does not hold yet. The next start
+    /// posts them.
+    /// </summary>
+    public static string DescribeJournal(long waitingForLedger) => waitingForLedger switch
+    {
+        0 => "Card journal: every decision is in the ledger",
+        1 => "Card journal: 1 decision waits for the ledger (the next start posts it)",
+        _ => string.Create(CultureInfo.InvariantCulture, $"Card journal: {waitingForLedger:N0} decisions wait for the ledger (the next start posts them)"),
+    };
 }

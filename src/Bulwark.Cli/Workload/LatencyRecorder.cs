@@ -89,6 +89,7 @@ public enum Operation
     Payment,
     PotMove,
     FeedRead,
+    Income,
 }
 
 public enum Outcome

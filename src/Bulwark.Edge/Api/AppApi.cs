@@ -131,6 +131,8 @@ internal sealed partial class AppApi(
         var fields = new RequestFields(body.RootElement);
         var amount = fields.RequiredAmount("amount");
         var currency = fields.RequiredCurrency("currency");
+        // Only a deposit can use the overdraft, and only when the customer says so.
+        var useOverdraft = direction == MoveDirection.IntoPot && fields.OptionalBoolean("useOverdraft");
         fields.ThrowIfInvalid();
         Ownership.CheckIdFormat("pot", potId);
 
@@ -146,6 +148,7 @@ internal sealed partial class AppApi(
             Amount = amount!.Value,
             Currency = currency,
             IdempotencyKey = idempotencyKey,
+            UseOverdraft = useOverdraft,
         }, options), http.RequestAborted);
         return MovementResult(http, movement);
     }

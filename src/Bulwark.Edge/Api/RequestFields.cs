@@ -84,6 +84,21 @@ internal sealed class RequestFields(JsonElement root)
         return value;
     }
 
+    /// <summary>true or false; absent or null means false.</summary>
+    public bool OptionalBoolean(string field)
+    {
+        if (!root.TryGetProperty(field, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return false;
+        }
+        if (element.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+        {
+            Fail(field, $"{field} must be true or false.");
+            return false;
+        }
+        return element.GetBoolean();
+    }
+
     /// <summary>A whole number from 0 up that fits a long; absent means 0.</summary>
     public long OptionalNonNegativeAmount(string field)
     {

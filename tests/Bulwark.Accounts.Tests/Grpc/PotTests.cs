@@ -171,6 +171,42 @@ public sealed class PotTests(AccountsHostFixture fixture) : IClassFixture<Accoun
     }
 
     [Fact]
+    public async Task MoveMoney_IntoPotBeyondBalanceWithinOverdraft_RefusedWithoutUseOverdraft()
+    {
+        var customer = await Host.NewCustomerAsync(overdraftLimit: 50_000);
+        var pot = await Host.Accounts.CreatePotAsync(new CreatePotRequest { CustomerId = customer.Customer.CustomerId, AccountId = customer.Account.AccountId, Name = "Holiday" });
+        await Host.FundAsync(customer.Account.LedgerAccountId, 1_000);
+
+        var error = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.MoveMoneyAsync(Move(customer, pot, 1_001)).ResponseAsync);
+
+        Assert.Contains("insufficient funds", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("use_overdraft", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(1_000, Host.Balance(customer.Account.LedgerAccountId));
+        Assert.Equal(0, Host.Balance(pot.LedgerAccountId));
+        // Exactly the balance is the customer's own money: allowed.
+        await Host.Accounts.MoveMoneyAsync(Move(customer, pot, 1_000));
+        Assert.Equal(0, Host.Balance(customer.Account.LedgerAccountId));
+    }
+
+    [Fact]
+    public async Task MoveMoney_IntoPotBeyondBalanceWithUseOverdraft_UsesTheOverdraft()
+    {
+        var customer = await Host.NewCustomerAsync(overdraftLimit: 50_000);
+        var pot = await Host.Accounts.CreatePotAsync(new CreatePotRequest { CustomerId = customer.Customer.CustomerId, AccountId = customer.Account.AccountId, Name = "Holiday" });
+        await Host.FundAsync(customer.Account.LedgerAccountId, 1_000);
+        var request = Move(customer, pot, 3_000);
+        request.UseOverdraft = true;
+
+        await Host.Accounts.MoveMoneyAsync(request);
+
+        Assert.Equal(-2_000, Host.Balance(customer.Account.LedgerAccountId));
+        Assert.Equal(3_000, Host.Balance(pot.LedgerAccountId));
+        // A retry of the same request is the same movement, not refused by the overdraft rule.
+        request.UseOverdraft = false;
+        Assert.True((await Host.Accounts.MoveMoneyAsync(request)).Duplicate);
+    }
+
+    [Fact]
     public async Task MoveMoney_OutOfPotMoreThanPotHolds_FailedPreconditionInsufficientFunds()
     {
         var (customer, pot) = await CustomerWithPotAsync(funds: 1_000);

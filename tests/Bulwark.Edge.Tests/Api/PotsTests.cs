@@ -45,6 +45,32 @@ public sealed class PotsTests
     }
 
     [Fact]
+    public async Task Deposit_UseOverdraft_PassesTheCustomersPermissionToAccounts()
+    {
+        await using var host = await EdgeHost.StartAsync();
+        var token = await host.LoginAsync();
+
+        using var without = await DepositAsync(host, token, """{"amount":100,"currency":"GBP"}""");
+        using var with = await DepositAsync(host, token, """{"amount":100,"currency":"GBP","useOverdraft":true}""");
+        using var withdraw = await DepositAsync(host, token, """{"amount":100,"currency":"GBP","useOverdraft":true}""", path: WithdrawPath);
+
+        Assert.Equal(HttpStatusCode.OK, with.StatusCode);
+        Assert.Equal([false, true, false], host.Bank.MoveMoneyRequests.Select(request => request.UseOverdraft));
+    }
+
+    [Fact]
+    public async Task Deposit_UseOverdraftNotABoolean_Returns400NamingIt()
+    {
+        await using var host = await EdgeHost.StartAsync();
+        var token = await host.LoginAsync();
+
+        using var response = await DepositAsync(host, token, """{"amount":100,"currency":"GBP","useOverdraft":"yes"}""");
+
+        await Problems.AssertAsync(response, HttpStatusCode.BadRequest, "validation", "useOverdraft");
+        Assert.Empty(host.Bank.MoveMoneyRequests);
+    }
+
+    [Fact]
     public async Task Withdraw_Valid_MovesMoneyOutOfPot()
     {
         await using var host = await EdgeHost.StartAsync();

@@ -69,6 +69,7 @@ public sealed class FakeAccounts(FakeBank bank) : Bulwark.Accounts.Protos.Accoun
         await bank.EnterAsync(Service, context);
         lock (bank.Sync)
         {
+            bank.MoveMoneyRequests.Add(request);
             if (bank.Movements.TryGetValue(request.IdempotencyKey, out var earlier))
             {
                 return new MoneyMovement(earlier) { Duplicate = true };

@@ -90,6 +90,9 @@ public sealed class FakeBank
 
     public List<Pot> Pots { get; } = [];
 
+    /// <summary>Every MoveMoney request the fake accounts service was asked, in order.</summary>
+    public List<Bulwark.Accounts.Protos.MoveMoneyRequest> MoveMoneyRequests { get; } = [];
+
     public List<Card> Cards { get; } = [];
 
     public Dictionary<string, FakeLedgerAccount> LedgerAccounts { get; } = new(StringComparer.Ordinal);

@@ -32,6 +32,7 @@ public sealed class WebAppBrowserTests
 
             // £1,000.00 settled less £12.50 held for a pending card payment.
             wait.Until(d => Text(d, "balance-amount") == "£987.50");
+            Assert.Null(Displayed(driver, "past-overdraft"));
             Screenshot(driver, "home");
             var merchant = wait.Until(d => d.FindElements(By.CssSelector("[data-testid='feed-item-title']"))
                 .FirstOrDefault(e => e.Text == "Pret A Manger"));
@@ -58,6 +59,38 @@ public sealed class WebAppBrowserTests
             driver.FindElement(By.CssSelector("[data-testid='nav-pay']")).Click();
             wait.Until(d => Displayed(d, "pay-form"));
             Screenshot(driver, "pay");
+        }
+        catch
+        {
+            Screenshot(driver, "failure");
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task WebApp_AccountPastItsOverdraft_ShowsAWarning()
+    {
+        await using var host = await EdgeHost.StartAsync();
+        lock (host.Bank.Sync)
+        {
+            // A force-posted card payment of £1,600: settled £1,000 less it, and £12.50 pending, is
+            // £612.50 below zero, £112.50 past the £500 overdraft.
+            host.Bank.LedgerAccounts[FakeBank.DemoAccountLedgerId].DebitsPosted += 160_000;
+        }
+        using var chromium = HeadlessChromium.Start();
+        var driver = chromium.Driver;
+        var wait = new WebDriverWait(driver, WaitTimeout);
+        wait.IgnoreExceptionTypes(typeof(NoSuchElementException), typeof(StaleElementReferenceException));
+        try
+        {
+            driver.Navigate().GoToUrl(host.BaseAddress);
+            wait.Until(d => Displayed(d, "login-email")).SendKeys(FakeBank.DemoEmail);
+            driver.FindElement(By.CssSelector("[data-testid='login-password']")).SendKeys(FakeBank.DemoPassword);
+            driver.FindElement(By.CssSelector("[data-testid='login-submit']")).Click();
+
+            var warning = wait.Until(d => Displayed(d, "past-overdraft"));
+            Assert.Contains("£112.50 past your arranged overdraft", warning.Text, StringComparison.Ordinal);
+            Screenshot(driver, "past-overdraft");
         }
         catch
         {

@@ -118,6 +118,14 @@ function renderBalance(account) {
   const overdraft = $('overdraft');
   overdraft.hidden = balance.overdraftLimit <= 0;
   overdraft.textContent = `Overdraft ${money(balance.overdraftLimit, balance.currency)} arranged`;
+  // available does not include the overdraft: below minus the limit the account is past it, which
+  // card payments the bank had to honour (a shop's presentment, a stand-in approval) can do.
+  const past = -(balance.available + balance.overdraftLimit);
+  const warning = $('past-overdraft');
+  warning.hidden = past <= 0;
+  warning.textContent = past > 0
+    ? `Your account is ${money(past, balance.currency)} past your arranged overdraft. Pay money in to bring it back within your limit.`
+    : '';
 }
 
 function renderPots() {
