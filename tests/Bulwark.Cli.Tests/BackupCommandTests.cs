@@ -267,6 +267,42 @@ public sealed class BackupCommandTests : IDisposable
         return (server.CreateDatabase(name), server.Url(name));
     }
 
+    [Fact]
+    public async Task Backup_BankLockHeld_SkipsTheLockAndRestoresACheckedLedger()
+    {
+        await MakeBankAsync();
+        // A running bank holds bank.lock exclusively; before the fix the copy of it failed every time.
+        using var held = BankLock.TryAcquire(Bank, out _);
+        Assert.NotNull(held);
+        var output = new StringWriter();
+
+        Assert.True(BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), output, output) == 0, output.ToString());
+        Assert.False(File.Exists(Path.Combine(BackupDir, BankLock.FileName)));
+        Assert.Equal(0, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, TextWriter.Null));
+        Assert.True(LedgerChecker.Check(Path.Combine(Restored, "ledger.db")).Ok);
+    }
+
+    [Fact]
+    public async Task Backup_FileCannotBeRead_FailsAndLeavesNothingBehind()
+    {
+        await MakeBankAsync();
+        // An exclusive lock on a key makes its copy fail half-way, after the databases are written.
+        using var locked = new FileStream(Path.Combine(Bank, "keys", "tokenisation.key"), FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+
+        Assert.Throws<IOException>(() => BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), TextWriter.Null, TextWriter.Null));
+        Assert.False(Directory.Exists(BackupDir));
+    }
+
+    private async Task MakeBankAsync()
+    {
+        var cancellation = new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token;
+        await using var app = BankHost.Build(new BankPaths(Bank), new IPEndPoint(IPAddress.Loopback, 0));
+        await app.StartAsync(cancellation);
+        await new DemoSeeder(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<LedgerClient>(), TextWriter.Null)
+            .SeedAsync(2, seed: 5, cancellation);
+        await app.StopAsync(cancellation);
+    }
+
     private async Task MakeBackupAsync()
     {
         var cancellation = new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token;

@@ -113,8 +113,51 @@ internal static class BackupCommand
                 return 2;
             }
         }
+        var created = !to.Exists;
         to.Create();
+        var exit = 1;
+        try
+        {
+            exit = Write(data, to, output, error, postgres, schemas);
+            return exit;
+        }
+        finally
+        {
+            // A failed backup leaves nothing behind: a half-written one could be mistaken for a good one.
+            if (exit != 0)
+            {
+                RemoveFailedBackup(to, created);
+            }
+        }
+    }
 
+    private static void RemoveFailedBackup(DirectoryInfo to, bool created)
+    {
+        to.Refresh();
+        if (!to.Exists)
+        {
+            return;
+        }
+        if (created)
+        {
+            to.Delete(recursive: true);
+            return;
+        }
+        foreach (var entry in to.EnumerateFileSystemInfos())
+        {
+            if (entry is DirectoryInfo directory)
+            {
+                directory.Delete(recursive: true);
+            }
+            else
+            {
+                entry.Delete();
+            }
+        }
+    }
+
+    private static int Write(DirectoryInfo data, DirectoryInfo to, TextWriter output, TextWriter error, string? postgres, IReadOnlyList<string> schemas)
+    {
         // Other databases first, the ledger last: it then holds every ledger account they name.
         var databases = Directory.GetFiles(data.FullName, "*.db")
             .OrderBy(path => Path.GetFileName(path) == LedgerFileName ? 1 : 0)
@@ -291,7 +334,11 @@ internal static class BackupCommand
         from.BackupDatabase(to);
     }
 
-    /// <summary>Keys and small state files: everything but the databases and their WAL and shared-memory files.</summary>
+    /// <summary>
+    /// Keys and small state files: everything but the databases and their WAL and shared-memory files,
+    /// and lock files (<see cref="BankLock.FileName"/>): a running bank holds its lock exclusively, so
+    /// it cannot be read, and a restored bank takes a fresh one.
+    /// </summary>
     private static IEnumerable<string> PlainFiles(string directory) =>
         Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
             .Where(path => Path.GetRelativePath(directory, path) is var relative
@@ -299,6 +346,7 @@ internal static class BackupCommand
                 && !relative.EndsWith(".db-wal", StringComparison.Ordinal)
                 && !relative.EndsWith(".db-shm", StringComparison.Ordinal)
                 && !relative.EndsWith(".tmp", StringComparison.Ordinal)
+                && !relative.EndsWith(".lock", StringComparison.Ordinal)
                 && relative != ManifestName
                 && !relative.StartsWith("logs", StringComparison.Ordinal))
             .OrderBy(path => path, StringComparer.Ordinal);
