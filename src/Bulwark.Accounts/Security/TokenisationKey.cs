@@ -44,37 +44,6 @@ internal sealed class TokenisationKey
         return new TokenisationKey(bytes) { Created = created };
     }
 
-    private static bool TryCreate(string fullPath)
-    {
-        var directory = Path.GetDirectoryName(fullPath);
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-        var temporary = fullPath + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-        try
-        {
-            using (var stream = new FileStream(temporary, options))
-            {
-                stream.Write(System.Security.Cryptography.RandomNumberGenerator.GetBytes(KeyBytes));
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: false);
-            return true;
-        }
-        catch (IOException) when (File.Exists(fullPath))
-        {
-            // Another process created the key first; theirs is the one everybody uses.
-            return false;
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
-    }
+    private static bool TryCreate(string fullPath) =>
+        KeyFile.TryCreate(fullPath, System.Security.Cryptography.RandomNumberGenerator.GetBytes(KeyBytes));
 }

@@ -55,40 +55,7 @@ internal sealed class TransferIdKey
     internal static string Format(byte keyId, ReadOnlySpan<byte> key) =>
         keyId.ToString(CultureInfo.InvariantCulture) + " " + Convert.ToHexStringLower(key) + "\n";
 
-    /// <summary>Writes key id 1 with a random key: temporary file, flushed, moved into place without overwriting.</summary>
-    private static bool TryCreate(string fullPath)
-    {
-        var directory = Path.GetDirectoryName(fullPath);
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-        var temporary = fullPath + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-        try
-        {
-            using (var stream = new FileStream(temporary, options))
-            using (var writer = new StreamWriter(stream))
-            {
-                writer.Write(Format(1, RandomNumberGenerator.GetBytes(KeyBytes)));
-                writer.Flush();
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: false);
-            return true;
-        }
-        catch (IOException) when (File.Exists(fullPath))
-        {
-            // Another process created the key first; theirs is the one everybody uses.
-            return false;
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
-    }
+    /// <summary>Writes key id 1 with a random key (<see cref="KeyFile"/>).</summary>
+    private static bool TryCreate(string fullPath) =>
+        KeyFile.TryCreate(fullPath, System.Text.Encoding.ASCII.GetBytes(Format(1, RandomNumberGenerator.GetBytes(KeyBytes))));
 }

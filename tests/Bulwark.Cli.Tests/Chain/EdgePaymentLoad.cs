@@ -30,7 +30,6 @@ internal sealed class EdgePaymentLoad : IAsyncDisposable
     private readonly HttpClient _http = new() { Timeout = RequestTimeout };
     private readonly ConcurrentQueue<Payment> _payments = new();
     private readonly ConcurrentQueue<(TimeSpan At, string Outcome)> _failures = new();
-    private readonly ConcurrentBag<TimeSpan> _successes = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private Task? _loop;
@@ -199,21 +198,6 @@ internal sealed class EdgePaymentLoad : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// The longest time without a successful payment or read between the first and the last
-    /// success (the chain test's availability figure).
-    /// </summary>
-    public TimeSpan LongestGap()
-    {
-        var times = _successes.OrderBy(t => t).ToList();
-        var longest = TimeSpan.Zero;
-        for (var i = 1; i < times.Count; i++)
-        {
-            longest = times[i] - times[i - 1] > longest ? times[i] - times[i - 1] : longest;
-        }
-        return longest;
-    }
-
     /// <summary>The longest time between successful payments (reads excluded).</summary>
     public TimeSpan LongestPaymentGap { get; private set; }
 
@@ -253,7 +237,6 @@ internal sealed class EdgePaymentLoad : IAsyncDisposable
         if (outcome == "ok")
         {
             var now = _clock.Elapsed;
-            _successes.Add(now);
             lock (_gapLock)
             {
                 if (_lastPaymentSuccess != TimeSpan.MinValue && !resolving && now - _lastPaymentSuccess > LongestPaymentGap)
@@ -281,7 +264,6 @@ internal sealed class EdgePaymentLoad : IAsyncDisposable
             using var response = await _http.SendAsync(request);
             if (response.IsSuccessStatusCode)
             {
-                _successes.Add(_clock.Elapsed);
                 return;
             }
             _failures.Enqueue((_clock.Elapsed, $"read via {edge.Authority}: {(int)response.StatusCode}"));
