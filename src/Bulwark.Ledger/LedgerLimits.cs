@@ -53,4 +53,16 @@ public static class LedgerLimits
     public const int PartitionCountMax = 65_536;
 
     public const int PartitionCountDefault = 256;
+
+    /// <summary>Owed credit legs one delivery round sends (one ApplyCreditLegs call per cell it reaches).</summary>
+    public const int CreditLegsPerDeliveryMax = 512;
+
+    /// <summary>How often delivery looks for owed legs when nothing woke it: a safety net, since a batch that owes legs wakes it.</summary>
+    public const int CreditLegDeliveryIdleMilliseconds = 1_000;
+
+    /// <summary>How long one cell waits for another (a credit account's check, a delivery) before trying again later.</summary>
+    public const int CellCallDeadlineSeconds = 5;
+
+    /// <summary>Credit accounts of other cells whose identity a cell remembers (identities never change).</summary>
+    public const int RemoteAccountsCachedMax = 100_000;
 }

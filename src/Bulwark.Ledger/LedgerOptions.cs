@@ -22,6 +22,23 @@ public sealed class LedgerOptions
     /// </summary>
     public int PartitionCount { get; init; } = LedgerLimits.PartitionCountDefault;
 
+    /// <summary>
+    /// The cell this ledger serves (docs/internals/cells.md): lowercase letters, digits and '-', 1 to
+    /// 32 characters. A store remembers the cell it was made for and refuses to serve another.
+    /// Default "a": a ledger of one cell.
+    /// </summary>
+    public string CellName { get; init; } = "a";
+
+    /// <summary>The bank's cluster id from its placement map; a store made for another cluster is refused. Empty: not checked.</summary>
+    public string ClusterId { get; init; } = "";
+
+    /// <summary>
+    /// The partitions a NEW cell store owns at epoch 1 (from the placement map); null means all of
+    /// them (a ledger of one cell). Ignored once the store belongs to a cell: after that only
+    /// moves change what it owns.
+    /// </summary>
+    public IReadOnlyList<int>? InitialPartitions { get; init; }
+
     /// <summary>Most items per committed batch. Default and maximum: <see cref="LedgerLimits.BatchTransfersMax"/>.</summary>
     public int BatchTransfersMax { get; init; } = LedgerLimits.BatchTransfersMax;
 
@@ -42,6 +59,14 @@ public sealed class LedgerOptions
         {
             throw new ArgumentException(Invariant($"LedgerOptions.PartitionCount must be 1 to {LedgerLimits.PartitionCountMax}, not {PartitionCount}."));
         }
+        if (!IsCellName(CellName))
+        {
+            throw new ArgumentException($"LedgerOptions.CellName must be 1 to 32 lowercase letters, digits or '-', not '{CellName}'.");
+        }
+        if (InitialPartitions is not null && InitialPartitions.Any(partition => partition < 0 || partition >= PartitionCount))
+        {
+            throw new ArgumentException(Invariant($"LedgerOptions.InitialPartitions must name partitions 0 to {PartitionCount - 1}."));
+        }
         if (BatchTransfersMax is < 1 or > LedgerLimits.BatchTransfersMax)
         {
             throw new ArgumentException(Invariant($"LedgerOptions.BatchTransfersMax must be 1 to {LedgerLimits.BatchTransfersMax}, not {BatchTransfersMax}."));
@@ -55,6 +80,11 @@ public sealed class LedgerOptions
             throw new ArgumentException("LedgerOptions.ExpirySweepInterval must be positive.");
         }
     }
+
+    /// <summary>A cell name: also part of a service name (ledger-NAME), so kept to a DNS label's alphabet.</summary>
+    public static bool IsCellName(string? name) =>
+        name is { Length: >= 1 and <= 32 } && name.All(character => character is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
+        && name[0] != '-' && name[^1] != '-';
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

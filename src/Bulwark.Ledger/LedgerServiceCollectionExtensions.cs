@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Bulwark.Ledger.Cells;
 using Bulwark.Ledger.Grpc;
 using Bulwark.Ledger.Storage;
 using Bulwark.Platform.Hosting;
@@ -15,10 +16,11 @@ namespace Bulwark.Ledger;
 public static class LedgerServiceCollectionExtensions
 {
     /// <summary>
-    /// Hosts the ledger in this process: the engine over a SQLite store at
+    /// Hosts the ledger in this process, as one cell: the engine over a SQLite store at
     /// <see cref="LedgerOptions.DatabasePath"/> (unless an <see cref="ILedgerStore"/> is already
     /// registered), a hosted service that starts it before the host listens and drains it on stop,
-    /// the gRPC service, and the registry entry "ledger". Call <see cref="MapLedger"/> on the built app.
+    /// the gRPC service, and the registry entries "ledger" and "ledger-CELL". Call
+    /// <see cref="MapLedger"/> on the built app.
     /// </summary>
     public static IServiceCollection AddLedger(this IServiceCollection services, LedgerOptions options)
     {
@@ -26,25 +28,71 @@ public static class LedgerServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         services.AddSingleton(options);
+        services.TryAddSingleton<ILedgerStore>(_ => CreateStore(options));
+        services.AddSingleton(provider => CreateEngine(provider, options, provider.GetRequiredService<ILedgerStore>()));
+        services.AddSingleton(provider => new LedgerCells([provider.GetRequiredService<LedgerEngine>()]));
         services.AddHostedBulwarkService("ledger");
+        services.AddHostedBulwarkService(LedgerCells.ServiceName(options.CellName));
+        return AddLedgerHosting(services);
+    }
+
+    /// <summary>
+    /// Hosts several cells of the ledger in this process (the one-process bank): one engine and
+    /// store per cell, each registered as "ledger-CELL"; calls name their cell in the
+    /// <see cref="LedgerCells.CellHeader"/> header, which the placement router sets.
+    /// </summary>
+    public static IServiceCollection AddLedgerCells(this IServiceCollection services, IReadOnlyList<LedgerOptions> cells)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(cells);
+        foreach (var options in cells)
+        {
+            options.Validate();
+            services.AddHostedBulwarkService(LedgerCells.ServiceName(options.CellName));
+        }
+        services.AddSingleton(provider => new LedgerCells(cells.Select(options => CreateEngine(provider, options, CreateStore(options))).ToArray()));
+        return AddLedgerHosting(services);
+    }
+
+    /// <summary>
+    /// Lets the cells of this process reach the other cells (through the "ledger" client, which
+    /// the placement router turns into calls to each partition's owner): to check credit accounts
+    /// they do not own, and to deliver the credit legs they owe, from a background loop per cell.
+    /// </summary>
+    public static IServiceCollection AddLedgerCellPeers(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddServiceClient("ledger", channel => new Protos.Ledger.LedgerClient(channel));
+        services.TryAddSingleton<ILedgerCellPeers, GrpcLedgerCellPeers>();
+        services.AddSingleton<IHostedService>(provider => new CreditLegDeliveries(
+            provider.GetRequiredService<LedgerCells>().Engines.Select(engine => new CreditLegDelivery(
+                engine, provider.GetRequiredService<ILedgerCellPeers>(), provider.GetRequiredService<ILogger<CreditLegDelivery>>())).ToArray()));
+        return services;
+    }
+
+    private static IServiceCollection AddLedgerHosting(IServiceCollection services)
+    {
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ILedgerStore>(_ => options.PostgresConnectionString is { Length: > 0 } postgres
-            ? new PostgresLedgerStore(postgres)
-            : new SqliteLedgerStore(options.DatabasePath));
-        services.AddSingleton(provider => new LedgerEngine(
-            options,
-            provider.GetRequiredService<ILedgerStore>(),
-            provider.GetRequiredService<TimeProvider>(),
-            provider.GetRequiredService<ILogger<LedgerEngine>>(),
-            provider.GetRequiredService<IMeterFactory>()));
         services.AddSingleton<IHostedService, LedgerHostedService>();
-        // Not ready while the writer cannot commit (a full disk, a lost database), ready again after a commit.
+        // Not ready while a cell's writer cannot commit (a full disk, a lost database), ready again after a commit.
         services.AddHealthChecks().Add(new HealthCheckRegistration(
-            "ledger-commit", provider => provider.GetRequiredService<LedgerEngine>().CommitHealth, failureStatus: null, tags: [BulwarkHost.ReadyTag]));
+            "ledger-commit", provider => provider.GetRequiredService<LedgerCells>() is { Engines.Count: 1 } one
+                ? one.Engines[0].CommitHealth
+                : new LedgerCellsCommitHealth(provider.GetRequiredService<LedgerCells>()), failureStatus: null, tags: [BulwarkHost.ReadyTag]));
         services.AddGrpc();
         return services;
     }
+
+    private static ILedgerStore CreateStore(LedgerOptions options) =>
+        options.PostgresConnectionString is { Length: > 0 } postgres ? new PostgresLedgerStore(postgres) : new SqliteLedgerStore(options.DatabasePath);
+
+    private static LedgerEngine CreateEngine(IServiceProvider provider, LedgerOptions options, ILedgerStore store) => new(
+        options,
+        store,
+        provider.GetRequiredService<TimeProvider>(),
+        provider.GetRequiredService<ILogger<LedgerEngine>>(),
+        provider.GetRequiredService<IMeterFactory>());
 
     public static IEndpointRouteBuilder MapLedger(this IEndpointRouteBuilder endpoints)
     {
@@ -59,9 +107,67 @@ public static class LedgerServiceCollectionExtensions
 /// database stops the process instead of its first caller — and on stop lets the writer commit
 /// what is queued before the store closes.
 /// </summary>
-internal sealed class LedgerHostedService(LedgerEngine engine) : IHostedService
+internal sealed class LedgerHostedService(LedgerCells cells) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => engine.StartAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var engine in cells.Engines)
+        {
+            await engine.StartAsync(cancellationToken);
+        }
+    }
 
-    public Task StopAsync(CancellationToken cancellationToken) => engine.StopAsync(cancellationToken);
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var engine in cells.Engines)
+        {
+            await engine.StopAsync(cancellationToken);
+        }
+    }
+}
+
+/// <summary>Ready while every cell of this process can commit; names the cells that cannot.</summary>
+internal sealed class LedgerCellsCommitHealth(LedgerCells cells) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var failing = new List<string>();
+        foreach (var engine in cells.Engines)
+        {
+            var result = await engine.CommitHealth.CheckHealthAsync(context, cancellationToken);
+            if (result.Status != HealthStatus.Healthy)
+            {
+                failing.Add($"cell {engine.Options.CellName}: {result.Description}");
+            }
+        }
+        return failing.Count == 0 ? HealthCheckResult.Healthy() : new HealthCheckResult(context.Registration.FailureStatus, string.Join("; ", failing));
+    }
+}
+
+/// <summary>The credit-leg delivery loops of every cell of this process, started and stopped together.</summary>
+internal sealed class CreditLegDeliveries(IReadOnlyList<CreditLegDelivery> deliveries) : IHostedService, IDisposable
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var delivery in deliveries)
+        {
+            await delivery.StartAsync(cancellationToken);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var delivery in deliveries)
+        {
+            await delivery.StopAsync(cancellationToken);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var delivery in deliveries)
+        {
+            delivery.Dispose();
+        }
+    }
 }

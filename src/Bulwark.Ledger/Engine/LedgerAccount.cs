@@ -40,4 +40,8 @@ public sealed record LedgerAccount
 }
 
 /// <summary>The outcome of creating one account.</summary>
-public readonly record struct LedgerAccountResult(CreateAccountStatus Status, bool Duplicate);
+public readonly record struct LedgerAccountResult(CreateAccountStatus Status, bool Duplicate)
+{
+    /// <summary>For <see cref="CreateAccountStatus.WrongOwner"/>: why this cell did not serve the partition.</summary>
+    public Cells.LedgerRefusal? Refusal { get; init; }
+}

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using Bulwark.Ledger.Cells;
 using Bulwark.Ledger.Engine;
 using Bulwark.Ledger.Storage;
 using Bulwark.Ledger.Telemetry;
@@ -44,7 +45,7 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         _store = store;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger<LedgerEngine>.Instance;
-        _metrics = new LedgerMetrics(meterFactory);
+        _metrics = new LedgerMetrics(meterFactory, options.CellName);
         _queue = Channel.CreateBounded<WriterItem>(new BoundedChannelOptions(options.QueueCapacityItems)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -84,6 +85,7 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         try
         {
             _store.Open(_options.PartitionCount);
+            _writer.Ownership = LoadOwnership();
             _writer.Load();
         }
         catch
@@ -97,6 +99,43 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         _sweepTimer = _time.CreateTimer(_ => RequestSweep(), null, _options.ExpirySweepInterval, _options.ExpirySweepInterval);
         LogStarted(_options.DatabasePath, _options.PartitionCount);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Raised (on the writer's thread: handlers must not block) when a committed batch owes credit legs to other cells.</summary>
+    public event Action? CreditLegsOwed
+    {
+        add => _writer.OwedLegsCommitted += value;
+        remove => _writer.OwedLegsCommitted -= value;
+    }
+
+    /// <summary>What this cell owns now (the truth for what it serves).</summary>
+    public CellOwnership Ownership => _writer.Ownership;
+
+    /// <summary>
+    /// The store's cell identity and ownership, made on a new store from the options. A store of
+    /// another cell or cluster is refused: serving it would answer for data this cell does not hold.
+    /// </summary>
+    private CellOwnership LoadOwnership()
+    {
+        var record = _store.LoadCell();
+        if (record is null)
+        {
+            var owned = _options.InitialPartitions ?? Enumerable.Range(0, _options.PartitionCount).ToArray();
+            _store.InitialiseCell(_options.CellName, _options.ClusterId, owned);
+            record = _store.LoadCell() ?? throw new InvalidOperationException("The ledger store did not keep its cell identity.");
+            LogCellCreated(_options.CellName, owned.Count);
+        }
+        if (!string.Equals(record.Cell, _options.CellName, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException(
+                $"This ledger store belongs to cell '{record.Cell}', not '{_options.CellName}': a cell serves only its own store. Start it with --cell {record.Cell}, or give cell '{_options.CellName}' its own store.");
+        }
+        if (_options.ClusterId.Length > 0 && record.ClusterId.Length > 0 && !string.Equals(record.ClusterId, _options.ClusterId, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException(
+                $"This ledger store belongs to cluster {record.ClusterId}, but the placement map is cluster {_options.ClusterId}: refusing to serve another bank's data.");
+        }
+        return new CellOwnership(record.Cell, record.ClusterId, _options.PartitionCount, record.Ownership);
     }
 
     /// <summary>Stops taking new work, lets the writer commit everything already queued, then closes the store.</summary>
@@ -134,7 +173,16 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     /// with the same ids is safe). If <paramref name="cancellationToken"/> fires after some
     /// transfers were queued, they may still commit: resubmit with the same ids to learn how.
     /// </summary>
-    public async Task<IReadOnlyList<LedgerTransferResult>> SubmitAsync(IReadOnlyList<LedgerTransfer> transfers, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<LedgerTransferResult>> SubmitAsync(IReadOnlyList<LedgerTransfer> transfers, CancellationToken cancellationToken = default) =>
+        SubmitAsync(transfers, remoteAccounts: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="SubmitAsync(IReadOnlyList{LedgerTransfer}, CancellationToken)"/>, with the
+    /// credit accounts that live in other cells' partitions as their owners answered (identity
+    /// only): without one, a transfer to such an account is CREDIT_ACCOUNT_NOT_FOUND.
+    /// </summary>
+    public async Task<IReadOnlyList<LedgerTransferResult>> SubmitAsync(IReadOnlyList<LedgerTransfer> transfers,
+        IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transfers);
         if (transfers.Count > LedgerLimits.SubmitTransfersMax)
@@ -152,7 +200,7 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         {
             return [];
         }
-        var submission = new TransferSubmission(transfers);
+        var submission = new TransferSubmission(transfers, remoteAccounts);
         await EnqueueAsync(submission, WriterItemKind.Transfer, transfers.Count, cancellationToken);
         return submission.Results;
     }
@@ -181,6 +229,38 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         return submission.Results;
     }
 
+    /// <summary>Writes credit legs other cells deliver (ApplyCreditLegs), idempotently by id. Completes once durable.</summary>
+    public async Task<IReadOnlyList<LedgerTransferResult>> ApplyCreditLegsAsync(IReadOnlyList<LedgerTransfer> legs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(legs);
+        if (legs.Count > LedgerLimits.SubmitTransfersMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(legs), legs.Count, $"At most {LedgerLimits.SubmitTransfersMax} legs per call.");
+        }
+        if (legs.Count == 0)
+        {
+            return [];
+        }
+        var submission = new CreditLegSubmission(legs);
+        await EnqueueAsync(submission, WriterItemKind.CreditLeg, legs.Count, cancellationToken);
+        return submission.Results;
+    }
+
+    /// <summary>Marks owed credit legs delivered, or returns their money to the debit account. Completes once durable.</summary>
+    public async Task SettleCreditLegsAsync(IReadOnlyList<(OwedCreditLeg Owed, OwedLegState Outcome)> settlements, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settlements);
+        if (settlements.Count == 0)
+        {
+            return;
+        }
+        await EnqueueAsync(new SettlementSubmission(settlements), WriterItemKind.Settlement, settlements.Count, cancellationToken);
+    }
+
+    /// <summary>Credit legs owed to other cells, not yet settled, oldest first.</summary>
+    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken = default) =>
+        _store.GetOwedCreditLegsAsync(limit, cancellationToken);
+
     /// <summary>Expires every hold whose time has passed now, and completes once that is durable.</summary>
     public Task ExpireHoldsAsync(CancellationToken cancellationToken = default) =>
         EnqueueAsync(new SweepSubmission(), WriterItemKind.Sweep, 1, cancellationToken);
@@ -189,8 +269,15 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     public async Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken = default)
     {
         CheckLookup(ids);
-        var found = await _store.GetAccountsAsync(ids, cancellationToken);
-        _metrics.NotFound("account", ids.Count - found.Count);
+        var ownership = Ownership;
+        var served = ids;
+        if (!ownership.ServesAll)
+        {
+            // Ids of partitions this cell does not serve are neither found nor missing here.
+            served = ids.Where(id => ownership.Serves(LedgerPartitioner.PartitionOf(id, _options.PartitionCount))).ToArray();
+        }
+        var found = await _store.GetAccountsAsync(served, cancellationToken);
+        _metrics.NotFound("account", served.Count - found.Count);
         return found;
     }
 
@@ -198,7 +285,13 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     public async Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken = default)
     {
         CheckLookup(ids);
+        var ownership = Ownership;
         var found = await _store.GetTransfersAsync(ids, cancellationToken);
+        if (!ownership.ServesAll)
+        {
+            // The store may hold copies of partitions this cell does not serve: those are not its answers.
+            found = found.Where(transfer => ownership.Serves(transfer.PartitionOf(_options.PartitionCount))).ToArray();
+        }
         _metrics.NotFound("transfer", ids.Count - found.Count);
         return found;
     }
@@ -210,7 +303,9 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     internal async Task<IReadOnlyList<LedgerTransfer>> FindCommittedTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken)
     {
         CheckLookup(ids);
-        return await _store.GetTransfersAsync(ids, cancellationToken);
+        var ownership = Ownership;
+        var found = await _store.GetTransfersAsync(ids, cancellationToken);
+        return ownership.ServesAll ? found : found.Where(transfer => ownership.Serves(transfer.PartitionOf(_options.PartitionCount))).ToArray();
     }
 
     internal LedgerMetrics Metrics => _metrics;
@@ -237,6 +332,12 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         if (!string.IsNullOrEmpty(cursor) && !LedgerCursor.TryDecode(cursor, accountId, out before))
         {
             throw new ArgumentException("cursor is not one this ledger issued for this account; start again from the first page.", nameof(cursor));
+        }
+        var partition = LedgerPartitioner.PartitionOf(accountId, _options.PartitionCount);
+        if (Ownership.Refusal(partition) is { } refusal)
+        {
+            _metrics.PartitionRefused(refusal.Reason);
+            throw new LedgerWrongOwnerException(refusal);
         }
         var accounts = await _store.GetAccountsAsync([accountId], cancellationToken);
         if (accounts.Count == 0)
@@ -339,6 +440,9 @@ public sealed partial class LedgerEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 1410, Level = LogLevel.Information, Message = "Ledger started on {DatabasePath} with {PartitionCount} partitions")]
     private partial void LogStarted(string databasePath, int partitionCount);
+
+    [LoggerMessage(EventId = 1412, Level = LogLevel.Information, Message = "This ledger store became cell {Cell}, owning {Partitions} partitions at epoch 1")]
+    private partial void LogCellCreated(string cell, int partitions);
 
     [LoggerMessage(EventId = 1411, Level = LogLevel.Critical, Message = "The ledger's writer thread crashed")]
     private partial void LogWriterCrashed(Exception error);

@@ -20,3 +20,33 @@ public sealed class LedgerUnavailableException : Exception
     {
     }
 }
+
+/// <summary>
+/// This cell does not serve the partition a request is about (docs/internals/cells.md): never "not
+/// found". gRPC ABORTED with the refusal in the trailer; the router retries at the owner.
+/// </summary>
+public sealed class LedgerWrongOwnerException : Exception
+{
+    public LedgerWrongOwnerException()
+    {
+    }
+
+    public LedgerWrongOwnerException(string message)
+        : base(message)
+    {
+    }
+
+    public LedgerWrongOwnerException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public LedgerWrongOwnerException(Cells.LedgerRefusal refusal)
+        : base(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Partition {refusal.Partition} is not served by this cell ({refusal.Reason}); its owner is '{refusal.OwnerCell}' at epoch {refusal.OwnerEpoch}."))
+    {
+        Refusal = refusal;
+    }
+
+    public Cells.LedgerRefusal Refusal { get; }
+}

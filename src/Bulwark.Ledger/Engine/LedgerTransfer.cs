@@ -49,6 +49,16 @@ public sealed record LedgerTransfer
     /// <summary>Commit order within the cell, from 1, increasing with every transfer.</summary>
     public long Sequence { get; init; }
 
+    /// <summary>
+    /// Which part of a transfer this row is: the whole (both accounts in one partition) or a leg of
+    /// a transfer between partitions (docs/internals/cells.md). Set by the ledger; ignored on submit.
+    /// </summary>
+    public TransferLeg Leg { get; init; }
+
+    /// <summary>The partition the row lives in: its credit account's for a credit leg, else its debit account's.</summary>
+    public int PartitionOf(int partitionCount) =>
+        LedgerPartitioner.PartitionOf(Leg == TransferLeg.Credit ? CreditAccountId : DebitAccountId, partitionCount);
+
     public bool IsHold => (Flags & TransferFlags.Pending) != 0;
 
     public bool IsPost => (Flags & TransferFlags.PostPending) != 0;
@@ -64,7 +74,7 @@ public sealed record LedgerTransfer
         && Amount == other.Amount && Currency == other.Currency && PendingId == other.PendingId
         && Flags == other.Flags && TimeoutSeconds == other.TimeoutSeconds && Code == other.Code
         && TimestampUnixMs == other.TimestampUnixMs && State == other.State && PostedAmount == other.PostedAmount
-        && ExpiresAtUnixMs == other.ExpiresAtUnixMs && Sequence == other.Sequence
+        && ExpiresAtUnixMs == other.ExpiresAtUnixMs && Sequence == other.Sequence && Leg == other.Leg
         && MetadataEquals(Metadata, other.Metadata);
 
     public override int GetHashCode() => HashCode.Combine(Id, Sequence, State);
@@ -95,6 +105,9 @@ public sealed record LedgerTransfer
 /// </summary>
 public sealed record LedgerTransferResult(TransferStatus Status, bool Duplicate, LedgerTransfer? Transfer)
 {
+    /// <summary>For <see cref="TransferStatus.WrongOwner"/>: why this cell did not serve the partition.</summary>
+    public Cells.LedgerRefusal? Refusal { get; init; }
+
     public bool IsOk => Status == TransferStatus.Ok;
 }
 

@@ -15,6 +15,15 @@ internal sealed partial class LedgerWriter
         {
             return new LedgerAccountResult(status, Duplicate: false);
         }
+        if (Cells.TransitAccounts.IsReserved(account.Id))
+        {
+            return new LedgerAccountResult(CreateAccountStatus.IdReserved, Duplicate: false);
+        }
+        var partition = LedgerPartitioner.PartitionOf(account.Id, _options.PartitionCount);
+        if (_ownership.Refusal(partition) is { } refusal)
+        {
+            return new LedgerAccountResult(CreateAccountStatus.WrongOwner, Duplicate: false) { Refusal = refusal };
+        }
         if (_accounts.TryGetValue(account.Id, out var existing))
         {
             return existing.Identity.HasSameBody(account)
@@ -30,7 +39,6 @@ internal sealed partial class LedgerWriter
             Code = account.Code,
             CreatedAtUnixMs = _now,
         };
-        var partition = LedgerPartitioner.PartitionOf(account.Id, _options.PartitionCount);
         _accounts.Add(account.Id, new AccountState(created, partition));
         _commit.NewAccounts.Add(new Partitioned<LedgerAccount>(partition, created));
         return new LedgerAccountResult(CreateAccountStatus.Ok, Duplicate: false);

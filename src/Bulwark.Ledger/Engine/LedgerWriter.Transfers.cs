@@ -11,21 +11,33 @@ internal sealed partial class LedgerWriter
     private const TransferFlags KindFlags = TransferFlags.Pending | TransferFlags.PostPending | TransferFlags.VoidPending;
     private const TransferFlags KnownTransferFlags = KindFlags | TransferFlags.Force;
 
-    private LedgerTransferResult DecideTransfer(LedgerTransfer transfer)
+    private LedgerTransferResult DecideTransfer(LedgerTransfer submitted, IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts)
     {
+        // Which leg a row is, is the ledger's to decide, never the client's.
+        var transfer = submitted.Leg == TransferLeg.Whole ? submitted : submitted with { Leg = TransferLeg.Whole };
         var status = CheckFields(transfer);
         if (status != TransferStatus.Ok)
         {
             return Declined(status);
         }
+        // The row will live in the debit account's partition (a post's or void's: its hold's,
+        // checked again below): a cell that does not serve it says so before anything else.
+        if (transfer.DebitAccountId != UInt128.Zero && RefusalFor(transfer.DebitAccountId) is { } refusal)
+        {
+            return WrongOwner(refusal);
+        }
         var existing = FindTransfer(transfer.Id);
         if (existing is not null)
         {
-            return HasSameBody(transfer, existing.Transfer)
-                ? new LedgerTransferResult(TransferStatus.Ok, Duplicate: true, existing.Transfer)
-                : Declined(TransferStatus.IdAlreadyUsedWithDifferentBody);
+            if (!HasSameBody(transfer, existing.Transfer))
+            {
+                return Declined(TransferStatus.IdAlreadyUsedWithDifferentBody);
+            }
+            return _ownership.Refusal(existing.Transfer.PartitionOf(_options.PartitionCount)) is { } elsewhere
+                ? WrongOwner(elsewhere)
+                : new LedgerTransferResult(TransferStatus.Ok, Duplicate: true, existing.Transfer);
         }
-        return transfer.IsPost || transfer.IsVoid ? DecidePostOrVoid(transfer) : DecideSinglePhaseOrHold(transfer);
+        return transfer.IsPost || transfer.IsVoid ? DecidePostOrVoid(transfer) : DecideSinglePhaseOrHold(transfer, remoteAccounts);
     }
 
     /// <summary>The checks that need nothing but the transfer itself.</summary>
@@ -87,7 +99,7 @@ internal sealed partial class LedgerWriter
         return true;
     }
 
-    private LedgerTransferResult DecideSinglePhaseOrHold(LedgerTransfer transfer)
+    private LedgerTransferResult DecideSinglePhaseOrHold(LedgerTransfer transfer, IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts)
     {
         if (transfer.DebitAccountId == transfer.CreditAccountId)
         {
@@ -101,21 +113,26 @@ internal sealed partial class LedgerWriter
         {
             return Declined(TransferStatus.DebitAccountNotFound);
         }
-        if (!_accounts.TryGetValue(transfer.CreditAccountId, out var credit))
+        var creditSide = CreditSideOf(transfer.CreditAccountId, debit.Partition, remoteAccounts);
+        if (creditSide.Currency is null)
         {
             return Declined(TransferStatus.CreditAccountNotFound);
         }
-        if (debit.Currency != transfer.Currency || credit.Currency != transfer.Currency)
+        if (debit.Currency != transfer.Currency || creditSide.Currency != transfer.Currency)
         {
             return Declined(TransferStatus.CurrencyMismatch);
         }
         var amount = transfer.Amount;
         var hold = transfer.IsHold;
+        // The account the row credits: the credit account itself, or for a transfer between
+        // partitions this partition's transit account (the credit leg does the rest).
+        var credit = creditSide.IsSplit ? Transit(debit.Partition, transfer.Currency) : creditSide.Local!;
         // Int128 cannot overflow here: every operand is a long.
         if ((hold ? (Int128)debit.DebitsPending + amount : (Int128)debit.DebitsPosted + amount) > long.MaxValue
             || (Int128)debit.DebitsPending + debit.DebitsPosted + amount > long.MaxValue
             || (hold ? (Int128)credit.CreditsPending + amount : (Int128)credit.CreditsPosted + amount) > long.MaxValue
-            || (Int128)credit.CreditsPending + credit.CreditsPosted + amount > long.MaxValue)
+            || (Int128)credit.CreditsPending + credit.CreditsPosted + amount > long.MaxValue
+            || (creditSide.IsSplit && !hold && creditSide.Local is { } local && !CreditLegFits(local, amount)))
         {
             return Declined(TransferStatus.Overflow);
         }
@@ -149,8 +166,13 @@ internal sealed partial class LedgerWriter
             State = hold ? TransferState.Pending : TransferState.Posted,
             PostedAmount = 0,
             ExpiresAtUnixMs = hold && transfer.TimeoutSeconds > 0 ? _now + (transfer.TimeoutSeconds * 1000L) : 0,
+            Leg = creditSide.IsSplit ? TransferLeg.Debit : TransferLeg.Whole,
         };
         AddNew(committed, debit.Partition);
+        if (creditSide.IsSplit && !hold)
+        {
+            EmitCreditLeg(committed, amount, debit.Partition, creditSide.Local);
+        }
         return new LedgerTransferResult(TransferStatus.Ok, Duplicate: false, committed);
     }
 
@@ -159,9 +181,17 @@ internal sealed partial class LedgerWriter
         var entry = transfer.PendingId == UInt128.Zero ? null : FindTransfer(transfer.PendingId);
         if (entry is null)
         {
-            return Declined(TransferStatus.PendingTransferNotFound);
+            // Only the owner of the hold's partition may say it does not exist; a post naming no
+            // debit account cannot tell which partition that is unless this cell serves them all.
+            return transfer.DebitAccountId == UInt128.Zero && !_ownership.ServesAll
+                ? WrongOwner(new Cells.LedgerRefusal(-1, RefusalReason.NotOwner, "", 0))
+                : Declined(TransferStatus.PendingTransferNotFound);
         }
         var hold = entry.Transfer;
+        if (_ownership.Refusal(hold.PartitionOf(_options.PartitionCount)) is { } refusal)
+        {
+            return WrongOwner(refusal);
+        }
         var status = CheckHoldFor(transfer, hold);
         if (status != TransferStatus.Ok)
         {
@@ -175,9 +205,12 @@ internal sealed partial class LedgerWriter
             return Declined(TransferStatus.PendingTransferExpired);
         }
         var debit = Account(hold.DebitAccountId);
-        var credit = Account(hold.CreditAccountId);
+        var credit = HoldCredit(hold, debit);
         var posted = transfer.IsPost ? (transfer.Amount == 0 ? hold.Amount : transfer.Amount) : 0;
-        if ((Int128)debit.DebitsPosted + posted > long.MaxValue || (Int128)credit.CreditsPosted + posted > long.MaxValue)
+        var creditLeg = hold.Leg == TransferLeg.Debit && posted > 0;
+        var localCredit = creditLeg ? LocalCreditForLeg(hold.CreditAccountId) : null;
+        if ((Int128)debit.DebitsPosted + posted > long.MaxValue || (Int128)credit.CreditsPosted + posted > long.MaxValue
+            || (localCredit is not null && !CreditLegFits(localCredit, posted)))
         {
             return Declined(TransferStatus.Overflow);
         }
@@ -201,8 +234,13 @@ internal sealed partial class LedgerWriter
             State = TransferState.Posted,
             PostedAmount = 0,
             ExpiresAtUnixMs = 0,
+            Leg = hold.Leg,
         };
         AddNew(committed, debit.Partition);
+        if (creditLeg)
+        {
+            EmitCreditLeg(committed, posted, debit.Partition, localCredit);
+        }
         return new LedgerTransferResult(TransferStatus.Ok, Duplicate: false, committed);
     }
 
@@ -297,7 +335,7 @@ internal sealed partial class LedgerWriter
         var hold = entry.Transfer;
         Debug.Assert(hold.State == TransferState.Pending, "Only a pending hold expires.");
         var debit = Account(hold.DebitAccountId);
-        var credit = Account(hold.CreditAccountId);
+        var credit = HoldCredit(hold, debit);
         Touch(debit);
         Touch(credit);
         debit.DebitsPending -= hold.Amount;
@@ -312,6 +350,11 @@ internal sealed partial class LedgerWriter
         var due = _store.FindExpiredHolds(_now, LedgerLimits.ExpiriesPerSweepMax);
         foreach (var stored in due)
         {
+            // A copy of a partition this cell does not serve is not this cell's to change.
+            if (!_ownership.Serves(stored.PartitionOf(_options.PartitionCount)))
+            {
+                continue;
+            }
             var entry = Cached(stored);
             if (entry.Transfer.State == TransferState.Pending)
             {
@@ -374,4 +417,7 @@ internal sealed partial class LedgerWriter
             : new Dictionary<string, string>(metadata, StringComparer.Ordinal);
 
     private static LedgerTransferResult Declined(TransferStatus status) => new(status, Duplicate: false, Transfer: null);
+
+    private static LedgerTransferResult WrongOwner(Cells.LedgerRefusal refusal) =>
+        new(TransferStatus.WrongOwner, Duplicate: false, Transfer: null) { Refusal = refusal };
 }

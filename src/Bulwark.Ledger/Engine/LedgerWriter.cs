@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Storage;
 using Bulwark.Ledger.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -26,6 +27,8 @@ internal sealed partial class LedgerWriter
 
     private readonly Dictionary<UInt128, AccountState> _accounts = [];
     private readonly Dictionary<UInt128, TransferEntry> _transfers = [];
+    private readonly Dictionary<UInt128, TransferEntry> _legs = [];
+    private readonly HashSet<UInt128> _settledInBatch = [];
     private readonly List<TransferEntry> _newTransfers = [];
     private readonly List<TransferEntry> _changedHolds = [];
     private readonly List<AccountState> _touched = [];
@@ -50,6 +53,9 @@ internal sealed partial class LedgerWriter
         _queue = queue;
         _sweepTaken = sweepTaken;
     }
+
+    /// <summary>Called on the writer's thread after a batch that owes credit legs commits; must not block.</summary>
+    public Action? OwedLegsCommitted { get; set; }
 
     /// <summary>Batches committed and items in them, for benchmarks and tests.</summary>
     public long BatchesCommitted => Volatile.Read(ref _batchesCommitted);
@@ -122,7 +128,6 @@ internal sealed partial class LedgerWriter
             }
             _batch++;
             _now = Math.Max(_time.GetUtcNow().ToUnixTimeMilliseconds(), _lastTimestampUnixMs);
-            var sequenceBefore = _sequence;
             foreach (var item in items)
             {
                 Decide(item);
@@ -138,8 +143,20 @@ internal sealed partial class LedgerWriter
                 // Only a commit that wrote proves the store can write (an empty one is a no-op).
                 _health.CommitSucceeded();
             }
+            if (_commit.NewOwedLegs.Count > 0)
+            {
+                OwedLegsCommitted?.Invoke();
+            }
             _lastTimestampUnixMs = _now;
-            var transfers = _sequence - sequenceBefore;
+            // Transfers, not rows: the credit leg of a transfer between partitions is the same transfer.
+            var transfers = 0;
+            foreach (var entry in _newTransfers)
+            {
+                if (entry.Transfer.Leg is TransferLeg.Whole or TransferLeg.Debit)
+                {
+                    transfers++;
+                }
+            }
             Interlocked.Increment(ref _batchesCommitted);
             Interlocked.Add(ref _itemsCommitted, items.Count);
             Interlocked.Add(ref _transfersCommitted, transfers);
@@ -166,7 +183,16 @@ internal sealed partial class LedgerWriter
         {
             case WriterItemKind.Transfer:
                 var transfers = (TransferSubmission)item.Owner!;
-                transfers.Results[item.Index] = DecideTransfer(transfers.Transfers[item.Index]);
+                transfers.Results[item.Index] = DecideTransfer(transfers.Transfers[item.Index], transfers.RemoteAccounts);
+                break;
+            case WriterItemKind.CreditLeg:
+                var legs = (CreditLegSubmission)item.Owner!;
+                legs.Results[item.Index] = DecideCreditLeg(legs.Legs[item.Index]);
+                break;
+            case WriterItemKind.Settlement:
+                var settlements = (SettlementSubmission)item.Owner!;
+                var (owed, outcome) = settlements.Settlements[item.Index];
+                DecideSettlement(owed, outcome);
                 break;
             case WriterItemKind.Account:
                 var accounts = (AccountSubmission)item.Owner!;
@@ -199,6 +225,11 @@ internal sealed partial class LedgerWriter
                     var transfers = (TransferSubmission)item.Owner!;
                     _metrics.TransferDecided(transfers.Results[item.Index]);
                     transfers.ItemCommitted();
+                    break;
+                case WriterItemKind.CreditLeg:
+                    var legs = (CreditLegSubmission)item.Owner!;
+                    _metrics.TransferDecided(legs.Results[item.Index]);
+                    legs.ItemCommitted();
                     break;
                 case WriterItemKind.Account:
                     var accounts = (AccountSubmission)item.Owner!;
@@ -257,6 +288,8 @@ internal sealed partial class LedgerWriter
     private void ClearBatch()
     {
         _transfers.Clear();
+        _legs.Clear();
+        _settledInBatch.Clear();
         _newTransfers.Clear();
         _changedHolds.Clear();
         _touched.Clear();

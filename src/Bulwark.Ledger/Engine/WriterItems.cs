@@ -5,6 +5,8 @@ internal enum WriterItemKind
     Transfer,
     Account,
     Sweep,
+    CreditLeg,
+    Settlement,
 }
 
 /// <summary>
@@ -62,9 +64,13 @@ internal abstract class Submission
     }
 }
 
-internal sealed class TransferSubmission(IReadOnlyList<LedgerTransfer> transfers) : Submission(transfers.Count)
+internal sealed class TransferSubmission(IReadOnlyList<LedgerTransfer> transfers, IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts)
+    : Submission(transfers.Count)
 {
     public IReadOnlyList<LedgerTransfer> Transfers { get; } = transfers;
+
+    /// <summary>Credit accounts in partitions other cells own, as their owners answered (identity only).</summary>
+    public IReadOnlyDictionary<UInt128, LedgerAccount>? RemoteAccounts { get; } = remoteAccounts;
 
     public LedgerTransferResult[] Results { get; } = new LedgerTransferResult[transfers.Count];
 }
@@ -78,3 +84,18 @@ internal sealed class AccountSubmission(IReadOnlyList<LedgerAccount> accounts) :
 
 /// <summary>A request to expire due holds; with no owner when the timer asked.</summary>
 internal sealed class SweepSubmission() : Submission(1);
+
+/// <summary>Credit legs delivered by other cells (ApplyCreditLegs).</summary>
+internal sealed class CreditLegSubmission(IReadOnlyList<LedgerTransfer> legs) : Submission(legs.Count)
+{
+    public IReadOnlyList<LedgerTransfer> Legs { get; } = legs;
+
+    public LedgerTransferResult[] Results { get; } = new LedgerTransferResult[legs.Count];
+}
+
+/// <summary>Owed credit legs to mark delivered or returned.</summary>
+internal sealed class SettlementSubmission(IReadOnlyList<(Storage.OwedCreditLeg Owed, Storage.OwedLegState Outcome)> settlements)
+    : Submission(settlements.Count)
+{
+    public IReadOnlyList<(Storage.OwedCreditLeg Owed, Storage.OwedLegState Outcome)> Settlements { get; } = settlements;
+}

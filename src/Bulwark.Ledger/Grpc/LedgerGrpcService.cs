@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using Bulwark.Ledger.Cells;
 using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Telemetry;
+using Google.Protobuf;
+using Google.Protobuf.Collections;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -12,31 +15,63 @@ namespace Bulwark.Ledger.Grpc;
 /// naming the field; per-item outcomes are statuses in the reply; a batch that could not commit is
 /// UNAVAILABLE (retriable: nothing was written); a broken invariant is INTERNAL.
 /// </summary>
-internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<LedgerGrpcService> logger) : Protos.Ledger.LedgerBase
+internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<LedgerGrpcService> logger, ILedgerCellPeers? peers = null)
+    : Protos.Ledger.LedgerBase
 {
+    /// <summary>The partition a refusal names when the request did not say which (a post or void naming no debit account).</summary>
+    public const uint UnknownPartition = uint.MaxValue;
+
     public override Task<CreateAccountsResponse> CreateAccounts(CreateAccountsRequest request, ServerCallContext context) =>
-        Guard(context, async () =>
+        Guard(context, async engine =>
         {
             CheckCount("accounts", request.Accounts.Count, LedgerLimits.CreateAccountsMax);
-            var results = await engine.CreateAccountsAsync(request.Accounts.Select(account => account.ToLedger()).ToArray(), context.CancellationToken);
+            var ahead = EpochsAhead(engine, request.Placement);
+            var accounts = request.Accounts.Select(account => account.ToLedger()).ToArray();
+            var admitted = ahead is null ? accounts : accounts.Where(account => !ahead.ContainsKey(PartitionOf(engine, account.Id))).ToArray();
+            var results = await engine.CreateAccountsAsync(admitted, context.CancellationToken);
             var response = new CreateAccountsResponse();
-            foreach (var result in results)
+            var refusals = new RefusalList(engine);
+            var next = 0;
+            foreach (var account in accounts)
             {
+                if (ahead is not null && ahead.TryGetValue(PartitionOf(engine, account.Id), out var early))
+                {
+                    response.Results.Add(new CreateAccountResult { Status = CreateAccountStatus.WrongOwner });
+                    refusals.Add(early);
+                    continue;
+                }
+                var result = results[next++];
+                refusals.Add(result.Refusal);
                 response.Results.Add(new CreateAccountResult { Status = result.Status, Duplicate = result.Duplicate });
             }
+            response.Refusals.AddRange(refusals.ToProto());
             return response;
         });
 
     public override Task<SubmitTransfersResponse> SubmitTransfers(SubmitTransfersRequest request, ServerCallContext context) =>
-        Guard(context, async () =>
+        Guard(context, async engine =>
         {
             CheckCount("transfers", request.Transfers.Count, LedgerLimits.SubmitTransfersMax);
             var declared = request.IdNamespace;
             var transfers = request.Transfers.Select(transfer => transfer.ToLedger()).ToArray();
-            var refused = await RefusedForNamespaceAsync(declared, transfers, context.CancellationToken);
-            var admitted = refused is null ? transfers : transfers.Where((_, index) => !refused[index]).ToArray();
-            var results = await engine.SubmitAsync(admitted, context.CancellationToken);
+            var refused = await RefusedForNamespaceAsync(engine, declared, transfers, context.CancellationToken);
+            var ahead = EpochsAhead(engine, request.Placement);
+            var early = new Cells.LedgerRefusal?[transfers.Length];
+            if (ahead is not null)
+            {
+                for (var index = 0; index < transfers.Length; index++)
+                {
+                    if (transfers[index].DebitAccountId != UInt128.Zero && ahead.TryGetValue(PartitionOf(engine, transfers[index].DebitAccountId), out var refusal))
+                    {
+                        early[index] = refusal;
+                    }
+                }
+            }
+            var admitted = transfers.Where((_, index) => !(refused is not null && refused[index]) && early[index] is null).ToArray();
+            var remote = await RemoteCreditAccountsAsync(engine, admitted, context.CancellationToken);
+            var results = await engine.SubmitAsync(admitted, remote, context.CancellationToken);
             var response = new SubmitTransfersResponse();
+            var refusals = new RefusalList(engine);
             var next = 0;
             for (var index = 0; index < transfers.Length; index++)
             {
@@ -45,10 +80,17 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
                     response.Results.Add(new TransferResult { Status = TransferStatus.IdNamespaceMismatch });
                     continue;
                 }
+                if (early[index] is { } tooEarly)
+                {
+                    response.Results.Add(new TransferResult { Status = TransferStatus.WrongOwner });
+                    refusals.Add(tooEarly);
+                    continue;
+                }
                 var result = results[next++];
+                refusals.Add(result.Refusal);
                 if (result.Status == TransferStatus.IdAlreadyUsedWithDifferentBody)
                 {
-                    IdConflict(declared, transfers[index].Id);
+                    IdConflict(engine, declared, transfers[index].Id);
                 }
                 var reply = new TransferResult { Status = result.Status, Duplicate = result.Duplicate };
                 if (result.Transfer is not null)
@@ -57,8 +99,100 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
                 }
                 response.Results.Add(reply);
             }
+            response.Refusals.AddRange(refusals.ToProto());
             return response;
         });
+
+    public override Task<ApplyCreditLegsResponse> ApplyCreditLegs(ApplyCreditLegsRequest request, ServerCallContext context) =>
+        Guard(context, async engine =>
+        {
+            CheckCount("legs", request.Legs.Count, LedgerLimits.SubmitTransfersMax);
+            var legs = request.Legs.Select(leg => leg.ToLedger() with { State = TransferState.Posted }).ToArray();
+            for (var index = 0; index < legs.Length; index++)
+            {
+                if (legs[index].Leg != TransferLeg.Credit)
+                {
+                    throw Invalid(Invariant($"legs[{index}].leg"), "must be TRANSFER_LEG_CREDIT");
+                }
+            }
+            var results = await engine.ApplyCreditLegsAsync(legs, context.CancellationToken);
+            var response = new ApplyCreditLegsResponse();
+            var refusals = new RefusalList(engine);
+            foreach (var result in results)
+            {
+                refusals.Add(result.Refusal);
+                var reply = new TransferResult { Status = result.Status, Duplicate = result.Duplicate };
+                if (result.Transfer is not null)
+                {
+                    reply.Transfer = result.Transfer.ToProto();
+                }
+                response.Results.Add(reply);
+            }
+            response.Refusals.AddRange(refusals.ToProto());
+            return response;
+        });
+
+    /// <summary>
+    /// The credit accounts of admitted transfers that live in partitions this cell does not serve,
+    /// asked of their owners before anything is queued (so that the debit leg is never committed
+    /// for an account that does not exist). Null when there are none.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<UInt128, LedgerAccount>?> RemoteCreditAccountsAsync(LedgerEngine engine, LedgerTransfer[] transfers, CancellationToken cancellationToken)
+    {
+        var ownership = engine.Ownership;
+        if (ownership.ServesAll)
+        {
+            return null;
+        }
+        HashSet<UInt128>? ids = null;
+        foreach (var transfer in transfers)
+        {
+            if (transfer.IsPost || transfer.IsVoid || transfer.DebitAccountId == UInt128.Zero || transfer.CreditAccountId == UInt128.Zero)
+            {
+                continue;
+            }
+            var creditPartition = PartitionOf(engine, transfer.CreditAccountId);
+            if (creditPartition != PartitionOf(engine, transfer.DebitAccountId) && !ownership.Serves(creditPartition)
+                && ownership.Serves(PartitionOf(engine, transfer.DebitAccountId)))
+            {
+                (ids ??= []).Add(transfer.CreditAccountId);
+            }
+        }
+        if (ids is null)
+        {
+            return null;
+        }
+        if (peers is null)
+        {
+            throw new LedgerUnavailableException("This cell has no route to the other cells, which own the credit accounts of some of these transfers; retrying with the same ids is safe.");
+        }
+        return await peers.FindAccountsAsync(ids, cancellationToken);
+    }
+
+    /// <summary>The partitions whose epoch the caller named ahead of this cell's: refused before anything is queued.</summary>
+    private static Dictionary<int, Cells.LedgerRefusal>? EpochsAhead(LedgerEngine engine, RepeatedField<PartitionEpoch> placement)
+    {
+        if (placement.Count == 0)
+        {
+            return null;
+        }
+        var ownership = engine.Ownership;
+        Dictionary<int, Cells.LedgerRefusal>? ahead = null;
+        foreach (var named in placement)
+        {
+            if (named.Partition >= (uint)ownership.PartitionCount)
+            {
+                throw Invalid("placement", Invariant($"names partition {named.Partition}; this ledger has {ownership.PartitionCount}"));
+            }
+            if (ownership.Refusal((int)named.Partition, (long)Math.Min(named.Epoch, long.MaxValue)) is { Reason: RefusalReason.EpochAhead } refusal)
+            {
+                (ahead ??= [])[(int)named.Partition] = refusal;
+            }
+        }
+        return ahead;
+    }
+
+    private static int PartitionOf(LedgerEngine engine, UInt128 accountId) => LedgerPartitioner.PartitionOf(accountId, engine.Options.PartitionCount);
 
     /// <summary>
     /// Which transfers break the namespace rule (null: none). A new transfer's id must carry the
@@ -67,7 +201,7 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
     /// (duplicate, or "already used"), so a retry of a transfer made before namespaces existed, or
     /// made with the same id, still learns its outcome — and nothing new is written under it.
     /// </summary>
-    private async Task<bool[]?> RefusedForNamespaceAsync(IdNamespace declared, LedgerTransfer[] transfers, CancellationToken cancellationToken)
+    private async Task<bool[]?> RefusedForNamespaceAsync(LedgerEngine engine, IdNamespace declared, LedgerTransfer[] transfers, CancellationToken cancellationToken)
     {
         List<int>? suspects = null;
         for (var index = 0; index < transfers.Length; index++)
@@ -109,7 +243,7 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
     /// BulwarkLedgerIdConflict and logged as an error. For customers it is an ordinary answer (a
     /// reused idempotency key) and only counted.
     /// </summary>
-    private void IdConflict(IdNamespace declared, UInt128 id)
+    private void IdConflict(LedgerEngine engine, IdNamespace declared, UInt128 id)
     {
         engine.Metrics.IdConflict(declared);
         if (declared is IdNamespace.Card or IdNamespace.Bank)
@@ -119,11 +253,25 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
     }
 
     public override Task<GetAccountsResponse> GetAccounts(GetAccountsRequest request, ServerCallContext context) =>
-        Guard(context, async () =>
+        Guard(context, async engine =>
         {
             CheckCount("ids", request.Ids.Count, LedgerLimits.LookupIdsMax);
             var ids = request.Ids.Select(id => id.ToUInt128()).ToArray();
-            var found = await engine.GetAccountsAsync(ids, context.CancellationToken);
+            var ahead = EpochsAhead(engine, request.Placement);
+            var ownership = engine.Ownership;
+            var refusals = new RefusalList(engine);
+            var notServed = new HashSet<UInt128>();
+            foreach (var id in ids)
+            {
+                var partition = PartitionOf(engine, id);
+                var refusal = ahead is not null && ahead.TryGetValue(partition, out var early) ? early : ownership.Refusal(partition);
+                if (refusal is not null)
+                {
+                    notServed.Add(id);
+                    refusals.Add(refusal);
+                }
+            }
+            var found = await engine.GetAccountsAsync(notServed.Count == 0 ? ids : ids.Where(id => !notServed.Contains(id)).ToArray(), context.CancellationToken);
             var response = new GetAccountsResponse();
             var foundIds = new HashSet<UInt128>(found.Count);
             foreach (var account in found)
@@ -131,15 +279,28 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
                 foundIds.Add(account.Id);
                 response.Accounts.Add(account.ToProto());
             }
-            response.Missing.AddRange(ids.Where(id => !foundIds.Contains(id)).Select(id => id.ToProto()));
+            foreach (var id in ids)
+            {
+                if (notServed.Contains(id))
+                {
+                    response.Refused.Add(id.ToProto());
+                }
+                else if (!foundIds.Contains(id))
+                {
+                    response.Missing.Add(id.ToProto());
+                }
+            }
+            response.Refusals.AddRange(refusals.ToProto());
             return response;
         });
 
     public override Task<GetTransfersResponse> GetTransfers(GetTransfersRequest request, ServerCallContext context) =>
-        Guard(context, async () =>
+        Guard(context, async engine =>
         {
             CheckCount("ids", request.Ids.Count, LedgerLimits.LookupIdsMax);
             var ids = request.Ids.Select(id => id.ToUInt128()).ToArray();
+            // Read before the lookup: a partition gained in between is then not claimed as answered.
+            var ownership = engine.Ownership;
             var found = await engine.GetTransfersAsync(ids, context.CancellationToken);
             var response = new GetTransfersResponse();
             var foundIds = new HashSet<UInt128>(found.Count);
@@ -149,11 +310,15 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
                 response.Transfers.Add(transfer.ToProto());
             }
             response.Missing.AddRange(ids.Where(id => !foundIds.Contains(id)).Select(id => id.ToProto()));
+            if (!ownership.ServesAll)
+            {
+                response.AnsweredPartitions = Google.Protobuf.ByteString.CopyFrom(ownership.AnsweredPartitions);
+            }
             return response;
         });
 
     public override Task<ListAccountTransfersResponse> ListAccountTransfers(ListAccountTransfersRequest request, ServerCallContext context) =>
-        Guard(context, async () =>
+        Guard(context, async engine =>
         {
             var accountId = request.AccountId.ToUInt128();
             if (accountId == UInt128.Zero)
@@ -172,6 +337,10 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
             {
                 throw Invalid("cursor", "is not a cursor this ledger issued for this account; start again from the first page");
             }
+            if (EpochsAhead(engine, request.Placement) is { } ahead && ahead.TryGetValue(PartitionOf(engine, accountId), out var early))
+            {
+                throw new LedgerWrongOwnerException(early);
+            }
             var page = await engine.ListAccountTransfersAsync(accountId, request.Cursor, request.Limit, request.SinceUnixMs, context.CancellationToken)
                 ?? throw new RpcException(new Status(StatusCode.NotFound, $"account_id: there is no ledger account {accountId:x32}."));
             var response = new ListAccountTransfersResponse { NextCursor = page.NextCursor };
@@ -179,15 +348,25 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
             return response;
         });
 
-    private async Task<T> Guard<T>(ServerCallContext context, Func<Task<T>> call)
+    private async Task<T> Guard<T>(ServerCallContext context, Func<LedgerEngine, Task<T>> call)
     {
+        var named = context.RequestHeaders.GetValue(LedgerCells.CellHeader);
+        var engine = cells.Find(named) ?? throw new RpcException(new Status(StatusCode.FailedPrecondition, string.IsNullOrEmpty(named)
+            ? $"{LedgerCells.CellHeader}: this process serves cells {cells.Names}; name the cell the call is for."
+            : $"{LedgerCells.CellHeader}: this process serves cells {cells.Names}, not '{named}'; the call reached the wrong process, so nothing was done."));
         try
         {
-            return await call();
+            return await call(engine);
         }
         catch (LedgerUnavailableException error)
         {
             throw new RpcException(new Status(StatusCode.Unavailable, error.Message));
+        }
+        catch (LedgerWrongOwnerException error)
+        {
+            var refusal = RefusalList.ToProto(error.Refusal, engine.Ownership.Cell);
+            var trailers = new Metadata { { LedgerCells.RefusalTrailer, refusal.ToByteArray() } };
+            throw new RpcException(new Status(StatusCode.Aborted, error.Message), trailers);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -221,4 +400,29 @@ internal sealed partial class LedgerGrpcService(LedgerEngine engine, ILogger<Led
 
     [LoggerMessage(EventId = 1420, Level = LogLevel.Error, Message = "Ledger call {Method} failed on a broken invariant")]
     private partial void LogInternal(Exception error, string method);
+
+    /// <summary>The refusals of one reply, one per partition, counted as they are collected.</summary>
+    private sealed class RefusalList(LedgerEngine engine)
+    {
+        private readonly Dictionary<int, Cells.LedgerRefusal> _byPartition = [];
+
+        public void Add(Cells.LedgerRefusal? refusal)
+        {
+            if (refusal is { } value && _byPartition.TryAdd(value.Partition, value))
+            {
+                engine.Metrics.PartitionRefused(value.Reason);
+            }
+        }
+
+        public IEnumerable<PartitionRefusal> ToProto() => _byPartition.Values.Select(refusal => ToProto(refusal, engine.Ownership.Cell));
+
+        public static PartitionRefusal ToProto(Cells.LedgerRefusal refusal, string cell) => new()
+        {
+            Partition = refusal.Partition < 0 ? UnknownPartition : (uint)refusal.Partition,
+            Reason = refusal.Reason,
+            OwnerCell = refusal.OwnerCell,
+            OwnerEpoch = (ulong)Math.Max(refusal.OwnerEpoch, 0),
+            Cell = cell,
+        };
+    }
 }

@@ -26,6 +26,7 @@ public static class LedgerProtoMapping
             TimeoutSeconds = transfer.TimeoutSeconds,
             Code = transfer.Code,
             Metadata = transfer.Metadata.Count == 0 ? LedgerTransfer.NoMetadata : ToDictionary(transfer.Metadata),
+            Leg = transfer.Leg,
         };
     }
 
@@ -47,6 +48,7 @@ public static class LedgerProtoMapping
             PostedAmount = transfer.PostedAmount,
             ExpiresAtUnixMs = transfer.ExpiresAtUnixMs,
             Sequence = transfer.Sequence,
+            Leg = transfer.Leg,
         };
         if (transfer.PendingId != UInt128.Zero)
         {

@@ -1,3 +1,5 @@
+using Bulwark.Ledger.Protos;
+
 namespace Bulwark.Ledger.Storage;
 
 /// <summary>
@@ -24,8 +26,21 @@ public interface ILedgerStore : IDisposable
     /// <summary>The highest committed sequence and transfer timestamp (0 when empty).</summary>
     LedgerWriterPosition LoadPosition();
 
-    /// <summary>A committed transfer by id, or null.</summary>
+    /// <summary>The cell this store belongs to and what it owns; null for a store that is no cell's yet.</summary>
+    LedgerCellRecord? LoadCell();
+
+    /// <summary>
+    /// Makes this store cell <paramref name="cell"/> of cluster <paramref name="clusterId"/>, owning
+    /// <paramref name="owned"/> at epoch 1, in one transaction. Refuses (throws, writing nothing)
+    /// when the store already belongs to a cell, or holds accounts of partitions it would not own.
+    /// </summary>
+    void InitialiseCell(string cell, string clusterId, IReadOnlyList<int> owned);
+
+    /// <summary>A committed transfer by id (the WHOLE or DEBIT row), or null.</summary>
     LedgerTransfer? FindTransfer(UInt128 id);
+
+    /// <summary>A committed CREDIT or RETURN leg by id, or null.</summary>
+    LedgerTransfer? FindLeg(UInt128 id, TransferLeg leg);
 
     /// <summary>Up to <paramref name="limit"/> holds still pending whose expiry is at or before <paramref name="nowUnixMs"/>, oldest expiry first.</summary>
     IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit);
@@ -43,19 +58,45 @@ public interface ILedgerStore : IDisposable
 
     Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken);
 
+    /// <summary>The WHOLE or DEBIT rows of these ids, in whatever partition they live (the engine filters by ownership).</summary>
     Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Transfers with the account on either side and a sequence below <paramref name="beforeSequence"/>,
-    /// newest first, at most <paramref name="limit"/>, stopping at the first older than <paramref name="sinceUnixMs"/>.
+    /// The account's rows, newest first: with a sequence below <paramref name="beforeSequence"/>, at
+    /// most <paramref name="limit"/>, stopping at the first older than <paramref name="sinceUnixMs"/>.
+    /// The account's rows are those in its partition: as debit account the WHOLE, DEBIT and RETURN
+    /// rows, as credit account the WHOLE and CREDIT rows — never the other partition's leg of a
+    /// transfer between partitions, which a cell serving both holds too.
     /// </summary>
     Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Credit legs owed to other cells and not yet settled, oldest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken);
 }
+
+/// <summary>A store's cell identity and ownership table.</summary>
+public sealed record LedgerCellRecord(string Cell, string ClusterId, IReadOnlyList<Cells.PartitionOwnership> Ownership);
+
+/// <summary>What became of a credit leg owed to another cell.</summary>
+public enum OwedLegState
+{
+    Owed = 0,
+    Delivered = 1,
+    Returned = 2,
+}
+
+/// <summary>
+/// A credit leg the debit cell owes the credit account's cell: the leg as it will be written there
+/// (<see cref="LedgerTransfer.Leg"/> CREDIT, the transfer's id), recorded in the debit partition in
+/// the same batch as the debit leg, so that it moves with the partition and survives any crash.
+/// </summary>
+public sealed record OwedCreditLeg(int Partition, LedgerTransfer Leg, OwedLegState State);
+
 
 /// <summary>Where the writer resumes: the last sequence and timestamp it handed out.</summary>
 public readonly record struct LedgerWriterPosition(long Sequence, long TimestampUnixMs);
 
-/// <summary>A row to write with the partition it belongs to (for a transfer: its debit account's).</summary>
+/// <summary>A row to write with the partition it belongs to (for a transfer: see <see cref="LedgerTransfer.PartitionOf"/>).</summary>
 public readonly record struct Partitioned<T>(int Partition, T Row);
 
 /// <summary>
@@ -76,7 +117,14 @@ public sealed class LedgerCommit
     /// <summary>The final balances of every account the batch touched, once each.</summary>
     public List<LedgerAccount> Balances { get; } = [];
 
-    public bool IsEmpty => NewAccounts.Count == 0 && NewTransfers.Count == 0 && ChangedHolds.Count == 0 && Balances.Count == 0;
+    /// <summary>Credit legs the batch owes other cells (partition: the debit partition).</summary>
+    public List<OwedCreditLeg> NewOwedLegs { get; } = [];
+
+    /// <summary>Owed legs settled in this batch: delivered, or returned to the debit account.</summary>
+    public List<(UInt128 Id, OwedLegState State)> SettledOwedLegs { get; } = [];
+
+    public bool IsEmpty => NewAccounts.Count == 0 && NewTransfers.Count == 0 && ChangedHolds.Count == 0 && Balances.Count == 0
+        && NewOwedLegs.Count == 0 && SettledOwedLegs.Count == 0;
 
     public void Clear()
     {
@@ -84,5 +132,7 @@ public sealed class LedgerCommit
         NewTransfers.Clear();
         ChangedHolds.Clear();
         Balances.Clear();
+        NewOwedLegs.Clear();
+        SettledOwedLegs.Clear();
     }
 }

@@ -74,11 +74,57 @@ internal static class PostgresLedgerSchema
         END
         $fence$;
         """,
+        // Cells (docs/internals/cells.md): a transfer between partitions is two rows with one id,
+        // told apart by `leg`, so rows are unique by (id, leg) instead of id. Adding a NOT NULL
+        // column with a constant default rewrites nothing (every existing row reads as leg 0,
+        // WHOLE); the new unique index is built before the old one is dropped so that the table
+        // is never without a uniqueness guarantee (one transaction either way). `transfers_id_key`
+        // is the name PostgreSQL gave migration 1's `UNIQUE` on `id`. The cell's identity and
+        // ownership table, and the credit legs it owes other cells, are new; the partial index
+        // holds only open owed legs, which is what the delivery loop reads.
+        """
+        ALTER TABLE transfers ADD COLUMN leg smallint NOT NULL DEFAULT 0 CHECK (leg BETWEEN 0 AND 3);
+        ALTER TABLE transfers ADD CONSTRAINT transfers_id_leg_key UNIQUE (id, leg);
+        ALTER TABLE transfers DROP CONSTRAINT transfers_id_key;
+
+        CREATE TABLE cell_identity (
+            key text NOT NULL PRIMARY KEY,
+            value text NOT NULL
+        );
+
+        CREATE TABLE partition_owners (
+            partition integer NOT NULL PRIMARY KEY,
+            epoch bigint NOT NULL CHECK (epoch >= 1),
+            state integer NOT NULL CHECK (state BETWEEN 1 AND 3),
+            owner_cell text NOT NULL DEFAULT '',
+            owner_epoch bigint NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE credit_legs_owed (
+            id uuid NOT NULL PRIMARY KEY,
+            partition integer NOT NULL,
+            credit_partition integer NOT NULL,
+            debit_account_id uuid NOT NULL,
+            credit_account_id uuid NOT NULL,
+            amount bigint NOT NULL CHECK (amount > 0),
+            currency text NOT NULL,
+            code bigint NOT NULL,
+            metadata text,
+            created_at bigint NOT NULL,
+            state integer NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2)
+        );
+        CREATE INDEX credit_legs_owed_open ON credit_legs_owed (created_at) WHERE state = 0;
+        """,
     ];
 
+    /// <summary>The columns every transfer query selects, in the order <see cref="PostgresLedgerStore.ReadTransfer"/> maps them.</summary>
     public const string TransferColumns =
         "sequence, id, debit_account_id, credit_account_id, amount, currency, pending_id, flags, " +
-        "timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at";
+        "timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at, leg";
+
+    /// <summary>The columns every owed-leg query selects, in the order <see cref="PostgresLedgerStore.ReadOwedLeg"/> maps them.</summary>
+    public const string OwedLegColumns =
+        "id, partition, debit_account_id, credit_account_id, amount, currency, code, metadata, created_at, state";
 
     public const string AccountColumns =
         "id, currency, flags, overdraft_limit, code, debits_pending, debits_posted, credits_pending, " +

@@ -15,7 +15,10 @@ namespace Bulwark.Ledger.Storage;
 /// <see cref="NpgsqlBatch"/> in one transaction: the epoch fence, then array-parameter
 /// (<c>unnest</c>) inserts and updates, one round trip for the whole batch plus the COMMIT, with
 /// <c>synchronous_commit = on</c>. Readers use a pooled data source and read several ids with one
-/// statement (one snapshot). See docs/internals/ledger-postgres.md.
+/// statement (one snapshot). See docs/internals/ledger-postgres.md. For cells
+/// (docs/internals/cells.md) the two legs of a transfer between partitions are two rows with one
+/// id, unique by (id, leg); the cell's identity, its ownership table and the credit legs it owes
+/// other cells are tables of the same schema, written in the same fenced transactions.
 /// </summary>
 public sealed class PostgresLedgerStore : ILedgerStore
 {
@@ -100,18 +103,142 @@ public sealed class PostgresLedgerStore : ILedgerStore
         });
     }
 
-    public LedgerTransfer? FindTransfer(UInt128 id)
+    public LedgerCellRecord? LoadCell()
+    {
+        var writer = EnsureWriter(reconnect: false);
+        return Guard(() =>
+        {
+            // One round trip; both tables change only in this writer's transactions.
+            using var batch = new NpgsqlBatch(writer.Connection)
+            {
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand("SELECT key, value FROM ledger.cell_identity"),
+                    new NpgsqlBatchCommand("SELECT partition, epoch, state, owner_cell, owner_epoch FROM ledger.partition_owners ORDER BY partition"),
+                },
+            };
+            using var reader = batch.ExecuteReader();
+            string? cell = null;
+            var clusterId = "";
+            while (reader.Read())
+            {
+                switch (reader.GetString(0))
+                {
+                    case "cell":
+                        cell = reader.GetString(1);
+                        break;
+                    case "cluster_id":
+                        clusterId = reader.GetString(1);
+                        break;
+                }
+            }
+            reader.NextResult();
+            var rows = new List<Cells.PartitionOwnership>();
+            while (reader.Read())
+            {
+                rows.Add(new Cells.PartitionOwnership(reader.GetInt32(0), reader.GetInt64(1), (Cells.OwnershipState)reader.GetInt32(2), reader.GetString(3), reader.GetInt64(4)));
+            }
+            return cell is null ? null : new LedgerCellRecord(cell, clusterId, rows);
+        });
+    }
+
+    public void InitialiseCell(string cell, string clusterId, IReadOnlyList<int> owned)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(cell);
+        ArgumentNullException.ThrowIfNull(owned);
+        var writer = EnsureWriter(reconnect: false);
+        var partitions = owned.ToArray();
+        // A partition outside the count would make the ownership table unreadable (CellOwnership
+        // refuses it at every start), so it is refused here, before anything is written.
+        if (partitions.Any(partition => partition < 0 || partition >= _partitionCount) || partitions.Distinct().Count() != partitions.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(owned), string.Create(CultureInfo.InvariantCulture,
+                $"Owned partitions must be distinct and in 0..{_partitionCount - 1}."));
+        }
+        // The refusals are decided inside the transaction but thrown outside Guard: a refusal is
+        // not a broken connection (the transaction is rolled back as it is disposed).
+        var refusal = Guard(() => InitialiseCellTransaction(writer, cell, clusterId ?? "", partitions));
+        if (refusal is not null)
+        {
+            throw new InvalidOperationException(refusal);
+        }
+    }
+
+    /// <summary>
+    /// InitialiseCell's one transaction. It starts with the writer fence, as every batch does: the
+    /// fence refuses a writer another one has taken over from, and its share lock on the epoch row
+    /// keeps any other writer from taking over (bumping the epoch) until this commits, so the
+    /// checks below still hold when the rows are written. Returns why it refused, or null.
+    /// </summary>
+    private static string? InitialiseCellTransaction(Writer writer, string cell, string clusterId, int[] owned)
+    {
+        using var transaction = writer.Connection.BeginTransaction(IsolationLevel.ReadCommitted);
+        using (var check = new NpgsqlBatch(writer.Connection, transaction))
+        {
+            check.BatchCommands.Add(new NpgsqlBatchCommand("SELECT ledger.writer_fence($1)")
+            {
+                Parameters = { new NpgsqlParameter<long> { TypedValue = writer.Epoch } },
+            });
+            check.BatchCommands.Add(new NpgsqlBatchCommand(
+                "SELECT (SELECT count(*) FROM ledger.cell_identity), " +
+                "ARRAY(SELECT DISTINCT partition FROM ledger.accounts WHERE partition <> ALL($1) ORDER BY partition)")
+            {
+                Parameters = { new NpgsqlParameter<int[]> { TypedValue = owned } },
+            });
+            using var reader = check.ExecuteReader();
+            reader.NextResult();
+            reader.Read();
+            if (reader.GetInt64(0) != 0)
+            {
+                return "The ledger store already belongs to a cell.";
+            }
+            var foreign = reader.GetFieldValue<int[]>(1);
+            if (foreign.Length > 0)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"The ledger store holds accounts of {foreign.Length} partitions (e.g. {foreign[0]}) that cell '{cell}' would not own; refusing to hide their data. Give this cell every partition its store holds.");
+            }
+        }
+        using (var insert = new NpgsqlBatch(writer.Connection, transaction))
+        {
+            insert.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO ledger.cell_identity (key, value) VALUES ('cell', $1), ('cluster_id', $2)")
+            {
+                Parameters = { new NpgsqlParameter<string> { TypedValue = cell }, new NpgsqlParameter<string> { TypedValue = clusterId } },
+            });
+            insert.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO ledger.partition_owners (partition, epoch, state) SELECT p, 1, 1 FROM unnest($1) AS p")
+            {
+                Parameters = { new NpgsqlParameter<int[]> { TypedValue = owned } },
+            });
+            insert.ExecuteNonQuery();
+        }
+        transaction.Commit();
+        return null;
+    }
+
+    public LedgerTransfer? FindTransfer(UInt128 id) => FindRow(id, leg: null);
+
+    public LedgerTransfer? FindLeg(UInt128 id, TransferLeg leg) => FindRow(id, leg);
+
+    /// <summary>The WHOLE or DEBIT row of <paramref name="id"/> (<paramref name="leg"/> null), or the row of that leg.</summary>
+    private LedgerTransfer? FindRow(UInt128 id, TransferLeg? leg)
     {
         var writer = EnsureWriter(reconnect: false);
         if (_committedIds is { } filter && !filter.MayContain(id))
         {
-            // Certainly never committed: no round trip (almost every new transfer's idempotency check).
+            // Certainly never committed, in any leg: no round trip (almost every new transfer's
+            // idempotency check, and every credit leg delivered for the first time).
             return null;
         }
         return Guard(() =>
         {
-            writer.FindTransfer.Parameters[0].Value = ToGuid(id);
-            using var reader = writer.FindTransfer.ExecuteReader();
+            var command = writer.FindTransfer;
+            if (leg is { } value)
+            {
+                command = writer.FindLeg;
+                command.Parameters[1].Value = (short)value;
+            }
+            command.Parameters[0].Value = ToGuid(id);
+            using var reader = command.ExecuteReader();
             return reader.Read() ? ReadTransfer(reader) : null;
         });
     }
@@ -218,7 +345,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         }
         await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(
-            $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE id = ANY($1)", connection);
+            $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE id = ANY($1) AND leg <= 1", connection);
         command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids.Select(ToGuid).ToArray() });
         var found = new Dictionary<UInt128, LedgerTransfer>(ids.Count);
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
@@ -238,10 +365,11 @@ public sealed class PostgresLedgerStore : ILedgerStore
         ObjectDisposedException.ThrowIf(_disposed, this);
         await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // Each arm is an index scan in sequence order; PostgreSQL merges them (Merge Append) and
-        // stops at the limit.
+        // stops at the limit. The leg is a filter on the scanned rows, not an index column: only the
+        // other partition's leg of a transfer between partitions fails it (ILedgerStore says which).
         await using var command = new NpgsqlCommand(
-            $"(SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE debit_account_id = $1 AND sequence < $2 ORDER BY sequence DESC LIMIT $3) " +
-            $"UNION ALL (SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE credit_account_id = $1 AND sequence < $2 ORDER BY sequence DESC LIMIT $3) " +
+            $"(SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE debit_account_id = $1 AND sequence < $2 AND leg <> 2 ORDER BY sequence DESC LIMIT $3) " +
+            $"UNION ALL (SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE credit_account_id = $1 AND sequence < $2 AND leg IN (0, 2) ORDER BY sequence DESC LIMIT $3) " +
             "ORDER BY sequence DESC LIMIT $3", connection);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = ToGuid(accountId) });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = beforeSequence });
@@ -258,6 +386,24 @@ public sealed class PostgresLedgerStore : ILedgerStore
             page.Add(ReadTransfer(reader));
         }
         return page;
+    }
+
+    public async Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // The partial index credit_legs_owed_open is in created_at order and holds only open legs.
+        await using var command = new NpgsqlCommand(
+            $"SELECT {PostgresLedgerSchema.OwedLegColumns} FROM ledger.credit_legs_owed WHERE state = 0 ORDER BY created_at LIMIT $1", connection);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        var legs = new List<OwedCreditLeg>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            legs.Add(ReadOwedLeg(reader));
+        }
+        return legs;
     }
 
     public void Dispose()
@@ -318,7 +464,26 @@ public sealed class PostgresLedgerStore : ILedgerStore
         State = (TransferState)reader.GetInt64(12),
         PostedAmount = reader.GetInt64(13),
         ExpiresAtUnixMs = reader.GetInt64(14),
+        Leg = (TransferLeg)reader.GetInt16(15),
     };
+
+    /// <summary>Reads the columns of <see cref="PostgresLedgerSchema.OwedLegColumns"/>, in that order.</summary>
+    internal static OwedCreditLeg ReadOwedLeg(NpgsqlDataReader reader) => new(
+        reader.GetInt32(1),
+        new LedgerTransfer
+        {
+            Id = FromGuid(reader.GetGuid(0)),
+            DebitAccountId = FromGuid(reader.GetGuid(2)),
+            CreditAccountId = FromGuid(reader.GetGuid(3)),
+            Amount = reader.GetInt64(4),
+            Currency = reader.GetString(5),
+            Code = checked((uint)reader.GetInt64(6)),
+            Metadata = MetadataJson.Parse(reader.IsDBNull(7) ? null : reader.GetString(7)),
+            TimestampUnixMs = reader.GetInt64(8),
+            State = TransferState.Posted,
+            Leg = TransferLeg.Credit,
+        },
+        (OwedLegState)reader.GetInt32(9));
 
     private Writer EnsureWriter(bool reconnect)
     {
@@ -425,7 +590,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
             {
                 epoch = (long)bump.ExecuteScalar()!;
             }
-            return new Writer(connection, epoch);
+            return new Writer(connection, epoch, _partitionCount);
         }
         catch
         {
@@ -465,14 +630,23 @@ public sealed class PostgresLedgerStore : ILedgerStore
     {
         private readonly Columns _columns = new();
 
-        public Writer(NpgsqlConnection connection, long epoch)
+        private readonly int _partitionCount;
+
+        public Writer(NpgsqlConnection connection, long epoch, int partitionCount)
         {
             Connection = connection;
             Epoch = epoch;
+            _partitionCount = partitionCount;
+            // The unique index on (id, leg) answers both: a range on leg for the primary row.
             FindTransfer = new NpgsqlCommand(
-                $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE id = $1", connection);
+                $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE id = $1 AND leg <= 1", connection);
             FindTransfer.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid });
             FindTransfer.Prepare();
+            FindLeg = new NpgsqlCommand(
+                $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers WHERE id = $1 AND leg = $2", connection);
+            FindLeg.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid });
+            FindLeg.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Smallint });
+            FindLeg.Prepare();
             FindExpiredHolds = new NpgsqlCommand(
                 $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers " +
                 "WHERE state = 2 AND expires_at > 0 AND expires_at <= $1 ORDER BY expires_at LIMIT $2", connection);
@@ -493,20 +667,35 @@ public sealed class PostgresLedgerStore : ILedgerStore
                         Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint)),
                     Command(
                         "INSERT INTO ledger.transfers (sequence, id, partition, debit_account_id, credit_account_id, amount, currency, " +
-                        "pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at) " +
-                        "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                        "pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at, leg) " +
+                        "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                         Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Integer), Arr(NpgsqlDbType.Uuid),
                         Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Text), Arr(NpgsqlDbType.Uuid),
                         Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Text),
-                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint)),
+                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint),
+                        Arr(NpgsqlDbType.Smallint)),
+                    // A hold is a WHOLE or DEBIT row; a credit leg is written only once the hold is posted.
                     Command(
                         "UPDATE ledger.transfers AS t SET state = h.state, posted_amount = h.posted_amount " +
-                        "FROM unnest($1, $2, $3) AS h(id, state, posted_amount) WHERE t.id = h.id",
+                        "FROM unnest($1, $2, $3) AS h(id, state, posted_amount) WHERE t.id = h.id AND t.leg <= 1",
                         Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint)),
                     Command(
                         "UPDATE ledger.accounts AS a SET debits_pending = b.dp, debits_posted = b.dpo, credits_pending = b.cp, credits_posted = b.cpo " +
                         "FROM unnest($1, $2, $3, $4, $5) AS b(id, dp, dpo, cp, cpo) WHERE a.id = b.id",
                         Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint)),
+                    Command(
+                        "INSERT INTO ledger.credit_legs_owed (id, partition, credit_partition, debit_account_id, credit_account_id, " +
+                        "amount, currency, code, metadata, created_at) " +
+                        "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Integer), Arr(NpgsqlDbType.Integer), Arr(NpgsqlDbType.Uuid),
+                        Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Text), Arr(NpgsqlDbType.Bigint),
+                        Arr(NpgsqlDbType.Text), Arr(NpgsqlDbType.Bigint)),
+                    // Only an owed leg still open is settled: settling one already settled (a
+                    // delivery acknowledged twice) changes nothing, so no row count is demanded.
+                    Command(
+                        "UPDATE ledger.credit_legs_owed AS o SET state = s.state " +
+                        "FROM unnest($1, $2) AS s(id, state) WHERE o.id = s.id AND o.state = 0",
+                        Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Integer)),
                 },
             };
             Batch.Prepare();
@@ -517,6 +706,8 @@ public sealed class PostgresLedgerStore : ILedgerStore
         public long Epoch { get; }
 
         public NpgsqlCommand FindTransfer { get; }
+
+        public NpgsqlCommand FindLeg { get; }
 
         public NpgsqlCommand FindExpiredHolds { get; }
 
@@ -558,6 +749,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
                 c.States.Add((long)t.State);
                 c.Posted.Add(t.PostedAmount);
                 c.Expires.Add(t.ExpiresAtUnixMs);
+                c.Legs.Add((short)t.Leg);
             }
             foreach (var hold in commit.ChangedHolds)
             {
@@ -573,18 +765,51 @@ public sealed class PostgresLedgerStore : ILedgerStore
                 c.CreditsPending.Add(account.CreditsPending);
                 c.CreditsPosted.Add(account.CreditsPosted);
             }
+            BindOwedLegs(commit, c);
             var commands = Batch.BatchCommands;
             commands[0].Parameters[0].Value = Epoch;
             Set(commands[1], c.AccountIds, c.AccountPartitions, c.AccountCurrencies, c.AccountFlags, c.AccountOverdrafts, c.AccountCodes, c.AccountCreated);
             Set(commands[2], c.Sequences, c.TransferIds, c.TransferPartitions, c.Debits, c.Credits, c.Amounts, c.Currencies, c.PendingIds,
-                c.Flags, c.Timeouts, c.Codes, c.Metadata, c.Timestamps, c.States, c.Posted, c.Expires);
+                c.Flags, c.Timeouts, c.Codes, c.Metadata, c.Timestamps, c.States, c.Posted, c.Expires, c.Legs);
             Set(commands[3], c.HoldIds, c.HoldStates, c.HoldPosted);
             Set(commands[4], c.BalanceIds, c.DebitsPending, c.DebitsPosted, c.CreditsPending, c.CreditsPosted);
+            Set(commands[5], c.OwedIds, c.OwedPartitions, c.OwedCreditPartitions, c.OwedDebits, c.OwedCredits, c.OwedAmounts,
+                c.OwedCurrencies, c.OwedCodes, c.OwedMetadata, c.OwedCreated);
+            Set(commands[6], c.SettledIds, c.SettledStates);
+        }
+
+        private void BindOwedLegs(LedgerCommit commit, Columns c)
+        {
+            foreach (var (partition, leg) in commit.NewOwedLegs.Select(owed => (owed.Partition, owed.Leg)))
+            {
+                c.OwedIds.Add(ToGuid(leg.Id));
+                c.OwedPartitions.Add(partition);
+                c.OwedCreditPartitions.Add(LedgerPartitioner.PartitionOf(leg.CreditAccountId, _partitionCount));
+                c.OwedDebits.Add(ToGuid(leg.DebitAccountId));
+                c.OwedCredits.Add(ToGuid(leg.CreditAccountId));
+                c.OwedAmounts.Add(leg.Amount);
+                c.OwedCurrencies.Add(leg.Currency);
+                c.OwedCodes.Add(leg.Code);
+                c.OwedMetadata.Add(MetadataJson.Serialize(leg.Metadata));
+                c.OwedCreated.Add(leg.TimestampUnixMs);
+            }
+            foreach (var (id, state) in commit.SettledOwedLegs)
+            {
+                // One UPDATE applies each id once; the first settlement of an id in the batch is
+                // the one that counts, as when they are applied one after another.
+                var guid = ToGuid(id);
+                if (c.SettledSeen.Add(guid))
+                {
+                    c.SettledIds.Add(guid);
+                    c.SettledStates.Add((int)state);
+                }
+            }
         }
 
         public void Dispose()
         {
             FindTransfer.Dispose();
+            FindLeg.Dispose();
             FindExpiredHolds.Dispose();
             Batch.Dispose();
             Connection.Dispose();
@@ -637,6 +862,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         public List<long> States { get; } = [];
         public List<long> Posted { get; } = [];
         public List<long> Expires { get; } = [];
+        public List<short> Legs { get; } = [];
         public List<Guid> HoldIds { get; } = [];
         public List<long> HoldStates { get; } = [];
         public List<long> HoldPosted { get; } = [];
@@ -645,6 +871,19 @@ public sealed class PostgresLedgerStore : ILedgerStore
         public List<long> DebitsPosted { get; } = [];
         public List<long> CreditsPending { get; } = [];
         public List<long> CreditsPosted { get; } = [];
+        public List<Guid> OwedIds { get; } = [];
+        public List<int> OwedPartitions { get; } = [];
+        public List<int> OwedCreditPartitions { get; } = [];
+        public List<Guid> OwedDebits { get; } = [];
+        public List<Guid> OwedCredits { get; } = [];
+        public List<long> OwedAmounts { get; } = [];
+        public List<string> OwedCurrencies { get; } = [];
+        public List<long> OwedCodes { get; } = [];
+        public List<string?> OwedMetadata { get; } = [];
+        public List<long> OwedCreated { get; } = [];
+        public List<Guid> SettledIds { get; } = [];
+        public List<int> SettledStates { get; } = [];
+        public HashSet<Guid> SettledSeen { get; } = [];
 
         public void Reset(LedgerCommit commit)
         {
@@ -652,6 +891,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
             {
                 property.Clear();
             }
+            SettledSeen.Clear();
             _ = commit;
         }
 
@@ -659,8 +899,9 @@ public sealed class PostgresLedgerStore : ILedgerStore
         [
             AccountIds, AccountPartitions, AccountCurrencies, AccountFlags, AccountOverdrafts, AccountCodes, AccountCreated,
             Sequences, TransferIds, TransferPartitions, Debits, Credits, Amounts, Currencies, PendingIds, Flags, Timeouts, Codes,
-            Metadata, Timestamps, States, Posted, Expires, HoldIds, HoldStates, HoldPosted, BalanceIds, DebitsPending, DebitsPosted,
-            CreditsPending, CreditsPosted,
+            Metadata, Timestamps, States, Posted, Expires, Legs, HoldIds, HoldStates, HoldPosted, BalanceIds, DebitsPending, DebitsPosted,
+            CreditsPending, CreditsPosted, OwedIds, OwedPartitions, OwedCreditPartitions, OwedDebits, OwedCredits, OwedAmounts,
+            OwedCurrencies, OwedCodes, OwedMetadata, OwedCreated, SettledIds, SettledStates,
         ];
     }
 }

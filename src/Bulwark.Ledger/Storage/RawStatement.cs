@@ -112,6 +112,7 @@ internal sealed class RawStatement : IDisposable
         State = (TransferState)Int64(12),
         PostedAmount = Int64(13),
         ExpiresAtUnixMs = Int64(14),
+        Leg = (TransferLeg)Int64(15),
     };
 
     public void Dispose() => _statement.Dispose();

@@ -20,7 +20,7 @@ namespace Bulwark.Ledger.Storage;
 /// nothing catch a corrupting bug at the write.
 /// </para>
 /// </summary>
-internal static class SqliteLedgerSchema
+public static class SqliteLedgerSchema
 {
     public const string StoreName = "ledger";
 
@@ -77,12 +77,78 @@ internal static class SqliteLedgerSchema
         DROP INDEX transfers_credit;
         CREATE INDEX transfers_credit ON transfers (credit_account_id);
         """,
+        // Cells (docs/internals/cells.md): a transfer between partitions is two rows with one id,
+        // told apart by `leg`, so rows are unique by (id, leg); SQLite cannot change a constraint
+        // in place, so the table is rebuilt (every existing row is a WHOLE one). The cell's
+        // identity and ownership table, and the credit legs it owes other cells, are new.
+        """
+        CREATE TABLE transfers_cells (
+            sequence INTEGER PRIMARY KEY,
+            id BLOB NOT NULL CHECK (length(id) = 16),
+            leg INTEGER NOT NULL DEFAULT 0 CHECK (leg BETWEEN 0 AND 3),
+            partition INTEGER NOT NULL,
+            debit_account_id BLOB NOT NULL,
+            credit_account_id BLOB NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount >= 0),
+            currency TEXT NOT NULL,
+            pending_id BLOB,
+            flags INTEGER NOT NULL,
+            timeout_seconds INTEGER NOT NULL,
+            code INTEGER NOT NULL,
+            metadata TEXT,
+            timestamp INTEGER NOT NULL,
+            state INTEGER NOT NULL,
+            posted_amount INTEGER NOT NULL CHECK (posted_amount >= 0),
+            expires_at INTEGER NOT NULL,
+            UNIQUE (id, leg)
+        );
+        INSERT INTO transfers_cells (sequence, id, leg, partition, debit_account_id, credit_account_id, amount, currency,
+            pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at)
+        SELECT sequence, id, 0, partition, debit_account_id, credit_account_id, amount, currency,
+            pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at FROM transfers;
+        DROP TABLE transfers;
+        ALTER TABLE transfers_cells RENAME TO transfers;
+        CREATE INDEX transfers_debit ON transfers (debit_account_id);
+        CREATE INDEX transfers_credit ON transfers (credit_account_id);
+        CREATE INDEX transfers_pending_expiry ON transfers (expires_at) WHERE state = 2 AND expires_at > 0;
+
+        CREATE TABLE cell_identity (
+            key TEXT NOT NULL PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE partition_owners (
+            partition INTEGER NOT NULL PRIMARY KEY,
+            epoch INTEGER NOT NULL CHECK (epoch >= 1),
+            state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 3),
+            owner_cell TEXT NOT NULL DEFAULT '',
+            owner_epoch INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE credit_legs_owed (
+            id BLOB NOT NULL PRIMARY KEY CHECK (length(id) = 16),
+            partition INTEGER NOT NULL,
+            credit_partition INTEGER NOT NULL,
+            debit_account_id BLOB NOT NULL,
+            credit_account_id BLOB NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            currency TEXT NOT NULL,
+            code INTEGER NOT NULL,
+            metadata TEXT,
+            created_at INTEGER NOT NULL,
+            state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2)
+        ) WITHOUT ROWID;
+        CREATE INDEX credit_legs_owed_open ON credit_legs_owed (created_at) WHERE state = 0;
+        """,
     ];
 
     /// <summary>The columns every transfer query selects, in the order the reader maps them.</summary>
     public const string TransferColumns =
         "sequence, id, debit_account_id, credit_account_id, amount, currency, pending_id, flags, " +
-        "timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at";
+        "timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at, leg";
+
+    public const string OwedLegColumns =
+        "id, partition, debit_account_id, credit_account_id, amount, currency, code, metadata, created_at, state";
 
     public const string AccountColumns =
         "id, currency, flags, overdraft_limit, code, debits_pending, debits_posted, credits_pending, " +

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Bulwark.Ledger.Protos;
 using Bulwark.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -46,7 +47,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
             SqliteMigrator.Apply(connection, SqliteLedgerSchema.StoreName, SqliteLedgerSchema.Migrations);
             CheckPartitionCount(connection, partitionCount);
             TuneWriter(connection);
-            _writer = new WriterConnection(connection);
+            _writer = new WriterConnection(connection) { PartitionCount = partitionCount };
         }
         catch
         {
@@ -80,11 +81,109 @@ public sealed class SqliteLedgerStore : ILedgerStore
         return new LedgerWriterPosition(reader.GetInt64(0), reader.GetInt64(1));
     }
 
+    public LedgerCellRecord? LoadCell()
+    {
+        Writer.AbandonBatch();
+        var connection = Writer.Connection;
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT key, value FROM cell_identity";
+        string? cell = null;
+        var clusterId = "";
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                switch (reader.GetString(0))
+                {
+                    case "cell":
+                        cell = reader.GetString(1);
+                        break;
+                    case "cluster_id":
+                        clusterId = reader.GetString(1);
+                        break;
+                }
+            }
+        }
+        if (cell is null)
+        {
+            return null;
+        }
+        command.CommandText = "SELECT partition, epoch, state, owner_cell, owner_epoch FROM partition_owners ORDER BY partition";
+        var rows = new List<Cells.PartitionOwnership>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                rows.Add(new Cells.PartitionOwnership((int)reader.GetInt64(0), reader.GetInt64(1), (Cells.OwnershipState)reader.GetInt64(2), reader.GetString(3), reader.GetInt64(4)));
+            }
+        }
+        return new LedgerCellRecord(cell, clusterId, rows);
+    }
+
+    public void InitialiseCell(string cell, string clusterId, IReadOnlyList<int> owned)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(cell);
+        ArgumentNullException.ThrowIfNull(owned);
+        var writer = Writer;
+        writer.AbandonBatch();
+        using var transaction = writer.Connection.BeginTransaction();
+        using var command = writer.Connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT count(*) FROM cell_identity";
+        if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) != 0)
+        {
+            throw new InvalidOperationException("The ledger store already belongs to a cell.");
+        }
+        var ownedSet = owned.ToHashSet();
+        if (ownedSet.Count != owned.Count || owned.Any(partition => partition < 0 || partition >= Writer.PartitionCount))
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"A cell owns distinct partitions 0 to {Writer.PartitionCount - 1}; refusing to record the {owned.Count} given."), nameof(owned));
+        }
+        command.CommandText = "SELECT DISTINCT partition FROM accounts";
+        var foreign = new List<long>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                if (!ownedSet.Contains((int)reader.GetInt64(0)))
+                {
+                    foreign.Add(reader.GetInt64(0));
+                }
+            }
+        }
+        if (foreign.Count > 0)
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                $"The ledger store holds accounts of {foreign.Count} partitions (e.g. {foreign[0]}) that cell '{cell}' would not own; refusing to hide their data. Give this cell every partition its store holds."));
+        }
+        command.CommandText = "INSERT INTO cell_identity (key, value) VALUES ('cell', $cell), ('cluster_id', $cluster)";
+        command.Parameters.AddWithValue("$cell", cell);
+        command.Parameters.AddWithValue("$cluster", clusterId ?? "");
+        command.ExecuteNonQuery();
+        command.Parameters.Clear();
+        command.CommandText = "INSERT INTO partition_owners (partition, epoch, state) VALUES ($partition, 1, 1)";
+        var partition = command.Parameters.Add("$partition", SqliteType.Integer);
+        foreach (var value in owned)
+        {
+            partition.Value = value;
+            command.ExecuteNonQuery();
+        }
+        transaction.Commit();
+    }
+
     public LedgerTransfer? FindTransfer(UInt128 id)
     {
         var writer = Writer;
         writer.BeginBatch();
         return writer.FindTransfer(id);
+    }
+
+    public LedgerTransfer? FindLeg(UInt128 id, TransferLeg leg)
+    {
+        var writer = Writer;
+        writer.BeginBatch();
+        return writer.FindLeg(id, leg);
     }
 
     public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit)
@@ -130,6 +229,14 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 writer.UpdateBalances(account);
             }
+            foreach (var owed in commit.NewOwedLegs)
+            {
+                writer.InsertOwedLeg(owed);
+            }
+            foreach (var (id, state) in commit.SettledOwedLegs)
+            {
+                writer.SettleOwedLeg(id, state);
+            }
             writer.CommitBatch();
         }
         catch
@@ -173,6 +280,23 @@ public sealed class SqliteLedgerStore : ILedgerStore
                 page.Add(SqliteRows.ReadTransfer(rows));
             }
             return (IReadOnlyList<LedgerTransfer>)page;
+        }));
+    }
+
+    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return Task.FromResult(Read(reader =>
+        {
+            var command = reader.OwedCreditLegs;
+            command.Parameters[0].Value = limit;
+            var legs = new List<OwedCreditLeg>();
+            using var rows = command.ExecuteReader();
+            while (rows.Read())
+            {
+                legs.Add(SqliteRows.ReadOwedLeg(rows));
+            }
+            return (IReadOnlyList<OwedCreditLeg>)legs;
         }));
     }
 
@@ -353,6 +477,9 @@ public sealed class SqliteLedgerStore : ILedgerStore
     private sealed class WriterConnection : IDisposable
     {
         private readonly RawStatement _findTransfer;
+        private readonly RawStatement _findLeg;
+        private readonly RawStatement _insertOwedLeg;
+        private readonly RawStatement _settleOwedLeg;
         private readonly RawStatement _insertAccount;
         private readonly RawStatement _insertTransfer;
         private readonly RawStatement _updateHold;
@@ -362,7 +489,13 @@ public sealed class SqliteLedgerStore : ILedgerStore
         {
             Connection = connection;
             _findTransfer = new RawStatement(connection,
-                $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = ?1");
+                $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = ?1 AND leg <= 1");
+            _findLeg = new RawStatement(connection,
+                $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = ?1 AND leg = ?2");
+            _insertOwedLeg = new RawStatement(connection,
+                "INSERT INTO credit_legs_owed (id, partition, credit_partition, debit_account_id, credit_account_id, amount, currency, code, metadata, created_at, state) " +
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)");
+            _settleOwedLeg = new RawStatement(connection, "UPDATE credit_legs_owed SET state = ?1 WHERE id = ?2 AND state = 0");
             FindExpiredHolds = SqliteRows.Prepare(connection,
                 $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers " +
                 "WHERE state = 2 AND expires_at > 0 AND expires_at <= $now ORDER BY expires_at LIMIT $limit",
@@ -372,10 +505,10 @@ public sealed class SqliteLedgerStore : ILedgerStore
                 "debits_posted, credits_pending, credits_posted, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 0, 0, ?7)");
             _insertTransfer = new RawStatement(connection,
                 "INSERT INTO transfers (sequence, id, partition, debit_account_id, credit_account_id, amount, currency, " +
-                "pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at) " +
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+                "pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at, leg) " +
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
             _updateHold = new RawStatement(connection,
-                "UPDATE transfers SET state = ?1, posted_amount = ?2 WHERE id = ?3");
+                "UPDATE transfers SET state = ?1, posted_amount = ?2 WHERE id = ?3 AND leg <= 1");
             _updateBalances = new RawStatement(connection,
                 "UPDATE accounts SET debits_pending = ?1, debits_posted = ?2, credits_pending = ?3, credits_posted = ?4 WHERE id = ?5");
         }
@@ -445,6 +578,55 @@ public sealed class SqliteLedgerStore : ILedgerStore
             }
         }
 
+        public LedgerTransfer? FindLeg(UInt128 id, TransferLeg leg)
+        {
+            _findLeg.BindId(1, id);
+            _findLeg.Bind(2, (long)leg);
+            try
+            {
+                return _findLeg.Step() ? _findLeg.Transfer() : null;
+            }
+            finally
+            {
+                _findLeg.Reset();
+            }
+        }
+
+        public void InsertOwedLeg(OwedCreditLeg owed)
+        {
+            var leg = owed.Leg;
+            var insert = _insertOwedLeg;
+            insert.BindId(1, leg.Id);
+            insert.Bind(2, owed.Partition);
+            insert.Bind(3, leg.PartitionOf(PartitionCount));
+            insert.BindId(4, leg.DebitAccountId);
+            insert.BindId(5, leg.CreditAccountId);
+            insert.Bind(6, leg.Amount);
+            insert.Bind(7, leg.Currency);
+            insert.Bind(8, leg.Code);
+            if (MetadataJson.Serialize(leg.Metadata) is { } metadata)
+            {
+                insert.Bind(9, metadata);
+            }
+            else
+            {
+                insert.BindNull(9);
+            }
+            insert.Bind(10, leg.TimestampUnixMs);
+            insert.Execute();
+        }
+
+        public void SettleOwedLeg(UInt128 id, OwedLegState state)
+        {
+            _settleOwedLeg.Bind(1, (long)state);
+            _settleOwedLeg.BindId(2, id);
+            // A leg settled before (a redelivery after a crash) changes nothing: not an error.
+            _settleOwedLeg.Execute();
+        }
+
+        /// <summary>Set at open: the store's partition count, for the rows whose partition it derives.</summary>
+        public int PartitionCount { get; set; }
+
         public void InsertAccount(int partition, LedgerAccount account)
         {
             var insert = _insertAccount;
@@ -491,6 +673,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
             insert.Bind(14, (long)transfer.State);
             insert.Bind(15, transfer.PostedAmount);
             insert.Bind(16, transfer.ExpiresAtUnixMs);
+            insert.Bind(17, (long)transfer.Leg);
             insert.Execute();
         }
 
@@ -515,6 +698,9 @@ public sealed class SqliteLedgerStore : ILedgerStore
         public void Dispose()
         {
             _findTransfer.Dispose();
+            _findLeg.Dispose();
+            _insertOwedLeg.Dispose();
+            _settleOwedLeg.Dispose();
             _insertAccount.Dispose();
             _insertTransfer.Dispose();
             _updateHold.Dispose();
@@ -542,21 +728,25 @@ public sealed class SqliteLedgerStore : ILedgerStore
             $"SELECT {SqliteLedgerSchema.AccountColumns} FROM accounts WHERE id = $id", "$id");
 
         public SqliteCommand GetTransfer { get; } = SqliteRows.Prepare(connection,
-            $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = $id", "$id");
+            $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = $id AND leg <= 1", "$id");
 
         // Each arm is an index scan in sequence order; SQLite merges them (MERGE UNION ALL) and
         // stops as soon as the limit is reached or the caller stops stepping.
         public SqliteCommand ListAccountTransfers { get; } = SqliteRows.Prepare(connection,
-            $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE debit_account_id = $account AND sequence < $before " +
-            $"UNION ALL SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE credit_account_id = $account AND sequence < $before " +
+            $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE debit_account_id = $account AND sequence < $before AND leg <> 2 " +
+            $"UNION ALL SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE credit_account_id = $account AND sequence < $before AND leg IN (0, 2) " +
             "ORDER BY sequence DESC LIMIT $limit",
             "$account", "$before", "$limit");
+
+        public SqliteCommand OwedCreditLegs { get; } = SqliteRows.Prepare(connection,
+            $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE state = 0 ORDER BY created_at LIMIT $limit", "$limit");
 
         public void Dispose()
         {
             GetAccount.Dispose();
             GetTransfer.Dispose();
             ListAccountTransfers.Dispose();
+            OwedCreditLegs.Dispose();
             connection.Dispose();
         }
     }

@@ -48,7 +48,26 @@ internal static class SqliteRows
         State = (TransferState)reader.GetInt64(12),
         PostedAmount = reader.GetInt64(13),
         ExpiresAtUnixMs = reader.GetInt64(14),
+        Leg = (TransferLeg)reader.GetInt64(15),
     };
+
+    /// <summary>Reads the columns of <see cref="SqliteLedgerSchema.OwedLegColumns"/>, in that order.</summary>
+    public static OwedCreditLeg ReadOwedLeg(SqliteDataReader reader) => new(
+        (int)reader.GetInt64(1),
+        new LedgerTransfer
+        {
+            Id = ReadId(reader, 0),
+            DebitAccountId = ReadId(reader, 2),
+            CreditAccountId = ReadId(reader, 3),
+            Amount = reader.GetInt64(4),
+            Currency = reader.GetString(5),
+            Code = checked((uint)reader.GetInt64(6)),
+            Metadata = MetadataJson.Parse(reader.IsDBNull(7) ? null : reader.GetString(7)),
+            TimestampUnixMs = reader.GetInt64(8),
+            State = TransferState.Posted,
+            Leg = TransferLeg.Credit,
+        },
+        (OwedLegState)reader.GetInt64(9));
 
     /// <summary>Reads the columns of <see cref="SqliteLedgerSchema.AccountColumns"/>, in that order.</summary>
     public static LedgerAccount ReadAccount(SqliteDataReader reader) => new()

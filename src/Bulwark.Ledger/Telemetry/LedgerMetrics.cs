@@ -23,12 +23,16 @@ public sealed class LedgerMetrics : IDisposable
     private readonly Counter<long> _batchesFailed;
     private readonly Counter<long> _notFound;
     private readonly Counter<long> _idConflicts;
+    private readonly Counter<long> _refusals;
+    private readonly Counter<long> _creditLegs;
+    private readonly KeyValuePair<string, object?> _cell;
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<double> _commitDuration;
 
     /// <summary>Instruments on a meter from <paramref name="meterFactory"/>, or on a meter of their own when null.</summary>
-    public LedgerMetrics(IMeterFactory? meterFactory = null)
+    public LedgerMetrics(IMeterFactory? meterFactory = null, string cell = "a")
     {
+        _cell = new KeyValuePair<string, object?>("cell", cell);
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _transfersCommitted = _meter.CreateCounter<long>("bulwark.ledger.transfers.committed", "{transfer}", "New transfers committed.");
@@ -41,6 +45,10 @@ public sealed class LedgerMetrics : IDisposable
         _notFound = _meter.CreateCounter<long>("bulwark.ledger.lookups.not_found", "{lookup}", "Looked-up ids the ledger does not hold, by kind.");
         _idConflicts = _meter.CreateCounter<long>("bulwark.ledger.transfers.id_conflicts", "{transfer}",
             "New transfers answered ID_ALREADY_USED_WITH_DIFFERENT_BODY, by the caller's id namespace. For the card and bank namespaces every one is an alert: a bank process could not write what it needed.");
+        _refusals = _meter.CreateCounter<long>("bulwark.ledger.partition.refusals", "{request}",
+            "Requests or items about a partition this cell does not serve (not owner, moving, epoch ahead), by cell and reason: answered WRONG_OWNER, never not-found.");
+        _creditLegs = _meter.CreateCounter<long>("bulwark.ledger.credit_legs", "{leg}",
+            "Credit legs of transfers between cells, by cell and outcome: owed (recorded for delivery), delivered, returned (refused for good by the credit account's cell).");
         _batchSize = _meter.CreateHistogram<int>("bulwark.ledger.batch.size", "{item}", "Items committed per batch.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8190] });
         _commitDuration = _meter.CreateHistogram<double>("bulwark.ledger.commit.duration", "s", "Time to write and sync one batch.",
@@ -101,9 +109,28 @@ public sealed class LedgerMetrics : IDisposable
     {
         if (count > 0)
         {
-            _notFound.Add(count, new KeyValuePair<string, object?>("kind", kind));
+            _notFound.Add(count, new KeyValuePair<string, object?>("kind", kind), _cell);
         }
     }
+
+    internal void PartitionRefused(RefusalReason reason, int count = 1)
+    {
+        if (count > 0)
+        {
+            _refusals.Add(count, _cell, new KeyValuePair<string, object?>("reason", reason switch
+            {
+                RefusalReason.Moving => "moving",
+                RefusalReason.EpochAhead => "epoch_ahead",
+                _ => "not_owner",
+            }));
+        }
+    }
+
+    internal void CreditLegOwed() => _creditLegs.Add(1, _cell, new KeyValuePair<string, object?>("outcome", "owed"));
+
+    internal void CreditLegsDelivered(int count) => _creditLegs.Add(count, _cell, new KeyValuePair<string, object?>("outcome", "delivered"));
+
+    internal void CreditLegReturned() => _creditLegs.Add(1, _cell, new KeyValuePair<string, object?>("outcome", "returned"));
 
     public void Dispose()
     {

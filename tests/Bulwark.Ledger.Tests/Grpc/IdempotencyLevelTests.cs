@@ -15,6 +15,8 @@ public sealed class IdempotencyLevelTests
         // Idempotent by id: the same id and body is a duplicate, never a second account or transfer.
         ["CreateAccounts"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
         ["SubmitTransfers"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
+        // Idempotent by leg id: a redelivered credit leg answers duplicate.
+        ["ApplyCreditLegs"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
         // Reads of the store: expiry is the writer's sweep, never a read's doing.
         ["GetAccounts"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         ["GetTransfers"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,

@@ -143,6 +143,58 @@ public sealed class PostgresLedgerStoreTests
         }
     }
 
+    [Fact]
+    public void InitialiseCell_ByAWriterAnotherTookOverFrom_FencedWritingNothing()
+    {
+        var database = PostgresTestServer.NewDatabase("cellfence");
+        using var store = new PostgresLedgerStore(database);
+        store.Open(4);
+        // Another writer took over (and left): this one's cache and epoch are stale.
+        Execute(database, "UPDATE ledger.ledger_meta SET value = value + 1 WHERE key = 'writer_epoch'");
+
+        var error = Assert.Throws<LedgerStoreUnavailableException>(() => store.InitialiseCell("cell-a", "", [0, 1, 2, 3]));
+        Assert.Contains("fenced", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0L, Scalar<long>(database, "SELECT count(*) FROM ledger.cell_identity") + Scalar<long>(database, "SELECT count(*) FROM ledger.partition_owners"));
+
+        // Reloading takes a fresh epoch, as before a batch; then the cell is made.
+        Assert.Empty(store.LoadAccounts());
+        store.InitialiseCell("cell-a", "", [0, 1, 2, 3]);
+        Assert.Equal(4, store.LoadCell()!.Ownership.Count);
+    }
+
+    [Fact]
+    public void InitialiseCell_PartitionOutsideTheCountOrTwice_RefusedBeforeWriting()
+    {
+        using var store = new PostgresLedgerStore(PostgresTestServer.NewDatabase("cellargs"));
+        store.Open(4);
+        Assert.Throws<ArgumentOutOfRangeException>(() => store.InitialiseCell("cell-a", "", [0, 4]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => store.InitialiseCell("cell-a", "", [1, 1]));
+        Assert.Null(store.LoadCell());
+    }
+
+    [Fact]
+    public void OwedLeg_StoresBothPartitions_AndASecondSettlementKeepsTheFirst()
+    {
+        var database = PostgresTestServer.NewDatabase("owed");
+        using var store = new PostgresLedgerStore(database);
+        store.Open(16);
+        UInt128 debit = 1, credit = 2;
+        var leg = new LedgerTransfer { Id = 9, DebitAccountId = debit, CreditAccountId = credit, Amount = 5, Currency = "GBP", Code = 1, TimestampUnixMs = 1_000, Leg = TransferLeg.Credit };
+        var commit = new LedgerCommit();
+        commit.NewOwedLegs.Add(new OwedCreditLeg(LedgerPartitioner.PartitionOf(debit, 16), leg, OwedLegState.Owed));
+        store.Commit(commit);
+        var delivered = new LedgerCommit();
+        delivered.SettledOwedLegs.Add((9, OwedLegState.Delivered));
+        store.Commit(delivered);
+        var returned = new LedgerCommit();
+        returned.SettledOwedLegs.Add((9, OwedLegState.Returned));
+        store.Commit(returned);
+
+        Assert.Equal(
+            $"{LedgerPartitioner.PartitionOf(debit, 16)} {LedgerPartitioner.PartitionOf(credit, 16)} {(int)OwedLegState.Delivered}",
+            Scalar<string>(database, "SELECT partition || ' ' || credit_partition || ' ' || state FROM ledger.credit_legs_owed"));
+    }
+
     [Theory]
     [InlineData("postgres://app@db.internal:6543/bank", "Host=db.internal;Port=6543;Database=bank;Username=app")]
     [InlineData("postgresql://app:s%40cret@127.0.0.1/bank?sslmode=disable", "Host=127.0.0.1;Port=5432;Database=bank;Username=app;Password=s@cret;SSL Mode=Disable")]
@@ -190,6 +242,14 @@ public sealed class PostgresLedgerStoreTests
         {
             Thread.Sleep(50);
         }
+    }
+
+    private static T Scalar<T>(string connectionString, string sql)
+    {
+        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        return (T)command.ExecuteScalar()!;
     }
 
     private static void Execute(string connectionString, string sql)

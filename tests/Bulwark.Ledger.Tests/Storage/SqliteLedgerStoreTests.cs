@@ -1,5 +1,6 @@
 using Bulwark.Ledger.Storage;
 using Bulwark.Ledger.Tests.Support;
+using Bulwark.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Bulwark.Ledger.Tests.Storage;
@@ -46,16 +47,22 @@ public sealed class SqliteLedgerStoreTests : IDisposable
     public async Task VersionOneDatabase_HistoryIndexesMigrated_ListingUnchanged()
     {
         var path = _directory.File("v1.db");
-        using (var store = new SqliteLedgerStore(path))
+        // A database made by schema version 1, whose history indexes named the sequence explicitly
+        // and whose transfers had no legs, with three transfers in it.
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
         {
-            store.Open(4);
-            store.Commit(ThreeTransfers());
+            connection.Open();
+            SqliteMigrator.Apply(connection, SqliteLedgerSchema.StoreName, SqliteLedgerSchema.Migrations.Take(1).ToArray());
         }
-        // Back to schema version 1, whose history indexes named the sequence explicitly.
         Execute(path,
-            "DROP INDEX transfers_debit; CREATE INDEX transfers_debit ON transfers (debit_account_id, sequence);" +
-            "DROP INDEX transfers_credit; CREATE INDEX transfers_credit ON transfers (credit_account_id, sequence);" +
-            "UPDATE schema_version SET version = 1 WHERE store = 'ledger'");
+            "INSERT INTO ledger_meta (key, value) VALUES ('partition_count', 4);" +
+            "INSERT INTO accounts VALUES (X'00000000000000000000000000000001', 0, 'GBP', 0, 0, 1, 0, 20, 0, 10, 1000);" +
+            "INSERT INTO accounts VALUES (X'00000000000000000000000000000002', 0, 'GBP', 0, 0, 1, 0, 10, 0, 20, 1000);" +
+            "INSERT INTO transfers (sequence, id, partition, debit_account_id, credit_account_id, amount, currency, pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at) VALUES " +
+            "(1, X'00000000000000000000000000000065', 0, X'00000000000000000000000000000001', X'00000000000000000000000000000002', 10, 'GBP', NULL, 0, 0, 3, NULL, 1001, 1, 0, 0)," +
+            "(2, X'00000000000000000000000000000066', 0, X'00000000000000000000000000000002', X'00000000000000000000000000000001', 10, 'GBP', NULL, 0, 0, 3, NULL, 1002, 1, 0, 0)," +
+            "(3, X'00000000000000000000000000000067', 0, X'00000000000000000000000000000001', X'00000000000000000000000000000002', 10, 'GBP', NULL, 0, 0, 3, NULL, 1003, 1, 0, 0)");
+        Assert.Equal(["debit_account_id", "sequence"], IndexColumns(path, "transfers_debit"));
 
         using (var store = new SqliteLedgerStore(path))
         {
@@ -68,7 +75,9 @@ public sealed class SqliteLedgerStoreTests : IDisposable
 
         Assert.Equal(["debit_account_id"], IndexColumns(path, "transfers_debit"));
         Assert.Equal(["credit_account_id"], IndexColumns(path, "transfers_credit"));
-        Assert.Equal(2L, Scalar<long>(path, "SELECT version FROM schema_version WHERE store = 'ledger'"));
+        Assert.Equal((long)SqliteLedgerSchema.Migrations.Count, Scalar<long>(path, "SELECT version FROM schema_version WHERE store = 'ledger'"));
+        // Every row from before cells is a WHOLE row, and rows are unique by id and leg.
+        Assert.Equal(0L, Scalar<long>(path, "SELECT count(*) FROM transfers WHERE leg <> 0"));
         Assert.True(LedgerChecker.Check(path).Ok);
     }
 

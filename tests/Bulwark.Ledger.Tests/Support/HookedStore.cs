@@ -1,3 +1,4 @@
+using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Storage;
 
 namespace Bulwark.Ledger.Tests.Support;
@@ -28,7 +29,13 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
 
     public LedgerWriterPosition LoadPosition() => inner.LoadPosition();
 
+    public LedgerCellRecord? LoadCell() => inner.LoadCell();
+
+    public void InitialiseCell(string cell, string clusterId, IReadOnlyList<int> owned) => inner.InitialiseCell(cell, clusterId, owned);
+
     public LedgerTransfer? FindTransfer(UInt128 id) => inner.FindTransfer(id);
+
+    public LedgerTransfer? FindLeg(UInt128 id, TransferLeg leg) => inner.FindLeg(id, leg);
 
     public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit) => inner.FindExpiredHolds(nowUnixMs, limit);
 
@@ -57,6 +64,9 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
 
     public Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken) =>
         inner.ListAccountTransfersAsync(accountId, beforeSequence, sinceUnixMs, limit, cancellationToken);
+
+    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken) =>
+        inner.GetOwedCreditLegsAsync(limit, cancellationToken);
 
     public void Dispose() => inner.Dispose();
 }

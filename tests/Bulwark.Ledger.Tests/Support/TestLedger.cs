@@ -36,8 +36,15 @@ public sealed class TestLedger : IAsyncDisposable
 
     public static readonly DateTimeOffset Start = new(2025, 6, 1, 9, 0, 0, TimeSpan.Zero);
 
+    /// <summary>
+    /// Starts a ledger. Unless <paramref name="options"/> names another partition count, it has ONE
+    /// partition: every transfer is then a WHOLE row, which is what the tests of the money rules are
+    /// about; transfers between partitions (legs through transit accounts) have tests of their own
+    /// (Cells/). <paramref name="partitions"/> overrides both.
+    /// </summary>
     public static async Task<TestLedger> StartAsync(bool inMemory = false, Func<ILedgerStore, ILedgerStore>? wrapStore = null,
-        LedgerOptions? options = null, TempDirectory? directory = null, FakeTimeProvider? time = null, string? postgres = null)
+        LedgerOptions? options = null, TempDirectory? directory = null, FakeTimeProvider? time = null, string? postgres = null,
+        int? partitions = null)
     {
         var ownsDirectory = directory is null;
         directory ??= new TempDirectory(inMemory);
@@ -46,7 +53,10 @@ public sealed class TestLedger : IAsyncDisposable
         options = new LedgerOptions
         {
             DatabasePath = path,
-            PartitionCount = options.PartitionCount,
+            PartitionCount = partitions ?? (options.PartitionCount == LedgerLimits.PartitionCountDefault ? 1 : options.PartitionCount),
+            CellName = options.CellName,
+            ClusterId = options.ClusterId,
+            InitialPartitions = options.InitialPartitions,
             BatchTransfersMax = options.BatchTransfersMax,
             QueueCapacityItems = options.QueueCapacityItems,
             ExpirySweepInterval = options.ExpirySweepInterval,

@@ -1,0 +1,118 @@
+using Bulwark.Ledger.Protos;
+
+namespace Bulwark.Ledger.Cells;
+
+/// <summary>How a cell holds one partition, as its own store records it.</summary>
+public enum OwnershipState
+{
+    /// <summary>Never owned here (the store may still hold a copy being imported).</summary>
+    None = 0,
+
+    /// <summary>Owned and served: reads and writes.</summary>
+    Owned = 1,
+
+    /// <summary>Owned but being handed over: refused with MOVING until the move flips or rolls back.</summary>
+    Moving = 2,
+
+    /// <summary>Moved to <see cref="PartitionOwnership.OwnerCell"/>: refused with NOT_OWNER naming it.</summary>
+    Released = 3,
+}
+
+/// <summary>One row of a cell's ownership table.</summary>
+public readonly record struct PartitionOwnership(int Partition, long Epoch, OwnershipState State, string OwnerCell, long OwnerEpoch);
+
+/// <summary>Why a cell did not serve a partition, as the contract's <see cref="PartitionRefusal"/> carries it.</summary>
+public readonly record struct LedgerRefusal(int Partition, RefusalReason Reason, string OwnerCell, long OwnerEpoch);
+
+/// <summary>
+/// What one cell owns: an immutable snapshot, swapped whole when ownership changes, so that any
+/// thread reads a consistent view without locks. The cell's own store is the truth for what it
+/// serves (docs/internals/cells.md): a partition is served only while this says Owned.
+/// </summary>
+public sealed class CellOwnership
+{
+    private readonly PartitionOwnership[] _partitions;
+
+    public CellOwnership(string cell, string clusterId, int partitionCount, IEnumerable<PartitionOwnership> rows)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(cell);
+        ArgumentNullException.ThrowIfNull(rows);
+        Cell = cell;
+        ClusterId = clusterId ?? "";
+        _partitions = new PartitionOwnership[partitionCount];
+        for (var partition = 0; partition < partitionCount; partition++)
+        {
+            _partitions[partition] = new PartitionOwnership(partition, 0, OwnershipState.None, "", 0);
+        }
+        foreach (var row in rows)
+        {
+            if (row.Partition < 0 || row.Partition >= partitionCount)
+            {
+                throw new InvalidDataException($"The cell's ownership table names partition {row.Partition}, outside 0..{partitionCount - 1}.");
+            }
+            _partitions[row.Partition] = row;
+        }
+        var owned = 0;
+        foreach (var row in _partitions)
+        {
+            if (row.State is OwnershipState.Owned or OwnershipState.Moving)
+            {
+                owned++;
+            }
+        }
+        OwnedCount = owned;
+        AnsweredPartitions = BuildAnswered();
+    }
+
+    public string Cell { get; }
+
+    public string ClusterId { get; }
+
+    public int PartitionCount => _partitions.Length;
+
+    /// <summary>Partitions owned (served, or paused for a move).</summary>
+    public int OwnedCount { get; }
+
+    /// <summary>True when this cell owns and serves every partition: nothing can be somebody else's.</summary>
+    public bool ServesAll => OwnedCount == _partitions.Length && Array.TrueForAll(_partitions, row => row.State == OwnershipState.Owned);
+
+    /// <summary>Bit p set when partition p is served now (the contract's answered_partitions).</summary>
+    public byte[] AnsweredPartitions { get; }
+
+    public PartitionOwnership this[int partition] => _partitions[partition];
+
+    public IReadOnlyList<PartitionOwnership> Rows => _partitions;
+
+    /// <summary>Whether reads and writes of <paramref name="partition"/> are served here now.</summary>
+    public bool Serves(int partition) => _partitions[partition].State == OwnershipState.Owned;
+
+    /// <summary>
+    /// Null when the partition is served at an epoch no older than the caller's
+    /// <paramref name="callerEpoch"/> (0: the caller named none); else why not.
+    /// </summary>
+    public LedgerRefusal? Refusal(int partition, long callerEpoch = 0)
+    {
+        var row = _partitions[partition];
+        return row.State switch
+        {
+            OwnershipState.Owned when callerEpoch > row.Epoch => new LedgerRefusal(partition, RefusalReason.EpochAhead, Cell, row.Epoch),
+            OwnershipState.Owned => null,
+            OwnershipState.Moving => new LedgerRefusal(partition, RefusalReason.Moving, Cell, row.Epoch),
+            OwnershipState.Released => new LedgerRefusal(partition, RefusalReason.NotOwner, row.OwnerCell, row.OwnerEpoch),
+            _ => new LedgerRefusal(partition, RefusalReason.NotOwner, "", 0),
+        };
+    }
+
+    private byte[] BuildAnswered()
+    {
+        var bitmap = new byte[(_partitions.Length + 7) / 8];
+        for (var partition = 0; partition < _partitions.Length; partition++)
+        {
+            if (_partitions[partition].State == OwnershipState.Owned)
+            {
+                bitmap[partition / 8] |= (byte)(1 << (partition % 8));
+            }
+        }
+        return bitmap;
+    }
+}
