@@ -36,7 +36,11 @@ internal static class CardsCommand
         {
             file, data, releaseAfter,
         };
-        command.SetAction((parse, cancellationToken) => ClearAsync(parse.GetValue(file)!, new BankPaths(parse.GetValue(data)!.FullName), TimeSpan.FromDays(parse.GetValue(releaseAfter)), Console.Out, Console.Error, cancellationToken));
+        command.SetAction((parse, cancellationToken) =>
+        {
+            Bulwark.Platform.Security.PrivateFiles.RestrictNewFilesToOwner();
+            return ClearAsync(parse.GetValue(file)!, new BankPaths(parse.GetValue(data)!.FullName), TimeSpan.FromDays(parse.GetValue(releaseAfter)), Console.Out, Console.Error, cancellationToken);
+        });
         return command;
     }
 

@@ -74,6 +74,8 @@ internal static class RunCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            // Everything the bank writes under --data is private to its user (docs/internals/security.md).
+            Bulwark.Platform.Security.PrivateFiles.RestrictNewFilesToOwner();
             var (postgres, storeError) = CommonOptions.PostgresConnectionString(parse.GetValue(store));
             if (storeError is not null)
             {
@@ -128,7 +130,18 @@ internal static class RunCommand
             await Console.Error.WriteLineAsync($"bulwark run: another bank is running on {settings.Paths.DataDirectory} ({holder}). Stop it, or pass --data for another directory.");
             return 2;
         }
-        await using var app = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort);
+        WebApplication built;
+        try
+        {
+            built = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort);
+        }
+        catch (Exception error) when (error is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException)
+        {
+            // The edge reads its signing keys while the host is built: a key file others can read stops it here.
+            await Console.Error.WriteLineAsync($"bulwark run: the bank could not start: {Messages(error)}");
+            return 2;
+        }
+        await using var app = built;
         try
         {
             await app.StartAsync(cancellationToken);

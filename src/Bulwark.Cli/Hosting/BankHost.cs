@@ -38,7 +38,7 @@ public static class BankHost
     public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning, string? ledgerPostgres = null, int cardLinkPort = 0)
     {
         ArgumentNullException.ThrowIfNull(paths);
-        Directory.CreateDirectory(paths.DataDirectory);
+        Bulwark.Platform.Security.PrivateFiles.CreateDirectory(paths.DataDirectory);
         var registry = new InMemoryServiceRegistry();
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
         {

@@ -303,6 +303,8 @@ public sealed class SqliteLedgerStore : ILedgerStore
         {
             return;
         }
+        // Empty and owner-only first: SQLite would create it 0644, and its -wal and -shm files take its mode.
+        SqliteDatabase.CreatePrivateFile(path);
         var connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
