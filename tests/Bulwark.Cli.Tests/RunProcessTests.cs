@@ -15,9 +15,13 @@ public sealed class RunProcessTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(_directory))
+        // The bank's data directory and, beside it, the scheme simulator's (BankPaths.SchemeDirectory).
+        foreach (var directory in new[] { _directory, _directory + "-scheme" })
         {
-            Directory.Delete(_directory, recursive: true);
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
         }
     }
 

@@ -184,7 +184,7 @@ internal static class RunCommand
         }
         var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), app.Services.GetRequiredService<LedgerClient>(), population, population.TrafficSeed(settings.Seed));
         var cardTraffic = settings.CardRate > 0
-            ? new CardTraffic(cardLink, population, settings.CardRate, population.TrafficSeed(settings.Seed), settings.Paths.Clearing)
+            ? new CardTraffic(cardLink, population, settings.CardRate, population.TrafficSeed(settings.Seed), settings.Paths.SchemeClearing)
             : null;
         if (settings.Rate > 0 || settings.CardRate > 0)
         {
@@ -357,7 +357,7 @@ internal static class RunCommand
             {
                 await output.WriteLineAsync(line);
             }
-            foreach (var file in ClearingFilesSince(paths.Clearing, DateTime.UtcNow - elapsed))
+            foreach (var file in ClearingFilesSince(paths.SchemeClearing, DateTime.UtcNow - elapsed))
             {
                 await output.WriteLineAsync($"Clearing file: {file}   (post it with: bulwark cards clear {file} --data {paths.DataDirectory})");
             }
