@@ -89,6 +89,71 @@ public sealed class BackupCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Backup_RealBankProcessUnderLoad_RestoredBankStartsWithTheBackupsBalancesAndChecksOk()
+    {
+        // A real `bulwark run` with its default workload (payments, pot moves, income, feed reads at
+        // 200/s). Card traffic off: the bank's stand-in journal then holds nothing for the restored
+        // bank to post at its start, so its balances must equal the backup's exactly.
+        using var bank = BulwarkProcess.Start("run", "--data", Bank, "--port", "0", "--customers", "20", "--card-rate", "0");
+        var lines = new List<string>();
+        (int ExitCode, string Output, string Error) backup;
+        (int ExitCode, string Output, string Error) keys;
+        try
+        {
+            await BulwarkProcess.ReadUntilAsync(bank, lines, line => line.StartsWith("Running at", StringComparison.Ordinal));
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            backup = await BulwarkProcess.RunAsync("backup", "--data", Bank, "--to", BackupDir);
+            keys = await BulwarkProcess.RunAsync("backup", "keys", "--data", Bank, "--to", KeysBackup);
+            // Still under load after the backup: the live ledger moves on past the snapshot.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await BulwarkProcess.SignalAsync(bank.Id, "INT");
+            await BulwarkProcess.ReadUntilAsync(bank, lines, line => line.StartsWith("ledger ", StringComparison.Ordinal));
+            using var exited = new CancellationTokenSource(BulwarkProcess.Bound);
+            await bank.WaitForExitAsync(exited.Token);
+        }
+        finally
+        {
+            if (!bank.HasExited)
+            {
+                bank.Kill(entireProcessTree: true);
+            }
+        }
+        Assert.True(backup.ExitCode == 0, backup.Output + backup.Error);
+        Assert.StartsWith("backup ok:", backup.Output, StringComparison.Ordinal);
+        Assert.True(keys.ExitCode == 0, keys.Output + keys.Error);
+        AssertHoldsNoKey(BackupDir);
+        var atBackup = Balances(Path.Combine(BackupDir, "ledger.db"));
+        Assert.True(LedgerChecker.Check(Path.Combine(Bank, "ledger.db")).TransferCount > LedgerChecker.Check(Path.Combine(BackupDir, "ledger.db")).TransferCount, "no transfer committed after the backup: the bank was not under load");
+
+        var restore = await BulwarkProcess.RunAsync("restore", "--from", BackupDir, "--keys", KeysBackup, "--data", Restored);
+        Assert.True(restore.ExitCode == 0, restore.Output + restore.Error);
+        var restarted = await BulwarkProcess.RunAsync("run", "--data", Restored, "--port", "0", "--no-workload", "--for", "2s");
+        var check = await BulwarkProcess.RunAsync("ledger", "check", "--data", Restored);
+
+        Assert.True(restarted.ExitCode == 0, restarted.Output + restarted.Error);
+        Assert.Contains("Demo login: ", restarted.Output, StringComparison.Ordinal);
+        Assert.True(check.ExitCode == 0, check.Output + check.Error);
+        Assert.StartsWith("ledger ok:", check.Output, StringComparison.Ordinal);
+        Assert.Equal(atBackup, Balances(Path.Combine(Restored, "ledger.db")));
+    }
+
+    /// <summary>Every ledger account's balances, by id.</summary>
+    private static List<string> Balances(string ledger)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={ledger};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT hex(id), debits_pending, debits_posted, credits_pending, credits_posted FROM accounts ORDER BY id";
+        using var reader = command.ExecuteReader();
+        var balances = new List<string>();
+        while (reader.Read())
+        {
+            balances.Add($"{reader.GetString(0)} {reader.GetInt64(1)} {reader.GetInt64(2)} {reader.GetInt64(3)} {reader.GetInt64(4)}");
+        }
+        return balances;
+    }
+
+    [Fact]
     public void Backup_NoBankInDataDirectory_ExitsTwo()
     {
         var error = new StringWriter();
