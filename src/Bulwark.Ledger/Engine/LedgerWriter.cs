@@ -128,6 +128,12 @@ internal sealed partial class LedgerWriter
                 Decide(item);
             }
             BuildCommit();
+            if (_commit.IsEmpty && !_health.CanCommit && items.Exists(item => item.Kind == WriterItemKind.Sweep))
+            {
+                // Not ready since a failed commit: the periodic sweep also probes, so readiness comes
+                // back once the store commits again, without waiting for a customer's write.
+                _commit.ProbeAtUnixMs = Math.Max(_now, 1);
+            }
             CheckBatchInvariants();
             var started = Stopwatch.GetTimestamp();
             // Also when empty: the store may hold the batch's lookups in a transaction it ends here.
@@ -135,7 +141,7 @@ internal sealed partial class LedgerWriter
             _metrics.BatchCommitted(items.Count, Stopwatch.GetElapsedTime(started));
             if (!_commit.IsEmpty)
             {
-                // Only a commit that wrote proves the store can write (an empty one is a no-op).
+                // Only a commit that wrote proves the store can write (an empty one is a no-op); a probe writes.
                 _health.CommitSucceeded();
             }
             _lastTimestampUnixMs = _now;
@@ -240,7 +246,8 @@ internal sealed partial class LedgerWriter
                 owner.Fail(owner.AnyCommitted ? reportedPartly : reported);
             }
         }
-        _sweepAgain = items.Exists(item => item.Kind == WriterItemKind.Sweep);
+        // A failed probe waits for the next sweep tick: retrying it at once would spin on a broken disk.
+        _sweepAgain = items.Exists(item => item.Kind == WriterItemKind.Sweep) && _commit.ProbeAtUnixMs == 0;
         try
         {
             Load();

@@ -76,10 +76,19 @@ public sealed class LedgerCommit
     /// <summary>The final balances of every account the batch touched, once each.</summary>
     public List<LedgerAccount> Balances { get; } = [];
 
-    public bool IsEmpty => NewAccounts.Count == 0 && NewTransfers.Count == 0 && ChangedHolds.Count == 0 && Balances.Count == 0;
+    /// <summary>
+    /// Non-zero on a probe: a batch with no rows of its own that must still write and commit, to
+    /// prove the store commits again (<see cref="Engine.LedgerCommitHealth"/>). SQLite records the
+    /// time in <c>ledger_meta</c> (<c>commit_probe</c>); PostgreSQL runs the batch's epoch fence, whose
+    /// row lock makes the transaction a durable commit. No money row is touched.
+    /// </summary>
+    public long ProbeAtUnixMs { get; set; }
+
+    public bool IsEmpty => NewAccounts.Count == 0 && NewTransfers.Count == 0 && ChangedHolds.Count == 0 && Balances.Count == 0 && ProbeAtUnixMs == 0;
 
     public void Clear()
     {
+        ProbeAtUnixMs = 0;
         NewAccounts.Clear();
         NewTransfers.Clear();
         ChangedHolds.Clear();

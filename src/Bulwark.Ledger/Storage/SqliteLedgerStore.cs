@@ -130,6 +130,10 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 writer.UpdateBalances(account);
             }
+            if (commit.ProbeAtUnixMs != 0)
+            {
+                writer.WriteProbe(commit.ProbeAtUnixMs);
+            }
             writer.CommitBatch();
         }
         catch
@@ -427,6 +431,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
             }
             InBatch = false;
         }
+
+        /// <summary>The probe's write: one small row, so that the commit has a page to make durable.</summary>
+        public void WriteProbe(long unixMs) =>
+            Exec(string.Create(CultureInfo.InvariantCulture,
+                $"INSERT INTO ledger_meta (key, value) VALUES ('commit_probe', {unixMs}) ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
 
         private void Exec(string sql)
         {
