@@ -189,7 +189,7 @@ internal static class RunCommand
         if (settings.Rate > 0 || settings.CardRate > 0)
         {
             // Before taking traffic: a cold process would answer the first card authorisations in stand-in.
-            await WarmUpAsync(workload, stop.Token);
+            await WarmUpAsync(workload, app.Services.GetRequiredService<Bulwark.Cards.CardsWarmUp>(), stop.Token);
         }
         var started = Stopwatch.GetTimestamp();
         var running = settings.Rate > 0 ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
@@ -246,11 +246,12 @@ internal static class RunCommand
         }
     }
 
-    private static async Task WarmUpAsync(BankWorkload workload, CancellationToken cancellationToken)
+    private static async Task WarmUpAsync(BankWorkload workload, Bulwark.Cards.CardsWarmUp cards, CancellationToken cancellationToken)
     {
         try
         {
-            await workload.WarmUpAsync(cancellationToken);
+            // The card hold path too: the scheme's first authorisations follow at once.
+            await Task.WhenAll(workload.WarmUpAsync(cancellationToken), cards.WarmUpAsync(cancellationToken));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
