@@ -311,34 +311,9 @@ internal static class BackupCommand
             error.WriteLine($"bulwark restore: {from.FullName} is a key backup; pass it as --keys, with --from naming the data backup.");
             return 2;
         }
-        IReadOnlyList<BackupFile> keys = [];
-        if (manifest.KeysApart && keysFrom is null)
+        if (KeysToRestore(manifest, from, keysFrom, error, out var keys) is var refused and not 0)
         {
-            error.WriteLine($"bulwark restore: {from.FullName} holds no keys (they are backed up apart, by `bulwark backup keys`); pass --keys DIR naming that key backup.");
-            return 2;
-        }
-        if (keysFrom is not null)
-        {
-            if (!manifest.KeysApart)
-            {
-                error.WriteLine($"bulwark restore: {from.FullName} was taken with its keys in it; restore it without --keys.");
-                return 2;
-            }
-            if (!File.Exists(Path.Combine(keysFrom.FullName, ManifestName)))
-            {
-                error.WriteLine($"bulwark restore: --keys {keysFrom.FullName} is not a key backup (no {ManifestName}).");
-                return 2;
-            }
-            if (ReadVerified(keysFrom, error) is not { } keysManifest)
-            {
-                return 1;
-            }
-            if (keysManifest.Store != KeysStore || keysManifest.Files.Any(file => !IsKey(file.Path)))
-            {
-                error.WriteLine($"bulwark restore: --keys {keysFrom.FullName} is not a key backup (written by `bulwark backup keys`).");
-                return 2;
-            }
-            keys = keysManifest.Files;
+            return refused;
         }
         var onPostgres = manifest.Store == PostgresStore;
         if (onPostgres && postgresUrl is null)
@@ -409,6 +384,46 @@ internal static class BackupCommand
         var into = postgres is null ? data.FullName : $"{data.FullName} and {PostgresConnections.Describe(postgres)}";
         var withKeys = keysFrom is null ? "" : $" and {keys.Count} key files from {keysFrom.FullName}";
         output.WriteLine($"restore ok: {files.Count} files from {from.FullName}{withKeys} into {into} (backup taken {manifest.TakenAt:u}); {LedgerCommand.Describe(check!)}");
+        return 0;
+    }
+
+    /// <summary>
+    /// The key files to restore with the backup: none for an older backup that holds its keys, else
+    /// those of the key backup at <paramref name="keysFrom"/>, checked against its manifest. Returns 0,
+    /// or the exit code after saying why on <paramref name="error"/>.
+    /// </summary>
+    private static int KeysToRestore(BackupManifest manifest, DirectoryInfo from, DirectoryInfo? keysFrom, TextWriter error, out IReadOnlyList<BackupFile> keys)
+    {
+        keys = [];
+        if (manifest.KeysApart && keysFrom is null)
+        {
+            error.WriteLine($"bulwark restore: {from.FullName} holds no keys (they are backed up apart, by `bulwark backup keys`); pass --keys DIR naming that key backup.");
+            return 2;
+        }
+        if (keysFrom is null)
+        {
+            return 0;
+        }
+        if (!manifest.KeysApart)
+        {
+            error.WriteLine($"bulwark restore: {from.FullName} was taken with its keys in it; restore it without --keys.");
+            return 2;
+        }
+        if (!File.Exists(Path.Combine(keysFrom.FullName, ManifestName)))
+        {
+            error.WriteLine($"bulwark restore: --keys {keysFrom.FullName} is not a key backup (no {ManifestName}).");
+            return 2;
+        }
+        if (ReadVerified(keysFrom, error) is not { } keysManifest)
+        {
+            return 1;
+        }
+        if (keysManifest.Store != KeysStore || keysManifest.Files.Any(file => !IsKey(file.Path)))
+        {
+            error.WriteLine($"bulwark restore: --keys {keysFrom.FullName} is not a key backup (written by `bulwark backup keys`).");
+            return 2;
+        }
+        keys = keysManifest.Files;
         return 0;
     }
 
