@@ -395,6 +395,41 @@ public sealed class BackupCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Restore_BackupTakenBeforeKeysWereApart_RestoresItsOwnKeysWithoutKeysOption()
+    {
+        await MakeBackupAsync();
+        // As an older bulwark backup wrote it: the keys inside, and a manifest without keysApart.
+        foreach (var key in Directory.GetFiles(Path.Combine(KeysBackup, "keys")))
+        {
+            Directory.CreateDirectory(Path.Combine(BackupDir, "keys"));
+            File.Copy(key, Path.Combine(BackupDir, "keys", Path.GetFileName(key)));
+        }
+        var manifestPath = Path.Combine(BackupDir, BackupCommand.ManifestName);
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(manifestPath))!.AsObject();
+        manifest.Remove("keysApart");
+        var files = manifest["files"]!.AsArray();
+        foreach (var key in Directory.GetFiles(Path.Combine(BackupDir, "keys")).Order(StringComparer.Ordinal))
+        {
+            var bytes = await File.ReadAllBytesAsync(key);
+            files.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["path"] = "keys/" + Path.GetFileName(key),
+                ["bytes"] = bytes.Length,
+                ["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)),
+            });
+        }
+        await File.WriteAllTextAsync(manifestPath, manifest.ToJsonString());
+        var output = new StringWriter();
+
+        Assert.True(BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), output, output) == 0, output.ToString());
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(Bank, "keys", "tokenisation.key")), await File.ReadAllBytesAsync(Path.Combine(Restored, "keys", "tokenisation.key")));
+        Directory.Delete(Restored, recursive: true);
+        var withKeys = new StringWriter();
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, withKeys, keysFrom: new DirectoryInfo(KeysBackup)));
+        Assert.Contains("restore it without --keys", withKeys.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Restore_DataBackupWithoutKeys_ExitsTwoAskingForTheKeyBackup()
     {
         await MakeBackupAsync();
