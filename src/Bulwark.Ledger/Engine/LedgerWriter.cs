@@ -37,6 +37,7 @@ internal sealed partial class LedgerWriter
     private long _batch;
     private long _now;
     private bool _sweepAgain;
+    private long _probeFailureLoggedAt;
 
     public LedgerWriter(ILedgerStore store, LedgerOptions options, TimeProvider time, LedgerMetrics metrics, ILogger logger,
         ChannelReader<WriterItem> queue, Action sweepTaken, LedgerCommitHealth health)
@@ -231,7 +232,14 @@ internal sealed partial class LedgerWriter
         }
         else
         {
-            LogBatchFailed(error, items.Count);
+            if (_commit.ProbeAtUnixMs == 0)
+            {
+                LogBatchFailed(error, items.Count);
+            }
+            else
+            {
+                LogProbeFailedAtMostEveryMinute(error);
+            }
             _health.CommitFailed(error);
             reported = new LedgerUnavailableException(
                 "The ledger could not commit the batch holding this request; nothing of it was written, and retrying with the same ids is safe.", error);
@@ -259,6 +267,17 @@ internal sealed partial class LedgerWriter
             _cacheValid = false;
             LogReloadFailed(reloadError);
         }
+    }
+
+    private void LogProbeFailedAtMostEveryMinute(Exception error)
+    {
+        var now = _time.GetTimestamp();
+        if (_probeFailureLoggedAt != 0 && _time.GetElapsedTime(_probeFailureLoggedAt, now) < TimeSpan.FromSeconds(LedgerLimits.ProbeFailureLogIntervalSeconds))
+        {
+            return;
+        }
+        _probeFailureLoggedAt = now;
+        LogProbeFailed(error.GetType().Name, error.Message);
     }
 
     private void ClearBatch()
@@ -336,6 +355,9 @@ internal sealed partial class LedgerWriter
 
     [LoggerMessage(EventId = 1402, Level = LogLevel.Critical, Message = "A ledger batch of {Items} items broke a money invariant and was not written: this is a bug")]
     private partial void LogInvariantViolated(Exception error, int items);
+
+    [LoggerMessage(EventId = 1404, Level = LogLevel.Warning, Message = "The ledger's commit probe failed ({ErrorType}: {Error}); still not ready. Logged at most once a minute while it fails")]
+    private partial void LogProbeFailed(string errorType, string error);
 
     [LoggerMessage(EventId = 1403, Level = LogLevel.Critical, Message = "The ledger could not reload its cache from the store; it will try again before the next batch")]
     private partial void LogReloadFailed(Exception error);
