@@ -103,6 +103,60 @@ public sealed class LedgerCommitHealthTests
         Assert.Equal(0, Volatile.Read(ref probes));
     }
 
+    [Fact]
+    public async Task Probe_FailingForAMinute_OneLineAMinuteWithoutAStackTrace()
+    {
+        HookedStore? store = null;
+        var log = new EventLog();
+        await using var ledger = await StartAsync(wrapStore: inner => store = new HookedStore(inner), logger: log);
+        await ledger.AccountAsync(1);
+        await ledger.AccountAsync(2);
+        var probes = 0;
+        store!.BeforeCommit = commit =>
+        {
+            if (commit.ProbeAtUnixMs != 0)
+            {
+                Interlocked.Increment(ref probes);
+            }
+            throw new IOException("No space left on device");
+        };
+        await Assert.ThrowsAsync<LedgerUnavailableException>(() => ledger.SubmitAsync(Transfer(10, Id(1), Id(2), 5)));
+
+        // Ten failed probes in ten seconds: one line. A minute on: one more.
+        for (var second = 1; second <= 10; second++)
+        {
+            ledger.Time.Advance(TimeSpan.FromSeconds(1));
+            var seen = second;
+            await UntilAsync(() => Volatile.Read(ref probes) >= seen);
+        }
+        var afterTenSeconds = log.Count(1404);
+        ledger.Time.Advance(TimeSpan.FromSeconds(LedgerLimits.ProbeFailureLogIntervalSeconds));
+        await UntilAsync(() => Volatile.Read(ref probes) >= 11);
+
+        Assert.Equal(1, afterTenSeconds);
+        Assert.Equal(2, log.Count(1404));
+        Assert.Equal(1, log.Count(1401));
+        Assert.All(log.Entries.Where(entry => entry.EventId == 1404), entry => Assert.Null(entry.Exception));
+    }
+
+    /// <summary>Event ids and exceptions of what the engine logs.</summary>
+    private sealed class EventLog : Microsoft.Extensions.Logging.ILogger<LedgerEngine>
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(int EventId, Exception? Exception)> _entries = new();
+
+        public IEnumerable<(int EventId, Exception? Exception)> Entries => _entries;
+
+        public int Count(int eventId) => _entries.Count(entry => entry.EventId == eventId);
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _entries.Enqueue((eventId.Id, exception));
+    }
+
     /// <summary>Waits (up to 10 s of real time) for the writer thread to make <paramref name="condition"/> true.</summary>
     private static async Task UntilAsync(Func<bool> condition)
     {

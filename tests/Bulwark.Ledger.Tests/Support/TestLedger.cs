@@ -37,7 +37,8 @@ public sealed class TestLedger : IAsyncDisposable
     public static readonly DateTimeOffset Start = new(2025, 6, 1, 9, 0, 0, TimeSpan.Zero);
 
     public static async Task<TestLedger> StartAsync(bool inMemory = false, Func<ILedgerStore, ILedgerStore>? wrapStore = null,
-        LedgerOptions? options = null, TempDirectory? directory = null, FakeTimeProvider? time = null, string? postgres = null)
+        LedgerOptions? options = null, TempDirectory? directory = null, FakeTimeProvider? time = null, string? postgres = null,
+        Microsoft.Extensions.Logging.ILogger<LedgerEngine>? logger = null)
     {
         var ownsDirectory = directory is null;
         directory ??= new TempDirectory(inMemory);
@@ -57,7 +58,7 @@ public sealed class TestLedger : IAsyncDisposable
         {
             store = wrapStore(store);
         }
-        var engine = new LedgerEngine(options, store, time);
+        var engine = new LedgerEngine(options, store, time, logger);
         await engine.StartAsync();
         return new TestLedger(directory, ownsDirectory, engine, time, path, postgres);
     }
