@@ -41,7 +41,7 @@ internal sealed partial class AccountsStartup(IServiceProvider services, Account
             throw new InvalidOperationException(
                 $"The tokenisation key at {keyPath} is not the key this accounts database's cards were tokenised with" +
                 (key.Created ? " (the key file was missing, so a new key was just created)" : "") +
-                ". Restore the key file that was backed up with this database (see docs/runbooks/tokenisation-key.md); move the wrong file aside first.");
+                ". Restore this bank's key from its key backup (bulwark backup keys; see docs/runbooks/tokenisation-key.md); move the wrong file aside first.");
         }
         if (key.Created)
         {
@@ -74,6 +74,6 @@ internal sealed partial class AccountsStartup(IServiceProvider services, Account
     [LoggerMessage(EventId = 2202, Level = LogLevel.Information, Message = "Created a new transfer id key (key id 1) at {Path}")]
     private partial void LogTransferIdKeyCreated(string path);
 
-    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Created a new tokenisation key at {Path}: back it up with the accounts database, cards cannot be found by PAN without it")]
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Created a new tokenisation key at {Path}: back it up (bulwark backup keys), cards cannot be found by PAN without it")]
     private partial void LogKeyCreated(string path);
 }

@@ -37,6 +37,7 @@ public static class CardsServiceCollectionExtensions
         services.AddSingleton(provider => new CardsStatus(provider.GetRequiredService<CardsMetrics>(), provider.GetRequiredService<CardJournal>()));
         services.AddSingleton(provider => new CardProcessor(options, provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<LedgerClient>(),
             provider.GetRequiredService<AccountsClient>(), provider.GetRequiredService<CardsMetrics>(), options.Time, provider.GetRequiredService<ILogger<CardProcessor>>()));
+        services.AddSingleton(provider => new CardsWarmUp(provider.GetRequiredService<CardProcessor>()));
         services.AddSingleton<CardLinkServer>();
         services.AddSingleton(provider => new CardLink(provider.GetRequiredService<CardLinkServer>()));
         services.AddSingleton(provider => new CardClearing(options, provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<CardProcessor>(),

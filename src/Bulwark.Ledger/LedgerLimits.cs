@@ -43,6 +43,12 @@ public static class LedgerLimits
     /// <summary>How often the writer is asked to expire holds whose time has passed.</summary>
     public const int ExpirySweepIntervalMillisecondsDefault = 1_000;
 
+    /// <summary>
+    /// A failing commit probe (one per sweep while not ready) is logged at most this often: the
+    /// first failure, then one line a minute, not one stack trace a second. Every one is counted.
+    /// </summary>
+    public const int ProbeFailureLogIntervalSeconds = 60;
+
     /// <summary>Most holds one sweep expires; a sweep that hits it asks for another at once.</summary>
     public const int ExpiriesPerSweepMax = 4_096;
 

@@ -33,6 +33,8 @@ public sealed class CardsBank : IAsyncDisposable
     private WebApplication? _app;
     private Bulwark.Platform.Overload.OverloadOptions _overload = new();
 
+    private LogCapture? _logs;
+
     private CardsBank(string directory) => Directory = directory;
 
     public string Directory { get; }
@@ -64,11 +66,12 @@ public sealed class CardsBank : IAsyncDisposable
     public CardClearing Clearing => Services.GetRequiredService<CardClearing>();
 
     public static async Task<CardsBank> StartAsync(Func<CardsOptions, CardsOptions>? configure = null, string? directory = null,
-        Bulwark.Platform.Overload.OverloadOptions? overload = null)
+        Bulwark.Platform.Overload.OverloadOptions? overload = null, LogCapture? logs = null)
     {
         var bank = new CardsBank(directory ?? Path.Combine(Path.GetTempPath(), "bulwark-cards-" + Guid.NewGuid().ToString("n")))
         {
             _overload = overload ?? new(),
+            _logs = logs,
         };
         await bank.StartHostAsync(configure);
         if (directory is null)
@@ -214,6 +217,12 @@ public sealed class CardsBank : IAsyncDisposable
     private async Task StartHostAsync(Func<CardsOptions, CardsOptions>? configure)
     {
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions { ConsoleLogLevel = LogLevel.Warning, Overload = _overload }, new InMemoryServiceRegistry());
+        if (_logs is not null)
+        {
+            // Everything Bulwark logs, Information up, whatever the console shows.
+            builder.Logging.AddProvider(_logs);
+            builder.Logging.AddFilter<LogCapture>("Bulwark", LogLevel.Information);
+        }
         builder.Services.AddSingleton(Slow);
         builder.Services.AddGrpc(grpc => grpc.Interceptors.Add<SlowLedgerInterceptor>());
         builder.Services.AddLedger(new LedgerOptions { DatabasePath = LedgerPath });

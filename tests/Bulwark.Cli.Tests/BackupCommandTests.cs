@@ -25,6 +25,8 @@ public sealed class BackupCommandTests : IDisposable
 
     private string Restored => Path.Combine(_root, "restored");
 
+    private string KeysBackup => Path.Combine(_root, "keys-backup");
+
     public void Dispose()
     {
         if (Directory.Exists(_root))
@@ -61,12 +63,19 @@ public sealed class BackupCommandTests : IDisposable
             Assert.True(exit == 0, output.ToString());
             Assert.StartsWith("backup ok:", output.ToString(), StringComparison.Ordinal);
         }
-        Assert.True(File.Exists(Path.Combine(BackupDir, "keys", "tokenisation.key")));
+        var keysOutput = new StringWriter();
+        Assert.True(BackupCommand.BackupKeys(new DirectoryInfo(Bank), new DirectoryInfo(KeysBackup), keysOutput, keysOutput) == 0, keysOutput.ToString());
         Assert.True(File.Exists(Path.Combine(BackupDir, "accounts.db")));
+        AssertHoldsNoKey(BackupDir);
+        Assert.True(File.Exists(Path.Combine(KeysBackup, "keys", "tokenisation.key")));
 
         var restoreOutput = new StringWriter();
-        Assert.Equal(0, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), restoreOutput, restoreOutput));
+        Assert.True(BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), restoreOutput, restoreOutput, keysFrom: new DirectoryInfo(KeysBackup)) == 0, restoreOutput.ToString());
         Assert.True(LedgerChecker.Check(Path.Combine(Restored, "ledger.db")).Ok);
+        foreach (var key in Directory.GetFiles(Path.Combine(Bank, "keys")))
+        {
+            Assert.Equal(await File.ReadAllBytesAsync(key, cancellation), await File.ReadAllBytesAsync(Path.Combine(Restored, "keys", Path.GetFileName(key)), cancellation));
+        }
 
         // The restored bank starts and knows the customers, their cards' key and their balances.
         await using (var app = BankHost.Build(new BankPaths(Restored), new IPEndPoint(IPAddress.Loopback, 0)))
@@ -77,6 +86,71 @@ public sealed class BackupCommandTests : IDisposable
             Assert.NotEmpty(listed.Accounts);
             await app.StopAsync(cancellation);
         }
+    }
+
+    [Fact]
+    public async Task Backup_RealBankProcessUnderLoad_RestoredBankStartsWithTheBackupsBalancesAndChecksOk()
+    {
+        // A real `bulwark run` with its default workload (payments, pot moves, income, feed reads at
+        // 200/s). Card traffic off: the bank's stand-in journal then holds nothing for the restored
+        // bank to post at its start, so its balances must equal the backup's exactly.
+        using var bank = BulwarkProcess.Start("run", "--data", Bank, "--port", "0", "--customers", "20", "--card-rate", "0");
+        var lines = new List<string>();
+        (int ExitCode, string Output, string Error) backup;
+        (int ExitCode, string Output, string Error) keys;
+        try
+        {
+            await BulwarkProcess.ReadUntilAsync(bank, lines, line => line.StartsWith("Running at", StringComparison.Ordinal));
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            backup = await BulwarkProcess.RunAsync("backup", "--data", Bank, "--to", BackupDir);
+            keys = await BulwarkProcess.RunAsync("backup", "keys", "--data", Bank, "--to", KeysBackup);
+            // Still under load after the backup: the live ledger moves on past the snapshot.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await BulwarkProcess.SignalAsync(bank.Id, "INT");
+            await BulwarkProcess.ReadUntilAsync(bank, lines, line => line.StartsWith("ledger ", StringComparison.Ordinal));
+            using var exited = new CancellationTokenSource(BulwarkProcess.Bound);
+            await bank.WaitForExitAsync(exited.Token);
+        }
+        finally
+        {
+            if (!bank.HasExited)
+            {
+                bank.Kill(entireProcessTree: true);
+            }
+        }
+        Assert.True(backup.ExitCode == 0, backup.Output + backup.Error);
+        Assert.StartsWith("backup ok:", backup.Output, StringComparison.Ordinal);
+        Assert.True(keys.ExitCode == 0, keys.Output + keys.Error);
+        AssertHoldsNoKey(BackupDir);
+        var atBackup = Balances(Path.Combine(BackupDir, "ledger.db"));
+        Assert.True(LedgerChecker.Check(Path.Combine(Bank, "ledger.db")).TransferCount > LedgerChecker.Check(Path.Combine(BackupDir, "ledger.db")).TransferCount, "no transfer committed after the backup: the bank was not under load");
+
+        var restore = await BulwarkProcess.RunAsync("restore", "--from", BackupDir, "--keys", KeysBackup, "--data", Restored);
+        Assert.True(restore.ExitCode == 0, restore.Output + restore.Error);
+        var restarted = await BulwarkProcess.RunAsync("run", "--data", Restored, "--port", "0", "--no-workload", "--for", "2s");
+        var check = await BulwarkProcess.RunAsync("ledger", "check", "--data", Restored);
+
+        Assert.True(restarted.ExitCode == 0, restarted.Output + restarted.Error);
+        Assert.Contains("Demo login: ", restarted.Output, StringComparison.Ordinal);
+        Assert.True(check.ExitCode == 0, check.Output + check.Error);
+        Assert.StartsWith("ledger ok:", check.Output, StringComparison.Ordinal);
+        Assert.Equal(atBackup, Balances(Path.Combine(Restored, "ledger.db")));
+    }
+
+    /// <summary>Every ledger account's balances, by id.</summary>
+    private static List<string> Balances(string ledger)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={ledger};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT hex(id), debits_pending, debits_posted, credits_pending, credits_posted FROM accounts ORDER BY id";
+        using var reader = command.ExecuteReader();
+        var balances = new List<string>();
+        while (reader.Read())
+        {
+            balances.Add($"{reader.GetString(0)} {reader.GetInt64(1)} {reader.GetInt64(2)} {reader.GetInt64(3)} {reader.GetInt64(4)}");
+        }
+        return balances;
     }
 
     [Fact]
@@ -106,13 +180,13 @@ public sealed class BackupCommandTests : IDisposable
     public async Task Restore_DamagedFile_RefusesAndLeavesTargetAbsent()
     {
         await MakeBackupAsync();
-        var key = Path.Combine(BackupDir, "keys", "tokenisation.key");
+        var key = Path.Combine(KeysBackup, "keys", "tokenisation.key");
         var bytes = await File.ReadAllBytesAsync(key);
         bytes[0] ^= 0xFF;
         await File.WriteAllBytesAsync(key, bytes);
         var error = new StringWriter();
 
-        Assert.Equal(1, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, error));
+        Assert.Equal(1, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, error, keysFrom: new DirectoryInfo(KeysBackup)));
         Assert.Contains("keys/tokenisation.key does not match", error.ToString(), StringComparison.Ordinal);
         Assert.False(Directory.Exists(Restored));
     }
@@ -181,12 +255,13 @@ public sealed class BackupCommandTests : IDisposable
             Assert.Contains("PostgreSQL schemas accounts, ledger", output.ToString(), StringComparison.Ordinal);
         }
         Assert.True(File.Exists(Path.Combine(BackupDir, "postgres.dump")));
-        Assert.True(File.Exists(Path.Combine(BackupDir, "keys", "tokenisation.key")));
+        AssertHoldsNoKey(BackupDir);
         Assert.False(File.Exists(Path.Combine(BackupDir, "ledger.db")));
+        Assert.Equal(0, BackupCommand.BackupKeys(new DirectoryInfo(Bank), new DirectoryInfo(KeysBackup), TextWriter.Null, TextWriter.Null));
 
         var (restored, restoredUrl) = NewDatabase(server, "restored");
         var restoreOutput = new StringWriter();
-        var restoreExit = BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), restoreOutput, restoreOutput, restoredUrl);
+        var restoreExit = BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), restoreOutput, restoreOutput, restoredUrl, new DirectoryInfo(KeysBackup));
 
         Assert.True(restoreExit == 0, restoreOutput.ToString());
         Assert.False(File.Exists(Path.Combine(Restored, "postgres.dump")));
@@ -205,13 +280,13 @@ public sealed class BackupCommandTests : IDisposable
         // The same backup again into a database that now holds a bank: refused, nothing touched.
         Directory.Delete(Restored, recursive: true);
         var again = new StringWriter();
-        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, again, restoredUrl));
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, again, restoredUrl, new DirectoryInfo(KeysBackup)));
         Assert.Contains("already holds schema(s) accounts, ledger", again.ToString(), StringComparison.Ordinal);
         Assert.False(Directory.Exists(Restored));
 
         // And without --store: the backup says what it needs.
         var missing = new StringWriter();
-        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, missing));
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, missing, keysFrom: new DirectoryInfo(KeysBackup)));
         Assert.Contains("pass --store postgres://", missing.ToString(), StringComparison.Ordinal);
     }
 
@@ -246,7 +321,7 @@ public sealed class BackupCommandTests : IDisposable
         await MakeBackupAsync();
         var error = new StringWriter();
 
-        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, error, "postgres://postgres@127.0.0.1:1/bank"));
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, error, "postgres://postgres@127.0.0.1:1/bank", new DirectoryInfo(KeysBackup)));
         Assert.Contains("restore it without --store", error.ToString(), StringComparison.Ordinal);
         Assert.False(Directory.Exists(Restored));
     }
@@ -278,7 +353,8 @@ public sealed class BackupCommandTests : IDisposable
 
         Assert.True(BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), output, output) == 0, output.ToString());
         Assert.False(File.Exists(Path.Combine(BackupDir, BankLock.FileName)));
-        Assert.Equal(0, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, TextWriter.Null));
+        Assert.Equal(0, BackupCommand.BackupKeys(new DirectoryInfo(Bank), new DirectoryInfo(KeysBackup), TextWriter.Null, TextWriter.Null));
+        Assert.Equal(0, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, TextWriter.Null, keysFrom: new DirectoryInfo(KeysBackup)));
         Assert.True(LedgerChecker.Check(Path.Combine(Restored, "ledger.db")).Ok);
     }
 
@@ -286,8 +362,9 @@ public sealed class BackupCommandTests : IDisposable
     public async Task Backup_FileCannotBeRead_FailsAndLeavesNothingBehind()
     {
         await MakeBankAsync();
-        // An exclusive lock on a key makes its copy fail half-way, after the databases are written.
-        using var locked = new FileStream(Path.Combine(Bank, "keys", "tokenisation.key"), FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        // An exclusive lock on a plain file makes its copy fail half-way, after the databases are written.
+        await File.WriteAllTextAsync(Path.Combine(Bank, "demo-population.json"), "{}");
+        using var locked = new FileStream(Path.Combine(Bank, "demo-population.json"), FileMode.Open, FileAccess.ReadWrite, FileShare.None);
 
         Assert.Throws<IOException>(() => BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), TextWriter.Null, TextWriter.Null));
         Assert.False(Directory.Exists(BackupDir));
@@ -314,5 +391,97 @@ public sealed class BackupCommandTests : IDisposable
             await app.StopAsync(cancellation);
         }
         Assert.Equal(0, BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), TextWriter.Null, TextWriter.Null));
+        Assert.Equal(0, BackupCommand.BackupKeys(new DirectoryInfo(Bank), new DirectoryInfo(KeysBackup), TextWriter.Null, TextWriter.Null));
+    }
+
+    [Fact]
+    public async Task Restore_BackupTakenBeforeKeysWereApart_RestoresItsOwnKeysWithoutKeysOption()
+    {
+        await MakeBackupAsync();
+        // As an older bulwark backup wrote it: the keys inside, and a manifest without keysApart.
+        foreach (var key in Directory.GetFiles(Path.Combine(KeysBackup, "keys")))
+        {
+            Directory.CreateDirectory(Path.Combine(BackupDir, "keys"));
+            File.Copy(key, Path.Combine(BackupDir, "keys", Path.GetFileName(key)));
+        }
+        var manifestPath = Path.Combine(BackupDir, BackupCommand.ManifestName);
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(manifestPath))!.AsObject();
+        manifest.Remove("keysApart");
+        var files = manifest["files"]!.AsArray();
+        foreach (var key in Directory.GetFiles(Path.Combine(BackupDir, "keys")).Order(StringComparer.Ordinal))
+        {
+            var bytes = await File.ReadAllBytesAsync(key);
+            files.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["path"] = "keys/" + Path.GetFileName(key),
+                ["bytes"] = bytes.Length,
+                ["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)),
+            });
+        }
+        await File.WriteAllTextAsync(manifestPath, manifest.ToJsonString());
+        var output = new StringWriter();
+
+        Assert.True(BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), output, output) == 0, output.ToString());
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(Bank, "keys", "tokenisation.key")), await File.ReadAllBytesAsync(Path.Combine(Restored, "keys", "tokenisation.key")));
+        Directory.Delete(Restored, recursive: true);
+        var withKeys = new StringWriter();
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, withKeys, keysFrom: new DirectoryInfo(KeysBackup)));
+        Assert.Contains("restore it without --keys", withKeys.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Restore_DataBackupWithoutKeys_ExitsTwoAskingForTheKeyBackup()
+    {
+        await MakeBackupAsync();
+        var error = new StringWriter();
+
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, error));
+        Assert.Contains("pass --keys DIR", error.ToString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Restored));
+    }
+
+    [Fact]
+    public async Task Restore_KeyBackupGivenAsFrom_ExitsTwo()
+    {
+        await MakeBackupAsync();
+        var error = new StringWriter();
+
+        Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(KeysBackup), new DirectoryInfo(Restored), TextWriter.Null, error));
+        Assert.Contains("is a key backup; pass it as --keys", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BackupKeys_IntoTheDataDirectory_ExitsTwoAndWritesNothing()
+    {
+        await MakeBankAsync();
+        var error = new StringWriter();
+
+        Assert.Equal(2, BackupCommand.BackupKeys(new DirectoryInfo(Bank), new DirectoryInfo(Path.Combine(Bank, "key-copy")), TextWriter.Null, error));
+        Assert.Contains("inside the data directory", error.ToString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(Bank, "key-copy")));
+    }
+
+    [Fact]
+    public void BackupKeys_ParsesAsASubcommandOfBackup()
+    {
+        var parse = BulwarkCommandLine.Create().Parse(["backup", "keys", "--data", Bank, "--to", KeysBackup]);
+
+        Assert.Empty(parse.Errors);
+        Assert.Equal("keys", parse.CommandResult.Command.Name);
+    }
+
+    /// <summary>No file of the backup holds any key's bytes (the keys of the bank at <see cref="Bank"/>).</summary>
+    private void AssertHoldsNoKey(string backup)
+    {
+        var keys = Directory.GetFiles(Path.Combine(Bank, "keys")).Select(File.ReadAllBytes).ToList();
+        Assert.NotEmpty(keys);
+        foreach (var file in Directory.GetFiles(backup, "*", SearchOption.AllDirectories))
+        {
+            var bytes = File.ReadAllBytes(file);
+            foreach (var key in keys)
+            {
+                Assert.True(bytes.AsSpan().IndexOf(key) < 0, $"{file} holds the bytes of a key");
+            }
+        }
     }
 }

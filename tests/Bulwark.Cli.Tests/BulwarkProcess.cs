@@ -32,6 +32,33 @@ internal static class BulwarkProcess
         return (process.ExitCode, await output, await error);
     }
 
+    /// <summary>Starts a bulwark command that runs until stopped (a bank), its output and error redirected.</summary>
+    public static Process Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bulwark.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        return Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
+    }
+
+    /// <summary>Reads output lines into <paramref name="lines"/> until one is <paramref name="done"/> (bounded); fails if the output ends first.</summary>
+    public static async Task ReadUntilAsync(Process process, List<string> lines, Func<string, bool> done)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        while (await process.StandardOutput.ReadLineAsync(bound.Token) is { } line)
+        {
+            lines.Add(line);
+            if (done(line))
+            {
+                return;
+            }
+        }
+        Assert.Fail("bulwark ended its output early:\n" + string.Join('\n', lines) + "\n" + await process.StandardError.ReadToEndAsync(bound.Token));
+    }
+
     /// <summary>Alive and not a zombie.</summary>
     public static bool IsAlive(int pid)
     {

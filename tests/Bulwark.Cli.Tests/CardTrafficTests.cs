@@ -28,9 +28,13 @@ public sealed class CardTrafficTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(_directory))
+        // The bank's data directory and, beside it, the scheme simulator's (BankPaths.SchemeDirectory).
+        foreach (var directory in new[] { _directory, _directory + "-scheme" })
         {
-            Directory.Delete(_directory, recursive: true);
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
         }
     }
 
@@ -48,7 +52,7 @@ public sealed class CardTrafficTests : IDisposable
             // Enough money that every presentment (tips included) posts: refusals are tested in Bulwark.Cards.Tests.
             await BenchAuthCommand.TopUpAsync(app.Services.GetRequiredService<LedgerClient>(), population, cancellation);
             var cardLink = await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync();
-            var traffic = new CardTraffic(cardLink, population, ratePerSecond: 40, seed: 3, paths.Clearing);
+            var traffic = new CardTraffic(cardLink, population, ratePerSecond: 40, seed: 3, paths.SchemeClearing);
             using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
             {
                 stop.CancelAfter(TimeSpan.FromSeconds(2));
@@ -65,7 +69,7 @@ public sealed class CardTrafficTests : IDisposable
             await app.StopAsync(cancellation);
         }
 
-        var file = Assert.Single(Directory.GetFiles(paths.Clearing, "clearing-*.txt"));
+        var file = Assert.Single(Directory.GetFiles(paths.SchemeClearing, "clearing-*.txt"));
         using var output = new StringWriter();
         using var error = new StringWriter();
         var exit = await CardsCommand.ClearAsync(new FileInfo(file), paths, TimeSpan.FromDays(7), output, error, cancellation);
@@ -130,6 +134,82 @@ public sealed class CardTrafficTests : IDisposable
         Assert.Contains(lines, line => line.StartsWith("Card journal: ", StringComparison.Ordinal));
         Assert.Contains(lines, line => line.StartsWith("Clearing file: ", StringComparison.Ordinal));
         Assert.Matches(@"^ledger ok: 12 accounts, \d+ transfers, sum 0$", lines[^1]);
+    }
+
+    [Fact]
+    public async Task RunThenClear_FullCardNumbers_NeverKeptInTheBankData_AndPostingAgainPostsNothing()
+    {
+        using var bank = StartProcess("run", "--data", _directory, "--port", "0", "--customers", "5", "--rate", "20", "--card-rate", "50", "--for", "3s");
+        using var exited = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        string output;
+        try
+        {
+            output = await bank.StandardOutput.ReadToEndAsync(exited.Token);
+            await bank.WaitForExitAsync(exited.Token);
+        }
+        finally
+        {
+            if (!bank.HasExited)
+            {
+                bank.Kill();
+            }
+        }
+        Assert.True(bank.ExitCode == 0, output);
+        var paths = new BankPaths(_directory);
+        var announced = Assert.Single(output.Split('\n'), line => line.StartsWith("Clearing file: ", StringComparison.Ordinal));
+        var file = announced["Clearing file: ".Length..announced.IndexOf("   (", StringComparison.Ordinal)];
+        // The simulator writes in its own directory beside the bank's data, not in it.
+        Assert.Equal(paths.SchemeClearing, Path.GetDirectoryName(file));
+        var pans = File.ReadLines(file).Where(line => line.StartsWith("P|", StringComparison.Ordinal)).Select(line => line.Split('|')[5]).Distinct().ToList();
+        Assert.NotEmpty(pans);
+        AssertNoCardNumber(_directory, pans);
+
+        var (first, firstOutput) = await ClearWithOutputAsync(file, paths);
+        Assert.True(first is 0 or 1, firstOutput);
+        AssertNoCardNumber(_directory, pans);
+        var kept = Path.Combine(paths.ClearingReceived, Path.GetFileName(file));
+        Assert.Contains(File.ReadLines(kept), line => line.StartsWith("P|", StringComparison.Ordinal) && line.Split('|')[5].EndsWith(pans[0][^4..], StringComparison.Ordinal));
+
+        // As an older bulwark run left it: the clear file inside the bank's data. Posting it again posts
+        // nothing (every presentment a duplicate) and takes the clear file out of the bank's data.
+        File.Copy(file, kept, overwrite: true);
+        var (again, againOutput) = await ClearWithOutputAsync(kept, paths);
+        Assert.True(again is 0 or 1, againOutput);
+        var presentments = File.ReadLines(file).Count(line => line.StartsWith("P|", StringComparison.Ordinal));
+        Assert.Contains($"posted 0: matched 0", againOutput, StringComparison.Ordinal);
+        Assert.Contains($"duplicates {presentments:N0}", againOutput, StringComparison.Ordinal);
+        Assert.Contains("moved ", againOutput, StringComparison.Ordinal);
+        Assert.True(File.Exists(file));
+        AssertNoCardNumber(_directory, pans);
+        Assert.True(LedgerChecker.Check(paths.Ledger).Ok);
+    }
+
+    private static async Task<(int Exit, string Output)> ClearWithOutputAsync(string file, BankPaths paths)
+    {
+        using var output = new StringWriter();
+        var exit = await CardsCommand.ClearAsync(new FileInfo(file), paths, TimeSpan.FromDays(7), output, output, Timeout());
+        return (exit, output.ToString());
+    }
+
+    /// <summary>No file under <paramref name="directory"/> (databases, their -wal files, logs, copies) holds any of the card numbers.</summary>
+    private static void AssertNoCardNumber(string directory, IReadOnlyList<string> pans)
+    {
+        foreach (var path in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            byte[] bytes;
+            try
+            {
+                bytes = File.ReadAllBytes(path);
+            }
+            catch (IOException) when (path.EndsWith(".lock", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            foreach (var pan in pans)
+            {
+                Assert.True(bytes.AsSpan().IndexOf(System.Text.Encoding.ASCII.GetBytes(pan)) < 0, $"{path} holds the card number ...{pan[^4..]}");
+            }
+        }
     }
 
     [Fact]

@@ -15,9 +15,13 @@ public sealed class RunProcessTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(_directory))
+        // The bank's data directory and, beside it, the scheme simulator's (BankPaths.SchemeDirectory).
+        foreach (var directory in new[] { _directory, _directory + "-scheme" })
         {
-            Directory.Delete(_directory, recursive: true);
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
         }
     }
 
@@ -53,6 +57,69 @@ public sealed class RunProcessTests : IDisposable
         Assert.Contains(lines, line => System.Text.RegularExpressions.Regex.IsMatch(line, @"^Bulwark is running: http://127\.0\.0\.1:[1-9][0-9]*/ "));
         Assert.Contains(lines, line => line.StartsWith("Summary:", StringComparison.Ordinal) && line.Contains(" 0 errors", StringComparison.Ordinal));
         Assert.Matches(@"^ledger ok: 12 accounts, \d+ transfers, sum 0$", lines[^1]);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Run_FreshDataDirectory_EverythingItCreatesIsPrivate()
+    {
+        using var bank = Start("run", "--data", _directory, "--port", "0", "--customers", "5", "--rate", "50");
+        var lines = new List<string>();
+        List<(string Path, UnixFileMode Mode)> entries;
+        try
+        {
+            await ReadUntilAsync(bank, lines, line => line.StartsWith("Running at", StringComparison.Ordinal));
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            // Read while the bank runs: the databases' -wal and -shm files exist only then.
+            entries = [.. Directory.EnumerateFileSystemEntries(_directory, "*", SearchOption.AllDirectories)
+                .Select(path => (path, File.GetUnixFileMode(path)))];
+            entries.Add((_directory, File.GetUnixFileMode(_directory)));
+        }
+        finally
+        {
+            bank.Kill(entireProcessTree: true);
+            await bank.WaitForExitAsync();
+        }
+
+        Assert.Contains(entries, entry => entry.Path.EndsWith("ledger.db-wal", StringComparison.Ordinal));
+        Assert.Contains(entries, entry => entry.Path.EndsWith(Path.Combine("keys", "tokenisation.key"), StringComparison.Ordinal));
+        foreach (var (path, mode) in entries)
+        {
+            var expected = Directory.Exists(path) ? Bulwark.Platform.Security.PrivateFiles.DirectoryMode : Bulwark.Platform.Security.PrivateFiles.FileMode;
+            Assert.True(mode == expected, $"{path} has mode {Convert.ToString((int)mode, 8)}, expected {Convert.ToString((int)expected, 8)}");
+        }
+    }
+
+    [Theory]
+    [InlineData("tokenisation.key", "644")]
+    [InlineData("transfer-id.key", "640")]
+    [InlineData("edge-signing.key", "606")]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Run_KeyFileOthersCanReadOrWrite_ExitsTwoSayingChmod600(string keyFile, string mode)
+    {
+        // A bank started once has all three keys; then one of them is opened up to others.
+        using (var first = Start("run", "--data", _directory, "--port", "0", "--customers", "1", "--no-workload", "--for", "1s"))
+        {
+            using var bound = new CancellationTokenSource(Bound);
+            await first.StandardOutput.ReadToEndAsync(bound.Token);
+            await first.WaitForExitAsync(bound.Token);
+            Assert.Equal(0, first.ExitCode);
+        }
+        var key = Path.Combine(_directory, "keys", keyFile);
+        var before = await File.ReadAllBytesAsync(key);
+        File.SetUnixFileMode(key, (UnixFileMode)Convert.ToInt32(mode, 8));
+
+        using var bank = Start("run", "--data", _directory, "--port", "0", "--no-workload", "--for", "1s");
+        using var exited = new CancellationTokenSource(Bound);
+        var output = await bank.StandardOutput.ReadToEndAsync(exited.Token);
+        var error = await bank.StandardError.ReadToEndAsync(exited.Token);
+        await bank.WaitForExitAsync(exited.Token);
+
+        Assert.True(bank.ExitCode == 2, output + error);
+        Assert.Contains($"chmod 600 {key}", error, StringComparison.Ordinal);
+        Assert.Contains($"has mode 0{mode}", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Equal(before, await File.ReadAllBytesAsync(key));
     }
 
     [Fact]

@@ -97,6 +97,47 @@ public sealed class ServeProcessTests : IDisposable
         }
     }
 
+    /// <summary>What one service creates under its --data is private: directories 0700, files 0600 (the databases' -wal and -shm, the keys).</summary>
+    [Theory]
+    [InlineData("ledger")]
+    [InlineData("accounts")]
+    [InlineData("edge")]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Serve_EverythingItCreatesUnderData_IsPrivate(string service)
+    {
+        using var hungEtcd = new TcpListener(IPAddress.Loopback, 0);
+        hungEtcd.Start();
+        var data = Path.Combine(_directory, service);
+        var snapshot = Path.Combine(data, $"discovery-{service}.json");
+        // Written by the test, so not what serve creates: left out of the check.
+        Bulwark.Discovery.Etcd.Discovery.DiscoverySnapshot.Save(snapshot,
+            [new Bulwark.Platform.Registry.ServiceView("ledger", [new("ledger", "ledger-1", $"127.0.0.1:{FreePort()}", "v1")], 42, Authoritative: true)],
+            42, DateTimeOffset.UtcNow);
+        var before = Directory.EnumerateFileSystemEntries(data, "*", SearchOption.AllDirectories).ToHashSet();
+        using var serve = Start("serve", "--service", service, "--registry", $"etcd://127.0.0.1:{((IPEndPoint)hungEtcd.LocalEndpoint).Port}",
+            "--data", data, "--port", FreePort().ToString(CultureInfo.InvariantCulture), "--public-port", FreePort().ToString(CultureInfo.InvariantCulture));
+        List<(string Path, UnixFileMode Mode)> created;
+        try
+        {
+            await ReadUntilAsync(serve, line => line.Contains(" ready, ", StringComparison.Ordinal));
+            created = [.. Directory.EnumerateFileSystemEntries(data, "*", SearchOption.AllDirectories)
+                .Where(path => !before.Contains(path))
+                .Select(path => (path, File.GetUnixFileMode(path)))];
+        }
+        finally
+        {
+            serve.Kill();
+            await serve.WaitForExitAsync();
+        }
+
+        Assert.NotEmpty(created);
+        foreach (var (path, mode) in created)
+        {
+            var expected = Directory.Exists(path) ? Bulwark.Platform.Security.PrivateFiles.DirectoryMode : Bulwark.Platform.Security.PrivateFiles.FileMode;
+            Assert.True(mode == expected, $"{path} has mode {Convert.ToString((int)mode, 8)}, expected {Convert.ToString((int)expected, 8)}");
+        }
+    }
+
     [Fact]
     public async Task Serve_Sigterm_DeregistersThenExitsZero()
     {

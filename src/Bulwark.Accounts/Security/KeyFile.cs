@@ -1,3 +1,5 @@
+using Bulwark.Platform.Security;
+
 namespace Bulwark.Accounts.Security;
 
 /// <summary>
@@ -13,7 +15,7 @@ internal static class KeyFile
         var directory = Path.GetDirectoryName(fullPath);
         if (!string.IsNullOrEmpty(directory))
         {
-            Directory.CreateDirectory(directory);
+            PrivateFiles.CreateDirectory(directory);
         }
         var temporary = fullPath + "." + Guid.NewGuid().ToString("N") + ".tmp";
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };

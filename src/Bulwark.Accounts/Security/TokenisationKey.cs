@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bulwark.Platform.Security;
 
 namespace Bulwark.Accounts.Security;
 
@@ -35,6 +36,7 @@ internal sealed class TokenisationKey
         {
             created = TryCreate(fullPath);
         }
+        PrivateFiles.RefuseSharedKeyFile(fullPath);
         var bytes = File.ReadAllBytes(fullPath);
         if (bytes.Length != KeyBytes)
         {

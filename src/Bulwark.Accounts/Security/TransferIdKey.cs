@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using Bulwark.Platform.Security;
 
 namespace Bulwark.Accounts.Security;
 
@@ -35,6 +36,7 @@ internal sealed class TransferIdKey
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var fullPath = Path.GetFullPath(path);
         var created = !File.Exists(fullPath) && TryCreate(fullPath);
+        PrivateFiles.RefuseSharedKeyFile(fullPath);
         var (keyId, bytes) = Parse(File.ReadAllText(fullPath), fullPath);
         return new TransferIdKey(keyId, bytes) { Created = created };
     }

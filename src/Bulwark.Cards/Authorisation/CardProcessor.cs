@@ -716,6 +716,67 @@ internal sealed partial class CardProcessor(
             Metadata = { new Dictionary<string, string>(decision.Metadata) },
         }, deadline, cancellationToken);
 
+    /// <summary>
+    /// Warms the authorisation's hold path on this processor's own clients before the link takes
+    /// traffic: the card lookup by PAN (a number no card has: not found), the balance read, and the
+    /// hold's <c>SubmitTransfers</c> with a pending transfer the ledger refuses without writing
+    /// anything (debit and credit both the settlement account: <c>ACCOUNTS_MUST_BE_DIFFERENT</c>).
+    /// A cold process otherwise opens its connections, compiles the code and grows its thread pool
+    /// inside the first authorisations' budget, and answers them in stand-in. No money moves, no
+    /// journal entry is written. Returns how many holds the ledger refused as it should (each one a
+    /// full trip down the path).
+    /// </summary>
+    internal async Task<int> WarmUpAsync(int calls, int concurrency, CancellationToken cancellationToken)
+    {
+        var refused = 0;
+        var settlement = ToProto(options.SettlementAccount);
+        await Parallel.ForEachAsync(Enumerable.Range(0, calls), new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken },
+            async (index, token) =>
+            {
+                var deadline = DateTime.UtcNow + (options.DeadlineBudget * 10);
+                try
+                {
+                    try
+                    {
+                        await accounts.FindCardByPanAsync(new FindCardByPanRequest { Pan = WarmUpPan }, deadline: deadline, cancellationToken: token);
+                    }
+                    catch (RpcException error) when (error.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
+                    {
+                        // Expected: no card has this number.
+                    }
+                    await ledger.GetAccountsAsync(new GetAccountsRequest { Ids = { settlement } }, deadline: deadline, cancellationToken: token);
+                    var result = await SubmitAsync(new Transfer
+                    {
+                        Id = ToProto(CardKeys.Hold(string.Create(CultureInfo.InvariantCulture, $"warm-up/{index}"))),
+                        DebitAccountId = settlement,
+                        CreditAccountId = settlement,
+                        Amount = 1,
+                        Currency = LedgerCurrency,
+                        Code = CardPaymentCode,
+                        Flags = (uint)TransferFlags.Pending,
+                        TimeoutSeconds = 1,
+                    }, deadline, token);
+                    if (result.Status == TransferStatus.Ok)
+                    {
+                        // A transfer from an account to itself moves nothing, but the ledger must never take one.
+                        throw new System.Diagnostics.UnreachableException("The ledger accepted a hold from the settlement account to itself.");
+                    }
+                    if (result.Status == TransferStatus.AccountsMustBeDifferent)
+                    {
+                        Interlocked.Increment(ref refused);
+                    }
+                }
+                catch (RpcException) when (!token.IsCancellationRequested)
+                {
+                    // Warming only: the traffic that follows reports its own failures.
+                }
+            });
+        return refused;
+    }
+
+    /// <summary>All zeros: Luhn-valid, so it passes any format check, and no scheme issues it: the lookup finds nothing.</summary>
+    private const string WarmUpPan = "0000000000000000";
+
     /// <summary>The ledger's transfer with this id, or null.</summary>
     internal async Task<Transfer?> FindTransferAsync(Uint128 id, DateTime deadline, CancellationToken cancellationToken)
     {

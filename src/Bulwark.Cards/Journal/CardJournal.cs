@@ -90,7 +90,7 @@ internal sealed class CardJournal : IDisposable
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
         {
-            Directory.CreateDirectory(directory);
+            Bulwark.Platform.Security.PrivateFiles.CreateDirectory(directory);
         }
         var database = new SqliteDatabase(path);
         _connection = database.Open();

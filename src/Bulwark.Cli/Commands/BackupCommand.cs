@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Bulwark.Cli.Hosting;
 using Bulwark.Ledger;
+using Bulwark.Platform.Security;
 using Bulwark.Storage.Postgres;
 using Microsoft.Data.Sqlite;
 
@@ -12,8 +13,10 @@ namespace Bulwark.Cli.Commands;
 /// <summary>
 /// <c>bulwark backup</c> and <c>bulwark restore</c> for the embedded bank. A backup is taken online
 /// (the bank keeps running) with SQLite's backup API, one consistent snapshot per database, the
-/// ledger last so it holds every ledger account the other databases refer to. Keys are copied
-/// with it: card tokens cannot be found again without the tokenisation key. A bank run with
+/// ledger last so it holds every ledger account the other databases refer to. Keys are NOT in it:
+/// <c>bulwark backup keys</c> copies them into a backup of their own, kept apart (a stolen data
+/// backup then gives no key: the tokens cannot be matched to card numbers, no token can be
+/// signed), and <c>restore --keys</c> brings both together. A bank run with
 /// <c>--store postgres://…</c> keeps its ledger and accounts in PostgreSQL: its backup adds one
 /// <c>pg_dump</c> archive of those schemas (one snapshot of both, taken after the local files so
 /// it holds every ledger account they name), and its restore loads that archive into an empty
@@ -27,6 +30,8 @@ internal static class BackupCommand
     private const string SqliteStore = "sqlite";
     private const string PostgresStore = "postgres";
     private const string LedgerSchema = "ledger";
+    private const string KeysStore = "keys";
+    private const string KeysDirectoryName = "keys";
 
     /// <summary>The PostgreSQL schemas a bank keeps: the ledger's and the accounts service's.</summary>
     private static readonly string[] BankSchemas = ["accounts", "ledger"];
@@ -36,12 +41,14 @@ internal static class BackupCommand
         var data = CommonOptions.Data();
         var to = new Option<DirectoryInfo>("--to") { Description = "New, empty directory to write the backup into.", Required = true };
         var store = CommonOptions.PostgresStore("The bank's PostgreSQL database when it runs with --store postgres://...: its ledger and accounts schemas are dumped (pg_dump, one snapshot) with the local files. Default: " + CommonOptions.StoreVariable + " when set. " + CommonOptions.StoreHelp);
-        var command = new Command("backup", "Back up the bank while it runs: every database (consistent snapshots), keys and the demo population, verified by the ledger check.")
+        var command = new Command("backup", "Back up the bank while it runs: every database (consistent snapshots) and the demo population, verified by the ledger check. Keys are not in it: back them up apart with `bulwark backup keys`.")
         {
             data, to, store,
         };
+        command.Subcommands.Add(CreateBackupKeys());
         command.SetAction(parse =>
         {
+            PrivateFiles.RestrictNewFilesToOwner();
             // Like run and serve: --store, else BULWARK_STORE (a password stays off the command line).
             var url = parse.GetValue(store) ?? Environment.GetEnvironmentVariable(CommonOptions.StoreVariable);
             if (string.IsNullOrEmpty(url))
@@ -58,16 +65,37 @@ internal static class BackupCommand
         return command;
     }
 
+    private static Command CreateBackupKeys()
+    {
+        var data = CommonOptions.Data();
+        var to = new Option<DirectoryInfo>("--to") { Description = "New, empty directory to write the key backup into; keep it apart from the data backups (another volume, another access list).", Required = true };
+        var command = new Command("keys", "Back up the bank's keys (tokenisation, transfer id, token signing) on their own, apart from the data backups. Written owner-only (0700/0600).")
+        {
+            data, to,
+        };
+        command.SetAction(parse =>
+        {
+            PrivateFiles.RestrictNewFilesToOwner();
+            return Guarded("backup keys", () => BackupKeys(parse.GetValue(data)!, parse.GetValue(to)!, Console.Out, Console.Error));
+        });
+        return command;
+    }
+
     public static Command CreateRestore()
     {
         var data = CommonOptions.Data();
         var from = new Option<DirectoryInfo>("--from") { Description = "A directory written by `bulwark backup`.", Required = true };
+        var keys = new Option<DirectoryInfo?>("--keys") { Description = "A directory written by `bulwark backup keys`: the keys to restore with the data (a data backup holds none)." };
         var store = CommonOptions.PostgresStore("For a backup of a bank on PostgreSQL: the empty database to restore its ledger and accounts into (postgres://...).");
-        var command = new Command("restore", "Restore a backup into an empty data directory (and, for a bank on PostgreSQL, an empty database), after checking every file against the backup's manifest and the ledger's invariants. The bank must not be running on that directory.")
+        var command = new Command("restore", "Restore a backup and its keys into an empty data directory (and, for a bank on PostgreSQL, an empty database), after checking every file against the backups' manifests and the ledger's invariants. The bank must not be running on that directory.")
         {
-            data, from, store,
+            data, from, keys, store,
         };
-        command.SetAction(parse => Guarded("restore", () => Restore(parse.GetValue(from)!, parse.GetValue(data)!, Console.Out, Console.Error, parse.GetValue(store))));
+        command.SetAction(parse =>
+        {
+            PrivateFiles.RestrictNewFilesToOwner();
+            return Guarded("restore", () => Restore(parse.GetValue(from)!, parse.GetValue(data)!, Console.Out, Console.Error, parse.GetValue(store), parse.GetValue(keys)));
+        });
         return command;
     }
 
@@ -114,7 +142,7 @@ internal static class BackupCommand
             }
         }
         var created = !to.Exists;
-        to.Create();
+        PrivateFiles.CreateDirectory(to.FullName);
         var exit = 1;
         try
         {
@@ -206,17 +234,64 @@ internal static class BackupCommand
             error.WriteLine(LedgerCommand.Describe(check));
             return 1;
         }
-        var manifest = new BackupManifest(DateTimeOffset.UtcNow, takenFrom, Describe(to.FullName), postgres is null ? SqliteStore : PostgresStore, [.. schemas]);
+        var manifest = new BackupManifest(DateTimeOffset.UtcNow, takenFrom, Describe(to.FullName), postgres is null ? SqliteStore : PostgresStore, [.. schemas]) { KeysApart = true };
         File.WriteAllText(Path.Combine(to.FullName, ManifestName), JsonSerializer.Serialize(manifest, BackupJsonContext.Default.BackupManifest));
         var what = postgres is null ? "" : $" (PostgreSQL schemas {string.Join(", ", schemas)} in {PostgresArchiveName})";
-        output.WriteLine($"backup ok: {manifest.Files.Count} files in {to.FullName}{what}; {LedgerCommand.Describe(check)}");
+        output.WriteLine($"backup ok: {manifest.Files.Count} files in {to.FullName}{what}, no keys (back them up apart: bulwark backup keys); {LedgerCommand.Describe(check)}");
         return 0;
     }
 
-    internal static int Restore(DirectoryInfo from, DirectoryInfo data, TextWriter output, TextWriter error, string? postgresUrl = null)
+    /// <summary>Copies the key files (<see cref="IsKey"/>) into a backup of their own with its manifest.</summary>
+    internal static int BackupKeys(DirectoryInfo data, DirectoryInfo to, TextWriter output, TextWriter error)
     {
-        var manifestPath = Path.Combine(from.FullName, ManifestName);
-        if (!File.Exists(manifestPath))
+        var keys = data.Exists ? KeyFiles(data.FullName).ToList() : [];
+        if (keys.Count == 0)
+        {
+            error.WriteLine($"bulwark backup keys: no key files in {Path.Combine(data.FullName, KeysDirectoryName)}. Pass --data DIR of the bank whose keys to back up.");
+            return 2;
+        }
+        if (to.Exists && to.EnumerateFileSystemInfos().Any())
+        {
+            error.WriteLine($"bulwark backup keys: --to {to.FullName} is not empty; a key backup goes into a new or empty directory.");
+            return 2;
+        }
+        if (IsWithin(to.FullName, data.FullName))
+        {
+            error.WriteLine($"bulwark backup keys: --to {to.FullName} is inside the data directory; keep the keys apart from the data.");
+            return 2;
+        }
+        var created = !to.Exists;
+        PrivateFiles.CreateDirectory(to.FullName);
+        var exit = 1;
+        try
+        {
+            foreach (var key in keys)
+            {
+                var target = Path.Combine(to.FullName, Path.GetRelativePath(data.FullName, key));
+                PrivateFiles.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(key, target);
+            }
+            var manifest = new BackupManifest(DateTimeOffset.UtcNow, data.FullName, Describe(to.FullName), KeysStore);
+            File.WriteAllText(Path.Combine(to.FullName, ManifestName), JsonSerializer.Serialize(manifest, BackupJsonContext.Default.BackupManifest));
+            output.WriteLine($"keys backup ok: {manifest.Files.Count} key files in {to.FullName}; keep it apart from the data backups, as you keep keys.");
+            exit = 0;
+            return exit;
+        }
+        finally
+        {
+            if (exit != 0)
+            {
+                RemoveFailedBackup(to, created);
+            }
+        }
+    }
+
+    private static bool IsWithin(string path, string directory) =>
+        Path.GetRelativePath(directory, path) is var relative && relative != ".." && !relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) && !Path.IsPathRooted(relative);
+
+    internal static int Restore(DirectoryInfo from, DirectoryInfo data, TextWriter output, TextWriter error, string? postgresUrl = null, DirectoryInfo? keysFrom = null)
+    {
+        if (!File.Exists(Path.Combine(from.FullName, ManifestName)))
         {
             error.WriteLine($"bulwark restore: {from.FullName} is not a backup (no {ManifestName}).");
             return 2;
@@ -226,34 +301,19 @@ internal static class BackupCommand
             error.WriteLine($"bulwark restore: --data {data.FullName} is not empty. Stop the bank, move that directory aside, and restore into an empty one.");
             return 2;
         }
-        BackupManifest? manifest;
-        try
+        if (ReadVerified(from, error) is not { } manifest)
         {
-            manifest = JsonSerializer.Deserialize(File.ReadAllText(manifestPath), BackupJsonContext.Default.BackupManifest);
-        }
-        catch (JsonException problem)
-        {
-            error.WriteLine($"bulwark restore: {manifestPath} is not a valid manifest: {problem.Message}");
             return 1;
         }
-        if (manifest?.Files is not { Count: > 0 } files || files.Any(f => f.Path is null || f.Sha256 is null || Path.IsPathRooted(f.Path) || f.Path.Split('/').Contains("..")))
+        var files = manifest.Files;
+        if (manifest.Store == KeysStore)
         {
-            error.WriteLine($"bulwark restore: {manifestPath} lists no files or a file outside the backup.");
-            return 1;
+            error.WriteLine($"bulwark restore: {from.FullName} is a key backup; pass it as --keys, with --from naming the data backup.");
+            return 2;
         }
-        var actual = Describe(from.FullName).ToDictionary(f => f.Path, StringComparer.Ordinal);
-        foreach (var expected in files)
+        if (KeysToRestore(manifest, from, keysFrom, error, out var keys) is var refused and not 0)
         {
-            if (!actual.TryGetValue(expected.Path, out var found))
-            {
-                error.WriteLine($"bulwark restore: {expected.Path} is listed in the manifest but missing from the backup.");
-                return 1;
-            }
-            if (found.Sha256 != expected.Sha256 || found.Bytes != expected.Bytes)
-            {
-                error.WriteLine($"bulwark restore: {expected.Path} does not match the manifest (changed or damaged since the backup).");
-                return 1;
-            }
+            return refused;
         }
         var onPostgres = manifest.Store == PostgresStore;
         if (onPostgres && postgresUrl is null)
@@ -287,12 +347,13 @@ internal static class BackupCommand
         // Copy into a sibling directory first and rename it into place, so a failure half-way
         // never leaves a half-restored bank at --data.
         var staging = data.FullName.TrimEnd(Path.DirectorySeparatorChar) + ".restoring-" + Guid.NewGuid().ToString("n")[..8];
-        var local = files.Where(file => file.Path != PostgresArchiveName).ToList();
-        foreach (var file in local)
+        var local = files.Where(file => file.Path != PostgresArchiveName).Select(file => (Source: from.FullName, file.Path))
+            .Concat(keys.Select(file => (Source: keysFrom!.FullName, file.Path)));
+        foreach (var (source, path) in local)
         {
-            var target = Path.Combine(staging, file.Path);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(Path.Combine(from.FullName, file.Path), target);
+            var target = Path.Combine(staging, path);
+            PrivateFiles.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(Path.Combine(source, path), target);
         }
         if (postgres is not null)
         {
@@ -321,9 +382,97 @@ internal static class BackupCommand
         }
         Directory.Move(staging, data.FullName);
         var into = postgres is null ? data.FullName : $"{data.FullName} and {PostgresConnections.Describe(postgres)}";
-        output.WriteLine($"restore ok: {files.Count} files from {from.FullName} into {into} (backup taken {manifest.TakenAt:u}); {LedgerCommand.Describe(check!)}");
+        var withKeys = keysFrom is null ? "" : $" and {keys.Count} key files from {keysFrom.FullName}";
+        output.WriteLine($"restore ok: {files.Count} files from {from.FullName}{withKeys} into {into} (backup taken {manifest.TakenAt:u}); {LedgerCommand.Describe(check!)}");
         return 0;
     }
+
+    /// <summary>
+    /// The key files to restore with the backup: none for an older backup that holds its keys, else
+    /// those of the key backup at <paramref name="keysFrom"/>, checked against its manifest. Returns 0,
+    /// or the exit code after saying why on <paramref name="error"/>.
+    /// </summary>
+    private static int KeysToRestore(BackupManifest manifest, DirectoryInfo from, DirectoryInfo? keysFrom, TextWriter error, out IReadOnlyList<BackupFile> keys)
+    {
+        keys = [];
+        if (manifest.KeysApart && keysFrom is null)
+        {
+            error.WriteLine($"bulwark restore: {from.FullName} holds no keys (they are backed up apart, by `bulwark backup keys`); pass --keys DIR naming that key backup.");
+            return 2;
+        }
+        if (keysFrom is null)
+        {
+            return 0;
+        }
+        if (!manifest.KeysApart)
+        {
+            error.WriteLine($"bulwark restore: {from.FullName} was taken with its keys in it; restore it without --keys.");
+            return 2;
+        }
+        if (!File.Exists(Path.Combine(keysFrom.FullName, ManifestName)))
+        {
+            error.WriteLine($"bulwark restore: --keys {keysFrom.FullName} is not a key backup (no {ManifestName}).");
+            return 2;
+        }
+        if (ReadVerified(keysFrom, error) is not { } keysManifest)
+        {
+            return 1;
+        }
+        if (keysManifest.Store != KeysStore || keysManifest.Files.Any(file => !IsKey(file.Path)))
+        {
+            error.WriteLine($"bulwark restore: --keys {keysFrom.FullName} is not a key backup (written by `bulwark backup keys`).");
+            return 2;
+        }
+        keys = keysManifest.Files;
+        return 0;
+    }
+
+    /// <summary>The backup's manifest, every file in it checked (size and SHA-256); null after saying why on <paramref name="error"/>.</summary>
+    private static BackupManifest? ReadVerified(DirectoryInfo from, TextWriter error)
+    {
+        var manifestPath = Path.Combine(from.FullName, ManifestName);
+        BackupManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize(File.ReadAllText(manifestPath), BackupJsonContext.Default.BackupManifest);
+        }
+        catch (JsonException problem)
+        {
+            error.WriteLine($"bulwark restore: {manifestPath} is not a valid manifest: {problem.Message}");
+            return null;
+        }
+        if (manifest?.Files is not { Count: > 0 } files || files.Any(f => f.Path is null || f.Sha256 is null || Path.IsPathRooted(f.Path) || f.Path.Split('/').Contains("..")))
+        {
+            error.WriteLine($"bulwark restore: {manifestPath} lists no files or a file outside the backup.");
+            return null;
+        }
+        var actual = Describe(from.FullName).ToDictionary(f => f.Path, StringComparer.Ordinal);
+        foreach (var expected in files)
+        {
+            if (!actual.TryGetValue(expected.Path, out var found))
+            {
+                error.WriteLine($"bulwark restore: {expected.Path} is listed in the manifest but missing from the backup.");
+                return null;
+            }
+            if (found.Sha256 != expected.Sha256 || found.Bytes != expected.Bytes)
+            {
+                error.WriteLine($"bulwark restore: {expected.Path} does not match the manifest (changed or damaged since the backup).");
+                return null;
+            }
+        }
+        return manifest;
+    }
+
+    /// <summary>Key files: everything under <c>keys/</c> (tokenisation, transfer id and signing keys) and any <c>*.key</c>.</summary>
+    private static bool IsKey(string relativePath) =>
+        relativePath.StartsWith(KeysDirectoryName + "/", StringComparison.Ordinal)
+        || relativePath.StartsWith(KeysDirectoryName + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+        || relativePath.EndsWith(".key", StringComparison.Ordinal);
+
+    private static IEnumerable<string> KeyFiles(string directory) =>
+        Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+            .Where(path => IsKey(Path.GetRelativePath(directory, path)) && !path.EndsWith(".tmp", StringComparison.Ordinal))
+            .OrderBy(path => path, StringComparer.Ordinal);
 
     private static void BackupDatabase(string source, string target)
     {
@@ -335,8 +484,8 @@ internal static class BackupCommand
     }
 
     /// <summary>
-    /// Keys and small state files: everything but the databases and their WAL and shared-memory files,
-    /// and lock files (<see cref="BankLock.FileName"/>): a running bank holds its lock exclusively, so
+    /// Small state files: everything but the databases and their WAL and shared-memory files, the
+    /// keys (<see cref="IsKey"/>: backed up apart by <c>bulwark backup keys</c>), and lock files (<see cref="BankLock.FileName"/>): a running bank holds its lock exclusively, so
     /// it cannot be read, and a restored bank takes a fresh one.
     /// </summary>
     private static IEnumerable<string> PlainFiles(string directory) =>
@@ -348,6 +497,7 @@ internal static class BackupCommand
                 && !relative.EndsWith(".tmp", StringComparison.Ordinal)
                 && !relative.EndsWith(".lock", StringComparison.Ordinal)
                 && relative != ManifestName
+                && !IsKey(relative)
                 && !relative.StartsWith("logs", StringComparison.Ordinal))
             .OrderBy(path => path, StringComparer.Ordinal);
 
@@ -368,9 +518,13 @@ internal static class BackupCommand
 
 internal sealed record BackupFile(string Path, long Bytes, string Sha256);
 
-/// <param name="Store">sqlite (everything in the files) or postgres (ledger and accounts in <c>postgres.dump</c>); absent in older manifests, meaning sqlite.</param>
+/// <param name="Store">keys (a key backup), sqlite (everything in the files) or postgres (ledger and accounts in <c>postgres.dump</c>); absent in older manifests, meaning sqlite.</param>
 /// <param name="Schemas">The PostgreSQL schemas in the archive.</param>
-internal sealed record BackupManifest(DateTimeOffset TakenAt, string Source, IReadOnlyList<BackupFile> Files, string? Store = null, IReadOnlyList<string>? Schemas = null);
+internal sealed record BackupManifest(DateTimeOffset TakenAt, string Source, IReadOnlyList<BackupFile> Files, string? Store = null, IReadOnlyList<string>? Schemas = null)
+{
+    /// <summary>True when the keys were left out (backed up apart by <c>bulwark backup keys</c>); false in older backups, which hold them.</summary>
+    public bool KeysApart { get; init; }
+}
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(BackupManifest))]

@@ -74,6 +74,8 @@ internal static class RunCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            // Everything the bank writes under --data is private to its user (docs/internals/security.md).
+            Bulwark.Platform.Security.PrivateFiles.RestrictNewFilesToOwner();
             var (postgres, storeError) = CommonOptions.PostgresConnectionString(parse.GetValue(store));
             if (storeError is not null)
             {
@@ -128,7 +130,18 @@ internal static class RunCommand
             await Console.Error.WriteLineAsync($"bulwark run: another bank is running on {settings.Paths.DataDirectory} ({holder}). Stop it, or pass --data for another directory.");
             return 2;
         }
-        await using var app = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort);
+        WebApplication built;
+        try
+        {
+            built = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort);
+        }
+        catch (Exception error) when (error is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException)
+        {
+            // The edge reads its signing keys while the host is built: a key file others can read stops it here.
+            await Console.Error.WriteLineAsync($"bulwark run: the bank could not start: {Messages(error)}");
+            return 2;
+        }
+        await using var app = built;
         try
         {
             await app.StartAsync(cancellationToken);
@@ -171,12 +184,12 @@ internal static class RunCommand
         }
         var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), app.Services.GetRequiredService<LedgerClient>(), population, population.TrafficSeed(settings.Seed));
         var cardTraffic = settings.CardRate > 0
-            ? new CardTraffic(cardLink, population, settings.CardRate, population.TrafficSeed(settings.Seed), settings.Paths.Clearing)
+            ? new CardTraffic(cardLink, population, settings.CardRate, population.TrafficSeed(settings.Seed), settings.Paths.SchemeClearing)
             : null;
         if (settings.Rate > 0 || settings.CardRate > 0)
         {
             // Before taking traffic: a cold process would answer the first card authorisations in stand-in.
-            await WarmUpAsync(workload, stop.Token);
+            await WarmUpAsync(workload, app.Services.GetRequiredService<Bulwark.Cards.CardsWarmUp>(), stop.Token);
         }
         var started = Stopwatch.GetTimestamp();
         var running = settings.Rate > 0 ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
@@ -233,11 +246,12 @@ internal static class RunCommand
         }
     }
 
-    private static async Task WarmUpAsync(BankWorkload workload, CancellationToken cancellationToken)
+    private static async Task WarmUpAsync(BankWorkload workload, Bulwark.Cards.CardsWarmUp cards, CancellationToken cancellationToken)
     {
         try
         {
-            await workload.WarmUpAsync(cancellationToken);
+            // The card hold path too: the scheme's first authorisations follow at once.
+            await Task.WhenAll(workload.WarmUpAsync(cancellationToken), cards.WarmUpAsync(cancellationToken));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -344,7 +358,7 @@ internal static class RunCommand
             {
                 await output.WriteLineAsync(line);
             }
-            foreach (var file in ClearingFilesSince(paths.Clearing, DateTime.UtcNow - elapsed))
+            foreach (var file in ClearingFilesSince(paths.SchemeClearing, DateTime.UtcNow - elapsed))
             {
                 await output.WriteLineAsync($"Clearing file: {file}   (post it with: bulwark cards clear {file} --data {paths.DataDirectory})");
             }

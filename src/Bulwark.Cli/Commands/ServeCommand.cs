@@ -40,6 +40,8 @@ internal static class ServeCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            // Everything this instance writes under --data is private to its user (docs/internals/security.md).
+            Bulwark.Platform.Security.PrivateFiles.RestrictNewFilesToOwner();
             var (postgres, storeError) = CommonOptions.PostgresConnectionString(parse.GetValue(store));
             if (storeError is not null)
             {
@@ -110,7 +112,7 @@ internal static class ServeCommand
             return await NeverReadyAsync(serviceName, version, cancellationToken);
         }
 
-        Directory.CreateDirectory(dataDirectory);
+        Bulwark.Platform.Security.PrivateFiles.CreateDirectory(dataDirectory);
         var snapshotPath = Path.Combine(dataDirectory, $"discovery-{serviceName}.json");
         using var loggerFactory = LoggerFactory.Create(logging => logging
             .AddSimpleConsole(console =>
@@ -180,7 +182,16 @@ internal static class ServeCommand
             ServiceName = served.Name,
         }, registry);
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
-        served.Add(builder.Services, new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink)));
+        try
+        {
+            served.Add(builder.Services, new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink)));
+        }
+        catch (Exception exception) when (exception is IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            // The edge reads its signing keys here: a key file others can read stops it with one line.
+            await Console.Error.WriteLineAsync($"bulwark serve: {served.Name} could not start: {exception.Message}");
+            return 2;
+        }
         builder.Services.AddEtcdDiscoveryReadiness(registry);
         await using var app = builder.Build();
         app.UsePlatform();

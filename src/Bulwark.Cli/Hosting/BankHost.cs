@@ -25,8 +25,21 @@ public sealed record BankPaths(string DataDirectory)
 
     public string CardsJournal => Path.Combine(DataDirectory, "cards-journal.db");
 
+    /// <summary>
+    /// Where the bank keeps its record of each clearing file it ingested: the file with every card
+    /// number reduced to its last four digits (the full numbers never stay in the bank's data).
+    /// </summary>
+    public string ClearingReceived => Path.Combine(DataDirectory, "clearing");
+
+    /// <summary>
+    /// The scheme simulator's own directory in <c>bulwark run</c>: beside the data directory, not in it
+    /// (<c>.bulwark-scheme</c> for <c>.bulwark</c>). The scheme is a peer outside the bank; its
+    /// clearing files carry full card numbers, which the bank reads but does not keep.
+    /// </summary>
+    public string SchemeDirectory => Path.TrimEndingDirectorySeparator(Path.GetFullPath(DataDirectory)) + "-scheme";
+
     /// <summary>Where the scheme simulator of <c>bulwark run</c> writes its clearing files.</summary>
-    public string Clearing => Path.Combine(DataDirectory, "clearing");
+    public string SchemeClearing => Path.Combine(SchemeDirectory, "clearing");
 }
 
 /// <summary>
@@ -38,7 +51,7 @@ public static class BankHost
     public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning, string? ledgerPostgres = null, int cardLinkPort = 0)
     {
         ArgumentNullException.ThrowIfNull(paths);
-        Directory.CreateDirectory(paths.DataDirectory);
+        Bulwark.Platform.Security.PrivateFiles.CreateDirectory(paths.DataDirectory);
         var registry = new InMemoryServiceRegistry();
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
         {

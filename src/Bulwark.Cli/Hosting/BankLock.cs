@@ -21,7 +21,7 @@ public sealed class BankLock : IDisposable
     /// <summary>Takes the lock, or returns null with the holder's description when another process has it.</summary>
     public static BankLock? TryAcquire(string dataDirectory, out string holder)
     {
-        Directory.CreateDirectory(dataDirectory);
+        Bulwark.Platform.Security.PrivateFiles.CreateDirectory(dataDirectory);
         var path = Path.Combine(dataDirectory, FileName);
         FileStream stream;
         try

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Bulwark.Platform.Security;
 
 namespace Bulwark.Edge.Authentication;
 
@@ -24,6 +25,7 @@ internal static class SigningKeyFile
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var fullPath = Path.GetFullPath(path);
+        PrivateFiles.RefuseSharedKeyFile(fullPath);
         var length = new FileInfo(fullPath).Length;
         if (length > EdgeLimits.SigningKeyBytesMax)
         {
@@ -44,7 +46,7 @@ internal static class SigningKeyFile
         var directory = Path.GetDirectoryName(fullPath);
         if (!string.IsNullOrEmpty(directory))
         {
-            Directory.CreateDirectory(directory);
+            PrivateFiles.CreateDirectory(directory);
         }
         // Written to a private temporary file and moved into place, so a concurrent starter never
         // reads a half-written key and the key is never readable by others, not even for a moment.

@@ -40,6 +40,7 @@ internal sealed partial class LedgerWriter
     private long _batch;
     private long _now;
     private bool _sweepAgain;
+    private long _probeFailureLoggedAt;
 
     public LedgerWriter(ILedgerStore store, LedgerOptions options, TimeProvider time, LedgerMetrics metrics, ILogger logger,
         ChannelReader<WriterItem> queue, Action sweepTaken, LedgerCommitHealth health)
@@ -133,6 +134,12 @@ internal sealed partial class LedgerWriter
                 Decide(item);
             }
             BuildCommit();
+            if (_commit.IsEmpty && !_health.CanCommit && items.Exists(item => item.Kind == WriterItemKind.Sweep))
+            {
+                // Not ready since a failed commit: the periodic sweep also probes, so readiness comes
+                // back once the store commits again, without waiting for a customer's write.
+                _commit.ProbeAtUnixMs = Math.Max(_now, 1);
+            }
             CheckBatchInvariants();
             var started = Stopwatch.GetTimestamp();
             // Also when empty: the store may hold the batch's lookups in a transaction it ends here.
@@ -140,7 +147,7 @@ internal sealed partial class LedgerWriter
             _metrics.BatchCommitted(items.Count, Stopwatch.GetElapsedTime(started));
             if (!_commit.IsEmpty)
             {
-                // Only a commit that wrote proves the store can write (an empty one is a no-op).
+                // Only a commit that wrote proves the store can write (an empty one is a no-op); a probe writes.
                 _health.CommitSucceeded();
             }
             if (_commit.NewOwedLegs.Count > 0)
@@ -256,7 +263,14 @@ internal sealed partial class LedgerWriter
         }
         else
         {
-            LogBatchFailed(error, items.Count);
+            if (_commit.ProbeAtUnixMs == 0)
+            {
+                LogBatchFailed(error, items.Count);
+            }
+            else
+            {
+                LogProbeFailedAtMostEveryMinute(error);
+            }
             _health.CommitFailed(error);
             reported = new LedgerUnavailableException(
                 "The ledger could not commit the batch holding this request; nothing of it was written, and retrying with the same ids is safe.", error);
@@ -271,7 +285,8 @@ internal sealed partial class LedgerWriter
                 owner.Fail(owner.AnyCommitted ? reportedPartly : reported);
             }
         }
-        _sweepAgain = items.Exists(item => item.Kind == WriterItemKind.Sweep);
+        // A failed probe waits for the next sweep tick: retrying it at once would spin on a broken disk.
+        _sweepAgain = items.Exists(item => item.Kind == WriterItemKind.Sweep) && _commit.ProbeAtUnixMs == 0;
         try
         {
             Load();
@@ -283,6 +298,17 @@ internal sealed partial class LedgerWriter
             _cacheValid = false;
             LogReloadFailed(reloadError);
         }
+    }
+
+    private void LogProbeFailedAtMostEveryMinute(Exception error)
+    {
+        var now = _time.GetTimestamp();
+        if (_probeFailureLoggedAt != 0 && _time.GetElapsedTime(_probeFailureLoggedAt, now) < TimeSpan.FromSeconds(LedgerLimits.ProbeFailureLogIntervalSeconds))
+        {
+            return;
+        }
+        _probeFailureLoggedAt = now;
+        LogProbeFailed(error.GetType().Name, error.Message);
     }
 
     private void ClearBatch()
@@ -362,6 +388,9 @@ internal sealed partial class LedgerWriter
 
     [LoggerMessage(EventId = 1402, Level = LogLevel.Critical, Message = "A ledger batch of {Items} items broke a money invariant and was not written: this is a bug")]
     private partial void LogInvariantViolated(Exception error, int items);
+
+    [LoggerMessage(EventId = 1404, Level = LogLevel.Warning, Message = "The ledger's commit probe failed ({ErrorType}: {Error}); still not ready. Logged at most once a minute while it fails")]
+    private partial void LogProbeFailed(string errorType, string error);
 
     [LoggerMessage(EventId = 1403, Level = LogLevel.Critical, Message = "The ledger could not reload its cache from the store; it will try again before the next batch")]
     private partial void LogReloadFailed(Exception error);

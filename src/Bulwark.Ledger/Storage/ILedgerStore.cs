@@ -123,11 +123,20 @@ public sealed class LedgerCommit
     /// <summary>Owed legs settled in this batch: delivered, or returned to the debit account.</summary>
     public List<(UInt128 Id, OwedLegState State)> SettledOwedLegs { get; } = [];
 
+    /// <summary>
+    /// Non-zero on a probe: a batch with no rows of its own that must still write and commit, to
+    /// prove the store commits again (<see cref="Engine.LedgerCommitHealth"/>). SQLite records the
+    /// time in <c>ledger_meta</c> (<c>commit_probe</c>); PostgreSQL runs the batch's epoch fence, whose
+    /// row lock makes the transaction a durable commit. No money row is touched.
+    /// </summary>
+    public long ProbeAtUnixMs { get; set; }
+
     public bool IsEmpty => NewAccounts.Count == 0 && NewTransfers.Count == 0 && ChangedHolds.Count == 0 && Balances.Count == 0
-        && NewOwedLegs.Count == 0 && SettledOwedLegs.Count == 0;
+        && NewOwedLegs.Count == 0 && SettledOwedLegs.Count == 0 && ProbeAtUnixMs == 0;
 
     public void Clear()
     {
+        ProbeAtUnixMs = 0;
         NewAccounts.Clear();
         NewTransfers.Clear();
         ChangedHolds.Clear();

@@ -237,6 +237,10 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 writer.SettleOwedLeg(id, state);
             }
+            if (commit.ProbeAtUnixMs != 0)
+            {
+                writer.WriteProbe(commit.ProbeAtUnixMs);
+            }
             writer.CommitBatch();
         }
         catch
@@ -427,6 +431,8 @@ public sealed class SqliteLedgerStore : ILedgerStore
         {
             return;
         }
+        // Empty and owner-only first: SQLite would create it 0644, and its -wal and -shm files take its mode.
+        SqliteDatabase.CreatePrivateFile(path);
         var connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -558,6 +564,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
             }
             InBatch = false;
         }
+
+        /// <summary>The probe's write: one small row, so that the commit has a page to make durable.</summary>
+        public void WriteProbe(long unixMs) =>
+            Exec(string.Create(CultureInfo.InvariantCulture,
+                $"INSERT INTO ledger_meta (key, value) VALUES ('commit_probe', {unixMs}) ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
 
         private void Exec(string sql)
         {

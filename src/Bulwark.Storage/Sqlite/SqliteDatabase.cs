@@ -21,7 +21,7 @@ public sealed class SqliteDatabase
         var directory = System.IO.Path.GetDirectoryName(Path);
         if (!string.IsNullOrEmpty(directory))
         {
-            Directory.CreateDirectory(directory);
+            CreatePrivateDirectory(directory);
         }
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -35,9 +35,48 @@ public sealed class SqliteDatabase
 
     public string Path { get; }
 
+    /// <summary>
+    /// A new database starts as an empty file of mode 0600 (call this before anything else creates the file) (SQLite takes an empty file for a new
+    /// database), because SQLite would create it 0644; its -wal and -shm files are then created with
+    /// the database file's mode (SQLite's own rule), so all three stay private to the bank's user.
+    /// </summary>
+    public static void CreatePrivateFile(string path)
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(path))
+        {
+            return;
+        }
+        try
+        {
+            using var created = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Another connection created it first: SQLite opens whatever is there.
+        }
+    }
+
+    private static void CreatePrivateDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
     /// <summary>Opens a connection with the durability and locking settings applied.</summary>
     public SqliteConnection Open()
     {
+        CreatePrivateFile(Path);
         var connection = new SqliteConnection(_connectionString);
         try
         {

@@ -125,6 +125,11 @@ public sealed class TransferIdTests
         var directory = AccountsTestHost.NewDirectory();
         Directory.CreateDirectory(Path.Combine(directory, "keys"));
         await File.WriteAllTextAsync(Path.Combine(directory, "keys", "transfer-id.key"), "0 abc\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            // Owner-only, so that the start is refused for the content, not the mode.
+            File.SetUnixFileMode(Path.Combine(directory, "keys", "transfer-id.key"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
         try
         {
             var error = await Assert.ThrowsAnyAsync<Exception>(() => AccountsTestHost.StartAsync(directory));

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Bulwark.Iso8583;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Bulwark.Cards.Tests.Link;
 
@@ -31,6 +33,36 @@ public sealed class CardLinkServerTests
         Assert.False(refused.Has(Iso8583Fields.AuthorizationIdResponse));
         Assert.Equal(Iso8583ResponseCodes.IssuerUnavailable, echo.GetResponseCode());
         Assert.Equal(0, (await bank.CustomerAccountAsync()).DebitsPending);
+    }
+
+    [Fact]
+    public async Task LinkStopsWhileAHoldWaitsOnTheLedger_AbandonedInOneLogLineWithoutAStackTrace()
+    {
+        var logs = new LogCapture();
+        await using var bank = await CardsBank.StartAsync(logs: logs);
+        await using var scheme = await bank.ConnectAsync();
+        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 100, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+        // The ledger now takes 3 s per hold, inside the 5 s budget: the next hold is in flight when the bank stops.
+        bank.Slow.On = true;
+        await scheme.SendAsync(Messages.Authorisation(bank.Pan, 200, Messages.NextStan(), bank.Expiry));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        // The link stops first (the ledger and accounts keep serving): that cancels its requests, and
+        // with them their ledger calls, which fail with gRPC CANCELLED.
+        var link = bank.Services.GetServices<IHostedService>().Single(service => service.GetType().Name == "CardLinkServer");
+        using (var bound = new CancellationTokenSource(StopBound))
+        {
+            await link.StopAsync(bound.Token);
+        }
+        await bank.AssertMoneyConservedAsync();
+
+        var cards = logs.Entries.Where(entry => entry.Category.StartsWith("Bulwark.Cards", StringComparison.Ordinal)).ToList();
+        var abandoned = Assert.Single(cards, entry => entry.EventId == 4014);
+        Assert.Null(abandoned.Exception);
+        Assert.DoesNotContain('\n', abandoned.Text);
+        Assert.StartsWith("Card link: request 0100 abandoned", abandoned.Text, StringComparison.Ordinal);
+        // Not also (or instead) logged as a failure with its stack trace.
+        Assert.DoesNotContain(cards, entry => entry.EventId == 4009 || entry.Text.Contains("   at ", StringComparison.Ordinal));
     }
 
     [Fact]

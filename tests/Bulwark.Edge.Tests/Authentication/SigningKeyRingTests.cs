@@ -14,9 +14,13 @@ public sealed class SigningKeyRingTests
 
     private static void AddKey(string firstKeyPath, string keyId)
     {
-        // As the runbook says: written aside, then moved into place in one step.
+        // As the runbook says: written aside, owner-only (umask 077), then moved into place in one step.
         var path = Path.Combine(Path.GetDirectoryName(firstKeyPath)!, $"edge-signing.{keyId}.key");
         File.WriteAllBytes(path + ".tmp", RandomNumberGenerator.GetBytes(64));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path + ".tmp", UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
         File.Move(path + ".tmp", path);
     }
 

@@ -58,6 +58,24 @@ public abstract class LedgerStoreContractTests
     }
 
     [Fact]
+    public void Commit_ProbeOnly_CommitsAndChangesNoLedgerRow()
+    {
+        var location = NewLocation();
+        using var store = OpenStore(location);
+        store.Open(Partitions);
+        store.Commit(AccountsAndTransfers());
+        var accounts = store.LoadAccounts().OrderBy(a => a.Id).ToList();
+        var position = store.LoadPosition();
+
+        store.Commit(new LedgerCommit { ProbeAtUnixMs = 1_700_000_000_000 });
+        store.Commit(new LedgerCommit { ProbeAtUnixMs = 1_700_000_001_000 });
+
+        Assert.Equal(accounts, store.LoadAccounts().OrderBy(a => a.Id).ToList());
+        Assert.Equal(position, store.LoadPosition());
+        Assert.True(Check(location).Ok);
+    }
+
+    [Fact]
     public async Task Commit_RowsComeBackExactly_ToWriterAndReaders()
     {
         using var store = OpenStore(NewLocation());

@@ -23,6 +23,20 @@ public sealed class SqliteLedgerStoreTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void NewDatabase_FileWalAndSharedMemory_OwnerOnly()
+    {
+        var path = _directory.File("private.db");
+        using var store = new SqliteLedgerStore(path);
+        store.Open(4);
+
+        // Read while open: the -wal and -shm files go when the last connection closes.
+        var modes = new[] { path, path + "-wal", path + "-shm" }.Select(file => (file, File.GetUnixFileMode(file))).ToList();
+
+        Assert.All(modes, entry => Assert.Equal((entry.file, UnixFileMode.UserRead | UnixFileMode.UserWrite), entry));
+    }
+
+    [Fact]
     public void ExistingDatabaseWithDefaultPages_OpensAndKeepsThem()
     {
         var path = _directory.File("old.db");

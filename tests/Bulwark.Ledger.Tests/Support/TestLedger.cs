@@ -44,7 +44,7 @@ public sealed class TestLedger : IAsyncDisposable
     /// </summary>
     public static async Task<TestLedger> StartAsync(bool inMemory = false, Func<ILedgerStore, ILedgerStore>? wrapStore = null,
         LedgerOptions? options = null, TempDirectory? directory = null, FakeTimeProvider? time = null, string? postgres = null,
-        int? partitions = null)
+        int? partitions = null, Microsoft.Extensions.Logging.ILogger<LedgerEngine>? logger = null)
     {
         var ownsDirectory = directory is null;
         directory ??= new TempDirectory(inMemory);
@@ -67,7 +67,7 @@ public sealed class TestLedger : IAsyncDisposable
         {
             store = wrapStore(store);
         }
-        var engine = new LedgerEngine(options, store, time);
+        var engine = new LedgerEngine(options, store, time, logger);
         await engine.StartAsync();
         return new TestLedger(directory, ownsDirectory, engine, time, path, postgres);
     }
