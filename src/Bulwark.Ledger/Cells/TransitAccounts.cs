@@ -5,24 +5,24 @@ namespace Bulwark.Ledger.Cells;
 
 /// <summary>
 /// The ledger's own accounts through which transfers between partitions pass: one per partition
-/// and currency, in that partition (docs/internals/cells.md). Their ids carry the reserved top
-/// byte 0xFF, which no client may use for an account, and are found by a deterministic search so
-/// that the partitioner (a hash that never changes) places each in its own partition.
+/// and currency, in that partition (docs/internals/cells.md). Their ids carry a reserved top 64 bits
+/// ("\xFFTRANSIT"), which no client may use for an account (a random id has them with odds of
+/// 2^-64; reserving a whole byte would refuse one random id in 256), and are found by a
+/// deterministic search so that the partitioner (a hash that never changes) places each in its
+/// own partition.
 /// </summary>
 public static class TransitAccounts
 {
     /// <summary>The chart-of-accounts code of transit accounts.</summary>
     public const uint Code = 0xFFFF_0001;
 
-    /// <summary>Account ids with this top byte are the ledger's; CreateAccounts refuses them.</summary>
-    public const byte ReservedTopByte = 0xFF;
-
     // "\xFFTRANSIT" in the top 64 bits; the currency and a counter in the low 64.
     private const ulong Tag = 0xFF54_5241_4E53_4954;
 
     private static readonly ConcurrentDictionary<(int Partition, string Currency, int Count), UInt128> Ids = new();
 
-    public static bool IsReserved(UInt128 accountId) => (byte)(accountId >> 120) == ReservedTopByte;
+    /// <summary>Account ids with the transit tag are the ledger's; CreateAccounts refuses them.</summary>
+    public static bool IsReserved(UInt128 accountId) => IsTransit(accountId);
 
     public static bool IsTransit(UInt128 accountId) => (ulong)(accountId >> 64) == Tag;
 

@@ -183,6 +183,22 @@ public sealed class CellTests
     }
 
     [Fact]
+    public async Task CreateAccount_TransitTaggedId_ReservedButOtherIdsWithTheSameTopByteAreNot()
+    {
+        await using var ledger = await TestLedger.StartAsync(partitions: Partitions);
+        var transit = TransitAccounts.IdOf(3, TestLedger.Currency, Partitions);
+        var sameTopByte = (UInt128.MaxValue >> 8) | ((UInt128)0xFF << 120);
+
+        var results = await ledger.Engine.CreateAccountsAsync(
+        [
+            new LedgerAccount { Id = transit, Currency = TestLedger.Currency, Code = 1 },
+            new LedgerAccount { Id = sameTopByte, Currency = TestLedger.Currency, Code = 1 },
+        ]);
+
+        Assert.Equal([CreateAccountStatus.IdReserved, CreateAccountStatus.Ok], results.Select(result => result.Status));
+    }
+
+    [Fact]
     public async Task Start_OnAnotherCellsStore_RefusedNamingTheCell()
     {
         using var directory = new TempDirectory(inMemory: false);
