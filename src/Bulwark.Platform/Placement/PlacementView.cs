@@ -38,6 +38,7 @@ public sealed partial class PlacementView : IHostedService, IAsyncDisposable
     private Task? _watch;
     private Task<PlacementMap?>? _refresh;
     private long _lastRefreshTimestamp;
+    private int _disposed;
 
     public PlacementView(IPlacementStore store, TimeProvider time, ILogger<PlacementView> logger, PlacementViewOptions? options = null, IMeterFactory? meterFactory = null)
     {
@@ -332,6 +333,11 @@ public sealed partial class PlacementView : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed by the container once as a singleton and once as a hosted service.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_watch is { } watch)
         {
