@@ -29,4 +29,19 @@ public static class BulwarkServiceCollectionExtensions
         }
         return services.AddSingleton(provider => create(provider.GetRequiredService<IServiceChannelFactory>().GetChannel(service)));
     }
+
+    /// <summary>
+    /// Routes every call to <paramref name="service"/> through the invoker <paramref name="create"/>
+    /// makes (once per process): <c>GetChannel(service)</c> returns it, so every client registered with
+    /// <see cref="AddServiceClient"/> or made from that channel goes through it unchanged. The
+    /// router reaches the parts of the service through the function it is given
+    /// (<c>channelFor("ledger-a")</c>: that service's discovery channel, retrying the methods
+    /// <paramref name="service"/>'s contract declares safe).
+    /// </summary>
+    public static IServiceCollection AddServiceRouter(this IServiceCollection services, string service, Func<IServiceProvider, Func<string, CallInvoker>, CallInvoker> create)
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        ArgumentException.ThrowIfNullOrWhiteSpace(service);
+        return services.AddSingleton(new ServiceRouter(service, create));
+    }
 }
