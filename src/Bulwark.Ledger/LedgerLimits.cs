@@ -66,6 +66,12 @@ public static class LedgerLimits
     /// <summary>How often delivery looks for owed legs when nothing woke it: a safety net, since a batch that owes legs wakes it.</summary>
     public const int CreditLegDeliveryIdleMilliseconds = 1_000;
 
+    /// <summary>
+    /// How long a transfer to another cell's account waits for its credit leg to be delivered
+    /// before it is answered anyway (OK: the leg is durable and delivered soon after).
+    /// </summary>
+    public const int CreditLegWaitMilliseconds = 2_000;
+
     /// <summary>How long one cell waits for another (a credit account's check, a delivery) before trying again later.</summary>
     public const int CellCallDeadlineSeconds = 5;
 

@@ -213,7 +213,12 @@ internal static class BackupCommand
         var takenFrom = data.FullName;
         if (postgres is null)
         {
-            check = LedgerChecker.Check(Path.Combine(to.FullName, LedgerFileName));
+            // Cells are copied one after another: a credit leg delivered between two copies may be
+            // in neither; such legs are owed again in the copy, and delivered again (idempotently)
+            // by the bank that starts on it.
+            var copy = new BankPaths(to.FullName);
+            LedgerCellRepair.ReopenLegsNotDelivered(BankLedger.Sources(copy));
+            check = BankLedger.Check(copy);
         }
         else
         {
@@ -330,7 +335,7 @@ internal static class BackupCommand
         LedgerCheckReport? check = null;
         if (postgres is null)
         {
-            check = LedgerChecker.Check(Path.Combine(from.FullName, LedgerFileName));
+            check = BankLedger.Check(new BankPaths(from.FullName));
             if (!check.Ok)
             {
                 error.WriteLine($"bulwark restore: the backup's ledger fails its check; refusing to restore it.");

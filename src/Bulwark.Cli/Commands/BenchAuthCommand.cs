@@ -157,7 +157,7 @@ internal static class BenchAuthCommand
             }
             await app.StopAsync(CancellationToken.None);
         }
-        var check = LedgerChecker.Check(paths.Ledger);
+        var check = BankLedger.Check(paths);
         await output.WriteLineAsync(LedgerCommand.Describe(check));
         var setup = string.Create(CultureInfo.InvariantCulture,
             $"One-process bank as `bulwark run` hosts it (ledger, accounts, feed, edge and card processor in one process, each reached through its gRPC contract; SQLite with durable commits on a temporary directory), {settings.Customers:N0} customers with one card each. The scheme simulator runs in the same process and sends 0100s open loop over loopback TCP to the card link; latency is from each authorisation's scheduled send time to its 0110 (HdrHistogram, no coordinated omission). Each rate: {settings.Warmup.TotalSeconds:0.#} s warm-up, then {settings.Duration.TotalSeconds:0.#} s measured. Ledger check after the runs: {(check.Ok ? "ok" : "NOT ok")}. CPU pressure (Linux PSI: share of the last 60 s in which some runnable task waited for a CPU, i.e. the machine was busy with other work too) before / after: {pressureBefore} / {CpuPressure()}.");

@@ -42,7 +42,7 @@ internal static class LedgerCommand
             LedgerCheckReport report;
             try
             {
-                report = LedgerChecker.Check(paths.Ledger);
+                report = BankLedger.Check(paths);
             }
             catch (Exception error) when (error is Microsoft.Data.Sqlite.SqliteException or IOException)
             {
@@ -59,7 +59,10 @@ internal static class LedgerCommand
     {
         if (report.Ok)
         {
-            return string.Create(CultureInfo.InvariantCulture, $"ledger ok: {report.AccountCount} accounts, {report.TransferCount} transfers, sum 0");
+            var cells = report.CellCount > 1 || report.CreditLegsInFlight > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"; {report.CellCount} cells, {report.CreditLegsInFlight} credit legs in flight between them")
+                : "";
+            return string.Create(CultureInfo.InvariantCulture, $"ledger ok: {report.AccountCount} accounts, {report.TransferCount} transfers, sum 0{cells}");
         }
         var text = new StringBuilder()
             .Append(CultureInfo.InvariantCulture, $"ledger NOT ok: {report.Problems.Count} problem(s) in {report.AccountCount} accounts, {report.TransferCount} transfers");

@@ -52,6 +52,17 @@ internal static class RunCommand
                 return 0;
             },
         };
+        var cells = new Option<int?>("--cells")
+        {
+            Description = $"Ledger cells of a NEW bank (1 to {BankLedger.CellsMax}; default {BankLedger.CellsDefault}): independent stores, each with its own writer, owning a share of the partitions (docs/internals/cells.md). An existing bank keeps the cells it has.",
+        };
+        cells.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is { } value && value is < 1 or > BankLedger.CellsMax)
+            {
+                result.AddError($"--cells must be 1 to {BankLedger.CellsMax}, not {value}.");
+            }
+        });
         var noWorkload = new Option<bool>("--no-workload") { Description = "Serve the bank without background traffic (no card traffic either)." };
         var store = new Option<string?>("--store") { Description = "Keep the ledger and accounts in PostgreSQL: postgres://user[:password]@host[:port]/database (schemas 'ledger' and 'accounts', migrated at start; keys and demo files stay under --data). Default: the " + CommonOptions.StoreVariable + " environment variable when set, else SQLite files under --data. " + CommonOptions.StoreHelp };
         store.Validators.Add(result =>
@@ -70,7 +81,7 @@ internal static class RunCommand
         });
         var command = new Command("run", "Run the whole bank in one process on embedded storage, with demo data and live traffic.")
         {
-            data, port, rate, cardRate, duration, customers, seed, noWorkload, store, cardLinkPort,
+            data, port, rate, cardRate, duration, customers, seed, noWorkload, store, cardLinkPort, cells,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -92,6 +103,7 @@ internal static class RunCommand
             {
                 LedgerPostgres = postgres,
                 CardLinkPort = parse.GetValue(cardLinkPort),
+                Cells = parse.GetValue(cells),
                 CardRate = parse.GetValue(noWorkload) ? 0 : parse.GetValue(cardRate),
             }, cancellationToken);
         });
@@ -102,6 +114,9 @@ internal static class RunCommand
     {
         /// <summary>The ledger's PostgreSQL connection string (--store or BULWARK_STORE), or null for SQLite.</summary>
         public string? LedgerPostgres { get; init; }
+
+        /// <summary>Cells of a new bank; null: the default, or what an existing bank has.</summary>
+        public int? Cells { get; init; }
 
         /// <summary>The card link's port (--card-link-port); 0 picks a free one.</summary>
         public int CardLinkPort { get; init; }
@@ -133,7 +148,7 @@ internal static class RunCommand
         WebApplication built;
         try
         {
-            built = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort);
+            built = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort, cells: settings.Cells);
         }
         catch (Exception error) when (error is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException)
         {
@@ -367,7 +382,7 @@ internal static class RunCommand
         {
             await output.WriteLineAsync(CardTraffic.DescribeJournal(cards.WaitingForLedger));
         }
-        var check = ledgerPostgres is null ? LedgerChecker.Check(paths.Ledger) : LedgerChecker.CheckPostgres(ledgerPostgres);
+        var check = BankLedger.Check(paths, ledgerPostgres);
         await output.WriteLineAsync(LedgerCommand.Describe(check));
         return recorder.Errors == 0 && recorder.Shed == 0 && check.Ok ? 0 : 1;
     }

@@ -13,7 +13,14 @@ namespace Bulwark.Cli.Hosting;
 /// <summary>Where the embedded bank keeps its files, all under one data directory.</summary>
 public sealed record BankPaths(string DataDirectory)
 {
+    /// <summary>Cell "a"'s ledger store (and the whole ledger of a bank from before cells).</summary>
     public string Ledger => Path.Combine(DataDirectory, "ledger.db");
+
+    /// <summary>A cell's ledger store: <c>ledger.db</c> for cell "a", <c>ledger-NAME.db</c> for the others.</summary>
+    public string LedgerCell(string cell) => cell == "a" ? Ledger : Path.Combine(DataDirectory, $"ledger-{cell}.db");
+
+    /// <summary>The placement map of the ledger's cells (docs/internals/cells.md).</summary>
+    public string Placement => Path.Combine(DataDirectory, "placement.json");
 
     public string Accounts => Path.Combine(DataDirectory, "accounts.db");
 
@@ -48,7 +55,8 @@ public sealed record BankPaths(string DataDirectory)
 /// </summary>
 public static class BankHost
 {
-    public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning, string? ledgerPostgres = null, int cardLinkPort = 0)
+    public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning, string? ledgerPostgres = null, int cardLinkPort = 0,
+        int? cells = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         Bulwark.Platform.Security.PrivateFiles.CreateDirectory(paths.DataDirectory);
@@ -64,7 +72,8 @@ public static class BankHost
         // it with the whole stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
-        var context = new ModuleContext(paths, ledgerPostgres, new IPEndPoint(IPAddress.Loopback, cardLinkPort));
+        var placement = BankLedger.EnsureMapAsync(paths, cells, ledgerPostgres is not null, CancellationToken.None).GetAwaiter().GetResult();
+        var context = new ModuleContext(paths, ledgerPostgres, new IPEndPoint(IPAddress.Loopback, cardLinkPort)) { Placement = placement };
         foreach (var module in BankModules.All)
         {
             module.Add(builder.Services, context);

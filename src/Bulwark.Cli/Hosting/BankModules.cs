@@ -6,12 +6,23 @@ using Bulwark.Cli.Demo;
 using Bulwark.Edge;
 using Bulwark.Feed;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Routing;
+using Bulwark.Platform.Placement;
+using Microsoft.Extensions.DependencyInjection;
 using Bulwark.Platform.Hosting;
 
 namespace Bulwark.Cli.Hosting;
 
 /// <summary>What a host knows when it adds a service: where data lives, the PostgreSQL store (or null for SQLite), the card link's endpoint.</summary>
-public sealed record ModuleContext(BankPaths Paths, string? Postgres, IPEndPoint CardLink);
+public sealed record ModuleContext(BankPaths Paths, string? Postgres, IPEndPoint CardLink)
+{
+    /// <summary>
+    /// The ledger's placement map when this process hosts every cell (the one-process bank):
+    /// the ledger is then its cells, and every client reaches them through the placement router.
+    /// Null: one ledger instance serving one cell (<c>serve</c>).
+    /// </summary>
+    public PlacementMap? Placement { get; init; }
+}
 
 /// <summary>
 /// The bank's services, declared once, in start order (callees first). <c>bulwark run</c> adds
@@ -26,10 +37,24 @@ public static class BankModules
     public const string Cards = "cards";
     public const string Edge = "edge";
 
+    private static void AddLedger(IServiceCollection services, ModuleContext context)
+    {
+        if (context.Placement is not { } map)
+        {
+            services.AddLedger(new LedgerOptions { DatabasePath = context.Paths.Ledger, PostgresConnectionString = context.Postgres });
+            return;
+        }
+        var store = context.Paths.Placement;
+        services.AddPlacement(provider => new FilePlacementStore(store, provider.GetRequiredService<TimeProvider>()));
+        services.AddLedgerRouting();
+        services.AddLedgerCells(BankLedger.CellOptions(context.Paths, map, context.Postgres));
+        services.AddLedgerCellPeers();
+    }
+
     public static readonly IReadOnlyList<ServiceModule<ModuleContext>> All =
     [
         new(Ledger, Stateful: true, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
-            (services, context) => services.AddLedger(new LedgerOptions { DatabasePath = context.Paths.Ledger, PostgresConnectionString = context.Postgres }),
+            AddLedger,
             app => app.MapLedger()),
         new(Accounts, Stateful: true, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
             (services, context) => services.AddAccounts(new AccountsOptions { DatabasePath = context.Paths.Accounts, PostgresConnectionString = context.Postgres, TokenisationKeyPath = context.Paths.TokenisationKey }),

@@ -255,7 +255,25 @@ public sealed partial class LedgerEngine : IAsyncDisposable
             return;
         }
         await EnqueueAsync(new SettlementSubmission(settlements), WriterItemKind.Settlement, settlements.Count, cancellationToken);
+        foreach (var (owed, _) in settlements)
+        {
+            if (_legWaiters.TryRemove(owed.Leg.Id, out var waiter))
+            {
+                waiter.TrySetResult();
+            }
+        }
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<UInt128, TaskCompletionSource> _legWaiters = new();
+
+    /// <summary>
+    /// Completes when the credit leg of transfer <paramref name="id"/> owed to another cell is
+    /// settled here (delivered, or returned). Register before submitting the transfer; <see cref="ForgetCreditLeg"/> after.
+    /// </summary>
+    internal Task CreditLegSettled(UInt128 id) =>
+        _legWaiters.GetOrAdd(id, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    internal void ForgetCreditLeg(UInt128 id) => _legWaiters.TryRemove(id, out _);
 
     /// <summary>Credit legs owed to other cells, not yet settled, oldest first.</summary>
     public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken = default) =>

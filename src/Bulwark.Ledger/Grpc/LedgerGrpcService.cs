@@ -69,7 +69,28 @@ internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<Ledge
             }
             var admitted = transfers.Where((_, index) => !(refused is not null && refused[index]) && early[index] is null).ToArray();
             var remote = await RemoteCreditAccountsAsync(engine, admitted, context.CancellationToken);
-            var results = await engine.SubmitAsync(admitted, remote, context.CancellationToken);
+            // A transfer to another cell's account is answered once its credit leg is delivered too,
+            // in the normal case: the payer and the payee then read what they were told. Beyond
+            // the wait, the answer is still OK: the leg is durable and delivered soon after.
+            var waits = remote is null ? [] : admitted.Where(transfer => remote.ContainsKey(transfer.CreditAccountId) && !transfer.IsHold)
+                .Select(transfer => (transfer.Id, Settled: engine.CreditLegSettled(transfer.Id))).ToArray();
+            IReadOnlyList<LedgerTransferResult> results;
+            try
+            {
+                results = await engine.SubmitAsync(admitted, remote, context.CancellationToken);
+                var owed = waits.Where(wait => results.Any(result => result.Transfer?.Id == wait.Id && !result.Duplicate)).Select(wait => wait.Settled).ToArray();
+                if (owed.Length > 0)
+                {
+                    await Task.WhenAny(Task.WhenAll(owed), Task.Delay(TimeSpan.FromMilliseconds(LedgerLimits.CreditLegWaitMilliseconds), context.CancellationToken));
+                }
+            }
+            finally
+            {
+                foreach (var (id, _) in waits)
+                {
+                    engine.ForgetCreditLeg(id);
+                }
+            }
             var response = new SubmitTransfersResponse();
             var refusals = new RefusalList(engine);
             var next = 0;

@@ -1,0 +1,102 @@
+using Bulwark.Ledger;
+using Bulwark.Platform.Placement;
+
+namespace Bulwark.Cli.Hosting;
+
+/// <summary>
+/// The one-process bank's ledger cells (docs/internals/cells.md): its placement map is a file in
+/// the data directory, made once when the bank is first started; cell "a" keeps its store in
+/// <c>ledger.db</c> (so a bank from before cells is cell "a" owning every partition), cell "x" in
+/// <c>ledger-x.db</c>.
+/// </summary>
+public static class BankLedger
+{
+    /// <summary>Cells a new one-process bank gets unless <c>--cells</c> says otherwise.</summary>
+    public const int CellsDefault = 2;
+
+    /// <summary>Most cells <c>--cells</c> accepts for the one-process bank: each is a writer thread and a database file.</summary>
+    public const int CellsMax = 16;
+
+    /// <summary>
+    /// The bank's placement map: the one in the data directory, else a new one — with one cell
+    /// when a ledger from before cells exists or the ledger is on PostgreSQL (one database), else
+    /// <paramref name="cells"/> cells. Throws <see cref="InvalidOperationException"/> (a message for
+    /// the operator) when an existing map cannot be used or disagrees with <paramref name="cells"/>.
+    /// </summary>
+    public static async Task<PlacementMap> EnsureMapAsync(BankPaths paths, int? cells, bool postgres, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var store = new FilePlacementStore(paths.Placement, TimeProvider.System);
+        var existing = await store.ReadAsync(cancellationToken);
+        if (existing is { Error: { } error })
+        {
+            throw new InvalidOperationException($"The placement map {paths.Placement} cannot be used: {error.Message}");
+        }
+        if (existing?.Map is { } map)
+        {
+            if (cells is { } asked && asked != map.Cells.Count)
+            {
+                throw new InvalidOperationException(
+                    $"This bank already has {map.Cells.Count} cells ({string.Join(", ", map.Cells.Keys)}); --cells {asked} cannot change that. Leave --cells out.");
+            }
+            return map;
+        }
+        var legacy = File.Exists(paths.Ledger);
+        if ((legacy || postgres) && cells is > 1)
+        {
+            throw new InvalidOperationException(legacy
+                ? $"This bank's ledger ({paths.Ledger}) was made before cells: it is one cell. Leave --cells out."
+                : "A one-process bank on PostgreSQL keeps its ledger in one database: one cell. Leave --cells out.");
+        }
+        var count = legacy || postgres ? 1 : cells ?? CellsDefault;
+        var names = Enumerable.Range(0, count).Select(index => ((char)('a' + index)).ToString()).ToArray();
+        var info = names.ToDictionary(name => name, name => new CellInfo(Path.GetFileName(paths.LedgerCell(name))), StringComparer.Ordinal);
+        var created = PlacementMap.CreateInitial(Guid.NewGuid().ToString("D"), LedgerLimits.PartitionCountDefault, names, info);
+        var read = await store.CreateIfAbsentAsync(created, cancellationToken);
+        return read.Map ?? throw new InvalidOperationException($"The placement map {paths.Placement} could not be made: {read.Error?.Message}");
+    }
+
+    /// <summary>The map in the data directory, or null for a bank that has none (from before cells, or not started yet).</summary>
+    public static PlacementMap? ReadMap(BankPaths paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        if (!File.Exists(paths.Placement))
+        {
+            return null;
+        }
+        return PlacementMapCodec.Decode(File.ReadAllBytes(paths.Placement));
+    }
+
+    /// <summary>The options of every cell in <paramref name="map"/>, on SQLite under the data directory or on <paramref name="postgres"/>.</summary>
+    public static IReadOnlyList<LedgerOptions> CellOptions(BankPaths paths, PlacementMap map, string? postgres)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        ArgumentNullException.ThrowIfNull(map);
+        return map.Cells.Keys.Order(StringComparer.Ordinal).Select(cell => new LedgerOptions
+        {
+            CellName = cell,
+            ClusterId = map.ClusterId,
+            PartitionCount = map.PartitionCount,
+            InitialPartitions = map.PartitionsOf(cell),
+            DatabasePath = paths.LedgerCell(cell),
+            PostgresConnectionString = postgres,
+        }).ToArray();
+    }
+
+    /// <summary>Every cell's store, for <see cref="LedgerChecker.CheckCells"/>.</summary>
+    public static IReadOnlyList<LedgerCellSource> Sources(BankPaths paths, string? postgres = null)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        if (postgres is not null)
+        {
+            return [LedgerCellSource.Postgres(postgres)];
+        }
+        var map = ReadMap(paths);
+        return map is null
+            ? [LedgerCellSource.Sqlite(paths.Ledger)]
+            : map.Cells.Keys.Order(StringComparer.Ordinal).Select(cell => LedgerCellSource.Sqlite(paths.LedgerCell(cell))).ToArray();
+    }
+
+    /// <summary>Checks every cell of the bank's ledger and the legs between them.</summary>
+    public static LedgerCheckReport Check(BankPaths paths, string? postgres = null) => LedgerChecker.CheckCells(Sources(paths, postgres));
+}
