@@ -279,8 +279,9 @@ public sealed partial class PlacementView : IHostedService, IAsyncDisposable
         {
             return error.Message;
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (stopping.IsCancellationRequested)
         {
+            // Stopping: the store may end a cancelled watch with its own error (a gRPC CANCELLED).
             return "stopping";
         }
         finally
