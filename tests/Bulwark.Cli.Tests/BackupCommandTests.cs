@@ -71,7 +71,7 @@ public sealed class BackupCommandTests : IDisposable
 
         var restoreOutput = new StringWriter();
         Assert.True(BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), restoreOutput, restoreOutput, keysFrom: new DirectoryInfo(KeysBackup)) == 0, restoreOutput.ToString());
-        Assert.True(LedgerChecker.Check(Path.Combine(Restored, "ledger.db")).Ok);
+        Assert.True(BankLedger.Check(new BankPaths(Restored)).Ok);
         foreach (var key in Directory.GetFiles(Path.Combine(Bank, "keys")))
         {
             Assert.Equal(await File.ReadAllBytesAsync(key, cancellation), await File.ReadAllBytesAsync(Path.Combine(Restored, "keys", Path.GetFileName(key)), cancellation));
@@ -123,7 +123,7 @@ public sealed class BackupCommandTests : IDisposable
         Assert.True(keys.ExitCode == 0, keys.Output + keys.Error);
         AssertHoldsNoKey(BackupDir);
         var atBackup = Balances(Path.Combine(BackupDir, "ledger.db"));
-        Assert.True(LedgerChecker.Check(Path.Combine(Bank, "ledger.db")).TransferCount > LedgerChecker.Check(Path.Combine(BackupDir, "ledger.db")).TransferCount, "no transfer committed after the backup: the bank was not under load");
+        Assert.True(BankLedger.Check(new BankPaths(Bank)).TransferCount > BankLedger.Check(new BankPaths(BackupDir)).TransferCount, "no transfer committed after the backup: the bank was not under load");
 
         var restore = await BulwarkProcess.RunAsync("restore", "--from", BackupDir, "--keys", KeysBackup, "--data", Restored);
         Assert.True(restore.ExitCode == 0, restore.Output + restore.Error);
@@ -355,7 +355,7 @@ public sealed class BackupCommandTests : IDisposable
         Assert.False(File.Exists(Path.Combine(BackupDir, BankLock.FileName)));
         Assert.Equal(0, BackupCommand.BackupKeys(new DirectoryInfo(Bank), new DirectoryInfo(KeysBackup), TextWriter.Null, TextWriter.Null));
         Assert.Equal(0, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, TextWriter.Null, keysFrom: new DirectoryInfo(KeysBackup)));
-        Assert.True(LedgerChecker.Check(Path.Combine(Restored, "ledger.db")).Ok);
+        Assert.True(BankLedger.Check(new BankPaths(Restored)).Ok);
     }
 
     [Fact]

@@ -80,7 +80,7 @@ public sealed class BankEndToEndTests : IDisposable
             await app.StopAsync(cancellation);
         }
 
-        var check = LedgerChecker.Check(paths.Ledger);
+        var check = BankLedger.Check(paths);
         Assert.True(check.Ok, string.Join("; ", check.Problems));
         Assert.Equal((Customers * 2) + 2, check.AccountCount);
         Assert.True(check.TransferCount > Customers * 2);
@@ -141,7 +141,7 @@ public sealed class BankEndToEndTests : IDisposable
             command.CommandText = "UPDATE accounts SET credits_posted = credits_posted + 1 WHERE id = (SELECT max(id) FROM accounts)";
             Assert.Equal(1, command.ExecuteNonQuery());
         }
-        var report = LedgerChecker.Check(paths.Ledger);
+        var report = BankLedger.Check(paths);
         Assert.False(report.Ok);
         Assert.StartsWith("ledger NOT ok:", LedgerCommand.Describe(report), StringComparison.Ordinal);
         Assert.Equal(1, await BulwarkCommandLine.Create().Parse(["ledger", "check", "--data", _directory]).InvokeAsync(cancellationToken: cancellation));

@@ -75,7 +75,7 @@ public sealed class CardTrafficTests : IDisposable
         var exit = await CardsCommand.ClearAsync(new FileInfo(file), paths, TimeSpan.FromDays(7), output, error, cancellation);
         Assert.True(exit == 0, output + "\n" + error);
         Assert.Contains("posted ", output.ToString(), StringComparison.Ordinal);
-        Assert.True(LedgerChecker.Check(paths.Ledger).Ok);
+        Assert.True(BankLedger.Check(paths).Ok);
 
         await using (var app = await StartAsync(paths, cancellation))
         {
@@ -133,7 +133,7 @@ public sealed class CardTrafficTests : IDisposable
         Assert.Matches(@"\d+ scheme stand-in, \d+ bank stand-in, \d+ timeouts", cards);
         Assert.Contains(lines, line => line.StartsWith("Card journal: ", StringComparison.Ordinal));
         Assert.Contains(lines, line => line.StartsWith("Clearing file: ", StringComparison.Ordinal));
-        Assert.Matches(@"^ledger ok: 12 accounts, \d+ transfers, sum 0$", lines[^1]);
+        Assert.Matches(@"^ledger ok: 12 accounts, \d+ transfers, sum 0; 2 cells, \d+ credit legs in flight between them$", lines[^1]);
     }
 
     [Fact]
@@ -181,7 +181,7 @@ public sealed class CardTrafficTests : IDisposable
         Assert.Contains("moved ", againOutput, StringComparison.Ordinal);
         Assert.True(File.Exists(file));
         AssertNoCardNumber(_directory, pans);
-        Assert.True(LedgerChecker.Check(paths.Ledger).Ok);
+        Assert.True(BankLedger.Check(paths).Ok);
     }
 
     private static async Task<(int Exit, string Output)> ClearWithOutputAsync(string file, BankPaths paths)

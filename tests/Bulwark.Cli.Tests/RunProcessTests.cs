@@ -56,7 +56,7 @@ public sealed class RunProcessTests : IDisposable
         Assert.Contains(lines, line => line.StartsWith("Demo login: demo@bulwark.example / bulwark-demo", StringComparison.Ordinal));
         Assert.Contains(lines, line => System.Text.RegularExpressions.Regex.IsMatch(line, @"^Bulwark is running: http://127\.0\.0\.1:[1-9][0-9]*/ "));
         Assert.Contains(lines, line => line.StartsWith("Summary:", StringComparison.Ordinal) && line.Contains(" 0 errors", StringComparison.Ordinal));
-        Assert.Matches(@"^ledger ok: 12 accounts, \d+ transfers, sum 0$", lines[^1]);
+        Assert.Matches(@"^ledger ok: 12 accounts, \d+ transfers, sum 0; 2 cells, \d+ credit legs in flight between them$", lines[^1]);
     }
 
     [Fact]
@@ -176,6 +176,55 @@ public sealed class RunProcessTests : IDisposable
         Assert.True(repeated <= 2, $"{repeated} of the second start's first 20 payments repeat the first start's (payer, payee, amount, reference)");
     }
 
+    [Fact]
+    public async Task Run_NewBank_RunsOnTwoCells_AndAnExistingBankKeepsTheCellsItHas()
+    {
+        var first = await RunToEndAsync("run", "--data", _directory, "--port", "0", "--customers", "6", "--rate", "40", "--card-rate", "10", "--for", "3s");
+
+        Assert.True(first.ExitCode == 0, first.Output);
+        Assert.Contains("; 2 cells, ", first.Output, StringComparison.Ordinal);
+        var map = Bulwark.Platform.Placement.PlacementMapCodec.Decode(await File.ReadAllBytesAsync(Path.Combine(_directory, "placement.json")));
+        Assert.Equal(["a", "b"], map.Cells.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(map.PartitionCount / 2, map.PartitionsOf("b").Count);
+        // Both cells hold money: the customers' accounts are spread over their partitions.
+        foreach (var cell in new[] { "ledger.db", "ledger-b.db" })
+        {
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, cell)};Mode=ReadOnly;Pooling=False");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM transfers";
+            Assert.True((long)(await command.ExecuteScalarAsync())! > 0, $"{cell} holds no transfers");
+        }
+
+        var again = await RunToEndAsync("run", "--data", _directory, "--port", "0", "--cells", "3", "--for", "1s");
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains("already has 2 cells (a, b); --cells 3 cannot change that", again.Output, StringComparison.Ordinal);
+        var check = await RunToEndAsync("ledger", "check", "--data", _directory);
+        Assert.True(check.ExitCode == 0, check.Output);
+        Assert.Contains("sum 0; 2 cells", check.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_BankFromBeforeCells_IsOneCellAndRefusesMore()
+    {
+        Directory.CreateDirectory(_directory);
+        // A ledger made before cells: a store that is no cell's yet, and no placement map.
+        using (var store = new Bulwark.Ledger.Storage.SqliteLedgerStore(Path.Combine(_directory, "ledger.db")))
+        {
+            store.Open(Bulwark.Ledger.LedgerLimits.PartitionCountDefault);
+        }
+
+        var refused = await RunToEndAsync("run", "--data", _directory, "--port", "0", "--cells", "2", "--for", "1s");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("was made before cells: it is one cell", refused.Output, StringComparison.Ordinal);
+
+        var run = await RunToEndAsync("run", "--data", _directory, "--port", "0", "--customers", "3", "--rate", "20", "--card-rate", "0", "--for", "2s");
+        Assert.True(run.ExitCode == 0, run.Output);
+        var map = Bulwark.Platform.Placement.PlacementMapCodec.Decode(await File.ReadAllBytesAsync(Path.Combine(_directory, "placement.json")));
+        Assert.Equal(["a"], map.Cells.Keys);
+        Assert.False(File.Exists(Path.Combine(_directory, "ledger-b.db")));
+    }
+
     private sealed record Payment(long Sequence, string Shape);
 
     private async Task<List<Payment>> PaymentsAsync(long afterSequence)
@@ -183,7 +232,7 @@ public sealed class RunProcessTests : IDisposable
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "ledger.db")};Mode=ReadOnly;Pooling=False");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT sequence, hex(debit_account_id) || ' ' || hex(credit_account_id) || ' ' || amount || ' ' || coalesce(metadata, '') FROM transfers WHERE code = 3 AND sequence > $after ORDER BY sequence";
+        command.CommandText = "SELECT sequence, hex(debit_account_id) || ' ' || hex(credit_account_id) || ' ' || amount || ' ' || coalesce(metadata, '') FROM transfers WHERE code = 3 AND leg <= 1 AND sequence > $after ORDER BY sequence";
         command.Parameters.AddWithValue("$after", afterSequence);
         var payments = new List<Payment>();
         await using var reader = await command.ExecuteReaderAsync();

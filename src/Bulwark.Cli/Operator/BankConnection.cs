@@ -4,7 +4,9 @@ using Bulwark.Cli.Hosting;
 using Bulwark.Discovery.Etcd;
 using Bulwark.Lab.Cluster;
 using Bulwark.Platform.Discovery;
+using Bulwark.Ledger.Routing;
 using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Placement;
 using Bulwark.Platform.Registry;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client.Balancer;
@@ -121,11 +123,19 @@ internal sealed class BankConnection : IAsyncDisposable
             throw new OperatorException($"the bank on {dataDirectory} is not running ({BankEndpointFile.FileName} was left by pid {file.Pid}, which has stopped); start it with: bulwark run --data {dataDirectory}");
         }
         var registry = new InMemoryServiceRegistry();
-        foreach (var service in new[] { "accounts", "ledger" })
+        var paths = new BankPaths(dataDirectory);
+        var cells = File.Exists(paths.Placement) ? BankLedger.ReadMap(paths)?.Cells.Keys.ToArray() ?? [] : [];
+        foreach (var service in new[] { "accounts", "ledger" }.Concat(cells.Select(cell => Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell))))
         {
             await registry.RegisterAsync(ServiceInstance.Create(service, file.InternalGrpc, "operator-view"), CancellationToken.None);
         }
-        return new BankConnection(BuildClients(registry), null, $"the bank on {dataDirectory} ({file.InternalGrpc})");
+        // The bank's ledger is cells: the operator's calls go through the placement router, as the bank's own do.
+        var provider = BuildClients(registry, cells.Length > 0 ? paths.Placement : null);
+        if (provider.GetService<PlacementView>() is { } view)
+        {
+            await view.StartAsync(CancellationToken.None);
+        }
+        return new BankConnection(provider, null, $"the bank on {dataDirectory} ({file.InternalGrpc})");
     }
 
     private static async Task<BankConnection> ConnectToClusterAsync(string stateDirectory, CancellationToken cancellationToken)
@@ -166,9 +176,17 @@ internal sealed class BankConnection : IAsyncDisposable
     }
 
     /// <summary>The platform's resolver and channel factory over <paramref name="registry"/>, and the two clients.</summary>
-    private static ServiceProvider BuildClients(IServiceRegistry registry)
+    private static ServiceProvider BuildClients(IServiceRegistry registry, string? placementFile = null)
     {
         var services = new ServiceCollection();
+        if (placementFile is not null)
+        {
+            services.AddLogging();
+            services.AddMetrics();
+            services.AddSingleton(TimeProvider.System);
+            services.AddPlacement(provider => new FilePlacementStore(placementFile, provider.GetRequiredService<TimeProvider>()));
+            services.AddLedgerRouting();
+        }
         services.AddSingleton(registry);
         services.AddSingleton<ResolverFactory, BulwarkResolverFactory>();
         services.AddSingleton<IServiceChannelFactory, ServiceChannelFactory>();
