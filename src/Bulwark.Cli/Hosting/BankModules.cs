@@ -7,9 +7,9 @@ using Bulwark.Edge;
 using Bulwark.Feed;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Routing;
+using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Placement;
 using Microsoft.Extensions.DependencyInjection;
-using Bulwark.Platform.Hosting;
 
 namespace Bulwark.Cli.Hosting;
 
