@@ -132,6 +132,9 @@ public sealed partial class EtcdServiceRegistry : IServiceRegistry, IAsyncDispos
         try
         {
             await registry.ConnectOrLoadSnapshotAsync(cancellationToken).ConfigureAwait(false);
+            // A caller that gave up while the start fell back to the snapshot is told so, whatever
+            // the fallback achieved: its cancellation is always OperationCanceledException.
+            cancellationToken.ThrowIfCancellationRequested();
         }
         catch
         {

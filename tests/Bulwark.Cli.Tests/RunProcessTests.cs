@@ -165,10 +165,10 @@ public sealed class RunProcessTests : IDisposable
         string[] args = ["run", "--data", _directory, "--port", "0", "--customers", "4", "--rate", "40", "--card-rate", "0", "--for", "3s"];
         var first = await RunToEndAsync(args);
         Assert.True(first.ExitCode == 0, first.Output);
-        var firstPayments = await PaymentsAsync(afterSequence: 0);
+        var firstPayments = await PaymentsAsync(after: null);
         var second = await RunToEndAsync(args);
         Assert.True(second.ExitCode == 0, second.Output);
-        var secondPayments = await PaymentsAsync(afterSequence: firstPayments.Max(payment => payment.Sequence));
+        var secondPayments = await PaymentsAsync(after: firstPayments.GroupBy(payment => payment.Cell).ToDictionary(cell => cell.Key, cell => cell.Max(payment => payment.Sequence)));
 
         Assert.True(firstPayments.Count >= 10 && secondPayments.Count >= 10, $"{firstPayments.Count} and {secondPayments.Count} payments");
         var firstShapes = firstPayments.Select(payment => payment.Shape).ToHashSet(StringComparer.Ordinal);
@@ -225,20 +225,24 @@ public sealed class RunProcessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_directory, "ledger-b.db")));
     }
 
-    private sealed record Payment(long Sequence, string Shape);
+    private sealed record Payment(string Cell, long Sequence, string Shape);
 
-    private async Task<List<Payment>> PaymentsAsync(long afterSequence)
+    /// <summary>The payments in every cell's store (each counts sequences of its own), after <paramref name="after"/>'s sequence per cell.</summary>
+    private async Task<List<Payment>> PaymentsAsync(Dictionary<string, long>? after)
     {
-        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "ledger.db")};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT sequence, hex(debit_account_id) || ' ' || hex(credit_account_id) || ' ' || amount || ' ' || coalesce(metadata, '') FROM transfers WHERE code = 3 AND leg <= 1 AND sequence > $after ORDER BY sequence";
-        command.Parameters.AddWithValue("$after", afterSequence);
         var payments = new List<Payment>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
+        foreach (var cell in Directory.GetFiles(_directory, "ledger*.db"))
         {
-            payments.Add(new Payment(reader.GetInt64(0), reader.GetString(1)));
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={cell};Mode=ReadOnly;Pooling=False");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT sequence, hex(debit_account_id) || ' ' || hex(credit_account_id) || ' ' || amount || ' ' || coalesce(metadata, '') FROM transfers WHERE code = 3 AND leg <= 1 AND sequence > $after ORDER BY sequence";
+            command.Parameters.AddWithValue("$after", after?.GetValueOrDefault(cell) ?? 0);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                payments.Add(new Payment(cell, reader.GetInt64(0), reader.GetString(1)));
+            }
         }
         return payments;
     }

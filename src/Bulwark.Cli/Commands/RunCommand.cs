@@ -187,10 +187,6 @@ internal static class RunCommand
             return 130;
         }
         await output.WriteLineAsync($"Demo login: {DemoSeeder.DemoEmail} / {DemoSeeder.DemoPassword}   ({population.Customers.Count:N0} customers)");
-        var cards = settings.CardRate > 0 ? $" and {settings.CardRate} card authorisations/s" : "";
-        await output.WriteLineAsync(settings.Duration is { } limit
-            ? $"Running for {limit.TotalSeconds:0.#} s at {settings.Rate} ops/s{cards}."
-            : $"Running at {settings.Rate} ops/s{cards}. Press Ctrl-C to stop.");
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (settings.Duration is { } runFor)
@@ -206,9 +202,16 @@ internal static class RunCommand
             // Before taking traffic: a cold process would answer the first card authorisations in stand-in.
             await WarmUpAsync(workload, app.Services.GetRequiredService<Bulwark.Cards.CardsWarmUp>(), stop.Token);
         }
+        // Said once the bank is warm and the traffic starts: a Ctrl-C after this line stops a running bank.
+        var cards = settings.CardRate > 0 ? $" and {settings.CardRate} card authorisations/s" : "";
+        await output.WriteLineAsync(settings.Duration is { } limit
+            ? $"Running for {limit.TotalSeconds:0.#} s at {settings.Rate} ops/s{cards}."
+            : $"Running at {settings.Rate} ops/s{cards}. Press Ctrl-C to stop.");
         var started = Stopwatch.GetTimestamp();
-        var running = settings.Rate > 0 ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
-        var cardsRunning = cardTraffic is null ? Task.FromResult<SchemeSimulatorResult?>(null) : RunCardsAsync(cardTraffic, stop.Token);
+        // Stopped during the warm-up (Ctrl-C soon after the start): no traffic, straight to the summary.
+        var stopped = stop.IsCancellationRequested;
+        var running = settings.Rate > 0 && !stopped ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
+        var cardsRunning = cardTraffic is null || stopped ? Task.FromResult<SchemeSimulatorResult?>(null) : RunCardsAsync(cardTraffic, stop.Token);
         var cardsStatus = app.Services.GetRequiredService<Bulwark.Cards.CardsStatus>();
         await ReportWhileRunningAsync(workload.Recorder, cardTraffic, cardsStatus, running, output, stop.Token);
         await running;
@@ -268,9 +271,10 @@ internal static class RunCommand
             // The card hold path too: the scheme's first authorisations follow at once.
             await Task.WhenAll(workload.WarmUpAsync(cancellationToken), cards.WarmUpAsync(cancellationToken));
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception error) when (cancellationToken.IsCancellationRequested && error is OperationCanceledException or Grpc.Core.RpcException or TimeoutException)
         {
-            // Stopped while warming up: the run ends at once with an empty summary.
+            // Stopped while warming up (a cancelled call ends as an RpcException, not only as
+            // OperationCanceledException): the run ends at once with an empty summary.
         }
     }
 

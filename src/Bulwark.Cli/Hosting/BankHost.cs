@@ -73,6 +73,10 @@ public static class BankHost
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
         var placement = BankLedger.EnsureMapAsync(paths, cells, ledgerPostgres is not null, CancellationToken.None).GetAwaiter().GetResult();
+        // The command stops the bank (Ctrl-C reaches it through System.CommandLine's token) and
+        // then prints its summary: the host must not stop itself on the same signal underneath
+        // it, which raced the command's own orderly stop (warm-up calls to stopped services hung).
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, CommandLifetime>();
         var context = new ModuleContext(paths, ledgerPostgres, new IPEndPoint(IPAddress.Loopback, cardLinkPort)) { Placement = placement };
         foreach (var module in BankModules.All)
         {
@@ -92,4 +96,12 @@ public static class BankHost
         }
         return app;
     }
+}
+
+/// <summary>A host lifetime that leaves starting and stopping to the command that owns the host.</summary>
+internal sealed class CommandLifetime : Microsoft.Extensions.Hosting.IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
