@@ -95,19 +95,21 @@ public sealed class BackupCommandTests : IDisposable
         // 200/s). Card traffic off: the bank's stand-in journal then holds nothing for the restored
         // bank to post at its start, so its balances must equal the backup's exactly.
         using var bank = BulwarkProcess.Start("run", "--data", Bank, "--port", "0", "--customers", "20", "--card-rate", "0");
+        // Drained while the test reads stdout: a full stderr pipe would block the bank's logging, and the bank with it.
+        var errors = bank.StandardError.ReadToEndAsync();
         var lines = new List<string>();
         (int ExitCode, string Output, string Error) backup;
         (int ExitCode, string Output, string Error) keys;
         try
         {
-            await BulwarkProcess.ReadUntilAsync(bank, lines, line => line.StartsWith("Running at", StringComparison.Ordinal));
+            await BulwarkProcess.ReadUntilAsync(bank, lines, line => line.StartsWith("Running at", StringComparison.Ordinal), errors);
             await Task.Delay(TimeSpan.FromSeconds(2));
             backup = await BulwarkProcess.RunAsync("backup", "--data", Bank, "--to", BackupDir);
             keys = await BulwarkProcess.RunAsync("backup", "keys", "--data", Bank, "--to", KeysBackup);
             // Still under load after the backup: the live ledger moves on past the snapshot.
             await Task.Delay(TimeSpan.FromSeconds(1));
             await BulwarkProcess.SignalAsync(bank.Id, "INT");
-            await BulwarkProcess.ReadUntilAsync(bank, lines, line => line.StartsWith("ledger ", StringComparison.Ordinal));
+            await BulwarkProcess.ReadUntilAsync(bank, lines, line => line.StartsWith("ledger ", StringComparison.Ordinal), errors);
             using var exited = new CancellationTokenSource(BulwarkProcess.Bound);
             await bank.WaitForExitAsync(exited.Token);
         }

@@ -45,7 +45,8 @@ internal static class BulwarkProcess
     }
 
     /// <summary>Reads output lines into <paramref name="lines"/> until one is <paramref name="done"/> (bounded); fails if the output ends first.</summary>
-    public static async Task ReadUntilAsync(Process process, List<string> lines, Func<string, bool> done)
+    /// <summary>Reads stdout until <paramref name="done"/>; <paramref name="errors"/>: the caller's drain of stderr, if it started one.</summary>
+    public static async Task ReadUntilAsync(Process process, List<string> lines, Func<string, bool> done, Task<string>? errors = null)
     {
         using var bound = new CancellationTokenSource(Bound);
         while (await process.StandardOutput.ReadLineAsync(bound.Token) is { } line)
@@ -56,7 +57,7 @@ internal static class BulwarkProcess
                 return;
             }
         }
-        Assert.Fail("bulwark ended its output early:\n" + string.Join('\n', lines) + "\n" + await process.StandardError.ReadToEndAsync(bound.Token));
+        Assert.Fail("bulwark ended its output early:\n" + string.Join('\n', lines) + "\n" + await (errors ?? process.StandardError.ReadToEndAsync(bound.Token)));
     }
 
     /// <summary>Alive and not a zombie.</summary>

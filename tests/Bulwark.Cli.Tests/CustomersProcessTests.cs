@@ -153,8 +153,10 @@ public sealed partial class CustomersProcessTests : IDisposable
             }
             if (line.StartsWith("Running at", StringComparison.Ordinal))
             {
-                // The status lines that follow must not fill the pipe: read and drop them.
+                // The status lines and logs that follow must not fill the pipes (a full pipe blocks
+                // the bank's writes, and the bank with them): read and drop them.
                 _ = bank.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                _ = bank.StandardError.ReadToEndAsync(CancellationToken.None);
                 return port;
             }
         }

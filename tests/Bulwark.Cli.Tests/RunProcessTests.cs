@@ -30,16 +30,18 @@ public sealed class RunProcessTests : IDisposable
     {
         // --port 0: a free port, and the URL printed names the one bound.
         using var bank = Start("run", "--data", _directory, "--port", "0", "--customers", "5", "--rate", "50");
+        // Drained while the test reads stdout: a full stderr pipe would block the bank's logging, and the bank with it.
+        var errors = bank.StandardError.ReadToEndAsync();
         var lines = new List<string>();
         try
         {
-            await ReadUntilAsync(bank, lines, line => line.StartsWith("Running at", StringComparison.Ordinal));
+            await ReadUntilAsync(bank, lines, line => line.StartsWith("Running at", StringComparison.Ordinal), errors);
             await Task.Delay(TimeSpan.FromSeconds(1));
             using (var interrupt = Process.Start("kill", ["-INT", bank.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await interrupt.WaitForExitAsync();
             }
-            await ReadUntilAsync(bank, lines, line => line.StartsWith("ledger ", StringComparison.Ordinal));
+            await ReadUntilAsync(bank, lines, line => line.StartsWith("ledger ", StringComparison.Ordinal), errors);
             using var exited = new CancellationTokenSource(Bound);
             await bank.WaitForExitAsync(exited.Token);
         }
@@ -279,7 +281,7 @@ public sealed class RunProcessTests : IDisposable
         return Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
     }
 
-    private static async Task ReadUntilAsync(Process process, List<string> lines, Func<string, bool> done)
+    private static async Task ReadUntilAsync(Process process, List<string> lines, Func<string, bool> done, Task<string>? errors = null)
     {
         using var bound = new CancellationTokenSource(Bound);
         while (await process.StandardOutput.ReadLineAsync(bound.Token) is { } line)
@@ -290,6 +292,6 @@ public sealed class RunProcessTests : IDisposable
                 return;
             }
         }
-        Assert.Fail("bulwark ended its output early:\n" + string.Join('\n', lines) + "\n" + await process.StandardError.ReadToEndAsync(bound.Token));
+        Assert.Fail("bulwark ended its output early:\n" + string.Join('\n', lines) + "\n" + await (errors ?? process.StandardError.ReadToEndAsync(bound.Token)));
     }
 }

@@ -71,6 +71,11 @@ public static class BankHost
         // A failed start is reported by the command in one line; the generic host would also log
         // it with the whole stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+        // Every caller of the one-process bank is in the process: a call it abandons while it
+        // stops (the workload's reads at Ctrl-C) is "the client reset the request stream", logged
+        // by gRPC as an error with a stack trace, dozens of them at every stop. Services log
+        // their own failures; this logger's errors here are only those.
+        builder.Logging.AddFilter("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Critical);
 
         var placement = BankLedger.EnsureMapAsync(paths, cells, ledgerPostgres is not null, CancellationToken.None).GetAwaiter().GetResult();
         // The command stops the bank (Ctrl-C reaches it through System.CommandLine's token) and

@@ -69,6 +69,9 @@ public sealed class PlacementViewTests
         await using var view = NewView(store);
         await view.StartAsync(CancellationToken.None);
         await Eventually(() => view.IsFresh);
+        // The watch stopped first: it would otherwise read the good map back and clear the gauge
+        // before the test observes it (it did under load).
+        await view.StopAsync(CancellationToken.None);
         view.Apply(PlacementRead.Decode(99, Encoding.UTF8.GetBytes("garbage")));
 
         var seen = new Dictionary<string, long>();
