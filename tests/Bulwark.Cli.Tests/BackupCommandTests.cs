@@ -124,7 +124,9 @@ public sealed class BackupCommandTests : IDisposable
         Assert.StartsWith("backup ok:", backup.Output, StringComparison.Ordinal);
         Assert.True(keys.ExitCode == 0, keys.Output + keys.Error);
         AssertHoldsNoKey(BackupDir);
-        var atBackup = Balances(Path.Combine(BackupDir, "ledger.db"));
+        // The backup's balances, plus the credit legs it still owes between cells: the restored
+        // bank delivers those at its start (a leg delivered between two cells' copies is owed again in the copy).
+        var atBackup = BalancesAfterOwedLegs(BackupDir);
         Assert.True(BankLedger.Check(new BankPaths(Bank)).TransferCount > BankLedger.Check(new BankPaths(BackupDir)).TransferCount, "no transfer committed after the backup: the bank was not under load");
 
         var restore = await BulwarkProcess.RunAsync("restore", "--from", BackupDir, "--keys", KeysBackup, "--data", Restored);
@@ -136,24 +138,56 @@ public sealed class BackupCommandTests : IDisposable
         Assert.Contains("Demo login: ", restarted.Output, StringComparison.Ordinal);
         Assert.True(check.ExitCode == 0, check.Output + check.Error);
         Assert.StartsWith("ledger ok:", check.Output, StringComparison.Ordinal);
-        Assert.Equal(atBackup, Balances(Path.Combine(Restored, "ledger.db")));
+        Assert.Equal(atBackup, Render(Balances(Restored)));
     }
 
-    /// <summary>Every ledger account's balances, by id.</summary>
-    private static List<string> Balances(string ledger)
+    /// <summary>Every ledger account's balances in every cell of the bank in <paramref name="directory"/>, by id (hex).</summary>
+    private static SortedDictionary<string, long[]> Balances(string directory)
     {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={ledger};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT hex(id), debits_pending, debits_posted, credits_pending, credits_posted FROM accounts ORDER BY id";
-        using var reader = command.ExecuteReader();
-        var balances = new List<string>();
-        while (reader.Read())
+        var balances = new SortedDictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var cell in Directory.GetFiles(directory, "ledger*.db"))
         {
-            balances.Add($"{reader.GetString(0)} {reader.GetInt64(1)} {reader.GetInt64(2)} {reader.GetInt64(3)} {reader.GetInt64(4)}");
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={cell};Mode=ReadOnly;Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT hex(id), debits_pending, debits_posted, credits_pending, credits_posted FROM accounts";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                balances[reader.GetString(0)] = [reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)];
+            }
         }
         return balances;
     }
+
+    /// <summary>The balances once every credit leg the cells owe each other is delivered: the credit account credited, its partition's transit debited.</summary>
+    private static List<string> BalancesAfterOwedLegs(string directory)
+    {
+        var balances = Balances(directory);
+        foreach (var cell in Directory.GetFiles(directory, "ledger*.db"))
+        {
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={cell};Mode=ReadOnly;Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT hex(credit_account_id), credit_partition, currency, amount FROM credit_legs_owed WHERE state = 0";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                balances[reader.GetString(0)][3] += reader.GetInt64(3);
+                var transit = Bulwark.Ledger.Cells.TransitAccounts.IdOf((int)reader.GetInt64(1), reader.GetString(2), Bulwark.Ledger.LedgerLimits.PartitionCountDefault)
+                    .ToString("X32", System.Globalization.CultureInfo.InvariantCulture);
+                if (!balances.TryGetValue(transit, out var account))
+                {
+                    balances[transit] = account = new long[4];
+                }
+                account[1] += reader.GetInt64(3);
+            }
+        }
+        return Render(balances);
+    }
+
+    private static List<string> Render(SortedDictionary<string, long[]> balances) =>
+        balances.Select(entry => $"{entry.Key} {string.Join(' ', entry.Value)}").ToList();
 
     [Fact]
     public void Backup_NoBankInDataDirectory_ExitsTwo()

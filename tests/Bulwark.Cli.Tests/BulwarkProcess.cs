@@ -35,7 +35,12 @@ internal static class BulwarkProcess
     /// <summary>Starts a bulwark command that runs until stopped (a bank), its output and error redirected.</summary>
     public static Process Start(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Through env --default-signal=INT: a test run started as a background job (as CI or a
+        // shell's `&` may) ignores SIGINT, and children inherit that; the Ctrl-C these tests send
+        // would then never reach the bank.
+        var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bulwark.dll"));
         foreach (var arg in args)
         {
