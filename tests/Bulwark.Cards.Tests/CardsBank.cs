@@ -308,6 +308,9 @@ public sealed class SlowLedger
     /// <summary>Ledger calls carrying this header are held until <see cref="Release"/>: customer traffic that fills the ledger.</summary>
     public const string HoldHeader = "test-hold";
 
+    /// <summary>Ledger calls carrying this header are never slowed: the test's own moves that must commit before the card processor's.</summary>
+    public const string FastHeader = "test-fast";
+
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _held;
 
@@ -330,7 +333,7 @@ public sealed class SlowLedgerInterceptor(SlowLedger slow) : Interceptor
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(continuation);
-        if (slow.On && context.Method.EndsWith("/SubmitTransfers", StringComparison.Ordinal))
+        if (slow.On && context.Method.EndsWith("/SubmitTransfers", StringComparison.Ordinal) && context.RequestHeaders.GetValue(SlowLedger.FastHeader) is null)
         {
             await Task.Delay(TimeSpan.FromSeconds(3), context.CancellationToken);
         }
