@@ -131,14 +131,19 @@ public sealed class BackupCommandTests : IDisposable
 
         var restore = await BulwarkProcess.RunAsync("restore", "--from", BackupDir, "--keys", KeysBackup, "--data", Restored);
         Assert.True(restore.ExitCode == 0, restore.Output + restore.Error);
-        var restarted = await BulwarkProcess.RunAsync("run", "--data", Restored, "--port", "0", "--no-workload", "--for", "2s");
+        // Long enough for the credit legs the backup owes between cells to be delivered: the first
+        // delivery may wait for the cells to register (back-off from 100 ms), then settles at once.
+        var restarted = await BulwarkProcess.RunAsync("run", "--data", Restored, "--port", "0", "--no-workload", "--for", "8s");
         var check = await BulwarkProcess.RunAsync("ledger", "check", "--data", Restored);
 
         Assert.True(restarted.ExitCode == 0, restarted.Output + restarted.Error);
         Assert.Contains("Demo login: ", restarted.Output, StringComparison.Ordinal);
         Assert.True(check.ExitCode == 0, check.Output + check.Error);
         Assert.StartsWith("ledger ok:", check.Output, StringComparison.Ordinal);
-        Assert.Equal(atBackup, Render(Balances(Restored)));
+        // Accounts that credit legs in flight at the backup name may differ (delivered, or not yet,
+        // when the restored bank stopped): the ledger check above proves those legs consistent.
+        var inFlight = OwedLegAccounts(BackupDir);
+        Assert.Equal(atBackup.Where(line => !inFlight.Contains(line.Split(' ')[0])), Render(Balances(Restored)).Where(line => !inFlight.Contains(line.Split(' ')[0])));
     }
 
     /// <summary>Every ledger account's balances in every cell of the bank in <paramref name="directory"/>, by id (hex).</summary>
@@ -184,6 +189,31 @@ public sealed class BackupCommandTests : IDisposable
             }
         }
         return Render(balances);
+    }
+
+    /// <summary>The credit accounts and transit accounts that owed credit legs in <paramref name="directory"/> will touch.</summary>
+    private static HashSet<string> OwedLegAccounts(string directory)
+    {
+        var accounts = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var cell in Directory.GetFiles(directory, "ledger*.db"))
+        {
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={cell};Mode=ReadOnly;Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT hex(credit_account_id), credit_partition, currency, hex(debit_account_id), partition FROM credit_legs_owed";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                accounts.Add(reader.GetString(0));
+                accounts.Add(reader.GetString(3));
+                foreach (var partition in new[] { reader.GetInt64(1), reader.GetInt64(4) })
+                {
+                    accounts.Add(Bulwark.Ledger.Cells.TransitAccounts.IdOf((int)partition, reader.GetString(2), Bulwark.Ledger.LedgerLimits.PartitionCountDefault)
+                        .ToString("X32", System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+        }
+        return accounts;
     }
 
     private static List<string> Render(SortedDictionary<string, long[]> balances) =>
