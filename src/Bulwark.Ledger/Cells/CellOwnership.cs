@@ -61,6 +61,7 @@ public sealed class CellOwnership
             }
         }
         OwnedCount = owned;
+        ServesAll = Array.TrueForAll(_partitions, row => row.State == OwnershipState.Owned);
         AnsweredPartitions = BuildAnswered();
     }
 
@@ -74,7 +75,7 @@ public sealed class CellOwnership
     public int OwnedCount { get; }
 
     /// <summary>True when this cell owns and serves every partition: nothing can be somebody else's.</summary>
-    public bool ServesAll => OwnedCount == _partitions.Length && Array.TrueForAll(_partitions, row => row.State == OwnershipState.Owned);
+    public bool ServesAll { get; }
 
     /// <summary>Bit p set when partition p is served now (the contract's answered_partitions).</summary>
     public byte[] AnsweredPartitions { get; }

@@ -78,7 +78,9 @@ internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<Ledge
             try
             {
                 results = await engine.SubmitAsync(admitted, remote, context.CancellationToken);
-                var owed = waits.Where(wait => results.Any(result => result.Transfer?.Id == wait.Id && !result.Duplicate)).Select(wait => wait.Settled).ToArray();
+                // A set, not a scan per wait: a call may hold thousands of transfers.
+                var committedNow = results.Where(result => result.Transfer is not null && !result.Duplicate).Select(result => result.Transfer!.Id).ToHashSet();
+                var owed = waits.Where(wait => committedNow.Contains(wait.Id)).Select(wait => wait.Settled).ToArray();
                 if (owed.Length > 0)
                 {
                     await Task.WhenAny(Task.WhenAll(owed), Task.Delay(TimeSpan.FromMilliseconds(LedgerLimits.CreditLegWaitMilliseconds), context.CancellationToken));
