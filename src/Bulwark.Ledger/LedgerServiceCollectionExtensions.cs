@@ -98,6 +98,7 @@ public static class LedgerServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapGrpcService<LedgerGrpcService>();
+        endpoints.MapGrpcService<LedgerCellAdminService>();
         return endpoints;
     }
 }

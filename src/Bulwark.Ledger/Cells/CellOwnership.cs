@@ -18,8 +18,12 @@ public enum OwnershipState
     Released = 3,
 }
 
-/// <summary>One row of a cell's ownership table.</summary>
-public readonly record struct PartitionOwnership(int Partition, long Epoch, OwnershipState State, string OwnerCell, long OwnerEpoch);
+/// <summary>
+/// One row of a cell's ownership table. MOVING: <paramref name="OwnerCell"/> and
+/// <paramref name="OwnerEpoch"/> name the cell it is handed to and the epoch it will own it at, and
+/// the pause ends by itself at <paramref name="LeaseUntilUnixMs"/>. RELEASED: they name the new owner.
+/// </summary>
+public readonly record struct PartitionOwnership(int Partition, long Epoch, OwnershipState State, string OwnerCell, long OwnerEpoch, long LeaseUntilUnixMs = 0);
 
 /// <summary>Why a cell did not serve a partition, as the contract's <see cref="PartitionRefusal"/> carries it.</summary>
 public readonly record struct LedgerRefusal(int Partition, RefusalReason Reason, string OwnerCell, long OwnerEpoch);
@@ -102,6 +106,14 @@ public sealed class CellOwnership
             OwnershipState.Released => new LedgerRefusal(partition, RefusalReason.NotOwner, row.OwnerCell, row.OwnerEpoch),
             _ => new LedgerRefusal(partition, RefusalReason.NotOwner, "", 0),
         };
+    }
+
+    /// <summary>This snapshot with one row replaced.</summary>
+    public CellOwnership With(PartitionOwnership row)
+    {
+        var rows = (PartitionOwnership[])_partitions.Clone();
+        rows[row.Partition] = row;
+        return new CellOwnership(Cell, ClusterId, _partitions.Length, rows);
     }
 
     private byte[] BuildAnswered()

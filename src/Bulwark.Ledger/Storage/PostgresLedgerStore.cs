@@ -243,13 +243,16 @@ public sealed class PostgresLedgerStore : ILedgerStore
         });
     }
 
-    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit)
+    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit, IReadOnlyCollection<int> notServed)
     {
+        ArgumentNullException.ThrowIfNull(notServed);
         var writer = EnsureWriter(reconnect: false);
         return Guard(() =>
         {
             writer.FindExpiredHolds.Parameters[0].Value = nowUnixMs;
             writer.FindExpiredHolds.Parameters[1].Value = limit;
+            // Copies of partitions this cell does not serve are not its to expire.
+            writer.FindExpiredHolds.Parameters[2].Value = notServed.ToArray();
             using var reader = writer.FindExpiredHolds.ExecuteReader();
             var holds = new List<LedgerTransfer>();
             while (reader.Read())
@@ -259,6 +262,25 @@ public sealed class PostgresLedgerStore : ILedgerStore
             return holds;
         });
     }
+
+    // Moving partitions on PostgreSQL: being built (issue 12); a move from or to a PostgreSQL cell is refused until then.
+    public IReadOnlyList<LedgerAccount> LoadAccounts(int partition) => LoadAccounts().Where(account => LedgerPartitioner.PartitionOf(account.Id, _partitionCount) == partition).ToArray();
+
+    public void SaveMoveStep(MoveStep step) => throw MovesNotBuilt();
+
+    public void ImportPartitionRows(int partition, PartitionRowSet rows, PartitionImportRecord progress) => throw MovesNotBuilt();
+
+    public PartitionDigestValue DigestPartition(int partition) => throw MovesNotBuilt();
+
+    public int DeletePartitionRows(int partition, int limit) => throw MovesNotBuilt();
+
+    public Task<PartitionRowSet> ExportPartitionAsync(int partition, long afterSequence, int limit,
+        IReadOnlyCollection<UInt128> refreshHolds, IReadOnlyCollection<UInt128> refreshOwedLegs, CancellationToken cancellationToken) => throw MovesNotBuilt();
+
+    public Task<(IReadOnlyList<UInt128> PendingHolds, IReadOnlyList<UInt128> OpenOwedLegs)> GetOpenIdsAsync(int partition, CancellationToken cancellationToken) =>
+        throw MovesNotBuilt();
+
+    private static LedgerMoveRefusedException MovesNotBuilt() => new("Moving partitions of a PostgreSQL cell is not built yet.");
 
     public void Commit(LedgerCommit commit)
     {
@@ -649,9 +671,10 @@ public sealed class PostgresLedgerStore : ILedgerStore
             FindLeg.Prepare();
             FindExpiredHolds = new NpgsqlCommand(
                 $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers " +
-                "WHERE state = 2 AND expires_at > 0 AND expires_at <= $1 ORDER BY expires_at LIMIT $2", connection);
+                "WHERE state = 2 AND expires_at > 0 AND expires_at <= $1 AND partition <> ALL($3) ORDER BY expires_at LIMIT $2", connection);
             FindExpiredHolds.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint });
             FindExpiredHolds.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer });
+            FindExpiredHolds.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
             FindExpiredHolds.Prepare();
             Batch = new NpgsqlBatch(connection)
             {

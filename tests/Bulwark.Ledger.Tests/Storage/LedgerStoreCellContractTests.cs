@@ -273,7 +273,7 @@ public abstract class LedgerStoreCellContractTests
         Assert.Equal((TransferState.Posted, 25L), (store.FindTransfer(60)!.State, store.FindTransfer(60)!.PostedAmount));
         var credit = store.FindLeg(60, TransferLeg.Credit)!;
         Assert.Equal((TransferState.Posted, 0L, 25L), (credit.State, credit.PostedAmount, credit.Amount));
-        Assert.Empty(store.FindExpiredHolds(100_000, 10));
+        Assert.Empty(store.FindExpiredHolds(100_000, 10, []));
     }
 
     [Fact]
@@ -374,7 +374,7 @@ public abstract class LedgerStoreCellContractTests
             var whole = store.FindTransfer(10)!;
             Assert.Equal(PreCellsTransfers()[0].Row with { Leg = TransferLeg.Whole }, whole);
             Assert.Null(store.FindLeg(10, TransferLeg.Credit));
-            var hold = Assert.Single(store.FindExpiredHolds(5_000, 10));
+            var hold = Assert.Single(store.FindExpiredHolds(5_000, 10, []));
             Assert.Equal(((UInt128)11, TransferLeg.Whole), (hold.Id, hold.Leg));
             Assert.Equal([(UInt128)10, 11], (await store.GetTransfersAsync([10, 11], CancellationToken.None)).Select(row => row.Id));
 
