@@ -239,11 +239,29 @@ internal static class BackupCommand
             error.WriteLine(LedgerCommand.Describe(check));
             return 1;
         }
+        RefuseChangesOutsideTheDatabaseFiles(to.FullName);
         var manifest = new BackupManifest(DateTimeOffset.UtcNow, takenFrom, Describe(to.FullName), postgres is null ? SqliteStore : PostgresStore, [.. schemas]) { KeysApart = true };
         File.WriteAllText(Path.Combine(to.FullName, ManifestName), JsonSerializer.Serialize(manifest, BackupJsonContext.Default.BackupManifest));
         var what = postgres is null ? "" : $" (PostgreSQL schemas {string.Join(", ", schemas)} in {PostgresArchiveName})";
         output.WriteLine($"backup ok: {manifest.Files.Count} files in {to.FullName}{what}, no keys (back them up apart: bulwark backup keys); {LedgerCommand.Describe(check)}");
         return 0;
+    }
+
+    /// <summary>
+    /// The manifest lists and hashes the database files alone, and a restore copies only those: a
+    /// copy with commits still in its -wal (as the cell repair left them before it checkpointed)
+    /// would restore without them, or, checkpointed later, no longer match its manifest.
+    /// </summary>
+    private static void RefuseChangesOutsideTheDatabaseFiles(string backup)
+    {
+        foreach (var database in Directory.GetFiles(backup, "*.db", SearchOption.AllDirectories))
+        {
+            var log = new FileInfo(database + "-wal");
+            if (log.Exists && log.Length > 0)
+            {
+                throw new IOException($"{database} has changes in {log.Name} that are not in the file; the backup would restore without them.");
+            }
+        }
     }
 
     /// <summary>Copies the key files (<see cref="IsKey"/>) into a backup of their own with its manifest.</summary>

@@ -63,7 +63,26 @@ public static class LedgerCellRepair
                 }
             }
             transaction.Commit();
+            CheckpointIntoTheFile(connection, path);
         }
         return reopened;
+    }
+
+    /// <summary>
+    /// Moves what was just committed from the copy's write-ahead log into its database file. The
+    /// copy is in WAL mode (the backup API copies the live file's header) and this connection is
+    /// pooled, so without this the reopened legs would sit in <c>-wal</c> until the process exits:
+    /// a backup's manifest lists and hashes the database files alone, so its restore would either
+    /// lose them (the legs never delivered again) or find the file changed since its manifest.
+    /// </summary>
+    private static void CheckpointIntoTheFile(SqliteConnection connection, string path)
+    {
+        using var checkpoint = connection.CreateCommand();
+        checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+        using var reader = checkpoint.ExecuteReader();
+        if (!reader.Read() || reader.GetInt64(0) != 0)
+        {
+            throw new IOException($"Cannot move the repair of {path} from its write-ahead log into the file: another connection is reading it.");
+        }
     }
 }

@@ -61,6 +61,41 @@ public sealed class LedgerCellRepairTests
         Assert.Equal(Render(atBackup), Render(restored));
     }
 
+    [Fact]
+    public async Task Backup_LegDeliveredAfterTheCreditCellIsCopiedAndSettledBeforeTheDebitCellIs_ReopenedAndTheRestoredBankCreditsItOnce()
+    {
+        await using var live = await Bank.StartAsync();
+        var (payer, payee) = await live.AccountsAsync();
+        var payerInA = IdIn(3_000, upper: false);
+        var payeeInB = IdIn(4_000, upper: true);
+        await live.A.AccountAsync((int)payerInA);
+        await live.B.AccountAsync((int)payeeInB);
+        // Owed by a when b is copied; delivered to b, and settled in a, before a is copied.
+        await live.SubmitAsync(live.A, 1, payerInA, payeeInB, 700);
+        // Owed by b when b is copied; delivered only after a is copied.
+        await live.SubmitAsync(live.B, 2, payer, payee, 300);
+        using var backup = new Backup();
+        backup.CopyCellB(live);
+        Assert.Equal(1, await live.DeliveryOfA.DeliverOnceAsync(default));
+        backup.CopyCellA(live);
+
+        Assert.Empty(backup.OwedLegs(backup.A));
+        Assert.Equal(1, backup.Repair());
+        // The reopening is in the database file itself: a backup's manifest lists (and a restore
+        // copies) the database files alone, never their -wal.
+        Assert.True(!File.Exists(backup.A + "-wal") || new FileInfo(backup.A + "-wal").Length == 0, "the reopened leg is only in ledger.db-wal");
+        Assert.True(backup.Check().Ok, string.Join(Environment.NewLine, backup.Check().Problems));
+        Assert.Equal([Hex((UInt128)1)], backup.OwedLegs(backup.A).Select(leg => leg.Id));
+        Assert.Equal([Hex((UInt128)2)], backup.OwedLegs(backup.B).Select(leg => leg.Id));
+        Assert.Empty(backup.CreditLegs(backup.A).Concat(backup.CreditLegs(backup.B)));
+
+        var restored = await backup.RestoreAndDeliverAsync();
+
+        Assert.Equal(700L, restored[Hex(payeeInB)][3]);
+        Assert.Equal(300L, restored[Hex(payee)][3]);
+        Assert.Equal(Render(backup.ExpectedAfterDelivery()), Render(restored));
+    }
+
     /// <summary>A started two-cell ledger: a owns the lower partitions, b the upper; each with its delivery.</summary>
     private sealed class Bank : IAsyncDisposable
     {
