@@ -84,6 +84,13 @@ public sealed class MovingBank : IAsyncDisposable
         Ledger = new Protos.Ledger.LedgerClient(_app.Services.GetRequiredService<IServiceChannelFactory>().GetChannel("ledger"));
     }
 
+    /// <summary>Stops every cell and starts them again on the same stores and map (a restart of the source and the target).</summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        await StartHostAsync();
+    }
+
     /// <summary>Stops the host (every cell's writer drains), then checks every cell and the legs between them.</summary>
     public async Task<LedgerCheckReport> StopAndCheckAsync()
     {
