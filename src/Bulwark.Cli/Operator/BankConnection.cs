@@ -54,6 +54,20 @@ internal sealed class BankConnection : IAsyncDisposable
 
     public LedgerClient Ledger { get; }
 
+    /// <summary>Where the placement map lives, when the bank's ledger runs on cells (null otherwise).</summary>
+    public IPlacementStore? Placement => _provider.GetService<IPlacementStore>();
+
+    /// <summary>
+    /// The move contract of one cell (<c>ledger-CELL</c>), for <c>bulwark cells</c>: calls name the
+    /// cell in their header and carry the operator's credentials; the mover sets each call's deadline.
+    /// </summary>
+    public Bulwark.Ledger.Protos.LedgerCellAdmin.LedgerCellAdminClient CellAdmin(string cell) =>
+        new(_provider.GetRequiredService<IServiceChannelFactory>().GetChannel(Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell))
+            .Intercept(new OperatorCallInterceptor(CellCallTimeout)));
+
+    /// <summary>The deadline of a move step that names none: an export or a digest of a large partition takes a while.</summary>
+    public static readonly TimeSpan CellCallTimeout = TimeSpan.FromMinutes(2);
+
     /// <summary>Finds the bank and builds the clients; <see cref="OperatorException"/> with one line when it cannot.</summary>
     public static async Task<BankConnection> ConnectAsync(BankTarget target, CancellationToken cancellationToken)
     {

@@ -21,6 +21,9 @@ public sealed record PartitionMoveOptions
     /// <summary>How long the source keeps its copy after the flip (readers with an old map still get a clear refusal, and an operator can look at it) before deleting it.</summary>
     public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Times the copy is paused and verified before the move gives up, when a pause is rolled back (its lease ran out, or the copy differed).</summary>
+    public int PauseAttemptsMax { get; init; } = 3;
+
     /// <summary>The deadline of each call to a cell.</summary>
     public TimeSpan CallDeadline { get; init; } = TimeSpan.FromSeconds(60);
 }
@@ -101,7 +104,24 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
                 throw new PartitionMoveException($"Partition {partition} is paused for a move to cell {sourceRow.OwnerCell}: finish it (bulwark cells move {partition} --to {sourceRow.OwnerCell}) or let its pause run out first.");
             }
             await RefuseOtherImportsAsync(map, partition, target, cancellationToken);
-            (pause, accounts, rows) = await CopyVerifyReleaseAsync(partition, source, epoch, target, progress, cancellationToken);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    (pause, accounts, rows) = await CopyVerifyReleaseAsync(partition, source, epoch, target, progress, cancellationToken);
+                    break;
+                }
+                catch (PartitionMoveException error) when (attempt < _options.PauseAttemptsMax && error.InnerException is RpcException { StatusCode: StatusCode.FailedPrecondition })
+                {
+                    // The pause was rolled back (its lease ran out on a slow machine, or the copy
+                    // differed): if the source serves again, nothing was released. Catch up and pause again.
+                    if (await OwnerRowAsync(source, partition, cancellationToken) is not { State: OwnerState.Owned })
+                    {
+                        throw;
+                    }
+                    progress?.Report(new PartitionMoveReport(partition, "retry", source, target, attempt));
+                }
+            }
         }
         progress?.Report(new PartitionMoveReport(partition, "own", source, target, rows));
         var owned = await CallAsync(target, (client, headers, deadline) =>
@@ -138,13 +158,7 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
         }
         var paused = Stopwatch.GetTimestamp();
         progress?.Report(new PartitionMoveReport(partition, "pause", source, target, copied));
-        await CallAsync(source, (client, headers, deadline) => client.PausePartitionAsync(new PausePartitionRequest
-        {
-            Partition = (uint)partition,
-            Epoch = (ulong)epoch,
-            TargetCell = target,
-            LeaseMilliseconds = (uint)_options.PauseLeaseMilliseconds,
-        }, headers, deadline), cancellationToken);
+        await RenewPauseAsync(partition, source, epoch, target, cancellationToken);
         try
         {
             bool more;
@@ -153,9 +167,15 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
                 long brought;
                 (brought, more) = await CopyRoundAsync(partition, source, target, cancellationToken);
                 copied += brought;
+                if (more)
+                {
+                    await RenewPauseAsync(partition, source, epoch, target, cancellationToken);
+                }
             }
             while (more);
             progress?.Report(new PartitionMoveReport(partition, "verify", source, target, copied));
+            // Each step while paused renews the pause: it ends by itself only when the mover stops.
+            await RenewPauseAsync(partition, source, epoch, target, cancellationToken);
             var digest = await CallAsync(source, (client, headers, deadline) =>
                 client.DigestPartitionAsync(new PartitionRequest { Partition = (uint)partition }, headers, deadline), cancellationToken);
             await CallAsync(target, (client, headers, deadline) => client.VerifyImportAsync(new VerifyImportRequest
@@ -166,6 +186,7 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
                 SourceDigest = digest,
             }, headers, deadline), cancellationToken);
             progress?.Report(new PartitionMoveReport(partition, "release", source, target, copied));
+            await RenewPauseAsync(partition, source, epoch, target, cancellationToken);
             await CallAsync(source, (client, headers, deadline) => client.ReleasePartitionAsync(new ReleasePartitionRequest
             {
                 Partition = (uint)partition,
@@ -193,6 +214,16 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
             throw;
         }
     }
+
+    /// <summary>Pauses the partition at the source, or renews the pause's lease when it is already paused for this move.</summary>
+    private Task<PartitionOwnerRow> RenewPauseAsync(int partition, string source, long epoch, string target, CancellationToken cancellationToken) =>
+        CallAsync(source, (client, headers, deadline) => client.PausePartitionAsync(new PausePartitionRequest
+        {
+            Partition = (uint)partition,
+            Epoch = (ulong)epoch,
+            TargetCell = target,
+            LeaseMilliseconds = (uint)_options.PauseLeaseMilliseconds,
+        }, headers, deadline), cancellationToken);
 
     /// <summary>One export from the source into the copy; returns the new rows it brought and whether more wait.</summary>
     private async Task<(long Rows, bool More)> CopyRoundAsync(int partition, string source, string target, CancellationToken cancellationToken)
