@@ -77,7 +77,11 @@ public static class BankLedger
             CellName = cell,
             ClusterId = map.ClusterId,
             PartitionCount = map.PartitionCount,
-            InitialPartitions = map.PartitionsOf(cell),
+            // A new store takes the partitions the map gives its cell only while the map is the one
+            // made at the bank's first start (version 1): a store made after partitions moved, or
+            // added, owns nothing until a verified move gives it some (R9) — a lost store is never
+            // silently re-made empty owning data it does not hold.
+            InitialPartitions = map.Version == 1 ? map.PartitionsOf(cell) : [],
             DatabasePath = paths.LedgerCell(cell),
             PostgresConnectionString = postgres,
         }).ToArray();
