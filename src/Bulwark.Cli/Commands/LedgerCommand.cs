@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Bulwark.Cli.Hosting;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Cells;
 
 namespace Bulwark.Cli.Commands;
 
@@ -53,6 +54,25 @@ internal static class LedgerCommand
             return report.Ok ? 0 : 1;
         });
         return new Command("ledger", "Ledger operations.") { check };
+    }
+
+    /// <summary>Placement issues listed in full; beyond this the output says how many more there were.</summary>
+    private const int PlacementIssuesListedMax = 10;
+
+    /// <summary>Writes <paramref name="report"/>'s issues, refusals first, one line each.</summary>
+    internal static void WriteIssues(PlacementConsistencyReport report, TextWriter writer)
+    {
+        var issues = report.Errors.Select(issue => $"  - refused: {issue.Message}")
+            .Concat(report.Warnings.Select(issue => $"  - warning: {issue.Message}"))
+            .ToList();
+        foreach (var line in issues.Take(PlacementIssuesListedMax))
+        {
+            writer.WriteLine(line);
+        }
+        if (issues.Count > PlacementIssuesListedMax)
+        {
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  - and {issues.Count - PlacementIssuesListedMax} more"));
+        }
     }
 
     internal static string Describe(LedgerCheckReport report)
