@@ -22,6 +22,8 @@ public sealed class SqliteLedgerStoreCellContractTests : LedgerStoreCellContract
 
     protected override ILedgerStore OpenStore(string location) => new SqliteLedgerStore(location);
 
+    protected override ILedgerStore OpenOtherKindStore() => new PostgresLedgerStore(PostgresTestServer.NewDatabase("cellcopy"));
+
     protected override void CreatePreCellsStore(string location)
     {
         using var connection = new SqliteConnection($"Data Source={location};Pooling=False");
@@ -79,11 +81,18 @@ public sealed class SqliteLedgerStoreCellContractTests : LedgerStoreCellContract
 }
 
 /// <summary>PostgreSQL runs the same cell store contract, and shows the constraint it changed.</summary>
-public sealed class PostgresLedgerStoreCellContractTests : LedgerStoreCellContractTests
+public sealed class PostgresLedgerStoreCellContractTests : LedgerStoreCellContractTests, IDisposable
 {
+    private readonly TempDirectory _directory = new(inMemory: true);
+    private int _copies;
+
     protected override string NewLocation() => PostgresTestServer.NewDatabase("cells");
 
     protected override ILedgerStore OpenStore(string location) => new PostgresLedgerStore(location);
+
+    protected override ILedgerStore OpenOtherKindStore() => new SqliteLedgerStore(_directory.File($"copy-{++_copies}.db"));
+
+    public void Dispose() => _directory.Dispose();
 
     protected override void CreatePreCellsStore(string location)
     {
@@ -121,7 +130,7 @@ public sealed class PostgresLedgerStoreCellContractTests : LedgerStoreCellContra
             "SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), '; ' ORDER BY conname) FROM pg_constraint " +
             "WHERE conrelid = 'ledger.transfers'::regclass AND contype IN ('u', 'p')", connection);
         Assert.Equal("transfers_id_leg_key UNIQUE (id, leg); transfers_pkey PRIMARY KEY (sequence)", command.ExecuteScalar());
-        Assert.Equal(2, PostgresMigrator.CurrentVersion(connection, null, "ledger"));
+        Assert.Equal(3, PostgresMigrator.CurrentVersion(connection, null, "ledger"));
     }
 
     private static string Uuid(UInt128 id) => id.ToString("x32", CultureInfo.InvariantCulture);
@@ -142,7 +151,7 @@ public sealed class PostgresLedgerStoreCellContractTests : LedgerStoreCellContra
 /// other cells until they are settled, list an account's history in one partition only, and
 /// upgrade a store made before cells, whose rows all become WHOLE ones.
 /// </summary>
-public abstract class LedgerStoreCellContractTests
+public abstract partial class LedgerStoreCellContractTests
 {
     private const int Partitions = 16;
 
