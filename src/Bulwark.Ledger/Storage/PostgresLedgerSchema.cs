@@ -123,8 +123,8 @@ internal static class PostgresLedgerSchema
         // and its WAL per transfer row, in every batch, for the life of the ledger, while a move
         // is rare and runs beside the writer. Here the account-history indexes already carry
         // `sequence` as their second column, so a partition's rows are found through its accounts
-        // (ILedgerStore: the debit account's rows but the CREDIT legs, the credit account's CREDIT
-        // legs) as one index range per account, above a watermark when catching up. Accounts by
+        // (as debit account its WHOLE, DEBIT and RETURN rows, as credit account its CREDIT legs)
+        // as one index range per account, above a watermark when catching up. Accounts by
         // partition cost nothing per transfer: an account row is inserted once, and `partition`
         // never changes, so balance updates stay HOT. Owed legs by partition cost one entry per
         // transfer between cells (not per transfer); without it a digest or a deletion would read
