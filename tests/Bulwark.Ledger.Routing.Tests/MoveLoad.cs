@@ -63,12 +63,14 @@ public sealed class MoveLoad
     /// <summary>Three payers and a reader; <paramref name="move"/> starts once payments flow, and the traffic goes on past it. Bounded in count and time.</summary>
     public async Task RunAsync(Func<Task> move)
     {
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(180));
         var flowing = new TaskCompletionSource();
+        var moved = 0;
         var payers = Enumerable.Range(0, 3).Select(worker => Task.Run(async () =>
         {
             var random = new Random(worker);
-            for (var i = 0; i < 400 && !stop.IsCancellationRequested; i++)
+            // At least 400 payments each, and on until the move is done: bounded in count and time.
+            for (var i = 0; (i < 400 || Volatile.Read(ref moved) == 0) && i < 50_000 && !stop.IsCancellationRequested; i++)
             {
                 var from = Customers[random.Next(Customers.Count)];
                 var to = Customers[random.Next(Customers.Count)];
@@ -115,7 +117,14 @@ public sealed class MoveLoad
             }
         });
         await flowing.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        await move();
+        try
+        {
+            await move();
+        }
+        finally
+        {
+            Volatile.Write(ref moved, 1);
+        }
         await Task.WhenAll(payers);
         await reader;
     }
@@ -157,8 +166,19 @@ public sealed class MoveLoad
         }
         try
         {
-            var history = await _bank.Ledger.ListAccountTransfersAsync(new ListAccountTransfersRequest { AccountId = Moving[0].ToProto(), Limit = 200 });
-            var shown = history.Transfers.Select(row => row.Id.ToUInt128()).ToArray();
+            var shownList = new List<UInt128>();
+            var cursor = "";
+            for (var page = 0; page < 1_000; page++)
+            {
+                var history = await _bank.Ledger.ListAccountTransfersAsync(new ListAccountTransfersRequest { AccountId = Moving[0].ToProto(), Limit = 200, Cursor = cursor });
+                shownList.AddRange(history.Transfers.Select(row => row.Id.ToUInt128()));
+                cursor = history.NextCursor;
+                if (cursor.Length == 0)
+                {
+                    break;
+                }
+            }
+            var shown = shownList.ToArray();
             if (shown.Length != shown.Distinct().Count())
             {
                 failures.Add("history shows a payment twice");

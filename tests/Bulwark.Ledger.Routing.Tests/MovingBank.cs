@@ -76,12 +76,32 @@ public sealed class MovingBank : IAsyncDisposable
             InitialPartitions = Map.PartitionsOf(cell),
         }).ToArray());
         builder.Services.AddLedgerCellPeers();
+        var directory = _directory;
+        builder.Services.AddLedgerCellsFollowingMap((cell, map) => new LedgerOptions
+        {
+            DatabasePath = Path.Combine(directory, cell + ".db"),
+            CellName = cell,
+            ClusterId = map.ClusterId,
+            InitialPartitions = [],
+        });
         _app = builder.Build();
         _app.UsePlatform();
         _app.MapLedger();
         await _app.StartAsync();
         Placement = new FilePlacementStore(placementPath, TimeProvider.System);
         Ledger = new Protos.Ledger.LedgerClient(_app.Services.GetRequiredService<IServiceChannelFactory>().GetChannel("ledger"));
+    }
+
+    /// <summary>Adds an empty cell to the map, as <c>bulwark cells add</c> does, and waits (bounded) until this bank serves it.</summary>
+    public async Task AddCellAsync(string cell)
+    {
+        var read = (await Placement.ReadAsync(CancellationToken.None))!;
+        Assert.True((await Placement.ReplaceAsync(read, read.Map!.WithCell(cell, new CellInfo(cell + ".db")), CancellationToken.None)).Succeeded);
+        for (var attempt = 0; Cells.Find(cell) is null; attempt++)
+        {
+            Assert.True(attempt < 200, $"cell {cell} was not opened within 10 s");
+            await Task.Delay(50);
+        }
     }
 
     /// <summary>Stops every cell and starts them again on the same stores and map (a restart of the source and the target).</summary>
@@ -92,10 +112,10 @@ public sealed class MovingBank : IAsyncDisposable
     }
 
     /// <summary>Stops the host (every cell's writer drains), then checks every cell and the legs between them.</summary>
-    public async Task<LedgerCheckReport> StopAndCheckAsync()
+    public async Task<LedgerCheckReport> StopAndCheckAsync(IEnumerable<string>? cells = null)
     {
         await StopAsync();
-        return LedgerChecker.CheckCells(Map.Cells.Keys.Select(cell => LedgerCellSource.Sqlite(StorePath(cell))).ToArray());
+        return LedgerChecker.CheckCells((cells ?? Map.Cells.Keys).Select(cell => LedgerCellSource.Sqlite(StorePath(cell))).ToArray());
     }
 
     public async Task StopAsync()

@@ -43,6 +43,38 @@ public sealed class PartitionMoveTests
     }
 
     /// <summary>
+    /// The 2019 chain, survived: two cells added to a running bank and the partitions rebalanced
+    /// over four cells while payments, holds and reads flow — half the partitions move — and the
+    /// same checker as the broken variant below finds no false not-found, no lost or doubled
+    /// payment, every balance as acknowledged, and every cell whole.
+    /// </summary>
+    [Fact]
+    public async Task Chain2019_TwoCellsAddedAndRebalancedUnderLoad_NoFalseNotFoundNoLostWrite()
+    {
+        await using var bank = await MovingBank.StartAsync(["a", "b"]);
+        var load = await MoveLoad.PrepareAsync(bank);
+        IReadOnlyList<PartitionMoveResult> moved = [];
+
+        await load.RunAsync(async () =>
+        {
+            await bank.AddCellAsync("c");
+            await bank.AddCellAsync("d");
+            var map = (await bank.Placement.ReadAsync(CancellationToken.None))!.Map!;
+            moved = await CellRebalancer.RunAsync(bank.Mover(new PartitionMoveOptions { DropCopy = false }), CellRebalancer.Plan(map), TimeSpan.Zero);
+        });
+        var failures = await load.CheckAsync();
+
+        Assert.Empty(failures);
+        Assert.Equal(MovingBank.Partitions / 2, moved.Count);
+        var after = (await bank.Placement.ReadAsync(CancellationToken.None))!.Map!;
+        Assert.All(after.Cells.Keys, cell => Assert.Equal(MovingBank.Partitions / 4, after.PartitionsOf(cell).Count));
+        Assert.Empty(CellRebalancer.Plan(after));
+        var report = await bank.StopAndCheckAsync(after.Cells.Keys);
+        Assert.True(report.Ok, string.Join("\n", report.Problems));
+        Assert.Equal(4, report.CellCount);
+    }
+
+    /// <summary>
     /// The 2019 failure, assembled on purpose: a mover that flips the map before copying anything,
     /// and a target whose verification guard is fooled by a forged digest (the digest of its own
     /// empty copy, sent as the source's). The guard is bypassed, so what must catch it is the

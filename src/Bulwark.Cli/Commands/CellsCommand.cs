@@ -22,6 +22,8 @@ internal static class CellsCommand
         var command = new Command("cells", "The ledger's cells on a running bank: status, and moving a partition from one cell to another.");
         command.Subcommands.Add(CreateStatus());
         command.Subcommands.Add(CreateMove());
+        command.Subcommands.Add(CreateAdd());
+        command.Subcommands.Add(CreateRebalance());
         return command;
     }
 
@@ -122,6 +124,127 @@ internal static class CellsCommand
             await output.WriteLineAsync(result.AlreadyThere
                 ? Invariant($"partition {result.Partition} is already at cell {result.Target} (epoch {result.NewEpoch}); nothing to move.")
                 : Invariant($"moved partition {result.Partition} from cell {result.Source} to {result.Target} at epoch {result.NewEpoch}: {result.Accounts} accounts, {result.TransferRows} transfer rows, paused {result.Pause.TotalMilliseconds:0} ms, {result.Total.TotalSeconds:0.0} s in all."));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateAdd()
+    {
+        var common = CommonSymbols.Create();
+        var name = new Argument<string>("name") { Description = "The new cell's name: 1 to 32 of a-z, 0-9 and -." };
+        var storeOption = new Option<string?>("--store") { Description = "Cluster only: where the cell keeps its ledger (recorded in the map for its ledger process). A one-process bank keeps each cell in DATA/ledger-NAME.db." };
+        var command = new Command("add", "Add an empty cell to the placement map. A one-process bank starts serving it at once; in a cluster, start its ledger process (bulwark serve --service ledger --cell NAME). It owns nothing until partitions are moved to it (bulwark cells rebalance).") { name, storeOption };
+        common.AddTo(command);
+        command.Action = new OperatorAction("cells add", async (parse, session, cancellationToken) =>
+        {
+            var cell = parse.GetValue(name) ?? "";
+            if (!PlacementMap.IsValidCellName(cell))
+            {
+                throw new OperatorException($"'{cell}' is not a cell name (1 to 32 of a-z, 0-9 and -).");
+            }
+            await using var bank = await session.ConnectAsync(common.Target(parse), cancellationToken);
+            var store = bank.Placement ?? throw new OperatorException($"{bank.Description} runs its ledger without cells: it cannot take another.");
+            if (bank.IsOneProcessBank && parse.GetValue(storeOption) is not null)
+            {
+                throw new OperatorException("--store: a one-process bank keeps each cell in DATA/ledger-NAME.db; leave --store out.");
+            }
+            var output = session.Output;
+            for (var attempt = 0; ; attempt++)
+            {
+                var read = await store.ReadAsync(cancellationToken) ?? throw new OperatorException("there is no placement map yet.");
+                var map = read.Map ?? throw new OperatorException($"the stored placement map cannot be used: {read.Error?.Message}");
+                if (map.Cells.ContainsKey(cell))
+                {
+                    await output.WriteLineAsync($"cell {cell} is in the placement map already.");
+                    break;
+                }
+                if (bank.IsOneProcessBank && map.Cells.Count >= Hosting.BankLedger.CellsMax)
+                {
+                    throw new OperatorException(Invariant($"a one-process bank runs at most {Hosting.BankLedger.CellsMax} cells; this one has {map.Cells.Count}."));
+                }
+                var info = new CellInfo(parse.GetValue(storeOption) ?? (bank.IsOneProcessBank ? $"ledger-{cell}.db" : null));
+                if ((await store.ReplaceAsync(read, map.WithCell(cell, info), cancellationToken)).Succeeded)
+                {
+                    await output.WriteLineAsync(Invariant($"added cell {cell} to the placement map (version {map.Version + 1})."));
+                    break;
+                }
+                if (attempt >= 5)
+                {
+                    throw new OperatorException("the placement map kept changing under this command; run it again.");
+                }
+            }
+            if (!bank.IsOneProcessBank)
+            {
+                await output.WriteLineAsync($"start its ledger process: bulwark serve --service ledger --cell {cell}; then move partitions to it: bulwark cells rebalance");
+                return 0;
+            }
+            // The bank opens the cell when it sees the map change: wait until it answers (bounded).
+            var headers = new Grpc.Core.Metadata { { LedgerCells.CellHeader, cell } };
+            for (var waited = 0; ; waited++)
+            {
+                try
+                {
+                    await bank.CellAdmin(cell).GetCellStatusAsync(new GetCellStatusRequest(), headers, cancellationToken: cancellationToken);
+                    await output.WriteLineAsync($"cell {cell} is serving; it owns no partitions yet: bulwark cells rebalance moves some to it.");
+                    return 0;
+                }
+                catch (Grpc.Core.RpcException error) when (waited < 120 && error.StatusCode is Grpc.Core.StatusCode.FailedPrecondition or Grpc.Core.StatusCode.Unavailable)
+                {
+                    await Task.Delay(250, cancellationToken);
+                }
+            }
+        });
+        return command;
+    }
+
+    private static Command CreateRebalance()
+    {
+        var common = CommonSymbols.Create();
+        var grace = CommonOptions.PositiveInt("--grace", "Seconds the old owners keep their copies after the last move before deleting them (default 30).", 30, 3_600);
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print the moves a rebalance would make, and make none." };
+        var command = new Command("rebalance", "Spread the partitions evenly over the cells of the placement map, one verified move after another. Run it again to resume an interrupted rebalance.") { grace, dryRun };
+        common.AddTo(command);
+        command.Action = new OperatorAction("cells rebalance", async (parse, session, cancellationToken) =>
+        {
+            await using var bank = await session.ConnectAsync(common.Target(parse), cancellationToken);
+            var store = bank.Placement ?? throw new OperatorException($"{bank.Description} runs its ledger without cells: there is nothing to rebalance.");
+            var read = await store.ReadAsync(cancellationToken) ?? throw new OperatorException("there is no placement map yet.");
+            var map = read.Map ?? throw new OperatorException($"the stored placement map cannot be used: {read.Error?.Message}");
+            var plan = CellRebalancer.Plan(map);
+            var output = session.Output;
+            var summary = string.Join(", ", plan.GroupBy(move => (move.From, move.To)).Select(group => Invariant($"{group.Key.From} → {group.Key.To}: {group.Count()}")));
+            if (plan.Count == 0)
+            {
+                await output.WriteLineAsync(Invariant($"the {map.Cells.Count} cells are balanced already; nothing to move."));
+                return 0;
+            }
+            await output.WriteLineAsync(Invariant($"{plan.Count} partitions to move ({summary})."));
+            if (parse.GetValue(dryRun))
+            {
+                return 0;
+            }
+            var mover = new PartitionMover(store, bank.CellAdmin, new PartitionMoveOptions { DropCopy = false });
+            var done = 0;
+            var progress = new LineProgress(report =>
+            {
+                if (report.Step == "flipped")
+                {
+                    done++;
+                    output.WriteLine(Invariant($"moved partition {report.Partition} {report.Source} → {report.Target} [{done}/{plan.Count}]"));
+                }
+            });
+            IReadOnlyList<PartitionMoveResult> results;
+            try
+            {
+                results = await CellRebalancer.RunAsync(mover, plan, TimeSpan.FromSeconds(parse.GetValue(grace)), progress, cancellationToken);
+            }
+            catch (PartitionMoveException error)
+            {
+                throw new OperatorException(error.Message + Invariant($" ({done} of {plan.Count} moves done; run bulwark cells rebalance again to resume)"));
+            }
+            var pauses = results.Where(result => !result.AlreadyThere).Select(result => result.Pause.TotalMilliseconds).Order().ToArray();
+            await output.WriteLineAsync(Invariant($"rebalanced: {pauses.Length} partitions moved; pause per partition median {(pauses.Length == 0 ? 0 : pauses[pauses.Length / 2]):0} ms, longest {(pauses.Length == 0 ? 0 : pauses[^1]):0} ms; old copies deleted."));
             return 0;
         });
         return command;

@@ -108,6 +108,46 @@ public sealed class CellOwnership
         };
     }
 
+    /// <summary>
+    /// Whether <paramref name="partition"/> was served through the whole time between two snapshots:
+    /// served in both with the same row. Ownership only moves forward (owned, paused, released; a
+    /// partition coming back comes at a higher epoch), so equal rows mean nothing happened to it in
+    /// between — a read that found nothing then may say "not found"; otherwise it must refuse.
+    /// </summary>
+    public static bool ServedThroughout(CellOwnership before, CellOwnership after, int partition)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        return before.Serves(partition) && (ReferenceEquals(before, after) || before[partition] == after[partition]);
+    }
+
+    /// <summary>The refusal for a partition that was not served throughout a read: the latest snapshot's, or MOVING when it is served again at another epoch.</summary>
+    public static LedgerRefusal RefusalAfter(CellOwnership after, int partition)
+    {
+        ArgumentNullException.ThrowIfNull(after);
+        return after.Refusal(partition) ?? new LedgerRefusal(partition, RefusalReason.Moving, after.Cell, after[partition].Epoch);
+    }
+
+    /// <summary>The answered_partitions bitmap of a read between two snapshots: partitions served throughout it.</summary>
+    public static byte[] AnsweredThroughout(CellOwnership before, CellOwnership after)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        if (ReferenceEquals(before, after))
+        {
+            return before.AnsweredPartitions;
+        }
+        var bitmap = new byte[(before.PartitionCount + 7) / 8];
+        for (var partition = 0; partition < before.PartitionCount; partition++)
+        {
+            if (ServedThroughout(before, after, partition))
+            {
+                bitmap[partition / 8] |= (byte)(1 << (partition % 8));
+            }
+        }
+        return bitmap;
+    }
+
     /// <summary>This snapshot with one row replaced.</summary>
     public CellOwnership With(PartitionOwnership row)
     {

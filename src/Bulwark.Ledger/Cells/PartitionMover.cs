@@ -24,6 +24,9 @@ public sealed record PartitionMoveOptions
     /// <summary>Times the copy is paused and verified before the move gives up, when a pause is rolled back (its lease ran out, or the copy differed).</summary>
     public int PauseAttemptsMax { get; init; } = 3;
 
+    /// <summary>False: the mover leaves the old owner's copy (a rebalance drops every copy once, after one grace period, with <see cref="PartitionMover.DropCopyAsync"/>).</summary>
+    public bool DropCopy { get; init; } = true;
+
     /// <summary>The deadline of each call to a cell.</summary>
     public TimeSpan CallDeadline { get; init; } = TimeSpan.FromSeconds(60);
 }
@@ -127,6 +130,11 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
         var owned = await CallAsync(target, (client, headers, deadline) =>
             client.OwnPartitionAsync(new OwnPartitionRequest { Partition = (uint)partition, SourceCell = source, SourceEpoch = (ulong)epoch }, headers, deadline), cancellationToken);
         await FlipAsync(partition, source, epoch, target, progress, cancellationToken);
+        if (!_options.DropCopy)
+        {
+            progress?.Report(new PartitionMoveReport(partition, "flipped", source, target, rows));
+            return new PartitionMoveResult(partition, source, target, (long)owned.Epoch, accounts, rows, pause, Stopwatch.GetElapsedTime(started), AlreadyThere: false);
+        }
         progress?.Report(new PartitionMoveReport(partition, "grace", source, target, rows));
         await Task.Delay(_options.Grace, cancellationToken);
         var deleted = await CallAsync(source, (client, headers, deadline) =>
@@ -264,6 +272,10 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
         }
         throw new PartitionMoveException(Invariant($"The placement map kept changing: partition {partition}'s flip to cell {target} did not go through. Run the move again to finish it."));
     }
+
+    /// <summary>Deletes the copy <paramref name="cell"/> kept of a partition it gave away; returns the rows deleted.</summary>
+    public async Task<long> DropCopyAsync(string cell, int partition, CancellationToken cancellationToken = default) =>
+        (await CallAsync(cell, (client, headers, deadline) => client.DropPartitionCopyAsync(new PartitionRequest { Partition = (uint)partition }, headers, deadline), cancellationToken)).RowsDeleted;
 
     private async Task DropReleasedCopiesAsync(PlacementMap map, int partition, string owner, IProgress<PartitionMoveReport>? progress, CancellationToken cancellationToken)
     {

@@ -18,6 +18,9 @@ internal sealed partial class LedgerWriter
     private int[] _copiesNotServed = [];
     private long _pauseDeadline;
 
+    /// <summary>Partitions whose rows the store holds without this cell serving them (any thread: a snapshot).</summary>
+    public IReadOnlyCollection<int> CopiesNotServed => Volatile.Read(ref _copiesNotServed);
+
     /// <summary>The copies this cell is importing, by partition.</summary>
     public ImmutableDictionary<int, PartitionImportRecord> Imports => Volatile.Read(ref _imports);
 
@@ -32,13 +35,14 @@ internal sealed partial class LedgerWriter
     {
         var ownership = _ownership;
         // Rows the store holds without serving them: copies being imported, partitions paused or given away.
-        _copiesNotServed = ownership.Rows
+        var copies = ownership.Rows
             .Where(row => row.State is OwnershipState.Moving or OwnershipState.Released)
             .Select(row => row.Partition)
             .Concat(_imports.Keys)
             .Distinct()
             .Order()
             .ToArray();
+        Volatile.Write(ref _copiesNotServed, copies);
         var deadline = 0L;
         foreach (var row in ownership.Rows)
         {
@@ -162,12 +166,10 @@ internal sealed partial class LedgerWriter
         var next = import with
         {
             Watermark = rows.Watermark,
-            State = rows.Transfers.Count == 0 && rows.Refreshed.Count == 0 && import.State == ImportRecordState.Verified ? ImportRecordState.Verified : ImportRecordState.Copying,
+            // Rows written change the copy: it is verified again before it may be owned.
+            State = ImportRecordState.Copying,
+            Digest = [],
         };
-        if (next.State == ImportRecordState.Copying)
-        {
-            next = next with { Digest = [] };
-        }
         _store.ImportPartitionRows(partition, rows with { Transfers = renumbered }, next);
         _sequence = sequence;
         _lastTimestampUnixMs = lastTimestamp;
@@ -181,7 +183,7 @@ internal sealed partial class LedgerWriter
         if (row.State == OwnershipState.Moving && row.Epoch == epoch && row.OwnerCell == targetCell)
         {
             // Asked again (a resumed mover): the lease starts again.
-            return SetOwner(row with { LeaseUntilUnixMs = _now + leaseMilliseconds });
+            return SetOwner(row with { LeaseUntilUnixMs = WallClock() + leaseMilliseconds });
         }
         if (row.State != OwnershipState.Owned || row.Epoch != epoch)
         {
@@ -189,7 +191,7 @@ internal sealed partial class LedgerWriter
                 ? $"partition {partition} is already paused for a move to cell {row.OwnerCell}."
                 : Describe(partition, row, $"pause it at epoch {epoch}"));
         }
-        var paused = SetOwner(row with { State = OwnershipState.Moving, OwnerCell = targetCell, OwnerEpoch = epoch + 1, LeaseUntilUnixMs = _now + leaseMilliseconds });
+        var paused = SetOwner(row with { State = OwnershipState.Moving, OwnerCell = targetCell, OwnerEpoch = epoch + 1, LeaseUntilUnixMs = WallClock() + leaseMilliseconds });
         _metrics.MoveStep("paused");
         return paused;
     }
@@ -367,6 +369,9 @@ internal sealed partial class LedgerWriter
     };
 
     private static LedgerMoveRefusedException Refused(string message) => new(message);
+
+    // Leases are on this machine's clock, never on the ledger's timestamps, which may carry another cell's clock.
+    private long WallClock() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     [LoggerMessage(EventId = 1420, Level = LogLevel.Error, Message = "A partition move step failed to write; nothing of it was written")]
     private partial void LogMoveStepFailed(Exception error);

@@ -116,8 +116,11 @@ public interface ILedgerStore : IDisposable
     /// </summary>
     Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Credit legs owed to other cells and not yet settled, oldest first, at most <paramref name="limit"/>.</summary>
-    Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken);
+    /// <summary>
+    /// Credit legs owed to other cells and not yet settled, oldest first, at most <paramref name="limit"/>,
+    /// leaving out those of <paramref name="notServed"/> (copies this cell holds without serving them).
+    /// </summary>
+    Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, IReadOnlyCollection<int> notServed, CancellationToken cancellationToken);
 }
 
 /// <summary>A store's cell identity, ownership table and the copies it is importing.</summary>

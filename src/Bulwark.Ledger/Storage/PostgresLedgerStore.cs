@@ -411,15 +411,18 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         return page;
     }
 
-    public async Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, IReadOnlyCollection<int> notServed, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        ArgumentNullException.ThrowIfNull(notServed);
         ObjectDisposedException.ThrowIf(_disposed, this);
         await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        // The partial index credit_legs_owed_open is in created_at order and holds only open legs.
+        // The partial index credit_legs_owed_open is in created_at order and holds only open legs;
+        // legs of copies this cell does not serve are not its to deliver (nor to stall the others).
         await using var command = new NpgsqlCommand(
-            $"SELECT {PostgresLedgerSchema.OwedLegColumns} FROM ledger.credit_legs_owed WHERE state = 0 ORDER BY created_at LIMIT $1", connection);
+            $"SELECT {PostgresLedgerSchema.OwedLegColumns} FROM ledger.credit_legs_owed WHERE state = 0 AND partition <> ALL($2) ORDER BY created_at LIMIT $1", connection);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = notServed.ToArray() });
         var legs = new List<OwedCreditLeg>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -641,13 +641,26 @@ public sealed class SqliteLedgerStore : ILedgerStore
         }));
     }
 
-    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, IReadOnlyCollection<int> notServed, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        ArgumentNullException.ThrowIfNull(notServed);
         return Task.FromResult(Read(reader =>
         {
+            using var filtered = notServed.Count == 0 ? null : reader.Connection.CreateCommand();
             var command = reader.OwedCreditLegs;
-            command.Parameters[0].Value = limit;
+            if (filtered is not null)
+            {
+                // Legs of copies this cell does not serve are not its to deliver (nor to stall the others).
+                filtered.CommandText = $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE state = 0 AND partition NOT IN (" +
+                    string.Join(',', notServed.Select(partition => partition.ToString(CultureInfo.InvariantCulture))) + ") ORDER BY created_at LIMIT $limit";
+                filtered.Parameters.AddWithValue("$limit", limit);
+                command = filtered;
+            }
+            else
+            {
+                command.Parameters[0].Value = limit;
+            }
             var legs = new List<OwedCreditLeg>();
             using var rows = command.ExecuteReader();
             while (rows.Read())

@@ -206,7 +206,7 @@ public abstract partial class LedgerStoreCellContractTests
         Assert.Equal((0L, 0L, 0L), (gone.Accounts, gone.Transfers, gone.OwedLegs));
         Assert.Empty(store.LoadAccounts(PartitionD));
         Assert.Empty((await store.ExportPartitionAsync(PartitionD, 0, 100, [], [], CancellationToken.None)).Transfers);
-        Assert.Empty(await store.GetOwedCreditLegsAsync(10, CancellationToken.None));
+        Assert.Empty(await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None));
         Assert.True(store.DigestPartition(PartitionC).SameRows(otherC));
         Assert.True(store.DigestPartition(PartitionOther).SameRows(other));
         Assert.Equal(creditLegInC, store.FindLeg(202, TransferLeg.Credit));

@@ -296,29 +296,29 @@ public abstract partial class LedgerStoreCellContractTests
         commit.NewOwedLegs.AddRange(owed);
         store.Commit(commit);
 
-        var open = await store.GetOwedCreditLegsAsync(10, CancellationToken.None);
+        var open = await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None);
         Assert.Equal([owed[1], owed[2], owed[0]], open);
-        Assert.Equal([(UInt128)72, 73], (await store.GetOwedCreditLegsAsync(2, CancellationToken.None)).Select(leg => leg.Leg.Id));
+        Assert.Equal([(UInt128)72, 73], (await store.GetOwedCreditLegsAsync(2, [], CancellationToken.None)).Select(leg => leg.Leg.Id));
 
         var settle = new LedgerCommit();
         settle.SettledOwedLegs.Add((72, OwedLegState.Delivered));
         settle.SettledOwedLegs.Add((71, OwedLegState.Returned));
         store.Commit(settle);
-        Assert.Equal([(UInt128)73], (await store.GetOwedCreditLegsAsync(10, CancellationToken.None)).Select(leg => leg.Leg.Id));
+        Assert.Equal([(UInt128)73], (await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None)).Select(leg => leg.Leg.Id));
 
         // Inserted and settled in one batch: it never shows as open.
         var both = new LedgerCommit();
         both.NewOwedLegs.Add(Owed(74, createdAt: 500));
         both.SettledOwedLegs.Add((74, OwedLegState.Delivered));
         store.Commit(both);
-        Assert.Equal([(UInt128)73], (await store.GetOwedCreditLegsAsync(10, CancellationToken.None)).Select(leg => leg.Leg.Id));
+        Assert.Equal([(UInt128)73], (await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None)).Select(leg => leg.Leg.Id));
 
         // One owed leg per id: a second record of 73 is refused.
         var duplicate = new LedgerCommit();
         duplicate.NewOwedLegs.Add(Owed(73, createdAt: 4_000));
         Assert.ThrowsAny<Exception>(() => store.Commit(duplicate));
         store.LoadAccounts();
-        Assert.Single(await store.GetOwedCreditLegsAsync(10, CancellationToken.None));
+        Assert.Single(await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None));
     }
 
     [Fact]
@@ -344,7 +344,7 @@ public abstract partial class LedgerStoreCellContractTests
         store.Commit(second);
 
         Assert.Equal(3, store.LoadAccounts().Count);
-        Assert.Equal([(UInt128)82], (await store.GetOwedCreditLegsAsync(10, CancellationToken.None)).Select(leg => leg.Leg.Id));
+        Assert.Equal([(UInt128)82], (await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None)).Select(leg => leg.Leg.Id));
     }
 
     [Fact]

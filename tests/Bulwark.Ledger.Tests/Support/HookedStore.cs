@@ -82,8 +82,8 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
     public Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken) =>
         inner.ListAccountTransfersAsync(accountId, beforeSequence, sinceUnixMs, limit, cancellationToken);
 
-    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken) =>
-        inner.GetOwedCreditLegsAsync(limit, cancellationToken);
+    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, IReadOnlyCollection<int> notServed, CancellationToken cancellationToken) =>
+        inner.GetOwedCreditLegsAsync(limit, notServed, cancellationToken);
 
     public void Dispose() => inner.Dispose();
 }
