@@ -111,11 +111,12 @@ public sealed partial class CustomersProcessTests : IDisposable
 
     /// <summary>
     /// <c>bulwark cells</c> against a real <c>bulwark run</c> bank taking its own card and payment
-    /// workload: status, a partition moved while the workload runs, the bank stopped (its summary
-    /// checks every cell), the ledger checked, the bank started again on the moved partition.
+    /// workload: status, a partition moved while the workload runs, a cell added and the partitions
+    /// rebalanced onto it, the bank stopped (its summary checks every cell), the ledger checked, the
+    /// bank started again on the three cells.
     /// </summary>
     [Fact]
-    public async Task Cells_OnARunBankUnderItsWorkload_StatusMoveRestartAndBadInputs()
+    public async Task Cells_OnARunBankUnderItsWorkload_StatusMoveAddRebalanceRestartAndBadInputs()
     {
         var data = new[] { "--data", _directory };
         using (var bank = Start("run", "--data", _directory, "--port", "0", "--customers", "4"))
@@ -147,6 +148,18 @@ public sealed partial class CustomersProcessTests : IDisposable
                 await AssertFailsAsync("There is no cell 'zz' in the placement map (cells: a, b)", ["cells", "move", "5", "--to", "zz", .. data]);
                 await AssertFailsAsync("There is no partition 999: partitions are 0 to 255.", ["cells", "move", "999", "--to", "a", .. data]);
                 await AssertFailsAsync("--to: 'Not_A_Cell' is not a cell name", ["cells", "move", "5", "--to", "Not_A_Cell", .. data]);
+
+                // A third cell, added while the bank runs, and the partitions spread over the three.
+                var added = await InvokeAsync(["cells", "add", "c", .. data]);
+                Assert.True(added.ExitCode == 0, added.Output + added.Error);
+                Assert.Contains("cell c is serving; it owns no partitions yet", added.Output, StringComparison.Ordinal);
+                await AssertFailsAsync("--store: a one-process bank keeps each cell in DATA/ledger-NAME.db", ["cells", "add", "d", "--store", "postgres://x", .. data]);
+                var rebalanced = await InvokeAsync(["cells", "rebalance", "--grace", "1", .. data]);
+                Assert.True(rebalanced.ExitCode == 0, rebalanced.Output + rebalanced.Error);
+                Assert.Contains("85 partitions to move (a → c: 41, b → c: 44).", rebalanced.Output, StringComparison.Ordinal);
+                Assert.Contains("rebalanced: 85 partitions moved", rebalanced.Output, StringComparison.Ordinal);
+                var balanced = await InvokeAsync(["cells", "rebalance", "--dry-run", .. data]);
+                Assert.Contains("the 3 cells are balanced already; nothing to move.", balanced.Output, StringComparison.Ordinal);
                 await StopAsync(bank);
                 Assert.Equal(0, bank.ExitCode);
             }
@@ -168,7 +181,9 @@ public sealed partial class CustomersProcessTests : IDisposable
                 await WaitRunningAsync(restarted);
                 var status = await InvokeAsync(["cells", "status", .. data]);
                 Assert.True(status.ExitCode == 0, status.Output + status.Error);
-                Assert.Matches(@"(?m)^b +129 +129  -$", status.Output);
+                Assert.Matches(@"(?m)^a +86 +86  -$", status.Output);
+                Assert.Matches(@"(?m)^b +85 +85  -$", status.Output);
+                Assert.Matches(@"(?m)^c +85 +85  -$", status.Output);
                 await StopAsync(restarted);
             }
             finally

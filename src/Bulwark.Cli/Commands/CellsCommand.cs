@@ -51,7 +51,8 @@ internal static class CellsCommand
                         ["partitionsInMap"] = map.PartitionsOf(cell.Key).Count,
                         ["owned"] = cell.Value.Owners.Count(row => row.State == OwnerState.Owned),
                         ["paused"] = new JsonArray([.. cell.Value.Owners.Where(row => row.State == OwnerState.Moving).Select(row => (JsonNode)new JsonObject { ["partition"] = row.Partition, ["to"] = row.OwnerCell })]),
-                        ["releasedCopies"] = new JsonArray([.. cell.Value.Owners.Where(row => row.State == OwnerState.Released).Select(row => (JsonNode)row.Partition)]),
+                        // Partitions it gave away: it refuses them naming the new owner (its copy is deleted after the grace period).
+                        ["released"] = new JsonArray([.. cell.Value.Owners.Where(row => row.State == OwnerState.Released).Select(row => (JsonNode)new JsonObject { ["partition"] = row.Partition, ["to"] = row.OwnerCell, ["epoch"] = row.OwnerEpoch })]),
                         ["importing"] = new JsonArray([.. cell.Value.Imports.Select(import => (JsonNode)new JsonObject
                         {
                             ["partition"] = import.Partition,
@@ -70,7 +71,6 @@ internal static class CellsCommand
             {
                 var moves = status.Owners.Where(row => row.State == OwnerState.Moving).Select(row => Invariant($"{row.Partition}→{row.OwnerCell} paused"))
                     .Concat(status.Imports.Select(import => Invariant($"{import.Partition}←{import.SourceCell} {(import.State == ImportState.Verified ? "verified" : "copying")}")))
-                    .Concat(status.Owners.Where(row => row.State == OwnerState.Released).Select(row => Invariant($"{row.Partition}→{row.OwnerCell} copy kept")))
                     .ToArray();
                 await output.WriteLineAsync(Invariant($"{name,-8} {map.PartitionsOf(name).Count,10} {status.Owners.Count(row => row.State == OwnerState.Owned),6}  {(moves.Length == 0 ? "-" : string.Join(", ", moves))}"));
             }
