@@ -139,6 +139,10 @@ public sealed class MoveLoad
         {
             failures.Add($"false not-found: {Model.FalseNotFounds} reads of known accounts answered missing");
         }
+        if (Model.FalseDeclines > 0)
+        {
+            failures.Add($"false not-found: {Model.FalseDeclines} payments between known accounts declined as account or hold not found");
+        }
         foreach (var chunk in Model.Acknowledged.Keys.Chunk(1_000))
         {
             var found = await _bank.Ledger.GetTransfersAsync(new GetTransfersRequest { Ids = { chunk.Select(id => id.ToProto()) } });
@@ -219,6 +223,11 @@ public sealed class MoveLoad
                 {
                     Model.Acknowledge(transfer, countsAsMoney);
                 }
+                else if (status is TransferStatus.DebitAccountNotFound or TransferStatus.CreditAccountNotFound or TransferStatus.PendingTransferNotFound)
+                {
+                    // Every account and hold here exists: "not found" for one of them is a false not-found.
+                    Interlocked.Increment(ref Model.FalseDeclines);
+                }
                 return status;
             }
             catch (RpcException error) when (error.StatusCode == StatusCode.Unavailable && attempt < 20)
@@ -255,6 +264,8 @@ public sealed class Model
     private readonly ConcurrentDictionary<UInt128, ConcurrentBag<UInt128>> _money = new();
 
     public long RetriedWrites;
+
+    public long FalseDeclines;
 
     public ConcurrentDictionary<UInt128, long> Acknowledged { get; } = new();
 

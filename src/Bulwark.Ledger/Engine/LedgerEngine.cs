@@ -181,8 +181,18 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     /// credit accounts that live in other cells' partitions as their owners answered (identity
     /// only): without one, a transfer to such an account is CREDIT_ACCOUNT_NOT_FOUND.
     /// </summary>
+    public Task<IReadOnlyList<LedgerTransferResult>> SubmitAsync(IReadOnlyList<LedgerTransfer> transfers,
+        IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts, CancellationToken cancellationToken = default) =>
+        SubmitAsync(transfers, remoteAccounts, lookedUpWith: null, cancellationToken);
+
+    /// <summary>
+    /// As above, with the ownership snapshot <paramref name="lookedUpWith"/> by which the caller
+    /// decided which credit accounts were remote: a transfer whose credit partition came to this
+    /// cell or left it since is refused with MOVING (retry the same request), never decided as
+    /// "credit account not found" for an account that merely moved.
+    /// </summary>
     public async Task<IReadOnlyList<LedgerTransferResult>> SubmitAsync(IReadOnlyList<LedgerTransfer> transfers,
-        IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts, CancellationToken cancellationToken = default)
+        IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts, CellOwnership? lookedUpWith, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transfers);
         if (transfers.Count > LedgerLimits.SubmitTransfersMax)
@@ -200,7 +210,7 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         {
             return [];
         }
-        var submission = new TransferSubmission(transfers, remoteAccounts);
+        var submission = new TransferSubmission(transfers, remoteAccounts, lookedUpWith);
         await EnqueueAsync(submission, WriterItemKind.Transfer, transfers.Count, cancellationToken);
         return submission.Results;
     }

@@ -11,7 +11,8 @@ internal sealed partial class LedgerWriter
     private const TransferFlags KindFlags = TransferFlags.Pending | TransferFlags.PostPending | TransferFlags.VoidPending;
     private const TransferFlags KnownTransferFlags = KindFlags | TransferFlags.Force;
 
-    private LedgerTransferResult DecideTransfer(LedgerTransfer submitted, IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts)
+    private LedgerTransferResult DecideTransfer(LedgerTransfer submitted, IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts,
+        Cells.CellOwnership? lookedUpWith = null)
     {
         // Which leg a row is, is the ledger's to decide, never the client's.
         var transfer = submitted.Leg == TransferLeg.Whole ? submitted : submitted with { Leg = TransferLeg.Whole };
@@ -37,7 +38,7 @@ internal sealed partial class LedgerWriter
                 ? WrongOwner(elsewhere)
                 : new LedgerTransferResult(TransferStatus.Ok, Duplicate: true, existing.Transfer);
         }
-        return transfer.IsPost || transfer.IsVoid ? DecidePostOrVoid(transfer) : DecideSinglePhaseOrHold(transfer, remoteAccounts);
+        return transfer.IsPost || transfer.IsVoid ? DecidePostOrVoid(transfer) : DecideSinglePhaseOrHold(transfer, remoteAccounts, lookedUpWith);
     }
 
     /// <summary>The checks that need nothing but the transfer itself.</summary>
@@ -99,7 +100,8 @@ internal sealed partial class LedgerWriter
         return true;
     }
 
-    private LedgerTransferResult DecideSinglePhaseOrHold(LedgerTransfer transfer, IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts)
+    private LedgerTransferResult DecideSinglePhaseOrHold(LedgerTransfer transfer, IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts,
+        Cells.CellOwnership? lookedUpWith)
     {
         if (transfer.DebitAccountId == transfer.CreditAccountId)
         {
@@ -112,6 +114,16 @@ internal sealed partial class LedgerWriter
         if (!_accounts.TryGetValue(transfer.DebitAccountId, out var debit))
         {
             return Declined(TransferStatus.DebitAccountNotFound);
+        }
+        var creditPartition = LedgerPartitioner.PartitionOf(transfer.CreditAccountId, _options.PartitionCount);
+        if (lookedUpWith is not null && creditPartition != debit.Partition && !ReferenceEquals(lookedUpWith, _ownership)
+            && (lookedUpWith[creditPartition] != _ownership[creditPartition] || lookedUpWith[debit.Partition] != _ownership[debit.Partition]))
+        {
+            // The debit or credit partition changed hands since the caller sorted the credit
+            // account into local or remote (a partition that arrived here after the lookup was
+            // not looked up at all): not "not found" — the same request, sent again, is looked up
+            // again and decided.
+            return WrongOwner(new Cells.LedgerRefusal(debit.Partition, RefusalReason.Moving, _ownership.Cell, _ownership[debit.Partition].Epoch));
         }
         var creditSide = CreditSideOf(transfer.CreditAccountId, debit.Partition, remoteAccounts);
         if (creditSide.Currency is null)

@@ -208,7 +208,7 @@ internal sealed partial class LedgerWriter
         {
             case WriterItemKind.Transfer:
                 var transfers = (TransferSubmission)item.Owner!;
-                transfers.Results[item.Index] = DecideTransfer(transfers.Transfers[item.Index], transfers.RemoteAccounts);
+                transfers.Results[item.Index] = DecideTransfer(transfers.Transfers[item.Index], transfers.RemoteAccounts, transfers.LookedUpWith);
                 break;
             case WriterItemKind.CreditLeg:
                 var legs = (CreditLegSubmission)item.Owner!;

@@ -67,9 +67,13 @@ internal abstract class Submission
     }
 }
 
-internal sealed class TransferSubmission(IReadOnlyList<LedgerTransfer> transfers, IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts)
+internal sealed class TransferSubmission(IReadOnlyList<LedgerTransfer> transfers, IReadOnlyDictionary<UInt128, LedgerAccount>? remoteAccounts,
+    Cells.CellOwnership? lookedUpWith = null)
     : Submission(transfers.Count)
 {
+    /// <summary>The ownership by which the caller sorted credit accounts into local and remote (null: it did not).</summary>
+    public Cells.CellOwnership? LookedUpWith { get; } = lookedUpWith;
+
     public IReadOnlyList<LedgerTransfer> Transfers { get; } = transfers;
 
     /// <summary>Credit accounts in partitions other cells own, as their owners answered (identity only).</summary>

@@ -68,7 +68,10 @@ internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<Ledge
                 }
             }
             var admitted = transfers.Where((_, index) => !(refused is not null && refused[index]) && early[index] is null).ToArray();
-            var remote = await RemoteCreditAccountsAsync(engine, admitted, context.CancellationToken);
+            // The credit accounts were sorted into local and remote by this snapshot; the writer
+            // refuses (MOVING, retried) a transfer whose credit partition changed hands since.
+            var lookedUp = engine.Ownership;
+            var remote = await RemoteCreditAccountsAsync(engine, lookedUp, admitted, context.CancellationToken);
             // A transfer to another cell's account is answered once its credit leg is delivered too,
             // in the normal case: the payer and the payee then read what they were told. Beyond
             // the wait, the answer is still OK: the leg is durable and delivered soon after.
@@ -77,7 +80,7 @@ internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<Ledge
             IReadOnlyList<LedgerTransferResult> results;
             try
             {
-                results = await engine.SubmitAsync(admitted, remote, context.CancellationToken);
+                results = await engine.SubmitAsync(admitted, remote, lookedUp, context.CancellationToken);
                 // A set, not a scan per wait: a call may hold thousands of transfers.
                 var committedNow = results.Where(result => result.Transfer is not null && !result.Duplicate).Select(result => result.Transfer!.Id).ToHashSet();
                 var owed = waits.Where(wait => committedNow.Contains(wait.Id)).Select(wait => wait.Settled).ToArray();
@@ -160,9 +163,8 @@ internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<Ledge
     /// asked of their owners before anything is queued (so that the debit leg is never committed
     /// for an account that does not exist). Null when there are none.
     /// </summary>
-    private async Task<IReadOnlyDictionary<UInt128, LedgerAccount>?> RemoteCreditAccountsAsync(LedgerEngine engine, LedgerTransfer[] transfers, CancellationToken cancellationToken)
+    private async Task<IReadOnlyDictionary<UInt128, LedgerAccount>?> RemoteCreditAccountsAsync(LedgerEngine engine, CellOwnership ownership, LedgerTransfer[] transfers, CancellationToken cancellationToken)
     {
-        var ownership = engine.Ownership;
         if (ownership.ServesAll)
         {
             return null;
