@@ -14,6 +14,14 @@ namespace Bulwark.Platform.Placement;
 /// </summary>
 public sealed partial class PlacementSnapshotStore(IPlacementStore store, string snapshotPath, TimeProvider time, ILogger<PlacementSnapshotStore> logger) : IPlacementStore
 {
+    /// <summary>
+    /// How long a read waits for the store before it answers from the file (when there is one):
+    /// etcd tries member after member before it fails, so a hung etcd of nine members takes
+    /// twenty seconds to say so — a process restarted meanwhile would wait that long to route,
+    /// and a ledger cell to start. As discovery's start (about 1.5 s) does.
+    /// </summary>
+    public static readonly TimeSpan StoreWaitBeforeSnapshot = TimeSpan.FromSeconds(1.5);
+
     private readonly FilePlacementStore _snapshot = new(snapshotPath, time);
     private readonly Lock _lock = new();
     private long _savedRevision = -1;
@@ -25,7 +33,16 @@ public sealed partial class PlacementSnapshotStore(IPlacementStore store, string
     {
         try
         {
-            var read = await store.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var reading = store.ReadAsync(cancellationToken);
+            if (!reading.IsCompleted && await Task.WhenAny(reading, Task.Delay(StoreWaitBeforeSnapshot, time, cancellationToken)).ConfigureAwait(false) != reading
+                && await ReadSnapshotAsync(cancellationToken).ConfigureAwait(false) is { Map: { } kept } snapshot)
+            {
+                // The store's read goes on; what it finds (or why it failed) is left to the next read.
+                _ = reading.ContinueWith(static task => task.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                LogSnapshotUsed(kept.Version, SnapshotPath, $"no answer within {StoreWaitBeforeSnapshot.TotalSeconds:0.0} s");
+                return snapshot;
+            }
+            var read = await reading.ConfigureAwait(false);
             await SaveAsync(read, cancellationToken).ConfigureAwait(false);
             return read;
         }

@@ -54,6 +54,20 @@ public sealed class PlacementSnapshotStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Read_StoreSilent_AnswersFromTheFileWithoutWaitingForTheStoreToGiveUp()
+    {
+        var inner = new FakeStore { Read = new PlacementRead(7, PlacementMap.CreateInitial("bank-1", 8, ["a", "b"]), null) };
+        await Over(inner).ReadAsync(CancellationToken.None);
+        using var silent = new CancellationTokenSource();
+        inner.Hang = silent.Token;
+
+        var fromFile = await Over(inner).ReadAsync(CancellationToken.None);
+
+        Assert.Equal("bank-1", fromFile!.Map!.ClusterId);
+        await silent.CancelAsync();
+    }
+
+    [Fact]
     public async Task Watch_KeepsEveryNewerMap_AndNeverAnOlderOne()
     {
         var first = PlacementMap.CreateInitial("bank-1", 8, ["a", "b"]);
@@ -94,8 +108,17 @@ public sealed class PlacementSnapshotStoreTests : IDisposable
 
         public PlacementMap? Created { get; private set; }
 
-        public Task<PlacementRead?> ReadAsync(CancellationToken cancellationToken) =>
-            Failure is { } failure ? Task.FromException<PlacementRead?>(failure) : Task.FromResult(Read);
+        /// <summary>Reads never answer until this token is cancelled (etcd hung), then fail.</summary>
+        public CancellationToken? Hang { get; set; }
+
+        public async Task<PlacementRead?> ReadAsync(CancellationToken cancellationToken)
+        {
+            if (Hang is { } hang)
+            {
+                await Task.Delay(Timeout.Infinite, hang);
+            }
+            return Failure is { } failure ? throw failure : Read;
+        }
 
         public Task<PlacementRead> CreateIfAbsentAsync(PlacementMap map, CancellationToken cancellationToken)
         {
