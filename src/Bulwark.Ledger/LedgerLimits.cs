@@ -77,4 +77,12 @@ public static class LedgerLimits
 
     /// <summary>Credit accounts of other cells whose identity a cell remembers (identities never change).</summary>
     public const int RemoteAccountsCachedMax = 100_000;
+
+    /// <summary>Transfer rows one export chunk of a partition move carries (one gRPC message, well under its 4 MiB limit).</summary>
+    public const int MoveRowsPerChunk = 5_000;
+
+    /// <summary>How long a partition paused for a move stays paused without its release before it is served again by itself.</summary>
+    public const int MovePauseLeaseMillisecondsDefault = 5_000;
+
+    public const int MovePauseLeaseMillisecondsMax = 60_000;
 }

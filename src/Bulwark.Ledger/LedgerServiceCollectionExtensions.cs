@@ -70,6 +70,30 @@ public static class LedgerServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// The one-process bank serves every cell of its placement map: a cell added to the map while it
+    /// runs is opened with the options <paramref name="optionsFor"/> gives (see <see cref="LedgerCellsFollower"/>).
+    /// Call after <see cref="AddLedgerCells"/>, <see cref="AddLedgerCellPeers"/> and the placement view.
+    /// </summary>
+    public static IServiceCollection AddLedgerCellsFollowingMap(this IServiceCollection services, Func<string, Platform.Placement.PlacementMap, LedgerOptions> optionsFor)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(optionsFor);
+        services.AddSingleton<IHostedService>(provider => new LedgerCellsFollower(
+            provider.GetRequiredService<LedgerCells>(),
+            provider.GetRequiredService<Platform.Placement.PlacementView>(),
+            (cell, map) =>
+            {
+                var options = optionsFor(cell, map);
+                options.Validate();
+                return CreateEngine(provider, options, CreateStore(options));
+            },
+            engine => new CreditLegDelivery(engine, provider.GetRequiredService<ILedgerCellPeers>(), provider.GetRequiredService<ILogger<CreditLegDelivery>>()),
+            provider.GetRequiredService<IServiceAnnouncer>(),
+            provider.GetRequiredService<ILogger<LedgerCellsFollower>>()));
+        return services;
+    }
+
     private static IServiceCollection AddLedgerHosting(IServiceCollection services)
     {
         services.AddMetrics();
@@ -98,6 +122,7 @@ public static class LedgerServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapGrpcService<LedgerGrpcService>();
+        endpoints.MapGrpcService<LedgerCellAdminService>();
         return endpoints;
     }
 }

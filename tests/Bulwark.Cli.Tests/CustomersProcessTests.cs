@@ -109,6 +109,78 @@ public sealed partial class CustomersProcessTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>bulwark cells</c> against a real <c>bulwark run</c> bank taking its own card and payment
+    /// workload: status, a partition moved while the workload runs, the bank stopped (its summary
+    /// checks every cell), the ledger checked, the bank started again on the moved partition.
+    /// </summary>
+    [Fact]
+    public async Task Cells_OnARunBankUnderItsWorkload_StatusMoveRestartAndBadInputs()
+    {
+        var data = new[] { "--data", _directory };
+        using (var bank = Start("run", "--data", _directory, "--port", "0", "--customers", "4"))
+        {
+            try
+            {
+                await WaitRunningAsync(bank);
+                var status = await InvokeAsync(["cells", "status", .. data]);
+                Assert.True(status.ExitCode == 0, status.Output + status.Error);
+                Assert.Matches(@"(?m)^a +128 +128  -$", status.Output);
+                Assert.Matches(@"(?m)^b +128 +128  -$", status.Output);
+
+                // Partition 5 is cell a's (the first cell takes the first range).
+                var moved = await InvokeAsync(["cells", "move", "5", "--to", "b", "--grace", "1", .. data]);
+                Assert.True(moved.ExitCode == 0, moved.Output + moved.Error);
+                Assert.Contains("moved partition 5 from cell a to b at epoch 2", moved.Output, StringComparison.Ordinal);
+                Assert.Contains("released: partition 5 a → b (paused", moved.Output, StringComparison.Ordinal);
+                var after = await InvokeAsync(["cells", "status", "--json", .. data]);
+                Assert.True(after.ExitCode == 0, after.Output + after.Error);
+                using (var json = JsonDocument.Parse(after.Output))
+                {
+                    var cells = json.RootElement.GetProperty("cells").EnumerateArray().ToDictionary(cell => cell.GetProperty("cell").GetString()!, cell => cell.GetProperty("owned").GetInt32());
+                    Assert.Equal(127, cells["a"]);
+                    Assert.Equal(129, cells["b"]);
+                    Assert.Equal(0, json.RootElement.GetProperty("attention").GetArrayLength());
+                }
+                var again = await InvokeAsync(["cells", "move", "5", "--to", "b", .. data]);
+                Assert.Contains("partition 5 is already at cell b (epoch 2); nothing to move.", again.Output, StringComparison.Ordinal);
+                await AssertFailsAsync("There is no cell 'zz' in the placement map (cells: a, b)", ["cells", "move", "5", "--to", "zz", .. data]);
+                await AssertFailsAsync("There is no partition 999: partitions are 0 to 255.", ["cells", "move", "999", "--to", "a", .. data]);
+                await AssertFailsAsync("--to: 'Not_A_Cell' is not a cell name", ["cells", "move", "5", "--to", "Not_A_Cell", .. data]);
+                await StopAsync(bank);
+                Assert.Equal(0, bank.ExitCode);
+            }
+            finally
+            {
+                if (!bank.HasExited)
+                {
+                    bank.Kill();
+                }
+            }
+        }
+        var check = await RunAsync(null, ["ledger", "check", .. data]);
+        Assert.True(check.ExitCode == 0, check.Output + check.Error);
+        Assert.Contains("ledger ok", check.Output, StringComparison.Ordinal);
+        using (var restarted = Start("run", "--data", _directory, "--port", "0", "--no-workload"))
+        {
+            try
+            {
+                await WaitRunningAsync(restarted);
+                var status = await InvokeAsync(["cells", "status", .. data]);
+                Assert.True(status.ExitCode == 0, status.Output + status.Error);
+                Assert.Matches(@"(?m)^b +129 +129  -$", status.Output);
+                await StopAsync(restarted);
+            }
+            finally
+            {
+                if (!restarted.HasExited)
+                {
+                    restarted.Kill();
+                }
+            }
+        }
+    }
+
     [Fact]
     public async Task Customers_OnAClusterUpWithCustomers_SeededAndReadThroughEtcd()
     {

@@ -227,6 +227,37 @@ public sealed class RunProcessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_directory, "ledger-b.db")));
     }
 
+    [Fact]
+    public async Task Run_PlacementMapOlderThanACell_ExitsTwoNamingThePartitionAndEpochsAndChangesNothing()
+    {
+        Directory.CreateDirectory(_directory);
+        var paths = new Bulwark.Cli.Hosting.BankPaths(_directory);
+        var map = Bulwark.Platform.Placement.PlacementMap.CreateInitial(Guid.NewGuid().ToString("D"), Bulwark.Ledger.LedgerLimits.PartitionCountDefault, ["a", "b"]);
+        await File.WriteAllBytesAsync(paths.Placement, Bulwark.Platform.Placement.PlacementMapCodec.Encode(map));
+        foreach (var cell in map.Cells.Keys)
+        {
+            using var store = new Bulwark.Ledger.Storage.SqliteLedgerStore(paths.LedgerCell(cell));
+            store.Open(map.PartitionCount);
+            store.InitialiseCell(cell, map.ClusterId, map.PartitionsOf(cell));
+        }
+        // Cell a has owned partition 5 at epoch 3 (it moved away and came back); this map is from before.
+        using (var store = new Bulwark.Ledger.Storage.SqliteLedgerStore(paths.Ledger))
+        {
+            store.Open(map.PartitionCount);
+            store.SaveMoveStep(new Bulwark.Ledger.Storage.MoveStep { Owner = new Bulwark.Ledger.Cells.PartitionOwnership(5, 3, Bulwark.Ledger.Cells.OwnershipState.Owned, "", 0) });
+        }
+        var mapBefore = await File.ReadAllBytesAsync(paths.Placement);
+
+        var run = await RunToEndAsync("run", "--data", _directory, "--port", "0", "--customers", "1", "--for", "1s");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("bulwark run: the placement map", run.Output, StringComparison.Ordinal);
+        Assert.Contains("refusing to start", run.Output, StringComparison.Ordinal);
+        Assert.Contains("partition 5: the placement map gives it to cell a at epoch 1, but cell a has recorded epoch 3", run.Output, StringComparison.Ordinal);
+        Assert.Equal(mapBefore, await File.ReadAllBytesAsync(paths.Placement));
+        Assert.False(File.Exists(paths.Accounts), "the bank started");
+    }
+
     private sealed record Payment(string Cell, long Sequence, string Shape);
 
     /// <summary>The payments in every cell's store (each counts sequences of its own), after <paramref name="after"/>'s sequence per cell.</summary>

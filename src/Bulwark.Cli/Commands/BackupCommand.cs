@@ -1,9 +1,13 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Bulwark.Cli.Hosting;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Backup;
+using Bulwark.Ledger.Cells;
+using Bulwark.Platform.Placement;
 using Bulwark.Platform.Security;
 using Bulwark.Storage.Postgres;
 using Microsoft.Data.Sqlite;
@@ -13,7 +17,8 @@ namespace Bulwark.Cli.Commands;
 /// <summary>
 /// <c>bulwark backup</c> and <c>bulwark restore</c> for the embedded bank. A backup is taken online
 /// (the bank keeps running) with SQLite's backup API, one consistent snapshot per database, the
-/// ledger last so it holds every ledger account the other databases refer to. Keys are NOT in it:
+/// ledger last so it holds every ledger account the other databases refer to; the ledger's cells
+/// and their placement map are copied as they were at ONE moment (<see cref="LedgerCellsSnapshot"/>). Keys are NOT in it:
 /// <c>bulwark backup keys</c> copies them into a backup of their own, kept apart (a stolen data
 /// backup then gives no key: the tokens cannot be matched to card numbers, no token can be
 /// signed), and <c>restore --keys</c> brings both together. A bank run with
@@ -32,6 +37,9 @@ internal static class BackupCommand
     private const string LedgerSchema = "ledger";
     private const string KeysStore = "keys";
     private const string KeysDirectoryName = "keys";
+
+    /// <summary>Times the cells are held again when the map read while holding them names other cells (one was just added).</summary>
+    private const int CellsChangedAttemptsMax = 3;
 
     /// <summary>The PostgreSQL schemas a bank keeps: the ledger's and the accounts service's.</summary>
     private static readonly string[] BankSchemas = ["accounts", "ledger"];
@@ -186,10 +194,12 @@ internal static class BackupCommand
 
     private static int Write(DirectoryInfo data, DirectoryInfo to, TextWriter output, TextWriter error, string? postgres, IReadOnlyList<string> schemas)
     {
-        // Other databases first, the ledger last: it then holds every ledger account they name.
+        var paths = new BankPaths(data.FullName);
+        var cells = postgres is null ? CellFiles(paths) : [];
+        // Other databases first, the ledger's cells last: they then hold every ledger account the others name.
         var databases = Directory.GetFiles(data.FullName, "*.db")
-            .OrderBy(path => Path.GetFileName(path) == LedgerFileName ? 1 : 0)
-            .ThenBy(path => path, StringComparer.Ordinal)
+            .Where(path => !cells.Contains(path, StringComparer.Ordinal))
+            .Order(StringComparer.Ordinal)
             .ToList();
         foreach (var source in databases)
         {
@@ -202,7 +212,9 @@ internal static class BackupCommand
                 throw new IOException($"cannot back up {source}: {failure.Message}", failure);
             }
         }
-        foreach (var file in PlainFiles(data.FullName))
+        var writersHeld = cells.Count > 0 ? CopyCellsAtOneMoment(paths, to.FullName, cells) : (TimeSpan?)null;
+        var copiedWithTheCells = writersHeld is null ? "" : Path.GetFileName(paths.Placement);
+        foreach (var file in PlainFiles(data.FullName).Where(file => Path.GetRelativePath(data.FullName, file) != copiedWithTheCells))
         {
             var target = Path.Combine(to.FullName, Path.GetRelativePath(data.FullName, file));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
@@ -210,15 +222,14 @@ internal static class BackupCommand
         }
 
         LedgerCheckReport check;
+        PlacementConsistencyReport? placement = null;
         var takenFrom = data.FullName;
         if (postgres is null)
         {
-            // Cells are copied one after another: a credit leg delivered between two copies may be
-            // in neither; such legs are owed again in the copy, and delivered again (idempotently)
-            // by the bank that starts on it.
+            // The cells and their map are one moment's: nothing to repair, and nothing may be.
             var copy = new BankPaths(to.FullName);
-            LedgerCellRepair.ReopenLegsNotDelivered(BankLedger.Sources(copy));
             check = BankLedger.Check(copy);
+            placement = BankLedger.CheckPlacement(copy);
         }
         else
         {
@@ -239,11 +250,114 @@ internal static class BackupCommand
             error.WriteLine(LedgerCommand.Describe(check));
             return 1;
         }
+        if (placement is { Ok: false })
+        {
+            error.WriteLine($"bulwark backup: the placement map in {to.FullName} disagrees with its cells; do not rely on it. Run `bulwark ledger check` on the bank.");
+            LedgerCommand.WriteIssues(placement, error);
+            return 1;
+        }
+        if (placement is not null)
+        {
+            LedgerCommand.WriteIssues(placement, error);
+        }
+        RefuseChangesOutsideTheDatabaseFiles(to.FullName);
         var manifest = new BackupManifest(DateTimeOffset.UtcNow, takenFrom, Describe(to.FullName), postgres is null ? SqliteStore : PostgresStore, [.. schemas]) { KeysApart = true };
         File.WriteAllText(Path.Combine(to.FullName, ManifestName), JsonSerializer.Serialize(manifest, BackupJsonContext.Default.BackupManifest));
         var what = postgres is null ? "" : $" (PostgreSQL schemas {string.Join(", ", schemas)} in {PostgresArchiveName})";
-        output.WriteLine($"backup ok: {manifest.Files.Count} files in {to.FullName}{what}, no keys (back them up apart: bulwark backup keys); {LedgerCommand.Describe(check)}");
+        var moment = writersHeld is { } held
+            ? string.Create(CultureInfo.InvariantCulture, $"; {cells.Count} ledger cells and their map copied at one moment (writers held {held.TotalMilliseconds:0} ms)")
+            : "";
+        output.WriteLine($"backup ok: {manifest.Files.Count} files in {to.FullName}{what}, no keys (back them up apart: bulwark backup keys); {LedgerCommand.Describe(check)}{moment}");
         return 0;
+    }
+
+    /// <summary>The ledger's cells: those of the bank's placement map, or <c>ledger.db</c> alone for a bank from before cells.</summary>
+    private static List<string> CellFiles(BankPaths paths)
+    {
+        PlacementMap? map;
+        try
+        {
+            map = BankLedger.ReadMap(paths);
+        }
+        catch (PlacementMapException problem)
+        {
+            throw new IOException($"cannot back up {paths.Placement}: {problem.Message}", problem);
+        }
+        return CellFiles(paths, map);
+    }
+
+    private static List<string> CellFiles(BankPaths paths, PlacementMap? map) => map is null
+        ? [paths.Ledger]
+        : [.. map.Cells.Keys.Select(paths.LedgerCell).Select(Path.GetFullPath).Order(StringComparer.Ordinal)];
+
+    /// <summary>
+    /// Copies every cell, and the placement map read while no cell can commit, as they were at one
+    /// moment (<see cref="LedgerCellsSnapshot"/>). Returns how long the bank's writers were held.
+    /// </summary>
+    private static TimeSpan CopyCellsAtOneMoment(BankPaths paths, string to, List<string> cells)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var (snapshot, map) = LedgerCellsSnapshot.Take(cells, () => File.Exists(paths.Placement) ? File.ReadAllBytes(paths.Placement) : null);
+            using (snapshot)
+            {
+                if (map is not null && !CellFiles(paths, Decode(paths, map)).SequenceEqual(cells, StringComparer.Ordinal))
+                {
+                    // A cell was added between reading the map and holding the cells: hold them all again.
+                    if (attempt >= CellsChangedAttemptsMax)
+                    {
+                        throw new IOException($"cannot back up the ledger: its cells kept changing ({paths.Placement}). Try again.");
+                    }
+                    cells = CellFiles(paths, Decode(paths, map));
+                    continue;
+                }
+                foreach (var cell in cells)
+                {
+                    try
+                    {
+                        snapshot.CopyTo(cell, Path.Combine(to, Path.GetFileName(cell)));
+                    }
+                    catch (SqliteException failure)
+                    {
+                        throw new IOException($"cannot back up {cell}: {failure.Message}", failure);
+                    }
+                }
+                if (map is not null)
+                {
+                    File.WriteAllBytes(Path.Combine(to, Path.GetFileName(paths.Placement)), map);
+                }
+                return snapshot.WritersHeld;
+            }
+        }
+    }
+
+    private static PlacementMap Decode(BankPaths paths, byte[] map)
+    {
+        try
+        {
+            return PlacementMapCodec.Decode(map);
+        }
+        catch (PlacementMapException problem)
+        {
+            throw new IOException($"cannot back up {paths.Placement}: {problem.Message}", problem);
+        }
+    }
+
+    /// <summary>
+    /// The manifest lists and hashes the database files alone, and a restore copies only those: a
+    /// copy with commits still in its -wal (as the cell repair left them before it checkpointed)
+    /// would restore without them, or, checkpointed later, no longer match its manifest.
+    /// </summary>
+    internal static void RefuseChangesOutsideTheDatabaseFiles(string backup)
+    {
+        foreach (var database in Directory.GetFiles(backup, "*.db", SearchOption.AllDirectories))
+        {
+            var log = new FileInfo(database + "-wal");
+            if (log.Exists && log.Length > 0)
+            {
+                throw new IOException($"{database} has changes in {log.Name} that are not in the file; the backup would restore without them.");
+            }
+        }
     }
 
     /// <summary>Copies the key files (<see cref="IsKey"/>) into a backup of their own with its manifest.</summary>
@@ -341,6 +455,18 @@ internal static class BackupCommand
                 error.WriteLine($"bulwark restore: the backup's ledger fails its check; refusing to restore it.");
                 error.WriteLine(LedgerCommand.Describe(check));
                 return 1;
+            }
+            // A map older than what its cells have seen must never be obeyed (backups taken before
+            // the cells were copied at one moment read the map at another).
+            if (BankLedger.CheckPlacement(new BankPaths(from.FullName)) is { } placement)
+            {
+                if (!placement.Ok)
+                {
+                    error.WriteLine($"bulwark restore: the backup's placement map ({Path.GetFileName(new BankPaths(from.FullName).Placement)}) disagrees with its cells; refusing to restore it.");
+                    LedgerCommand.WriteIssues(placement, error);
+                    return 1;
+                }
+                LedgerCommand.WriteIssues(placement, error);
             }
         }
         else if (PostgresDump.ExistingSchemas(postgres, manifest.Schemas ?? BankSchemas) is { Count: > 0 } taken)

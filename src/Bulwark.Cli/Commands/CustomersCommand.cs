@@ -38,7 +38,7 @@ internal static class CustomersCommand
     }
 
     /// <summary>The options every customers command takes: where the bank is, and the output form.</summary>
-    private sealed record CommonSymbols(Option<string?> Data, Option<string?> State, Option<string?> Registry, Option<bool> Json)
+    internal sealed record CommonSymbols(Option<string?> Data, Option<string?> State, Option<string?> Registry, Option<bool> Json)
     {
         public static CommonSymbols Create() => new(
             new Option<string?>("--data") { Description = "Data directory of a running bulwark run bank (found through DATA/bank.json, which it writes). Without --data, --state or --registry: ./.bulwark when a bank runs there, else the cluster in ./.bulwark/cluster." },
@@ -229,7 +229,7 @@ internal static class CustomersCommand
     }
 
     /// <summary>What a command's body gets: its output, and the connection it opens (remembered for error messages).</summary>
-    private sealed class OperatorSession(TextWriter output)
+    internal sealed class OperatorSession(TextWriter output)
     {
         public TextWriter Output { get; } = output;
 
@@ -248,7 +248,7 @@ internal static class CustomersCommand
     /// Runs a customers command: parse errors, operating errors and failed calls each become one
     /// line on standard error and exit code 2 (1 for a call that failed otherwise), never help or a stack trace.
     /// </summary>
-    private sealed class OperatorAction(string name, Func<ParseResult, OperatorSession, CancellationToken, Task<int>> body) : AsynchronousCommandLineAction
+    internal sealed class OperatorAction(string name, Func<ParseResult, OperatorSession, CancellationToken, Task<int>> body) : AsynchronousCommandLineAction
     {
         // Parse errors come here too, so that they exit 2 with one line like every other bad input.
         public override bool ClearsParseErrors => true;

@@ -4,6 +4,7 @@ using System.Text;
 using Bulwark.Cli.Cluster;
 using Bulwark.Cli.Hosting;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Cells;
 
 namespace Bulwark.Cli.Commands;
 
@@ -89,6 +90,25 @@ internal static class LedgerCommand
         }
         await Console.Out.WriteLineAsync(Describe(report));
         return report.Ok ? 0 : 1;
+    }
+
+    /// <summary>Placement issues listed in full; beyond this the output says how many more there were.</summary>
+    private const int PlacementIssuesListedMax = 10;
+
+    /// <summary>Writes <paramref name="report"/>'s issues, refusals first, one line each.</summary>
+    internal static void WriteIssues(PlacementConsistencyReport report, TextWriter writer)
+    {
+        var issues = report.Errors.Select(issue => $"  - refused: {issue.Message}")
+            .Concat(report.Warnings.Select(issue => $"  - warning: {issue.Message}"))
+            .ToList();
+        foreach (var line in issues.Take(PlacementIssuesListedMax))
+        {
+            writer.WriteLine(line);
+        }
+        if (issues.Count > PlacementIssuesListedMax)
+        {
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  - and {issues.Count - PlacementIssuesListedMax} more"));
+        }
     }
 
     internal static string Describe(LedgerCheckReport report)

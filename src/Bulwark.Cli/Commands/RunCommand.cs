@@ -7,6 +7,7 @@ using Bulwark.Cli.Demo;
 using Bulwark.Cli.Hosting;
 using Bulwark.Cli.Workload;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Cells;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
@@ -125,6 +126,35 @@ internal static class RunCommand
         public int CardRate { get; init; }
     }
 
+    /// <summary>
+    /// False, after saying why, when the bank's placement map is older than what its cells have seen
+    /// or gives a partition to two cells (<see cref="PlacementConsistency"/>): such a map is refused,
+    /// never obeyed. Warnings are printed and the bank starts. A cell that cannot be read here is left
+    /// for the ledger's own start to report.
+    /// </summary>
+    private static async Task<bool> PlacementAgreesWithTheCellsAsync(BankPaths paths)
+    {
+        PlacementConsistencyReport? report;
+        try
+        {
+            report = BankLedger.CheckPlacement(paths);
+        }
+        catch (Exception error) when (error is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            return true;
+        }
+        if (report is null)
+        {
+            return true;
+        }
+        if (!report.Ok)
+        {
+            await Console.Error.WriteLineAsync($"bulwark run: the placement map {paths.Placement} disagrees with the ledger's cells; refusing to start on it. Restore the bank's last backup (docs/runbooks/backup-and-restore.md) or see docs/runbooks/ledger-cells.md.");
+        }
+        LedgerCommand.WriteIssues(report, Console.Error);
+        return report.Ok;
+    }
+
     private static async Task<int> RunAsync(RunSettings settings, CancellationToken cancellationToken)
     {
         var output = Console.Out;
@@ -143,6 +173,10 @@ internal static class RunCommand
         if (bankLock is null)
         {
             await Console.Error.WriteLineAsync($"bulwark run: another bank is running on {settings.Paths.DataDirectory} ({holder}). Stop it, or pass --data for another directory.");
+            return 2;
+        }
+        if (settings.LedgerPostgres is null && !await PlacementAgreesWithTheCellsAsync(settings.Paths))
+        {
             return 2;
         }
         WebApplication built;

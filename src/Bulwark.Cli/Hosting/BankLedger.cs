@@ -1,4 +1,5 @@
 using Bulwark.Ledger;
+using Bulwark.Ledger.Cells;
 using Bulwark.Platform.Placement;
 
 namespace Bulwark.Cli.Hosting;
@@ -77,7 +78,11 @@ public static class BankLedger
             CellName = cell,
             ClusterId = map.ClusterId,
             PartitionCount = map.PartitionCount,
-            InitialPartitions = map.PartitionsOf(cell),
+            // A new store takes the partitions the map gives its cell only while the map is the one
+            // made at the bank's first start (version 1): a store made after partitions moved, or
+            // added, owns nothing until a verified move gives it some (R9) — a lost store is never
+            // silently re-made empty owning data it does not hold.
+            InitialPartitions = map.Version == 1 ? map.PartitionsOf(cell) : [],
             DatabasePath = paths.LedgerCell(cell),
             PostgresConnectionString = postgres,
         }).ToArray();
@@ -95,6 +100,34 @@ public static class BankLedger
         return map is null
             ? [LedgerCellSource.Sqlite(paths.Ledger)]
             : map.Cells.Keys.Order(StringComparer.Ordinal).Select(cell => LedgerCellSource.Sqlite(paths.LedgerCell(cell))).ToArray();
+    }
+
+    /// <summary>
+    /// The bank's placement map checked against what each cell's own store records (<see cref="PlacementConsistency"/>);
+    /// null for a bank without a map yet, or whose map cannot be read (<see cref="EnsureMapAsync"/> says why).
+    /// </summary>
+    public static PlacementConsistencyReport? CheckPlacement(BankPaths paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        PlacementMap? map;
+        try
+        {
+            map = ReadMap(paths);
+        }
+        catch (PlacementMapException)
+        {
+            return null;
+        }
+        return map is null ? null : CheckPlacement(paths, map);
+    }
+
+    /// <summary><paramref name="map"/> checked against the SQLite cells under <paramref name="paths"/> (<see cref="PlacementConsistency"/>).</summary>
+    public static PlacementConsistencyReport CheckPlacement(BankPaths paths, PlacementMap map)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        ArgumentNullException.ThrowIfNull(map);
+        var records = map.Cells.Keys.ToDictionary(cell => cell, cell => LedgerCellRecords.ReadSqlite(paths.LedgerCell(cell)), StringComparer.Ordinal);
+        return PlacementConsistency.Check(map, records);
     }
 
     /// <summary>Checks every cell of the bank's ledger and the legs between them.</summary>

@@ -70,6 +70,19 @@ public static class BankModules
         services.AddLedgerRouting();
         services.AddLedgerCells(BankLedger.CellOptions(context.Paths, map, context.Postgres));
         services.AddLedgerCellPeers();
+        if (context.Postgres is null)
+        {
+            // bulwark cells add: a cell added to the map while the bank runs gets its own file and owns nothing until moves give it partitions.
+            var paths = context.Paths;
+            services.AddLedgerCellsFollowingMap((cell, current) => new LedgerOptions
+            {
+                CellName = cell,
+                ClusterId = current.ClusterId,
+                PartitionCount = current.PartitionCount,
+                InitialPartitions = [],
+                DatabasePath = paths.LedgerCell(cell),
+            });
+        }
     }
 
     public static readonly IReadOnlyList<ServiceModule<ModuleContext>> All =

@@ -90,7 +90,9 @@ internal sealed class ServePlacement : IDisposable
             CellName = named,
             ClusterId = map.ClusterId,
             PartitionCount = map.PartitionCount,
-            InitialPartitions = map.PartitionsOf(named),
+            // As in bulwark run: a new store takes its cell's partitions only from the first map
+            // (version 1); made later, it owns nothing until a verified move gives it some (R9).
+            InitialPartitions = map.Version == 1 ? map.PartitionsOf(named) : [],
             DatabasePath = paths.LedgerCell(named),
             PostgresConnectionString = cellPostgres,
         }, null);

@@ -57,6 +57,34 @@ internal sealed class BankConnection : IAsyncDisposable
 
     public LedgerClient Ledger { get; }
 
+    /// <summary>Where the placement map lives, when the bank's ledger runs on cells (null otherwise).</summary>
+    public IPlacementStore? Placement => _provider.GetService<IPlacementStore>();
+
+    /// <summary>
+    /// The move contract of one cell (<c>ledger-CELL</c>), for <c>bulwark cells</c>: calls name the
+    /// cell in their header and carry the operator's credentials; the mover sets each call's deadline.
+    /// </summary>
+    public Bulwark.Ledger.Protos.LedgerCellAdmin.LedgerCellAdminClient CellAdmin(string cell)
+    {
+        var service = Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell);
+        if (_runBank is { } run && run.Registered.Add(service))
+        {
+            // A bulwark run bank serves every cell of its map at its one address, a cell added since this connection too.
+            run.Registry.RegisterAsync(ServiceInstance.Create(service, run.Address, "operator-view"), CancellationToken.None).GetAwaiter().GetResult();
+        }
+        return new(_provider.GetRequiredService<IServiceChannelFactory>().GetChannel(service).Intercept(new OperatorCallInterceptor(CellCallTimeout)));
+    }
+
+    /// <summary>True for a <c>bulwark run</c> bank (every cell in its one process), false for a cluster (a process per cell).</summary>
+    public bool IsOneProcessBank => _runBank is not null;
+
+    private RunBank? _runBank;
+
+    private sealed record RunBank(InMemoryServiceRegistry Registry, string Address, HashSet<string> Registered);
+
+    /// <summary>The deadline of a move step that names none: an export or a digest of a large partition takes a while.</summary>
+    public static readonly TimeSpan CellCallTimeout = TimeSpan.FromMinutes(2);
+
     /// <summary>Finds the bank and builds the clients; <see cref="OperatorException"/> with one line when it cannot.</summary>
     public static async Task<BankConnection> ConnectAsync(BankTarget target, CancellationToken cancellationToken)
     {
@@ -139,7 +167,11 @@ internal sealed class BankConnection : IAsyncDisposable
         {
             await view.StartAsync(CancellationToken.None);
         }
-        return new BankConnection(provider, null, $"the bank on {dataDirectory} ({file.InternalGrpc})");
+        var registered = new HashSet<string>(cells.Select(cell => Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell)), StringComparer.Ordinal);
+        return new BankConnection(provider, null, $"the bank on {dataDirectory} ({file.InternalGrpc})")
+        {
+            _runBank = new RunBank(registry, file.InternalGrpc, registered),
+        };
     }
 
     private static async Task<BankConnection> ConnectToClusterAsync(string stateDirectory, CancellationToken cancellationToken)

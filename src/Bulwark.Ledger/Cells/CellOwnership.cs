@@ -18,8 +18,12 @@ public enum OwnershipState
     Released = 3,
 }
 
-/// <summary>One row of a cell's ownership table.</summary>
-public readonly record struct PartitionOwnership(int Partition, long Epoch, OwnershipState State, string OwnerCell, long OwnerEpoch);
+/// <summary>
+/// One row of a cell's ownership table. MOVING: <paramref name="OwnerCell"/> and
+/// <paramref name="OwnerEpoch"/> name the cell it is handed to and the epoch it will own it at, and
+/// the pause ends by itself at <paramref name="LeaseUntilUnixMs"/>. RELEASED: they name the new owner.
+/// </summary>
+public readonly record struct PartitionOwnership(int Partition, long Epoch, OwnershipState State, string OwnerCell, long OwnerEpoch, long LeaseUntilUnixMs = 0);
 
 /// <summary>Why a cell did not serve a partition, as the contract's <see cref="PartitionRefusal"/> carries it.</summary>
 public readonly record struct LedgerRefusal(int Partition, RefusalReason Reason, string OwnerCell, long OwnerEpoch);
@@ -102,6 +106,54 @@ public sealed class CellOwnership
             OwnershipState.Released => new LedgerRefusal(partition, RefusalReason.NotOwner, row.OwnerCell, row.OwnerEpoch),
             _ => new LedgerRefusal(partition, RefusalReason.NotOwner, "", 0),
         };
+    }
+
+    /// <summary>
+    /// Whether <paramref name="partition"/> was served through the whole time between two snapshots:
+    /// served in both with the same row. Ownership only moves forward (owned, paused, released; a
+    /// partition coming back comes at a higher epoch), so equal rows mean nothing happened to it in
+    /// between — a read that found nothing then may say "not found"; otherwise it must refuse.
+    /// </summary>
+    public static bool ServedThroughout(CellOwnership before, CellOwnership after, int partition)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        return before.Serves(partition) && (ReferenceEquals(before, after) || before[partition] == after[partition]);
+    }
+
+    /// <summary>The refusal for a partition that was not served throughout a read: the latest snapshot's, or MOVING when it is served again at another epoch.</summary>
+    public static LedgerRefusal RefusalAfter(CellOwnership after, int partition)
+    {
+        ArgumentNullException.ThrowIfNull(after);
+        return after.Refusal(partition) ?? new LedgerRefusal(partition, RefusalReason.Moving, after.Cell, after[partition].Epoch);
+    }
+
+    /// <summary>The answered_partitions bitmap of a read between two snapshots: partitions served throughout it.</summary>
+    public static byte[] AnsweredThroughout(CellOwnership before, CellOwnership after)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        if (ReferenceEquals(before, after))
+        {
+            return before.AnsweredPartitions;
+        }
+        var bitmap = new byte[(before.PartitionCount + 7) / 8];
+        for (var partition = 0; partition < before.PartitionCount; partition++)
+        {
+            if (ServedThroughout(before, after, partition))
+            {
+                bitmap[partition / 8] |= (byte)(1 << (partition % 8));
+            }
+        }
+        return bitmap;
+    }
+
+    /// <summary>This snapshot with one row replaced.</summary>
+    public CellOwnership With(PartitionOwnership row)
+    {
+        var rows = (PartitionOwnership[])_partitions.Clone();
+        rows[row.Partition] = row;
+        return new CellOwnership(Cell, ClusterId, _partitions.Length, rows);
     }
 
     private byte[] BuildAnswered()

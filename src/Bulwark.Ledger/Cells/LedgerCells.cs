@@ -13,7 +13,9 @@ public sealed class LedgerCells
     /// <summary>The response trailer that carries a serialized PartitionRefusal on ListAccountTransfers' ABORTED.</summary>
     public const string RefusalTrailer = "bulwark-partition-refusal-bin";
 
-    private readonly Dictionary<string, LedgerEngine> _byName;
+    private readonly Lock _adding = new();
+    private IReadOnlyList<LedgerEngine> _engines;
+    private System.Collections.Immutable.ImmutableDictionary<string, LedgerEngine> _byName;
 
     public LedgerCells(IReadOnlyList<LedgerEngine> engines)
     {
@@ -22,18 +24,35 @@ public sealed class LedgerCells
         {
             throw new ArgumentException("A ledger process serves at least one cell.", nameof(engines));
         }
-        Engines = engines;
-        _byName = new Dictionary<string, LedgerEngine>(StringComparer.Ordinal);
+        var byName = System.Collections.Immutable.ImmutableDictionary.CreateBuilder<string, LedgerEngine>(StringComparer.Ordinal);
         foreach (var engine in engines)
         {
-            if (!_byName.TryAdd(engine.Options.CellName, engine))
+            if (!byName.TryAdd(engine.Options.CellName, engine))
             {
                 throw new ArgumentException($"Cell '{engine.Options.CellName}' is configured twice.", nameof(engines));
             }
         }
+        _engines = engines.ToArray();
+        _byName = byName.ToImmutable();
     }
 
-    public IReadOnlyList<LedgerEngine> Engines { get; }
+    /// <summary>The cells served now (a snapshot: a cell added to a running bank appears in the next one).</summary>
+    public IReadOnlyList<LedgerEngine> Engines => Volatile.Read(ref _engines);
+
+    /// <summary>Serves one more cell from now on (a cell added to the placement map of a running one-process bank); its engine is started.</summary>
+    public void Add(LedgerEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        lock (_adding)
+        {
+            if (_byName.ContainsKey(engine.Options.CellName))
+            {
+                throw new ArgumentException($"Cell '{engine.Options.CellName}' is served already.", nameof(engine));
+            }
+            Volatile.Write(ref _byName, _byName.Add(engine.Options.CellName, engine));
+            Volatile.Write(ref _engines, [.. _engines, engine]);
+        }
+    }
 
     /// <summary>The service name cell <paramref name="cell"/> registers under: <c>ledger-NAME</c>.</summary>
     public static string ServiceName(string cell) => "ledger-" + cell;
@@ -46,10 +65,11 @@ public sealed class LedgerCells
     {
         if (string.IsNullOrEmpty(cell))
         {
-            return Engines.Count == 1 ? Engines[0] : null;
+            var engines = Engines;
+            return engines.Count == 1 ? engines[0] : null;
         }
-        return _byName.GetValueOrDefault(cell);
+        return Volatile.Read(ref _byName).GetValueOrDefault(cell);
     }
 
-    public string Names => string.Join(", ", _byName.Keys);
+    public string Names => string.Join(", ", Volatile.Read(ref _byName).Keys.Order(StringComparer.Ordinal));
 }

@@ -127,11 +127,39 @@ public static class LedgerChecker
         Func<DbDataReader, int, UInt128> readId)
     {
         var partitionCount = PartitionCount(connection, snapshot);
-        var accounts = LoadAccounts(connection, snapshot, readId);
-        var transfers = Recompute(connection, snapshot, accounts, problems, legs, partitionCount, readId);
-        LoadOwedLegs(connection, snapshot, legs, readId);
+        // A cell checks only the partitions it owns: it may also hold a copy it is importing, or
+        // one it gave away and has not deleted yet, which its new owner answers for.
+        var owned = OwnedPartitions(connection, snapshot, problems, legs);
+        var accounts = LoadAccounts(connection, snapshot, readId, owned);
+        var transfers = Recompute(connection, snapshot, accounts, problems, legs, partitionCount, readId, owned);
+        LoadOwedLegs(connection, snapshot, legs, readId, owned);
         CompareBalances(accounts, problems);
         return (accounts, transfers);
+    }
+
+    /// <summary>The partitions the cell owns (served or paused for a move); null for a store from before cells, which owns all it holds.</summary>
+    private static HashSet<int>? OwnedPartitions(DbConnection connection, DbTransaction snapshot, Problems problems, LegLedger legs)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = snapshot;
+        command.CommandText = "SELECT value FROM cell_identity WHERE key = 'cell'";
+        if (command.ExecuteScalar() is not string cell)
+        {
+            return null;
+        }
+        command.CommandText = "SELECT partition FROM partition_owners WHERE state IN (1, 2)";
+        var owned = new HashSet<int>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var partition = Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture);
+            owned.Add(partition);
+            if (!legs.Owners.TryAdd(partition, cell))
+            {
+                problems.Add(Invariant($"partition {partition} is owned by two cells: {legs.Owners[partition]} and {cell}"));
+            }
+        }
+        return owned;
     }
 
     private static UInt128 SqliteId(DbDataReader reader, int ordinal) => SqliteRows.ReadId((SqliteDataReader)reader, ordinal);
@@ -147,15 +175,19 @@ public static class LedgerChecker
         return command.ExecuteScalar() is { } value and not DBNull ? Convert.ToInt32(value, CultureInfo.InvariantCulture) : LedgerLimits.PartitionCountDefault;
     }
 
-    private static Dictionary<UInt128, Balances> LoadAccounts(DbConnection connection, DbTransaction snapshot, Func<DbDataReader, int, UInt128> readId)
+    private static Dictionary<UInt128, Balances> LoadAccounts(DbConnection connection, DbTransaction snapshot, Func<DbDataReader, int, UInt128> readId, HashSet<int>? owned)
     {
         using var command = connection.CreateCommand();
         command.Transaction = snapshot;
-        command.CommandText = "SELECT id, debits_pending, debits_posted, credits_pending, credits_posted FROM accounts";
+        command.CommandText = "SELECT id, debits_pending, debits_posted, credits_pending, credits_posted, partition FROM accounts";
         using var reader = command.ExecuteReader();
         var accounts = new Dictionary<UInt128, Balances>();
         while (reader.Read())
         {
+            if (owned is not null && !owned.Contains(Convert.ToInt32(reader.GetValue(5), CultureInfo.InvariantCulture)))
+            {
+                continue;
+            }
             accounts[readId(reader, 0)] = new Balances
             {
                 StoredDebitsPending = reader.GetInt64(1),
@@ -167,20 +199,24 @@ public static class LedgerChecker
         return accounts;
     }
 
-    private static void LoadOwedLegs(DbConnection connection, DbTransaction snapshot, LegLedger legs, Func<DbDataReader, int, UInt128> readId)
+    private static void LoadOwedLegs(DbConnection connection, DbTransaction snapshot, LegLedger legs, Func<DbDataReader, int, UInt128> readId, HashSet<int>? owned)
     {
         using var command = connection.CreateCommand();
         command.Transaction = snapshot;
-        command.CommandText = "SELECT id, amount, state FROM credit_legs_owed";
+        command.CommandText = "SELECT id, amount, state, partition FROM credit_legs_owed";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
+            if (owned is not null && !owned.Contains(Convert.ToInt32(reader.GetValue(3), CultureInfo.InvariantCulture)))
+            {
+                continue;
+            }
             legs.Owed[readId(reader, 0)] = ((OwedLegState)reader.GetInt64(2), reader.GetInt64(1));
         }
     }
 
     private static long Recompute(DbConnection connection, DbTransaction snapshot, Dictionary<UInt128, Balances> accounts, Problems problems,
-        LegLedger legs, int partitionCount, Func<DbDataReader, int, UInt128> readId)
+        LegLedger legs, int partitionCount, Func<DbDataReader, int, UInt128> readId, HashSet<int>? owned)
     {
         using var command = connection.CreateCommand();
         command.Transaction = snapshot;
@@ -198,6 +234,10 @@ public static class LedgerChecker
             var state = (TransferState)reader.GetInt64(6);
             var leg = (TransferLeg)Convert.ToInt32(reader.GetValue(8), CultureInfo.InvariantCulture);
             var partition = Convert.ToInt32(reader.GetValue(9), CultureInfo.InvariantCulture);
+            if (owned is not null && !owned.Contains(partition))
+            {
+                continue;
+            }
             if (leg is TransferLeg.Whole or TransferLeg.Debit)
             {
                 count++;
@@ -363,6 +403,9 @@ public static class LedgerChecker
         private readonly Dictionary<UInt128, long> _returns = [];
 
         public Dictionary<UInt128, (OwedLegState State, long Amount)> Owed { get; } = [];
+
+        /// <summary>Which cell owns each partition, as the cells' own tables say (each at most once).</summary>
+        public Dictionary<int, string> Owners { get; } = [];
 
         /// <summary>Rows naming an account in another partition (maybe another cell), checked against every cell.</summary>
         public List<(UInt128 Row, UInt128 Account)> RemoteAccounts { get; } = [];

@@ -275,19 +275,27 @@ public sealed partial class LedgerEngine : IAsyncDisposable
 
     internal void ForgetCreditLeg(UInt128 id) => _legWaiters.TryRemove(id, out _);
 
-    /// <summary>Credit legs owed to other cells, not yet settled, oldest first.</summary>
+    /// <summary>Credit legs owed to other cells by partitions this cell serves, not yet settled, oldest first.</summary>
     public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken = default) =>
-        _store.GetOwedCreditLegsAsync(limit, cancellationToken);
+        _store.GetOwedCreditLegsAsync(limit, _writer.CopiesNotServed, cancellationToken);
 
     /// <summary>Expires every hold whose time has passed now, and completes once that is durable.</summary>
     public Task ExpireHoldsAsync(CancellationToken cancellationToken = default) =>
         EnqueueAsync(new SweepSubmission(), WriterItemKind.Sweep, 1, cancellationToken);
 
     /// <summary>The accounts found among <paramref name="ids"/> (committed state); unknown ids are simply absent.</summary>
-    public async Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken = default) =>
+        GetAccountsAsync(ids, Ownership, cancellationToken);
+
+    /// <summary>
+    /// The accounts found among <paramref name="ids"/> in the partitions <paramref name="ownership"/>
+    /// (a snapshot the caller took) serves. A caller that reports the rest as not found must check
+    /// with <see cref="CellOwnership.ServedThroughout"/> that their partitions were served throughout the read.
+    /// </summary>
+    public async Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CellOwnership ownership, CancellationToken cancellationToken = default)
     {
         CheckLookup(ids);
-        var ownership = Ownership;
+        ArgumentNullException.ThrowIfNull(ownership);
         var served = ids;
         if (!ownership.ServesAll)
         {
@@ -300,10 +308,14 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     }
 
     /// <summary>The transfers found among <paramref name="ids"/>; unknown ids are simply absent.</summary>
-    public async Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken = default) =>
+        GetTransfersAsync(ids, Ownership, cancellationToken);
+
+    /// <summary>The transfers found among <paramref name="ids"/> in the partitions <paramref name="ownership"/> serves (see <see cref="GetAccountsAsync(IReadOnlyList{UInt128}, CellOwnership, CancellationToken)"/>).</summary>
+    public async Task<IReadOnlyList<LedgerTransfer>> GetTransfersAsync(IReadOnlyList<UInt128> ids, CellOwnership ownership, CancellationToken cancellationToken = default)
     {
         CheckLookup(ids);
-        var ownership = Ownership;
+        ArgumentNullException.ThrowIfNull(ownership);
         var found = await _store.GetTransfersAsync(ids, cancellationToken);
         if (!ownership.ServesAll)
         {
@@ -352,19 +364,27 @@ public sealed partial class LedgerEngine : IAsyncDisposable
             throw new ArgumentException("cursor is not one this ledger issued for this account; start again from the first page.", nameof(cursor));
         }
         var partition = LedgerPartitioner.PartitionOf(accountId, _options.PartitionCount);
-        if (Ownership.Refusal(partition) is { } refusal)
+        var ownership = Ownership;
+        if (ownership.Refusal(partition) is { } refusal)
         {
             _metrics.PartitionRefused(refusal.Reason);
             throw new LedgerWrongOwnerException(refusal);
         }
         var accounts = await _store.GetAccountsAsync([accountId], cancellationToken);
+        var pageSize = limit == 0 ? LedgerLimits.ListTransfersLimitDefault : limit;
+        var rows = accounts.Count == 0 ? [] : await _store.ListAccountTransfersAsync(accountId, before, sinceUnixMs, pageSize + 1, cancellationToken);
+        if (!CellOwnership.ServedThroughout(ownership, Ownership, partition))
+        {
+            // The partition moved during the read: its rows may be going; the new owner answers.
+            var moved = CellOwnership.RefusalAfter(Ownership, partition);
+            _metrics.PartitionRefused(moved.Reason);
+            throw new LedgerWrongOwnerException(moved);
+        }
         if (accounts.Count == 0)
         {
             _metrics.NotFound("account", 1);
             return null;
         }
-        var pageSize = limit == 0 ? LedgerLimits.ListTransfersLimitDefault : limit;
-        var rows = await _store.ListAccountTransfersAsync(accountId, before, sinceUnixMs, pageSize + 1, cancellationToken);
         if (rows.Count <= pageSize)
         {
             return new LedgerTransferPage(rows, "");

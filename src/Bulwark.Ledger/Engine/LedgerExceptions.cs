@@ -50,3 +50,25 @@ public sealed class LedgerWrongOwnerException : Exception
 
     public Cells.LedgerRefusal Refusal { get; }
 }
+
+/// <summary>
+/// A partition-move step was refused because the cell is not in the state the step expects (a
+/// partition it does not own, a copy not verified, a pause that ran out): nothing was written. The
+/// message says why; gRPC FAILED_PRECONDITION.
+/// </summary>
+public sealed class LedgerMoveRefusedException : Exception
+{
+    public LedgerMoveRefusedException()
+    {
+    }
+
+    public LedgerMoveRefusedException(string message)
+        : base(message)
+    {
+    }
+
+    public LedgerMoveRefusedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -347,7 +347,7 @@ internal sealed partial class LedgerWriter
     /// <summary>Expires the holds whose time has passed, oldest first, up to the sweep limit.</summary>
     private void ExpireDueHolds()
     {
-        var due = _store.FindExpiredHolds(_now, LedgerLimits.ExpiriesPerSweepMax);
+        var due = _store.FindExpiredHolds(_now, LedgerLimits.ExpiriesPerSweepMax, _copiesNotServed);
         foreach (var stored in due)
         {
             // A copy of a partition this cell does not serve is not this cell's to change.

@@ -86,6 +86,7 @@ internal sealed partial class LedgerWriter
         {
             _accounts.Add(account.Id, new AccountState(account, LedgerPartitioner.PartitionOf(account.Id, _options.PartitionCount)));
         }
+        LoadMoves();
         var position = _store.LoadPosition();
         _sequence = position.Sequence;
         _lastTimestampUnixMs = position.TimestampUnixMs;
@@ -108,14 +109,31 @@ internal sealed partial class LedgerWriter
                 }
                 continue;
             }
+            ResumeExpiredPauses();
+            if (first.Kind == WriterItemKind.Control)
+            {
+                RunControl(first);
+                continue;
+            }
             items.Add(first);
+            WriterItem? control = null;
             while (items.Count < _options.BatchTransfersMax && _queue.TryRead(out var next))
             {
+                if (next.Kind == WriterItemKind.Control)
+                {
+                    // A move step runs alone: after the batch of everything queued before it.
+                    control = next;
+                    break;
+                }
                 items.Add(next);
             }
             RunBatch(items);
             items.Clear();
             afterBatch();
+            if (control is { } step)
+            {
+                RunControl(step);
+            }
         }
     }
 
@@ -205,6 +223,8 @@ internal sealed partial class LedgerWriter
                 var accounts = (AccountSubmission)item.Owner!;
                 accounts.Results[item.Index] = DecideAccount(accounts.Accounts[item.Index]);
                 break;
+            case WriterItemKind.Control:
+                throw new UnreachableException("A move step is run alone, never inside a batch.");
             case WriterItemKind.Sweep:
                 if (item.Owner is null)
                 {

@@ -7,6 +7,9 @@ internal enum WriterItemKind
     Sweep,
     CreditLeg,
     Settlement,
+
+    /// <summary>A step of a partition move: run alone, between batches (LedgerWriter.Moves.cs).</summary>
+    Control,
 }
 
 /// <summary>
@@ -98,4 +101,12 @@ internal sealed class SettlementSubmission(IReadOnlyList<(Storage.OwedCreditLeg 
     : Submission(settlements.Count)
 {
     public IReadOnlyList<(Storage.OwedCreditLeg Owed, Storage.OwedLegState Outcome)> Settlements { get; } = settlements;
+}
+
+/// <summary>A move step run by the writer alone, between batches; its result is handed back once it ran.</summary>
+internal sealed class ControlSubmission(Func<object?> action) : Submission(1)
+{
+    public Func<object?> Action { get; } = action;
+
+    public object? Result { get; set; }
 }

@@ -294,7 +294,8 @@ internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<Ledge
                     refusals.Add(refusal);
                 }
             }
-            var found = await engine.GetAccountsAsync(notServed.Count == 0 ? ids : ids.Where(id => !notServed.Contains(id)).ToArray(), context.CancellationToken);
+            var found = await engine.GetAccountsAsync(notServed.Count == 0 ? ids : ids.Where(id => !notServed.Contains(id)).ToArray(), ownership, context.CancellationToken);
+            var after = engine.Ownership;
             var response = new GetAccountsResponse();
             var foundIds = new HashSet<UInt128>(found.Count);
             foreach (var account in found)
@@ -310,7 +311,17 @@ internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<Ledge
                 }
                 else if (!foundIds.Contains(id))
                 {
-                    response.Missing.Add(id.ToProto());
+                    var partition = PartitionOf(engine, id);
+                    if (CellOwnership.ServedThroughout(ownership, after, partition))
+                    {
+                        response.Missing.Add(id.ToProto());
+                    }
+                    else
+                    {
+                        // Its partition moved during the read: "not found" would be a guess; the new owner answers.
+                        response.Refused.Add(id.ToProto());
+                        refusals.Add(CellOwnership.RefusalAfter(after, partition));
+                    }
                 }
             }
             response.Refusals.AddRange(refusals.ToProto());
@@ -324,7 +335,9 @@ internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<Ledge
             var ids = request.Ids.Select(id => id.ToUInt128()).ToArray();
             // Read before the lookup: a partition gained in between is then not claimed as answered.
             var ownership = engine.Ownership;
-            var found = await engine.GetTransfersAsync(ids, context.CancellationToken);
+            var found = await engine.GetTransfersAsync(ids, ownership, context.CancellationToken);
+            // Answered: partitions served throughout the lookup (one that moved during it may have lost its rows).
+            var after = engine.Ownership;
             var response = new GetTransfersResponse();
             var foundIds = new HashSet<UInt128>(found.Count);
             foreach (var transfer in found)
@@ -333,9 +346,9 @@ internal sealed partial class LedgerGrpcService(LedgerCells cells, ILogger<Ledge
                 response.Transfers.Add(transfer.ToProto());
             }
             response.Missing.AddRange(ids.Where(id => !foundIds.Contains(id)).Select(id => id.ToProto()));
-            if (!ownership.ServesAll)
+            if (!ownership.ServesAll || !ReferenceEquals(ownership, after))
             {
-                response.AnsweredPartitions = Google.Protobuf.ByteString.CopyFrom(ownership.AnsweredPartitions);
+                response.AnsweredPartitions = Google.Protobuf.ByteString.CopyFrom(CellOwnership.AnsweredThroughout(ownership, after));
             }
             return response;
         });

@@ -42,8 +42,12 @@ public interface ILedgerStore : IDisposable
     /// <summary>A committed CREDIT or RETURN leg by id, or null.</summary>
     LedgerTransfer? FindLeg(UInt128 id, TransferLeg leg);
 
-    /// <summary>Up to <paramref name="limit"/> holds still pending whose expiry is at or before <paramref name="nowUnixMs"/>, oldest expiry first.</summary>
-    IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit);
+    /// <summary>
+    /// Up to <paramref name="limit"/> holds still pending whose expiry is at or before
+    /// <paramref name="nowUnixMs"/>, oldest expiry first, leaving out those of
+    /// <paramref name="notServed"/> (partitions the store holds a copy of without serving them).
+    /// </summary>
+    IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit, IReadOnlyCollection<int> notServed);
 
     /// <summary>
     /// Writes one batch in ONE transaction, durable when this returns; throws (having written
@@ -54,7 +58,49 @@ public interface ILedgerStore : IDisposable
     /// </summary>
     void Commit(LedgerCommit commit);
 
+    // ---- Moving partitions (writer side; docs/internals/cells.md "Moving a partition") ----
+
+    /// <summary>The accounts of one partition with their committed balances (the writer's cache, once it owns the partition).</summary>
+    IReadOnlyList<LedgerAccount> LoadAccounts(int partition);
+
+    /// <summary>
+    /// Records a move step in ONE transaction: an ownership row to write, an import record to write
+    /// or (<see cref="MoveStep.DeleteImport"/>) delete.
+    /// </summary>
+    void SaveMoveStep(MoveStep step);
+
+    /// <summary>
+    /// Writes rows exported by the partition's owner into this store's copy of it, and the import
+    /// record's new watermark, in ONE transaction: accounts replaced whole, new transfer rows
+    /// inserted (their <see cref="LedgerTransfer.Sequence"/> already this store's), refreshed rows'
+    /// state, posted amount and expiry updated, owed legs replaced whole.
+    /// </summary>
+    void ImportPartitionRows(int partition, PartitionRowSet rows, PartitionImportRecord progress);
+
+    /// <summary>The digest of everything the store holds of <paramref name="partition"/>, read in one transaction.</summary>
+    PartitionDigestValue DigestPartition(int partition);
+
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> rows of <paramref name="partition"/> (transfers, then
+    /// owed legs, then accounts) in one transaction; returns how many. The caller has checked that
+    /// the partition is not owned here.
+    /// </summary>
+    int DeletePartitionRows(int partition, int limit);
+
     // ---- Reader side (any thread) ----
+
+    /// <summary>
+    /// One consistent read of partition <paramref name="partition"/> for a copy elsewhere: every
+    /// account, the transfer rows with a sequence above <paramref name="afterSequence"/> in sequence
+    /// order (at most <paramref name="limit"/>), the current rows of <paramref name="refreshHolds"/>
+    /// and the owed legs among the new rows' ids, <paramref name="refreshOwedLegs"/> and those still open.
+    /// </summary>
+    Task<PartitionRowSet> ExportPartitionAsync(int partition, long afterSequence, int limit,
+        IReadOnlyCollection<UInt128> refreshHolds, IReadOnlyCollection<UInt128> refreshOwedLegs, CancellationToken cancellationToken);
+
+    /// <summary>The ids of the holds this store holds pending in <paramref name="partition"/> and of its open owed legs: what a copy asks its source to refresh.</summary>
+    Task<(IReadOnlyList<UInt128> PendingHolds, IReadOnlyList<UInt128> OpenOwedLegs)> GetOpenIdsAsync(int partition, CancellationToken cancellationToken);
+
 
     Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken);
 
@@ -70,12 +116,62 @@ public interface ILedgerStore : IDisposable
     /// </summary>
     Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Credit legs owed to other cells and not yet settled, oldest first, at most <paramref name="limit"/>.</summary>
-    Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken);
+    /// <summary>
+    /// Credit legs owed to other cells and not yet settled, oldest first, at most <paramref name="limit"/>,
+    /// leaving out those of <paramref name="notServed"/> (copies this cell holds without serving them).
+    /// </summary>
+    Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, IReadOnlyCollection<int> notServed, CancellationToken cancellationToken);
 }
 
-/// <summary>A store's cell identity and ownership table.</summary>
-public sealed record LedgerCellRecord(string Cell, string ClusterId, IReadOnlyList<Cells.PartitionOwnership> Ownership);
+/// <summary>A store's cell identity, ownership table and the copies it is importing.</summary>
+public sealed record LedgerCellRecord(string Cell, string ClusterId, IReadOnlyList<Cells.PartitionOwnership> Ownership)
+{
+    public IReadOnlyList<PartitionImportRecord> Imports { get; init; } = [];
+}
+
+/// <summary>Whether a copy being imported is still catching up or verified equal to its source.</summary>
+public enum ImportRecordState
+{
+    Copying = 1,
+    Verified = 2,
+}
+
+/// <summary>
+/// A copy of a partition this store is importing from <paramref name="SourceCell"/> (which owns it
+/// at <paramref name="SourceEpoch"/>), caught up to the source's sequence <paramref name="Watermark"/>.
+/// Verified: it hashed as <paramref name="Digest"/>, the source's digest, when the source was paused.
+/// </summary>
+public sealed record PartitionImportRecord(int Partition, string SourceCell, long SourceEpoch, long Watermark, ImportRecordState State, byte[] Digest);
+
+/// <summary>One step of a move, written in one transaction.</summary>
+public sealed record MoveStep
+{
+    public Cells.PartitionOwnership? Owner { get; init; }
+
+    public PartitionImportRecord? Import { get; init; }
+
+    /// <summary>The partition whose import record is deleted (-1: none).</summary>
+    public int DeleteImport { get; init; } = -1;
+}
+
+/// <summary>Rows of one partition as its owner exported them (see <see cref="ILedgerStore.ExportPartitionAsync"/>).</summary>
+public sealed record PartitionRowSet(
+    IReadOnlyList<LedgerAccount> Accounts,
+    IReadOnlyList<LedgerTransfer> Transfers,
+    IReadOnlyList<LedgerTransfer> Refreshed,
+    IReadOnlyList<OwedCreditLeg> OwedLegs,
+    long Watermark,
+    bool More);
+
+/// <summary>A partition's digest as one store holds it (<see cref="Cells.PartitionDigestBuilder"/>).</summary>
+public sealed record PartitionDigestValue(byte[] Sha256, long Accounts, long Transfers, long OwedLegs, long LastSequence)
+{
+    public bool SameRows(PartitionDigestValue other) =>
+        other is not null && Sha256.AsSpan().SequenceEqual(other.Sha256) && Accounts == other.Accounts && Transfers == other.Transfers && OwedLegs == other.OwedLegs;
+
+    public override string ToString() =>
+        $"{Accounts} accounts, {Transfers} transfer rows, {OwedLegs} owed legs, sha256 {Convert.ToHexStringLower(Sha256)[..16]}…";
+}
 
 /// <summary>What became of a credit leg owed to another cell.</summary>
 public enum OwedLegState

@@ -115,6 +115,33 @@ internal static class PostgresLedgerSchema
         );
         CREATE INDEX credit_legs_owed_open ON credit_legs_owed (created_at) WHERE state = 0;
         """,
+        // Moving partitions (docs/internals/cells.md), as SQLite's migration 4: a pause ends by
+        // itself at its lease; a copy being imported has a record (its source, the source's
+        // sequence it caught up to, and once verified the digest it matched).
+        //
+        // No index on transfers (partition): every index on transfers is one more B-tree insert
+        // and its WAL per transfer row, in every batch, for the life of the ledger, while a move
+        // is rare and runs beside the writer. Here the account-history indexes already carry
+        // `sequence` as their second column, so a partition's rows are found through its accounts
+        // (as debit account its WHOLE, DEBIT and RETURN rows, as credit account its CREDIT legs)
+        // as one index range per account, above a watermark when catching up. Accounts by
+        // partition cost nothing per transfer: an account row is inserted once, and `partition`
+        // never changes, so balance updates stay HOT. Owed legs by partition cost one entry per
+        // transfer between cells (not per transfer); without it a digest or a deletion would read
+        // every owed leg the cell ever recorded.
+        """
+        ALTER TABLE partition_owners ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;
+        CREATE TABLE partition_imports (
+            partition integer NOT NULL PRIMARY KEY,
+            source_cell text NOT NULL,
+            source_epoch bigint NOT NULL CHECK (source_epoch >= 1),
+            watermark bigint NOT NULL CHECK (watermark >= 0),
+            state integer NOT NULL CHECK (state BETWEEN 1 AND 2),
+            digest bytea
+        );
+        CREATE INDEX accounts_partition ON accounts (partition);
+        CREATE INDEX credit_legs_owed_partition ON credit_legs_owed (partition);
+        """,
     ];
 
     /// <summary>The columns every transfer query selects, in the order <see cref="PostgresLedgerStore.ReadTransfer"/> maps them.</summary>

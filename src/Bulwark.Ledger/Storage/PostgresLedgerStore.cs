@@ -20,7 +20,7 @@ namespace Bulwark.Ledger.Storage;
 /// id, unique by (id, leg); the cell's identity, its ownership table and the credit legs it owes
 /// other cells are tables of the same schema, written in the same fenced transactions.
 /// </summary>
-public sealed class PostgresLedgerStore : ILedgerStore
+public sealed partial class PostgresLedgerStore : ILedgerStore
 {
     private const long AdvisoryLockKey = 0x42_57_4C_45_44_47_45_52; // "BWLEDGER"
     private readonly string _connectionString;
@@ -108,13 +108,14 @@ public sealed class PostgresLedgerStore : ILedgerStore
         var writer = EnsureWriter(reconnect: false);
         return Guard(() =>
         {
-            // One round trip; both tables change only in this writer's transactions.
+            // One round trip; the tables change only in this writer's transactions.
             using var batch = new NpgsqlBatch(writer.Connection)
             {
                 BatchCommands =
                 {
                     new NpgsqlBatchCommand("SELECT key, value FROM ledger.cell_identity"),
-                    new NpgsqlBatchCommand("SELECT partition, epoch, state, owner_cell, owner_epoch FROM ledger.partition_owners ORDER BY partition"),
+                    new NpgsqlBatchCommand("SELECT partition, epoch, state, owner_cell, owner_epoch, lease_until FROM ledger.partition_owners ORDER BY partition"),
+                    new NpgsqlBatchCommand("SELECT partition, source_cell, source_epoch, watermark, state, digest FROM ledger.partition_imports ORDER BY partition"),
                 },
             };
             using var reader = batch.ExecuteReader();
@@ -136,9 +137,17 @@ public sealed class PostgresLedgerStore : ILedgerStore
             var rows = new List<Cells.PartitionOwnership>();
             while (reader.Read())
             {
-                rows.Add(new Cells.PartitionOwnership(reader.GetInt32(0), reader.GetInt64(1), (Cells.OwnershipState)reader.GetInt32(2), reader.GetString(3), reader.GetInt64(4)));
+                rows.Add(new Cells.PartitionOwnership(reader.GetInt32(0), reader.GetInt64(1), (Cells.OwnershipState)reader.GetInt32(2), reader.GetString(3),
+                    reader.GetInt64(4), reader.GetInt64(5)));
             }
-            return cell is null ? null : new LedgerCellRecord(cell, clusterId, rows);
+            reader.NextResult();
+            var imports = new List<PartitionImportRecord>();
+            while (reader.Read())
+            {
+                imports.Add(new PartitionImportRecord(reader.GetInt32(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
+                    (ImportRecordState)reader.GetInt32(4), reader.IsDBNull(5) ? [] : reader.GetFieldValue<byte[]>(5)));
+            }
+            return cell is null ? null : new LedgerCellRecord(cell, clusterId, rows) { Imports = imports };
         });
     }
 
@@ -243,13 +252,16 @@ public sealed class PostgresLedgerStore : ILedgerStore
         });
     }
 
-    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit)
+    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit, IReadOnlyCollection<int> notServed)
     {
+        ArgumentNullException.ThrowIfNull(notServed);
         var writer = EnsureWriter(reconnect: false);
         return Guard(() =>
         {
             writer.FindExpiredHolds.Parameters[0].Value = nowUnixMs;
             writer.FindExpiredHolds.Parameters[1].Value = limit;
+            // Copies of partitions this cell does not serve are not its to expire.
+            writer.FindExpiredHolds.Parameters[2].Value = notServed.ToArray();
             using var reader = writer.FindExpiredHolds.ExecuteReader();
             var holds = new List<LedgerTransfer>();
             while (reader.Read())
@@ -279,17 +291,28 @@ public sealed class PostgresLedgerStore : ILedgerStore
             transaction.Commit();
             return 0;
         });
-        if (_committedIds is { } filter)
+        RememberCommitted(writer, commit.NewTransfers.Select(row => row.Row.Id));
+    }
+
+    /// <summary>
+    /// Adds ids just committed (by a batch, or imported with a partition) to the committed-id
+    /// filter, rebuilding it larger when it is full. Every id the database holds must be in it:
+    /// an id left out would be answered "never committed" without asking the database.
+    /// </summary>
+    private void RememberCommitted(Writer writer, IEnumerable<UInt128> ids)
+    {
+        if (_committedIds is not { } filter)
         {
-            foreach (var (_, transfer) in commit.NewTransfers)
-            {
-                filter.Add(transfer.Id);
-            }
-            if (filter.Count > filter.Capacity)
-            {
-                _committedIds = null;
-                _committedIds = Guard(() => LoadCommittedIds(writer, filter.Count * 2));
-            }
+            return;
+        }
+        foreach (var id in ids)
+        {
+            filter.Add(id);
+        }
+        if (filter.Count > filter.Capacity)
+        {
+            _committedIds = null;
+            _committedIds = Guard(() => LoadCommittedIds(writer, filter.Count * 2));
         }
     }
 
@@ -388,15 +411,18 @@ public sealed class PostgresLedgerStore : ILedgerStore
         return page;
     }
 
-    public async Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, IReadOnlyCollection<int> notServed, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        ArgumentNullException.ThrowIfNull(notServed);
         ObjectDisposedException.ThrowIf(_disposed, this);
         await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        // The partial index credit_legs_owed_open is in created_at order and holds only open legs.
+        // The partial index credit_legs_owed_open is in created_at order and holds only open legs;
+        // legs of copies this cell does not serve are not its to deliver (nor to stall the others).
         await using var command = new NpgsqlCommand(
-            $"SELECT {PostgresLedgerSchema.OwedLegColumns} FROM ledger.credit_legs_owed WHERE state = 0 ORDER BY created_at LIMIT $1", connection);
+            $"SELECT {PostgresLedgerSchema.OwedLegColumns} FROM ledger.credit_legs_owed WHERE state = 0 AND partition <> ALL($2) ORDER BY created_at LIMIT $1", connection);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = notServed.ToArray() });
         var legs = new List<OwedCreditLeg>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -649,9 +675,10 @@ public sealed class PostgresLedgerStore : ILedgerStore
             FindLeg.Prepare();
             FindExpiredHolds = new NpgsqlCommand(
                 $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers " +
-                "WHERE state = 2 AND expires_at > 0 AND expires_at <= $1 ORDER BY expires_at LIMIT $2", connection);
+                "WHERE state = 2 AND expires_at > 0 AND expires_at <= $1 AND partition <> ALL($3) ORDER BY expires_at LIMIT $2", connection);
             FindExpiredHolds.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint });
             FindExpiredHolds.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer });
+            FindExpiredHolds.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
             FindExpiredHolds.Prepare();
             Batch = new NpgsqlBatch(connection)
             {
@@ -665,15 +692,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
                         "FROM unnest($1, $2, $3, $4, $5, $6, $7) AS a(id, partition, currency, flags, overdraft_limit, code, created_at)",
                         Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Integer), Arr(NpgsqlDbType.Text), Arr(NpgsqlDbType.Bigint),
                         Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint)),
-                    Command(
-                        "INSERT INTO ledger.transfers (sequence, id, partition, debit_account_id, credit_account_id, amount, currency, " +
-                        "pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at, leg) " +
-                        "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Integer), Arr(NpgsqlDbType.Uuid),
-                        Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Text), Arr(NpgsqlDbType.Uuid),
-                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Text),
-                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint),
-                        Arr(NpgsqlDbType.Smallint)),
+                    InsertTransfers(),
                     // A hold is a WHOLE or DEBIT row; a credit leg is written only once the hold is posted.
                     Command(
                         "UPDATE ledger.transfers AS t SET state = h.state, posted_amount = h.posted_amount " +
@@ -731,25 +750,9 @@ public sealed class PostgresLedgerStore : ILedgerStore
                 c.AccountCodes.Add(account.Code);
                 c.AccountCreated.Add(account.CreatedAtUnixMs);
             }
-            foreach (var (partition, t) in commit.NewTransfers)
+            foreach (var (partition, transfer) in commit.NewTransfers)
             {
-                c.Sequences.Add(t.Sequence);
-                c.TransferIds.Add(ToGuid(t.Id));
-                c.TransferPartitions.Add(partition);
-                c.Debits.Add(ToGuid(t.DebitAccountId));
-                c.Credits.Add(ToGuid(t.CreditAccountId));
-                c.Amounts.Add(t.Amount);
-                c.Currencies.Add(t.Currency);
-                c.PendingIds.Add(t.PendingId == UInt128.Zero ? null : ToGuid(t.PendingId));
-                c.Flags.Add((long)t.Flags);
-                c.Timeouts.Add(t.TimeoutSeconds);
-                c.Codes.Add(t.Code);
-                c.Metadata.Add(MetadataJson.Serialize(t.Metadata));
-                c.Timestamps.Add(t.TimestampUnixMs);
-                c.States.Add((long)t.State);
-                c.Posted.Add(t.PostedAmount);
-                c.Expires.Add(t.ExpiresAtUnixMs);
-                c.Legs.Add((short)t.Leg);
+                c.AddTransfer(partition, transfer);
             }
             foreach (var hold in commit.ChangedHolds)
             {
@@ -769,14 +772,44 @@ public sealed class PostgresLedgerStore : ILedgerStore
             var commands = Batch.BatchCommands;
             commands[0].Parameters[0].Value = Epoch;
             Set(commands[1], c.AccountIds, c.AccountPartitions, c.AccountCurrencies, c.AccountFlags, c.AccountOverdrafts, c.AccountCodes, c.AccountCreated);
-            Set(commands[2], c.Sequences, c.TransferIds, c.TransferPartitions, c.Debits, c.Credits, c.Amounts, c.Currencies, c.PendingIds,
-                c.Flags, c.Timeouts, c.Codes, c.Metadata, c.Timestamps, c.States, c.Posted, c.Expires, c.Legs);
+            SetTransfers(commands[2], c);
             Set(commands[3], c.HoldIds, c.HoldStates, c.HoldPosted);
             Set(commands[4], c.BalanceIds, c.DebitsPending, c.DebitsPosted, c.CreditsPending, c.CreditsPosted);
             Set(commands[5], c.OwedIds, c.OwedPartitions, c.OwedCreditPartitions, c.OwedDebits, c.OwedCredits, c.OwedAmounts,
                 c.OwedCurrencies, c.OwedCodes, c.OwedMetadata, c.OwedCreated);
             Set(commands[6], c.SettledIds, c.SettledStates);
         }
+
+        /// <summary>
+        /// The insert of a partition's rows exported by its owner (already numbered with this
+        /// store's sequences), bound to the writer's reused columns: run it before the next bind.
+        /// </summary>
+        public NpgsqlBatchCommand BindImportedTransfers(int partition, IReadOnlyList<LedgerTransfer> transfers)
+        {
+            var c = _columns;
+            c.Reset(null);
+            foreach (var transfer in transfers)
+            {
+                c.AddTransfer(partition, transfer);
+            }
+            var command = InsertTransfers();
+            SetTransfers(command, c);
+            return command;
+        }
+
+        private static NpgsqlBatchCommand InsertTransfers() => Command(
+            "INSERT INTO ledger.transfers (sequence, id, partition, debit_account_id, credit_account_id, amount, currency, " +
+            "pending_id, flags, timeout_seconds, code, metadata, timestamp, state, posted_amount, expires_at, leg) " +
+            "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Integer), Arr(NpgsqlDbType.Uuid),
+            Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Text), Arr(NpgsqlDbType.Uuid),
+            Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Text),
+            Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bigint),
+            Arr(NpgsqlDbType.Smallint));
+
+        private static void SetTransfers(NpgsqlBatchCommand command, Columns c) =>
+            Set(command, c.Sequences, c.TransferIds, c.TransferPartitions, c.Debits, c.Credits, c.Amounts, c.Currencies, c.PendingIds,
+                c.Flags, c.Timeouts, c.Codes, c.Metadata, c.Timestamps, c.States, c.Posted, c.Expires, c.Legs);
 
         private void BindOwedLegs(LedgerCommit commit, Columns c)
         {
@@ -885,7 +918,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         public List<int> SettledStates { get; } = [];
         public HashSet<Guid> SettledSeen { get; } = [];
 
-        public void Reset(LedgerCommit commit)
+        public void Reset(LedgerCommit? commit)
         {
             foreach (var property in All())
             {
@@ -893,6 +926,27 @@ public sealed class PostgresLedgerStore : ILedgerStore
             }
             SettledSeen.Clear();
             _ = commit;
+        }
+
+        public void AddTransfer(int partition, LedgerTransfer t)
+        {
+            Sequences.Add(t.Sequence);
+            TransferIds.Add(ToGuid(t.Id));
+            TransferPartitions.Add(partition);
+            Debits.Add(ToGuid(t.DebitAccountId));
+            Credits.Add(ToGuid(t.CreditAccountId));
+            Amounts.Add(t.Amount);
+            Currencies.Add(t.Currency);
+            PendingIds.Add(t.PendingId == UInt128.Zero ? null : ToGuid(t.PendingId));
+            Flags.Add((long)t.Flags);
+            Timeouts.Add(t.TimeoutSeconds);
+            Codes.Add(t.Code);
+            Metadata.Add(MetadataJson.Serialize(t.Metadata));
+            Timestamps.Add(t.TimestampUnixMs);
+            States.Add((long)t.State);
+            Posted.Add(t.PostedAmount);
+            Expires.Add(t.ExpiresAtUnixMs);
+            Legs.Add((short)t.Leg);
         }
 
         private IEnumerable<System.Collections.IList> All() =>

@@ -140,6 +140,24 @@ public static class SqliteLedgerSchema
         ) WITHOUT ROWID;
         CREATE INDEX credit_legs_owed_open ON credit_legs_owed (created_at) WHERE state = 0;
         """,
+        // Moving partitions (docs/internals/cells.md): a pause ends by itself at its lease; a copy
+        // being imported has a record (its source, the source's sequence it caught up to, and once
+        // verified the digest it matched). A partition's rows are found through its accounts
+        // (transfers by their debit or credit account's index), so no index on transfers is added
+        // for moves: the writer's cost per transfer stays as it was. Owed legs and accounts by partition are.
+        """
+        ALTER TABLE partition_owners ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE partition_imports (
+            partition INTEGER NOT NULL PRIMARY KEY,
+            source_cell TEXT NOT NULL,
+            source_epoch INTEGER NOT NULL CHECK (source_epoch >= 1),
+            watermark INTEGER NOT NULL CHECK (watermark >= 0),
+            state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 2),
+            digest BLOB
+        );
+        CREATE INDEX accounts_partition ON accounts (partition);
+        CREATE INDEX credit_legs_owed_partition ON credit_legs_owed (partition);
+        """,
     ];
 
     /// <summary>The columns every transfer query selects, in the order the reader maps them.</summary>

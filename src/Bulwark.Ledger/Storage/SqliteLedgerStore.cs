@@ -108,17 +108,353 @@ public sealed class SqliteLedgerStore : ILedgerStore
         {
             return null;
         }
-        command.CommandText = "SELECT partition, epoch, state, owner_cell, owner_epoch FROM partition_owners ORDER BY partition";
+        command.CommandText = "SELECT partition, epoch, state, owner_cell, owner_epoch, lease_until FROM partition_owners ORDER BY partition";
         var rows = new List<Cells.PartitionOwnership>();
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
-                rows.Add(new Cells.PartitionOwnership((int)reader.GetInt64(0), reader.GetInt64(1), (Cells.OwnershipState)reader.GetInt64(2), reader.GetString(3), reader.GetInt64(4)));
+                rows.Add(new Cells.PartitionOwnership((int)reader.GetInt64(0), reader.GetInt64(1), (Cells.OwnershipState)reader.GetInt64(2),
+                    reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5)));
             }
         }
-        return new LedgerCellRecord(cell, clusterId, rows);
+        command.CommandText = "SELECT partition, source_cell, source_epoch, watermark, state, digest FROM partition_imports ORDER BY partition";
+        var imports = new List<PartitionImportRecord>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                imports.Add(new PartitionImportRecord((int)reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
+                    (ImportRecordState)reader.GetInt64(4), reader.IsDBNull(5) ? [] : (byte[])reader.GetValue(5)));
+            }
+        }
+        return new LedgerCellRecord(cell, clusterId, rows) { Imports = imports };
     }
+
+    public IReadOnlyList<LedgerAccount> LoadAccounts(int partition)
+    {
+        Writer.AbandonBatch();
+        using var command = Writer.Connection.CreateCommand();
+        command.CommandText = $"SELECT {SqliteLedgerSchema.AccountColumns} FROM accounts WHERE partition = $partition";
+        command.Parameters.AddWithValue("$partition", partition);
+        using var reader = command.ExecuteReader();
+        var accounts = new List<LedgerAccount>();
+        while (reader.Read())
+        {
+            accounts.Add(SqliteRows.ReadAccount(reader));
+        }
+        return accounts;
+    }
+
+    public void SaveMoveStep(MoveStep step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        var writer = Writer;
+        writer.AbandonBatch();
+        using var transaction = writer.Connection.BeginTransaction();
+        using var command = writer.Connection.CreateCommand();
+        command.Transaction = transaction;
+        if (step.Owner is { } owner)
+        {
+            command.CommandText =
+                "INSERT OR REPLACE INTO partition_owners (partition, epoch, state, owner_cell, owner_epoch, lease_until) VALUES ($p, $epoch, $state, $owner, $ownerEpoch, $lease)";
+            command.Parameters.AddWithValue("$p", owner.Partition);
+            command.Parameters.AddWithValue("$epoch", owner.Epoch);
+            command.Parameters.AddWithValue("$state", (long)owner.State);
+            command.Parameters.AddWithValue("$owner", owner.OwnerCell ?? "");
+            command.Parameters.AddWithValue("$ownerEpoch", owner.OwnerEpoch);
+            command.Parameters.AddWithValue("$lease", owner.LeaseUntilUnixMs);
+            command.ExecuteNonQuery();
+            command.Parameters.Clear();
+        }
+        if (step.Import is { } import)
+        {
+            WriteImport(command, import);
+        }
+        if (step.DeleteImport >= 0)
+        {
+            command.CommandText = "DELETE FROM partition_imports WHERE partition = $p";
+            command.Parameters.AddWithValue("$p", step.DeleteImport);
+            command.ExecuteNonQuery();
+            command.Parameters.Clear();
+        }
+        transaction.Commit();
+    }
+
+    private static void WriteImport(SqliteCommand command, PartitionImportRecord import)
+    {
+        command.CommandText =
+            "INSERT OR REPLACE INTO partition_imports (partition, source_cell, source_epoch, watermark, state, digest) VALUES ($p, $source, $epoch, $watermark, $state, $digest)";
+        command.Parameters.AddWithValue("$p", import.Partition);
+        command.Parameters.AddWithValue("$source", import.SourceCell);
+        command.Parameters.AddWithValue("$epoch", import.SourceEpoch);
+        command.Parameters.AddWithValue("$watermark", import.Watermark);
+        command.Parameters.AddWithValue("$state", (long)import.State);
+        command.Parameters.AddWithValue("$digest", import.Digest.Length == 0 ? DBNull.Value : import.Digest);
+        command.ExecuteNonQuery();
+        command.Parameters.Clear();
+    }
+
+    public void ImportPartitionRows(int partition, PartitionRowSet rows, PartitionImportRecord progress)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(progress);
+        var writer = Writer;
+        writer.AbandonBatch();
+        writer.BeginBatch();
+        try
+        {
+            using var command = writer.Connection.CreateCommand();
+            command.CommandText =
+                "INSERT OR REPLACE INTO accounts (id, partition, currency, flags, overdraft_limit, code, debits_pending, debits_posted, credits_pending, credits_posted, created_at) " +
+                "VALUES ($id, $p, $currency, $flags, $limit, $code, $dpend, $dpost, $cpend, $cpost, $created)";
+            foreach (var account in rows.Accounts)
+            {
+                command.Parameters.Clear();
+                command.Parameters.AddWithValue("$id", SqliteRows.IdBytes(account.Id));
+                command.Parameters.AddWithValue("$p", partition);
+                command.Parameters.AddWithValue("$currency", account.Currency);
+                command.Parameters.AddWithValue("$flags", (long)account.Flags);
+                command.Parameters.AddWithValue("$limit", account.OverdraftLimit);
+                command.Parameters.AddWithValue("$code", (long)account.Code);
+                command.Parameters.AddWithValue("$dpend", account.DebitsPending);
+                command.Parameters.AddWithValue("$dpost", account.DebitsPosted);
+                command.Parameters.AddWithValue("$cpend", account.CreditsPending);
+                command.Parameters.AddWithValue("$cpost", account.CreditsPosted);
+                command.Parameters.AddWithValue("$created", account.CreatedAtUnixMs);
+                command.ExecuteNonQuery();
+            }
+            foreach (var transfer in rows.Transfers)
+            {
+                writer.InsertTransfer(partition, transfer);
+            }
+            command.CommandText = "UPDATE transfers SET state = $state, posted_amount = $posted, expires_at = $expires WHERE id = $id AND leg = $leg";
+            foreach (var refreshed in rows.Refreshed)
+            {
+                command.Parameters.Clear();
+                command.Parameters.AddWithValue("$state", (long)refreshed.State);
+                command.Parameters.AddWithValue("$posted", refreshed.PostedAmount);
+                command.Parameters.AddWithValue("$expires", refreshed.ExpiresAtUnixMs);
+                command.Parameters.AddWithValue("$id", SqliteRows.IdBytes(refreshed.Id));
+                command.Parameters.AddWithValue("$leg", (long)refreshed.Leg);
+                if (command.ExecuteNonQuery() != 1)
+                {
+                    throw new InvalidOperationException($"The copy of partition {partition} has no row {refreshed.Id:x32} (leg {refreshed.Leg}) to refresh: start the import again.");
+                }
+            }
+            command.CommandText =
+                "INSERT OR REPLACE INTO credit_legs_owed (id, partition, credit_partition, debit_account_id, credit_account_id, amount, currency, code, metadata, created_at, state) " +
+                "VALUES ($id, $p, $cp, $debit, $credit, $amount, $currency, $code, $metadata, $created, $state)";
+            foreach (var owed in rows.OwedLegs)
+            {
+                var leg = owed.Leg;
+                command.Parameters.Clear();
+                command.Parameters.AddWithValue("$id", SqliteRows.IdBytes(leg.Id));
+                command.Parameters.AddWithValue("$p", owed.Partition);
+                command.Parameters.AddWithValue("$cp", leg.PartitionOf(writer.PartitionCount));
+                command.Parameters.AddWithValue("$debit", SqliteRows.IdBytes(leg.DebitAccountId));
+                command.Parameters.AddWithValue("$credit", SqliteRows.IdBytes(leg.CreditAccountId));
+                command.Parameters.AddWithValue("$amount", leg.Amount);
+                command.Parameters.AddWithValue("$currency", leg.Currency);
+                command.Parameters.AddWithValue("$code", (long)leg.Code);
+                command.Parameters.AddWithValue("$metadata", (object?)MetadataJson.Serialize(leg.Metadata) ?? DBNull.Value);
+                command.Parameters.AddWithValue("$created", leg.TimestampUnixMs);
+                command.Parameters.AddWithValue("$state", (long)owed.State);
+                command.ExecuteNonQuery();
+            }
+            command.Parameters.Clear();
+            WriteImport(command, progress);
+            writer.CommitBatch();
+        }
+        catch
+        {
+            writer.AbandonBatch();
+            throw;
+        }
+    }
+
+    // The rows of a partition, found through its accounts: as debit account the WHOLE, DEBIT and
+    // RETURN rows, as credit account the CREDIT rows (the partition column settles the rest).
+    private static string PartitionTransfers(string extra) =>
+        $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE debit_account_id IN (SELECT id FROM accounts WHERE partition = $p) AND partition = $p AND leg <> 2{extra} " +
+        $"UNION ALL SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE credit_account_id IN (SELECT id FROM accounts WHERE partition = $p) AND partition = $p AND leg = 2{extra}";
+
+    public PartitionDigestValue DigestPartition(int partition)
+    {
+        var writer = Writer;
+        writer.AbandonBatch();
+        using var transaction = writer.Connection.BeginTransaction(deferred: true);
+        return Digest(writer.Connection, transaction, partition);
+    }
+
+    private static PartitionDigestValue Digest(SqliteConnection connection, SqliteTransaction transaction, int partition)
+    {
+        var digest = new Cells.PartitionDigestBuilder();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.Parameters.AddWithValue("$p", partition);
+        command.CommandText = $"SELECT {SqliteLedgerSchema.AccountColumns} FROM accounts WHERE partition = $p";
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                digest.AddAccount(SqliteRows.ReadAccount(reader));
+            }
+        }
+        command.CommandText = PartitionTransfers("");
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                digest.AddTransfer(SqliteRows.ReadTransfer(reader));
+            }
+        }
+        command.CommandText = $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE partition = $p";
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                digest.AddOwedLeg(SqliteRows.ReadOwedLeg(reader));
+            }
+        }
+        return digest.Finish();
+    }
+
+    public int DeletePartitionRows(int partition, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var writer = Writer;
+        writer.AbandonBatch();
+        using var transaction = writer.Connection.BeginTransaction();
+        using var command = writer.Connection.CreateCommand();
+        command.Transaction = transaction;
+        command.Parameters.AddWithValue("$p", partition);
+        command.Parameters.AddWithValue("$limit", limit);
+        // Transfers first: they are found through the accounts, which go last.
+        command.CommandText = $"DELETE FROM transfers WHERE sequence IN (SELECT sequence FROM ({PartitionTransfers("")}) LIMIT $limit)";
+        var deleted = command.ExecuteNonQuery();
+        if (deleted < limit)
+        {
+            command.Parameters["$limit"].Value = limit - deleted;
+            command.CommandText = "DELETE FROM credit_legs_owed WHERE id IN (SELECT id FROM credit_legs_owed WHERE partition = $p LIMIT $limit)";
+            deleted += command.ExecuteNonQuery();
+        }
+        if (deleted < limit)
+        {
+            command.Parameters["$limit"].Value = limit - deleted;
+            command.CommandText = "DELETE FROM accounts WHERE id IN (SELECT id FROM accounts WHERE partition = $p LIMIT $limit)";
+            deleted += command.ExecuteNonQuery();
+        }
+        transaction.Commit();
+        return deleted;
+    }
+
+    public Task<PartitionRowSet> ExportPartitionAsync(int partition, long afterSequence, int limit,
+        IReadOnlyCollection<UInt128> refreshHolds, IReadOnlyCollection<UInt128> refreshOwedLegs, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        ArgumentNullException.ThrowIfNull(refreshHolds);
+        ArgumentNullException.ThrowIfNull(refreshOwedLegs);
+        return Task.FromResult(Read(reader =>
+        {
+            // One snapshot (WAL): the accounts' balances agree with the rows read beside them.
+            using var transaction = reader.Connection.BeginTransaction(deferred: true);
+            using var command = reader.Connection.CreateCommand();
+            command.Transaction = transaction;
+            command.Parameters.AddWithValue("$p", partition);
+            command.CommandText = $"SELECT {SqliteLedgerSchema.AccountColumns} FROM accounts WHERE partition = $p";
+            var accounts = new List<LedgerAccount>();
+            using (var rows = command.ExecuteReader())
+            {
+                while (rows.Read())
+                {
+                    accounts.Add(SqliteRows.ReadAccount(rows));
+                }
+            }
+            command.Parameters.AddWithValue("$after", afterSequence);
+            command.Parameters.AddWithValue("$limit", limit + 1);
+            command.CommandText = $"SELECT * FROM ({PartitionTransfers(" AND sequence > $after")}) ORDER BY sequence LIMIT $limit";
+            var transfers = new List<LedgerTransfer>();
+            using (var rows = command.ExecuteReader())
+            {
+                while (rows.Read())
+                {
+                    transfers.Add(SqliteRows.ReadTransfer(rows));
+                }
+            }
+            var more = transfers.Count > limit;
+            if (more)
+            {
+                transfers.RemoveAt(transfers.Count - 1);
+            }
+            command.Parameters.Clear();
+            command.Parameters.AddWithValue("$p", partition);
+            var id = command.Parameters.Add("$id", SqliteType.Blob);
+            command.CommandText = $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = $id AND leg <= 1 AND partition = $p";
+            var refreshed = new List<LedgerTransfer>();
+            foreach (var hold in refreshHolds)
+            {
+                id.Value = SqliteRows.IdBytes(hold);
+                using var rows = command.ExecuteReader();
+                if (rows.Read())
+                {
+                    refreshed.Add(SqliteRows.ReadTransfer(rows));
+                }
+            }
+            var owed = new Dictionary<UInt128, OwedCreditLeg>();
+            command.CommandText = $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE id = $id AND partition = $p";
+            foreach (var legId in refreshOwedLegs.Concat(transfers.Where(row => row.Leg == TransferLeg.Debit).Select(row => row.Id)))
+            {
+                id.Value = SqliteRows.IdBytes(legId);
+                using var rows = command.ExecuteReader();
+                if (rows.Read())
+                {
+                    var leg = SqliteRows.ReadOwedLeg(rows);
+                    owed[leg.Leg.Id] = leg;
+                }
+            }
+            command.Parameters.Remove(id);
+            command.CommandText = $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE partition = $p AND state = 0";
+            using (var rows = command.ExecuteReader())
+            {
+                while (rows.Read())
+                {
+                    var leg = SqliteRows.ReadOwedLeg(rows);
+                    owed[leg.Leg.Id] = leg;
+                }
+            }
+            var watermark = transfers.Count > 0 ? transfers[^1].Sequence : afterSequence;
+            return new PartitionRowSet(accounts, transfers, refreshed, owed.Values.ToArray(), watermark, more);
+        }));
+    }
+
+    public Task<(IReadOnlyList<UInt128> PendingHolds, IReadOnlyList<UInt128> OpenOwedLegs)> GetOpenIdsAsync(int partition, CancellationToken cancellationToken) =>
+        Task.FromResult(Read(reader =>
+        {
+            using var transaction = reader.Connection.BeginTransaction(deferred: true);
+            using var command = reader.Connection.CreateCommand();
+            command.Transaction = transaction;
+            command.Parameters.AddWithValue("$p", partition);
+            command.CommandText = "SELECT id FROM transfers WHERE debit_account_id IN (SELECT id FROM accounts WHERE partition = $p) AND partition = $p AND leg <= 1 AND state = 2";
+            var holds = new List<UInt128>();
+            using (var rows = command.ExecuteReader())
+            {
+                while (rows.Read())
+                {
+                    holds.Add(SqliteRows.ReadId(rows, 0));
+                }
+            }
+            command.CommandText = "SELECT id FROM credit_legs_owed WHERE partition = $p AND state = 0";
+            var owed = new List<UInt128>();
+            using (var rows = command.ExecuteReader())
+            {
+                while (rows.Read())
+                {
+                    owed.Add(SqliteRows.ReadId(rows, 0));
+                }
+            }
+            return ((IReadOnlyList<UInt128>)holds, (IReadOnlyList<UInt128>)owed);
+        }));
 
     public void InitialiseCell(string cell, string clusterId, IReadOnlyList<int> owned)
     {
@@ -186,11 +522,29 @@ public sealed class SqliteLedgerStore : ILedgerStore
         return writer.FindLeg(id, leg);
     }
 
-    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit)
+    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit, IReadOnlyCollection<int> notServed)
     {
+        ArgumentNullException.ThrowIfNull(notServed);
         var writer = Writer;
         writer.BeginBatch();
         var command = writer.FindExpiredHolds;
+        if (notServed.Count > 0)
+        {
+            // Copies of partitions this cell does not serve are not its to expire.
+            using var filtered = writer.Connection.CreateCommand();
+            filtered.CommandText = $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers " +
+                "WHERE state = 2 AND expires_at > 0 AND expires_at <= $now AND partition NOT IN (" +
+                string.Join(',', notServed.Select(partition => partition.ToString(CultureInfo.InvariantCulture))) + ") ORDER BY expires_at LIMIT $limit";
+            filtered.Parameters.AddWithValue("$now", nowUnixMs);
+            filtered.Parameters.AddWithValue("$limit", limit);
+            using var rows = filtered.ExecuteReader();
+            var found = new List<LedgerTransfer>();
+            while (rows.Read())
+            {
+                found.Add(SqliteRows.ReadTransfer(rows));
+            }
+            return found;
+        }
         command.Parameters[0].Value = nowUnixMs;
         command.Parameters[1].Value = limit;
         using var reader = command.ExecuteReader();
@@ -287,13 +641,26 @@ public sealed class SqliteLedgerStore : ILedgerStore
         }));
     }
 
-    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, IReadOnlyCollection<int> notServed, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        ArgumentNullException.ThrowIfNull(notServed);
         return Task.FromResult(Read(reader =>
         {
+            using var filtered = notServed.Count == 0 ? null : reader.Connection.CreateCommand();
             var command = reader.OwedCreditLegs;
-            command.Parameters[0].Value = limit;
+            if (filtered is not null)
+            {
+                // Legs of copies this cell does not serve are not its to deliver (nor to stall the others).
+                filtered.CommandText = $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE state = 0 AND partition NOT IN (" +
+                    string.Join(',', notServed.Select(partition => partition.ToString(CultureInfo.InvariantCulture))) + ") ORDER BY created_at LIMIT $limit";
+                filtered.Parameters.AddWithValue("$limit", limit);
+                command = filtered;
+            }
+            else
+            {
+                command.Parameters[0].Value = limit;
+            }
             var legs = new List<OwedCreditLeg>();
             using var rows = command.ExecuteReader();
             while (rows.Read())

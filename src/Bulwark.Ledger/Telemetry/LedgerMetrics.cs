@@ -25,6 +25,7 @@ public sealed class LedgerMetrics : IDisposable
     private readonly Counter<long> _idConflicts;
     private readonly Counter<long> _refusals;
     private readonly Counter<long> _creditLegs;
+    private readonly Counter<long> _moveSteps;
     private readonly KeyValuePair<string, object?> _cell;
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<double> _commitDuration;
@@ -49,6 +50,8 @@ public sealed class LedgerMetrics : IDisposable
             "Requests or items about a partition this cell does not serve (not owner, moving, epoch ahead), by cell and reason: answered WRONG_OWNER, never not-found.");
         _creditLegs = _meter.CreateCounter<long>("bulwark.ledger.credit_legs", "{leg}",
             "Credit legs of transfers between cells, by cell and outcome: owed (recorded for delivery), delivered, returned (refused for good by the credit account's cell).");
+        _moveSteps = _meter.CreateCounter<long>("bulwark.ledger.move.steps", "{step}",
+            "Steps of partition moves taken by this cell, by cell and step (import_begun, paused, verified, released, owned, resumed, pause_expired, verify_failed, own_refused, import_aborted).");
         _batchSize = _meter.CreateHistogram<int>("bulwark.ledger.batch.size", "{item}", "Items committed per batch.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8190] });
         _commitDuration = _meter.CreateHistogram<double>("bulwark.ledger.commit.duration", "s", "Time to write and sync one batch.",
@@ -125,6 +128,8 @@ public sealed class LedgerMetrics : IDisposable
             }));
         }
     }
+
+    internal void MoveStep(string step) => _moveSteps.Add(1, _cell, new KeyValuePair<string, object?>("step", step));
 
     internal void CreditLegOwed() => _creditLegs.Add(1, _cell, new KeyValuePair<string, object?>("outcome", "owed"));
 

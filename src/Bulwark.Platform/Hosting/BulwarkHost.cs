@@ -80,7 +80,9 @@ public static class BulwarkHost
         services.AddSingleton<IServiceChannelFactory, ServiceChannelFactory>();
         services.AddSingleton<ReadinessGate>();
         services.AddSingleton<HealthServiceImpl>();
-        services.AddHostedService<ServiceAnnouncer>();
+        services.AddSingleton<ServiceAnnouncer>();
+        services.AddSingleton<IServiceAnnouncer>(provider => provider.GetRequiredService<ServiceAnnouncer>());
+        services.AddHostedService(provider => provider.GetRequiredService<ServiceAnnouncer>());
         // One instance for every call (grpc-dotnet takes a registered interceptor from DI).
         services.AddSingleton<GrpcServerMetricsInterceptor>();
         services.AddSingleton<CallConcurrencyLimiter>();

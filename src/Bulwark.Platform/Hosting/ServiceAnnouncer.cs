@@ -12,6 +12,15 @@ namespace Bulwark.Platform.Hosting;
 /// first — before the server stops taking calls — so that callers move away while in-flight
 /// calls still complete (register only when ready; deregister, drain, then stop).
 /// </summary>
+/// <summary>
+/// Announces a service this process starts serving after it started (a ledger cell added to a
+/// running one-process bank): registered at the process's own address until the host stops.
+/// </summary>
+public interface IServiceAnnouncer
+{
+    Task AnnounceAsync(string service, CancellationToken cancellationToken);
+}
+
 internal sealed partial class ServiceAnnouncer(
     IServiceRegistry registry,
     IEnumerable<HostedServiceName> services,
@@ -20,9 +29,38 @@ internal sealed partial class ServiceAnnouncer(
     HealthServiceImpl grpcHealth,
     IHostApplicationLifetime lifetime,
     BulwarkHostOptions options,
-    ILogger<ServiceAnnouncer> logger) : IHostedLifecycleService
+    ILogger<ServiceAnnouncer> logger) : IHostedLifecycleService, IServiceAnnouncer
 {
     private readonly List<IAsyncDisposable> _registrations = [];
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly HashSet<string> _announced = new(StringComparer.Ordinal);
+    private bool _started;
+
+    public async Task AnnounceAsync(string service, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(service);
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!_started)
+            {
+                throw new InvalidOperationException($"Service {service} can be announced only once the host has started and announced its own.");
+            }
+            if (!_announced.Add(service))
+            {
+                return;
+            }
+            var address = FormatAddress(endpoint.Get());
+            var instance = ServiceInstance.Create(service, address, options.Version);
+            _registrations.Add(await registry.RegisterAsync(instance, cancellationToken));
+            grpcHealth.SetStatus(service, HealthCheckResponse.Types.ServingStatus.Serving);
+            LogRegistered(service, instance.InstanceId, address);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -32,11 +70,21 @@ internal sealed partial class ServiceAnnouncer(
     {
         var bound = endpoint.Get();
         var address = FormatAddress(bound);
-        foreach (var service in services.Select(s => s.Name).Distinct(StringComparer.Ordinal))
+        await _gate.WaitAsync(cancellationToken);
+        try
         {
-            var instance = ServiceInstance.Create(service, address, options.Version);
-            _registrations.Add(await registry.RegisterAsync(instance, cancellationToken));
-            LogRegistered(service, instance.InstanceId, address);
+            foreach (var service in services.Select(s => s.Name).Distinct(StringComparer.Ordinal))
+            {
+                var instance = ServiceInstance.Create(service, address, options.Version);
+                _registrations.Add(await registry.RegisterAsync(instance, cancellationToken));
+                _announced.Add(service);
+                LogRegistered(service, instance.InstanceId, address);
+            }
+            _started = true;
+        }
+        finally
+        {
+            _gate.Release();
         }
         readiness.MarkReady();
         // grpc.health.v1: "" is the whole process; each hosted service answers under its own name.
@@ -52,11 +100,20 @@ internal sealed partial class ServiceAnnouncer(
     {
         readiness.MarkNotReady("stopping");
         grpcHealth.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
-        foreach (var registration in _registrations)
+        await _gate.WaitAsync(cancellationToken);
+        try
         {
-            await registration.DisposeAsync();
+            _started = false;
+            foreach (var registration in _registrations)
+            {
+                await registration.DisposeAsync();
+            }
+            _registrations.Clear();
         }
-        _registrations.Clear();
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -22,6 +22,8 @@ public sealed class SqliteLedgerStoreCellContractTests : LedgerStoreCellContract
 
     protected override ILedgerStore OpenStore(string location) => new SqliteLedgerStore(location);
 
+    protected override ILedgerStore OpenOtherKindStore() => new PostgresLedgerStore(PostgresTestServer.NewDatabase("cellcopy"));
+
     protected override void CreatePreCellsStore(string location)
     {
         using var connection = new SqliteConnection($"Data Source={location};Pooling=False");
@@ -79,11 +81,18 @@ public sealed class SqliteLedgerStoreCellContractTests : LedgerStoreCellContract
 }
 
 /// <summary>PostgreSQL runs the same cell store contract, and shows the constraint it changed.</summary>
-public sealed class PostgresLedgerStoreCellContractTests : LedgerStoreCellContractTests
+public sealed class PostgresLedgerStoreCellContractTests : LedgerStoreCellContractTests, IDisposable
 {
+    private readonly TempDirectory _directory = new(inMemory: true);
+    private int _copies;
+
     protected override string NewLocation() => PostgresTestServer.NewDatabase("cells");
 
     protected override ILedgerStore OpenStore(string location) => new PostgresLedgerStore(location);
+
+    protected override ILedgerStore OpenOtherKindStore() => new SqliteLedgerStore(_directory.File($"copy-{++_copies}.db"));
+
+    public void Dispose() => _directory.Dispose();
 
     protected override void CreatePreCellsStore(string location)
     {
@@ -121,7 +130,7 @@ public sealed class PostgresLedgerStoreCellContractTests : LedgerStoreCellContra
             "SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), '; ' ORDER BY conname) FROM pg_constraint " +
             "WHERE conrelid = 'ledger.transfers'::regclass AND contype IN ('u', 'p')", connection);
         Assert.Equal("transfers_id_leg_key UNIQUE (id, leg); transfers_pkey PRIMARY KEY (sequence)", command.ExecuteScalar());
-        Assert.Equal(2, PostgresMigrator.CurrentVersion(connection, null, "ledger"));
+        Assert.Equal(3, PostgresMigrator.CurrentVersion(connection, null, "ledger"));
     }
 
     private static string Uuid(UInt128 id) => id.ToString("x32", CultureInfo.InvariantCulture);
@@ -142,7 +151,7 @@ public sealed class PostgresLedgerStoreCellContractTests : LedgerStoreCellContra
 /// other cells until they are settled, list an account's history in one partition only, and
 /// upgrade a store made before cells, whose rows all become WHOLE ones.
 /// </summary>
-public abstract class LedgerStoreCellContractTests
+public abstract partial class LedgerStoreCellContractTests
 {
     private const int Partitions = 16;
 
@@ -273,7 +282,7 @@ public abstract class LedgerStoreCellContractTests
         Assert.Equal((TransferState.Posted, 25L), (store.FindTransfer(60)!.State, store.FindTransfer(60)!.PostedAmount));
         var credit = store.FindLeg(60, TransferLeg.Credit)!;
         Assert.Equal((TransferState.Posted, 0L, 25L), (credit.State, credit.PostedAmount, credit.Amount));
-        Assert.Empty(store.FindExpiredHolds(100_000, 10));
+        Assert.Empty(store.FindExpiredHolds(100_000, 10, []));
     }
 
     [Fact]
@@ -287,29 +296,29 @@ public abstract class LedgerStoreCellContractTests
         commit.NewOwedLegs.AddRange(owed);
         store.Commit(commit);
 
-        var open = await store.GetOwedCreditLegsAsync(10, CancellationToken.None);
+        var open = await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None);
         Assert.Equal([owed[1], owed[2], owed[0]], open);
-        Assert.Equal([(UInt128)72, 73], (await store.GetOwedCreditLegsAsync(2, CancellationToken.None)).Select(leg => leg.Leg.Id));
+        Assert.Equal([(UInt128)72, 73], (await store.GetOwedCreditLegsAsync(2, [], CancellationToken.None)).Select(leg => leg.Leg.Id));
 
         var settle = new LedgerCommit();
         settle.SettledOwedLegs.Add((72, OwedLegState.Delivered));
         settle.SettledOwedLegs.Add((71, OwedLegState.Returned));
         store.Commit(settle);
-        Assert.Equal([(UInt128)73], (await store.GetOwedCreditLegsAsync(10, CancellationToken.None)).Select(leg => leg.Leg.Id));
+        Assert.Equal([(UInt128)73], (await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None)).Select(leg => leg.Leg.Id));
 
         // Inserted and settled in one batch: it never shows as open.
         var both = new LedgerCommit();
         both.NewOwedLegs.Add(Owed(74, createdAt: 500));
         both.SettledOwedLegs.Add((74, OwedLegState.Delivered));
         store.Commit(both);
-        Assert.Equal([(UInt128)73], (await store.GetOwedCreditLegsAsync(10, CancellationToken.None)).Select(leg => leg.Leg.Id));
+        Assert.Equal([(UInt128)73], (await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None)).Select(leg => leg.Leg.Id));
 
         // One owed leg per id: a second record of 73 is refused.
         var duplicate = new LedgerCommit();
         duplicate.NewOwedLegs.Add(Owed(73, createdAt: 4_000));
         Assert.ThrowsAny<Exception>(() => store.Commit(duplicate));
         store.LoadAccounts();
-        Assert.Single(await store.GetOwedCreditLegsAsync(10, CancellationToken.None));
+        Assert.Single(await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None));
     }
 
     [Fact]
@@ -335,7 +344,7 @@ public abstract class LedgerStoreCellContractTests
         store.Commit(second);
 
         Assert.Equal(3, store.LoadAccounts().Count);
-        Assert.Equal([(UInt128)82], (await store.GetOwedCreditLegsAsync(10, CancellationToken.None)).Select(leg => leg.Leg.Id));
+        Assert.Equal([(UInt128)82], (await store.GetOwedCreditLegsAsync(10, [], CancellationToken.None)).Select(leg => leg.Leg.Id));
     }
 
     [Fact]
@@ -374,7 +383,7 @@ public abstract class LedgerStoreCellContractTests
             var whole = store.FindTransfer(10)!;
             Assert.Equal(PreCellsTransfers()[0].Row with { Leg = TransferLeg.Whole }, whole);
             Assert.Null(store.FindLeg(10, TransferLeg.Credit));
-            var hold = Assert.Single(store.FindExpiredHolds(5_000, 10));
+            var hold = Assert.Single(store.FindExpiredHolds(5_000, 10, []));
             Assert.Equal(((UInt128)11, TransferLeg.Whole), (hold.Id, hold.Leg));
             Assert.Equal([(UInt128)10, 11], (await store.GetTransfersAsync([10, 11], CancellationToken.None)).Select(row => row.Id));
 

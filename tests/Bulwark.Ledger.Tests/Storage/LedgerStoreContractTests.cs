@@ -155,8 +155,8 @@ public abstract class LedgerStoreContractTests
         using var store = OpenStore(NewLocation());
         store.Open(Partitions);
         store.Commit(AccountsAndTransfers());
-        Assert.Single(store.FindExpiredHolds(5_000, 10));
-        Assert.Empty(store.FindExpiredHolds(4_999, 10));
+        Assert.Single(store.FindExpiredHolds(5_000, 10, []));
+        Assert.Empty(store.FindExpiredHolds(4_999, 10, []));
 
         var commit = new LedgerCommit();
         commit.ChangedHolds.Add(store.FindTransfer(11)! with { State = TransferState.Expired });
@@ -164,7 +164,7 @@ public abstract class LedgerStoreContractTests
         commit.Balances.Add(store.LoadAccounts().Single(a => a.Id == C) with { CreditsPending = 0 });
         store.Commit(commit);
         Assert.Equal(TransferState.Expired, store.FindTransfer(11)!.State);
-        Assert.Empty(store.FindExpiredHolds(10_000, 10));
+        Assert.Empty(store.FindExpiredHolds(10_000, 10, []));
     }
 
     [Fact]

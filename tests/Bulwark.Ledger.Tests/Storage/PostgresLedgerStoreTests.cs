@@ -1,3 +1,4 @@
+using Bulwark.Ledger.Cells;
 using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Storage;
 using Bulwark.Ledger.Tests.Support;
@@ -160,6 +161,50 @@ public sealed class PostgresLedgerStoreTests
         Assert.Empty(store.LoadAccounts());
         store.InitialiseCell("cell-a", "", [0, 1, 2, 3]);
         Assert.Equal(4, store.LoadCell()!.Ownership.Count);
+    }
+
+    [Fact]
+    public void MoveSteps_ByAWriterAnotherTookOverFrom_FencedWritingNothing()
+    {
+        var database = PostgresTestServer.NewDatabase("movefence");
+        using var store = new PostgresLedgerStore(database);
+        store.Open(4);
+        store.Commit(NewAccount(1));
+        store.InitialiseCell("cell-a", "", [1]);
+        var import = new PartitionImportRecord(3, "cell-b", 1, 9, ImportRecordState.Copying, []);
+        var rows = new PartitionRowSet(
+            [new LedgerAccount { Id = 30, Currency = "GBP", Code = 1 }],
+            [new LedgerTransfer { Id = 31, Sequence = 1, DebitAccountId = 30, CreditAccountId = 30, Amount = 1, Currency = "GBP", State = TransferState.Posted }],
+            [], [], 9, More: false);
+
+        // Each step by a writer whose epoch another writer moved on fails whole, as a batch would.
+        AssertFenced(() => store.SaveMoveStep(new MoveStep
+        {
+            Owner = new PartitionOwnership(1, 1, OwnershipState.Moving, "cell-b", 2, 5_000),
+            Import = import,
+        }));
+        AssertFenced(() => store.ImportPartitionRows(3, rows, import));
+        AssertFenced(() => store.DeletePartitionRows(1, 10));
+
+        var record = store.LoadCell()!;
+        Assert.Equal([new PartitionOwnership(1, 1, OwnershipState.Owned, "", 0)], record.Ownership);
+        Assert.Empty(record.Imports);
+        Assert.Equal([(UInt128)1], store.LoadAccounts().Select(account => account.Id));
+        Assert.Equal(0L, Scalar<long>(database, "SELECT count(*) FROM ledger.transfers"));
+
+        // Reloaded, the same writer writes them.
+        store.ImportPartitionRows(3, rows, import);
+        Assert.Equal(9, Assert.Single(store.LoadCell()!.Imports).Watermark);
+        Assert.NotNull(store.FindTransfer(31));
+
+        void AssertFenced(Action step)
+        {
+            Execute(database, "UPDATE ledger.ledger_meta SET value = value + 1 WHERE key = 'writer_epoch'");
+            var error = Assert.Throws<LedgerStoreUnavailableException>(step);
+            Assert.Contains("fenced", error.Message, StringComparison.Ordinal);
+            // The writer reloads before writing again: a fresh epoch, as after a failed batch.
+            store.LoadAccounts();
+        }
     }
 
     [Fact]

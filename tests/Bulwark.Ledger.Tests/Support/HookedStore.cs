@@ -37,7 +37,24 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
 
     public LedgerTransfer? FindLeg(UInt128 id, TransferLeg leg) => inner.FindLeg(id, leg);
 
-    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit) => inner.FindExpiredHolds(nowUnixMs, limit);
+    public IReadOnlyList<LedgerTransfer> FindExpiredHolds(long nowUnixMs, int limit, IReadOnlyCollection<int> notServed) => inner.FindExpiredHolds(nowUnixMs, limit, notServed);
+
+    public IReadOnlyList<LedgerAccount> LoadAccounts(int partition) => inner.LoadAccounts(partition);
+
+    public void SaveMoveStep(MoveStep step) => inner.SaveMoveStep(step);
+
+    public void ImportPartitionRows(int partition, PartitionRowSet rows, PartitionImportRecord progress) => inner.ImportPartitionRows(partition, rows, progress);
+
+    public PartitionDigestValue DigestPartition(int partition) => inner.DigestPartition(partition);
+
+    public int DeletePartitionRows(int partition, int limit) => inner.DeletePartitionRows(partition, limit);
+
+    public Task<PartitionRowSet> ExportPartitionAsync(int partition, long afterSequence, int limit,
+        IReadOnlyCollection<UInt128> refreshHolds, IReadOnlyCollection<UInt128> refreshOwedLegs, CancellationToken cancellationToken) =>
+        inner.ExportPartitionAsync(partition, afterSequence, limit, refreshHolds, refreshOwedLegs, cancellationToken);
+
+    public Task<(IReadOnlyList<UInt128> PendingHolds, IReadOnlyList<UInt128> OpenOwedLegs)> GetOpenIdsAsync(int partition, CancellationToken cancellationToken) =>
+        inner.GetOpenIdsAsync(partition, cancellationToken);
 
     public void Commit(LedgerCommit commit)
     {
@@ -65,8 +82,8 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
     public Task<IReadOnlyList<LedgerTransfer>> ListAccountTransfersAsync(UInt128 accountId, long beforeSequence, long sinceUnixMs, int limit, CancellationToken cancellationToken) =>
         inner.ListAccountTransfersAsync(accountId, beforeSequence, sinceUnixMs, limit, cancellationToken);
 
-    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, CancellationToken cancellationToken) =>
-        inner.GetOwedCreditLegsAsync(limit, cancellationToken);
+    public Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, IReadOnlyCollection<int> notServed, CancellationToken cancellationToken) =>
+        inner.GetOwedCreditLegsAsync(limit, notServed, cancellationToken);
 
     public void Dispose() => inner.Dispose();
 }
