@@ -10,28 +10,38 @@ internal sealed class TransferRoutes(PartitionRouting routing, TransferLookup lo
     /// <summary>
     /// Each transfer goes to its debit account's cell. A post or void that leaves the debit
     /// account unset is decided where its hold is: the hold is looked up first (every cell asked)
-    /// and its debit account routes it. A hold found nowhere is sent by its own id's partition,
-    /// whose owner answers PENDING_TRANSFER_NOT_FOUND as the ledger always has.
+    /// and its debit account routes it. A hold found nowhere (every partition's owner answered
+    /// that it does not hold it) is answered PENDING_TRANSFER_NOT_FOUND here, as one ledger
+    /// always answered it: no cell can say so itself, since a cell that does not serve every
+    /// partition cannot tell which partition a hold it does not have would be in (it refuses).
     /// </summary>
     public async Task<SubmitTransfersResponse> SubmitAsync(SubmitTransfersRequest request, RoutingCall call)
     {
         var holdIds = request.Transfers.Where(NeedsHold).Select(transfer => Ids.Of(transfer.PendingId)).Where(id => id != UInt128.Zero).Distinct().ToList();
         var holds = holdIds.Count > 0 ? await lookup.FindAsync(holdIds, call).ConfigureAwait(false) : [];
         var map = routing.RequireMap();
-        var partitions = request.Transfers.Select(transfer =>
+        var absent = request.Transfers.Select(transfer => NeedsHold(transfer) && holds.TryGetValue(Ids.Of(transfer.PendingId), out var hold) && hold is null).ToArray();
+        var sent = request.Transfers.Where((_, index) => !absent[index]).ToList();
+        var partitions = sent.Select(transfer =>
         {
             var debit = NeedsHold(transfer) && holds.GetValueOrDefault(Ids.Of(transfer.PendingId)) is { } hold
                 ? hold.DebitAccountId
                 : NeedsHold(transfer) ? transfer.PendingId : transfer.DebitAccountId;
             return AccountPartitioner.PartitionOf(debit, map.PartitionCount);
         }).ToList();
-        var results = await routing.RouteAsync<Transfer, TransferResult>(call, request.Transfers, partitions, async (cell, part, placement) =>
+        var results = sent.Count == 0 ? [] : await routing.RouteAsync<Transfer, TransferResult>(call, sent, partitions, async (cell, part, placement) =>
         {
             var answer = await routing.CallCellAsync(call, cell, nameof(Protos.Ledger.LedgerClient.SubmitTransfers),
                 new SubmitTransfersRequest { Transfers = { part }, IdNamespace = request.IdNamespace, Placement = { placement } }, SubmitTransfersResponse.Parser).ConfigureAwait(false);
             return new PartAnswer<TransferResult>([.. answer.Results.Select(WrongOwnerIsRefused)], answer.Refusals);
         }).ConfigureAwait(false);
-        return new SubmitTransfersResponse { Results = { results } };
+        var response = new SubmitTransfersResponse();
+        var next = 0;
+        for (var index = 0; index < absent.Length; index++)
+        {
+            response.Results.Add(absent[index] ? new TransferResult { Status = TransferStatus.PendingTransferNotFound } : results[next++]);
+        }
+        return response;
     }
 
     /// <summary>Each credit leg goes to its credit account's cell.</summary>

@@ -47,7 +47,7 @@ public sealed class ClusterProcessTests : IDisposable
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Contains("edge (app API and web UI) listening on http://127.0.0.1:", up.Output, StringComparison.Ordinal);
         var pids = Pids();
-        Assert.Equal(7, pids.Count); // etcd, ledger, accounts, feed, cards, edge and the supervisor: detached, alive after up returned.
+        Assert.Equal(8, pids.Count); // etcd, the ledger's two cells, accounts, feed, cards, edge and the supervisor: detached, alive after up returned.
         Assert.All(pids, pid => Assert.True(IsAlive(pid), $"pid {pid} not running"));
 
         // Status probes every process with short deadlines: on a loaded machine one may miss a
@@ -116,6 +116,12 @@ public sealed class ClusterProcessTests : IDisposable
         var after = await RunAsync("cluster", "status", "--state", _state);
         Assert.Equal(2, after.ExitCode);
         Assert.Contains("no cluster in", after.Error, StringComparison.Ordinal);
+
+        // The cluster keeps its ledger cells (the map kept in the state directory): another count is refused before anything starts.
+        var otherCells = await RunAsync("cluster", "up", "--state", _state, "--cells", "3", "--edge-port", "0");
+        Assert.Equal(2, otherCells.ExitCode);
+        Assert.Contains("bulwark cluster up: this cluster already has 2 ledger cells (a, b); --cells 3 cannot change that. Leave --cells out.", otherCells.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_state, "cluster.json")), "a refused up started something");
 
         // Up again on the same state directory: a new etcd cluster (etcd2's old data must not join it).
         var upAgain = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "2", "--replicas", "ledger=0,accounts=0,feed=0,cards=0,edge=0");

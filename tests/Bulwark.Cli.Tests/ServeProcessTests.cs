@@ -74,6 +74,7 @@ public sealed class ServeProcessTests : IDisposable
         Bulwark.Discovery.Etcd.Discovery.DiscoverySnapshot.Save(snapshot,
             [new Bulwark.Platform.Registry.ServiceView("ledger", [new("ledger", "ledger-1", $"127.0.0.1:{FreePort()}", "v1")], 42, Authoritative: true)],
             42, DateTimeOffset.UtcNow);
+        SavePlacementSnapshot(data, service);
         var port = FreePort();
         var clock = Stopwatch.StartNew();
         using var serve = Start("serve", "--service", service, "--registry", $"etcd://127.0.0.1:{((IPEndPoint)hungEtcd.LocalEndpoint).Port}",
@@ -97,6 +98,18 @@ public sealed class ServeProcessTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// The placement map the process last read from etcd, as it keeps it beside its discovery
+    /// snapshot: the ledger cannot start without one while etcd does not answer (it would not know
+    /// its cell's partitions); the others route the ledger's calls by it.
+    /// </summary>
+    private static void SavePlacementSnapshot(string data, string service)
+    {
+        Directory.CreateDirectory(data);
+        var map = Bulwark.Platform.Placement.PlacementMap.CreateInitial(Guid.NewGuid().ToString("D"), Bulwark.Ledger.LedgerLimits.PartitionCountDefault, ["a"]);
+        File.WriteAllBytes(Path.Combine(data, $"placement-{service}.json"), Bulwark.Platform.Placement.PlacementMapCodec.Encode(map));
+    }
+
     /// <summary>What one service creates under its --data is private: directories 0700, files 0600 (the databases' -wal and -shm, the keys).</summary>
     [Theory]
     [InlineData("ledger")]
@@ -113,6 +126,7 @@ public sealed class ServeProcessTests : IDisposable
         Bulwark.Discovery.Etcd.Discovery.DiscoverySnapshot.Save(snapshot,
             [new Bulwark.Platform.Registry.ServiceView("ledger", [new("ledger", "ledger-1", $"127.0.0.1:{FreePort()}", "v1")], 42, Authoritative: true)],
             42, DateTimeOffset.UtcNow);
+        SavePlacementSnapshot(data, service);
         var before = Directory.EnumerateFileSystemEntries(data, "*", SearchOption.AllDirectories).ToHashSet();
         using var serve = Start("serve", "--service", service, "--registry", $"etcd://127.0.0.1:{((IPEndPoint)hungEtcd.LocalEndpoint).Port}",
             "--data", data, "--port", FreePort().ToString(CultureInfo.InvariantCulture), "--public-port", FreePort().ToString(CultureInfo.InvariantCulture));

@@ -117,7 +117,17 @@ public sealed class FakeCell(string name, int partitionCount) : Protos.Ledger.Le
                 {
                     if (!_transfers.TryGetValue(Ids.Of(transfer.PendingId), out var hold))
                     {
-                        response.Results.Add(new TransferResult { Status = TransferStatus.PendingTransferNotFound });
+                        // As the engine: a cell that does not serve every partition cannot tell
+                        // where a hold it does not have would be, so it refuses rather than say "not found".
+                        if (Owned.Count == partitionCount)
+                        {
+                            response.Results.Add(new TransferResult { Status = TransferStatus.PendingTransferNotFound });
+                        }
+                        else
+                        {
+                            response.Results.Add(new TransferResult { Status = TransferStatus.WrongOwner });
+                            AddOnce(response.Refusals, new PartitionRefusal { Partition = uint.MaxValue, Cell = Name, Reason = RefusalReason.NotOwner });
+                        }
                         continue;
                     }
                     debit = hold.DebitAccountId;

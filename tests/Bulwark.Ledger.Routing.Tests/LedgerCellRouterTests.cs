@@ -98,6 +98,25 @@ public sealed class LedgerCellRouterTests
     }
 
     [Fact]
+    public async Task SubmitTransfers_VoidOfAHoldNoCellHas_PendingTransferNotFound_AndTheOthersStillGo()
+    {
+        await using var cluster = await CellCluster.StartAsync(["a", "b"]);
+        var transfers = new[]
+        {
+            new Transfer { Id = Ids.From(601), PendingId = Ids.From(600), Flags = (uint)TransferFlags.VoidPending },
+            new Transfer { Id = Ids.From(602), DebitAccountId = Ids.In(5, Count), CreditAccountId = Ids.In(0, Count), Amount = 4 },
+        };
+
+        var response = await cluster.Client.SubmitTransfersAsync(new SubmitTransfersRequest { Transfers = { transfers } }, deadline: Deadline());
+
+        // No cell holds the hold (every partition answered for): "not found", as one ledger said it,
+        // instead of the refusal a cell that serves only some partitions must give (it cannot tell).
+        Assert.Equal([TransferStatus.PendingTransferNotFound, TransferStatus.Ok], response.Results.Select(result => result.Status));
+        Assert.Equal(1, cluster["b"].Calls.Count(call => call.Method == "SubmitTransfers"));
+        Assert.DoesNotContain(cluster["a"].Calls, call => call.Method == "SubmitTransfers");
+    }
+
+    [Fact]
     public async Task ApplyCreditLegs_ByCreditAccount()
     {
         await using var cluster = await CellCluster.StartAsync(["a", "b"]);

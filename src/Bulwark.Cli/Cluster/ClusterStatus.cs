@@ -73,14 +73,16 @@ internal static class ClusterStatus
             text.AppendLine(CultureInfo.InvariantCulture, $"  {service.Name,-10} {service.Replicas,-9} {service.Version,-14} {service.PreviousVersion ?? "-",-14} {deployment,-20}");
         }
 
+        var healthOf = new Dictionary<string, string>(StringComparer.Ordinal);
         text.AppendLine("instances:");
         text.AppendLine(CultureInfo.InvariantCulture, $"  {"INSTANCE",-12} {"VERSION",-14} {"PID",-8} {"ADDRESS",-17} {"PROCESS",-13} {"RESTARTS",-8} {"REGISTERED",-10} {"HEALTH",-12} DISCOVERY");
         foreach (var instance in state.Instances.OrderBy(i => i.Service, StringComparer.Ordinal).ThenBy(i => i.Id, StringComparer.Ordinal))
         {
             var running = LocalProcesses.IsRunning(instance.Pid, stateDirectory);
-            var registered = !ClusterServices.Registers(instance.Service) || records.Any(r => r.Key.StartsWith($"/bulwark/services/{instance.Service}/", StringComparison.Ordinal)
+            var registered = !ClusterServices.Registers(instance.Service) || records.Any(r => r.Key.StartsWith($"/bulwark/services/{instance.RegisteredAs}/", StringComparison.Ordinal)
                 && Encoding.UTF8.GetString(r.Value).Contains($"\"{instance.Address}\"", StringComparison.Ordinal));
             var health = running ? await HealthAsync(instance, cancellationToken) : "-";
+            healthOf[instance.Id] = running && registered ? health : running ? "NOT REGISTERED" : "NOT RUNNING";
             var discovery = running ? await DiscoveryFreshnessAsync(instance, cancellationToken) : "-";
             allHealthy &= running && registered && etcdError is null && health == "SERVING";
             var process = Phase(instance, running);
@@ -92,6 +94,7 @@ internal static class ClusterStatus
                 text.AppendLine(CultureInfo.InvariantCulture, $"  {"",-12} last restart {restartedAt:HH:mm:ss} UTC: {instance.LastRestartReason}");
             }
         }
+        allHealthy &= AppendCells(text, state, records, etcdError, healthOf);
         foreach (var link in state.Instances.Where(i => i.LinkPort is not null))
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"card link {link.Id}: 127.0.0.1:{link.LinkPort} (ISO 8583; the scheme reads {Path.Combine(stateDirectory, ClusterState.CardLinksFileName)})");
@@ -102,6 +105,47 @@ internal static class ClusterStatus
         }
         return (text.ToString(), allHealthy);
     }
+
+    /// <summary>
+    /// The ledger's cells as the placement map in etcd places them: each cell, how many partitions
+    /// it owns, and its instances with their health. False when a cell of the map has no healthy
+    /// instance (its accounts cannot be served) or the map cannot be read while etcd answers.
+    /// </summary>
+    private static bool AppendCells(StringBuilder text, ClusterState state, Dictionary<string, byte[]> records, string? etcdError, Dictionary<string, string> healthOf)
+    {
+        if (etcdError is not null)
+        {
+            text.AppendLine("cells: unknown (etcd unreachable: the placement map cannot be read)");
+            return false;
+        }
+        if (!records.TryGetValue(PlacementMapKey, out var value))
+        {
+            text.AppendLine($"cells: NO PLACEMENT MAP in etcd ({PlacementMapKey}): no ledger cell can start");
+            return false;
+        }
+        var read = Platform.Placement.PlacementRead.Decode(0, value);
+        if (read.Map is not { } map)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"cells: the placement map in etcd cannot be used: {read.Error?.Message}");
+            return false;
+        }
+        var healthy = true;
+        text.AppendLine(CultureInfo.InvariantCulture, $"cells: {map.Cells.Count}, placement map version {map.Version}, {map.PartitionCount} partitions, cluster {map.ClusterId}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  {"CELL",-8} {"PARTITIONS",-10} INSTANCES");
+        var ledger = state.Service(Hosting.BankModules.Ledger);
+        foreach (var cell in map.Cells.Keys.Order(StringComparer.Ordinal))
+        {
+            var instances = state.Instances.Where(i => i.Service == Hosting.BankModules.Ledger && i.Cell == cell).OrderBy(i => i.Id, StringComparer.Ordinal).ToList();
+            var described = instances.Count == 0
+                ? ledger?.Replicas == 0 ? "none (ledger scaled to 0)" : "NONE"
+                : string.Join(", ", instances.Select(i => $"{i.Id} {healthOf.GetValueOrDefault(i.Id, "?")}"));
+            healthy &= (ledger?.Replicas == 0 && instances.Count == 0) || instances.Any(i => healthOf.GetValueOrDefault(i.Id) == "SERVING");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {cell,-8} {map.PartitionsOf(cell).Count,-10} {described}");
+        }
+        return healthy;
+    }
+
+    private const string PlacementMapKey = "/bulwark/placement/map";
 
     /// <summary>
     /// What the process column says: running, or — when the process is gone or the supervisor is
@@ -153,7 +197,7 @@ internal static class ClusterStatus
         try
         {
             var reply = await new Health.HealthClient(channel).CheckAsync(
-                new HealthCheckRequest { Service = ClusterServices.Registers(instance.Service) ? instance.Service : "" }, deadline: DateTime.UtcNow.Add(ProbeTimeout), cancellationToken: cancellationToken);
+                new HealthCheckRequest { Service = ClusterServices.Registers(instance.Service) ? instance.RegisteredAs : "" }, deadline: DateTime.UtcNow.Add(ProbeTimeout), cancellationToken: cancellationToken);
             return reply.Status.ToString().ToUpperInvariant();
         }
         catch (RpcException error)

@@ -127,15 +127,26 @@ internal static class ClusterCommand
                 return 0;
             },
         };
+        var cells = new Option<int?>("--cells")
+        {
+            Description = $"Ledger cells of a new cluster (1 to {ClusterPlacement.CellsMax}; default {ClusterPlacement.CellsDefault}): cells a, b, ..., each its own ledger process and store (SQLite ledger.db, ledger-b.db, ... in STATE/data/ledger; on PostgreSQL the store's database for cell a and DATABASE_ledger_NAME for the others). The placement map is made at the first up and kept in STATE/placement.json: an existing cluster keeps its cells, and a --cells that disagrees is refused.",
+        };
+        cells.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is { } count && count is < 1 or > ClusterPlacement.CellsMax)
+            {
+                result.AddError($"--cells must be 1 to {ClusterPlacement.CellsMax}, got {count}.");
+            }
+        });
         var command = new Command("up", "Start etcd and the services, wait until every instance is healthy, print where the edge listens.")
         {
-            state, members, replicas, edgePort, version, store, customers, cardRate,
+            state, members, replicas, edgePort, version, store, customers, cardRate, cells,
         };
         command.SetAction((parse, cancellationToken) => Guard("cluster up", async () =>
         {
             var directory = Path.GetFullPath(parse.GetValue(state)!.FullName);
             var up = await UpAsync(directory, parse.GetValue(members), parse.GetValue(replicas),
-                parse.GetValue(edgePort), parse.GetValue(version)!, parse.GetValue(store), cancellationToken);
+                parse.GetValue(edgePort), parse.GetValue(version)!, parse.GetValue(store), parse.GetValue(cells), cancellationToken);
             // Demo customers once every instance is healthy, through the services' contracts.
             var seeded = up == 0 && parse.GetValue(customers) > 0
                 ? await Operator.ClusterDemoCustomers.SeedAsync(directory, parse.GetValue(customers), Console.Out, cancellationToken)
@@ -226,7 +237,7 @@ internal static class ClusterCommand
         }
     }
 
-    private static async Task<int> UpAsync(string directory, int memberCount, string? replicasText, int edgePort, string version, string? store, CancellationToken cancellationToken)
+    private static async Task<int> UpAsync(string directory, int memberCount, string? replicasText, int edgePort, string version, string? store, int? cells, CancellationToken cancellationToken)
     {
         store ??= StoreFromEnvironment();
         var replicas = ParseReplicas(replicasText, onPostgres: store is not null);
@@ -239,6 +250,8 @@ internal static class ClusterCommand
             throw new ClusterException($"port {edgePort} is in use on 127.0.0.1 (bulwark run?); choose another with --edge-port, or 0 for any free port.");
         }
         LocalEtcd.RequireBinary();
+        // The cells an existing cluster has are checked before anything starts.
+        await ClusterPlacement.ReadKeptAsync(directory, cells, cancellationToken);
         var clock = Stopwatch.StartNew();
         using var held = await ClusterState.LockAsync(directory, cancellationToken);
         if (ClusterState.Load(directory) is { } existing)
@@ -285,7 +298,9 @@ internal static class ClusterCommand
                 state.Save(directory);
                 await Console.Out.WriteLineAsync($"postgres: {state.Store} (pid {state.Postgres.Pid}, data in {LocalPostgres.DataDirectory(directory)})");
             }
-            await StartServicesAsync(directory, state, replicas, edgePort, version, cancellationToken);
+            var map = await ClusterPlacement.EnsureAsync(directory, state, cells, cancellationToken);
+            await Console.Out.WriteLineAsync($"placement: {map.Cells.Count} ledger cell(s) ({string.Join(", ", map.Cells.Keys.Order(StringComparer.Ordinal).Select(cell => $"{cell}: {map.PartitionsOf(cell).Count} partitions"))}), map version {map.Version} in etcd, kept in {ClusterPlacement.PathIn(directory)}");
+            await StartServicesAsync(directory, state, replicas, edgePort, version, [.. map.Cells.Keys.Order(StringComparer.Ordinal)], cancellationToken);
         }
         catch (Exception exception) when (exception is ClusterException or EtcdUnavailableException)
         {
@@ -312,7 +327,7 @@ internal static class ClusterCommand
         return 0;
     }
 
-    private static async Task StartServicesAsync(string directory, ClusterState state, Dictionary<string, int> replicas, int edgePort, string version, CancellationToken cancellationToken)
+    private static async Task StartServicesAsync(string directory, ClusterState state, Dictionary<string, int> replicas, int edgePort, string version, List<string> cells, CancellationToken cancellationToken)
     {
         await using var registry = await ClusterOperations.ConnectRegistryAsync(state, cancellationToken);
         var services = ClusterServices.Create(directory, state);
@@ -322,13 +337,14 @@ internal static class ClusterCommand
         {
             var name = module.Name;
             var count = replicas.GetValueOrDefault(name, ReplicasDefault(module, state.OnPostgres));
-            state.Services.Add(new ServiceState { Name = name, Replicas = count, Version = version });
-            await registry.SetDeploymentAsync(name, new DeploymentRecord(count, version), cancellationToken);
+            var desired = new ServiceState { Name = name, Replicas = count, Version = version, Cells = name == Bulwark.Cli.Hosting.BankModules.Ledger ? cells : null };
+            state.Services.Add(desired);
+            await ClusterOperations.SetDeploymentRecordsAsync(registry, desired, cancellationToken);
         }
         state.Save(directory);
         // Every instance starts at once: a service does not need its callees to start (calls
         // wait for discovery), and on a small machine one start-up at a time is what takes long.
-        var started = state.Services.SelectMany(service => Enumerable.Range(0, service.Replicas).Select(_ => services.Start(service.Name, version))).ToList();
+        var started = state.Services.SelectMany(service => Enumerable.Range(0, service.InstancesWanted).Select(_ => services.Start(service.Name, version))).ToList();
         foreach (var instance in started)
         {
             var failure = await gate.WaitHealthyAsync(instance.Service, services.ToDeployed(instance), cancellationToken);
@@ -339,7 +355,7 @@ internal static class ClusterCommand
         }
         foreach (var service in state.Services)
         {
-            var addresses = started.Where(i => i.Service == service.Name).Select(i => i.Address).ToList();
+            var addresses = started.Where(i => i.Service == service.Name).Select(i => i.Cell is null ? i.Address : $"cell {i.Cell} {i.Address}").ToList();
             await Console.Out.WriteLineAsync($"{service.Name}: {addresses.Count} instance(s) healthy{(addresses.Count > 0 ? $" ({string.Join(", ", addresses)})" : "")}");
         }
     }
@@ -403,7 +419,13 @@ internal static class ClusterCommand
             return 0;
         }
         var clock = Stopwatch.StartNew();
+        // Read before etcd stops, said after: the supervisor is stopped first, and says so first.
+        var kept = await ClusterPlacement.KeepAsync(directory, state, cancellationToken);
         await StopAllAsync(directory, state, cancellationToken);
+        if (kept is not null)
+        {
+            await Console.Out.WriteLineAsync($"placement map version {kept.Version} ({kept.Cells.Count} ledger cell(s)) kept in {ClusterPlacement.PathIn(directory)}");
+        }
         File.Delete(ClusterState.PathIn(directory));
         ClusterState.DeleteStoreUrl(directory);
         await Console.Out.WriteLineAsync($"cluster down in {clock.Elapsed.TotalSeconds:0.0} s; data and logs kept in {directory}");

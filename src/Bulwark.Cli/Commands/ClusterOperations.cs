@@ -107,6 +107,22 @@ internal static class ClusterOperations
         }
     }
 
+    /// <summary>
+    /// The service's deployment record, and for a service split into cells (the ledger) one per
+    /// cell too (<c>ledger-a</c>): callers reach a cell by that name, so a cell scaled to 0 is
+    /// "scaled to 0" to them (R2), not an instance they wait for.
+    /// </summary>
+    public static async Task SetDeploymentRecordsAsync(EtcdServiceRegistry registry, ServiceState service, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(service);
+        await registry.SetDeploymentAsync(service.Name, new DeploymentRecord(service.InstancesWanted, service.Version), cancellationToken);
+        foreach (var cell in service.Cells ?? [])
+        {
+            await registry.SetDeploymentAsync(Bulwark.Platform.Placement.PlacementMap.ServiceOf(cell, service.Name), new DeploymentRecord(service.Replicas, service.Version), cancellationToken);
+        }
+    }
+
     public static async Task<EtcdServiceRegistry> ConnectRegistryAsync(ClusterState state, CancellationToken cancellationToken) =>
         await EtcdServiceRegistry.StartAsync(new EtcdRegistryOptions
         {
@@ -133,21 +149,24 @@ internal static class ClusterOperations
         var services = ClusterServices.Create(directory, state);
         await using var registry = await ConnectRegistryAsync(state, cancellationToken);
         var current = state.Instances.Where(i => i.Service == service).ToList();
-        if (replicas < current.Count)
+        // A service split into cells runs that many instances per cell.
+        var wanted = replicas * (desired.Cells?.Count ?? 1);
+        if (wanted < current.Count)
         {
             // The record first: when it says 0, callers get the authoritative "scaled to 0" (R2)
             // instead of waiting for instances that will not come back.
-            await registry.SetDeploymentAsync(service, new DeploymentRecord(replicas, desired.Version), cancellationToken);
-            foreach (var instance in current.Skip(replicas).Reverse())
+            desired.Replicas = replicas;
+            await SetDeploymentRecordsAsync(registry, desired, cancellationToken);
+            foreach (var instance in current.Skip(wanted).Reverse())
             {
                 var how = await services.StopAsync(instance, cancellationToken);
                 await Console.Out.WriteLineAsync($"{instance.Id} (pid {instance.Pid}): {how}");
             }
         }
-        else if (replicas > current.Count)
+        else if (wanted > current.Count)
         {
             var gate = new RollingDeployment(registry, services, new RollingDeploymentOptions { SettleSeconds = 0 }, NullLogger.Instance);
-            for (var i = current.Count; i < replicas; i++)
+            for (var i = current.Count; i < wanted; i++)
             {
                 var instance = services.Start(service, desired.Version);
                 var failure = await gate.WaitHealthyAsync(service, services.ToDeployed(instance), cancellationToken);
@@ -156,13 +175,16 @@ internal static class ClusterOperations
                     await services.StopAsync(instance, cancellationToken);
                     throw new ClusterException($"{services.Explain(instance, failure)}. {service} stays at {state.Instances.Count(x => x.Service == service)} instance(s).");
                 }
-                await Console.Out.WriteLineAsync($"{instance.Id} healthy at {instance.Address}");
+                await Console.Out.WriteLineAsync($"{instance.Id} healthy at {instance.Address}{(instance.Cell is null ? "" : $" (cell {instance.Cell})")}");
             }
-            await registry.SetDeploymentAsync(service, new DeploymentRecord(replicas, desired.Version), cancellationToken);
+            desired.Replicas = replicas;
+            await SetDeploymentRecordsAsync(registry, desired, cancellationToken);
         }
         desired.Replicas = replicas;
         state.Save(directory);
-        await Console.Out.WriteLineAsync($"{service}: {replicas} instance(s) of {desired.Version}.");
+        await Console.Out.WriteLineAsync(desired.Cells is { } cells
+            ? $"{service}: {replicas} instance(s) per cell of {desired.Version} ({cells.Count} cells: {wanted} instance(s))."
+            : $"{service}: {replicas} instance(s) of {desired.Version}.");
         return 0;
     }
 
@@ -203,6 +225,11 @@ internal static class ClusterOperations
         {
             desired.PreviousVersion = outcome.PreviousVersion;
             desired.Version = outcome.Version;
+        }
+        if (desired.Cells is not null)
+        {
+            // The deployment set the service's record; each cell's follows it.
+            await SetDeploymentRecordsAsync(registry, desired, cancellationToken);
         }
         state.Save(directory);
         loggerFactory.Dispose();

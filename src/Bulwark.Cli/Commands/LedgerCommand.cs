@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using Bulwark.Cli.Cluster;
 using Bulwark.Cli.Hosting;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Cells;
@@ -14,12 +15,20 @@ internal static class LedgerCommand
     {
         var data = CommonOptions.Data();
         var store = CommonOptions.PostgresStore("Check the ledger in PostgreSQL instead: postgres://user[:password]@host[:port]/database.");
-        var check = new Command("check", "Verify every ledger invariant (sum zero, balances equal their transfers, holds intact). Exit 1 if anything is wrong.")
+        var state = new Option<DirectoryInfo?>("--state")
         {
-            data, store,
+            Description = "Check a local cluster's ledger (bulwark cluster up, running or down): every cell of its placement map (kept in STATE/placement.json, read again from etcd while the cluster runs), on SQLite under STATE/data/ledger or on the cluster's PostgreSQL (--store gives the URL once the cluster is down).",
         };
-        check.SetAction(parse =>
+        var check = new Command("check", "Verify every ledger invariant (sum zero, balances equal their transfers, holds intact) in every cell, and the credit legs between cells. Exit 1 if anything is wrong.")
         {
+            data, store, state,
+        };
+        check.SetAction(async (parse, cancellationToken) =>
+        {
+            if (parse.GetValue(state) is { } stateDirectory)
+            {
+                return await CheckClusterAsync(Path.GetFullPath(stateDirectory.FullName), parse.GetValue(store), cancellationToken);
+            }
             if (parse.GetValue(store) is { } url)
             {
                 try
@@ -54,6 +63,33 @@ internal static class LedgerCommand
             return report.Ok ? 0 : 1;
         });
         return new Command("ledger", "Ledger operations.") { check };
+    }
+
+    /// <summary><c>ledger check --state DIR</c>: every cell of a local cluster's ledger.</summary>
+    private static async Task<int> CheckClusterAsync(string directory, string? url, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<LedgerCellSource> sources;
+        try
+        {
+            sources = await ClusterPlacement.CheckSourcesAsync(directory, url, cancellationToken);
+        }
+        catch (Bulwark.Lab.Cluster.ClusterException error)
+        {
+            await Console.Error.WriteLineAsync($"bulwark ledger check: {error.Message}");
+            return 2;
+        }
+        LedgerCheckReport report;
+        try
+        {
+            report = LedgerChecker.CheckCells(sources);
+        }
+        catch (Exception error) when (error is Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or IOException)
+        {
+            await Console.Error.WriteLineAsync($"bulwark ledger check: cannot read the cluster's ledger ({string.Join(", ", sources)}): {error.Message}");
+            return 2;
+        }
+        await Console.Out.WriteLineAsync(Describe(report));
+        return report.Ok ? 0 : 1;
     }
 
     /// <summary>Placement issues listed in full; beyond this the output says how many more there were.</summary>

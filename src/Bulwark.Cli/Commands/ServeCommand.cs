@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Net;
 using Bulwark.Cli.Hosting;
 using Bulwark.Discovery.Etcd;
+using Bulwark.Ledger.Routing;
 using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Placement;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -34,9 +36,13 @@ internal static class ServeCommand
         var cardLinkPort = CommonOptions.Port("--card-link-port", "Port of the ISO 8583 card link on 127.0.0.1 (service cards only; 0: any free port, printed at start).", 0);
         var version = new Option<string>("--version-label") { Description = "Version published in this instance's registry record.", DefaultValueFactory = _ => "dev" };
         var store = StoreOption();
+        var cell = new Option<string?>("--cell")
+        {
+            Description = "The ledger cell this process serves (service ledger only), one of the placement map's cells in etcd; registered as ledger-NAME. Its store: ledger.db (cell a) or ledger-NAME.db under --data, or on PostgreSQL the --store database (cell a) or DATABASE_ledger_NAME on the same server. Without --cell: cell a, and a one-cell map is made when etcd has none.",
+        };
         var command = new Command("serve", "Run one service in this process, registered in etcd (cluster mode).")
         {
-            service, registry, data, port, publicPort, cardLinkPort, version, store,
+            service, registry, data, port, publicPort, cardLinkPort, version, store, cell,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -50,7 +56,7 @@ internal static class ServeCommand
             }
             return await ServeAsync(
                 parse.GetValue(service)!, parse.GetValue(registry)!, parse.GetValue(data)!.FullName,
-                new ServePorts(parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(cardLinkPort)), parse.GetValue(version)!, postgres, cancellationToken);
+                new ServePorts(parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(cardLinkPort)), parse.GetValue(version)!, postgres, parse.GetValue(cell), cancellationToken);
         });
         return command;
     }
@@ -82,7 +88,7 @@ internal static class ServeCommand
     /// <summary>The internal gRPC port, the edge's public port and the card link's port.</summary>
     private sealed record ServePorts(int Internal, int Public, int CardLink);
 
-    private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, ServePorts ports, string version, string? postgres, CancellationToken cancellationToken)
+    private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, ServePorts ports, string version, string? postgres, string? cell, CancellationToken cancellationToken)
     {
         var error = Console.Error;
         var served = BankModules.Find(serviceName);
@@ -91,6 +97,15 @@ internal static class ServeCommand
             await error.WriteLineAsync($"bulwark serve: unknown service '{serviceName}'. Known services: {BankModules.Names}.");
             return 2;
         }
+        if (cell is not null && (served.Name != BankModules.Ledger || !Bulwark.Ledger.LedgerOptions.IsCellName(cell)))
+        {
+            await error.WriteLineAsync(served.Name != BankModules.Ledger
+                ? $"bulwark serve: --cell is for the ledger's processes; {served.Name} is not split into cells."
+                : $"bulwark serve: --cell must be 1 to 32 lowercase letters, digits or '-', not '{cell}'.");
+            return 2;
+        }
+        // Cells share the ledger's data directory: each keeps its own snapshots there.
+        var processName = cell is null ? served.Name : Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell);
         IReadOnlyList<Uri> endpoints;
         try
         {
@@ -113,7 +128,7 @@ internal static class ServeCommand
         }
 
         Bulwark.Platform.Security.PrivateFiles.CreateDirectory(dataDirectory);
-        var snapshotPath = Path.Combine(dataDirectory, $"discovery-{serviceName}.json");
+        var snapshotPath = Path.Combine(dataDirectory, $"discovery-{processName}.json");
         using var loggerFactory = LoggerFactory.Create(logging => logging
             .AddSimpleConsole(console =>
             {
@@ -129,7 +144,7 @@ internal static class ServeCommand
             {
                 Endpoints = endpoints,
                 SnapshotPath = snapshotPath,
-                ProcessName = serviceName,
+                ProcessName = processName,
             }, loggerFactory.CreateLogger("Bulwark.Discovery"), cancellationToken: cancellationToken);
         }
         catch (EtcdUnavailableException exception)
@@ -144,7 +159,20 @@ internal static class ServeCommand
 
         await using (registry)
         {
-            return await RunHostAsync(served, registry, new BankPaths(dataDirectory), ports, version, postgres, cancellationToken);
+            using var placement = ServePlacement.Connect(endpoints, ServePlacement.SnapshotPath(dataDirectory, processName), loggerFactory);
+            var paths = new BankPaths(dataDirectory);
+            var context = new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink)) { PlacementStore = _ => placement.Store };
+            if (served.Name == BankModules.Ledger)
+            {
+                var (options, refusal) = await placement.CellAsync(cell, paths, postgres, cancellationToken);
+                if (options is null)
+                {
+                    await error.WriteLineAsync($"bulwark serve: {processName} cannot start: {refusal}");
+                    return 2;
+                }
+                context = context with { LedgerCell = options };
+            }
+            return await RunHostAsync(served, processName, registry, context, ports, version, cancellationToken);
         }
     }
 
@@ -172,8 +200,9 @@ internal static class ServeCommand
         return 0;
     }
 
-    private static async Task<int> RunHostAsync(ServiceModule<ModuleContext> served, EtcdServiceRegistry registry, BankPaths paths, ServePorts ports, string version, string? postgres, CancellationToken cancellationToken)
+    private static async Task<int> RunHostAsync(ServiceModule<ModuleContext> served, string processName, EtcdServiceRegistry registry, ModuleContext context, ServePorts ports, string version, CancellationToken cancellationToken)
     {
+        var (paths, postgres) = (context.Paths, context.Postgres);
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
         {
             InternalEndpoint = new IPEndPoint(IPAddress.Loopback, ports.Internal),
@@ -184,7 +213,13 @@ internal static class ServeCommand
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         try
         {
-            served.Add(builder.Services, new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink)));
+            served.Add(builder.Services, context);
+            if (served.Name != BankModules.Ledger)
+            {
+                // Every other service calls the ledger: through the router, each account to its cell.
+                builder.Services.AddPlacement(context.PlacementStore!);
+                builder.Services.AddLedgerRouting();
+            }
         }
         catch (Exception exception) when (exception is IOException or InvalidOperationException or UnauthorizedAccessException)
         {
@@ -208,15 +243,16 @@ internal static class ServeCommand
         catch (Exception exception) when (exception is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException or System.Data.Common.DbException)
         {
             // A bad data directory, key file or database (PostgreSQL unreachable, newer schema): one line.
-            var store = postgres is not null && exception.GetBaseException() is System.Net.Sockets.SocketException or System.Data.Common.DbException
-                ? $" (PostgreSQL {Bulwark.Storage.Postgres.PostgresConnections.Describe(postgres)})"
+            var database = context.LedgerCell?.PostgresConnectionString ?? postgres;
+            var store = database is not null && exception.GetBaseException() is System.Net.Sockets.SocketException or System.Data.Common.DbException
+                ? $" (PostgreSQL {Bulwark.Storage.Postgres.PostgresConnections.Describe(database)})"
                 : "";
-            await Console.Error.WriteLineAsync($"bulwark serve: {served.Name} could not start{store}: {exception.GetBaseException().Message}");
+            await Console.Error.WriteLineAsync($"bulwark serve: {processName} could not start{store}: {exception.GetBaseException().Message}");
             return 2;
         }
         var bound = app.Services.GetRequiredService<InternalEndpointAccessor>().Get();
         var discovery = registry.IsFresh ? "registered in etcd" : "routing on the discovery snapshot until etcd answers, registered in etcd as soon as it does";
-        await Console.Out.WriteLineAsync($"bulwark serve: {served.Name} listening on {bound} (gRPC), ready, {discovery}; snapshot {Path.Combine(paths.DataDirectory, $"discovery-{served.Name}.json")}");
+        await Console.Out.WriteLineAsync($"bulwark serve: {processName} listening on {bound} (gRPC), ready, {discovery}; snapshot {Path.Combine(paths.DataDirectory, $"discovery-{processName}.json")}");
         if (served.Listeners.HasFlag(ServiceListeners.CardLink))
         {
             await Console.Out.WriteLineAsync($"bulwark serve: card link (ISO 8583) listening on {await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync()}");
@@ -230,7 +266,7 @@ internal static class ServeCommand
             // SIGTERM or Ctrl-C: the host withdraws the registration first, then drains.
         }
         await app.StopAsync(CancellationToken.None);
-        await Console.Out.WriteLineAsync($"bulwark serve: {served.Name} deregistered, drained and stopped.");
+        await Console.Out.WriteLineAsync($"bulwark serve: {processName} deregistered, drained and stopped.");
         return 0;
     }
 }

@@ -22,6 +22,16 @@ public sealed record ModuleContext(BankPaths Paths, string? Postgres, IPEndPoint
     /// Null: one ledger instance serving one cell (<c>serve</c>).
     /// </summary>
     public PlacementMap? Placement { get; init; }
+
+    /// <summary>
+    /// The one cell this process serves (<c>serve --service ledger</c> in a cluster), with
+    /// <see cref="PlacementStore"/>: the ledger is then that cell, and reaches the other cells
+    /// through the placement router. Null: the one-process bank (<see cref="Placement"/>).
+    /// </summary>
+    public LedgerOptions? LedgerCell { get; init; }
+
+    /// <summary>Where a cluster's process reads the placement map (etcd, with a local copy), or null outside a cluster.</summary>
+    public Func<IServiceProvider, IPlacementStore>? PlacementStore { get; init; }
 }
 
 /// <summary>
@@ -39,6 +49,17 @@ public static class BankModules
 
     private static void AddLedger(IServiceCollection services, ModuleContext context)
     {
+        if (context.LedgerCell is { } cell)
+        {
+            // One cell of a cluster: registered as ledger-NAME only (every client goes through the
+            // router, which calls cells by that name), reaching the other cells through the router too.
+            services.AddPlacement(context.PlacementStore ?? throw new InvalidOperationException("A ledger cell of a cluster needs the placement store."),
+                new PlacementViewOptions { ClusterId = cell.ClusterId });
+            services.AddLedgerRouting();
+            services.AddLedgerCells([cell]);
+            services.AddLedgerCellPeers();
+            return;
+        }
         if (context.Placement is not { } map)
         {
             services.AddLedger(new LedgerOptions { DatabasePath = context.Paths.Ledger, PostgresConnectionString = context.Postgres });

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Bulwark.Cli.Cluster;
 using Bulwark.Cli.Hosting;
 using Bulwark.Discovery.Etcd;
+using Bulwark.Discovery.Etcd.Placement;
 using Bulwark.Lab.Cluster;
 using Bulwark.Ledger.Routing;
 using Bulwark.Platform.Discovery;
@@ -37,11 +38,13 @@ internal sealed class BankConnection : IAsyncDisposable
 
     private readonly ServiceProvider _provider;
     private readonly IAsyncDisposable? _registry;
+    private readonly IDisposable? _placementEtcd;
 
-    private BankConnection(ServiceProvider provider, IAsyncDisposable? registry, string description)
+    private BankConnection(ServiceProvider provider, IAsyncDisposable? registry, string description, IDisposable? placementEtcd = null)
     {
         _provider = provider;
         _registry = registry;
+        _placementEtcd = placementEtcd;
         Description = description;
         Accounts = provider.GetRequiredService<AccountsClient>();
         Ledger = provider.GetRequiredService<LedgerClient>();
@@ -158,7 +161,8 @@ internal sealed class BankConnection : IAsyncDisposable
             await registry.RegisterAsync(ServiceInstance.Create(service, file.InternalGrpc, "operator-view"), CancellationToken.None);
         }
         // The bank's ledger is cells: the operator's calls go through the placement router, as the bank's own do.
-        var provider = BuildClients(registry, cells.Length > 0 ? paths.Placement : null);
+        var placementFile = paths.Placement;
+        var provider = BuildClients(registry, cells.Length > 0 ? services => new FilePlacementStore(placementFile, services.GetRequiredService<TimeProvider>()) : null);
         if (provider.GetService<PlacementView>() is { } view)
         {
             await view.StartAsync(CancellationToken.None);
@@ -204,19 +208,43 @@ internal sealed class BankConnection : IAsyncDisposable
         {
             throw new OperatorException($"etcd is not answering at {address}: {error.Message}");
         }
-        return new BankConnection(BuildClients(registry), registry, $"the cluster at {address}");
+        // The cluster's ledger is cells: its calls go through the placement router over the map in etcd, as the services' own do.
+        var placementEtcd = new EtcdCluster(endpoints, TimeSpan.FromSeconds(EtcdStartTimeoutSeconds), NullLogger.Instance);
+        var provider = BuildClients(registry, _ => new EtcdPlacementStore(placementEtcd, TimeProvider.System, NullLogger<EtcdPlacementStore>.Instance));
+        var connection = new BankConnection(provider, registry, $"the cluster at {address}", placementEtcd);
+        var view = provider.GetRequiredService<PlacementView>();
+        await view.StartAsync(cancellationToken);
+        if (view.Current is null)
+        {
+            try
+            {
+                using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                bound.CancelAfter(TimeSpan.FromSeconds(EtcdStartTimeoutSeconds));
+                await view.RefreshAsync(bound.Token);
+            }
+            catch (Exception error) when (error is OperationCanceledException or EtcdUnavailableException && !cancellationToken.IsCancellationRequested)
+            {
+                // Said below, in the operator's words.
+            }
+        }
+        if (view.Current is null)
+        {
+            await connection.DisposeAsync();
+            throw new OperatorException($"the cluster at {address} has no usable placement map in etcd (/bulwark/placement/map), so its ledger cells are unknown; bulwark cluster up makes it.");
+        }
+        return connection;
     }
 
     /// <summary>The platform's resolver and channel factory over <paramref name="registry"/>, and the two clients.</summary>
-    private static ServiceProvider BuildClients(IServiceRegistry registry, string? placementFile = null)
+    private static ServiceProvider BuildClients(IServiceRegistry registry, Func<IServiceProvider, IPlacementStore>? placement = null)
     {
         var services = new ServiceCollection();
-        if (placementFile is not null)
+        if (placement is not null)
         {
             services.AddLogging();
             services.AddMetrics();
             services.AddSingleton(TimeProvider.System);
-            services.AddPlacement(provider => new FilePlacementStore(placementFile, provider.GetRequiredService<TimeProvider>()));
+            services.AddPlacement(placement);
             services.AddLedgerRouting();
         }
         services.AddSingleton(registry);
@@ -236,6 +264,7 @@ internal sealed class BankConnection : IAsyncDisposable
         {
             await _registry.DisposeAsync();
         }
+        _placementEtcd?.Dispose();
     }
 }
 

@@ -14,7 +14,8 @@ namespace Bulwark.Discovery.Etcd.Deployment;
 /// False for a process that calls other services but is not called through discovery (the edge):
 /// it is healthy when the process as a whole answers SERVING.
 /// </param>
-public sealed record DeployedInstance(string Id, string Version, string Address, bool Registers = true);
+/// <param name="RegisteredAs">The name the instance registers under when it is not its service's (an instance of one cell, <c>ledger-a</c>); null: the service's.</param>
+public sealed record DeployedInstance(string Id, string Version, string Address, bool Registers = true, string? RegisteredAs = null);
 
 /// <summary>
 /// Where instances run: processes on this machine (the local cluster), hosts in a test, pods later.
@@ -188,10 +189,11 @@ public sealed partial class RollingDeployment(
             {
                 return $"instance {instance.Id} exited before it became healthy";
             }
+            var registeredAs = instance.RegisteredAs ?? service;
             var registered = !instance.Registers
-                || registry.GetView(service).Instances.Any(i => i.Address == instance.Address && i.Version == instance.Version);
+                || registry.GetView(registeredAs).Instances.Any(i => i.Address == instance.Address && i.Version == instance.Version);
             // grpc.health.v1 "" is the whole process: SERVING once it has announced everything it hosts.
-            var serving = registered && await IsServingAsync(health, instance.Registers ? service : "", cancellationToken).ConfigureAwait(false);
+            var serving = registered && await IsServingAsync(health, instance.Registers ? registeredAs : "", cancellationToken).ConfigureAwait(false);
             if (serving)
             {
                 await Task.Delay(TimeSpan.FromSeconds(options.SettleSeconds), cancellationToken).ConfigureAwait(false);

@@ -33,6 +33,17 @@ public sealed class ServiceState
 
     /// <summary>The version before the last successful deploy: what <c>bulwark rollback</c> goes back to.</summary>
     public string? PreviousVersion { get; set; }
+
+    /// <summary>
+    /// The cells of a service split into cells (the ledger): <see cref="Replicas"/> instances per
+    /// cell, each serving one (<c>serve --cell NAME</c>) and registered as SERVICE-CELL. Null for a
+    /// service whose instances are all alike.
+    /// </summary>
+    public List<string>? Cells { get; set; }
+
+    /// <summary>The instances the service runs: <see cref="Replicas"/>, times its cells when it has some.</summary>
+    [JsonIgnore]
+    public int InstancesWanted => Replicas * (Cells?.Count ?? 1);
 }
 
 /// <summary>One running <c>bulwark serve</c> process.</summary>
@@ -50,6 +61,13 @@ public sealed class InstanceState
 
     /// <summary>The card link's port (cards instances).</summary>
     public int? LinkPort { get; init; }
+
+    /// <summary>The cell this instance serves (the ledger's instances), or null.</summary>
+    public string? Cell { get; init; }
+
+    /// <summary>The name it registers under in discovery: the service, or SERVICE-CELL for an instance of a cell.</summary>
+    [JsonIgnore]
+    public string RegisteredAs => Cell is null ? Service : Bulwark.Platform.Placement.PlacementMap.ServiceOf(Cell, Service);
 
     public int Pid { get; set; }
 

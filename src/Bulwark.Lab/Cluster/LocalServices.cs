@@ -71,6 +71,7 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
             Port = LocalProcesses.FreePort(),
             PublicPort = publicPort,
             LinkPort = module.Listeners.HasFlag(ServiceListeners.CardLink) ? LocalProcesses.FreePort() : null,
+            Cell = NextCell(service),
         };
         state.NextInstanceNumber++;
         instance.Pid = Launch(instance);
@@ -78,6 +79,20 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
         state.Instances.Add(instance);
         state.Save(stateDirectory);
         return instance;
+    }
+
+    /// <summary>
+    /// The cell a new instance of <paramref name="service"/> serves: the first of its cells with
+    /// the fewest instances (after a stop, the cell that lost one: a deploy's recreate and its
+    /// rollback start the same cell again); null for a service without cells.
+    /// </summary>
+    private string? NextCell(string service)
+    {
+        if (state.Service(service)?.Cells is not { Count: > 0 } cells)
+        {
+            return null;
+        }
+        return cells.OrderBy(cell => state.Instances.Count(i => i.Service == service && i.Cell == cell)).First();
     }
 
     /// <summary>
@@ -103,6 +118,10 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
         if (instance.LinkPort is { } linkPort)
         {
             arguments.AddRange(["--card-link-port", linkPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        if (instance.Cell is { } cell)
+        {
+            arguments.AddRange(["--cell", cell]);
         }
         // The store URL goes in the environment, never on the command line: every user of the
         // machine can read a command line (ps), only the owner a process's environment. Set
@@ -160,6 +179,6 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
     public DeployedInstance ToDeployed(InstanceState instance)
     {
         ArgumentNullException.ThrowIfNull(instance);
-        return new(instance.Id, instance.Version, instance.Address, Registers: Find(instance.Service)?.Registers ?? true);
+        return new(instance.Id, instance.Version, instance.Address, Registers: Find(instance.Service)?.Registers ?? true, RegisteredAs: instance.RegisteredAs);
     }
 }

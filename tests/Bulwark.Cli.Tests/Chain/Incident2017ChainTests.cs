@@ -153,7 +153,7 @@ public sealed partial class Incident2017ChainTests(ITestOutputHelper output) : I
         Assert.True(cards.Approved + cards.Declined + cards.StandIn == cards.Authorisations, $"an authorisation got no answer: {cards.Line}");
         Assert.True(cards.Advices == cards.StandIn, $"a stand-in decision of the scheme was not acknowledged by the bank: {cards.Line}");
 
-        var check = await RunAsync("ledger", "check", "--data", Path.Combine(_state, "data", "ledger"));
+        var check = await RunAsync("ledger", "check", "--state", _state);
         var report = $"payments {load.Payments.Count} (acknowledged {acknowledged.Count}, refused {load.Payments.Count(p => p.Outcome == "refused")}), "
             + $"reads {load.Reads} ({load.ReadsFailed} failed), failed requests {load.Failures.Count}, longest gap without a successful payment {load.LongestPaymentGap.TotalSeconds:0.0} s";
         output.WriteLine(report);

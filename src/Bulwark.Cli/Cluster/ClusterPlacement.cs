@@ -1,0 +1,191 @@
+using Bulwark.Cli.Hosting;
+using Bulwark.Discovery.Etcd;
+using Bulwark.Discovery.Etcd.Placement;
+using Bulwark.Lab.Cluster;
+using Bulwark.Ledger;
+using Bulwark.Platform.Placement;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bulwark.Cli.Cluster;
+
+/// <summary>
+/// The local cluster's placement map (docs/internals/cells.md, "Cells in a cluster"). etcd holds
+/// it while the cluster runs (<c>/bulwark/placement/map</c>), but <c>cluster up</c> always starts a
+/// new etcd cluster, so the map is also kept in the state directory (<c>STATE/placement.json</c>):
+/// made at the first up, written into each new etcd at up, and read back from etcd at down (a
+/// move changes it there). An existing cluster keeps its cells; <c>--cells</c> that disagrees is
+/// refused, as <c>bulwark run</c> does.
+/// </summary>
+internal static class ClusterPlacement
+{
+    public const string FileName = "placement.json";
+
+    /// <summary>Cells a new cluster gets unless <c>--cells</c> says otherwise: as many as <c>bulwark run</c>.</summary>
+    public const int CellsDefault = BankLedger.CellsDefault;
+
+    /// <summary>Most cells <c>--cells</c> accepts: each is a ledger process (and a database on PostgreSQL) on this one machine.</summary>
+    public const int CellsMax = BankLedger.CellsMax;
+
+    public static string PathIn(string stateDirectory) => Path.Combine(stateDirectory, FileName);
+
+    /// <summary>Where the ledger's instances keep their SQLite files (every cell's, beside each other).</summary>
+    public static BankPaths LedgerPaths(string stateDirectory) => new(Path.Combine(stateDirectory, "data", BankModules.Ledger));
+
+    /// <summary>
+    /// The cluster's map: the one kept in the state directory, else a new one (one cell when the
+    /// ledger of a cluster from before cells exists, else <paramref name="cells"/>); the databases of
+    /// its cells made on PostgreSQL; then stored in etcd. Throws <see cref="ClusterException"/> with a
+    /// line for the operator when the kept map cannot be used or disagrees with <paramref name="cells"/>.
+    /// </summary>
+    public static async Task<PlacementMap> EnsureAsync(string stateDirectory, ClusterState state, int? cells, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var file = new FilePlacementStore(PathIn(stateDirectory), TimeProvider.System);
+        var map = await ReadKeptAsync(stateDirectory, cells, cancellationToken);
+        var postgres = state.OnPostgres ? ConnectionString(state) : null;
+        if (map is null)
+        {
+            PlacementMap created;
+            try
+            {
+                created = await NewMapAsync(stateDirectory, postgres, cells, cancellationToken);
+            }
+            catch (InvalidOperationException exception)
+            {
+                throw new ClusterException(exception.Message);
+            }
+            map = (await file.CreateIfAbsentAsync(created, cancellationToken)).Map!;
+        }
+        if (postgres is not null)
+        {
+            try
+            {
+                await LedgerCellStores.EnsureDatabasesAsync(postgres, map.Cells.Keys, cancellationToken);
+            }
+            catch (Exception exception) when (exception is InvalidOperationException or Npgsql.NpgsqlException)
+            {
+                throw new ClusterException($"the ledger's cells could not start (PostgreSQL {Storage.Postgres.PostgresConnections.Describe(postgres)}): {exception.Message}");
+            }
+        }
+        using var etcd = LocalEtcd.Connect(state);
+        var stored = await new EtcdPlacementStore(etcd, TimeProvider.System, NullLogger<EtcdPlacementStore>.Instance).CreateIfAbsentAsync(map, cancellationToken);
+        return stored.Map ?? throw new ClusterException($"the placement map in etcd cannot be used: {stored.Error?.Message}");
+    }
+
+    /// <summary>
+    /// The map kept in the state directory, or null for a cluster that has none yet; refuses one
+    /// that cannot be used or a <paramref name="cells"/> that disagrees with it (checked by up
+    /// before it starts anything).
+    /// </summary>
+    public static async Task<PlacementMap?> ReadKeptAsync(string stateDirectory, int? cells, CancellationToken cancellationToken)
+    {
+        var file = new FilePlacementStore(PathIn(stateDirectory), TimeProvider.System);
+        var kept = await file.ReadAsync(cancellationToken);
+        if (kept is { Error: { } error })
+        {
+            throw new ClusterException($"the placement map {file.FilePath} cannot be used: {error.Message}");
+        }
+        if (kept?.Map is { } map && cells is { } asked && asked != map.Cells.Count)
+        {
+            throw new ClusterException(
+                $"this cluster already has {map.Cells.Count} ledger cells ({string.Join(", ", map.Cells.Keys.Order(StringComparer.Ordinal))}); --cells {asked} cannot change that. Leave --cells out.");
+        }
+        return kept?.Map;
+    }
+
+    /// <summary>
+    /// Keeps etcd's map in the state directory (before <c>down</c> stops etcd): a move changes the
+    /// map in etcd only. Nothing is written when etcd does not answer; the kept map stays.
+    /// </summary>
+    public static async Task<PlacementMap?> KeepAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Members.Count == 0)
+        {
+            return null;
+        }
+        using var etcd = LocalEtcd.Connect(state);
+        var store = new PlacementSnapshotStore(
+            new EtcdPlacementStore(etcd, TimeProvider.System, NullLogger<EtcdPlacementStore>.Instance), PathIn(stateDirectory), TimeProvider.System, NullLogger<PlacementSnapshotStore>.Instance);
+        try
+        {
+            return (await store.ReadAsync(cancellationToken))?.Map;
+        }
+        catch (EtcdUnavailableException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Every cell's store of the cluster in <paramref name="stateDirectory"/> (running or down), for
+    /// <c>ledger check --state</c>: the cells of its map (read again from etcd while it runs), on
+    /// SQLite or on the PostgreSQL of <paramref name="url"/> or of the running cluster. A cluster
+    /// from before cells has no map: its one ledger is cell "a"'s store.
+    /// </summary>
+    public static async Task<IReadOnlyList<Ledger.LedgerCellSource>> CheckSourcesAsync(string stateDirectory, string? url, CancellationToken cancellationToken)
+    {
+        var state = ClusterState.Load(stateDirectory);
+        if (state is not null)
+        {
+            await KeepAsync(stateDirectory, state, cancellationToken);
+        }
+        var read = await new FilePlacementStore(PathIn(stateDirectory), TimeProvider.System).ReadAsync(cancellationToken);
+        if (read is { Error: { } error })
+        {
+            throw new ClusterException($"the placement map {PathIn(stateDirectory)} cannot be used: {error.Message}");
+        }
+        url ??= state is { OnPostgres: true }
+            ? state.StoreUrl ?? throw new ClusterException($"the password of {state.Store} is not known: pass --store with the full URL, or set {ClusterState.StoreVariable}.")
+            : null;
+        var postgres = url is null ? null : Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url);
+        var cells = read?.Map?.Cells.Keys.Order(StringComparer.Ordinal).ToArray() ?? ["a"];
+        var paths = LedgerPaths(stateDirectory);
+        if (postgres is not null)
+        {
+            return [.. cells.Select(cell => Ledger.LedgerCellSource.Postgres(LedgerCellStores.PostgresConnectionString(postgres, cell)))];
+        }
+        if (state is null && read is null && !File.Exists(paths.Ledger))
+        {
+            throw new ClusterException($"no cluster in {stateDirectory} (no {ClusterState.FileName}, no {FileName}, no {paths.Ledger}).");
+        }
+        foreach (var cell in cells.Where(cell => !File.Exists(paths.LedgerCell(cell))))
+        {
+            throw new ClusterException($"cell '{cell}' has no store at {paths.LedgerCell(cell)} (on PostgreSQL? pass --store postgres://...).");
+        }
+        return [.. cells.Select(cell => Ledger.LedgerCellSource.Sqlite(paths.LedgerCell(cell)))];
+    }
+
+    private static async Task<PlacementMap> NewMapAsync(string stateDirectory, string? postgres, int? cells, CancellationToken cancellationToken)
+    {
+        var paths = LedgerPaths(stateDirectory);
+        bool legacy;
+        try
+        {
+            legacy = postgres is null ? File.Exists(paths.Ledger) : await LedgerCellStores.PostgresLedgerExistsAsync(postgres, cancellationToken);
+        }
+        catch (Npgsql.NpgsqlException exception)
+        {
+            throw new ClusterException($"the ledger's cells could not start (PostgreSQL {Storage.Postgres.PostgresConnections.Describe(postgres!)}): {exception.Message}");
+        }
+        if (legacy && cells is > 1)
+        {
+            throw new ClusterException(postgres is null
+                ? $"this cluster's ledger ({paths.Ledger}) was made before cells: it is one cell. Leave --cells out."
+                : $"this cluster's ledger (database {new Npgsql.NpgsqlConnectionStringBuilder(postgres).Database}) was made before cells: it is one cell. Leave --cells out.");
+        }
+        var count = legacy ? 1 : cells ?? CellsDefault;
+        var names = Enumerable.Range(0, count).Select(index => ((char)('a' + index)).ToString()).ToArray();
+        var info = names.ToDictionary(name => name, name => new CellInfo(postgres is null
+            ? Path.GetFileName(paths.LedgerCell(name))
+            : new Npgsql.NpgsqlConnectionStringBuilder(LedgerCellStores.PostgresConnectionString(postgres, name)).Database), StringComparer.Ordinal);
+        return PlacementMap.CreateInitial(Guid.NewGuid().ToString("D"), LedgerLimits.PartitionCountDefault, names, info);
+    }
+
+    private static string ConnectionString(ClusterState state)
+    {
+        var url = state.StoreUrl ?? throw new ClusterException(
+            $"the password of {state.Store} is not known: set {ClusterState.StoreVariable} to the full URL and retry.");
+        return Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url);
+    }
+}
