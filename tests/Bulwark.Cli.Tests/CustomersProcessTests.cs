@@ -119,7 +119,7 @@ public sealed partial class CustomersProcessTests : IDisposable
     public async Task Cells_OnARunBankUnderItsWorkload_StatusMoveAddRebalanceRestartAndBadInputs()
     {
         var data = new[] { "--data", _directory };
-        using (var bank = Start("run", "--data", _directory, "--port", "0", "--customers", "4"))
+        using (var bank = Start("run", "--data", _directory, "--port", "0", "--customers", "4", "--rate", "60", "--card-rate", "30"))
         {
             var printed = new System.Text.StringBuilder();
             try
@@ -167,7 +167,11 @@ public sealed partial class CustomersProcessTests : IDisposable
                 {
                     tail = string.Join('\n', printed.ToString().Split('\n').Where(line => !line.Contains("ops/s", StringComparison.Ordinal)).TakeLast(40));
                 }
-                Assert.True(bank.ExitCode == 0, $"exit {bank.ExitCode}:\n{tail}");
+                // Correctness, not capacity: no payment failed and the ledger checks (a loaded test
+                // machine may make the bank shed some load, which exits 1 without an error).
+                Assert.True(bank.ExitCode is 0 or 1, $"exit {bank.ExitCode}:\n{tail}");
+                Assert.Matches(@"Summary: .* ok, \d[\d,]* declined, 0 errors,", tail);
+                Assert.Contains("Card journal: every decision is in the ledger", tail, StringComparison.Ordinal);
                 Assert.Contains("ledger ok", tail, StringComparison.Ordinal);
             }
             finally
