@@ -206,6 +206,34 @@ public sealed class RunProcessTests : IDisposable
         Assert.Contains("sum 0; 2 cells", check.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// R9 for a lost store: a cell's store deleted after the bank ran is made again owning NOTHING
+    /// (never the map's partitions at epoch 1 with none of their data), so its partitions are
+    /// refused and the next start names them, instead of answering "not found" for every account.
+    /// </summary>
+    [Fact]
+    public async Task Run_CellStoreLost_TheNewStoreOwnsNothing_AndTheNextStartNamesItsPartitions()
+    {
+        var first = await RunToEndAsync("run", "--data", _directory, "--port", "0", "--customers", "4", "--rate", "20", "--card-rate", "0", "--for", "2s");
+        Assert.True(first.ExitCode == 0, first.Output);
+        foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
+        {
+            File.Delete(file);
+        }
+
+        await RunToEndAsync("run", "--data", _directory, "--port", "0", "--rate", "1", "--card-rate", "0", "--for", "1s");
+
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "ledger-b.db")};Mode=ReadOnly;Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM partition_owners WHERE state IN (1, 2)";
+            Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+        }
+        var again = await RunToEndAsync("run", "--data", _directory, "--port", "0", "--rate", "1", "--card-rate", "0", "--for", "1s");
+        Assert.Contains("which holds no ownership of it", again.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Run_BankFromBeforeCells_IsOneCellAndRefusesMore()
     {

@@ -73,19 +73,45 @@ public static class BankLedger
     {
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(map);
+        // A store made while another cell already holds accounts is not the bank's first start:
+        // this cell's store was lost (deleted, or a backup restored without it). (A store of its
+        // own that holds accounts but no identity yet is a ledger from before cells: it takes its partitions.)
+        var withData = postgres is null ? map.Cells.Keys.Where(cell => HoldsAccounts(paths.LedgerCell(cell))).ToHashSet(StringComparer.Ordinal) : [];
         return map.Cells.Keys.Order(StringComparer.Ordinal).Select(cell => new LedgerOptions
         {
             CellName = cell,
             ClusterId = map.ClusterId,
             PartitionCount = map.PartitionCount,
-            // A new store takes the partitions the map gives its cell only while the map is the one
-            // made at the bank's first start (version 1): a store made after partitions moved, or
-            // added, owns nothing until a verified move gives it some (R9) — a lost store is never
-            // silently re-made empty owning data it does not hold.
-            InitialPartitions = map.Version == 1 ? map.PartitionsOf(cell) : [],
+            // A new store takes the partitions the map gives its cell only at the bank's first
+            // start: the map is the one made then (version 1) and no cell holds accounts yet. A
+            // store made later — after moves, a cell added, or one lost — owns nothing until a
+            // verified move gives it some (R9): a lost store is never re-made empty owning data it
+            // does not hold; its partitions are refused (never "not found") and `cells status` names them.
+            InitialPartitions = map.Version == 1 && !withData.Any(other => other != cell) ? map.PartitionsOf(cell) : [],
             DatabasePath = paths.LedgerCell(cell),
             PostgresConnectionString = postgres,
         }).ToArray();
+    }
+
+    /// <summary>Whether a cell's SQLite store exists and holds any account (read-only; false when it cannot be read).</summary>
+    private static bool HoldsAccounts(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+        try
+        {
+            using var connection = new Bulwark.Storage.Sqlite.SqliteDatabase(path).OpenReadOnly();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT EXISTS (SELECT 1 FROM accounts)";
+            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 1;
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            // No accounts table yet (a store created but never migrated): no data.
+            return false;
+        }
     }
 
     /// <summary>Every cell's store, for <see cref="LedgerChecker.CheckCells"/>.</summary>
