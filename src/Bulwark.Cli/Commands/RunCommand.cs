@@ -242,6 +242,7 @@ internal static class RunCommand
             ? $"Running for {limit.TotalSeconds:0.#} s at {settings.Rate} ops/s{cards}."
             : $"Running at {settings.Rate} ops/s{cards}. Press Ctrl-C to stop.");
         var started = Stopwatch.GetTimestamp();
+        var startedUtc = DateTime.UtcNow;
         // Stopped during the warm-up (Ctrl-C soon after the start): no traffic, straight to the summary.
         var stopped = stop.IsCancellationRequested;
         var running = settings.Rate > 0 && !stopped ? workload.RunAsync(settings.Rate, stop.Token) : WaitAsync(stop.Token);
@@ -255,7 +256,7 @@ internal static class RunCommand
         await app.StopAsync(CancellationToken.None);
         // Read once the services have stopped: what is left is what the next start must post.
         var cardsSummary = new CardsSummary(cardResult, cardsStatus.StandInDecisions, cardsStatus.DecisionsWaitingForLedger());
-        return await SummariseAsync(workload.Recorder, cardsSummary, elapsed, settings.Paths, output, settings.LedgerPostgres);
+        return await SummariseAsync(workload.Recorder, cardsSummary, elapsed, settings.Paths, output, settings.LedgerPostgres, startedUtc);
     }
 
     /// <summary>
@@ -389,7 +390,8 @@ internal static class RunCommand
     /// <summary>The card figures at shutdown: the scheme's result (null without card traffic), the bank's own stand-in decisions, the journal's backlog.</summary>
     private sealed record CardsSummary(SchemeSimulatorResult? Scheme, long BankStandIn, long WaitingForLedger);
 
-    private static async Task<int> SummariseAsync(LatencyRecorder recorder, CardsSummary cards, TimeSpan elapsed, BankPaths paths, TextWriter output, string? ledgerPostgres = null)
+    private static async Task<int> SummariseAsync(LatencyRecorder recorder, CardsSummary cards, TimeSpan elapsed, BankPaths paths, TextWriter output, string? ledgerPostgres = null,
+        DateTime? startedUtc = null)
     {
         var total = recorder.Total();
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -411,7 +413,9 @@ internal static class RunCommand
             {
                 await output.WriteLineAsync(line);
             }
-            foreach (var file in ClearingFilesSince(paths.SchemeClearing, DateTime.UtcNow - elapsed))
+            // Files of this run: written since its traffic started (not "now minus the traffic's
+            // length", which a slow stop of the services pushed past the file's time under load).
+            foreach (var file in ClearingFilesSince(paths.SchemeClearing, startedUtc ?? DateTime.UtcNow - elapsed))
             {
                 await output.WriteLineAsync($"Clearing file: {file}   (post it with: bulwark cards clear {file} --data {paths.DataDirectory})");
             }
