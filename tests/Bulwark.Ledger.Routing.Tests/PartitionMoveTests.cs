@@ -94,6 +94,46 @@ public sealed class PartitionMoveTests
         Assert.Contains(failures, failure => failure.StartsWith("balance", StringComparison.Ordinal) || failure.StartsWith("missing account", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Bad input to the move contract is refused naming what is wrong, and writes nothing: a copy
+    /// sent rows of another partition, a chunk that does not follow the copy's watermark, an
+    /// own without a verified copy, a partition out of range.
+    /// </summary>
+    [Fact]
+    public async Task MoveContract_BadInput_RefusedNamingWhyAndNothingWritten()
+    {
+        await using var bank = await MovingBank.StartAsync(["a", "b"]);
+        var partition = bank.Map.PartitionsOf("a")[0];
+        var other = bank.AccountsIn("a").First(id => LedgerPartitioner.PartitionOf(id, MovingBank.Partitions) != partition);
+        var target = bank.Admin("b");
+        var headers = MovingBank.CellHeader("b");
+        await target.BeginImportAsync(new BeginImportRequest { Partition = (uint)partition, SourceCell = "a", SourceEpoch = 1 }, headers);
+
+        var foreign = new PartitionRows { Partition = (uint)partition, Cell = "a", Epoch = 1, Watermark = 1 };
+        foreign.Transfers.Add(new Transfer { Id = ((UInt128)7).ToProto(), DebitAccountId = other.ToProto(), CreditAccountId = other.ToProto(), Amount = 1, Currency = "GBP", Sequence = 1 });
+        var wrongPartition = await Assert.ThrowsAsync<RpcException>(async () =>
+            await target.ImportPartitionAsync(new ImportPartitionRequest { Rows = foreign, ExpectedWatermark = 0 }, headers));
+        Assert.Equal(StatusCode.FailedPrecondition, wrongPartition.StatusCode);
+        Assert.Contains($"is not in partition {partition}", wrongPartition.Status.Detail, StringComparison.Ordinal);
+
+        var stale = await Assert.ThrowsAsync<RpcException>(async () =>
+            await target.ImportPartitionAsync(new ImportPartitionRequest { Rows = new PartitionRows { Partition = (uint)partition, Cell = "a", Epoch = 1 }, ExpectedWatermark = 42 }, headers));
+        Assert.Contains("read the import progress and export again", stale.Status.Detail, StringComparison.Ordinal);
+
+        var unverified = await Assert.ThrowsAsync<RpcException>(async () =>
+            await target.OwnPartitionAsync(new OwnPartitionRequest { Partition = (uint)partition, SourceCell = "a", SourceEpoch = 1 }, headers));
+        Assert.Contains("holds no verified copy", unverified.Status.Detail, StringComparison.Ordinal);
+
+        var outOfRange = await Assert.ThrowsAsync<RpcException>(async () =>
+            await target.GetImportProgressAsync(new PartitionRequest { Partition = 999 }, headers));
+        Assert.Equal(StatusCode.InvalidArgument, outOfRange.StatusCode);
+
+        var progress = await target.GetImportProgressAsync(new PartitionRequest { Partition = (uint)partition }, headers);
+        Assert.Equal(0, progress.Watermark);
+        Assert.Equal(OwnershipState.None, bank.Cell("b").Ownership[partition].State);
+        Assert.Empty(await bank.Cell("b").GetTransfersAsync([(UInt128)7], bank.Cell("b").Ownership));
+    }
+
     /// <summary>The broken mover: assembled only here, from the move contract's own steps, in the wrong order and with a lie.</summary>
     private static async Task BrokenMoveAsync(MovingBank bank, int partition, string source, string target)
     {

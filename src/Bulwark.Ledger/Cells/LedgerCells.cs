@@ -71,5 +71,18 @@ public sealed class LedgerCells
         return Volatile.Read(ref _byName).GetValueOrDefault(cell);
     }
 
+    /// <summary>
+    /// The engine a gRPC call is for, by its <see cref="CellHeader"/>; FAILED_PRECONDITION naming the
+    /// cells this process serves when it serves none such (nothing was done).
+    /// </summary>
+    public LedgerEngine For(global::Grpc.Core.ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var named = context.RequestHeaders.GetValue(CellHeader);
+        return Find(named) ?? throw new global::Grpc.Core.RpcException(new global::Grpc.Core.Status(global::Grpc.Core.StatusCode.FailedPrecondition, string.IsNullOrEmpty(named)
+            ? $"{CellHeader}: this process serves cells {Names}; name the cell the call is for."
+            : $"{CellHeader}: this process serves cells {Names}, not '{named}'; the call reached the wrong process, so nothing was done."));
+    }
+
     public string Names => string.Join(", ", Volatile.Read(ref _byName).Keys.Order(StringComparer.Ordinal));
 }

@@ -123,10 +123,7 @@ internal sealed class LedgerCellAdminService(LedgerCells cells) : LedgerCellAdmi
 
     private async Task<T> Guard<T>(ServerCallContext context, Func<LedgerEngine, Task<T>> call)
     {
-        var named = context.RequestHeaders.GetValue(LedgerCells.CellHeader);
-        var engine = cells.Find(named) ?? throw new RpcException(new Status(StatusCode.FailedPrecondition, string.IsNullOrEmpty(named)
-            ? $"{LedgerCells.CellHeader}: this process serves cells {cells.Names}; name the cell the call is for."
-            : $"{LedgerCells.CellHeader}: this process serves cells {cells.Names}, not '{named}'; nothing was done."));
+        var engine = cells.For(context);
         try
         {
             return await call(engine);
