@@ -156,6 +156,19 @@ internal static class ClusterPlacement
         return [.. cells.Select(cell => Ledger.LedgerCellSource.Sqlite(paths.LedgerCell(cell)))];
     }
 
+    /// <summary>
+    /// Where cell <paramref name="cell"/> of the local cluster in <paramref name="stateDirectory"/>
+    /// keeps its ledger, as the map records it: its SQLite file's name, or its PostgreSQL database.
+    /// </summary>
+    public static string StoreOf(string stateDirectory, string cell)
+    {
+        var state = ClusterState.Load(stateDirectory) ?? throw new ClusterException($"no cluster in {stateDirectory}.");
+        // The URL without its password (cluster.json's) names the database as well as the full one.
+        return state.OnPostgres && (state.StoreUrl ?? state.Store) is { } url
+            ? new Npgsql.NpgsqlConnectionStringBuilder(LedgerCellStores.PostgresConnectionString(Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url), cell)).Database!
+            : Path.GetFileName(LedgerPaths(stateDirectory).LedgerCell(cell));
+    }
+
     private static async Task<PlacementMap> NewMapAsync(string stateDirectory, string? postgres, int? cells, CancellationToken cancellationToken)
     {
         var paths = LedgerPaths(stateDirectory);

@@ -163,7 +163,7 @@ internal static class CellsCommand
                 {
                     throw new OperatorException(Invariant($"a one-process bank runs at most {Hosting.BankLedger.CellsMax} cells; this one has {map.Cells.Count}."));
                 }
-                var info = new CellInfo(parse.GetValue(storeOption) ?? (bank.IsOneProcessBank ? $"ledger-{cell}.db" : null));
+                var info = new CellInfo(parse.GetValue(storeOption) ?? (bank.IsOneProcessBank ? $"ledger-{cell}.db" : bank.StateDirectory is { } state ? Cluster.ClusterPlacement.StoreOf(state, cell) : null));
                 if ((await store.ReplaceAsync(read, map.WithCell(cell, info), cancellationToken)).Succeeded)
                 {
                     await output.WriteLineAsync(Invariant($"added cell {cell} to the placement map (version {map.Version + 1})."));
@@ -173,6 +173,20 @@ internal static class CellsCommand
                 {
                     throw new OperatorException("the placement map kept changing under this command; run it again.");
                 }
+            }
+            if (bank.StateDirectory is { } directory)
+            {
+                // A local cluster of cluster up: start the cell's ledger process the way up does.
+                try
+                {
+                    await ClusterOperations.StartCellAsync(directory, cell, output, cancellationToken);
+                }
+                catch (Lab.Cluster.ClusterException error)
+                {
+                    throw new OperatorException(error.Message);
+                }
+                await output.WriteLineAsync($"cell {cell} is serving; it owns no partitions yet: bulwark cells rebalance moves some to it.");
+                return 0;
             }
             if (!bank.IsOneProcessBank)
             {

@@ -188,6 +188,50 @@ internal static class ClusterOperations
         return 0;
     }
 
+    /// <summary>
+    /// Starts the ledger process(es) of a cell just added to the placement map (<c>bulwark cells
+    /// add NAME --state DIR</c>): its PostgreSQL database first on a PostgreSQL cluster, then as many
+    /// instances as every other cell runs, each waited for until healthy; the cluster's state and
+    /// the cell's deployment record then name it, so the supervisor restarts it and <c>cluster up</c>
+    /// starts it again. Nothing to do when the cluster runs the cell already. Writes one line per
+    /// instance to <paramref name="output"/>.
+    /// </summary>
+    public static async Task StartCellAsync(string directory, string cell, TextWriter output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        using var held = await ClusterState.LockAsync(directory, cancellationToken);
+        var state = await LoadRunningAsync(directory);
+        var ledger = state.Service(Hosting.BankModules.Ledger) ?? throw new ClusterException($"the cluster in {directory} runs no ledger.");
+        ledger.Cells ??= ["a"];
+        if (ledger.Cells.Contains(cell, StringComparer.Ordinal))
+        {
+            await output.WriteLineAsync($"the cluster runs cell {cell} already.");
+            return;
+        }
+        if (state.OnPostgres)
+        {
+            var url = state.StoreUrl ?? throw new ClusterException($"the password of {state.Store} is not known: set {ClusterState.StoreVariable} to the full URL and retry.");
+            await Hosting.LedgerCellStores.EnsureDatabasesAsync(Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url), [cell], cancellationToken);
+        }
+        ledger.Cells.Add(cell);
+        state.Save(directory);
+        var services = ClusterServices.Create(directory, state);
+        await using var registry = await ConnectRegistryAsync(state, cancellationToken);
+        await SetDeploymentRecordsAsync(registry, ledger, cancellationToken);
+        var gate = new RollingDeployment(registry, services, new RollingDeploymentOptions { SettleSeconds = 0 }, NullLogger.Instance);
+        for (var index = 0; index < ledger.Replicas; index++)
+        {
+            // The new cell has the fewest instances, so it is the one each start serves.
+            var instance = services.Start(ledger.Name, ledger.Version);
+            var failure = await gate.WaitHealthyAsync(ledger.Name, services.ToDeployed(instance), cancellationToken);
+            if (failure is not null)
+            {
+                throw new ClusterException($"cell {cell}'s ledger did not become healthy: {services.Explain(instance, failure)}. It stays in the map and the cluster's state (the supervisor keeps starting it); bulwark cluster status shows it.");
+            }
+            await output.WriteLineAsync($"{instance.Id} healthy at {instance.Address} (cell {instance.Cell})");
+        }
+    }
+
     private static async Task<int> DeployAsync(string directory, string service, string? version, TimeSpan healthyWithin, bool rollback, CancellationToken cancellationToken)
     {
         CheckService(service);

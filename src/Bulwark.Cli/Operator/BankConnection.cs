@@ -78,6 +78,9 @@ internal sealed class BankConnection : IAsyncDisposable
     /// <summary>True for a <c>bulwark run</c> bank (every cell in its one process), false for a cluster (a process per cell).</summary>
     public bool IsOneProcessBank => _runBank is not null;
 
+    /// <summary>The state directory of a local cluster reached by <c>--state</c> (its processes can be started); null otherwise.</summary>
+    public string? StateDirectory { get; private set; }
+
     private RunBank? _runBank;
 
     private sealed record RunBank(InMemoryServiceRegistry Registry, string Address, HashSet<string> Registered);
@@ -189,7 +192,9 @@ internal sealed class BankConnection : IAsyncDisposable
         {
             throw new OperatorException($"no cluster in {stateDirectory} (start one with: bulwark cluster up --state {stateDirectory}).");
         }
-        return await ConnectToEtcdAsync([.. state.Members.Select(m => new Uri(m.ClientUrl))], state.RegistryAddress, cancellationToken);
+        var connection = await ConnectToEtcdAsync([.. state.Members.Select(m => new Uri(m.ClientUrl))], state.RegistryAddress, cancellationToken);
+        connection.StateDirectory = stateDirectory;
+        return connection;
     }
 
     private static async Task<BankConnection> ConnectToEtcdAsync(IReadOnlyList<Uri> endpoints, string address, CancellationToken cancellationToken)

@@ -263,7 +263,7 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
                     $"The placement map changed under the move: partition {partition} is now at cell {map.CellOf(partition)} epoch {map.EpochOf(partition)}, not {source} at {epoch}. Cell {target} owns it at epoch {epoch + 1}; see docs/runbooks/ledger-cells.md."));
             }
             progress?.Report(new PartitionMoveReport(partition, "flip", source, target, 0));
-            var result = await placement.ReplaceAsync(read, map.WithMove(partition, target), cancellationToken);
+            var result = await PlacementCallAsync(() => placement.ReplaceAsync(read, map.WithMove(partition, target), cancellationToken), "changed", cancellationToken);
             if (result.Succeeded)
             {
                 return;
@@ -311,13 +311,30 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
 
     private async Task<PlacementRead> ReadMapAsync(CancellationToken cancellationToken)
     {
-        var read = await placement.ReadAsync(cancellationToken)
+        var read = await PlacementCallAsync(() => placement.ReadAsync(cancellationToken), "read", cancellationToken)
             ?? throw new PartitionMoveException("There is no placement map yet: start the bank (bulwark run) or the cluster (bulwark cluster up) first.");
         if (read.Map is null)
         {
             throw new PartitionMoveException($"The stored placement map cannot be used ({read.Error?.Message}): nothing is moved while it is broken. See docs/runbooks/ledger-cells.md.");
         }
         return read;
+    }
+
+    /// <summary>
+    /// A call to the placement store (etcd in a cluster): one that fails or does not answer in its
+    /// bound stops the move with a line saying so. The move resumes from where it stopped when run
+    /// again (after the release, callers of the old owner are told the new one meanwhile).
+    /// </summary>
+    private static async Task<T> PlacementCallAsync<T>(Func<Task<T>> call, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception error) when (error is not PartitionMoveException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new PartitionMoveException($"The placement map could not be {what} ({error.Message}). The move stopped where it was and resumes when run again.", error);
+        }
     }
 
     private async Task<T> CallAsync<T>(string cell, Func<LedgerCellAdmin.LedgerCellAdminClient, Metadata, DateTime, AsyncUnaryCall<T>> call, CancellationToken cancellationToken)
