@@ -3,12 +3,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Xunit.Abstractions;
 using Bulwark.Cli.Operator;
+using Bulwark.Lab.Cluster;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Cells;
-using Bulwark.Lab.Cluster;
 using Bulwark.Platform.Placement;
+using Xunit.Abstractions;
 using static Bulwark.Cli.Tests.BulwarkProcess;
 
 namespace Bulwark.Cli.Tests;
