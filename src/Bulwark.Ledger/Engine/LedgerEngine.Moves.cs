@@ -66,7 +66,21 @@ public sealed partial class LedgerEngine
         {
             throw new LedgerMoveRefusedException($"cell {_options.CellName} does not own partition {partition}: export it from its owner.");
         }
-        return _store.ExportPartitionAsync(partition, afterSequence, limit == 0 ? LedgerLimits.MoveRowsPerChunk : limit, refreshHolds, refreshOwedLegs, cancellationToken);
+        return ExportCheckedAsync(partition, afterSequence, limit == 0 ? LedgerLimits.MoveRowsPerChunk : limit, refreshHolds, refreshOwedLegs, cancellationToken);
+    }
+
+    private async Task<PartitionRowSet> ExportCheckedAsync(int partition, long afterSequence, int limit,
+        IReadOnlyCollection<UInt128> refreshHolds, IReadOnlyCollection<UInt128> refreshOwedLegs, CancellationToken cancellationToken)
+    {
+        // A copy's first chunk: a partition holding a transfer written as one row with another
+        // partition (before cells) cannot move whole: the row's other side, its balance, would stay
+        // behind, and neither cell would sum to zero.
+        if (afterSequence == 0 && await _store.FindRowAcrossPartitionsAsync(partition, cancellationToken) is { } across)
+        {
+            throw new LedgerMoveRefusedException(
+                $"partition {partition} holds transfer {across:x32}, written before cells as one row with an account of another partition: a partition moves whole, so it cannot move until such rows are split into legs (not built yet; see docs/internals/cells.md, 'Data from before cells').");
+        }
+        return await _store.ExportPartitionAsync(partition, afterSequence, limit, refreshHolds, refreshOwedLegs, cancellationToken);
     }
 
     public Task<PartitionImportRecord> ImportPartitionAsync(int partition, string sourceCell, long sourceEpoch, PartitionRowSet rows, long expectedWatermark,

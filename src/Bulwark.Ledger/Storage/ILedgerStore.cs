@@ -101,6 +101,13 @@ public interface ILedgerStore : IDisposable
     /// <summary>The ids of the holds this store holds pending in <paramref name="partition"/> and of its open owed legs: what a copy asks its source to refresh.</summary>
     Task<(IReadOnlyList<UInt128> PendingHolds, IReadOnlyList<UInt128> OpenOwedLegs)> GetOpenIdsAsync(int partition, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The id of a WHOLE transfer row between an account of <paramref name="partition"/> and an
+    /// account of another partition (a ledger from before cells wrote a transfer between partitions
+    /// as one row), or null when there is none: such a partition cannot move whole.
+    /// </summary>
+    Task<UInt128?> FindRowAcrossPartitionsAsync(int partition, CancellationToken cancellationToken);
+
 
     Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken);
 

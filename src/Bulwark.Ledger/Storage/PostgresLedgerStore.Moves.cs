@@ -278,6 +278,22 @@ public sealed partial class PostgresLedgerStore
         return (holds, owed);
     }
 
+    public async Task<UInt128?> FindRowAcrossPartitionsAsync(int partition, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // Through the partition's accounts, each side by its index; leg 0 is WHOLE.
+        await using var command = new NpgsqlCommand(
+            "(SELECT t.id FROM ledger.accounts a JOIN ledger.transfers t ON t.debit_account_id = a.id JOIN ledger.accounts o ON o.id = t.credit_account_id WHERE a.partition = $1 AND t.leg = 0 AND o.partition <> $1 LIMIT 1) " +
+            "UNION ALL (SELECT t.id FROM ledger.accounts a JOIN ledger.transfers t ON t.credit_account_id = a.id JOIN ledger.accounts o ON o.id = t.debit_account_id WHERE a.partition = $1 AND t.leg = 0 AND o.partition <> $1 LIMIT 1) LIMIT 1",
+            connection)
+        {
+            Parameters = { new NpgsqlParameter<int> { TypedValue = partition } },
+        };
+        var id = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return id is Guid guid ? FromGuid(guid) : null;
+    }
+
     /// <summary>
     /// The transfer rows of partition <c>$1</c> (<paramref name="columns"/>), found through its
     /// accounts: as debit account the WHOLE, DEBIT and RETURN rows, as credit account the CREDIT

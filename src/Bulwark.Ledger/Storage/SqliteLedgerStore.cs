@@ -456,6 +456,19 @@ public sealed class SqliteLedgerStore : ILedgerStore
             return ((IReadOnlyList<UInt128>)holds, (IReadOnlyList<UInt128>)owed);
         }));
 
+    public Task<UInt128?> FindRowAcrossPartitionsAsync(int partition, CancellationToken cancellationToken) =>
+        Task.FromResult(Read(reader =>
+        {
+            using var command = reader.Connection.CreateCommand();
+            command.Parameters.AddWithValue("$p", partition);
+            // Through the partition's accounts, each side by its index; leg 0 is WHOLE.
+            command.CommandText =
+                "SELECT t.id FROM accounts a JOIN transfers t ON t.debit_account_id = a.id JOIN accounts o ON o.id = t.credit_account_id WHERE a.partition = $p AND t.leg = 0 AND o.partition <> $p " +
+                "UNION ALL SELECT t.id FROM accounts a JOIN transfers t ON t.credit_account_id = a.id JOIN accounts o ON o.id = t.debit_account_id WHERE a.partition = $p AND t.leg = 0 AND o.partition <> $p LIMIT 1";
+            using var rows = command.ExecuteReader();
+            return rows.Read() ? SqliteRows.ReadId(rows, 0) : (UInt128?)null;
+        }));
+
     public void InitialiseCell(string cell, string clusterId, IReadOnlyList<int> owned)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(cell);

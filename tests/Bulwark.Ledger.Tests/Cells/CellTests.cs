@@ -211,6 +211,50 @@ public sealed class CellTests
     }
 
     [Fact]
+    public async Task Start_OnAStoreOfAnotherBank_RefusedNamingBoth()
+    {
+        using var directory = new TempDirectory(inMemory: false);
+        await (await TestLedger.StartAsync(directory: directory, partitions: Partitions, options: new LedgerOptions { CellName = "a", ClusterId = "bank-1" })).DisposeAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            TestLedger.StartAsync(directory: directory, partitions: Partitions, options: new LedgerOptions { CellName = "a", ClusterId = "bank-2" }));
+
+        Assert.Contains("belongs to cluster bank-1, but the placement map is cluster bank-2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Export_APartitionWithATransferFromBeforeCellsToAnotherPartition_RefusedNamingIt_OtherPartitionsExport()
+    {
+        using var directory = new TempDirectory(inMemory: false);
+        var debitId = IdWhere(1, _ => true);
+        var debit = (UInt128)debitId;
+        var credit = (UInt128)IdWhere(debitId + 1, partition => partition != PartitionOf(debit));
+        var elsewhere = Enumerable.Range(0, Partitions).First(partition => partition != PartitionOf(debit) && partition != PartitionOf(credit));
+        using (var store = new SqliteLedgerStore(directory.File("ledger.db")))
+        {
+            // A ledger from before cells: a transfer between two partitions written as one WHOLE row.
+            store.Open(Partitions);
+            var commit = new LedgerCommit();
+            commit.NewAccounts.Add(new(PartitionOf(debit), new LedgerAccount { Id = debit, Currency = TestLedger.Currency, Code = 1, DebitsPosted = 70 }));
+            commit.NewAccounts.Add(new(PartitionOf(credit), new LedgerAccount { Id = credit, Currency = TestLedger.Currency, Code = 1, CreditsPosted = 70 }));
+            commit.NewTransfers.Add(new(PartitionOf(debit), new LedgerTransfer
+            {
+                Id = 0xabc, Sequence = 1, DebitAccountId = debit, CreditAccountId = credit, Amount = 70, Currency = TestLedger.Currency, Code = 1,
+                TimestampUnixMs = 1_000, State = TransferState.Posted,
+            }));
+            store.Commit(commit);
+        }
+        await using var ledger = await TestLedger.StartAsync(directory: directory, partitions: Partitions, options: new LedgerOptions { CellName = "a" });
+
+        foreach (var side in new[] { PartitionOf(debit), PartitionOf(credit) })
+        {
+            var error = await Assert.ThrowsAsync<LedgerMoveRefusedException>(() => ledger.Engine.ExportPartitionAsync(side, 0, 0, [], []));
+            Assert.Contains($"partition {side} holds transfer {(UInt128)0xabc:x32}, written before cells as one row with an account of another partition", error.Message, StringComparison.Ordinal);
+        }
+        Assert.False((await ledger.Engine.ExportPartitionAsync(elsewhere, 0, 0, [], [])).More);
+    }
+
+    [Fact]
     public async Task Start_OnAStoreWithAccountsOfPartitionsItWouldNotOwn_RefusedRatherThanHidingThem()
     {
         using var directory = new TempDirectory(inMemory: false);

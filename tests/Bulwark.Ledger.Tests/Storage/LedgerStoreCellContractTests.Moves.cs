@@ -214,6 +214,32 @@ public abstract partial class LedgerStoreCellContractTests
     }
 
     [Fact]
+    public async Task FindRowAcrossPartitions_ARowFromBeforeCellsIsFoundFromBothItsPartitions_LegsAndOtherPartitionsAreNot()
+    {
+        var location = NewLocation();
+        CreatePreCellsStore(location);
+        using (var upgraded = OpenStore(location))
+        {
+            upgraded.Open(Partitions);
+            // The WHOLE rows D to C of a store from before cells: D's partition holds them, C's account is credited by them.
+            Assert.Contains(await upgraded.FindRowAcrossPartitionsAsync(PartitionD, CancellationToken.None), new UInt128?[] { 10, 11 });
+            Assert.Contains(await upgraded.FindRowAcrossPartitionsAsync(PartitionC, CancellationToken.None), new UInt128?[] { 10, 11 });
+            Assert.Null(await upgraded.FindRowAcrossPartitionsAsync(PartitionOther, CancellationToken.None));
+        }
+
+        using var store = OpenStore(NewLocation());
+        store.Open(Partitions);
+        store.Commit(Accounts());
+        var (debitLeg, creditLeg) = Legs(90, sequence: 1, amount: 10);
+        var commit = new LedgerCommit();
+        commit.NewTransfers.Add(new(PartitionD, debitLeg));
+        commit.NewTransfers.Add(new(PartitionC, creditLeg));
+        store.Commit(commit);
+        Assert.Null(await store.FindRowAcrossPartitionsAsync(PartitionD, CancellationToken.None));
+        Assert.Null(await store.FindRowAcrossPartitionsAsync(PartitionC, CancellationToken.None));
+    }
+
+    [Fact]
     public void FindExpiredHolds_LeavesOutThePartitionsNotServed()
     {
         using var store = OpenStore(NewLocation());

@@ -56,6 +56,9 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
     public Task<(IReadOnlyList<UInt128> PendingHolds, IReadOnlyList<UInt128> OpenOwedLegs)> GetOpenIdsAsync(int partition, CancellationToken cancellationToken) =>
         inner.GetOpenIdsAsync(partition, cancellationToken);
 
+    public Task<UInt128?> FindRowAcrossPartitionsAsync(int partition, CancellationToken cancellationToken) =>
+        inner.FindRowAcrossPartitionsAsync(partition, cancellationToken);
+
     public void Commit(LedgerCommit commit)
     {
         if (commit.IsEmpty)
