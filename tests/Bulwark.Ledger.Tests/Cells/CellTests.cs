@@ -239,8 +239,15 @@ public sealed class CellTests
             commit.NewAccounts.Add(new(PartitionOf(credit), new LedgerAccount { Id = credit, Currency = TestLedger.Currency, Code = 1, CreditsPosted = 70 }));
             commit.NewTransfers.Add(new(PartitionOf(debit), new LedgerTransfer
             {
-                Id = 0xabc, Sequence = 1, DebitAccountId = debit, CreditAccountId = credit, Amount = 70, Currency = TestLedger.Currency, Code = 1,
-                TimestampUnixMs = 1_000, State = TransferState.Posted,
+                Id = 0xabc,
+                Sequence = 1,
+                DebitAccountId = debit,
+                CreditAccountId = credit,
+                Amount = 70,
+                Currency = TestLedger.Currency,
+                Code = 1,
+                TimestampUnixMs = 1_000,
+                State = TransferState.Posted,
             }));
             store.Commit(commit);
         }
