@@ -128,6 +128,12 @@ public sealed partial class ClusterCellMoveTests(ITestOutputHelper output) : IDi
         var check = await RunAsync("ledger", "check", "--state", _state);
         Assert.True(check.ExitCode == 0, check.Output + check.Error);
         Assert.Contains("sum 0; 3 cells", check.Output, StringComparison.Ordinal);
+
+        // A second process for a cell that runs (an operator's mistake) is refused: one writer per store.
+        var second = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "" }, "serve", "--service", "ledger", "--cell", "a",
+            "--registry", customers.Registry(), "--data", Path.Combine(_state, "data", "ledger"), "--port", "0");
+        Assert.NotEqual(0, second.ExitCode);
+        Assert.True(second.Error.Contains("Another process is writing the ledger store", StringComparison.Ordinal), second.Error);
     }
 
     /// <summary>Moves <paramref name="partition"/> with the mover in this process and <paramref name="kill"/>s at <paramref name="step"/>; the move must stop there with a line saying why.</summary>

@@ -616,8 +616,9 @@ internal static class BackupCommand
 
     /// <summary>
     /// Small state files: everything but the databases and their WAL and shared-memory files, the
-    /// keys (<see cref="IsKey"/>: backed up apart by <c>bulwark backup keys</c>), and lock files (<see cref="BankLock.FileName"/>): a running bank holds its lock exclusively, so
-    /// it cannot be read, and a restored bank takes a fresh one.
+    /// keys (<see cref="IsKey"/>: backed up apart by <c>bulwark backup keys</c>), and lock files (<see cref="BankLock.FileName"/>, a ledger store's
+    /// <c>ledger.db.lock</c> and the <c>ledger.db.pid</c> of its writer): a running bank holds its locks exclusively, so
+    /// they cannot be read, and a restored bank takes fresh ones.
     /// </summary>
     private static IEnumerable<string> PlainFiles(string directory) =>
         Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
@@ -627,6 +628,7 @@ internal static class BackupCommand
                 && !relative.EndsWith(".db-shm", StringComparison.Ordinal)
                 && !relative.EndsWith(".tmp", StringComparison.Ordinal)
                 && !relative.EndsWith(".lock", StringComparison.Ordinal)
+                && !relative.EndsWith(".db.pid", StringComparison.Ordinal)
                 && relative != ManifestName
                 && !IsKey(relative)
                 && !relative.StartsWith("logs", StringComparison.Ordinal))

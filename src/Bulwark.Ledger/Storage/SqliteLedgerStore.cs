@@ -18,6 +18,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     private readonly SqliteDatabase _database;
     private readonly ConcurrentBag<ReaderConnection> _readers = [];
     private WriterConnection? _writer;
+    private FileStream? _writerLock;
     private bool _disposed;
 
     public SqliteLedgerStore(SqliteDatabase database)
@@ -40,8 +41,18 @@ public sealed class SqliteLedgerStore : ILedgerStore
         {
             throw new InvalidOperationException("The ledger store is already open.");
         }
+        _writerLock = TakeWriterLock(_database.Path);
         CreateWithLargePages(_database.Path);
-        var connection = _database.Open();
+        SqliteConnection connection;
+        try
+        {
+            connection = _database.Open();
+        }
+        catch
+        {
+            ReleaseWriterLock();
+            throw;
+        }
         try
         {
             SqliteMigrator.Apply(connection, SqliteLedgerSchema.StoreName, SqliteLedgerSchema.Migrations);
@@ -52,8 +63,55 @@ public sealed class SqliteLedgerStore : ILedgerStore
         catch
         {
             connection.Dispose();
+            ReleaseWriterLock();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The one-writer rule across processes: a store's writer keeps its balances in memory, so a
+    /// second process writing the same file (a second <c>serve --cell a</c> on the same data, a
+    /// restarted instance while the old one still runs) would write over the first one's balances
+    /// and lose or create money. The writer holds an exclusive lock on <c>PATH.lock</c> (an OS file
+    /// lock: the kernel drops it when the process dies, however it dies) and writes its PID in
+    /// <c>PATH.pid</c> for the message the next one gets. Readers (checks, backups) do not take it.
+    /// </summary>
+    private static FileStream TakeWriterLock(string databasePath)
+    {
+        var lockPath = databasePath + ".lock";
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(lockPath, options);
+        }
+        catch (IOException error)
+        {
+            string holder;
+            try
+            {
+                holder = File.ReadAllText(databasePath + ".pid").Trim();
+            }
+            catch (IOException)
+            {
+                holder = "";
+            }
+            throw new InvalidOperationException(
+                $"Another process is writing the ledger store {databasePath}{(holder.Length > 0 ? $" (pid {holder}, per {databasePath}.pid)" : "")}: a store has one writer. Stop that process first, or give this one a store of its own. ({error.Message})");
+        }
+        // The lock's holder says who it is beside it (the locked file itself cannot be read by another process).
+        File.WriteAllText(databasePath + ".pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return stream;
+    }
+
+    private void ReleaseWriterLock()
+    {
+        _writerLock?.Dispose();
+        _writerLock = null;
     }
 
     public IReadOnlyList<LedgerAccount> LoadAccounts()
@@ -693,6 +751,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
         _disposed = true;
         _writer?.Dispose();
         _writer = null;
+        ReleaseWriterLock();
         while (_readers.TryTake(out var reader))
         {
             reader.Dispose();

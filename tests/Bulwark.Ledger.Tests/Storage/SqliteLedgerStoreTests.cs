@@ -95,6 +95,25 @@ public sealed class SqliteLedgerStoreTests : IDisposable
         Assert.True(LedgerChecker.Check(path).Ok);
     }
 
+    [Fact]
+    public void SecondWriter_OnTheSameFile_RefusedNamingTheFirst_UntilTheFirstCloses()
+    {
+        var path = _directory.File("ledger.db");
+        var first = new SqliteLedgerStore(path);
+        first.Open(16);
+
+        using (var second = new SqliteLedgerStore(path))
+        {
+            var error = Assert.Throws<InvalidOperationException>(() => second.Open(16));
+            Assert.True(error.Message.Contains($"Another process is writing the ledger store {path} (pid {Environment.ProcessId}", StringComparison.Ordinal), error.Message);
+        }
+
+        first.Dispose();
+        using var third = new SqliteLedgerStore(path);
+        third.Open(16);
+        Assert.Empty(third.LoadAccounts());
+    }
+
     public void Dispose() => _directory.Dispose();
 
     /// <summary>Accounts 1 and 2 and three posted transfers between them (sequences 1 to 3).</summary>
