@@ -12,6 +12,8 @@ using Bulwark.EventLog.Files;
 //   Bulwark.EventLog.CrashHost bench <directory> <records> <batch> <writers>
 //     Appends that many records of 200 bytes, then reopens the log; prints throughput, fsyncs and
 //     the open time.
+//   Bulwark.EventLog.CrashHost bench-nats <nats url> <records> <batch> <writers>
+//     The same load on a JetStream stream (bank "bench"); prints throughput.
 
 if (args.Length < 2)
 {
@@ -95,6 +97,43 @@ if (args[0] == "bench")
     var openTime = Stopwatch.GetElapsedTime(opened);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"records={records} batch={batch} writers={writers} seconds={elapsed.TotalSeconds:F2} records_per_s={records / elapsed.TotalSeconds:F0} appends={appends} fsyncs={syncs} appends_per_fsync={(double)appends / Math.Max(1, syncs):F1} open_ms={openTime.TotalMilliseconds:F0} records_at_open={found}"));
+    return 0;
+}
+
+if (args[0] == "bench-nats")
+{
+    var records = long.Parse(args[2], CultureInfo.InvariantCulture);
+    var batch = int.Parse(args[3], CultureInfo.InvariantCulture);
+    var writers = int.Parse(args[4], CultureInfo.InvariantCulture);
+    var separate = args.Length > 5 && args[5] == "separate";
+    var logs = new List<IEventLog>();
+    for (var i = 0; i < (separate ? writers : 1); i++)
+    {
+        logs.Add(await Bulwark.EventLog.JetStream.JetStreamEventLog.OpenAsync(new Bulwark.EventLog.JetStream.JetStreamEventLogOptions { Url = directory, Bank = "bench" }));
+    }
+    var started = Stopwatch.GetTimestamp();
+    var perWriter = records / writers;
+    await Task.WhenAll(Enumerable.Range(0, writers).Select(writer => Task.Run(async () =>
+    {
+        var next = new long[PartitionsPerWriter];
+        for (long done = 0, i = 0; done < perWriter; i++)
+        {
+            var slot = (int)(i % PartitionsPerWriter);
+            var partition = (writer * PartitionsPerWriter) + slot;
+            var count = (int)Math.Min(batch, perWriter - done);
+            var items = Enumerable.Range(1, count).Select(k => Record(partition, next[slot] + k)).ToArray();
+            await logs[separate ? writer : 0].AppendAsync(items);
+            next[slot] += count;
+            done += count;
+        }
+    })));
+    var elapsed = Stopwatch.GetElapsedTime(started);
+    foreach (var log in logs)
+    {
+        await log.DisposeAsync();
+    }
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"jetstream separate={separate} records={perWriter * writers} batch={batch} writers={writers} seconds={elapsed.TotalSeconds:F2} records_per_s={perWriter * writers / elapsed.TotalSeconds:F0}"));
     return 0;
 }
 

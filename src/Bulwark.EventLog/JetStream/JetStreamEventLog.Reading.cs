@@ -156,8 +156,7 @@ public sealed partial class JetStreamEventLog
         StreamMsgGetResponse response;
         try
         {
-            var stream = await _js.GetStreamAsync(_options.Stream, cancellationToken: cancellationToken).ConfigureAwait(false);
-            response = await stream.GetAsync(request, cancellationToken).ConfigureAwait(false);
+            response = await _stream!.GetAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (NatsJSApiException error) when (error.Error.ErrCode == NoMessageFound)
         {

@@ -36,6 +36,7 @@ public sealed partial class JetStreamEventLog : IEventLog
     private readonly EventLogMetrics? _metrics;
     private readonly ConcurrentDictionary<int, Tail> _tails = new();
     private readonly SemaphoreSlim _appendGate = new(1, 1);
+    private INatsJSStream? _stream;
     private int _disposed;
 
     /// <summary>A partition's last record as this client last saw it: its sequence and its stream sequence.</summary>
@@ -73,7 +74,7 @@ public sealed partial class JetStreamEventLog : IEventLog
             await log.Bounded(async token =>
             {
                 await connection.ConnectAsync().ConfigureAwait(false);
-                await log._js.CreateOrUpdateStreamAsync(new StreamConfig(options.Stream, [options.SubjectWildcard])
+                log._stream = await log._js.CreateOrUpdateStreamAsync(new StreamConfig(options.Stream, [options.SubjectWildcard])
                 {
                     Storage = StreamConfigStorage.File,
                     NumReplicas = options.Replicas,
