@@ -11,6 +11,7 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks. Results print as a table; --out DIR also writes NAME.json and NAME.md there (e.g. bench/results).");
         bench.Subcommands.Add(Ledger());
+        bench.Subcommands.Add(BenchMoveCommand.Create());
         bench.Subcommands.Add(BenchDiscoveryCommand.Create());
         bench.Subcommands.Add(BenchAuthCommand.Create());
         return bench;
