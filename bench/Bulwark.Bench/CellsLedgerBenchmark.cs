@@ -34,7 +34,8 @@ public static class CellsLedgerBenchmark
         options.Validate();
         var cells = options.Cells ?? throw new ArgumentException("Cells must be set.", nameof(options));
         var ownDirectory = options.DataDirectory is null;
-        var directory = options.DataDirectory ?? Path.Combine(Path.GetTempPath(), "bulwark-bench-" + Guid.NewGuid().ToString("n"));
+        // A directory of its own per run: a map and cell stores left by an earlier run in --data would be taken up again.
+        var directory = Path.Combine(options.DataDirectory ?? Path.GetTempPath(), "bulwark-bench-cells-" + Guid.NewGuid().ToString("n"));
         Directory.CreateDirectory(directory);
         using var server = options.Store == "postgres" && options.PostgresConnectionString is null
             ? TemporaryPostgresServer.Start(durable: true, maxConnections: Math.Max(100, (options.Clients * cells) + (40 * cells)))

@@ -3,7 +3,7 @@ namespace Bulwark.Bench;
 /// <summary>What one ledger benchmark run does. Defaults: 10,000 accounts, 8 clients, 1,000 transfers per call, 10 s.</summary>
 public sealed record LedgerBenchmarkOptions
 {
-    /// <summary>Where the fresh database goes; a new temporary directory (deleted afterwards) when null.</summary>
+    /// <summary>Where the fresh database goes (with <see cref="Cells"/>: a new directory per run inside it); a new temporary directory (deleted afterwards) when null.</summary>
     public string? DataDirectory { get; init; }
 
     public int Accounts { get; init; } = 10_000;
