@@ -34,7 +34,7 @@ public static class MoveBenchmarkReport
         Row(text, "retriable answers reaching the clients", $"{r.RetriableRefusals:N0}");
         Row(text, "refusals the router absorbed (sent again itself)", r.RouterRefusals.Count == 0 ? "0" : string.Join(", ", r.RouterRefusals.Select(pair => $"{pair.Key} {pair.Value:N0}")));
         Row(text, "background call p50 / p99 / max", $"{r.BackgroundP50Milliseconds:N2} / {r.BackgroundP99Milliseconds:N2} / {r.BackgroundMaxMilliseconds:N2} ms");
-        Row(text, "longest call on the partition during the move", $"{r.PartitionMaxMillisecondsDuringMove:N0} ms");
+        Row(text, "longest call during the move: on the partition / only elsewhere", $"{r.PartitionMaxMillisecondsDuringMove:N0} / {r.ElsewhereMaxMillisecondsDuringMove:N0} ms");
         Row(text, "process CPU (load and move)", $"{r.ProcessCpuSeconds:N1} s");
         Row(text, "money (transit net, checker)", $"{(r.MoneyConserved ? "conserved" : "NOT CONSERVED")} ({r.TransitNet}, {(r.CheckerOk ? "ok" : "problems")})");
         Row(text, "goal met (pause < 200 ms, no failed call)", r.GoalMet ? "yes" : "no");

@@ -46,7 +46,7 @@ public sealed class BenchMoveCommandTests : IDisposable
         var owned = run.GetProperty("pause_to_owned_milliseconds").GetDouble();
         var total = run.GetProperty("move_total_milliseconds").GetDouble();
         Assert.True(copy > 0 && owned > 0 && copy + owned <= total, $"copy {copy}, pause to owned {owned}, total {total}");
-        foreach (var figure in new[] { "pause_to_released_milliseconds", "pause_to_map_milliseconds", "retriable_refusals", "router_refusals", "partition_max_milliseconds_during_move", "load_average_before" })
+        foreach (var figure in new[] { "pause_to_released_milliseconds", "pause_to_map_milliseconds", "retriable_refusals", "router_refusals", "partition_max_milliseconds_during_move", "elsewhere_max_milliseconds_during_move", "load_average_before" })
         {
             Assert.True(run.TryGetProperty(figure, out _), $"no {figure} in the JSON");
         }

@@ -20,7 +20,7 @@ internal static class BenchMoveCommand
         var workers = CommonOptions.PositiveInt("--workers", "Background workers, each one call at a time.", defaults.Workers, 256);
         var settle = CommonOptions.Duration("--settle", "Background load before the move starts and after it ends, e.g. 2s.");
         var seed = new Option<int>("--seed") { Description = "Seed for ids, accounts and amounts.", DefaultValueFactory = _ => defaults.Seed };
-        var data = new Option<DirectoryInfo?>("--data") { Description = "Directory for the cells' files (default: a temporary directory, deleted afterwards)." };
+        var data = new Option<DirectoryInfo?>("--data") { Description = "Directory in which the run makes its own directory for the map and the cells' files, kept afterwards (default: a temporary one, deleted)." };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Write the results as JSON and markdown into this directory." };
         var name = new Option<string?>("--name") { Description = "File name (without extension) for --out. Default: move-sqlite-YYYY-MM-DD." };
         var command = new Command("move", "Moves a partition of --transfers transfers from one cell to another with the real mover while background payments run; reports move, copy and pause times, failed calls and refusals, and checks the money.")
