@@ -53,7 +53,7 @@ public static class CellsLedgerBenchmark
             };
             await using var bank = await BenchCellBank.StartAsync(directory, cells, postgresFor, cancellationToken);
             // After the start: SQLite's library is loaded by the first store opened.
-            var storeVersion = admin is null ? "SQLite " + SQLitePCL.raw.sqlite3_libversion().utf8_to_string() : PostgresVersion(admin);
+            var storeVersion = admin is null ? "SQLite " + SQLitePCL.raw.sqlite3_libversion().utf8_to_string() : LedgerBenchmark.ServerVersion(admin);
             var accounts = Enumerable.Range(1, options.Accounts).Select(i => (UInt128)i).ToArray();
             await bank.CreateAccountsAsync(accounts, cancellationToken);
             output.WriteLine(Invariant($"ledger bench: {cells} cells on {(admin is null ? "SQLite in " + directory : "PostgreSQL " + PostgresConnections.Describe(admin))}, {options.Accounts:N0} accounts, {options.CrossCellPercent}% cross-cell, {options.Clients} clients x {options.BatchSize:N0} transfers per call through the router, {options.Duration.TotalSeconds:N0} s (+{options.Warmup.TotalSeconds:N0} s warm-up)"));
@@ -277,16 +277,6 @@ public static class CellsLedgerBenchmark
                 return (ok, declined + request.Transfers.Count, retriable, true);
             }
         }
-    }
-
-    private static string PostgresVersion(string connectionString)
-    {
-        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        connection.Open();
-        using var command = new NpgsqlCommand("SELECT version()", connection);
-        var text = (string)command.ExecuteScalar()!;
-        var comma = text.IndexOf(',', StringComparison.Ordinal);
-        return comma > 0 ? text[..comma] : text;
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

@@ -122,7 +122,7 @@ public static class LedgerBenchmark
         }
     }
 
-    private static string ServerVersion(string connectionString)
+    internal static string ServerVersion(string connectionString)
     {
         using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
         connection.Open();
