@@ -23,6 +23,10 @@ public static class LedgerBenchmark
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(output);
         options.Validate();
+        if (options.Cells is not null)
+        {
+            return await CellsLedgerBenchmark.RunAsync(options, output, cancellationToken);
+        }
         if (options.Store == "postgres")
         {
             return await RunPostgresAsync(options, output, cancellationToken);
@@ -118,7 +122,7 @@ public static class LedgerBenchmark
         }
     }
 
-    private static string ServerVersion(string connectionString)
+    internal static string ServerVersion(string connectionString)
     {
         using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
         connection.Open();
@@ -243,14 +247,14 @@ public static class LedgerBenchmark
         return new ClientOutcome(committed, declined, latency);
     }
 
-    private static TimeSpan ProcessCpu()
+    internal static TimeSpan ProcessCpu()
     {
         using var process = Process.GetCurrentProcess();
         return process.TotalProcessorTime;
     }
 
     /// <summary>The machine's 1/5/15-minute load averages (Linux), so that a run on a busy machine says so; null elsewhere.</summary>
-    private static string? LoadAverage()
+    public static string? LoadAverage()
     {
         try
         {
@@ -267,7 +271,7 @@ public static class LedgerBenchmark
         }
     }
 
-    private static double Milliseconds(long microseconds) => Math.Round(microseconds / 1000.0, 3);
+    internal static double Milliseconds(long microseconds) => Math.Round(microseconds / 1000.0, 3);
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 

@@ -3,7 +3,7 @@ namespace Bulwark.Bench;
 /// <summary>What one ledger benchmark run does. Defaults: 10,000 accounts, 8 clients, 1,000 transfers per call, 10 s.</summary>
 public sealed record LedgerBenchmarkOptions
 {
-    /// <summary>Where the fresh database goes; a new temporary directory (deleted afterwards) when null.</summary>
+    /// <summary>Where the fresh database goes (with <see cref="Cells"/>: a new directory per run inside it); a new temporary directory (deleted afterwards) when null.</summary>
     public string? DataDirectory { get; init; }
 
     public int Accounts { get; init; } = 10_000;
@@ -44,6 +44,19 @@ public sealed record LedgerBenchmarkOptions
     /// <summary>Seeds the random ids, accounts and amounts, so runs are comparable.</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>
+    /// Null: one ledger engine, called straight (no gRPC). A number: that many real cells (a store
+    /// and writer each), the partitions spread evenly, every call through the placement router and
+    /// gRPC (<see cref="CellsLedgerBenchmark"/>).
+    /// </summary>
+    public int? Cells { get; init; }
+
+    /// <summary>With <see cref="Cells"/>: the share (0 to 100) of transfers whose credit account is in another cell than the debit account.</summary>
+    public int CrossCellPercent { get; init; }
+
+    /// <summary>Most cells a bench runs: each is a writer thread and a store.</summary>
+    public const int CellsMax = 16;
+
     public void Validate()
     {
         if (Store is not ("sqlite" or "postgres"))
@@ -65,6 +78,22 @@ public sealed record LedgerBenchmarkOptions
         if (BatchSize is < 1 or > Ledger.LedgerLimits.SubmitTransfersMax)
         {
             throw new ArgumentException($"BatchSize must be 1 to {Ledger.LedgerLimits.SubmitTransfersMax}.");
+        }
+        if (Cells is < 1 or > CellsMax)
+        {
+            throw new ArgumentException($"Cells must be 1 to {CellsMax}.");
+        }
+        if (CrossCellPercent is < 0 or > 100)
+        {
+            throw new ArgumentException("CrossCellPercent must be 0 to 100.");
+        }
+        if (CrossCellPercent > 0 && Cells is null or 1)
+        {
+            throw new ArgumentException("CrossCellPercent needs at least 2 cells.");
+        }
+        if (Cells is not null && ComparePgbench)
+        {
+            throw new ArgumentException("ComparePgbench runs with one engine only (no Cells).");
         }
         if (Duration <= TimeSpan.Zero || Warmup < TimeSpan.Zero)
         {
@@ -112,6 +141,36 @@ public sealed record LedgerBenchmarkResult(
 
     /// <summary>The machine's load averages (1, 5, 15 minutes) at the end of the run: above the core count, other work competed for the CPU.</summary>
     public string? LoadAverage { get; init; }
+
+    /// <summary>With --cells: how many cells (null: one engine called straight).</summary>
+    public int? Cells { get; init; }
+
+    /// <summary>With --cells: the cross-cell share asked for, in percent.</summary>
+    public int? CrossCellPercent { get; init; }
+
+    /// <summary>With --cells: the share of committed transfers whose accounts were in different cells, in percent.</summary>
+    public double? CrossCellShare { get; init; }
+
+    /// <summary>With --cells: retriable answers (UNAVAILABLE, WRONG_OWNER) the clients saw after the router's own retries, each followed by a resend.</summary>
+    public long? RetriableRefusals { get; init; }
+
+    /// <summary>With --cells: calls that did not end with every transfer answered (goal: 0).</summary>
+    public long? FailedCalls { get; init; }
+
+    /// <summary>With --cells: transit accounts net zero, the bench's accounts net zero, nothing pending, no credit leg still owed, and the checker ok.</summary>
+    public bool? MoneyConserved { get; init; }
+
+    /// <summary>With --cells: the sum of every transit account's balance after the credit legs drained.</summary>
+    public long? TransitNet { get; init; }
+
+    /// <summary>With --cells: credit legs still owed when the drain gave up (0 when it finished).</summary>
+    public int? CreditLegsOwedAfterDrain { get; init; }
+
+    /// <summary>With --cells: how long the owed credit legs took to be delivered after the load stopped.</summary>
+    public double? CreditLegDrainSeconds { get; init; }
+
+    /// <summary>With --cells: the ledger checker's verdict over every cell and the legs between them.</summary>
+    public bool? CheckerOk { get; init; }
 
     /// <summary>With --compare-pgbench: pgbench's figures on the same server in the same run.</summary>
     public PgbenchResult? Pgbench { get; init; }

@@ -16,8 +16,18 @@ public static class LedgerBenchmarkReport
         ArgumentNullException.ThrowIfNull(results);
         var text = new StringBuilder();
         var store = results.Count > 0 && results[0].Store == "postgres" ? "PostgreSQL" : "embedded SQLite";
-        text.AppendLine(CultureInfo.InvariantCulture, $"# Ledger benchmark ({store}, durable)");
+        var cells = results.Count > 0 && results[0].Cells is not null ? ", cells through the router" : "";
+        text.AppendLine(CultureInfo.InvariantCulture, $"# Ledger benchmark ({store}, durable{cells})");
         text.AppendLine();
+        if (results.Count > 0 && results[0].Cells is not null)
+        {
+            AppendCells(text, results);
+            if (!string.IsNullOrWhiteSpace(notes))
+            {
+                text.AppendLine().AppendLine(notes.Trim());
+            }
+            return text.ToString();
+        }
         if (results.Count > 0)
         {
             var first = results[0];
@@ -50,6 +60,21 @@ public static class LedgerBenchmarkReport
             text.AppendLine().AppendLine(notes.Trim());
         }
         return text.ToString();
+    }
+
+    /// <summary>The table of runs on cells: throughput, latency and CPU beside the cross-cell share achieved and the money check.</summary>
+    private static void AppendCells(StringBuilder text, IReadOnlyList<LedgerBenchmarkResult> results)
+    {
+        var first = results[0];
+        text.AppendLine(CultureInfo.InvariantCulture, $"Run {first.StartedAt:yyyy-MM-dd HH:mm} UTC on {first.ProcessorCount} cores, {first.Runtime}; {first.StoreVersion ?? first.Store}; {first.Accounts:N0} accounts; {first.Clients} clients x {first.BatchSize:N0} transfers per call; every call through the placement router and gRPC to real cells (a store and writer each); a transfer counts once its call returned (durable). Money: after each run the owed credit legs are drained, then the transit accounts and the bench's accounts must each net to zero and the ledger checker must pass over every cell.");
+        text.AppendLine();
+        text.AppendLine("| cells | cross-cell asked | cross-cell achieved | seconds | durable transfers/s | call p50 ms | call p99 ms | call max ms | process CPU µs per transfer | writer batches | avg writer batch | retriable | failed calls | legs drained in s | transit net | money | load average |");
+        text.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
+        foreach (var r in results)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.Cells} | {r.CrossCellPercent}% | {r.CrossCellShare:N1}% | {r.DurationSeconds:N1} | {r.TransfersPerSecond:N0} | {r.LatencyP50Milliseconds:N2} | {r.LatencyP99Milliseconds:N2} | {r.LatencyMaxMilliseconds:N2} | {r.CpuMicrosecondsPerTransfer?.ToString("N1", CultureInfo.InvariantCulture) ?? "-"} | {r.WriterBatches:N0} | {r.AverageWriterBatchSize:N1} | {r.RetriableRefusals:N0} | {r.FailedCalls:N0} | {r.CreditLegDrainSeconds:N2} | {r.TransitNet} | {(r.MoneyConserved == true ? "conserved" : "NOT CONSERVED")} | {r.LoadAverage ?? "-"} |");
+        }
     }
 
     /// <summary>Writes <c>NAME.json</c> and <c>NAME.md</c> into <paramref name="directory"/>; returns both paths.</summary>

@@ -429,17 +429,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
                     accounts.Add(SqliteRows.ReadAccount(rows));
                 }
             }
-            command.Parameters.AddWithValue("$after", afterSequence);
-            command.Parameters.AddWithValue("$limit", limit + 1);
-            command.CommandText = $"SELECT * FROM ({PartitionTransfers(" AND sequence > $after")}) ORDER BY sequence LIMIT $limit";
-            var transfers = new List<LedgerTransfer>();
-            using (var rows = command.ExecuteReader())
-            {
-                while (rows.Read())
-                {
-                    transfers.Add(SqliteRows.ReadTransfer(rows));
-                }
-            }
+            var transfers = NextTransfers(reader.Connection, transaction, partition, accounts, afterSequence, limit + 1);
             var more = transfers.Count > limit;
             if (more)
             {
@@ -484,6 +474,140 @@ public sealed class SqliteLedgerStore : ILedgerStore
             var watermark = transfers.Count > 0 ? transfers[^1].Sequence : afterSequence;
             return new PartitionRowSet(accounts, transfers, refreshed, owed.Values.ToArray(), watermark, more);
         }));
+    }
+
+    /// <summary>
+    /// The first <paramref name="count"/> transfer rows of <paramref name="partition"/> above
+    /// <paramref name="afterSequence"/>, in sequence order, found through its accounts, in two
+    /// steps. First the chunk's last sequence: each account has a cursor over the sequences of its
+    /// debit rows (WHOLE, DEBIT, RETURN) — a seek into <c>transfers_debit</c>, whose entries end in
+    /// the rowid (the sequence), so "this account above a sequence, in order" is an index range —
+    /// read a page at a time and merged until <paramref name="count"/>; then the same for its credit
+    /// legs through <c>transfers_credit</c>, but only up to the last of those (an account's credit
+    /// entries are mostly WHOLE rows, found already as another account's debit; an unbounded range
+    /// would skip all of them above the watermark for every chunk). Then the rows up to that
+    /// sequence, in one statement that reads only that window of each account's ranges. A chunk so
+    /// costs a seek per account and about <paramref name="count"/> rows read wherever it is in the
+    /// partition's history; sorting every row above the watermark for every chunk made a first copy
+    /// cost about rows² / chunk reads. No index on transfers by partition is needed, so the writer's
+    /// cost per transfer is unchanged.
+    /// </summary>
+    private static List<LedgerTransfer> NextTransfers(SqliteConnection connection, SqliteTransaction transaction, int partition,
+        IReadOnlyList<LedgerAccount> accounts, long afterSequence, int count)
+    {
+        long upper;
+        using (var debits = AccountRange(connection, transaction, partition, "debit_account_id", "leg <> 2"))
+        using (var credits = AccountRange(connection, transaction, partition, "credit_account_id", "leg = 2"))
+        {
+            var debitSequences = Merge(debits, accounts, afterSequence, long.MaxValue, count);
+            var debitUpper = debitSequences.Count == count ? debitSequences[^1] : long.MaxValue;
+            var creditSequences = Merge(credits, accounts, afterSequence, debitUpper, count);
+            var both = debitSequences.Concat(creditSequences).Order().Take(count).ToList();
+            upper = both.Count == count ? both[^1] : long.MaxValue;
+        }
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT * FROM ({PartitionTransfers(" AND sequence > $after AND sequence <= $upper")}) ORDER BY sequence LIMIT $limit";
+        command.Parameters.AddWithValue("$p", partition);
+        command.Parameters.AddWithValue("$after", afterSequence);
+        command.Parameters.AddWithValue("$upper", upper);
+        command.Parameters.AddWithValue("$limit", count);
+        var transfers = new List<LedgerTransfer>(Math.Min(count, 1_024));
+        using var rows = command.ExecuteReader();
+        while (rows.Read())
+        {
+            transfers.Add(SqliteRows.ReadTransfer(rows));
+        }
+        return transfers;
+    }
+
+    /// <summary>Sequences a cursor of <see cref="Merge"/> reads at least per query.</summary>
+    private const int ExportPageRowsMin = 16;
+
+    /// <summary>The first <paramref name="count"/> sequences in (<paramref name="after"/>, <paramref name="upper"/>] of every account's range of <paramref name="range"/>, merged in order.</summary>
+    private static List<long> Merge(SqliteCommand range, IReadOnlyList<LedgerAccount> accounts, long after, long upper, int count)
+    {
+        // The first pages together are about one chunk; a cursor read to its page's end asks for
+        // twice as many the next time (never more than the chunk still needs), so one busy account
+        // (a transit account) takes few queries.
+        var firstPage = Math.Min(count, Math.Max(ExportPageRowsMin, count / Math.Max(1, accounts.Count)));
+        range.Parameters["$upper"].Value = upper;
+        var heads = new PriorityQueue<AccountCursor, long>();
+        foreach (var account in accounts)
+        {
+            var cursor = new AccountCursor(range, SqliteRows.IdBytes(account.Id), firstPage);
+            if (cursor.Fill(after, count))
+            {
+                heads.Enqueue(cursor, cursor.Head);
+            }
+        }
+        var sequences = new List<long>(Math.Min(count, 1_024));
+        while (sequences.Count < count && heads.TryDequeue(out var cursor, out _))
+        {
+            var sequence = cursor.Take();
+            sequences.Add(sequence);
+            if (cursor.Available || (sequences.Count < count && cursor.Fill(sequence, count - sequences.Count)))
+            {
+                heads.Enqueue(cursor, cursor.Head);
+            }
+        }
+        return sequences;
+    }
+
+    private static SqliteCommand AccountRange(SqliteConnection connection, SqliteTransaction transaction, int partition, string accountColumn, string leg)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT sequence FROM transfers " +
+            $"WHERE {accountColumn} = $account AND sequence > $after AND sequence <= $upper AND partition = $p AND {leg} ORDER BY sequence LIMIT $limit";
+        command.Parameters.AddWithValue("$p", partition);
+        command.Parameters.Add("$account", SqliteType.Blob);
+        command.Parameters.Add("$after", SqliteType.Integer);
+        command.Parameters.Add("$upper", SqliteType.Integer);
+        command.Parameters.Add("$limit", SqliteType.Integer);
+        return command;
+    }
+
+    /// <summary>The sequences of one account's rows of one kind above a sequence, a page at a time, for <see cref="Merge"/>.</summary>
+    private sealed class AccountCursor(SqliteCommand command, byte[] account, int page)
+    {
+        /// <summary>A page never exceeds one export chunk.</summary>
+        private const int PageRowsMax = LedgerLimits.MoveRowsPerChunk;
+
+        private readonly Queue<long> _sequences = new();
+        private int _page = page;
+        private bool _ended;
+
+        public bool Available => _sequences.Count > 0;
+
+        public long Head => _sequences.Peek();
+
+        public long Take() => _sequences.Dequeue();
+
+        /// <summary>Reads the next page above <paramref name="afterSequence"/>, at most <paramref name="needed"/>; false when the account has no more.</summary>
+        public bool Fill(long afterSequence, int needed)
+        {
+            if (_ended)
+            {
+                return false;
+            }
+            var limit = Math.Min(_page, needed);
+            command.Parameters["$account"].Value = account;
+            command.Parameters["$after"].Value = afterSequence;
+            command.Parameters["$limit"].Value = limit;
+            var read = 0;
+            using (var rows = command.ExecuteReader())
+            {
+                while (rows.Read())
+                {
+                    _sequences.Enqueue(rows.GetInt64(0));
+                    read++;
+                }
+            }
+            _ended = read < limit;
+            _page = Math.Min(_page * 2, PageRowsMax);
+            return read > 0;
+        }
     }
 
     public Task<(IReadOnlyList<UInt128> PendingHolds, IReadOnlyList<UInt128> OpenOwedLegs)> GetOpenIdsAsync(int partition, CancellationToken cancellationToken) =>

@@ -54,6 +54,61 @@ public abstract partial class LedgerStoreCellContractTests
         Assert.Equal((0, false, after), (caughtUp.Transfers.Count, caughtUp.More, caughtUp.Watermark));
     }
 
+    /// <summary>
+    /// A partition of many accounts, one far busier than the rest, its rows interleaved with another
+    /// partition's: pages of any size give every row of the partition once, in sequence order, each
+    /// within the limit (the SQLite store merges one index range per account rather than sorting).
+    /// </summary>
+    [Fact]
+    public async Task Export_ManyAccountsOneBusy_PagesOfAnySizeGiveEveryRowOnceInSequenceOrder()
+    {
+        using var store = OpenStore(NewLocation());
+        store.Open(Partitions);
+        var accounts = new List<UInt128> { FirstIdIn(PartitionD, from: 1_000) };
+        while (accounts.Count < 12)
+        {
+            accounts.Add(FirstIdIn(PartitionD, from: accounts[^1] + 1));
+        }
+        var commit = new LedgerCommit();
+        commit.NewAccounts.Add(new(PartitionC, new LedgerAccount { Id = C, Currency = "GBP", Code = 1, CreatedAtUnixMs = 500 }));
+        commit.NewAccounts.AddRange(accounts.Select(id => new Partitioned<LedgerAccount>(PartitionD, new LedgerAccount { Id = id, Currency = "GBP", Code = 1, CreatedAtUnixMs = 500 })));
+        for (var sequence = 1; sequence <= 300; sequence++)
+        {
+            var other = accounts[1 + (sequence % 11)];
+            commit.NewTransfers.Add((sequence % 4) switch
+            {
+                // The busy account pays the others: most of the partition's rows are its.
+                0 or 1 => new(PartitionD, Row(10_000 + (UInt128)sequence, sequence, accounts[0], other, 5, TransferLeg.Whole)),
+                2 => new(PartitionD, Row(10_000 + (UInt128)sequence, sequence, other, C, 3, TransferLeg.Debit)),
+                // A credit leg arriving (found through its credit account) and, elsewhere, a row of partition C.
+                _ => sequence % 8 == 3
+                    ? new(PartitionD, Row(10_000 + (UInt128)sequence, sequence, C, other, 2, TransferLeg.Credit))
+                    : new(PartitionC, Row(10_000 + (UInt128)sequence, sequence, C, other, 2, TransferLeg.Debit)),
+            });
+        }
+        store.Commit(commit);
+        var expected = commit.NewTransfers.Where(row => row.Partition == PartitionD).Select(row => row.Row).ToList();
+
+        foreach (var limit in new[] { 1, 2, 7, 50, 10_000 })
+        {
+            var exported = new List<LedgerTransfer>();
+            long after = 0;
+            for (var round = 0; ; round++)
+            {
+                Assert.InRange(round, 0, expected.Count + 1);
+                var page = await store.ExportPartitionAsync(PartitionD, after, limit, [], [], CancellationToken.None);
+                Assert.InRange(page.Transfers.Count, 0, limit);
+                exported.AddRange(page.Transfers);
+                after = page.Watermark;
+                if (!page.More)
+                {
+                    break;
+                }
+            }
+            Assert.Equal(expected, exported);
+        }
+    }
+
     [Fact]
     public async Task Export_RefreshesTheHoldsAndOwedLegsAskedFor_AsTheyAreNow()
     {
