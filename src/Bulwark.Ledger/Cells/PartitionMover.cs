@@ -349,7 +349,8 @@ public sealed class PartitionMover(IPlacementStore placement, Func<string, Ledge
         {
             throw new PartitionMoveException($"Cell {cell} refused: {error.Status.Detail}", error);
         }
-        catch (RpcException error) when (error.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown)
+        catch (RpcException error) when (error.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown
+            || (error.StatusCode == StatusCode.Cancelled && !cancellationToken.IsCancellationRequested))
         {
             throw new PartitionMoveException($"Cell {cell} did not answer ({error.StatusCode}: {error.Status.Detail}). The move stopped where it was and resumes when run again.", error);
         }

@@ -41,6 +41,7 @@ internal sealed partial class LedgerWriter
         };
         _accounts.Add(account.Id, new AccountState(created, partition));
         _commit.NewAccounts.Add(new Partitioned<LedgerAccount>(partition, created));
+        NoteChanged(partition);
         return new LedgerAccountResult(CreateAccountStatus.Ok, Duplicate: false);
     }
 

@@ -74,6 +74,7 @@ internal sealed partial class LedgerWriter
         transit = new AccountState(created, partition);
         _accounts.Add(id, transit);
         _commit.NewAccounts.Add(new Partitioned<LedgerAccount>(partition, created));
+        NoteChanged(partition);
         return transit;
     }
 
@@ -100,6 +101,7 @@ internal sealed partial class LedgerWriter
         if (localCredit is null)
         {
             _commit.NewOwedLegs.Add(new OwedCreditLeg(debitPartition, leg, OwedLegState.Owed));
+            NoteChanged(debitPartition);
             _metrics.CreditLegOwed();
             return;
         }
@@ -193,6 +195,7 @@ internal sealed partial class LedgerWriter
             _metrics.CreditLegReturned();
         }
         _commit.SettledOwedLegs.Add((owed.Leg.Id, outcome));
+        NoteChanged(owed.Partition);
     }
 
     private LedgerTransfer? FindCreditLeg(UInt128 id) =>

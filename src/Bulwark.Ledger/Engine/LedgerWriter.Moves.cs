@@ -170,6 +170,7 @@ internal sealed partial class LedgerWriter
             State = ImportRecordState.Copying,
             Digest = [],
         };
+        NoteChanged(partition);
         _store.ImportPartitionRows(partition, rows with { Transfers = renumbered }, next);
         _sequence = sequence;
         _lastTimestampUnixMs = lastTimestamp;
@@ -212,12 +213,41 @@ internal sealed partial class LedgerWriter
         return resumed;
     }
 
-    public PartitionDigestValue Digest(int partition) => _store.DigestPartition(partition);
+    /// <summary>
+    /// The last digest taken of each partition, with the partition's change count then: a release
+    /// or an own right after it needs only the count to know the rows are still the ones hashed.
+    /// </summary>
+    private readonly Dictionary<int, (long Changes, PartitionDigestValue Digest)> _digested = [];
+
+    public PartitionDigestValue Digest(int partition) => DigestNoted(partition);
+
+    private PartitionDigestValue DigestNoted(int partition)
+    {
+        var digest = _store.DigestPartition(partition);
+        _digested[partition] = (ChangesOf(partition), digest);
+        return digest;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="partition"/> still hashes as <paramref name="sha256"/>: by the change
+    /// count when this writer took that digest and nothing has changed the partition since (no row,
+    /// balance, owed leg or import), else by hashing it again (after a restart, or a change).
+    /// </summary>
+    private bool StillHashes(int partition, ReadOnlySpan<byte> sha256, out PartitionDigestValue digest)
+    {
+        if (_digested.TryGetValue(partition, out var noted) && noted.Changes == ChangesOf(partition) && noted.Digest.Sha256.AsSpan().SequenceEqual(sha256))
+        {
+            digest = noted.Digest;
+            return true;
+        }
+        digest = DigestNoted(partition);
+        return digest.Sha256.AsSpan().SequenceEqual(sha256);
+    }
 
     public PartitionImportRecord Verify(int partition, string sourceCell, long sourceEpoch, PartitionDigestValue sourceDigest)
     {
         var import = ExpectImport(partition, sourceCell, sourceEpoch);
-        var copy = _store.DigestPartition(partition);
+        var copy = DigestNoted(partition);
         if (!copy.SameRows(sourceDigest))
         {
             _metrics.MoveStep("verify_failed");
@@ -245,8 +275,7 @@ internal sealed partial class LedgerWriter
         {
             throw Refused($"the pause of partition {partition} ran out before its release; it is served here again. Run the move again.");
         }
-        var digest = _store.DigestPartition(partition);
-        if (!digest.Sha256.AsSpan().SequenceEqual(sha256))
+        if (!StillHashes(partition, sha256, out var digest))
         {
             throw Refused($"partition {partition} no longer hashes as the copy verified ({digest}): not released.");
         }
@@ -278,8 +307,7 @@ internal sealed partial class LedgerWriter
             _metrics.MoveStep("own_refused");
             throw Refused($"cell {_ownership.Cell} holds no verified copy of partition {partition} from cell {sourceCell} at epoch {sourceEpoch}: it will not serve data it does not hold. Copy and verify it first (bulwark cells move).");
         }
-        var digest = _store.DigestPartition(partition);
-        if (!digest.Sha256.AsSpan().SequenceEqual(import.Digest))
+        if (!StillHashes(partition, import.Digest, out var digest))
         {
             _metrics.MoveStep("own_refused");
             throw Refused($"cell {_ownership.Cell}'s copy of partition {partition} no longer hashes as verified ({digest}): not owned. Run the move again.");
@@ -320,6 +348,7 @@ internal sealed partial class LedgerWriter
 
     private int DeleteRows(int partition, int limit)
     {
+        NoteChanged(partition);
         var deleted = 0;
         while (deleted < limit)
         {

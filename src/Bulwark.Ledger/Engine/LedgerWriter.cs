@@ -34,6 +34,14 @@ internal sealed partial class LedgerWriter
     private readonly List<AccountState> _touched = [];
     private readonly LedgerCommit _commit = new();
 
+    /// <summary>
+    /// Per partition, how many changes the writer has made to it (rows, balances, owed legs, imported
+    /// rows) since it started: a move's step that needs "nothing changed since the digest" compares
+    /// two counts instead of hashing the whole partition again. In memory only: after a restart the
+    /// steps hash again.
+    /// </summary>
+    private readonly Dictionary<int, long> _partitionChanges = [];
+
     private bool _cacheValid;
     private long _sequence;
     private long _lastTimestampUnixMs;
@@ -347,10 +355,12 @@ internal sealed partial class LedgerWriter
         foreach (var entry in _newTransfers)
         {
             _commit.NewTransfers.Add(new Partitioned<LedgerTransfer>(entry.Partition, entry.Transfer));
+            NoteChanged(entry.Partition);
         }
         foreach (var entry in _changedHolds)
         {
             _commit.ChangedHolds.Add(entry.Transfer);
+            NoteChanged(entry.Partition);
         }
         foreach (var account in _touched)
         {
@@ -358,9 +368,16 @@ internal sealed partial class LedgerWriter
                 || account.CreditsPending != account.CreditsPendingBefore || account.CreditsPosted != account.CreditsPostedBefore)
             {
                 _commit.Balances.Add(account.Snapshot());
+                NoteChanged(account.Partition);
             }
         }
     }
+
+    /// <summary>Counts a change to <paramref name="partition"/> (see <see cref="_partitionChanges"/>); counted when decided, so a batch that then fails to commit only makes a later step hash again.</summary>
+    private void NoteChanged(int partition) =>
+        _partitionChanges[partition] = _partitionChanges.GetValueOrDefault(partition) + 1;
+
+    private long ChangesOf(int partition) => _partitionChanges.GetValueOrDefault(partition);
 
     /// <summary>
     /// The money invariant, checked in release builds on every batch: the batch's posted deltas sum
