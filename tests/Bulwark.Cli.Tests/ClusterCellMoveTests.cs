@@ -19,7 +19,8 @@ namespace Bulwark.Cli.Tests;
 /// of a move (issue 12): the source ledger process killed -9 while the partition is paused, the
 /// target killed -9 after the release (the point of no return: nobody serves the partition until it
 /// is back), etcd hung (SIGSTOP) at the map's flip, and the mover itself (<c>bulwark cells move</c>)
-/// killed -9 mid-copy. Each time the same command run again finishes the move; at the end every
+/// killed -9 mid-copy. Each time the same command run again finishes the move; then <c>cells
+/// rebalance</c> spreads the partitions over the three cells. At the end every
 /// acknowledged payment is in both balances exactly once, nothing else is, and the ledger checks
 /// clean across the three cells. The in-process tests (PartitionMoveResumeTests) kill the mover at
 /// every step; here each process really dies.
@@ -108,6 +109,12 @@ public sealed partial class ClusterCellMoveTests(ITestOutputHelper output) : IDi
 
             // 4. The mover itself killed -9 while it copies.
             await KillMoverMidMoveAsync(partition, log);
+
+            // Then the cluster's partitions spread over the three cells, payments still flowing.
+            var rebalance = await RunAsync("cells", "rebalance", "--grace", "1", "--state", _state);
+            log.Add($"cells rebalance: exit {rebalance.ExitCode} {rebalance.Output.Split('\n').LastOrDefault(line => line.Length > 0)} {rebalance.Error.Trim()}");
+            Assert.True(rebalance.ExitCode == 0, rebalance.Output + rebalance.Error);
+            Assert.Contains("rebalanced: ", rebalance.Output, StringComparison.Ordinal);
         }
         finally
         {
@@ -123,8 +130,14 @@ public sealed partial class ClusterCellMoveTests(ITestOutputHelper output) : IDi
         Assert.Equal(OpeningBalance - paid, await customers.SettledAsync(payer.Email));
         Assert.Equal(OpeningBalance + paid, await customers.SettledOnceAsync(payee.Email, OpeningBalance + paid, TimeSpan.FromMinutes(1)));
 
-        var status = await RunAsync("cells", "status", "--state", _state);
+        var status = await RunAsync("cells", "status", "--json", "--state", _state);
         Assert.True(status.ExitCode == 0, status.Output + status.Error + string.Join('\n', log));
+        using (var cells = JsonDocument.Parse(status.Output))
+        {
+            // 256 partitions over 3 cells: 85 or 86 each, every one owned where the map says.
+            Assert.All(cells.RootElement.GetProperty("cells").EnumerateArray(), cell =>
+                Assert.InRange(cell.GetProperty("owned").GetInt32(), 85, 86));
+        }
         var check = await RunAsync("ledger", "check", "--state", _state);
         Assert.True(check.ExitCode == 0, check.Output + check.Error);
         Assert.Contains("sum 0; 3 cells", check.Output, StringComparison.Ordinal);
