@@ -59,6 +59,20 @@ public sealed class ClusterNatsTests : IDisposable
             status = await HealthyStatusAsync();
             Assert.Matches(@"nats2 +nats://127\.0\.0\.1:\d+ +pid \d+ +healthy, JetStream on, 1 restart\(s\)", status);
             Assert.Contains("stream BULWARK_LEDGER_BULWARK: 3 replica(s), 20 message(s)", status, StringComparison.Ordinal);
+
+            // A hung server (SIGSTOP: alive, silent) is not restarted, but status says so and exits 1.
+            var hung = NatsServer("nats3").Pid;
+            await SignalAsync(hung, "STOP");
+            try
+            {
+                var unhealthy = await RunAsync("cluster", "status", "--state", _state);
+                Assert.Equal(1, unhealthy.ExitCode);
+                Assert.Matches(@"nats3 +nats://127\.0\.0\.1:\d+ +pid \d+ +UNHEALTHY \(monitoring port unreachable\)", unhealthy.Output);
+            }
+            finally
+            {
+                await SignalAsync(hung, "CONT");
+            }
         }
 
         var pids = NatsPids();
