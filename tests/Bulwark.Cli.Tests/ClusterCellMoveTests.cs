@@ -59,7 +59,7 @@ public sealed partial class ClusterCellMoveTests(ITestOutputHelper output) : IDi
     public async Task Cluster_PartitionMovedUnderPayments_SourceTargetEtcdAndMoverEachKilledMidMove_ResumedWithNothingLost()
     {
         // SQLite: no --store, and none from the environment either.
-        var up = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "" }, "cluster", "up", "--state", _state, "--etcd-members", "1", "--cells", "2",
+        var up = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "" }, "cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--cells", "2",
             "--replicas", "feed=0,cards=0,edge=1", "--edge-port", "0");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         var edge = new Uri(EdgeLine().Match(up.Output).Groups[1].Value);

@@ -42,7 +42,7 @@ public sealed partial class ClusterCellsTests : IDisposable
     [Fact]
     public async Task ClusterOnTwoCells_CustomersInDifferentCellsPayEachOther_CheckedAcrossCells_CellAddedAndAPartitionMoved_UnknownCellRefused()
     {
-        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--cells", "2", "--store", "postgres",
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--cells", "2", "--store", "postgres",
             "--replicas", "feed=0,cards=0,edge=1", "--edge-port", "0");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Contains("placement: 2 ledger cell(s) (a: 128 partitions, b: 128 partitions)", up.Output, StringComparison.Ordinal);

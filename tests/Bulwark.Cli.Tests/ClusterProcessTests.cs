@@ -43,7 +43,7 @@ public sealed class ClusterProcessTests : IDisposable
     [Fact]
     public async Task ClusterLifecycle_UpStatusScaleDeployRollbackResizeDown()
     {
-        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "feed=1,cards=1,edge=1", "--edge-port", "0");
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "feed=1,cards=1,edge=1", "--edge-port", "0");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Contains("edge (app API and web UI) listening on http://127.0.0.1:", up.Output, StringComparison.Ordinal);
         var pids = Pids();
@@ -124,7 +124,7 @@ public sealed class ClusterProcessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_state, "cluster.json")), "a refused up started something");
 
         // Up again on the same state directory: a new etcd cluster (etcd2's old data must not join it).
-        var upAgain = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "2", "--replicas", "ledger=0,accounts=0,feed=0,cards=0,edge=0");
+        var upAgain = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "2", "--nats-servers", "0", "--replicas", "ledger=0,accounts=0,feed=0,cards=0,edge=0");
         Assert.True(upAgain.ExitCode == 0, upAgain.Output + upAgain.Error);
         Assert.Contains("etcd: 2 member(s) healthy", upAgain.Output, StringComparison.Ordinal);
     }
@@ -132,7 +132,7 @@ public sealed class ClusterProcessTests : IDisposable
     [Fact]
     public async Task ClusterOnItsOwnPostgres_AccountsRunTwice_DeployedWithoutStopping_LedgerStaysOne()
     {
-        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "accounts=2,feed=0,cards=0,edge=1",
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "accounts=2,feed=0,cards=0,edge=1",
             "--edge-port", "0", "--store", "postgres");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Equal(2, Instances("accounts").Count);
@@ -181,7 +181,7 @@ public sealed class ClusterProcessTests : IDisposable
         // The database's cards were tokenised with the first cluster's key: the accounts of this one need it too.
         var keys = Directory.CreateDirectory(Path.Combine(_otherState, "data", "accounts", "keys")).FullName;
         File.Copy(Path.Combine(_state, "data", "accounts", "keys", "tokenisation.key"), Path.Combine(keys, "tokenisation.key"));
-        var up = await RunAsync("cluster", "up", "--state", _otherState, "--etcd-members", "1", "--replicas", "ledger=0,feed=0,cards=0,edge=0",
+        var up = await RunAsync("cluster", "up", "--state", _otherState, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "ledger=0,feed=0,cards=0,edge=0",
             "--edge-port", "0", "--store", url);
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.DoesNotContain(password, up.Output + up.Error, StringComparison.Ordinal);
@@ -253,6 +253,8 @@ public sealed class ClusterProcessTests : IDisposable
     [InlineData("cluster up --replicas feed", "bulwark cluster up: --replicas: 'feed' is not SERVICE=COUNT, as in feed=3,edge=2.")]
     [InlineData("cluster up --replicas nope=1", "bulwark cluster up: unknown service 'nope'.")]
     [InlineData("cluster up --etcd-members 0", "--etcd-members must be between 1 and 9, got 0.")]
+    [InlineData("cluster up --nats-servers 6", "--nats-servers must be a whole number from 0 to 5, not '6'.")]
+    [InlineData("cluster up --nats-servers -1", "--nats-servers must be a whole number from 0 to 5, not '-1'.")]
     [InlineData("cluster status", "bulwark cluster status: no cluster in")]
     [InlineData("scale feed 1", "bulwark scale: no cluster in")]
     [InlineData("etcd add-member", "bulwark etcd add-member: no cluster in")]
@@ -357,7 +359,8 @@ public sealed class ClusterProcessTests : IDisposable
     {
         using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "cluster.json")));
         var supervisor = state.RootElement.TryGetProperty("supervisorPid", out var value) && value.GetInt32() != 0 ? [value.GetInt32()] : Array.Empty<int>();
-        return [.. state.RootElement.GetProperty("members").EnumerateArray().Concat(state.RootElement.GetProperty("instances").EnumerateArray())
+        IEnumerable<JsonElement> nats = state.RootElement.TryGetProperty("natsServers", out var servers) ? servers.EnumerateArray() : [];
+        return [.. state.RootElement.GetProperty("members").EnumerateArray().Concat(state.RootElement.GetProperty("instances").EnumerateArray()).Concat(nats)
             .Select(e => e.GetProperty("pid").GetInt32()).Concat(supervisor)];
     }
 

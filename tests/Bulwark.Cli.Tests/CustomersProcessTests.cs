@@ -210,7 +210,7 @@ public sealed partial class CustomersProcessTests : IDisposable
     [Fact]
     public async Task Customers_OnAClusterUpWithCustomers_SeededAndReadThroughEtcd()
     {
-        var up = await RunAsync(null, "cluster", "up", "--state", _directory, "--etcd-members", "1", "--replicas", "feed=1", "--edge-port", "0", "--customers", "2");
+        var up = await RunAsync(null, "cluster", "up", "--state", _directory, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "feed=1", "--edge-port", "0", "--customers", "2");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Contains("Demo login: demo@bulwark.example / bulwark-demo   (2 customers)", up.Output, StringComparison.Ordinal);
 

@@ -42,6 +42,33 @@ public sealed class ServeProcessTests : IDisposable
         Assert.Contains("--store:", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("http://127.0.0.1:4222", "bulwark serve: --event-log: 'http://127.0.0.1:4222' is not a NATS server address (expected nats://HOST:PORT, as in nats://127.0.0.1:4222).")]
+    [InlineData("nats://127.0.0.1:4222,nats://127.0.0.1", "bulwark serve: --event-log: 'nats://127.0.0.1' is not a NATS server address")]
+    [InlineData("", "bulwark serve: --event-log: no NATS server given")]
+    public async Task Serve_EventLogMalformed_ExitsTwoNamingTheOption(string eventLog, string expected)
+    {
+        var (exitCode, error) = await RunToEndAsync("serve", "--service", "ledger", "--registry", "etcd://127.0.0.1:2379", "--data", _directory, "--event-log", eventLog);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_EventLogVariableMalformed_ExitsTwoNamingIt_TheOptionWins()
+    {
+        var variable = new Dictionary<string, string> { ["BULWARK_EVENT_LOG"] = "nats://127.0.0.1:notaport" };
+        var fromVariable = await BulwarkProcess.RunAsync(variable, "serve", "--service", "ledger", "--registry", "etcd://127.0.0.1:1", "--data", _directory);
+        var optionWins = await BulwarkProcess.RunAsync(variable, "serve", "--service", "ledger", "--registry", "etcd://127.0.0.1:1", "--data", _directory, "--event-log", "nats://127.0.0.1:4222");
+
+        Assert.Equal(2, fromVariable.ExitCode);
+        Assert.Contains("bulwark serve: BULWARK_EVENT_LOG: 'nats://127.0.0.1:notaport' is not a NATS server address", fromVariable.Error, StringComparison.Ordinal);
+        // Past the event log, it stops at etcd (unreachable here) instead.
+        Assert.Equal(2, optionWins.ExitCode);
+        Assert.DoesNotContain("BULWARK_EVENT_LOG", optionWins.Error, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:1", optionWins.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Serve_EtcdUnreachableNoSnapshot_ExitsTwoNamingMembersAndSnapshotPath()
     {

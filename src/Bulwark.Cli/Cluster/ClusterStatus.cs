@@ -40,6 +40,8 @@ internal static class ClusterStatus
             text.AppendLine(CultureInfo.InvariantCulture, $"  {member.Name,-8} {member.ClientUrl,-24} pid {member.Pid,-8} {(healthy ? "healthy" : running ? "UNHEALTHY" : "NOT RUNNING")}");
         }
 
+        allHealthy &= await AppendNatsAsync(text, http, stateDirectory, state, cancellationToken);
+
         if (state.Postgres is { } postgres)
         {
             var running = LocalProcesses.IsRunning(postgres.Pid, stateDirectory);
@@ -146,6 +148,44 @@ internal static class ClusterStatus
     }
 
     private const string PlacementMapKey = "/bulwark/placement/map";
+
+    /// <summary>
+    /// The event log's NATS servers, each with its process and <c>/healthz</c> (JetStream on and
+    /// in contact with its meta leader), and the bank's stream as a healthy server reports it.
+    /// False when a server is not healthy or the stream is missing.
+    /// </summary>
+    private static async Task<bool> AppendNatsAsync(StringBuilder text, HttpClient http, string stateDirectory, ClusterState state, CancellationToken cancellationToken)
+    {
+        if (state.NatsServers.Count == 0)
+        {
+            text.AppendLine("nats: none (started with --nats-servers 0)");
+            return true;
+        }
+        var healthy = true;
+        var lines = new List<string>();
+        NatsServerState? answering = null;
+        foreach (var server in state.NatsServers)
+        {
+            var running = LocalProcesses.IsRunning(server.Pid, stateDirectory);
+            var (ok, detail) = running ? await LocalNats.HealthAsync(http, server, cancellationToken) : (false, "");
+            healthy &= ok;
+            answering ??= ok ? server : null;
+            var health = ok ? "healthy, JetStream on" : running ? $"UNHEALTHY ({detail})" : "NOT RUNNING";
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"  {server.Name,-8} {server.ClientUrl,-24} pid {server.Pid,-8} {health}, {server.Restarts} restart(s)"));
+        }
+        var name = LocalNats.StreamName;
+        var stream = answering is null ? null : await LocalNats.StreamAsync(http, answering, name, cancellationToken);
+        healthy &= stream is not null;
+        var described = stream is { } found
+            ? string.Create(CultureInfo.InvariantCulture, $"stream {name}: {found.Replicas} replica(s), {found.Messages} message(s)")
+            : answering is null ? $"stream {name}: unknown (no server healthy)" : $"stream {name}: MISSING";
+        text.AppendLine(CultureInfo.InvariantCulture, $"nats: {state.NatsServers.Count} server(s), {described}; logs {Path.Combine(stateDirectory, "logs", "nats-*.log")}");
+        foreach (var line in lines)
+        {
+            text.AppendLine(line);
+        }
+        return healthy;
+    }
 
     /// <summary>
     /// What the process column says: running, or — when the process is gone or the supervisor is

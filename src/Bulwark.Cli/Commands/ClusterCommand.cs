@@ -138,14 +138,29 @@ internal static class ClusterCommand
                 result.AddError($"--cells must be 1 to {ClusterPlacement.CellsMax}, got {count}.");
             }
         });
-        var command = new Command("up", "Start etcd and the services, wait until every instance is healthy, print where the edge listens.")
+        var natsServers = new Option<int>("--nats-servers")
         {
-            state, members, replicas, edgePort, version, store, customers, cardRate, cells,
+            Description = $"nats-server processes of the event log (JetStream, routed as one cluster; the bank's stream gets min(3, N) replicas), 0 to {LocalNats.ServersMax}; 0 runs none (small test clusters). Default {LocalNats.ServersDefault}. Their data stays in STATE/data/nats across down and up.",
+            DefaultValueFactory = _ => LocalNats.ServersDefault,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= LocalNats.ServersMax)
+                {
+                    return value;
+                }
+                result.AddError($"--nats-servers must be a whole number from 0 to {LocalNats.ServersMax}, not '{text}'.");
+                return 0;
+            },
+        };
+        var command = new Command("up", "Start etcd, the event log's NATS servers and the services, wait until every instance is healthy, print where the edge listens.")
+        {
+            state, members, natsServers, replicas, edgePort, version, store, customers, cardRate, cells,
         };
         command.SetAction((parse, cancellationToken) => Guard("cluster up", async () =>
         {
             var directory = Path.GetFullPath(parse.GetValue(state)!.FullName);
-            var up = await UpAsync(directory, parse.GetValue(members), parse.GetValue(replicas),
+            var up = await UpAsync(directory, parse.GetValue(members), parse.GetValue(natsServers), parse.GetValue(replicas),
                 parse.GetValue(edgePort), parse.GetValue(version)!, parse.GetValue(store), parse.GetValue(cells), cancellationToken);
             // Demo customers once every instance is healthy, through the services' contracts.
             var seeded = up == 0 && parse.GetValue(customers) > 0
@@ -237,7 +252,7 @@ internal static class ClusterCommand
         }
     }
 
-    private static async Task<int> UpAsync(string directory, int memberCount, string? replicasText, int edgePort, string version, string? store, int? cells, CancellationToken cancellationToken)
+    private static async Task<int> UpAsync(string directory, int memberCount, int natsCount, string? replicasText, int edgePort, string version, string? store, int? cells, CancellationToken cancellationToken)
     {
         store ??= StoreFromEnvironment();
         var replicas = ParseReplicas(replicasText, onPostgres: store is not null);
@@ -250,6 +265,10 @@ internal static class ClusterCommand
             throw new ClusterException($"port {edgePort} is in use on 127.0.0.1 (bulwark run?); choose another with --edge-port, or 0 for any free port.");
         }
         LocalEtcd.RequireBinary();
+        if (natsCount > 0)
+        {
+            LocalNats.RequireBinary();
+        }
         // The cells an existing cluster has are checked before anything starts.
         await ClusterPlacement.ReadKeptAsync(directory, cells, cancellationToken);
         var clock = Stopwatch.StartNew();
@@ -257,6 +276,7 @@ internal static class ClusterCommand
         if (ClusterState.Load(directory) is { } existing)
         {
             var running = existing.Members.Count(m => LocalProcesses.IsRunning(m.Pid, directory)) + existing.Instances.Count(i => LocalProcesses.IsRunning(i.Pid, directory))
+                + existing.NatsServers.Count(n => LocalProcesses.IsRunning(n.Pid, directory))
                 + (LocalProcesses.IsRunning(existing.SupervisorPid, directory) ? 1 : 0)
                 + (existing.Scheme is { } scheme && LocalProcesses.IsRunning(scheme.Pid, directory) ? 1 : 0)
                 + (existing.Postgres is { } postgres && LocalProcesses.IsRunning(postgres.Pid, directory) ? 1 : 0);
@@ -298,6 +318,7 @@ internal static class ClusterCommand
                 state.Save(directory);
                 await Console.Out.WriteLineAsync($"postgres: {state.Store} (pid {state.Postgres.Pid}, data in {LocalPostgres.DataDirectory(directory)})");
             }
+            await StartNatsAsync(directory, state, natsCount, clock, cancellationToken);
             var map = await ClusterPlacement.EnsureAsync(directory, state, cells, cancellationToken);
             await Console.Out.WriteLineAsync($"placement: {map.Cells.Count} ledger cell(s) ({string.Join(", ", map.Cells.Keys.Order(StringComparer.Ordinal).Select(cell => $"{cell}: {map.PartitionsOf(cell).Count} partitions"))}), map version {map.Version} in etcd, kept in {ClusterPlacement.PathIn(directory)}");
             await StartServicesAsync(directory, state, replicas, edgePort, version, [.. map.Cells.Keys.Order(StringComparer.Ordinal)], cancellationToken);
@@ -325,6 +346,31 @@ internal static class ClusterCommand
         }
         await Console.Out.WriteLineAsync($"next: bulwark cluster status --state {directory}");
         return 0;
+    }
+
+    /// <summary>
+    /// Starts the event log's NATS servers on their data of any earlier up (their names, so their
+    /// JetStream identities, are fixed), waits until each is healthy, then creates the bank's
+    /// stream — or finds it with its records — before any cell runs.
+    /// </summary>
+    private static async Task StartNatsAsync(string directory, ClusterState state, int count, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        if (count == 0)
+        {
+            return;
+        }
+        state.NatsServers.AddRange(LocalNats.NewServers(count));
+        foreach (var server in state.NatsServers)
+        {
+            LocalNats.Launch(directory, state, server);
+        }
+        state.Save(directory);
+        foreach (var server in state.NatsServers)
+        {
+            await LocalNats.WaitHealthyAsync(directory, server, cancellationToken);
+        }
+        var stream = await LocalNats.EnsureStreamAsync(state, cancellationToken);
+        await Console.Out.WriteLineAsync($"nats: {count} server(s) healthy at {state.EventLogAddress}, stream {stream.Stream} with {stream.Replicas} replica(s) (data in {Path.Combine(directory, "data", "nats")}, {clock.Elapsed.TotalSeconds:0.0} s)");
     }
 
     private static async Task StartServicesAsync(string directory, ClusterState state, Dictionary<string, int> replicas, int edgePort, string version, List<string> cells, CancellationToken cancellationToken)
@@ -434,7 +480,8 @@ internal static class ClusterCommand
 
     /// <summary>
     /// Stops every service instance at once (each deregisters first, then drains: nothing routes
-    /// to an instance that is going), then etcd, followers before the leader; every process by its PID.
+    /// to an instance that is going), then PostgreSQL and the NATS servers, then etcd, followers
+    /// before the leader; every process by its PID.
     /// </summary>
     private static async Task StopAllAsync(string directory, ClusterState state, CancellationToken cancellationToken)
     {
@@ -459,6 +506,12 @@ internal static class ClusterCommand
         if (state.Postgres is { } postgres)
         {
             await Console.Out.WriteLineAsync($"postgres (pid {postgres.Pid}): {await LocalPostgres.StopAsync(directory, postgres, cancellationToken)}");
+        }
+        // After the services (a relay publishing to them stops first), all at once: the stream's
+        // data is on disk with every acknowledged record, whatever order they stop in.
+        foreach (var (server, how) in await Task.WhenAll(state.NatsServers.Select(async n => (n, await LocalNats.StopAsync(directory, n, cancellationToken)))))
+        {
+            await Console.Out.WriteLineAsync($"nats server {server.Name} (pid {server.Pid}): {how}");
         }
         foreach (var (member, how) in await LocalEtcd.StopAllAsync(directory, state.Members, cancellationToken))
         {

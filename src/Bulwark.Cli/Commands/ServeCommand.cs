@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using Bulwark.Cli.Hosting;
 using Bulwark.Discovery.Etcd;
+using Bulwark.EventLog.JetStream;
 using Bulwark.Ledger.Routing;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Placement;
@@ -40,9 +41,13 @@ internal static class ServeCommand
         {
             Description = "The ledger cell this process serves (service ledger only), one of the placement map's cells in etcd; registered as ledger-NAME. Its store: ledger.db (cell a) or ledger-NAME.db under --data, or on PostgreSQL the --store database (cell a) or DATABASE_ledger_NAME on the same server. Without --cell: cell a, and a one-cell map is made when etcd has none.",
         };
+        var eventLog = new Option<string?>("--event-log")
+        {
+            Description = $"The event log's NATS servers: nats://HOST:PORT[,nats://HOST:PORT...] (one JetStream cluster; the bank's stream is {Bulwark.Lab.Cluster.LocalNats.StreamName}). Default: the {EventLogAddress.Variable} environment variable when set (cluster up sets it for the ledger's cells), else none. Checked at start.",
+        };
         var command = new Command("serve", "Run one service in this process, registered in etcd (cluster mode).")
         {
-            service, registry, data, port, publicPort, cardLinkPort, version, store, cell,
+            service, registry, data, port, publicPort, cardLinkPort, version, store, cell, eventLog,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,9 +59,15 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync($"bulwark serve: {storeError}");
                 return 2;
             }
+            var (address, eventLogError) = EventLogFrom(parse.GetValue(eventLog));
+            if (eventLogError is not null)
+            {
+                await Console.Error.WriteLineAsync($"bulwark serve: {eventLogError}");
+                return 2;
+            }
             return await ServeAsync(
                 parse.GetValue(service)!, parse.GetValue(registry)!, parse.GetValue(data)!.FullName,
-                new ServePorts(parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(cardLinkPort)), parse.GetValue(version)!, postgres, parse.GetValue(cell), cancellationToken);
+                new ServePorts(parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(cardLinkPort)), parse.GetValue(version)!, postgres, parse.GetValue(cell), address, cancellationToken);
         });
         return command;
     }
@@ -85,10 +96,26 @@ internal static class ServeCommand
         return store;
     }
 
+    /// <summary>
+    /// The event log's address: <c>--event-log</c> when given (it wins), else <see cref="EventLogAddress.Variable"/>
+    /// when set and not empty, else none. A malformed one is an error naming where it came from.
+    /// </summary>
+    internal static (EventLogAddress? Address, string? Error) EventLogFrom(string? option)
+    {
+        var (text, source) = option is not null
+            ? (option, "--event-log")
+            : (Environment.GetEnvironmentVariable(EventLogAddress.Variable), EventLogAddress.Variable);
+        if (option is null && string.IsNullOrEmpty(text))
+        {
+            return (null, null);
+        }
+        return EventLogAddress.TryParse(text, out var address, out var error) ? (address, null) : (null, $"{source}: {error}.");
+    }
+
     /// <summary>The internal gRPC port, the edge's public port and the card link's port.</summary>
     private sealed record ServePorts(int Internal, int Public, int CardLink);
 
-    private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, ServePorts ports, string version, string? postgres, string? cell, CancellationToken cancellationToken)
+    private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, ServePorts ports, string version, string? postgres, string? cell, EventLogAddress? eventLog, CancellationToken cancellationToken)
     {
         var error = Console.Error;
         var served = BankModules.Find(serviceName);
@@ -161,7 +188,7 @@ internal static class ServeCommand
         {
             using var placement = ServePlacement.Connect(endpoints, ServePlacement.SnapshotPath(dataDirectory, processName), loggerFactory);
             var paths = new BankPaths(dataDirectory);
-            var context = new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink)) { PlacementStore = _ => placement.Store };
+            var context = new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink)) { PlacementStore = _ => placement.Store, EventLog = eventLog };
             if (served.Name == BankModules.Ledger)
             {
                 var (options, refusal) = await placement.CellAsync(cell, paths, postgres, cancellationToken);

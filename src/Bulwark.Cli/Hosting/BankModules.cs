@@ -32,6 +32,12 @@ public sealed record ModuleContext(BankPaths Paths, string? Postgres, IPEndPoint
 
     /// <summary>Where a cluster's process reads the placement map (etcd, with a local copy), or null outside a cluster.</summary>
     public Func<IServiceProvider, IPlacementStore>? PlacementStore { get; init; }
+
+    /// <summary>
+    /// The event log's NATS servers (<c>serve --event-log</c>, else <c>BULWARK_EVENT_LOG</c>), parsed
+    /// and checked at start; null when none is given. Nothing consumes it yet: the ledger's relay will.
+    /// </summary>
+    public Bulwark.EventLog.JetStream.EventLogAddress? EventLog { get; init; }
 }
 
 /// <summary>

@@ -22,6 +22,38 @@ public sealed class EtcdMemberState
     public string PeerUrl => $"http://127.0.0.1:{PeerPort}";
 }
 
+/// <summary>
+/// One nats-server of the local cluster's event log: JetStream on, its store in
+/// <c>STATE/data/nats/NAME</c>, routed to the others. Its ports are kept across restarts by the
+/// supervisor; <c>cluster up</c> picks new ones (the name, and so its JetStream identity and data, stay).
+/// </summary>
+public sealed class NatsServerState
+{
+    public required string Name { get; init; }
+
+    public required int ClientPort { get; init; }
+
+    /// <summary>The port other servers route to (the JetStream cluster's traffic).</summary>
+    public required int ClusterPort { get; init; }
+
+    /// <summary>The HTTP monitoring port (<c>/healthz</c>, <c>/jsz</c>).</summary>
+    public required int MonitorPort { get; init; }
+
+    public int Pid { get; set; }
+
+    /// <summary>Times the supervisor has started it again after it exited.</summary>
+    public int Restarts { get; set; }
+
+    /// <summary>When the supervisor last started it again, or null.</summary>
+    public DateTimeOffset? LastRestartAt { get; set; }
+
+    [JsonIgnore]
+    public string ClientUrl => $"nats://127.0.0.1:{ClientPort}";
+
+    [JsonIgnore]
+    public string MonitorUrl => $"http://127.0.0.1:{MonitorPort}";
+}
+
 /// <summary>The desired state of one service in the local cluster.</summary>
 public sealed class ServiceState
 {
@@ -163,6 +195,13 @@ public sealed class ClusterState
     public SchemeState? Scheme { get; set; }
 
     public List<EtcdMemberState> Members { get; init; } = [];
+
+    /// <summary>The event log's NATS servers; none in a state file from before they existed, or with <c>--nats-servers 0</c>.</summary>
+    public List<NatsServerState> NatsServers { get; init; } = [];
+
+    /// <summary>Every NATS server's client URL, comma-separated (what the services get in <c>BULWARK_EVENT_LOG</c>), or null when the cluster runs none.</summary>
+    [JsonIgnore]
+    public string? EventLogAddress => NatsServers.Count == 0 ? null : string.Join(",", NatsServers.Select(server => server.ClientUrl));
 
     public List<ServiceState> Services { get; init; } = [];
 

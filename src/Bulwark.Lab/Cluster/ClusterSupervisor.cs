@@ -17,6 +17,12 @@ namespace Bulwark.Lab.Cluster;
 /// and PostgreSQL are not supervised: the chaos scenarios hang and stop them deliberately, and
 /// their own recovery is an operator's decision (docs/runbooks/etcd.md).
 /// </para>
+/// <para>
+/// The event log's NATS servers are: one that exits is started again on its ports and data (it
+/// rejoins the JetStream cluster and catches up from the others), at most once per
+/// <see cref="NatsRestartIntervalMin"/>. Only exits: a hung server (SIGSTOP) is left alone, as the
+/// chaos scenarios mean it.
+/// </para>
 /// </summary>
 public sealed partial class ClusterSupervisor(string stateDirectory, Func<ClusterState, LocalServices> services, ILogger logger, TimeProvider time)
 {
@@ -52,6 +58,9 @@ public sealed partial class ClusterSupervisor(string stateDirectory, Func<Cluste
 
     /// <summary>Restarts in a row (without staying up <see cref="StableAfter"/>) from which an instance is crash-looping.</summary>
     public const int CrashLoopStreak = 3;
+
+    /// <summary>A NATS server that keeps exiting (its port taken, its store broken) is started at most this often.</summary>
+    public static readonly TimeSpan NatsRestartIntervalMin = TimeSpan.FromSeconds(2);
 
     private readonly Dictionary<string, Liveness> _liveness = new(StringComparer.Ordinal);
     private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = LivenessTimeout })
@@ -99,7 +108,7 @@ public sealed partial class ClusterSupervisor(string stateDirectory, Func<Cluste
             if (state is not null)
             {
                 var problems = await FindProblemsAsync(state, cancellationToken);
-                if (problems.Count > 0 || NeedsBookkeeping(state))
+                if (problems.Count > 0 || NeedsBookkeeping(state) || state.NatsServers.Any(n => !LocalProcesses.IsRunning(n.Pid, stateDirectory)))
                 {
                     await ActAsync(problems, cancellationToken);
                 }
@@ -219,7 +228,31 @@ public sealed partial class ClusterSupervisor(string stateDirectory, Func<Cluste
             }
             Restart(instances, instance, problem.Reason, now);
         }
+        RestartExitedNats(state, now);
         state.Save(stateDirectory);
+    }
+
+    private void RestartExitedNats(ClusterState state, DateTimeOffset now)
+    {
+        foreach (var server in state.NatsServers.Where(n => !LocalProcesses.IsRunning(n.Pid, stateDirectory)))
+        {
+            if (server.LastRestartAt is { } last && now - last < NatsRestartIntervalMin)
+            {
+                continue;
+            }
+            var exited = server.Pid;
+            try
+            {
+                LocalNats.Launch(stateDirectory, state, server);
+            }
+            catch (ClusterException exception)
+            {
+                LogRestartFailed(server.Name, exception.Message);
+            }
+            server.Restarts++;
+            server.LastRestartAt = now;
+            LogRestarted(server.Name, $"pid {exited} exited", server.Pid, server.Restarts, NatsRestartIntervalMin.TotalSeconds);
+        }
     }
 
     private void Restart(LocalServices services, InstanceState instance, string reason, DateTimeOffset now)

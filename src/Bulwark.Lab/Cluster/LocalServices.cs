@@ -18,6 +18,9 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
     /// <summary>The environment variable a stateful service reads its PostgreSQL URL from.</summary>
     public const string StoreVariable = ClusterState.StoreVariable;
 
+    /// <summary>The environment variable a ledger cell reads the event log's NATS servers from (<c>nats://...,nats://...</c>).</summary>
+    public const string EventLogVariable = Bulwark.EventLog.JetStream.EventLogAddress.Variable;
+
     /// <summary>How long an instance has after SIGTERM to deregister, drain and exit before SIGKILL.</summary>
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
 
@@ -132,7 +135,13 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
             store = state.StoreUrl ?? throw new ClusterException(
                 $"the password of {state.Store} is not in {Path.Combine(stateDirectory, ClusterState.StoreUrlFileName)}: set {StoreVariable} to the full URL and retry.");
         }
-        var environment = new Dictionary<string, string> { [StoreVariable] = store };
+        // The event log's servers go to the ledger's cells (they publish every change); empty
+        // otherwise, so that an operator's own variable never points a process elsewhere.
+        var environment = new Dictionary<string, string>
+        {
+            [StoreVariable] = store,
+            [EventLogVariable] = instance.Cell is not null ? state.EventLogAddress ?? "" : "",
+        };
         return LocalProcesses.StartDetached(binary.File, arguments, LogPath(instance), environment);
     }
 
