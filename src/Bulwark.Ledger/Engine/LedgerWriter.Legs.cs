@@ -193,6 +193,7 @@ internal sealed partial class LedgerWriter
             _metrics.CreditLegReturned();
         }
         _commit.SettledOwedLegs.Add((owed.Leg.Id, outcome));
+        _settledPartitions.Add(owed.Partition);
     }
 
     private LedgerTransfer? FindCreditLeg(UInt128 id) =>
