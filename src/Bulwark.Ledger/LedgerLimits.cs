@@ -28,6 +28,9 @@ public static class LedgerLimits
     /// <summary>Longest wait between the relay's retries, so it catches up within seconds of the log coming back.</summary>
     public const int RelayBackoffMaxMilliseconds = 5_000;
 
+    /// <summary>Most rounds a stopping relay publishes (each up to <see cref="RelayBatchEventsMax"/> events), so a stop is bounded.</summary>
+    public const int RelayDrainRoundsMax = 100;
+
     /// <summary>The relay's poll when no commit signalled it (a safety net: commits signal it at once).</summary>
     public const int RelayIdlePollMilliseconds = 1_000;
 

@@ -161,7 +161,12 @@ internal static class ServeCommand
         {
             using var placement = ServePlacement.Connect(endpoints, ServePlacement.SnapshotPath(dataDirectory, processName), loggerFactory);
             var paths = new BankPaths(dataDirectory);
-            var context = new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink)) { PlacementStore = _ => placement.Store };
+            var context = new ModuleContext(paths, postgres, new IPEndPoint(IPAddress.Loopback, ports.CardLink))
+            {
+                PlacementStore = _ => placement.Store,
+                // The seam for the cluster's event log: cluster up sets it once it starts NATS.
+                EventsNatsUrl = Environment.GetEnvironmentVariable(ModuleContext.EventsNatsUrlVariable),
+            };
             if (served.Name == BankModules.Ledger)
             {
                 var (options, refusal) = await placement.CellAsync(cell, paths, postgres, cancellationToken);

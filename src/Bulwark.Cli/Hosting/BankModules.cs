@@ -4,12 +4,18 @@ using Bulwark.Accounts;
 using Bulwark.Cards;
 using Bulwark.Cli.Demo;
 using Bulwark.Edge;
+using Bulwark.EventLog;
+using Bulwark.EventLog.Files;
+using Bulwark.EventLog.JetStream;
 using Bulwark.Feed;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Events;
 using Bulwark.Ledger.Routing;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Placement;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 
 namespace Bulwark.Cli.Hosting;
 
@@ -32,6 +38,21 @@ public sealed record ModuleContext(BankPaths Paths, string? Postgres, IPEndPoint
 
     /// <summary>Where a cluster's process reads the placement map (etcd, with a local copy), or null outside a cluster.</summary>
     public Func<IServiceProvider, IPlacementStore>? PlacementStore { get; init; }
+
+    /// <summary>
+    /// The directory of the file event log every ledger cell of this process publishes to (the
+    /// one-process bank: DATA/events; one writer per directory, this process). Null: none.
+    /// </summary>
+    public string? EventsDirectory { get; init; }
+
+    /// <summary>
+    /// The NATS URL of the JetStream event log a cluster's ledger cell publishes to (the setting
+    /// <see cref="EventsNatsUrlVariable"/>), or null: the cell publishes nowhere.
+    /// </summary>
+    public string? EventsNatsUrl { get; init; }
+
+    /// <summary>The environment variable a cluster's ledger process reads the JetStream URL of the event log from.</summary>
+    public const string EventsNatsUrlVariable = "BULWARK_EVENTS_NATS_URL";
 }
 
 /// <summary>
@@ -47,6 +68,9 @@ public static class BankModules
     public const string Cards = "cards";
     public const string Edge = "edge";
 
+    /// <summary>The bank's name in the JetStream event log (its stream and subjects).</summary>
+    public const string EventsBank = "bulwark";
+
     private static void AddLedger(IServiceCollection services, ModuleContext context)
     {
         if (context.LedgerCell is { } cell)
@@ -58,6 +82,13 @@ public static class BankModules
             services.AddLedgerRouting();
             services.AddLedgerCells([cell]);
             services.AddLedgerCellPeers();
+            if (context.EventsNatsUrl is { Length: > 0 } url)
+            {
+                var options = new JetStreamEventLogOptions { Url = url, Bank = EventsBank, Replicas = 3 };
+                services.AddLedgerEventLog(provider => ReopeningEventLog.JetStream(options,
+                    provider.GetRequiredService<ILogger<JetStreamEventLog>>(), provider.GetRequiredService<EventLogMetrics>()));
+                services.TryAddSingleton(provider => new EventLogMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+            }
             return;
         }
         if (context.Placement is not { } map)
@@ -70,6 +101,14 @@ public static class BankModules
         services.AddLedgerRouting();
         services.AddLedgerCells(BankLedger.CellOptions(context.Paths, map, context.Postgres));
         services.AddLedgerCellPeers();
+        if (context.EventsDirectory is { } events)
+        {
+            // Every cell of the one-process bank publishes to one file log: one writer per directory, this process.
+            var options = new FileEventLogOptions { Directory = events };
+            services.TryAddSingleton(provider => new EventLogMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+            services.AddLedgerEventLog(provider => ReopeningEventLog.File(options,
+                provider.GetRequiredService<ILogger<FileEventLog>>(), provider.GetRequiredService<EventLogMetrics>()));
+        }
         if (context.Postgres is null)
         {
             // bulwark cells add: a cell added to the map while the bank runs gets its own file and owns nothing until moves give it partitions.

@@ -236,6 +236,30 @@ public sealed partial class LedgerEventRelay : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Stops the loop, then publishes what is committed but not yet published, once, while the log
+    /// answers (the cells stop after their relays, so a batch committed later stays in the outbox
+    /// and is published at the next start: nothing is lost either way).
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        for (var round = 0; round < LedgerLimits.RelayDrainRoundsMax && Watermark < _engine.OutboxCellSequence && !cancellationToken.IsCancellationRequested; round++)
+        {
+            try
+            {
+                if ((await PublishOnceAsync(cancellationToken)).Failure is not null)
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
     public override void Dispose()
     {
         _wake.Dispose();
