@@ -13,6 +13,33 @@ public static class LedgerLimits
     /// </summary>
     public const int BatchTransfersMax = 8_190;
 
+    /// <summary>
+    /// Largest payload of one ledger event: a batch's change to one partition is split into several
+    /// events past it. Half the event log's record limit (1 MiB), so an event always fits a record.
+    /// </summary>
+    public const int EventPayloadBytesMax = 512 * 1024;
+
+    /// <summary>Most outbox events the relay reads and appends at once (the log takes up to 10,000 per append).</summary>
+    public const int RelayBatchEventsMax = 1_000;
+
+    /// <summary>The relay's first wait after a failed append; doubled per failure up to <see cref="RelayBackoffMaxMilliseconds"/>.</summary>
+    public const int RelayBackoffMinMilliseconds = 100;
+
+    /// <summary>Longest wait between the relay's retries, so it catches up within seconds of the log coming back.</summary>
+    public const int RelayBackoffMaxMilliseconds = 5_000;
+
+    /// <summary>Most rounds a stopping relay publishes (each up to <see cref="RelayBatchEventsMax"/> events), so a stop is bounded.</summary>
+    public const int RelayDrainRoundsMax = 100;
+
+    /// <summary>The relay's poll when no commit signalled it (a safety net: commits signal it at once).</summary>
+    public const int RelayIdlePollMilliseconds = 1_000;
+
+    /// <summary>Unpublished events past which the relay logs a warning (once per crossing).</summary>
+    public const long RelayLagEventsWarning = 10_000;
+
+    /// <summary>Age of the oldest unpublished commit past which the relay logs a warning (once per crossing).</summary>
+    public const int RelayLagSecondsWarning = 30;
+
     /// <summary>Most transfers in one SubmitTransfers call or one <c>SubmitAsync</c>.</summary>
     public const int SubmitTransfersMax = 8_190;
 

@@ -94,6 +94,28 @@ public static class LedgerServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// Publishes every cell's committed changes to <paramref name="log"/> (docs/internals/event-log.md):
+    /// one <see cref="Events.LedgerEventRelay"/> per cell of this process, started after the cells
+    /// and stopped before them. Call after <see cref="AddLedger"/> or <see cref="AddLedgerCells"/>.
+    /// Cells opened later by <see cref="AddLedgerCellsFollowingMap"/> are not published yet.
+    /// </summary>
+    public static IServiceCollection AddLedgerEventLog(this IServiceCollection services, Func<IServiceProvider, EventLog.IEventLog> log)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(log);
+        services.AddSingleton(log);
+        services.TryAddSingleton(provider => new Events.LedgerEventRelayMetrics(provider.GetRequiredService<IMeterFactory>()));
+        services.AddSingleton<IHostedService>(provider => new LedgerEventRelays(
+            provider.GetRequiredService<LedgerCells>().Engines.Select(engine => new Events.LedgerEventRelay(
+                engine,
+                provider.GetRequiredService<EventLog.IEventLog>(),
+                provider.GetRequiredService<TimeProvider>(),
+                provider.GetRequiredService<ILogger<Events.LedgerEventRelay>>(),
+                provider.GetRequiredService<Events.LedgerEventRelayMetrics>())).ToArray()));
+        return services;
+    }
+
     private static IServiceCollection AddLedgerHosting(IServiceCollection services)
     {
         services.AddMetrics();
@@ -166,6 +188,34 @@ internal sealed class LedgerCellsCommitHealth(LedgerCells cells) : IHealthCheck
             }
         }
         return failing.Count == 0 ? HealthCheckResult.Healthy() : new HealthCheckResult(context.Registration.FailureStatus, string.Join("; ", failing));
+    }
+}
+
+/// <summary>The event relays of every cell of this process, started and stopped together.</summary>
+internal sealed class LedgerEventRelays(IReadOnlyList<Events.LedgerEventRelay> relays) : IHostedService, IDisposable
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var relay in relays)
+        {
+            await relay.StartAsync(cancellationToken);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var relay in relays)
+        {
+            await relay.StopAsync(cancellationToken);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var relay in relays)
+        {
+            relay.Dispose();
+        }
     }
 }
 

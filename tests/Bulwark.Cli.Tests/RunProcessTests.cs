@@ -207,6 +207,45 @@ public sealed class RunProcessTests : IDisposable
     }
 
     /// <summary>
+    /// R13: <c>bulwark run</c> publishes every cell's committed changes to the file event log in
+    /// DATA/events; after a workload and a clean stop, every transfer of both cells is there once.
+    /// </summary>
+    [Fact]
+    public async Task Run_Workload_EveryTransferOfEveryCellIsInTheEventLog()
+    {
+        var run = await RunToEndAsync("run", "--data", _directory, "--port", "0", "--customers", "6", "--rate", "40", "--card-rate", "10", "--for", "3s");
+        Assert.True(run.ExitCode == 0, run.Output);
+
+        var stored = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var cell in new[] { "ledger.db", "ledger-b.db" })
+        {
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, cell)};Mode=ReadOnly;Pooling=False");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT hex(id), leg FROM transfers";
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                stored.Add($"{reader.GetString(0).ToLowerInvariant()}/{reader.GetInt64(1)}");
+            }
+        }
+        var map = Bulwark.Platform.Placement.PlacementMapCodec.Decode(await File.ReadAllBytesAsync(Path.Combine(_directory, "placement.json")));
+        var logged = new List<string>();
+        await using (var log = Bulwark.EventLog.Files.FileEventLog.Open(new Bulwark.EventLog.Files.FileEventLogOptions { Directory = Path.Combine(_directory, "events") }))
+        {
+            await foreach (var record in Bulwark.EventLog.EventLogExtensions.ReadPartitionsAsync(log, Enumerable.Range(0, map.PartitionCount)))
+            {
+                var change = Bulwark.Ledger.Events.PartitionChange.Parser.ParseFrom(record.Payload.ToArray());
+                logged.AddRange(change.TransfersWritten.Select(row => $"{row.Id.High:x16}{row.Id.Low:x16}/{(int)row.Leg}"));
+            }
+        }
+
+        Assert.NotEmpty(stored);
+        Assert.Equal(logged.Count, logged.Distinct(StringComparer.Ordinal).Count());
+        Assert.True(stored.SetEquals(logged), $"{stored.Count} rows stored, {logged.Count} in the event log");
+    }
+
+    /// <summary>
     /// R9 for a lost store: a cell's store deleted after the bank ran is made again owning NOTHING
     /// (never the map's partitions at epoch 1 with none of their data), so its partitions are
     /// refused and the next start names them, instead of answering "not found" for every account.

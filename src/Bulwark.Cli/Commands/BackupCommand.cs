@@ -618,7 +618,11 @@ internal static class BackupCommand
     /// Small state files: everything but the databases and their WAL and shared-memory files, the
     /// keys (<see cref="IsKey"/>: backed up apart by <c>bulwark backup keys</c>), and lock files (<see cref="BankLock.FileName"/>, a ledger store's
     /// <c>ledger.db.lock</c> and the <c>ledger.db.pid</c> of its writer): a running bank holds its locks exclusively, so
-    /// they cannot be read, and a restored bank takes fresh ones.
+    /// they cannot be read, and a restored bank takes fresh ones — the event log's <c>events/LOCK</c> too.
+    /// The event log's segments are copied after the databases: a log is append-only and the relay
+    /// records its watermark only once published, so the copy holds at least what the copied stores
+    /// say was published (a restored bank republishes the rest; a tail cut mid-append is a torn
+    /// tail, which the log drops on open).
     /// </summary>
     private static IEnumerable<string> PlainFiles(string directory) =>
         Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
@@ -629,6 +633,7 @@ internal static class BackupCommand
                 && !relative.EndsWith(".tmp", StringComparison.Ordinal)
                 && !relative.EndsWith(".lock", StringComparison.Ordinal)
                 && !relative.EndsWith(".db.pid", StringComparison.Ordinal)
+                && relative != Path.Combine("events", "LOCK")
                 && relative != ManifestName
                 && !IsKey(relative)
                 && !relative.StartsWith("logs", StringComparison.Ordinal))

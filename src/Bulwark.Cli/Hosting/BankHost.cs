@@ -22,6 +22,9 @@ public sealed record BankPaths(string DataDirectory)
     /// <summary>The placement map of the ledger's cells (docs/internals/cells.md).</summary>
     public string Placement => Path.Combine(DataDirectory, "placement.json");
 
+    /// <summary>The file event log of the one-process bank (docs/internals/event-log.md).</summary>
+    public string Events => Path.Combine(DataDirectory, "events");
+
     public string Accounts => Path.Combine(DataDirectory, "accounts.db");
 
     public string TokenisationKey => Path.Combine(DataDirectory, "keys", "tokenisation.key");
@@ -82,7 +85,7 @@ public static class BankHost
         // then prints its summary: the host must not stop itself on the same signal underneath
         // it, which raced the command's own orderly stop (warm-up calls to stopped services hung).
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, CommandLifetime>();
-        var context = new ModuleContext(paths, ledgerPostgres, new IPEndPoint(IPAddress.Loopback, cardLinkPort)) { Placement = placement };
+        var context = new ModuleContext(paths, ledgerPostgres, new IPEndPoint(IPAddress.Loopback, cardLinkPort)) { Placement = placement, EventsDirectory = paths.Events };
         foreach (var module in BankModules.All)
         {
             module.Add(builder.Services, context);

@@ -4,12 +4,18 @@ using Bulwark.Accounts;
 using Bulwark.Cards;
 using Bulwark.Cli.Demo;
 using Bulwark.Edge;
+using Bulwark.EventLog;
+using Bulwark.EventLog.Files;
+using Bulwark.EventLog.JetStream;
 using Bulwark.Feed;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Events;
 using Bulwark.Ledger.Routing;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Placement;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 
 namespace Bulwark.Cli.Hosting;
 
@@ -35,9 +41,15 @@ public sealed record ModuleContext(BankPaths Paths, string? Postgres, IPEndPoint
 
     /// <summary>
     /// The event log's NATS servers (<c>serve --event-log</c>, else <c>BULWARK_EVENT_LOG</c>), parsed
-    /// and checked at start; null when none is given. Nothing consumes it yet: the ledger's relay will.
+    /// and checked at start; null when none is given: a cluster's ledger cell then publishes its events nowhere.
     /// </summary>
     public Bulwark.EventLog.JetStream.EventLogAddress? EventLog { get; init; }
+
+    /// <summary>
+    /// The directory of the file event log every ledger cell of this process publishes to (the
+    /// one-process bank: DATA/events; one writer per directory, this process). Null: none.
+    /// </summary>
+    public string? EventsDirectory { get; init; }
 }
 
 /// <summary>
@@ -53,6 +65,9 @@ public static class BankModules
     public const string Cards = "cards";
     public const string Edge = "edge";
 
+    /// <summary>The bank's name in the JetStream event log (its stream and subjects).</summary>
+    public const string EventsBank = "bulwark";
+
     private static void AddLedger(IServiceCollection services, ModuleContext context)
     {
         if (context.LedgerCell is { } cell)
@@ -64,6 +79,14 @@ public static class BankModules
             services.AddLedgerRouting();
             services.AddLedgerCells([cell]);
             services.AddLedgerCellPeers();
+            if (context.EventLog is { } address)
+            {
+                // The stream cluster up made: three replicas, or one per server when there are fewer.
+                var options = address.Options(Math.Min(3, address.Servers.Count), EventsBank);
+                services.AddLedgerEventLog(provider => ReopeningEventLog.JetStream(options,
+                    provider.GetRequiredService<ILogger<JetStreamEventLog>>(), provider.GetRequiredService<EventLogMetrics>()));
+                services.TryAddSingleton(provider => new EventLogMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+            }
             return;
         }
         if (context.Placement is not { } map)
@@ -76,6 +99,14 @@ public static class BankModules
         services.AddLedgerRouting();
         services.AddLedgerCells(BankLedger.CellOptions(context.Paths, map, context.Postgres));
         services.AddLedgerCellPeers();
+        if (context.EventsDirectory is { } events)
+        {
+            // Every cell of the one-process bank publishes to one file log: one writer per directory, this process.
+            var options = new FileEventLogOptions { Directory = events };
+            services.TryAddSingleton(provider => new EventLogMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+            services.AddLedgerEventLog(provider => ReopeningEventLog.File(options,
+                provider.GetRequiredService<ILogger<FileEventLog>>(), provider.GetRequiredService<EventLogMetrics>()));
+        }
         if (context.Postgres is null)
         {
             // bulwark cells add: a cell added to the map while the bank runs gets its own file and owns nothing until moves give it partitions.

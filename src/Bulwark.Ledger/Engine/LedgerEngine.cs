@@ -108,6 +108,30 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         remove => _writer.OwedLegsCommitted -= value;
     }
 
+    /// <summary>Raised (on the writer's thread: handlers must not block) when a committed batch wrote outbox events.</summary>
+    public event Action? EventsCommitted
+    {
+        add => _writer.EventsCommitted += value;
+        remove => _writer.EventsCommitted -= value;
+    }
+
+    /// <summary>The last committed outbox event's cell sequence (0: none).</summary>
+    public long OutboxCellSequence => _writer.CommittedCellSequence;
+
+    /// <summary>The highest cell sequence known published: recorded in the store, or reported since by <see cref="OutboxPublished"/>.</summary>
+    public long OutboxWatermark => _writer.OutboxWatermark;
+
+    /// <summary>
+    /// Tells the writer that every outbox event up to <paramref name="cellSequence"/> is in the event
+    /// log: its next batch records the watermark and prunes the outbox below it (the periodic sweep
+    /// makes that batch when no other comes).
+    /// </summary>
+    public void OutboxPublished(long cellSequence) => _writer.OutboxPublished(cellSequence);
+
+    /// <summary>Committed outbox events after <paramref name="afterCellSequence"/>, in order (the relay's read).</summary>
+    public Task<IReadOnlyList<LedgerOutboxEvent>> ReadOutboxAsync(long afterCellSequence, int limit, CancellationToken cancellationToken = default) =>
+        _store.ReadOutboxAsync(afterCellSequence, limit, cancellationToken);
+
     /// <summary>What this cell owns now (the truth for what it serves).</summary>
     public CellOwnership Ownership => _writer.Ownership;
 

@@ -196,6 +196,7 @@ internal sealed partial class LedgerWriter
         }
         _commit.SettledOwedLegs.Add((owed.Leg.Id, outcome));
         NoteChanged(owed.Partition);
+        _settledPartitions.Add(owed.Partition);
     }
 
     private LedgerTransfer? FindCreditLeg(UInt128 id) =>

@@ -33,6 +33,8 @@ internal sealed partial class LedgerWriter
     private readonly List<TransferEntry> _changedHolds = [];
     private readonly List<AccountState> _touched = [];
     private readonly LedgerCommit _commit = new();
+    private readonly LedgerEventBuilder _events;
+    private readonly List<int> _settledPartitions = [];
 
     /// <summary>
     /// Per partition, how many changes the writer has made to it (rows, balances, owed legs, imported
@@ -49,6 +51,9 @@ internal sealed partial class LedgerWriter
     private long _now;
     private bool _sweepAgain;
     private long _probeFailureLoggedAt;
+    private long _publishedWatermark;
+    private long _recordedWatermark;
+    private long _committedCellSequence;
 
     public LedgerWriter(ILedgerStore store, LedgerOptions options, TimeProvider time, LedgerMetrics metrics, ILogger logger,
         ChannelReader<WriterItem> queue, Action sweepTaken, LedgerCommitHealth health)
@@ -61,6 +66,34 @@ internal sealed partial class LedgerWriter
         _logger = logger;
         _queue = queue;
         _sweepTaken = sweepTaken;
+        _events = new LedgerEventBuilder(options.PartitionCount);
+    }
+
+    /// <summary>Called on the writer's thread after a batch that wrote outbox events commits; must not block.</summary>
+    public Action? EventsCommitted { get; set; }
+
+    /// <summary>The last committed outbox cell sequence (any thread).</summary>
+    public long CommittedCellSequence => Volatile.Read(ref _committedCellSequence);
+
+    /// <summary>The relay's watermark as the store holds it, or as the relay last reported it (any thread).</summary>
+    public long OutboxWatermark => Math.Max(Volatile.Read(ref _recordedWatermark), Volatile.Read(ref _publishedWatermark));
+
+    /// <summary>
+    /// The relay has published every event up to <paramref name="cellSequence"/> (any thread): the
+    /// next batch records it and prunes the outbox below it, in its own transaction.
+    /// </summary>
+    public void OutboxPublished(long cellSequence)
+    {
+        var seen = Volatile.Read(ref _publishedWatermark);
+        while (cellSequence > seen)
+        {
+            var before = Interlocked.CompareExchange(ref _publishedWatermark, cellSequence, seen);
+            if (before == seen)
+            {
+                return;
+            }
+            seen = before;
+        }
     }
 
     /// <summary>Called on the writer's thread after a batch that owes credit legs commits; must not block.</summary>
@@ -98,6 +131,10 @@ internal sealed partial class LedgerWriter
         var position = _store.LoadPosition();
         _sequence = position.Sequence;
         _lastTimestampUnixMs = position.TimestampUnixMs;
+        var outbox = _store.LoadOutboxPosition();
+        _events.Load(outbox);
+        Volatile.Write(ref _recordedWatermark, outbox.Watermark);
+        Volatile.Write(ref _committedCellSequence, outbox.CellSequence);
         _cacheValid = true;
     }
 
@@ -179,6 +216,15 @@ internal sealed partial class LedgerWriter
             if (_commit.NewOwedLegs.Count > 0)
             {
                 OwedLegsCommitted?.Invoke();
+            }
+            if (_commit.OutboxWatermark > 0)
+            {
+                Volatile.Write(ref _recordedWatermark, _commit.OutboxWatermark);
+            }
+            if (_commit.Events.Count > 0)
+            {
+                Volatile.Write(ref _committedCellSequence, _events.CellSequence);
+                EventsCommitted?.Invoke();
             }
             _lastTimestampUnixMs = _now;
             // Transfers, not rows: the credit leg of a transfer between partitions is the same transfer.
@@ -347,6 +393,7 @@ internal sealed partial class LedgerWriter
         _newTransfers.Clear();
         _changedHolds.Clear();
         _touched.Clear();
+        _settledPartitions.Clear();
         _commit.Clear();
     }
 
@@ -370,6 +417,13 @@ internal sealed partial class LedgerWriter
                 _commit.Balances.Add(account.Snapshot());
                 NoteChanged(account.Partition);
             }
+        }
+        // Every change goes to the outbox in the batch's own transaction (docs/internals/event-log.md).
+        _events.Build(_commit, _settledPartitions, _now);
+        var published = Volatile.Read(ref _publishedWatermark);
+        if (published > _recordedWatermark)
+        {
+            _commit.OutboxWatermark = published;
         }
     }
 

@@ -58,6 +58,14 @@ public interface ILedgerStore : IDisposable
     /// </summary>
     void Commit(LedgerCommit commit);
 
+    // ---- The outbox (docs/internals/event-log.md "The ledger's events") ----
+
+    /// <summary>
+    /// Where the writer's event numbering resumes: the highest cell sequence in the outbox, the
+    /// last partition sequence of every partition it has numbered, and the relay's recorded watermark.
+    /// </summary>
+    LedgerOutboxPosition LoadOutboxPosition();
+
     // ---- Moving partitions (writer side; docs/internals/cells.md "Moving a partition") ----
 
     /// <summary>The accounts of one partition with their committed balances (the writer's cache, once it owns the partition).</summary>
@@ -128,7 +136,26 @@ public interface ILedgerStore : IDisposable
     /// leaving out those of <paramref name="notServed"/> (copies this cell holds without serving them).
     /// </summary>
     Task<IReadOnlyList<OwedCreditLeg>> GetOwedCreditLegsAsync(int limit, IReadOnlyCollection<int> notServed, CancellationToken cancellationToken);
+
+    /// <summary>Committed outbox events with a cell sequence above <paramref name="afterCellSequence"/>, in cell sequence order, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<LedgerOutboxEvent>> ReadOutboxAsync(long afterCellSequence, int limit, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// One event in the store's outbox, written in the transaction of the batch it describes: the
+/// <paramref name="CellSequence"/>-th event of this store (from 1, no gaps), the
+/// <paramref name="PartitionSequence"/>-th of <paramref name="Partition"/> (from 1, no gaps), of
+/// <paramref name="Kind"/> (<see cref="Events.LedgerEventKind"/>) with its protobuf
+/// <paramref name="Payload"/>, committed at <paramref name="CommittedAtUnixMs"/> (the batch's time).
+/// </summary>
+public sealed record LedgerOutboxEvent(long CellSequence, int Partition, long PartitionSequence, int Kind, byte[] Payload, long CommittedAtUnixMs);
+
+/// <summary>
+/// The outbox as the writer resumes it: the last cell sequence, each numbered partition's last
+/// sequence (kept in the outbox even after the relay published it: pruning keeps the newest row
+/// of every partition), and the highest cell sequence the relay recorded as published.
+/// </summary>
+public sealed record LedgerOutboxPosition(long CellSequence, long Watermark, IReadOnlyDictionary<int, long> PartitionSequences);
 
 /// <summary>A store's cell identity, ownership table and the copies it is importing.</summary>
 public sealed record LedgerCellRecord(string Cell, string ClusterId, IReadOnlyList<Cells.PartitionOwnership> Ownership)
@@ -234,12 +261,24 @@ public sealed class LedgerCommit
     /// </summary>
     public long ProbeAtUnixMs { get; set; }
 
+    /// <summary>The batch's events for the outbox, in cell sequence order (written in the batch's transaction).</summary>
+    public List<LedgerOutboxEvent> Events { get; } = [];
+
+    /// <summary>
+    /// Non-zero when the relay has published up to this cell sequence since the last recorded
+    /// watermark: the store records it, and prunes the outbox below it (keeping each partition's
+    /// newest event), in the batch's transaction.
+    /// </summary>
+    public long OutboxWatermark { get; set; }
+
     public bool IsEmpty => NewAccounts.Count == 0 && NewTransfers.Count == 0 && ChangedHolds.Count == 0 && Balances.Count == 0
-        && NewOwedLegs.Count == 0 && SettledOwedLegs.Count == 0 && ProbeAtUnixMs == 0;
+        && NewOwedLegs.Count == 0 && SettledOwedLegs.Count == 0 && ProbeAtUnixMs == 0 && Events.Count == 0 && OutboxWatermark == 0;
 
     public void Clear()
     {
         ProbeAtUnixMs = 0;
+        OutboxWatermark = 0;
+        Events.Clear();
         NewAccounts.Clear();
         NewTransfers.Clear();
         ChangedHolds.Clear();

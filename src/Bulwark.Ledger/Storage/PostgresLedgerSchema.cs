@@ -142,6 +142,20 @@ internal static class PostgresLedgerSchema
         CREATE INDEX accounts_partition ON accounts (partition);
         CREATE INDEX credit_legs_owed_partition ON credit_legs_owed (partition);
         """,
+        // The event log's outbox, as SQLite's migration 5: one row per event, written in the
+        // batch's transaction, read by the relay in cell_sequence order. The relay's watermark is
+        // ledger_meta 'outbox_watermark'.
+        """
+        CREATE TABLE ledger_outbox (
+            cell_sequence bigint NOT NULL PRIMARY KEY,
+            partition integer NOT NULL CHECK (partition >= 0),
+            partition_sequence bigint NOT NULL CHECK (partition_sequence >= 1),
+            kind integer NOT NULL,
+            committed_at bigint NOT NULL,
+            payload bytea NOT NULL
+        );
+        INSERT INTO ledger_meta (key, value) VALUES ('outbox_watermark', 0);
+        """,
     ];
 
     /// <summary>The columns every transfer query selects, in the order <see cref="PostgresLedgerStore.ReadTransfer"/> maps them.</summary>

@@ -103,6 +103,53 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         });
     }
 
+    public LedgerOutboxPosition LoadOutboxPosition()
+    {
+        var writer = EnsureWriter(reconnect: false);
+        return Guard(() =>
+        {
+            using var batch = new NpgsqlBatch(writer.Connection)
+            {
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand("SELECT partition, max(partition_sequence), max(cell_sequence) FROM ledger.ledger_outbox GROUP BY partition"),
+                    new NpgsqlBatchCommand("SELECT coalesce((SELECT value FROM ledger.ledger_meta WHERE key = 'outbox_watermark'), 0)"),
+                },
+            };
+            using var reader = batch.ExecuteReader();
+            var partitions = new Dictionary<int, long>();
+            long cellSequence = 0;
+            while (reader.Read())
+            {
+                partitions[reader.GetInt32(0)] = reader.GetInt64(1);
+                cellSequence = Math.Max(cellSequence, reader.GetInt64(2));
+            }
+            reader.NextResult();
+            reader.Read();
+            return new LedgerOutboxPosition(cellSequence, reader.GetInt64(0), partitions);
+        });
+    }
+
+    public async Task<IReadOnlyList<LedgerOutboxEvent>> ReadOutboxAsync(long afterCellSequence, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(
+            "SELECT cell_sequence, partition, partition_sequence, kind, committed_at, payload FROM ledger.ledger_outbox " +
+            "WHERE cell_sequence > $1 ORDER BY cell_sequence LIMIT $2", connection);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = afterCellSequence });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        var events = new List<LedgerOutboxEvent>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            events.Add(new LedgerOutboxEvent(reader.GetInt64(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt32(3),
+                (byte[])reader.GetValue(5), reader.GetInt64(4)));
+        }
+        return events;
+    }
+
     public LedgerCellRecord? LoadCell()
     {
         var writer = EnsureWriter(reconnect: false);
@@ -715,6 +762,20 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
                         "UPDATE ledger.credit_legs_owed AS o SET state = s.state " +
                         "FROM unnest($1, $2) AS s(id, state) WHERE o.id = s.id AND o.state = 0",
                         Arr(NpgsqlDbType.Uuid), Arr(NpgsqlDbType.Integer)),
+                    Command(
+                        "INSERT INTO ledger.ledger_outbox (cell_sequence, partition, partition_sequence, kind, committed_at, payload) " +
+                        "SELECT * FROM unnest($1, $2, $3, $4, $5, $6)",
+                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Integer), Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Integer),
+                        Arr(NpgsqlDbType.Bigint), Arr(NpgsqlDbType.Bytea)),
+                    // The relay's watermark ($1 = 0: none this batch), and published rows pruned but
+                    // for each partition's newest: it is where the partition's numbering resumes.
+                    Command(
+                        "UPDATE ledger.ledger_meta SET value = greatest(value, $1) WHERE key = 'outbox_watermark' AND $1 > 0",
+                        NpgsqlDbType.Bigint),
+                    Command(
+                        "DELETE FROM ledger.ledger_outbox WHERE $1 > 0 AND cell_sequence <= $1 " +
+                        "AND cell_sequence NOT IN (SELECT max(cell_sequence) FROM ledger.ledger_outbox GROUP BY partition)",
+                        NpgsqlDbType.Bigint),
                 },
             };
             Batch.Prepare();
@@ -778,6 +839,18 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             Set(commands[5], c.OwedIds, c.OwedPartitions, c.OwedCreditPartitions, c.OwedDebits, c.OwedCredits, c.OwedAmounts,
                 c.OwedCurrencies, c.OwedCodes, c.OwedMetadata, c.OwedCreated);
             Set(commands[6], c.SettledIds, c.SettledStates);
+            foreach (var outboxEvent in commit.Events)
+            {
+                c.OutboxSequences.Add(outboxEvent.CellSequence);
+                c.OutboxPartitions.Add(outboxEvent.Partition);
+                c.OutboxPartitionSequences.Add(outboxEvent.PartitionSequence);
+                c.OutboxKinds.Add(outboxEvent.Kind);
+                c.OutboxCommitted.Add(outboxEvent.CommittedAtUnixMs);
+                c.OutboxPayloads.Add(outboxEvent.Payload);
+            }
+            Set(commands[7], c.OutboxSequences, c.OutboxPartitions, c.OutboxPartitionSequences, c.OutboxKinds, c.OutboxCommitted, c.OutboxPayloads);
+            commands[8].Parameters[0].Value = commit.OutboxWatermark;
+            commands[9].Parameters[0].Value = commit.OutboxWatermark;
         }
 
         /// <summary>
@@ -917,6 +990,12 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         public List<Guid> SettledIds { get; } = [];
         public List<int> SettledStates { get; } = [];
         public HashSet<Guid> SettledSeen { get; } = [];
+        public List<long> OutboxSequences { get; } = [];
+        public List<int> OutboxPartitions { get; } = [];
+        public List<long> OutboxPartitionSequences { get; } = [];
+        public List<int> OutboxKinds { get; } = [];
+        public List<long> OutboxCommitted { get; } = [];
+        public List<byte[]> OutboxPayloads { get; } = [];
 
         public void Reset(LedgerCommit? commit)
         {
@@ -956,6 +1035,7 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             Metadata, Timestamps, States, Posted, Expires, Legs, HoldIds, HoldStates, HoldPosted, BalanceIds, DebitsPending, DebitsPosted,
             CreditsPending, CreditsPosted, OwedIds, OwedPartitions, OwedCreditPartitions, OwedDebits, OwedCredits, OwedAmounts,
             OwedCurrencies, OwedCodes, OwedMetadata, OwedCreated, SettledIds, SettledStates,
+            OutboxSequences, OutboxPartitions, OutboxPartitionSequences, OutboxKinds, OutboxCommitted, OutboxPayloads,
         ];
     }
 }

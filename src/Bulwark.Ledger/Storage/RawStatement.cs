@@ -29,6 +29,8 @@ internal sealed class RawStatement : IDisposable
 
     public void Bind(int index, string value) => Check(raw.sqlite3_bind_text(_statement, index, value));
 
+    public void BindBlob(int index, ReadOnlySpan<byte> value) => Check(raw.sqlite3_bind_blob(_statement, index, value));
+
     public void BindNull(int index) => Check(raw.sqlite3_bind_null(_statement, index));
 
     public void BindId(int index, UInt128 id)

@@ -158,6 +158,20 @@ public static class SqliteLedgerSchema
         CREATE INDEX accounts_partition ON accounts (partition);
         CREATE INDEX credit_legs_owed_partition ON credit_legs_owed (partition);
         """,
+        // The event log's outbox (docs/internals/event-log.md): one row per event, written in the
+        // batch's transaction. cell_sequence is the rowid, so an insert appends at the B-tree's
+        // right edge and the relay reads in order by the primary key; no other index, so the
+        // writer pays one append per event. The relay's watermark is ledger_meta 'outbox_watermark'.
+        """
+        CREATE TABLE ledger_outbox (
+            cell_sequence INTEGER PRIMARY KEY,
+            partition INTEGER NOT NULL CHECK (partition >= 0),
+            partition_sequence INTEGER NOT NULL CHECK (partition_sequence >= 1),
+            kind INTEGER NOT NULL,
+            committed_at INTEGER NOT NULL,
+            payload BLOB NOT NULL
+        );
+        """,
     ];
 
     /// <summary>The columns every transfer query selects, in the order the reader maps them.</summary>

@@ -786,6 +786,14 @@ public sealed class SqliteLedgerStore : ILedgerStore
             {
                 writer.SettleOwedLeg(id, state);
             }
+            foreach (var outboxEvent in commit.Events)
+            {
+                writer.InsertOutboxEvent(outboxEvent);
+            }
+            if (commit.OutboxWatermark != 0)
+            {
+                writer.RecordOutboxWatermark(commit.OutboxWatermark);
+            }
             if (commit.ProbeAtUnixMs != 0)
             {
                 writer.WriteProbe(commit.ProbeAtUnixMs);
@@ -797,6 +805,48 @@ public sealed class SqliteLedgerStore : ILedgerStore
             writer.AbandonBatch();
             throw;
         }
+    }
+
+    public LedgerOutboxPosition LoadOutboxPosition()
+    {
+        Writer.AbandonBatch();
+        using var command = Writer.Connection.CreateCommand();
+        command.CommandText =
+            "SELECT partition, max(partition_sequence), max(cell_sequence) FROM ledger_outbox GROUP BY partition;" +
+            "SELECT coalesce((SELECT value FROM ledger_meta WHERE key = 'outbox_watermark'), 0)";
+        using var reader = command.ExecuteReader();
+        var partitions = new Dictionary<int, long>();
+        long cellSequence = 0;
+        while (reader.Read())
+        {
+            partitions[reader.GetInt32(0)] = reader.GetInt64(1);
+            cellSequence = Math.Max(cellSequence, reader.GetInt64(2));
+        }
+        reader.NextResult();
+        reader.Read();
+        var watermark = reader.GetInt64(0);
+        return new LedgerOutboxPosition(cellSequence, watermark, partitions);
+    }
+
+    public Task<IReadOnlyList<LedgerOutboxEvent>> ReadOutboxAsync(long afterCellSequence, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return Task.FromResult(Read(reader =>
+        {
+            using var command = reader.Connection.CreateCommand();
+            command.CommandText = "SELECT cell_sequence, partition, partition_sequence, kind, committed_at, payload FROM ledger_outbox " +
+                "WHERE cell_sequence > $after ORDER BY cell_sequence LIMIT $limit";
+            command.Parameters.AddWithValue("$after", afterCellSequence);
+            command.Parameters.AddWithValue("$limit", limit);
+            var events = new List<LedgerOutboxEvent>();
+            using var rows = command.ExecuteReader();
+            while (rows.Read())
+            {
+                events.Add(new LedgerOutboxEvent(rows.GetInt64(0), rows.GetInt32(1), rows.GetInt64(2), rows.GetInt32(3),
+                    (byte[])rows.GetValue(5), rows.GetInt64(4)));
+            }
+            return (IReadOnlyList<LedgerOutboxEvent>)events;
+        }));
     }
 
     public Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken)
@@ -1053,10 +1103,20 @@ public sealed class SqliteLedgerStore : ILedgerStore
         private readonly RawStatement _insertTransfer;
         private readonly RawStatement _updateHold;
         private readonly RawStatement _updateBalances;
+        private readonly RawStatement _insertOutbox;
+        private readonly RawStatement _recordWatermark;
+        private readonly RawStatement _pruneOutbox;
 
         public WriterConnection(SqliteConnection connection)
         {
             Connection = connection;
+            _insertOutbox = new RawStatement(connection,
+                "INSERT INTO ledger_outbox (cell_sequence, partition, partition_sequence, kind, committed_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+            _recordWatermark = new RawStatement(connection,
+                "INSERT INTO ledger_meta (key, value) VALUES ('outbox_watermark', ?1) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)");
+            // Published rows go, but each partition's newest stays: it is where the partition's numbering resumes.
+            _pruneOutbox = new RawStatement(connection,
+                "DELETE FROM ledger_outbox WHERE cell_sequence <= ?1 AND cell_sequence NOT IN (SELECT max(cell_sequence) FROM ledger_outbox GROUP BY partition)");
             _findTransfer = new RawStatement(connection,
                 $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = ?1 AND leg <= 1");
             _findLeg = new RawStatement(connection,
@@ -1251,6 +1311,26 @@ public sealed class SqliteLedgerStore : ILedgerStore
             insert.Execute();
         }
 
+        public void InsertOutboxEvent(LedgerOutboxEvent outboxEvent)
+        {
+            var insert = _insertOutbox;
+            insert.Bind(1, outboxEvent.CellSequence);
+            insert.Bind(2, outboxEvent.Partition);
+            insert.Bind(3, outboxEvent.PartitionSequence);
+            insert.Bind(4, outboxEvent.Kind);
+            insert.Bind(5, outboxEvent.CommittedAtUnixMs);
+            insert.BindBlob(6, outboxEvent.Payload);
+            insert.Execute();
+        }
+
+        public void RecordOutboxWatermark(long watermark)
+        {
+            _recordWatermark.Bind(1, watermark);
+            _recordWatermark.Execute();
+            _pruneOutbox.Bind(1, watermark);
+            _pruneOutbox.Execute();
+        }
+
         public void UpdateHold(LedgerTransfer hold)
         {
             _updateHold.Bind(1, (long)hold.State);
@@ -1279,6 +1359,9 @@ public sealed class SqliteLedgerStore : ILedgerStore
             _insertTransfer.Dispose();
             _updateHold.Dispose();
             _updateBalances.Dispose();
+            _insertOutbox.Dispose();
+            _recordWatermark.Dispose();
+            _pruneOutbox.Dispose();
             FindExpiredHolds.Dispose();
             Connection.Dispose();
         }

@@ -31,6 +31,11 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
 
     public LedgerCellRecord? LoadCell() => inner.LoadCell();
 
+    public LedgerOutboxPosition LoadOutboxPosition() => inner.LoadOutboxPosition();
+
+    public Task<IReadOnlyList<LedgerOutboxEvent>> ReadOutboxAsync(long afterCellSequence, int limit, CancellationToken cancellationToken) =>
+        inner.ReadOutboxAsync(afterCellSequence, limit, cancellationToken);
+
     public void InitialiseCell(string cell, string clusterId, IReadOnlyList<int> owned) => inner.InitialiseCell(cell, clusterId, owned);
 
     public LedgerTransfer? FindTransfer(UInt128 id) => inner.FindTransfer(id);

@@ -1,0 +1,283 @@
+using Bulwark.EventLog;
+using Bulwark.Ledger.Storage;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Bulwark.Ledger.Events;
+
+/// <summary>
+/// Publishes one cell's committed changes to the event log (docs/internals/event-log.md, "The
+/// relay"): reads the store's outbox above its watermark in order, appends the events to the log,
+/// then tells the engine the new watermark, which the writer's next batch records (and prunes the
+/// outbox below) in its own transaction. At-least-once from here — a crash between the append and
+/// the recorded watermark republishes — and exactly-once in the log, whose duplicate rule makes a
+/// republished record a no-op. The ledger never waits for the relay: while the log is unavailable
+/// commits go on, the outbox grows, and the relay retries with bounded backoff and catches up.
+/// </summary>
+public sealed partial class LedgerEventRelay : BackgroundService
+{
+    private readonly LedgerEngine _engine;
+    private readonly IEventLog _log;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly LedgerEventRelayMetrics _metrics;
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private long _watermark = -1;
+    private long _oldestUnpublishedUnixMs;
+    private bool _lagWarned;
+
+    public LedgerEventRelay(LedgerEngine engine, IEventLog log, TimeProvider time, ILogger<LedgerEventRelay> logger, LedgerEventRelayMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(metrics);
+        _engine = engine;
+        _log = log;
+        _time = time ?? TimeProvider.System;
+        _logger = logger;
+        _metrics = metrics;
+        _metrics.Observe(this);
+    }
+
+    public string Cell => _engine.Options.CellName;
+
+    /// <summary>The highest cell sequence this relay has published (-1 before it started).</summary>
+    public long Watermark => Volatile.Read(ref _watermark);
+
+    /// <summary>Committed events not yet in the log.</summary>
+    public long LagEvents => Math.Max(0, _engine.OutboxCellSequence - Math.Max(0, Watermark));
+
+    /// <summary>How long the oldest event not yet in the log has waited (0 when caught up).</summary>
+    public double LagSeconds
+    {
+        get
+        {
+            var oldest = Volatile.Read(ref _oldestUnpublishedUnixMs);
+            return oldest == 0 || LagEvents == 0 ? 0 : Math.Max(0, (_time.GetUtcNow().ToUnixTimeMilliseconds() - oldest) / 1000.0);
+        }
+    }
+
+    /// <summary>Asks for a round now (the writer calls it after a batch with events; never blocks).</summary>
+    public void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            try
+            {
+                _wake.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already woken: the round reads everything committed.
+            }
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _engine.EventsCommitted += Wake;
+        try
+        {
+            Volatile.Write(ref _watermark, _engine.OutboxWatermark);
+            var backoff = LedgerLimits.RelayBackoffMinMilliseconds;
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                string? failure;
+                int published;
+                try
+                {
+                    (published, failure) = await PublishOnceAsync(stoppingToken);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                CheckLag();
+                if (failure is not null)
+                {
+                    await DelayAsync(TimeSpan.FromMilliseconds(backoff), stoppingToken);
+                    backoff = Math.Min(backoff * 2, LedgerLimits.RelayBackoffMaxMilliseconds);
+                    continue;
+                }
+                backoff = LedgerLimits.RelayBackoffMinMilliseconds;
+                if (published < LedgerLimits.RelayBatchEventsMax)
+                {
+                    await WaitForCommitAsync(stoppingToken);
+                }
+            }
+        }
+        finally
+        {
+            _engine.EventsCommitted -= Wake;
+        }
+    }
+
+    /// <summary>
+    /// One round: reads up to <see cref="LedgerLimits.RelayBatchEventsMax"/> events above the
+    /// watermark and appends them. Returns how many were published, or why none were.
+    /// </summary>
+    public async Task<(int Published, string? Failure)> PublishOnceAsync(CancellationToken cancellationToken)
+    {
+        if (Watermark < 0)
+        {
+            Volatile.Write(ref _watermark, _engine.OutboxWatermark);
+        }
+        IReadOnlyList<LedgerOutboxEvent> events;
+        try
+        {
+            events = await _engine.ReadOutboxAsync(Watermark, LedgerLimits.RelayBatchEventsMax, cancellationToken);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            return Failed("store", error);
+        }
+        if (events.Count == 0)
+        {
+            Volatile.Write(ref _oldestUnpublishedUnixMs, 0);
+            return (0, null);
+        }
+        Volatile.Write(ref _oldestUnpublishedUnixMs, events[0].CommittedAtUnixMs);
+        var records = new EventRecord[events.Count];
+        for (var i = 0; i < events.Count; i++)
+        {
+            var outboxEvent = events[i];
+            records[i] = new EventRecord(outboxEvent.Partition, outboxEvent.PartitionSequence, Cell, outboxEvent.CellSequence, outboxEvent.Kind, outboxEvent.Payload);
+        }
+        AppendResult result;
+        try
+        {
+            result = await _log.AppendAsync(records, cancellationToken);
+        }
+        catch (EventLogException error)
+        {
+            return Failed(Reason(error.Error), error);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            return Failed("failed", error);
+        }
+        var watermark = events[^1].CellSequence;
+        Volatile.Write(ref _watermark, watermark);
+        _engine.OutboxPublished(watermark);
+        _metrics.Published(Cell, result.Appended, result.Duplicates);
+        Volatile.Write(ref _oldestUnpublishedUnixMs, 0);
+        return (events.Count, null);
+    }
+
+    private (int, string) Failed(string reason, Exception error)
+    {
+        _metrics.Failed(Cell, reason);
+        if (reason == "gap")
+        {
+            // Another cell has not yet published the earlier part of a moved partition's history: wait for it.
+            LogWaitingForGap(Cell, error.Message);
+        }
+        else if (reason == "conflict")
+        {
+            LogConflict(error, Cell);
+        }
+        else
+        {
+            LogAppendFailed(Cell, reason, error.Message);
+        }
+        return (0, reason);
+    }
+
+    private static string Reason(EventLogError error) => error switch
+    {
+        EventLogError.Gap => "gap",
+        EventLogError.Conflict => "conflict",
+        EventLogError.Unavailable => "unavailable",
+        EventLogError.Locked => "locked",
+        EventLogError.Corrupt => "corrupt",
+        EventLogError.UnknownVersion => "unknown_version",
+        EventLogError.Invalid => "invalid",
+        _ => "failed",
+    };
+
+    private void CheckLag()
+    {
+        var events = LagEvents;
+        var seconds = LagSeconds;
+        var lagging = events > LedgerLimits.RelayLagEventsWarning || seconds > LedgerLimits.RelayLagSecondsWarning;
+        if (lagging && !_lagWarned)
+        {
+            LogLagging(Cell, events, seconds);
+        }
+        else if (!lagging && _lagWarned)
+        {
+            LogCaughtUp(Cell, events);
+        }
+        _lagWarned = lagging;
+    }
+
+    private async Task WaitForCommitAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            // The semaphore's own timeout (not the TimeProvider's): a wait abandoned on a timer would take a later wake.
+            await _wake.WaitAsync(TimeSpan.FromMilliseconds(LedgerLimits.RelayIdlePollMilliseconds), cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: the loop ends.
+        }
+    }
+
+    private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: the loop ends.
+        }
+    }
+
+    /// <summary>
+    /// Stops the loop, then publishes what is committed but not yet published, once, while the log
+    /// answers (the cells stop after their relays, so a batch committed later stays in the outbox
+    /// and is published at the next start: nothing is lost either way).
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        for (var round = 0; round < LedgerLimits.RelayDrainRoundsMax && Watermark < _engine.OutboxCellSequence && !cancellationToken.IsCancellationRequested; round++)
+        {
+            try
+            {
+                if ((await PublishOnceAsync(cancellationToken)).Failure is not null)
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        _wake.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(EventId = 1701, Level = LogLevel.Warning, Message = "Cell {Cell}'s events could not be appended to the event log ({Reason}: {Error}); the ledger keeps committing and the relay retries")]
+    private partial void LogAppendFailed(string cell, string reason, string error);
+
+    [LoggerMessage(EventId = 1702, Level = LogLevel.Information, Message = "Cell {Cell}'s events wait for another cell to publish the earlier part of a partition's history ({Error}); retrying")]
+    private partial void LogWaitingForGap(string cell, string error);
+
+    [LoggerMessage(EventId = 1703, Level = LogLevel.Critical, Message = "Cell {Cell}'s events conflict with what the event log holds at the same place: the log and the ledger disagree and a person must look; the relay retries and publishes nothing further until it passes")]
+    private partial void LogConflict(Exception error, string cell);
+
+    [LoggerMessage(EventId = 1704, Level = LogLevel.Warning, Message = "Cell {Cell}'s event log lags: {Events} events, the oldest {Seconds:F1} s old")]
+    private partial void LogLagging(string cell, long events, double seconds);
+
+    [LoggerMessage(EventId = 1705, Level = LogLevel.Information, Message = "Cell {Cell}'s event log caught up ({Events} events behind)")]
+    private partial void LogCaughtUp(string cell, long events);
+}

@@ -1,0 +1,325 @@
+using Bulwark.EventLog;
+using Bulwark.EventLog.Files;
+using Bulwark.Ledger.Cells;
+using Bulwark.Ledger.Events;
+using Bulwark.Ledger.Grpc;
+using Bulwark.Ledger.Protos;
+using Bulwark.Ledger.Storage;
+using Bulwark.Ledger.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bulwark.Ledger.Tests.Events;
+
+/// <summary>The outbox and the relay on SQLite.</summary>
+public sealed class SqliteLedgerEventRelayTests : LedgerEventRelayTests
+{
+    protected override string? NewPostgres() => null;
+}
+
+/// <summary>The outbox and the relay on a real PostgreSQL.</summary>
+public sealed class PostgresLedgerEventRelayTests : LedgerEventRelayTests
+{
+    protected override string? NewPostgres() => PostgresTestServer.NewDatabase("events");
+}
+
+/// <summary>
+/// The ledger's side of the event log (docs/internals/event-log.md): every batch's changes go to
+/// the store's outbox in the batch's transaction, numbered without gaps by cell and by partition,
+/// and the relay moves them to an <see cref="IEventLog"/> at least once, exactly once in the log.
+/// </summary>
+public abstract class LedgerEventRelayTests : IDisposable
+{
+    private const int Partitions = 8;
+    private readonly TempDirectory _directory = new(inMemory: false);
+    private readonly string? _postgres;
+
+    protected LedgerEventRelayTests()
+    {
+        _postgres = NewPostgres();
+    }
+
+    protected abstract string? NewPostgres();
+
+    public void Dispose()
+    {
+        _directory.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private Task<TestLedger> StartLedgerAsync(Func<ILedgerStore, ILedgerStore>? wrapStore = null) =>
+        TestLedger.StartAsync(directory: _directory, partitions: Partitions, postgres: _postgres, wrapStore: wrapStore);
+
+    private FileEventLog OpenLog() => FileEventLog.Open(new FileEventLogOptions { Directory = Path.Combine(_directory.Path, "events") });
+
+    private static LedgerEventRelay Relay(TestLedger ledger, IEventLog log) =>
+        new(ledger.Engine, log, ledger.Time, NullLogger<LedgerEventRelay>.Instance, new LedgerEventRelayMetrics());
+
+    private static async Task<int> Workload(TestLedger ledger, int from, int transfers)
+    {
+        var funding = await ledger.AccountAsync(from);
+        var accounts = new List<UInt128>();
+        for (var i = 1; i <= 6; i++)
+        {
+            accounts.Add(await ledger.AccountAsync(from + i));
+        }
+        var batch = Enumerable.Range(0, transfers).Select(i => TestLedger.Transfer(from + 100 + i, funding, accounts[i % accounts.Count], 10 + i)).ToArray();
+        var results = await ledger.Engine.SubmitAsync(batch);
+        Assert.All(results, result => Assert.Equal(TransferStatus.Ok, result.Status));
+        return transfers;
+    }
+
+    private static async Task<IReadOnlyList<LedgerOutboxEvent>> OutboxAsync(TestLedger ledger) =>
+        await ledger.Engine.ReadOutboxAsync(0, 100_000);
+
+    private static async Task<List<EventRecord>> ReadAllAsync(IEventLog log)
+    {
+        var records = new List<EventRecord>();
+        await foreach (var record in log.ReadPartitionsAsync(Enumerable.Range(0, Partitions)))
+        {
+            records.Add(record);
+        }
+        return records;
+    }
+
+    private static async Task PublishAllAsync(LedgerEventRelay relay, TestLedger ledger)
+    {
+        // Bounded by rounds, not time: each round publishes up to RelayBatchEventsMax events.
+        for (var round = 0; round < 1_000 && relay.Watermark < ledger.Engine.OutboxCellSequence; round++)
+        {
+            var (_, failure) = await relay.PublishOnceAsync(default);
+            Assert.Null(failure);
+        }
+        Assert.Equal(ledger.Engine.OutboxCellSequence, relay.Watermark);
+    }
+
+    /// <summary>A WHOLE row or the DEBIT leg: one per transfer (the CREDIT leg of a transfer between partitions is the same transfer).</summary>
+    private static bool IsTransfer(Transfer row) => row.Leg is TransferLeg.Whole or TransferLeg.Debit;
+
+    private static int TransfersIn(IEnumerable<EventRecord> records) =>
+        records.Sum(r => PartitionChange.Parser.ParseFrom(r.Payload.ToArray()).TransfersWritten.Count(IsTransfer));
+
+    private static void AssertGapless(IEnumerable<(long CellSequence, int Partition, long PartitionSequence)> events)
+    {
+        var list = events.ToList();
+        Assert.Equal(Enumerable.Range(1, list.Count).Select(i => (long)i), list.Select(e => e.CellSequence));
+        foreach (var partition in list.GroupBy(e => e.Partition))
+        {
+            Assert.Equal(Enumerable.Range(1, partition.Count()).Select(i => (long)i), partition.Select(e => e.PartitionSequence));
+        }
+    }
+
+    [Fact]
+    public async Task Commit_EveryBatch_EventsInTheOutboxWithGaplessSequencesAndTheRowsAndBalancesTheStoreHolds()
+    {
+        await using var ledger = await StartLedgerAsync();
+        await Workload(ledger, 1_000, 50);
+
+        var events = await OutboxAsync(ledger);
+
+        AssertGapless(events.Select(e => (e.CellSequence, e.Partition, e.PartitionSequence)));
+        var changes = events.Select(e => PartitionChange.Parser.ParseFrom(e.Payload)).ToList();
+        Assert.All(changes, change => Assert.Equal(LedgerEventFormat.Version, change.FormatVersion));
+        Assert.Equal(events.Select(e => (uint)e.Partition), changes.Select(change => change.Partition));
+        var created = changes.SelectMany(change => change.AccountsCreated).Select(account => account.Id.ToUInt128()).ToHashSet();
+        Assert.Superset(Enumerable.Range(1_000, 7).Select(id => (UInt128)id).ToHashSet(), created);
+        var written = changes.SelectMany(change => change.TransfersWritten).Where(IsTransfer).Select(transfer => transfer.ToLedger() with
+        {
+            TimestampUnixMs = transfer.TimestampUnixMs,
+            State = transfer.State,
+            PostedAmount = transfer.PostedAmount,
+            ExpiresAtUnixMs = transfer.ExpiresAtUnixMs,
+            Sequence = transfer.Sequence,
+        }).ToList();
+        Assert.Equal(50, written.Count);
+        var stored = await ledger.Engine.GetTransfersAsync(written.Select(transfer => transfer.Id).ToArray());
+        Assert.Equal(stored.OrderBy(t => t.Sequence), written.OrderBy(t => t.Sequence));
+        // Replaying the balances (the last image of each account, in order) gives the store's balances.
+        var replayed = new Dictionary<UInt128, AccountBalances>();
+        foreach (var balances in changes.SelectMany(change => change.Balances))
+        {
+            replayed[balances.Id.ToUInt128()] = balances;
+        }
+        foreach (var account in await ledger.Engine.GetAccountsAsync(replayed.Keys.ToArray()))
+        {
+            var image = replayed[account.Id];
+            Assert.Equal((account.DebitsPending, account.DebitsPosted, account.CreditsPending, account.CreditsPosted),
+                (image.DebitsPending, image.DebitsPosted, image.CreditsPending, image.CreditsPosted));
+        }
+    }
+
+    [Fact]
+    public async Task Commit_ABatchThatFails_WritesNoEventsAndTheNextBatchTakesTheSameSequences()
+    {
+        HookedStore? hooked = null;
+        await using var ledger = await StartLedgerAsync(store => hooked = new HookedStore(store));
+        await Workload(ledger, 1_000, 5);
+        var before = ledger.Engine.OutboxCellSequence;
+        var debit = await ledger.AccountAsync(2_000);
+        var credit = await ledger.AccountAsync(2_001);
+        hooked!.BeforeCommit = _ => throw new IOException("disk full");
+        await Assert.ThrowsAsync<LedgerUnavailableException>(() => ledger.Engine.SubmitAsync([TestLedger.Transfer(2_100, debit, credit, 5)]));
+        hooked.BeforeCommit = null;
+
+        await ledger.TransferOkAsync(2_101, debit, credit, 7);
+
+        var events = await OutboxAsync(ledger);
+        AssertGapless(events.Select(e => (e.CellSequence, e.Partition, e.PartitionSequence)));
+        Assert.True(ledger.Engine.OutboxCellSequence > before);
+        var ids = events.SelectMany(e => PartitionChange.Parser.ParseFrom(e.Payload).TransfersWritten).Select(t => t.Id.ToUInt128()).ToHashSet();
+        Assert.DoesNotContain((UInt128)2_100, ids);
+        Assert.Contains((UInt128)2_101, ids);
+    }
+
+    [Fact]
+    public async Task Relay_CrashBetweenCommitAndPublish_EngineRestarted_EverythingPublishedOnce()
+    {
+        await using (var ledger = await StartLedgerAsync())
+        {
+            await Workload(ledger, 1_000, 40);
+        }
+        await using var restarted = await StartLedgerAsync();
+        await Workload(restarted, 3_000, 10);
+        await using var log = OpenLog();
+        var relay = Relay(restarted, log);
+
+        await PublishAllAsync(relay, restarted);
+
+        var records = await ReadAllAsync(log);
+        var outbox = await OutboxAsync(restarted);
+        Assert.Equal(outbox.Count, records.Count);
+        AssertGapless(records.OrderBy(r => r.CellSequence).Select(r => (r.CellSequence, r.Partition, r.Sequence)));
+        var transfers = records.SelectMany(r => PartitionChange.Parser.ParseFrom(r.Payload.ToArray()).TransfersWritten).Where(IsTransfer).Select(t => t.Id.ToUInt128()).ToList();
+        Assert.Equal(50, transfers.Count);
+        Assert.Equal(50, transfers.Distinct().Count());
+        Assert.All(records, record => Assert.Equal("a", record.Cell));
+    }
+
+    [Fact]
+    public async Task Relay_WatermarkLost_RepublishesAsDuplicatesWithoutConflict()
+    {
+        await using var log = OpenLog();
+        await using (var ledger = await StartLedgerAsync())
+        {
+            await Workload(ledger, 1_000, 30);
+            // Published, and the engine stops before any batch records the watermark.
+            await PublishAllAsync(Relay(ledger, log), ledger);
+        }
+        await using var restarted = await StartLedgerAsync();
+        Assert.Equal(0, restarted.Engine.OutboxWatermark);
+        var relay = Relay(restarted, log);
+
+        var (published, failure) = await relay.PublishOnceAsync(default);
+
+        Assert.Null(failure);
+        Assert.Equal(restarted.Engine.OutboxCellSequence, published);
+        Assert.Equal(published, (await ReadAllAsync(log)).Count);
+    }
+
+    [Fact]
+    public async Task Relay_WatermarkRecorded_OutboxPrunedButEachPartitionsNumberingResumesAfterRestart()
+    {
+        await using var log = OpenLog();
+        await using (var ledger = await StartLedgerAsync())
+        {
+            await Workload(ledger, 1_000, 30);
+            await PublishAllAsync(Relay(ledger, log), ledger);
+            // The next batch records the watermark and prunes the outbox, keeping each partition's newest event.
+            await ledger.Engine.ExpireHoldsAsync();
+            Assert.True((await OutboxAsync(ledger)).Count <= Partitions);
+        }
+        await using var restarted = await StartLedgerAsync();
+        Assert.True(restarted.Engine.OutboxWatermark > 0);
+        await Workload(restarted, 3_000, 20);
+        var relay = Relay(restarted, log);
+
+        await PublishAllAsync(relay, restarted);
+
+        var records = await ReadAllAsync(log);
+        AssertGapless(records.OrderBy(r => r.CellSequence).Select(r => (r.CellSequence, r.Partition, r.Sequence)));
+        Assert.Equal(50, TransfersIn(records));
+    }
+
+    [Fact]
+    public async Task Relay_LogUnavailable_CommitsGoOnLagGrowsThenCatchesUp()
+    {
+        await using var inner = OpenLog();
+        var log = new SwitchableLog(inner) { Down = true };
+        await using var ledger = await StartLedgerAsync();
+        var relay = Relay(ledger, log);
+        await Workload(ledger, 1_000, 10);
+
+        var (_, failure) = await relay.PublishOnceAsync(default);
+        Assert.Equal("unavailable", failure);
+        var lag = relay.LagEvents;
+        await Workload(ledger, 2_000, 10);
+        Assert.Equal("unavailable", (await relay.PublishOnceAsync(default)).Failure);
+        Assert.True(relay.LagEvents > lag);
+        Assert.True(relay.LagSeconds >= 0);
+
+        log.Down = false;
+        await PublishAllAsync(relay, ledger);
+
+        Assert.Equal(0, relay.LagEvents);
+        Assert.Equal(20, TransfersIn(await ReadAllAsync(inner)));
+    }
+
+    [Fact]
+    public async Task Relay_FileLogLockedByAnotherOpener_CommitsGoOnThenCatchesUpOnceReleased()
+    {
+        var options = new FileEventLogOptions { Directory = Path.Combine(_directory.Path, "events") };
+        await using var ledger = await StartLedgerAsync();
+        await using var reopening = ReopeningEventLog.File(options);
+        var relay = Relay(ledger, reopening);
+        var holder = FileEventLog.Open(options);
+        await Workload(ledger, 1_000, 10);
+
+        Assert.Equal("locked", (await relay.PublishOnceAsync(default)).Failure);
+        await Workload(ledger, 2_000, 10);
+        Assert.Equal("locked", (await relay.PublishOnceAsync(default)).Failure);
+        Assert.True(relay.LagEvents > 0);
+        await holder.DisposeAsync();
+
+        await PublishAllAsync(relay, ledger);
+
+        Assert.Equal(20, TransfersIn(await ReadAllAsync(reopening)));
+    }
+
+    [Fact]
+    public async Task Relay_RunningAsAHostedService_PublishesEveryCommitAndRecordsItsWatermark()
+    {
+        await using var log = OpenLog();
+        await using var ledger = await StartLedgerAsync();
+        using var relay = Relay(ledger, log);
+        await relay.StartAsync(default);
+        await Workload(ledger, 1_000, 25);
+        var committed = ledger.Engine.OutboxCellSequence;
+
+        // Bounded by polls of the relay's own state, not by a timed assert.
+        for (var poll = 0; poll < 600 && relay.Watermark < committed; poll++)
+        {
+            await Task.Delay(50);
+        }
+        await relay.StopAsync(default);
+
+        Assert.Equal(committed, relay.Watermark);
+        Assert.Equal(committed, (await ReadAllAsync(log)).Count);
+        await ledger.Engine.ExpireHoldsAsync();
+        Assert.Equal(committed, ledger.Engine.OutboxWatermark);
+    }
+
+    /// <summary>A log that answers Unavailable while <see cref="Down"/>, as NATS down would.</summary>
+    private sealed class SwitchableLog(IEventLog inner) : IEventLog
+    {
+        public bool Down { get; set; }
+
+        public Task<AppendResult> AppendAsync(IReadOnlyList<EventRecord> records, CancellationToken cancellationToken = default) =>
+            Down ? throw new EventLogException(EventLogError.Unavailable, "The test's log is down.") : inner.AppendAsync(records, cancellationToken);
+
+        public Task<long> GetLastSequenceAsync(int partition, CancellationToken cancellationToken = default) => inner.GetLastSequenceAsync(partition, cancellationToken);
+
+        public IAsyncEnumerable<EventRecord> ReadAsync(int partition, long fromSequence = 1, CancellationToken cancellationToken = default) =>
+            inner.ReadAsync(partition, fromSequence, cancellationToken);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
