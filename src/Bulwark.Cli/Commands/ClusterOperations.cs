@@ -128,6 +128,7 @@ internal static class ClusterOperations
         {
             Endpoints = [.. state.Members.Select(m => new Uri(m.ClientUrl))],
             ProcessName = "bulwark-cli",
+            StartTimeoutSeconds = Operator.OperatorEtcd.TimeoutSeconds,
         }, NullLogger.Instance, cancellationToken: cancellationToken);
 
     private static async Task<ClusterState> LoadRunningAsync(string directory) =>

@@ -34,7 +34,7 @@ internal sealed class BankConnection : IAsyncDisposable
     public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(15);
 
     /// <summary>How long a cluster's etcd may take to answer before the command says it does not.</summary>
-    private const double EtcdStartTimeoutSeconds = 3;
+    private const double EtcdStartTimeoutSeconds = OperatorEtcd.TimeoutSeconds;
 
     private readonly ServiceProvider _provider;
     private readonly IAsyncDisposable? _registry;

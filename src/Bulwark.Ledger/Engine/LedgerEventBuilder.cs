@@ -37,6 +37,22 @@ internal sealed class LedgerEventBuilder(int partitionCount)
     public long PartitionSequence(int partition) => _partitionSequences.GetValueOrDefault(partition);
 
     /// <summary>
+    /// The event of a partition this cell now owns after a move: its numbering continues from the
+    /// source's <paramref name="sourceSequence"/> (or from this cell's own, if higher: a partition
+    /// coming back), the event says where it came from. Numbered now; the caller writes it with the
+    /// ownership in one transaction, and reloads the numbering if that fails.
+    /// </summary>
+    public LedgerOutboxEvent Moved(int partition, long sourceSequence, string fromCell, long epoch, long committedAtUnixMs)
+    {
+        _partitionSequences[partition] = Math.Max(_partitionSequences.GetValueOrDefault(partition), sourceSequence);
+        var change = Pending.NewChange(partition, committedAtUnixMs);
+        change.Moved = new PartitionMoved { FromCell = fromCell, Epoch = epoch };
+        var commit = new LedgerCommit();
+        Emit(commit, partition, change);
+        return commit.Events[0];
+    }
+
+    /// <summary>
     /// Adds the batch's events to <see cref="LedgerCommit.Events"/>. <paramref name="settledPartitions"/>
     /// holds the debit partition of each of <see cref="LedgerCommit.SettledOwedLegs"/>, in the same order.
     /// </summary>

@@ -223,7 +223,7 @@ internal sealed partial class LedgerWriter
 
     private PartitionDigestValue DigestNoted(int partition)
     {
-        var digest = _store.DigestPartition(partition);
+        var digest = _store.DigestPartition(partition) with { EventSequence = _events.PartitionSequence(partition) };
         _digested[partition] = (ChangesOf(partition), digest);
         return digest;
     }
@@ -253,7 +253,8 @@ internal sealed partial class LedgerWriter
             _metrics.MoveStep("verify_failed");
             throw Refused($"the copy of partition {partition} differs from cell {sourceCell}'s: copy {copy}, source {sourceDigest}. Catch up and verify again.");
         }
-        var verified = import with { State = ImportRecordState.Verified, Digest = copy.Sha256 };
+        // The source's event numbering of the partition, which this cell continues if it owns it.
+        var verified = import with { State = ImportRecordState.Verified, Digest = copy.Sha256, EventSequence = sourceDigest.EventSequence };
         _store.SaveMoveStep(new MoveStep { Import = verified });
         SetImports(_imports.SetItem(partition, verified));
         _metrics.MoveStep("verified");
@@ -313,7 +314,19 @@ internal sealed partial class LedgerWriter
             throw Refused($"cell {_ownership.Cell}'s copy of partition {partition} no longer hashes as verified ({digest}): not owned. Run the move again.");
         }
         var owned = new PartitionOwnership(partition, sourceEpoch + 1, OwnershipState.Owned, "", 0);
-        _store.SaveMoveStep(new MoveStep { Owner = owned, DeleteImport = partition });
+        // The partition's history in the event log goes on here: its first event at this cell,
+        // numbered after the source's last, written with the ownership.
+        var moved = _events.Moved(partition, import.EventSequence, sourceCell, sourceEpoch + 1, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        try
+        {
+            _store.SaveMoveStep(new MoveStep { Owner = owned, DeleteImport = partition, Event = moved });
+        }
+        catch
+        {
+            _events.Load(_store.LoadOutboxPosition());
+            throw;
+        }
+        EventsWritten();
         foreach (var account in _store.LoadAccounts(partition))
         {
             _accounts[account.Id] = new AccountState(account, partition);

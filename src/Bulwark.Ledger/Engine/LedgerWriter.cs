@@ -223,8 +223,7 @@ internal sealed partial class LedgerWriter
             }
             if (_commit.Events.Count > 0)
             {
-                Volatile.Write(ref _committedCellSequence, _events.CellSequence);
-                EventsCommitted?.Invoke();
+                EventsWritten();
             }
             _lastTimestampUnixMs = _now;
             // Transfers, not rows: the credit leg of a transfer between partitions is the same transfer.
@@ -425,6 +424,13 @@ internal sealed partial class LedgerWriter
         {
             _commit.OutboxWatermark = published;
         }
+    }
+
+    /// <summary>Tells the relay that events up to the builder's cell sequence are committed.</summary>
+    private void EventsWritten()
+    {
+        Volatile.Write(ref _committedCellSequence, _events.CellSequence);
+        EventsCommitted?.Invoke();
     }
 
     /// <summary>Counts a change to <paramref name="partition"/> (see <see cref="_partitionChanges"/>); counted when decided, so a batch that then fails to commit only makes a later step hash again.</summary>

@@ -207,13 +207,14 @@ public static class LedgerMoveMapping
             Transfers = digest.Transfers,
             OwedLegs = digest.OwedLegs,
             LastSequence = digest.LastSequence,
+            EventSequence = digest.EventSequence,
         };
     }
 
     public static PartitionDigestValue ToLedger(Protos.PartitionDigest digest)
     {
         ArgumentNullException.ThrowIfNull(digest);
-        return new PartitionDigestValue(digest.Sha256.ToByteArray(), digest.Accounts, digest.Transfers, digest.OwedLegs, digest.LastSequence);
+        return new PartitionDigestValue(digest.Sha256.ToByteArray(), digest.Accounts, digest.Transfers, digest.OwedLegs, digest.LastSequence, digest.EventSequence);
     }
 
     public static PartitionRows ToProto(int partition, string cell, long epoch, PartitionRowSet rows)

@@ -175,7 +175,11 @@ public enum ImportRecordState
 /// at <paramref name="SourceEpoch"/>), caught up to the source's sequence <paramref name="Watermark"/>.
 /// Verified: it hashed as <paramref name="Digest"/>, the source's digest, when the source was paused.
 /// </summary>
-public sealed record PartitionImportRecord(int Partition, string SourceCell, long SourceEpoch, long Watermark, ImportRecordState State, byte[] Digest);
+/// <param name="EventSequence">
+/// The source's last event sequence of the partition when the copy was verified: the number the
+/// partition's history in the event log has reached, which this cell continues when it owns it.
+/// </param>
+public sealed record PartitionImportRecord(int Partition, string SourceCell, long SourceEpoch, long Watermark, ImportRecordState State, byte[] Digest, long EventSequence = 0);
 
 /// <summary>One step of a move, written in one transaction.</summary>
 public sealed record MoveStep
@@ -186,6 +190,9 @@ public sealed record MoveStep
 
     /// <summary>The partition whose import record is deleted (-1: none).</summary>
     public int DeleteImport { get; init; } = -1;
+
+    /// <summary>An event written to the outbox in the step's transaction (a partition owned after a move), or null.</summary>
+    public LedgerOutboxEvent? Event { get; init; }
 }
 
 /// <summary>Rows of one partition as its owner exported them (see <see cref="ILedgerStore.ExportPartitionAsync"/>).</summary>
@@ -198,7 +205,8 @@ public sealed record PartitionRowSet(
     bool More);
 
 /// <summary>A partition's digest as one store holds it (<see cref="Cells.PartitionDigestBuilder"/>).</summary>
-public sealed record PartitionDigestValue(byte[] Sha256, long Accounts, long Transfers, long OwedLegs, long LastSequence)
+/// <param name="EventSequence">The partition's last event sequence at the digest's cell (not part of the rows compared).</param>
+public sealed record PartitionDigestValue(byte[] Sha256, long Accounts, long Transfers, long OwedLegs, long LastSequence, long EventSequence = 0)
 {
     public bool SameRows(PartitionDigestValue other) =>
         other is not null && Sha256.AsSpan().SequenceEqual(other.Sha256) && Accounts == other.Accounts && Transfers == other.Transfers && OwedLegs == other.OwedLegs;

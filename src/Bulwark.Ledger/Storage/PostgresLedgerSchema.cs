@@ -156,6 +156,10 @@ internal static class PostgresLedgerSchema
         );
         INSERT INTO ledger_meta (key, value) VALUES ('outbox_watermark', 0);
         """,
+        // As SQLite's migration 6: the verified copy keeps the source's last event sequence of the partition.
+        """
+        ALTER TABLE partition_imports ADD COLUMN event_sequence bigint NOT NULL DEFAULT 0 CHECK (event_sequence >= 0);
+        """,
     ];
 
     /// <summary>The columns every transfer query selects, in the order <see cref="PostgresLedgerStore.ReadTransfer"/> maps them.</summary>

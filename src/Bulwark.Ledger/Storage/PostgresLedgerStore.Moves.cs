@@ -74,6 +74,22 @@ public sealed partial class PostgresLedgerStore
                     Parameters = { new NpgsqlParameter<int> { TypedValue = step.DeleteImport } },
                 });
             }
+            if (step.Event is { } outboxEvent)
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                    "INSERT INTO ledger.ledger_outbox (cell_sequence, partition, partition_sequence, kind, committed_at, payload) VALUES ($1, $2, $3, $4, $5, $6)")
+                {
+                    Parameters =
+                    {
+                        new NpgsqlParameter<long> { TypedValue = outboxEvent.CellSequence },
+                        new NpgsqlParameter<int> { TypedValue = outboxEvent.Partition },
+                        new NpgsqlParameter<long> { TypedValue = outboxEvent.PartitionSequence },
+                        new NpgsqlParameter<int> { TypedValue = outboxEvent.Kind },
+                        new NpgsqlParameter<long> { TypedValue = outboxEvent.CommittedAtUnixMs },
+                        new NpgsqlParameter<byte[]> { TypedValue = outboxEvent.Payload },
+                    },
+                });
+            }
             batch.ExecuteNonQuery();
             transaction.Commit();
             return 0;
@@ -359,9 +375,9 @@ public sealed partial class PostgresLedgerStore
     };
 
     private static NpgsqlBatchCommand WriteImport(PartitionImportRecord import) => new(
-        "INSERT INTO ledger.partition_imports (partition, source_cell, source_epoch, watermark, state, digest) VALUES ($1, $2, $3, $4, $5, $6) " +
+        "INSERT INTO ledger.partition_imports (partition, source_cell, source_epoch, watermark, state, digest, event_sequence) VALUES ($1, $2, $3, $4, $5, $6, $7) " +
         "ON CONFLICT (partition) DO UPDATE SET source_cell = excluded.source_cell, source_epoch = excluded.source_epoch, " +
-        "watermark = excluded.watermark, state = excluded.state, digest = excluded.digest")
+        "watermark = excluded.watermark, state = excluded.state, digest = excluded.digest, event_sequence = excluded.event_sequence")
     {
         Parameters =
         {
@@ -371,6 +387,7 @@ public sealed partial class PostgresLedgerStore
             new NpgsqlParameter<long> { TypedValue = import.Watermark },
             new NpgsqlParameter<int> { TypedValue = (int)import.State },
             new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = import.Digest.Length == 0 ? DBNull.Value : import.Digest },
+            new NpgsqlParameter<long> { TypedValue = import.EventSequence },
         },
     };
 

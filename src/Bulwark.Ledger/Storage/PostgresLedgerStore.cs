@@ -162,7 +162,7 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
                 {
                     new NpgsqlBatchCommand("SELECT key, value FROM ledger.cell_identity"),
                     new NpgsqlBatchCommand("SELECT partition, epoch, state, owner_cell, owner_epoch, lease_until FROM ledger.partition_owners ORDER BY partition"),
-                    new NpgsqlBatchCommand("SELECT partition, source_cell, source_epoch, watermark, state, digest FROM ledger.partition_imports ORDER BY partition"),
+                    new NpgsqlBatchCommand("SELECT partition, source_cell, source_epoch, watermark, state, digest, event_sequence FROM ledger.partition_imports ORDER BY partition"),
                 },
             };
             using var reader = batch.ExecuteReader();
@@ -192,7 +192,7 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             while (reader.Read())
             {
                 imports.Add(new PartitionImportRecord(reader.GetInt32(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
-                    (ImportRecordState)reader.GetInt32(4), reader.IsDBNull(5) ? [] : reader.GetFieldValue<byte[]>(5)));
+                    (ImportRecordState)reader.GetInt32(4), reader.IsDBNull(5) ? [] : reader.GetFieldValue<byte[]>(5), reader.GetInt64(6)));
             }
             return cell is null ? null : new LedgerCellRecord(cell, clusterId, rows) { Imports = imports };
         });

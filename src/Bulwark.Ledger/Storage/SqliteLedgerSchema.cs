@@ -172,6 +172,11 @@ public static class SqliteLedgerSchema
             payload BLOB NOT NULL
         );
         """,
+        // A moved partition's history in the event log follows it: the verified copy keeps the
+        // source's last event sequence, which the new owner continues.
+        """
+        ALTER TABLE partition_imports ADD COLUMN event_sequence INTEGER NOT NULL DEFAULT 0 CHECK (event_sequence >= 0);
+        """,
     ];
 
     /// <summary>The columns every transfer query selects, in the order the reader maps them.</summary>

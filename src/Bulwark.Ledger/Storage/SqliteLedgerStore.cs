@@ -176,14 +176,14 @@ public sealed class SqliteLedgerStore : ILedgerStore
                     reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5)));
             }
         }
-        command.CommandText = "SELECT partition, source_cell, source_epoch, watermark, state, digest FROM partition_imports ORDER BY partition";
+        command.CommandText = "SELECT partition, source_cell, source_epoch, watermark, state, digest, event_sequence FROM partition_imports ORDER BY partition";
         var imports = new List<PartitionImportRecord>();
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
                 imports.Add(new PartitionImportRecord((int)reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
-                    (ImportRecordState)reader.GetInt64(4), reader.IsDBNull(5) ? [] : (byte[])reader.GetValue(5)));
+                    (ImportRecordState)reader.GetInt64(4), reader.IsDBNull(5) ? [] : (byte[])reader.GetValue(5), reader.GetInt64(6)));
             }
         }
         return new LedgerCellRecord(cell, clusterId, rows) { Imports = imports };
@@ -236,19 +236,33 @@ public sealed class SqliteLedgerStore : ILedgerStore
             command.ExecuteNonQuery();
             command.Parameters.Clear();
         }
+        if (step.Event is { } outboxEvent)
+        {
+            command.CommandText =
+                "INSERT INTO ledger_outbox (cell_sequence, partition, partition_sequence, kind, committed_at, payload) VALUES ($cell, $p, $sequence, $kind, $at, $payload)";
+            command.Parameters.AddWithValue("$cell", outboxEvent.CellSequence);
+            command.Parameters.AddWithValue("$p", outboxEvent.Partition);
+            command.Parameters.AddWithValue("$sequence", outboxEvent.PartitionSequence);
+            command.Parameters.AddWithValue("$kind", outboxEvent.Kind);
+            command.Parameters.AddWithValue("$at", outboxEvent.CommittedAtUnixMs);
+            command.Parameters.AddWithValue("$payload", outboxEvent.Payload.ToArray());
+            command.ExecuteNonQuery();
+            command.Parameters.Clear();
+        }
         transaction.Commit();
     }
 
     private static void WriteImport(SqliteCommand command, PartitionImportRecord import)
     {
         command.CommandText =
-            "INSERT OR REPLACE INTO partition_imports (partition, source_cell, source_epoch, watermark, state, digest) VALUES ($p, $source, $epoch, $watermark, $state, $digest)";
+            "INSERT OR REPLACE INTO partition_imports (partition, source_cell, source_epoch, watermark, state, digest, event_sequence) VALUES ($p, $source, $epoch, $watermark, $state, $digest, $events)";
         command.Parameters.AddWithValue("$p", import.Partition);
         command.Parameters.AddWithValue("$source", import.SourceCell);
         command.Parameters.AddWithValue("$epoch", import.SourceEpoch);
         command.Parameters.AddWithValue("$watermark", import.Watermark);
         command.Parameters.AddWithValue("$state", (long)import.State);
         command.Parameters.AddWithValue("$digest", import.Digest.Length == 0 ? DBNull.Value : import.Digest);
+        command.Parameters.AddWithValue("$events", import.EventSequence);
         command.ExecuteNonQuery();
         command.Parameters.Clear();
     }
