@@ -280,7 +280,7 @@ public sealed class ClusterProcessTests : IDisposable
         var status = await RunAsync("cluster", "status", "--state", _state);
 
         Assert.Equal(2, deploy.ExitCode);
-        Assert.Contains($"bulwark deploy: etcd unreachable: Could not reach etcd within 5 s (tried http://127.0.0.1:{port}/", deploy.Error, StringComparison.Ordinal);
+        Assert.Contains($"bulwark deploy: etcd unreachable: Could not reach etcd within 10 s (tried http://127.0.0.1:{port}/", deploy.Error, StringComparison.Ordinal);
         Assert.Equal(1, status.ExitCode);
         Assert.Contains("NOT RUNNING", status.Output, StringComparison.Ordinal);
         Assert.Contains("etcd unreachable", status.Output, StringComparison.Ordinal);

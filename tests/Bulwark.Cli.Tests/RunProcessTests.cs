@@ -172,7 +172,8 @@ public sealed class RunProcessTests : IDisposable
         Assert.True(second.ExitCode == 0, second.Output);
         var secondPayments = await PaymentsAsync(after: firstPayments.GroupBy(payment => payment.Cell).ToDictionary(cell => cell.Key, cell => cell.Max(payment => payment.Sequence)));
 
-        Assert.True(firstPayments.Count >= 10 && secondPayments.Count >= 10, $"{firstPayments.Count} and {secondPayments.Count} payments");
+        Assert.True(firstPayments.Count >= 10 && secondPayments.Count >= 10,
+            $"{firstPayments.Count} and {secondPayments.Count} payments\nfirst run:\n{first.Output}\nsecond run:\n{second.Output}");
         var firstShapes = firstPayments.Select(payment => payment.Shape).ToHashSet(StringComparer.Ordinal);
         var repeated = secondPayments.Take(20).Count(payment => firstShapes.Contains(payment.Shape));
         Assert.True(repeated <= 2, $"{repeated} of the second start's first 20 payments repeat the first start's (payer, payee, amount, reference)");

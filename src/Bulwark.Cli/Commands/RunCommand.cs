@@ -223,10 +223,6 @@ internal static class RunCommand
         await output.WriteLineAsync($"Demo login: {DemoSeeder.DemoEmail} / {DemoSeeder.DemoPassword}   ({population.Customers.Count:N0} customers)");
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (settings.Duration is { } runFor)
-        {
-            stop.CancelAfter(runFor);
-        }
         var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), app.Services.GetRequiredService<LedgerClient>(), population, population.TrafficSeed(settings.Seed));
         var cardTraffic = settings.CardRate > 0
             ? new CardTraffic(cardLink, population, settings.CardRate, population.TrafficSeed(settings.Seed), settings.Paths.SchemeClearing)
@@ -235,6 +231,12 @@ internal static class RunCommand
         {
             // Before taking traffic: a cold process would answer the first card authorisations in stand-in.
             await WarmUpAsync(workload, app.Services.GetRequiredService<Bulwark.Cards.CardsWarmUp>(), stop.Token);
+        }
+        if (settings.Duration is { } runFor)
+        {
+            // --for is how long the traffic runs: counted from here, after the warm-up (on a loaded
+            // machine the warm-up alone took the whole of a 3 s run, and no payment was made).
+            stop.CancelAfter(runFor);
         }
         // Said once the bank is warm and the traffic starts: a Ctrl-C after this line stops a running bank.
         var cards = settings.CardRate > 0 ? $" and {settings.CardRate} card authorisations/s" : "";

@@ -1,4 +1,5 @@
 using System.Text;
+using Bulwark.Discovery.Etcd;
 using Bulwark.Discovery.Etcd.Discovery;
 using Bulwark.Discovery.Tests.Fixtures;
 using Bulwark.Lab.Faults;
@@ -57,9 +58,13 @@ public sealed class IncidentChainTests
     {
         await using var etcd = await EtcdTestCluster.StartAsync(3);
         var prefix = Prefix();
-        await using var beta = await TestProcess.StartAsync("beta", TestProcess.Options(etcd.ClientUrls, prefix, "beta"));
-        var gamma = await TestProcess.StartAsync("gamma", TestProcess.Options(etcd.ClientUrls, prefix, "gamma"));
-        await using var alpha = await TestProcess.StartAsync("alpha", TestProcess.Options(etcd.ClientUrls, prefix, "alpha"));
+        // What is tested is the answer to callers of a service scaled to zero, not how fast a start
+        // reaches etcd: a start may take longer than the fixture's 2 s on a loaded machine (it did,
+        // twice, in full runs beside the cluster tests).
+        static EtcdRegistryOptions Patient(EtcdRegistryOptions options) => options with { StartTimeoutSeconds = 10 };
+        await using var beta = await TestProcess.StartAsync("beta", Patient(TestProcess.Options(etcd.ClientUrls, prefix, "beta")));
+        var gamma = await TestProcess.StartAsync("gamma", Patient(TestProcess.Options(etcd.ClientUrls, prefix, "gamma")));
+        await using var alpha = await TestProcess.StartAsync("alpha", Patient(TestProcess.Options(etcd.ClientUrls, prefix, "alpha")));
         await using var betaLoad = CallLoad.Start(alpha.Client("beta"), "beta");
         var gammaClient = alpha.Client("gamma");
         await gammaClient.CheckAsync(new HealthCheckRequest { Service = "gamma" }, deadline: DateTime.UtcNow.AddSeconds(5));
