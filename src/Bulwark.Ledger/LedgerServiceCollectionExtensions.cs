@@ -64,7 +64,7 @@ public static class LedgerServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.AddServiceClient("ledger", channel => new Protos.Ledger.LedgerClient(channel));
         services.TryAddSingleton<ILedgerCellPeers, GrpcLedgerCellPeers>();
-        services.AddSingleton<IHostedService>(provider => new CreditLegDeliveries(
+        services.AddSingleton<IHostedService>(provider => new HostedPerCell<CreditLegDelivery>(
             provider.GetRequiredService<LedgerCells>().Engines.Select(engine => new CreditLegDelivery(
                 engine, provider.GetRequiredService<ILedgerCellPeers>(), provider.GetRequiredService<ILogger<CreditLegDelivery>>())).ToArray()));
         return services;
@@ -106,7 +106,7 @@ public static class LedgerServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(log);
         services.AddSingleton(log);
         services.TryAddSingleton(provider => new Events.LedgerEventRelayMetrics(provider.GetRequiredService<IMeterFactory>()));
-        services.AddSingleton<IHostedService>(provider => new LedgerEventRelays(
+        services.AddSingleton<IHostedService>(provider => new HostedPerCell<Events.LedgerEventRelay>(
             provider.GetRequiredService<LedgerCells>().Engines.Select(engine => new Events.LedgerEventRelay(
                 engine,
                 provider.GetRequiredService<EventLog.IEventLog>(),
@@ -191,58 +191,34 @@ internal sealed class LedgerCellsCommitHealth(LedgerCells cells) : IHealthCheck
     }
 }
 
-/// <summary>The event relays of every cell of this process, started and stopped together.</summary>
-internal sealed class LedgerEventRelays(IReadOnlyList<Events.LedgerEventRelay> relays) : IHostedService, IDisposable
+/// <summary>
+/// One background loop per cell of this process (credit-leg deliveries, event relays), started
+/// and stopped together, in the order of the cells.
+/// </summary>
+internal sealed class HostedPerCell<T>(IReadOnlyList<T> services) : IHostedService, IDisposable
+    where T : IHostedService, IDisposable
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var relay in relays)
+        foreach (var service in services)
         {
-            await relay.StartAsync(cancellationToken);
+            await service.StartAsync(cancellationToken);
         }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        foreach (var relay in relays)
+        foreach (var service in services)
         {
-            await relay.StopAsync(cancellationToken);
+            await service.StopAsync(cancellationToken);
         }
     }
 
     public void Dispose()
     {
-        foreach (var relay in relays)
+        foreach (var service in services)
         {
-            relay.Dispose();
-        }
-    }
-}
-
-/// <summary>The credit-leg delivery loops of every cell of this process, started and stopped together.</summary>
-internal sealed class CreditLegDeliveries(IReadOnlyList<CreditLegDelivery> deliveries) : IHostedService, IDisposable
-{
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        foreach (var delivery in deliveries)
-        {
-            await delivery.StartAsync(cancellationToken);
-        }
-    }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        foreach (var delivery in deliveries)
-        {
-            await delivery.StopAsync(cancellationToken);
-        }
-    }
-
-    public void Dispose()
-    {
-        foreach (var delivery in deliveries)
-        {
-            delivery.Dispose();
+            service.Dispose();
         }
     }
 }
