@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Storage;
 
 namespace Bulwark.Ledger.Cells;
@@ -15,6 +16,11 @@ namespace Bulwark.Ledger.Cells;
 /// expiry, metadata by sorted key — is in, and the counts of each kind close the digest. Both
 /// stores feed it from their own rows, so two stores of different kinds holding the same money
 /// hash the same.
+/// <para>
+/// Because the sum does not care about order, a digest can be taken in two parts (see
+/// <see cref="PartitionDigestPrefix"/>): the settled transfer rows — those that can never change
+/// again — hashed beforehand, beside the writer, and the rest when it counts.
+/// </para>
 /// </summary>
 public sealed class PartitionDigestBuilder
 {
@@ -25,6 +31,52 @@ public sealed class PartitionDigestBuilder
     private long _transfers;
     private long _owedLegs;
     private long _lastSequence;
+
+    /// <summary>A builder that goes on from <paramref name="prefix"/>: its settled rows are already in the sum.</summary>
+    public static PartitionDigestBuilder From(PartitionDigestPrefix prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var builder = new PartitionDigestBuilder
+        {
+            _transfers = prefix.Transfers,
+            _owedLegs = prefix.OwedLegs,
+            _lastSequence = prefix.LastSequence,
+        };
+        prefix.Lanes.AsSpan().CopyTo(builder._sum);
+        return builder;
+    }
+
+    /// <summary>
+    /// What was added so far, as the prefix of a later digest: only settled transfer rows and owed
+    /// legs may have been added, every transfer row with a sequence at or below <paramref name="throughSequence"/>.
+    /// </summary>
+    public PartitionDigestPrefix Prefix(int partition, long throughSequence, IReadOnlyList<(UInt128 Id, TransferLeg Leg)> pending,
+        IReadOnlyList<UInt128> openOwedLegs, IReadOnlySet<UInt128> settledOwedLegs)
+    {
+        if (_accounts != 0)
+        {
+            throw new InvalidOperationException("A digest's prefix holds settled rows only: accounts change with every transfer.");
+        }
+        return new PartitionDigestPrefix(partition, [.. _sum], _transfers, _owedLegs, _lastSequence, throughSequence, pending, openOwedLegs, settledOwedLegs);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="transfer"/> can never change again, so it may be hashed into a
+    /// prefix: every row but a pending hold (a hold's post, void or expiry rewrites its state and
+    /// posted amount; nothing rewrites any other row).
+    /// </summary>
+    public static bool IsSettled(LedgerTransfer transfer)
+    {
+        ArgumentNullException.ThrowIfNull(transfer);
+        return transfer.State != TransferState.Pending;
+    }
+
+    /// <summary>Whether an owed leg can never change again: once delivered or returned it is not touched.</summary>
+    public static bool IsSettled(OwedCreditLeg owed)
+    {
+        ArgumentNullException.ThrowIfNull(owed);
+        return owed.State != OwedLegState.Owed;
+    }
 
     public void AddAccount(LedgerAccount account)
     {
@@ -158,4 +210,31 @@ public sealed class PartitionDigestBuilder
             Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + count));
         }
     }
+}
+
+/// <summary>
+/// The part of a partition's digest taken beforehand (a move hashes it before its pause, on a reader
+/// snapshot, beside the writer): the lane sums of what of <see cref="Partition"/> was settled in the
+/// snapshot and can never change again — <see cref="Transfers"/> transfer rows (all but pending
+/// holds; the highest sequence among them <see cref="LastSequence"/>) and <see cref="OwedLegs"/> owed
+/// legs (delivered or returned). <see cref="ThroughSequence"/> is the partition's highest sequence
+/// in the snapshot, <see cref="Pending"/> its rows at or below it still pending, and
+/// <see cref="OpenOwedLegs"/> the owed legs still open (<see cref="SettledOwedLegs"/>: the ids of those hashed).
+/// <para>
+/// The whole digest is then this plus, read when it counts: every account, the transfer rows above
+/// <see cref="ThroughSequence"/>, the rows of <see cref="Pending"/> and the owed legs of
+/// <see cref="OpenOwedLegs"/> as they are by then, and the owed legs of the DEBIT rows above
+/// <see cref="ThroughSequence"/> not already hashed (an owed leg is written in the same batch as its
+/// debit leg, and a copy imports it with its debit leg or before it, so a leg missing from the
+/// snapshot has its debit leg above it). Valid while no row at or below <see cref="ThroughSequence"/> is deleted: the
+/// writer forgets a prefix when it deletes rows of the partition, and it lives only in memory, so
+/// after a restart (or a store restored under the process) everything is hashed again.
+/// </para>
+/// </summary>
+public sealed record PartitionDigestPrefix(int Partition, ulong[] Lanes, long Transfers, long OwedLegs, long LastSequence, long ThroughSequence,
+    IReadOnlyList<(UInt128 Id, TransferLeg Leg)> Pending, IReadOnlyList<UInt128> OpenOwedLegs, IReadOnlySet<UInt128> SettledOwedLegs)
+{
+    /// <summary>The owed legs a digest from this prefix reads: those open in the snapshot and those of <paramref name="newDebitLegs"/> (debit rows above it) not hashed already.</summary>
+    public IReadOnlyList<UInt128> OwedLegsToRead(IEnumerable<UInt128> newDebitLegs) =>
+        OpenOwedLegs.Concat(newDebitLegs.Where(id => !SettledOwedLegs.Contains(id))).Distinct().ToList();
 }

@@ -219,11 +219,34 @@ internal sealed partial class LedgerWriter
     /// </summary>
     private readonly Dictionary<int, (long Changes, PartitionDigestValue Digest)> _digested = [];
 
+    /// <summary>
+    /// The settled part of each partition's digest taken beforehand (a move takes it before its
+    /// pause), so that the writer hashes only the rest: forgotten when rows of the partition are
+    /// deleted (<see cref="_deletions"/> tells a prefix read across a deletion), lost on a restart.
+    /// </summary>
+    private readonly Dictionary<int, PartitionDigestPrefix> _prefixes = [];
+
+    /// <summary>How many times rows of each partition were deleted here: a prefix read across a deletion is not kept.</summary>
+    private readonly Dictionary<int, long> _deletions = [];
+
+    public long DeletionsOf(int partition) => _deletions.GetValueOrDefault(partition);
+
+    /// <summary>Keeps <paramref name="prefix"/> for the partition's next digests, unless rows of it were deleted since <paramref name="deletions"/> was read.</summary>
+    public bool KeepPrefix(PartitionDigestPrefix prefix, long deletions)
+    {
+        if (DeletionsOf(prefix.Partition) != deletions)
+        {
+            return false;
+        }
+        _prefixes[prefix.Partition] = prefix;
+        return true;
+    }
+
     public PartitionDigestValue Digest(int partition) => DigestNoted(partition);
 
     private PartitionDigestValue DigestNoted(int partition)
     {
-        var digest = _store.DigestPartition(partition) with { EventSequence = _events.PartitionSequence(partition) };
+        var digest = _store.DigestPartition(partition, _prefixes.GetValueOrDefault(partition)) with { EventSequence = _events.PartitionSequence(partition) };
         _digested[partition] = (ChangesOf(partition), digest);
         return digest;
     }
@@ -362,6 +385,8 @@ internal sealed partial class LedgerWriter
     private int DeleteRows(int partition, int limit)
     {
         NoteChanged(partition);
+        _deletions[partition] = DeletionsOf(partition) + 1;
+        _prefixes.Remove(partition);
         var deleted = 0;
         while (deleted < limit)
         {

@@ -75,6 +75,21 @@ internal sealed class LedgerCellAdminService(LedgerCells cells) : LedgerCellAdmi
     public override Task<PartitionOwnerRow> ResumePartition(PartitionRequest request, ServerCallContext context) =>
         Guard(context, async engine => LedgerMoveMapping.ToProto(await engine.ResumePartitionAsync(Partition(engine, request.Partition), context.CancellationToken)));
 
+    public override Task<PreparedDigest> PrepareDigest(PartitionRequest request, ServerCallContext context) =>
+        Guard(context, async engine =>
+        {
+            var partition = Partition(engine, request.Partition);
+            var (prefix, kept) = await engine.PrepareDigestAsync(partition, context.CancellationToken);
+            return new PreparedDigest
+            {
+                Partition = (uint)partition,
+                Transfers = prefix.Transfers,
+                ThroughSequence = prefix.ThroughSequence,
+                Pending = prefix.Pending.Count,
+                Kept = kept,
+            };
+        });
+
     public override Task<Protos.PartitionDigest> DigestPartition(PartitionRequest request, ServerCallContext context) =>
         Guard(context, async engine =>
         {

@@ -85,8 +85,12 @@ public interface ILedgerStore : IDisposable
     /// </summary>
     void ImportPartitionRows(int partition, PartitionRowSet rows, PartitionImportRecord progress);
 
-    /// <summary>The digest of everything the store holds of <paramref name="partition"/>, read in one transaction.</summary>
-    PartitionDigestValue DigestPartition(int partition);
+    /// <summary>
+    /// The digest of everything the store holds of <paramref name="partition"/>, read in one
+    /// transaction; given a <paramref name="prefix"/> this store took of it, only what the prefix
+    /// leaves out is read (every account and owed leg, the rows above its sequence, its pending rows).
+    /// </summary>
+    PartitionDigestValue DigestPartition(int partition, Cells.PartitionDigestPrefix? prefix = null);
 
     /// <summary>
     /// Deletes up to <paramref name="limit"/> rows of <paramref name="partition"/> (transfers, then
@@ -115,6 +119,13 @@ public interface ILedgerStore : IDisposable
     /// as one row), or null when there is none: such a partition cannot move whole.
     /// </summary>
     Task<UInt128?> FindRowAcrossPartitionsAsync(int partition, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The settled part of <paramref name="partition"/>'s digest, hashed on one consistent read beside
+    /// the writer (see <see cref="Cells.PartitionDigestPrefix"/>): a move takes it before its pause, so
+    /// that the pause hashes only what may still change.
+    /// </summary>
+    Task<Cells.PartitionDigestPrefix> DigestSettledAsync(int partition, CancellationToken cancellationToken);
 
 
     Task<IReadOnlyList<LedgerAccount>> GetAccountsAsync(IReadOnlyList<UInt128> ids, CancellationToken cancellationToken);

@@ -160,6 +160,10 @@ internal static class PostgresLedgerSchema
         """
         ALTER TABLE partition_imports ADD COLUMN event_sequence bigint NOT NULL DEFAULT 0 CHECK (event_sequence >= 0);
         """,
+        // As SQLite's migration 7: a copy's pending holds, found without reading the partition's history.
+        """
+        CREATE INDEX transfers_pending ON transfers (partition) WHERE state = 2;
+        """,
     ];
 
     /// <summary>The columns every transfer query selects, in the order <see cref="PostgresLedgerStore.ReadTransfer"/> maps them.</summary>

@@ -134,23 +134,45 @@ public sealed partial class PostgresLedgerStore
         RememberCommitted(writer, rows.Transfers.Select(row => row.Id));
     }
 
-    public PartitionDigestValue DigestPartition(int partition)
+    public PartitionDigestValue DigestPartition(int partition, Cells.PartitionDigestPrefix? prefix = null)
     {
+        if (prefix is not null && prefix.Partition != partition)
+        {
+            throw new ArgumentException($"The prefix is of partition {prefix.Partition}, not {partition}.", nameof(prefix));
+        }
         var writer = EnsureWriter(reconnect: false);
         // A read: no fence. A step that acts on the digest (verify, release, own) writes through
         // SaveMoveStep, which is fenced, so a deposed writer's digest changes nothing.
         return Guard(() =>
         {
             using var transaction = writer.Connection.BeginTransaction(IsolationLevel.RepeatableRead);
-            using var batch = new NpgsqlBatch(writer.Connection, transaction);
-            AddPartitionReads(batch, partition, PartitionTransfers(PostgresLedgerSchema.TransferColumns, ""));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT {PostgresLedgerSchema.OwedLegColumns} FROM ledger.credit_legs_owed WHERE partition = $1")
+            var digest = prefix is null ? new Cells.PartitionDigestBuilder() : Cells.PartitionDigestBuilder.From(prefix);
+            var newDebitLegs = new List<UInt128>();
+            using (var batch = new NpgsqlBatch(writer.Connection, transaction))
             {
-                Parameters = { new NpgsqlParameter<int> { TypedValue = partition } },
-            });
-            var digest = new Cells.PartitionDigestBuilder();
-            using (var reader = batch.ExecuteReader())
-            {
+                AddPartitionReads(batch, partition, PartitionTransfers(PostgresLedgerSchema.TransferColumns, prefix is null ? "" : " AND sequence > $2"));
+                if (prefix is null)
+                {
+                    batch.BatchCommands.Add(OwedLegsOf(partition));
+                }
+                else
+                {
+                    batch.BatchCommands[1].Parameters.Add(new NpgsqlParameter<long> { TypedValue = prefix.ThroughSequence });
+                    // The rows that were pending when the prefix was taken, as they are now.
+                    batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                        $"SELECT {PostgresLedgerSchema.TransferColumns} FROM ledger.transfers " +
+                        "WHERE (id, leg) IN (SELECT * FROM unnest($2::uuid[], $3::smallint[])) AND partition = $1 AND sequence <= $4")
+                    {
+                        Parameters =
+                        {
+                            new NpgsqlParameter<int> { TypedValue = partition },
+                            new NpgsqlParameter<Guid[]> { TypedValue = prefix.Pending.Select(row => ToGuid(row.Id)).ToArray() },
+                            new NpgsqlParameter<short[]> { TypedValue = prefix.Pending.Select(row => (short)row.Leg).ToArray() },
+                            new NpgsqlParameter<long> { TypedValue = prefix.ThroughSequence },
+                        },
+                    });
+                }
+                using var reader = batch.ExecuteReader();
                 while (reader.Read())
                 {
                     digest.AddAccount(ReadAccount(reader));
@@ -158,9 +180,33 @@ public sealed partial class PostgresLedgerStore
                 reader.NextResult();
                 while (reader.Read())
                 {
-                    digest.AddTransfer(ReadTransfer(reader));
+                    var row = ReadTransfer(reader);
+                    digest.AddTransfer(row);
+                    if (row.Leg == TransferLeg.Debit)
+                    {
+                        newDebitLegs.Add(row.Id);
+                    }
                 }
                 reader.NextResult();
+                while (reader.Read())
+                {
+                    if (prefix is null)
+                    {
+                        digest.AddOwedLeg(ReadOwedLeg(reader));
+                    }
+                    else
+                    {
+                        digest.AddTransfer(ReadTransfer(reader));
+                    }
+                }
+            }
+            if (prefix is not null)
+            {
+                // The owed legs open then, and those written since.
+                using var command = new NpgsqlCommand($"SELECT {PostgresLedgerSchema.OwedLegColumns} FROM ledger.credit_legs_owed WHERE id = ANY($2) AND partition = $1", writer.Connection, transaction);
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = partition });
+                command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = prefix.OwedLegsToRead(newDebitLegs).Select(ToGuid).ToArray() });
+                using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
                     digest.AddOwedLeg(ReadOwedLeg(reader));
@@ -169,6 +215,63 @@ public sealed partial class PostgresLedgerStore
             transaction.Commit();
             return digest.Finish();
         });
+    }
+
+    private static NpgsqlBatchCommand OwedLegsOf(int partition) =>
+        new($"SELECT {PostgresLedgerSchema.OwedLegColumns} FROM ledger.credit_legs_owed WHERE partition = $1")
+        {
+            Parameters = { new NpgsqlParameter<int> { TypedValue = partition } },
+        };
+
+    public async Task<Cells.PartitionDigestPrefix> DigestSettledAsync(int partition, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await using var connection = await _readers.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // One snapshot: every row at or below the highest sequence seen is in it.
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+        var digest = new Cells.PartitionDigestBuilder();
+        var pending = new List<(UInt128, TransferLeg)>();
+        var open = new List<UInt128>();
+        var settled = new HashSet<UInt128>();
+        long through = 0;
+        await using (var batch = new NpgsqlBatch(connection, transaction))
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(PartitionTransfers(PostgresLedgerSchema.TransferColumns, ""))
+            {
+                Parameters = { new NpgsqlParameter<int> { TypedValue = partition } },
+            });
+            batch.BatchCommands.Add(OwedLegsOf(partition));
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await ReadAllAsync(reader, row =>
+            {
+                var transfer = ReadTransfer(row);
+                through = Math.Max(through, transfer.Sequence);
+                if (Cells.PartitionDigestBuilder.IsSettled(transfer))
+                {
+                    digest.AddTransfer(transfer);
+                }
+                else
+                {
+                    pending.Add((transfer.Id, transfer.Leg));
+                }
+            }, cancellationToken).ConfigureAwait(false);
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            await ReadAllAsync(reader, row =>
+            {
+                var owed = ReadOwedLeg(row);
+                if (Cells.PartitionDigestBuilder.IsSettled(owed))
+                {
+                    digest.AddOwedLeg(owed);
+                    settled.Add(owed.Leg.Id);
+                }
+                else
+                {
+                    open.Add(owed.Leg.Id);
+                }
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return digest.Prefix(partition, through, pending, open, settled);
     }
 
     public int DeletePartitionRows(int partition, int limit)
@@ -272,7 +375,7 @@ public sealed partial class PostgresLedgerStore
             BatchCommands =
             {
                 // Holds are WHOLE or DEBIT rows, found through their debit account.
-                new NpgsqlBatchCommand($"SELECT id FROM ledger.transfers WHERE debit_account_id = ANY({PartitionAccountIds}) AND partition = $1 AND leg <= 1 AND state = 2")
+                new NpgsqlBatchCommand($"SELECT id FROM ledger.transfers WHERE partition = $1 AND state = 2 AND leg <= 1 AND debit_account_id = ANY({PartitionAccountIds})")
                 {
                     Parameters = { new NpgsqlParameter<int> { TypedValue = partition } },
                 },

@@ -177,6 +177,12 @@ public static class SqliteLedgerSchema
         """
         ALTER TABLE partition_imports ADD COLUMN event_sequence INTEGER NOT NULL DEFAULT 0 CHECK (event_sequence >= 0);
         """,
+        // A move asks the copy for its pending holds every round, during the pause too: a partial
+        // index of pending rows by partition finds them without reading the partition's history.
+        // Only holds enter it, and leave it when they settle; other rows never touch it.
+        """
+        CREATE INDEX transfers_pending ON transfers (partition) WHERE state = 2;
+        """,
     ];
 
     /// <summary>The columns every transfer query selects, in the order the reader maps them.</summary>

@@ -351,17 +351,71 @@ public sealed class SqliteLedgerStore : ILedgerStore
         $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE debit_account_id IN (SELECT id FROM accounts WHERE partition = $p) AND partition = $p AND leg <> 2{extra} " +
         $"UNION ALL SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE credit_account_id IN (SELECT id FROM accounts WHERE partition = $p) AND partition = $p AND leg = 2{extra}";
 
-    public PartitionDigestValue DigestPartition(int partition)
+    public PartitionDigestValue DigestPartition(int partition, Cells.PartitionDigestPrefix? prefix = null)
     {
+        if (prefix is not null && prefix.Partition != partition)
+        {
+            throw new ArgumentException($"The prefix is of partition {prefix.Partition}, not {partition}.", nameof(prefix));
+        }
         var writer = Writer;
         writer.AbandonBatch();
         using var transaction = writer.Connection.BeginTransaction(deferred: true);
-        return Digest(writer.Connection, transaction, partition);
+        return Digest(writer.Connection, transaction, partition, prefix);
     }
 
-    private static PartitionDigestValue Digest(SqliteConnection connection, SqliteTransaction transaction, int partition)
+    public Task<Cells.PartitionDigestPrefix> DigestSettledAsync(int partition, CancellationToken cancellationToken) =>
+        Task.FromResult(Read(reader =>
+        {
+            // One snapshot (WAL): every row at or below the highest sequence seen is in it.
+            using var transaction = reader.Connection.BeginTransaction(deferred: true);
+            using var command = reader.Connection.CreateCommand();
+            command.Transaction = transaction;
+            command.Parameters.AddWithValue("$p", partition);
+            command.CommandText = PartitionTransfers("");
+            var digest = new Cells.PartitionDigestBuilder();
+            var pending = new List<(UInt128, TransferLeg)>();
+            long through = 0;
+            using (var rows = command.ExecuteReader())
+            {
+                while (rows.Read())
+                {
+                    var row = SqliteRows.ReadTransfer(rows);
+                    through = Math.Max(through, row.Sequence);
+                    if (Cells.PartitionDigestBuilder.IsSettled(row))
+                    {
+                        digest.AddTransfer(row);
+                    }
+                    else
+                    {
+                        pending.Add((row.Id, row.Leg));
+                    }
+                }
+            }
+            var open = new List<UInt128>();
+            var settled = new HashSet<UInt128>();
+            command.CommandText = $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE partition = $p";
+            using (var rows = command.ExecuteReader())
+            {
+                while (rows.Read())
+                {
+                    var owed = SqliteRows.ReadOwedLeg(rows);
+                    if (Cells.PartitionDigestBuilder.IsSettled(owed))
+                    {
+                        digest.AddOwedLeg(owed);
+                        settled.Add(owed.Leg.Id);
+                    }
+                    else
+                    {
+                        open.Add(owed.Leg.Id);
+                    }
+                }
+            }
+            return digest.Prefix(partition, through, pending, open, settled);
+        }));
+
+    private static PartitionDigestValue Digest(SqliteConnection connection, SqliteTransaction transaction, int partition, Cells.PartitionDigestPrefix? prefix)
     {
-        var digest = new Cells.PartitionDigestBuilder();
+        var digest = prefix is null ? new Cells.PartitionDigestBuilder() : Cells.PartitionDigestBuilder.From(prefix);
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.Parameters.AddWithValue("$p", partition);
@@ -373,18 +427,53 @@ public sealed class SqliteLedgerStore : ILedgerStore
                 digest.AddAccount(SqliteRows.ReadAccount(reader));
             }
         }
-        command.CommandText = PartitionTransfers("");
+        command.CommandText = PartitionTransfers(prefix is null ? "" : " AND sequence > $through");
+        command.Parameters.AddWithValue("$through", prefix?.ThroughSequence ?? 0);
+        var newDebitLegs = new List<UInt128>();
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
+                var row = SqliteRows.ReadTransfer(reader);
+                digest.AddTransfer(row);
+                if (row.Leg == TransferLeg.Debit)
+                {
+                    newDebitLegs.Add(row.Id);
+                }
+            }
+        }
+        if (prefix is null)
+        {
+            command.CommandText = $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE partition = $p";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                digest.AddOwedLeg(SqliteRows.ReadOwedLeg(reader));
+            }
+            return digest.Finish();
+        }
+        var id = command.Parameters.Add("$id", SqliteType.Blob);
+        // The rows that were pending when the prefix was taken, as they are now.
+        command.CommandText = $"SELECT {SqliteLedgerSchema.TransferColumns} FROM transfers WHERE id = $id AND leg = $leg AND partition = $p AND sequence <= $through";
+        var leg = command.Parameters.Add("$leg", SqliteType.Integer);
+        foreach (var (pendingId, pendingLeg) in prefix.Pending)
+        {
+            id.Value = SqliteRows.IdBytes(pendingId);
+            leg.Value = (long)pendingLeg;
+            using var reader = command.ExecuteReader();
+            if (reader.Read())
+            {
                 digest.AddTransfer(SqliteRows.ReadTransfer(reader));
             }
         }
-        command.CommandText = $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE partition = $p";
-        using (var reader = command.ExecuteReader())
+        command.Parameters.Remove(leg);
+        // The owed legs open then, and those written since.
+        command.CommandText = $"SELECT {SqliteLedgerSchema.OwedLegColumns} FROM credit_legs_owed WHERE id = $id AND partition = $p";
+        foreach (var owedId in prefix.OwedLegsToRead(newDebitLegs))
         {
-            while (reader.Read())
+            id.Value = SqliteRows.IdBytes(owedId);
+            using var reader = command.ExecuteReader();
+            if (reader.Read())
             {
                 digest.AddOwedLeg(SqliteRows.ReadOwedLeg(reader));
             }
@@ -631,7 +720,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
             using var command = reader.Connection.CreateCommand();
             command.Transaction = transaction;
             command.Parameters.AddWithValue("$p", partition);
-            command.CommandText = "SELECT id FROM transfers WHERE debit_account_id IN (SELECT id FROM accounts WHERE partition = $p) AND partition = $p AND leg <= 1 AND state = 2";
+            command.CommandText = "SELECT id FROM transfers INDEXED BY transfers_pending WHERE partition = $p AND state = 2 AND leg <= 1 AND debit_account_id IN (SELECT id FROM accounts WHERE partition = $p)";
             var holds = new List<UInt128>();
             using (var rows = command.ExecuteReader())
             {

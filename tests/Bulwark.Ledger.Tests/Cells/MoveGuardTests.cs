@@ -1,4 +1,5 @@
 using Bulwark.Ledger.Cells;
+using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Tests.Support;
 using Microsoft.Data.Sqlite;
 
@@ -65,6 +66,52 @@ public sealed class MoveGuardTests
             Assert.Equal((OwnershipState.Owned, 2L), (owned.State, owned.Epoch));
             Assert.Equal(480, (await restarted.GetAccountAsync(payee)).CreditsPosted - (await restarted.GetAccountAsync(payee)).DebitsPosted);
         }
+    }
+
+    /// <summary>
+    /// Both sides hash their settled rows ahead of the pause (PrepareDigest) and the pause hashes
+    /// only the rest: a hold pending then and posted since, new rows, balances. A copy that is
+    /// dropped and copied again after it was prepared has its prefix forgotten (its rows were
+    /// deleted), so the fresh copy still verifies against the source's prefixed digest.
+    /// </summary>
+    [Fact]
+    public async Task Verify_WithDigestsPreparedAheadOfThePause_AndACopyDroppedAndCopiedAgain_VerifiesAndReleases()
+    {
+        using var directoryA = new TempDirectory();
+        using var directoryB = new TempDirectory();
+        await using var a = await TestLedger.StartAsync(directory: directoryA, partitions: Partitions, options: new LedgerOptions { CellName = "a", InitialPartitions = LowerHalf });
+        await using var b = await TestLedger.StartAsync(directory: directoryB, partitions: Partitions, options: new LedgerOptions { CellName = "b", InitialPartitions = UpperHalf });
+        var payer = await a.AccountAsync(1);
+        var partition = LedgerPartitioner.PartitionOf(payer, Partitions);
+        var payee = await a.AccountAsync(IdInPartition(partition, from: 2));
+        await a.TransferOkAsync(10, payer, payee, 500);
+        await a.TransferOkAsync(11, payee, payer, 20);
+        await a.TransferOkAsync(12, payer, payee, 70, TransferFlags.Pending, timeoutSeconds: 3_600);
+
+        await b.Engine.BeginImportAsync(partition, "a", 1);
+        await b.Engine.ImportPartitionAsync(partition, "a", 1, await a.Engine.ExportPartitionAsync(partition, 0, 0, [], []), 0);
+        var (sourcePrefix, sourceKept) = await a.Engine.PrepareDigestAsync(partition);
+        var (copyPrefix, copyKept) = await b.Engine.PrepareDigestAsync(partition);
+        Assert.True(sourceKept && copyKept);
+        Assert.Equal((2L, 1), (sourcePrefix.Transfers, sourcePrefix.Pending.Count));
+        Assert.Equal((2L, 1), (copyPrefix.Transfers, copyPrefix.Pending.Count));
+
+        // The copy is thrown away and made again; the source changes under it.
+        await b.Engine.DropPartitionCopyAsync(partition, abortImport: true);
+        await b.Engine.BeginImportAsync(partition, "a", 1);
+        Assert.Equal(TransferStatus.Ok, (await a.SubmitAsync(TestLedger.Post(13, 12, 60))).Status);
+        await a.TransferOkAsync(14, payee, payer, 5);
+        await b.Engine.ImportPartitionAsync(partition, "a", 1, await a.Engine.ExportPartitionAsync(partition, 0, 0, [], []), 0);
+
+        await a.Engine.PausePartitionAsync(partition, 1, "b", 5_000);
+        var digest = await a.Engine.DigestPartitionAsync(partition);
+        Assert.Equal((2L, 5L), (digest.Accounts, digest.Transfers));
+        await b.Engine.VerifyImportAsync(partition, "a", 1, digest);
+        await a.Engine.ReleasePartitionAsync(partition, 1, "b", digest.Sha256);
+        var owned = await b.Engine.OwnPartitionAsync(partition, "a", 1);
+
+        Assert.Equal((OwnershipState.Owned, 2L), (owned.State, owned.Epoch));
+        Assert.Equal(500 - 20 + 60 - 5, (await b.GetAccountAsync(payee)).CreditsPosted - (await b.GetAccountAsync(payee)).DebitsPosted);
     }
 
     private static int IdInPartition(int partition, int from)

@@ -191,6 +191,64 @@ public abstract partial class LedgerStoreCellContractTests
         Assert.Equal(0, copy.DigestPartition(PartitionC).Transfers);
     }
 
+    /// <summary>
+    /// A move hashes a partition's settled rows before its pause and only the rest in it: the two
+    /// parts together must be the whole digest, whatever changed in between — pending holds taken
+    /// out of the prefix and settled since, new rows, an owed leg returned, balances.
+    /// </summary>
+    [Fact]
+    public async Task DigestFromASettledPrefix_EqualsTheWholeDigest_AfterHoldsSettleAndRowsArrive()
+    {
+        using var store = OpenStore(NewLocation());
+        store.Open(Partitions);
+        var rows = Seed(store);
+        // An owed leg delivered before the prefix is taken: settled, in it.
+        var delivered = new LedgerCommit();
+        delivered.NewTransfers.Add(new(PartitionD, Row(211, 13, D, C, 3, TransferLeg.Debit)));
+        delivered.NewOwedLegs.Add(new OwedCreditLeg(PartitionD, Row(211, 0, D, C, 3, TransferLeg.Credit), OwedLegState.Owed));
+        store.Commit(delivered);
+        var settle = new LedgerCommit();
+        settle.SettledOwedLegs.Add((211, OwedLegState.Delivered));
+        store.Commit(settle);
+
+        var prefix = await store.DigestSettledAsync(PartitionD, CancellationToken.None);
+
+        Assert.Equal([(204, TransferLeg.Whole), (205, TransferLeg.Debit)], prefix.Pending.Select(row => ((int)row.Id, row.Leg)).Order());
+        Assert.Equal(rows.Count + 1 - 2, prefix.Transfers);
+        Assert.Equal(13, prefix.ThroughSequence);
+        Assert.Equal((1L, OwedId), (prefix.OwedLegs, Assert.Single(prefix.OpenOwedLegs)));
+        var whole = store.DigestPartition(PartitionD);
+        Assert.True(store.DigestPartition(PartitionD, prefix).SameRows(whole));
+
+        var change = new LedgerCommit();
+        change.ChangedHolds.Add(rows.Single(row => row.Id == 204) with { State = TransferState.Voided });
+        change.ChangedHolds.Add(rows.Single(row => row.Id == 205) with { State = TransferState.HoldPosted, PostedAmount = 40 });
+        change.SettledOwedLegs.Add((OwedId, OwedLegState.Returned));
+        change.NewTransfers.Add(new(PartitionD, Row(OwedId, 20, D, C, 15, TransferLeg.Return)));
+        change.NewTransfers.Add(new(PartitionD, Row(209, 21, D, D2, 5, TransferLeg.Whole) with { Flags = TransferFlags.Pending, State = TransferState.Pending }));
+        change.NewTransfers.Add(new(PartitionOther, Row(252, 22, O, O, 1, TransferLeg.Whole)));
+        change.Balances.Add(store.LoadAccounts(PartitionD).Single(account => account.Id == D) with { DebitsPending = 5, DebitsPosted = 230 });
+        // A leg owed since, and one owed and returned since.
+        change.NewTransfers.Add(new(PartitionD, Row(212, 23, D, C, 4, TransferLeg.Debit)));
+        change.NewOwedLegs.Add(new OwedCreditLeg(PartitionD, Row(212, 0, D, C, 4, TransferLeg.Credit), OwedLegState.Owed));
+        change.NewTransfers.Add(new(PartitionD, Row(213, 24, D, C, 6, TransferLeg.Debit)));
+        change.NewOwedLegs.Add(new OwedCreditLeg(PartitionD, Row(213, 0, D, C, 6, TransferLeg.Credit), OwedLegState.Owed));
+        store.Commit(change);
+        var returned = new LedgerCommit();
+        returned.SettledOwedLegs.Add((213, OwedLegState.Returned));
+        returned.NewTransfers.Add(new(PartitionD, Row(213, 25, D, C, 6, TransferLeg.Return)));
+        store.Commit(returned);
+
+        var after = store.DigestPartition(PartitionD);
+        var fromPrefix = store.DigestPartition(PartitionD, prefix);
+        Assert.False(after.SameRows(whole));
+        Assert.True(fromPrefix.SameRows(after), $"from the prefix {fromPrefix}, whole {after}");
+        Assert.Equal((after.Transfers, after.OwedLegs, after.LastSequence), (fromPrefix.Transfers, fromPrefix.OwedLegs, fromPrefix.LastSequence));
+        Assert.Equal(4, after.OwedLegs);
+        // The prefix is of one partition.
+        Assert.Throws<ArgumentException>(() => store.DigestPartition(PartitionC, prefix));
+    }
+
     [Fact]
     public void SaveMoveStep_RoundTripsThroughLoadCell_AndSurvivesReopen()
     {

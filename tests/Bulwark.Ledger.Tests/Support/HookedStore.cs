@@ -1,3 +1,4 @@
+using Bulwark.Ledger.Cells;
 using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Storage;
 
@@ -50,7 +51,9 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
 
     public void ImportPartitionRows(int partition, PartitionRowSet rows, PartitionImportRecord progress) => inner.ImportPartitionRows(partition, rows, progress);
 
-    public PartitionDigestValue DigestPartition(int partition) => inner.DigestPartition(partition);
+    public PartitionDigestValue DigestPartition(int partition, PartitionDigestPrefix? prefix = null) => inner.DigestPartition(partition, prefix);
+
+    public Task<PartitionDigestPrefix> DigestSettledAsync(int partition, CancellationToken cancellationToken) => inner.DigestSettledAsync(partition, cancellationToken);
 
     public int DeletePartitionRows(int partition, int limit) => inner.DeletePartitionRows(partition, limit);
 
