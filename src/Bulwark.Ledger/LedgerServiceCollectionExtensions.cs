@@ -64,9 +64,23 @@ public static class LedgerServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.AddServiceClient("ledger", channel => new Protos.Ledger.LedgerClient(channel));
         services.TryAddSingleton<ILedgerCellPeers, GrpcLedgerCellPeers>();
-        services.AddSingleton<IHostedService>(provider => new HostedPerCell<CreditLegDelivery>(
-            provider.GetRequiredService<LedgerCells>().Engines.Select(engine => new CreditLegDelivery(
-                engine, provider.GetRequiredService<ILedgerCellPeers>(), provider.GetRequiredService<ILogger<CreditLegDelivery>>())).ToArray()));
+        return AddCellLoop(services, (provider, engine) => new CreditLegDelivery(
+            engine, provider.GetRequiredService<ILedgerCellPeers>(), provider.GetRequiredService<ILogger<CreditLegDelivery>>()));
+    }
+
+    /// <summary>
+    /// Adds a background loop every cell of this process runs (see <see cref="LedgerCellLoops"/>):
+    /// one per cell at start, and one for each cell opened later.
+    /// </summary>
+    private static IServiceCollection AddCellLoop(IServiceCollection services, Func<IServiceProvider, LedgerEngine, IHostedService> create)
+    {
+        services.AddSingleton(new LedgerCellLoop(create));
+        if (!services.Any(descriptor => descriptor.ServiceType == typeof(LedgerCellLoops)))
+        {
+            services.AddSingleton(provider => new LedgerCellLoops(
+                provider, provider.GetRequiredService<LedgerCells>(), provider.GetServices<LedgerCellLoop>().ToArray()));
+            services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<LedgerCellLoops>());
+        }
         return services;
     }
 
@@ -88,7 +102,7 @@ public static class LedgerServiceCollectionExtensions
                 options.Validate();
                 return CreateEngine(provider, options, CreateStore(options));
             },
-            engine => new CreditLegDelivery(engine, provider.GetRequiredService<ILedgerCellPeers>(), provider.GetRequiredService<ILogger<CreditLegDelivery>>()),
+            provider.GetRequiredService<LedgerCellLoops>(),
             provider.GetRequiredService<IServiceAnnouncer>(),
             provider.GetRequiredService<ILogger<LedgerCellsFollower>>()));
         return services;
@@ -97,8 +111,8 @@ public static class LedgerServiceCollectionExtensions
     /// <summary>
     /// Publishes every cell's committed changes to <paramref name="log"/> (docs/internals/event-log.md):
     /// one <see cref="Events.LedgerEventRelay"/> per cell of this process, started after the cells
-    /// and stopped before them. Call after <see cref="AddLedger"/> or <see cref="AddLedgerCells"/>.
-    /// Cells opened later by <see cref="AddLedgerCellsFollowingMap"/> are not published yet.
+    /// and stopped before them, and one for each cell <see cref="AddLedgerCellsFollowingMap"/> opens
+    /// later. Call after <see cref="AddLedger"/> or <see cref="AddLedgerCells"/>.
     /// </summary>
     public static IServiceCollection AddLedgerEventLog(this IServiceCollection services, Func<IServiceProvider, EventLog.IEventLog> log)
     {
@@ -106,14 +120,12 @@ public static class LedgerServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(log);
         services.AddSingleton(log);
         services.TryAddSingleton(provider => new Events.LedgerEventRelayMetrics(provider.GetRequiredService<IMeterFactory>()));
-        services.AddSingleton<IHostedService>(provider => new HostedPerCell<Events.LedgerEventRelay>(
-            provider.GetRequiredService<LedgerCells>().Engines.Select(engine => new Events.LedgerEventRelay(
-                engine,
-                provider.GetRequiredService<EventLog.IEventLog>(),
-                provider.GetRequiredService<TimeProvider>(),
-                provider.GetRequiredService<ILogger<Events.LedgerEventRelay>>(),
-                provider.GetRequiredService<Events.LedgerEventRelayMetrics>())).ToArray()));
-        return services;
+        return AddCellLoop(services, (provider, engine) => new Events.LedgerEventRelay(
+            engine,
+            provider.GetRequiredService<EventLog.IEventLog>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILogger<Events.LedgerEventRelay>>(),
+            provider.GetRequiredService<Events.LedgerEventRelayMetrics>()));
     }
 
     private static IServiceCollection AddLedgerHosting(IServiceCollection services)
@@ -191,34 +203,75 @@ internal sealed class LedgerCellsCommitHealth(LedgerCells cells) : IHealthCheck
     }
 }
 
+/// <summary>A background loop each ledger cell of this process runs: credit-leg deliveries, the event relay.</summary>
+internal sealed record LedgerCellLoop(Func<IServiceProvider, LedgerEngine, IHostedService> Create);
+
 /// <summary>
-/// One background loop per cell of this process (credit-leg deliveries, event relays), started
-/// and stopped together, in the order of the cells.
+/// The background loops of every cell of this process (<see cref="LedgerCellLoop"/>), started after
+/// the cells in the order of the cells and of the loops, stopped in reverse; a cell opened later
+/// (<see cref="LedgerCellsFollower"/>) gets its loops through <see cref="StartForAsync"/>.
 /// </summary>
-internal sealed class HostedPerCell<T>(IReadOnlyList<T> services) : IHostedService, IDisposable
-    where T : IHostedService, IDisposable
+internal sealed class LedgerCellLoops(IServiceProvider provider, LedgerCells cells, IReadOnlyList<LedgerCellLoop> loops) : IHostedService, IDisposable
 {
+    private readonly List<IHostedService> _running = [];
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private bool _stopped;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var service in services)
+        foreach (var engine in cells.Engines)
         {
-            await service.StartAsync(cancellationToken);
+            await StartForAsync(engine, cancellationToken);
+        }
+    }
+
+    /// <summary>Starts the loops of <paramref name="engine"/>'s cell (once the host stopped, none).</summary>
+    public async Task StartForAsync(LedgerEngine engine, CancellationToken cancellationToken)
+    {
+        await _lock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_stopped)
+            {
+                return;
+            }
+            foreach (var loop in loops)
+            {
+                var service = loop.Create(provider, engine);
+                await service.StartAsync(cancellationToken);
+                _running.Add(service);
+            }
+        }
+        finally
+        {
+            _lock.Release();
         }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        foreach (var service in services)
+        await _lock.WaitAsync(CancellationToken.None);
+        try
         {
-            await service.StopAsync(cancellationToken);
+            _stopped = true;
+            for (var i = _running.Count - 1; i >= 0; i--)
+            {
+                await _running[i].StopAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            _lock.Release();
         }
     }
 
     public void Dispose()
     {
-        foreach (var service in services)
+        foreach (var service in _running)
         {
-            service.Dispose();
+            (service as IDisposable)?.Dispose();
         }
+        _running.Clear();
+        _lock.Dispose();
     }
 }

@@ -185,6 +185,23 @@ public sealed partial class CustomersProcessTests : IDisposable
         var check = await RunAsync(null, ["ledger", "check", .. data]);
         Assert.True(check.ExitCode == 0, check.Output + check.Error);
         Assert.Contains("ledger ok", check.Output, StringComparison.Ordinal);
+        // Cell c, added while the bank ran, published from the start (its own relay, not only
+        // after a restart): each partition moved to it has its "moved" event from c in the log.
+        var map = Bulwark.Platform.Placement.PlacementMapCodec.Decode(await File.ReadAllBytesAsync(Path.Combine(_directory, "placement.json")));
+        var ofC = map.PartitionsOf("c").ToArray();
+        Assert.Equal(85, ofC.Length);
+        var movedToC = new HashSet<int>();
+        await using (var log = Bulwark.EventLog.Files.FileEventLog.Open(new Bulwark.EventLog.Files.FileEventLogOptions { Directory = Path.Combine(_directory, "events") }))
+        {
+            await foreach (var record in Bulwark.EventLog.EventLogExtensions.ReadPartitionsAsync(log, ofC))
+            {
+                if (record.Cell == "c" && Bulwark.Ledger.Events.PartitionChange.Parser.ParseFrom(record.Payload.ToArray()).Moved is { FromCell.Length: > 0 })
+                {
+                    movedToC.Add(record.Partition);
+                }
+            }
+        }
+        Assert.Equal(ofC, movedToC.Order());
         using (var restarted = Start("run", "--data", _directory, "--port", "0", "--no-workload"))
         {
             try

@@ -12,15 +12,14 @@ namespace Bulwark.Ledger.Cells;
 /// and <c>ledger-NAME</c> announced so that the router reaches it. Checked on every map change and
 /// once a second.
 /// </summary>
-public sealed partial class LedgerCellsFollower(
+internal sealed partial class LedgerCellsFollower(
     LedgerCells cells,
     PlacementView view,
     Func<string, PlacementMap, LedgerEngine> createEngine,
-    Func<LedgerEngine, CreditLegDelivery> createDelivery,
+    LedgerCellLoops loops,
     IServiceAnnouncer announcer,
     ILogger<LedgerCellsFollower> logger) : BackgroundService
 {
-    private readonly List<CreditLegDelivery> _deliveries = [];
     private readonly SemaphoreSlim _changed = new(0, 1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -79,9 +78,8 @@ public sealed partial class LedgerCellsFollower(
                 engine = createEngine(cell, map);
                 await engine.StartAsync(cancellationToken);
                 cells.Add(engine);
-                var delivery = createDelivery(engine);
-                await delivery.StartAsync(cancellationToken);
-                _deliveries.Add(delivery);
+                // Its credit-leg deliveries and event relay, as every cell of the process has.
+                await loops.StartForAsync(engine, cancellationToken);
                 await announcer.AnnounceAsync(LedgerCells.ServiceName(cell), cancellationToken);
                 LogCellOpened(cell);
             }
@@ -95,16 +93,6 @@ public sealed partial class LedgerCellsFollower(
                     await engine.DisposeAsync();
                 }
             }
-        }
-    }
-
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await base.StopAsync(cancellationToken);
-        foreach (var delivery in _deliveries)
-        {
-            await delivery.StopAsync(cancellationToken);
-            delivery.Dispose();
         }
     }
 
