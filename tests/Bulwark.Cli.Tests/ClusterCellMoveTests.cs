@@ -59,7 +59,7 @@ public sealed partial class ClusterCellMoveTests(ITestOutputHelper output) : IDi
     public async Task Cluster_PartitionMovedUnderPayments_SourceTargetEtcdAndMoverEachKilledMidMove_ResumedWithNothingLost()
     {
         // SQLite: no --store, and none from the environment either.
-        var up = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "" }, "cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--cells", "2",
+        var up = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "" }, "cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "1", "--cells", "2",
             "--replicas", "feed=0,cards=0,edge=1", "--edge-port", "0");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         var edge = new Uri(EdgeLine().Match(up.Output).Groups[1].Value);
@@ -142,11 +142,72 @@ public sealed partial class ClusterCellMoveTests(ITestOutputHelper output) : IDi
         Assert.True(check.ExitCode == 0, check.Output + check.Error);
         Assert.Contains("sum 0; 3 cells", check.Output, StringComparison.Ordinal);
 
+        // R13 end to end: every cell published to the cluster's NATS, through the kills and moves.
+        // Once the relays have caught up (a moved partition's new owner waits for its source's
+        // events), the log holds every transfer row the cells hold of the partitions they own, once.
+        await AssertEventLogHoldsEveryRowAsync(map.PartitionCount);
+
         // A second process for a cell that runs (an operator's mistake) is refused: one writer per store.
         var second = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "" }, "serve", "--service", "ledger", "--cell", "a",
             "--registry", customers.Registry(), "--data", Path.Combine(_state, "data", "ledger"), "--port", "0");
         Assert.NotEqual(0, second.ExitCode);
         Assert.True(second.Error.Contains("Another process is writing the ledger store", StringComparison.Ordinal), second.Error);
+    }
+
+    /// <summary>
+    /// The rows (id/leg) the cells' stores hold of the partitions each owns equal the rows the
+    /// event log holds across all partitions, each once; retried while the relays catch up, bounded.
+    /// </summary>
+    private async Task AssertEventLogHoldsEveryRowAsync(int partitions)
+    {
+        var url = ClusterState.Load(_state)!.EventLogAddress;
+        Assert.True(Bulwark.EventLog.JetStream.EventLogAddress.TryParse(url, out var address, out var error), error);
+        await using var log = await Bulwark.EventLog.JetStream.JetStreamEventLog.OpenAsync(address!.Options(1));
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            var stored = await OwnedRowsAsync();
+            var logged = new List<string>();
+            try
+            {
+                await foreach (var record in Bulwark.EventLog.EventLogExtensions.ReadPartitionsAsync(log, Enumerable.Range(0, partitions)))
+                {
+                    var change = Bulwark.Ledger.Events.PartitionChange.Parser.ParseFrom(record.Payload.ToArray());
+                    logged.AddRange(change.TransfersWritten.Select(row => $"{row.Id.High:x16}{row.Id.Low:x16}/{(int)row.Leg}"));
+                }
+            }
+            catch (Bulwark.EventLog.EventLogException unavailable) when (unavailable.Error == Bulwark.EventLog.EventLogError.Unavailable && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(1_000);
+                continue;
+            }
+            Assert.Equal(logged.Count, logged.Distinct(StringComparer.Ordinal).Count());
+            if (stored.SetEquals(logged))
+            {
+                Assert.NotEmpty(stored);
+                return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"{stored.Count} rows in the cells' owned partitions, {logged.Count} in the event log; {stored.Except(logged).Count()} missing from the log, {logged.Except(stored).Count()} only in the log");
+            await Task.Delay(1_000);
+        }
+    }
+
+    private async Task<HashSet<string>> OwnedRowsAsync()
+    {
+        var rows = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in new[] { "ledger.db", "ledger-b.db", "ledger-c.db" })
+        {
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_state, "data", "ledger", file)};Mode=ReadOnly;Pooling=False");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT hex(id), leg FROM transfers WHERE partition IN (SELECT partition FROM partition_owners WHERE state = 1)";
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                rows.Add($"{reader.GetString(0).ToLowerInvariant()}/{reader.GetInt64(1)}");
+            }
+        }
+        return rows;
     }
 
     /// <summary>Moves <paramref name="partition"/> with the mover in this process and <paramref name="kill"/>s at <paramref name="step"/>; the move must stop there with a line saying why.</summary>

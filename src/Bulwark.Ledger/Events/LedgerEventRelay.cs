@@ -137,31 +137,67 @@ public sealed partial class LedgerEventRelay : BackgroundService
             return (0, null);
         }
         Volatile.Write(ref _oldestUnpublishedUnixMs, events[0].CommittedAtUnixMs);
-        var records = new EventRecord[events.Count];
-        for (var i = 0; i < events.Count; i++)
+        var published = 0;
+        foreach (var run in Runs(events))
         {
-            var outboxEvent = events[i];
-            records[i] = new EventRecord(outboxEvent.Partition, outboxEvent.PartitionSequence, Cell, outboxEvent.CellSequence, outboxEvent.Kind, outboxEvent.Payload);
+            var records = new EventRecord[run.Count];
+            for (var i = 0; i < run.Count; i++)
+            {
+                var outboxEvent = run[i];
+                records[i] = new EventRecord(outboxEvent.Partition, outboxEvent.PartitionSequence, Cell, outboxEvent.CellSequence, outboxEvent.Kind, outboxEvent.Payload);
+            }
+            AppendResult result;
+            try
+            {
+                result = await _log.AppendAsync(records, cancellationToken);
+            }
+            catch (EventLogException error)
+            {
+                var failed = Failed(Reason(error.Error), error);
+                return (published, failed.Item2);
+            }
+            catch (Exception error) when (error is not OperationCanceledException)
+            {
+                var failed = Failed("failed", error);
+                return (published, failed.Item2);
+            }
+            var watermark = run[^1].CellSequence;
+            Volatile.Write(ref _watermark, watermark);
+            _engine.OutboxPublished(watermark);
+            _metrics.Published(Cell, result.Appended, result.Duplicates);
+            published += run.Count;
         }
-        AppendResult result;
-        try
-        {
-            result = await _log.AppendAsync(records, cancellationToken);
-        }
-        catch (EventLogException error)
-        {
-            return Failed(Reason(error.Error), error);
-        }
-        catch (Exception error) when (error is not OperationCanceledException)
-        {
-            return Failed("failed", error);
-        }
-        var watermark = events[^1].CellSequence;
-        Volatile.Write(ref _watermark, watermark);
-        _engine.OutboxPublished(watermark);
-        _metrics.Published(Cell, result.Appended, result.Duplicates);
         Volatile.Write(ref _oldestUnpublishedUnixMs, 0);
-        return (events.Count, null);
+        return (published, null);
+    }
+
+    /// <summary>
+    /// Splits the outbox's events, in cell order, into appends in which each partition's sequences
+    /// go up one at a time. A partition that left this cell and came back has a jump in this
+    /// cell's outbox (the numbers between are the other cell's history): the events after the jump
+    /// go in a later append, which the log takes once the other cell has published its part (a
+    /// <see cref="EventLogError.Gap"/> until then), so this cell's events before the jump are
+    /// published meanwhile — and the other cell, whose own history may wait on them, is not held up.
+    /// </summary>
+    internal static IEnumerable<IReadOnlyList<LedgerOutboxEvent>> Runs(IReadOnlyList<LedgerOutboxEvent> events)
+    {
+        var run = new List<LedgerOutboxEvent>();
+        var last = new Dictionary<int, long>();
+        foreach (var outboxEvent in events)
+        {
+            if (last.TryGetValue(outboxEvent.Partition, out var previous) && outboxEvent.PartitionSequence != previous + 1)
+            {
+                yield return run;
+                run = [];
+                last.Clear();
+            }
+            run.Add(outboxEvent);
+            last[outboxEvent.Partition] = outboxEvent.PartitionSequence;
+        }
+        if (run.Count > 0)
+        {
+            yield return run;
+        }
     }
 
     private (int, string) Failed(string reason, Exception error)

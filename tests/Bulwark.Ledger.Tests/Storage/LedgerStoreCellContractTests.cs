@@ -130,7 +130,7 @@ public sealed class PostgresLedgerStoreCellContractTests : LedgerStoreCellContra
             "SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), '; ' ORDER BY conname) FROM pg_constraint " +
             "WHERE conrelid = 'ledger.transfers'::regclass AND contype IN ('u', 'p')", connection);
         Assert.Equal("transfers_id_leg_key UNIQUE (id, leg); transfers_pkey PRIMARY KEY (sequence)", command.ExecuteScalar());
-        Assert.Equal(PostgresLedgerSchema.Migrations.Count, PostgresMigrator.CurrentVersion(connection, null, "ledger"));
+        Assert.Equal(6, PostgresMigrator.CurrentVersion(connection, null, "ledger"));
     }
 
     private static string Uuid(UInt128 id) => id.ToString("x32", CultureInfo.InvariantCulture);
