@@ -1,0 +1,110 @@
+using Bulwark.Coherence.Telemetry;
+using Bulwark.Platform.Placement;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Bulwark.Coherence.Checking;
+
+/// <summary>
+/// The loop: every <see cref="CoherenceOptions.Interval"/>, one round in which every cell of the
+/// current placement map is checked at once, each within its own budget (a cell that is down or
+/// slow ends in its own error or timeout outcomes and delays nobody else), then the bank-wide checks.
+/// Every outcome is counted and kept for status. Rounds never overlap.
+/// </summary>
+public sealed partial class CoherenceChecker : BackgroundService
+{
+    private readonly PlacementView _view;
+    private readonly CellCheck _cells;
+    private readonly IReadOnlyList<IBankWideCheck> _bankWide;
+    private readonly CoherenceStatus _status;
+    private readonly CoherenceMetrics _metrics;
+    private readonly CoherenceOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<CoherenceChecker> _logger;
+    private readonly SemaphoreSlim _oneRound = new(1, 1);
+    private long _round;
+
+    internal CoherenceChecker(PlacementView view, CellCheck cells, IEnumerable<IBankWideCheck> bankWide, CoherenceStatus status, CoherenceMetrics metrics,
+        CoherenceOptions options, TimeProvider time, ILogger<CoherenceChecker> logger)
+    {
+        _view = view;
+        _cells = cells;
+        _bankWide = [.. bankWide];
+        _status = status;
+        _metrics = metrics;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// Runs one round now (the loop's rounds and this one never overlap) and returns its outcomes:
+    /// empty while this process has no placement map.
+    /// </summary>
+    public async Task<IReadOnlyList<CheckOutcome>> RunRoundAsync(CancellationToken cancellationToken)
+    {
+        await _oneRound.WaitAsync(cancellationToken);
+        try
+        {
+            if (_view.Current is not { } map)
+            {
+                LogNoMap(_logger);
+                return [];
+            }
+            var round = _round++;
+            var cells = map.Cells.Keys.Order(StringComparer.Ordinal).Take(CoherenceLimits.CellsInParallelMax).ToList();
+            var perCell = await Task.WhenAll(cells.Select(cell => WithinBudgetAsync(budget => _cells.RunAsync(cell, map, round, budget), cancellationToken)));
+            var bankWide = await Task.WhenAll(_bankWide.Select(check => WithinBudgetAsync(check.RunAsync, cancellationToken)));
+            List<CheckOutcome> outcomes = [.. perCell.SelectMany(outcome => outcome), .. bankWide.SelectMany(outcome => outcome)];
+            foreach (var outcome in outcomes)
+            {
+                _metrics.RecordCheck(outcome.Check, outcome.Result, outcome.Cell);
+                _status.Record(outcome);
+            }
+            _metrics.RecordRound();
+            _status.RecordRound();
+            return outcomes;
+        }
+        finally
+        {
+            _oneRound.Release();
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        LogStarted(_logger, _options.Interval.TotalSeconds, _options.CellBudget.TotalMilliseconds);
+        using var timer = new PeriodicTimer(_options.Interval, _time);
+        try
+        {
+            do
+            {
+                await RunRoundAsync(stoppingToken);
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The host stops: the round in progress is abandoned, its outcomes uncounted.
+        }
+    }
+
+    public override void Dispose()
+    {
+        _oneRound.Dispose();
+        base.Dispose();
+    }
+
+    private async Task<IReadOnlyList<CheckOutcome>> WithinBudgetAsync(Func<CancellationToken, Task<IReadOnlyList<CheckOutcome>>> run, CancellationToken cancellationToken)
+    {
+        using var budget = new CancellationTokenSource(_options.CellBudget, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(budget.Token, cancellationToken);
+        return await run(linked.Token);
+    }
+
+    [LoggerMessage(EventId = 9110, Level = LogLevel.Information, Message = "Coherence checker started: a round every {IntervalSeconds} s, {BudgetMilliseconds} ms per cell")]
+    private static partial void LogStarted(ILogger logger, double intervalSeconds, double budgetMilliseconds);
+
+    [LoggerMessage(EventId = 9111, Level = LogLevel.Warning, Message = "Coherence round skipped: this process has no placement map yet")]
+    private static partial void LogNoMap(ILogger logger);
+}
