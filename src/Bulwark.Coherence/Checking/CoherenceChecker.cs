@@ -55,6 +55,8 @@ public sealed partial class CoherenceChecker : BackgroundService
             var cells = map.Cells.Keys.Order(StringComparer.Ordinal).Take(CoherenceLimits.CellsInParallelMax).ToList();
             var perCell = await Task.WhenAll(cells.Select(cell => WithinBudgetAsync(budget => _cells.RunAsync(cell, map, round, budget), cancellationToken)));
             var bankWide = await Task.WhenAll(_bankWide.Select(check => WithinBudgetAsync(check.RunAsync, cancellationToken)));
+            // Stopped mid-round: the calls cut by the stop are not the cells' timeouts, and are not counted.
+            cancellationToken.ThrowIfCancellationRequested();
             List<CheckOutcome> outcomes = [.. perCell.SelectMany(outcome => outcome), .. bankWide.SelectMany(outcome => outcome)];
             foreach (var outcome in outcomes)
             {
@@ -77,11 +79,12 @@ public sealed partial class CoherenceChecker : BackgroundService
         using var timer = new PeriodicTimer(_options.Interval, _time);
         try
         {
-            do
+            // The first round one interval after the start: the host's services (in the one-process
+            // bank, the cells themselves) register only once every hosted service has started.
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 await RunRoundAsync(stoppingToken);
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
