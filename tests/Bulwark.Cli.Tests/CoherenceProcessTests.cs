@@ -53,6 +53,26 @@ public sealed partial class CoherenceProcessTests : IDisposable
             var metrics = await ScrapeUntilEveryCheckPassedAsync(http, ["a", "b"]);
             Assert.DoesNotContain(metrics, line => line.Contains("result=\"missing\"", StringComparison.Ordinal) && !line.EndsWith(" 0", StringComparison.Ordinal));
 
+            // The operator's view of the same counters: a row per cell and check, nothing missing.
+            var status = await RunAsync("coherence", "status", "--data", _directory);
+            Assert.True(status.ExitCode == 0, status.Output + status.Error);
+            Assert.Matches(@"^bulwark run \(127\.0\.0\.1:\d+\): [\d,]+ round\(s\)", status.Output);
+            foreach (var cell in new[] { "a", "b" })
+            {
+                foreach (var check in Checking())
+                {
+                    Assert.Matches($@"\n  {cell} +{check} +[1-9][\d,]* +0 ", status.Output);
+                }
+            }
+            var statusJson = await RunAsync("coherence", "status", "--data", _directory, "--json");
+            Assert.True(statusJson.ExitCode == 0, statusJson.Error);
+            using (var json = JsonDocument.Parse(statusJson.Output))
+            {
+                var checks = Assert.Single(json.RootElement.EnumerateArray()).GetProperty("checks").EnumerateArray().ToList();
+                Assert.Contains(checks, check => check.GetProperty("cell").GetString() == "b" && check.GetProperty("check").GetString() == "feed_read"
+                    && check.GetProperty("result").GetString() == "ok" && check.GetProperty("total").GetInt64() > 0);
+            }
+
             // The customer's app: the demo customer sees their own account, and nothing of the checker's.
             await LoginAsync(http, "demo@bulwark.example", "bulwark-demo");
             var accounts = await http.GetStringAsync(new Uri("api/accounts", UriKind.Relative));
@@ -87,6 +107,17 @@ public sealed partial class CoherenceProcessTests : IDisposable
         // The synthetic writes are inside the zero-sum invariant.
         Assert.Contains(lines, line => line.StartsWith("ledger ok: ", StringComparison.Ordinal) && line.Contains(", sum 0;", StringComparison.Ordinal));
         Assert.Matches(@"^Coherence: [\d,]+ checks passed, 0 failed \(0 missing an acknowledged write\) in [\d,]+ round\(s\)$", lines[^1]);
+    }
+
+    [Fact]
+    public async Task CoherenceStatus_NoBankRunning_ExitsTwoSayingSo()
+    {
+        Directory.CreateDirectory(_directory);
+
+        var status = await RunAsync("coherence", "status", "--data", _directory);
+
+        Assert.Equal(2, status.ExitCode);
+        Assert.Contains($"bulwark coherence status: no bank is running on {_directory}", status.Error, StringComparison.Ordinal);
     }
 
     private static async Task<List<string>> ScrapeUntilEveryCheckPassedAsync(HttpClient http, IReadOnlyList<string> cells)
