@@ -3,7 +3,10 @@ using System.Diagnostics.Metrics;
 using Bulwark.Coherence.Checking;
 using Bulwark.Feed;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Cells;
+using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Routing;
+using Bulwark.Platform.Discovery;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Placement;
 using Bulwark.Platform.Registry;
@@ -96,6 +99,21 @@ public sealed class CoherenceBank : IAsyncDisposable
         Ledger.LedgerServiceCollectionExtensions.MapLedger(app);
         await app.StartAsync();
         _cells[cell] = app;
+    }
+
+    /// <summary>
+    /// Moves a partition as an operator does (copy, catch up, verify, fenced flip of the map), then
+    /// has the checker's host read the new map at once rather than at its next poll.
+    /// </summary>
+    public async Task MoveAsync(int partition, string target)
+    {
+        var channels = _services!.Services.GetRequiredService<IServiceChannelFactory>();
+        var mover = new PartitionMover(new FilePlacementStore(PlacementPath, TimeProvider.System),
+            cell => new LedgerCellAdmin.LedgerCellAdminClient(channels.GetChannel(LedgerCells.ServiceName(cell))),
+            // The old owner's copy stays (it serves nothing once the map flipped): no 30 s grace to wait out.
+            new PartitionMoveOptions { DropCopy = false });
+        await mover.MoveAsync(partition, target);
+        await _services.Services.GetRequiredService<PlacementView>().RefreshAsync(CancellationToken.None);
     }
 
     /// <summary>Stops a cell's host: the registry forgets it, its store closes.</summary>

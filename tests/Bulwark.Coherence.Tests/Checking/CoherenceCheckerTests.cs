@@ -87,6 +87,29 @@ public sealed class CoherenceCheckerTests
     }
 
     [Fact]
+    public async Task RunRound_PartitionMovedToAnotherCell_ItsWriteIsStillReadAndItsChecksFollowItToTheNewCell()
+    {
+        await using var bank = await CoherenceBank.StartAsync(["a", "b"]);
+        var written = (await bank.RoundAsync()).Single(outcome => outcome.Cell == "a" && outcome.Check == CoherenceCheck.LedgerWrite);
+        Assert.True(written.Passed, written.Detail);
+
+        await bank.MoveAsync(written.Partition, "b");
+        List<CheckOutcome> after = [];
+        for (var round = 0; round < CoherenceBank.Partitions; round++)
+        {
+            after.AddRange(await bank.RoundAsync());
+        }
+
+        Assert.All(after, outcome => Assert.True(outcome.Passed, $"{outcome.Cell} {outcome.Check} partition {outcome.Partition}: {outcome.Result} {outcome.Detail}"));
+        // The write made in a before the move is read again after it, from b, where the partition now is.
+        var reread = after.First(outcome => outcome.Cell == "a" && outcome.Check == CoherenceCheck.LedgerReread);
+        Assert.Equal(written.TransferId, reread.TransferId);
+        // From then on the partition's synthetic accounts are checked as b's, never as a's.
+        Assert.DoesNotContain(after, outcome => outcome.Cell == "a" && outcome.Check == CoherenceCheck.LedgerWrite && outcome.Partition == written.Partition);
+        Assert.Contains(after, outcome => outcome.Cell == "b" && outcome.Check == CoherenceCheck.FeedRead && outcome.Partition == written.Partition);
+    }
+
+    [Fact]
     public async Task SyntheticTraffic_ManyRounds_LedgerCheckStaysZeroSum()
     {
         await using var bank = await CoherenceBank.StartAsync(ThreeCells);
