@@ -61,7 +61,7 @@ public sealed class CoherenceBank : IAsyncDisposable
 
     public string StorePath(string cell) => Path.Combine(_directory, cell + ".db");
 
-    public static async Task<CoherenceBank> StartAsync(IReadOnlyList<string> cells, TimeSpan? cellBudget = null)
+    public static async Task<CoherenceBank> StartAsync(IReadOnlyList<string> cells, TimeSpan? cellBudget = null, Action<IServiceCollection>? services = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "bulwark-coherence-tests", Guid.NewGuid().ToString("n"));
         Directory.CreateDirectory(directory);
@@ -72,7 +72,7 @@ public sealed class CoherenceBank : IAsyncDisposable
         {
             await bank.StartCellAsync(cell);
         }
-        await bank.StartServicesAsync(cellBudget ?? TimeSpan.FromSeconds(3));
+        await bank.StartServicesAsync(cellBudget ?? TimeSpan.FromSeconds(3), services);
         return bank;
     }
 
@@ -166,7 +166,7 @@ public sealed class CoherenceBank : IAsyncDisposable
         return LedgerChecker.CheckCells([.. CellNames.Select(cell => LedgerCellSource.Sqlite(StorePath(cell)))]);
     }
 
-    private async Task StartServicesAsync(TimeSpan cellBudget)
+    private async Task StartServicesAsync(TimeSpan cellBudget, Action<IServiceCollection>? services)
     {
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions { ConsoleLogLevel = LogLevel.Critical }, _registry);
         builder.Logging.AddProvider(new ListLoggerProvider(Logs));
@@ -177,6 +177,7 @@ public sealed class CoherenceBank : IAsyncDisposable
         builder.Services.AddLedgerRouting();
         builder.Services.AddFeed(new FeedOptions());
         builder.Services.AddCoherence(new CoherenceOptions { Interval = TimeSpan.FromHours(1), CellBudget = cellBudget });
+        services?.Invoke(builder.Services);
         _services = builder.Build();
         _services.UsePlatform();
         _services.MapFeed();

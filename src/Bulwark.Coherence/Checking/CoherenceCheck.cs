@@ -15,6 +15,10 @@ public static class CoherenceCheck
     /// <summary>Read the write just acknowledged through the feed service, as a customer's app does.</summary>
     public const string FeedRead = "feed_read";
 
+    /// <summary>Not a check: a cell's round that ended in an unexpected exception (a bug in a check), counted as an error so that it is seen.</summary>
+    public const string Round = "round";
+
+    /// <summary>The checks a cell's round makes.</summary>
     public static readonly IReadOnlyList<string> All = [LedgerWrite, LedgerRead, LedgerReread, FeedRead];
 }
 

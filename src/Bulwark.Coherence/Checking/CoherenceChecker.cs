@@ -53,8 +53,8 @@ public sealed partial class CoherenceChecker : BackgroundService
             }
             var round = _round++;
             var cells = map.Cells.Keys.Order(StringComparer.Ordinal).Take(CoherenceLimits.CellsInParallelMax).ToList();
-            var perCell = await Task.WhenAll(cells.Select(cell => WithinBudgetAsync(budget => _cells.RunAsync(cell, map, round, budget), cancellationToken)));
-            var bankWide = await Task.WhenAll(_bankWide.Select(check => WithinBudgetAsync(check.RunAsync, cancellationToken)));
+            var perCell = await Task.WhenAll(cells.Select(cell => WithinBudgetAsync(cell, budget => _cells.RunAsync(cell, map, round, budget), cancellationToken)));
+            var bankWide = await Task.WhenAll(_bankWide.Select(check => WithinBudgetAsync(check.GetType().Name, check.RunAsync, cancellationToken)));
             // Stopped mid-round: the calls cut by the stop are not the cells' timeouts, and are not counted.
             cancellationToken.ThrowIfCancellationRequested();
             List<CheckOutcome> outcomes = [.. perCell.SelectMany(outcome => outcome), .. bankWide.SelectMany(outcome => outcome)];
@@ -98,15 +98,32 @@ public sealed partial class CoherenceChecker : BackgroundService
         base.Dispose();
     }
 
-    private async Task<IReadOnlyList<CheckOutcome>> WithinBudgetAsync(Func<CancellationToken, Task<IReadOnlyList<CheckOutcome>>> run, CancellationToken cancellationToken)
+    /// <summary>
+    /// One cell's (or bank-wide check's) part of a round, within its budget. An exception that
+    /// escapes it is a bug in a check, not the cell's failure: it is logged and counted as the
+    /// <see cref="CoherenceCheck.Round"/> error of that cell, and the other cells and the next
+    /// rounds go on — the checker must never stop asking.
+    /// </summary>
+    private async Task<IReadOnlyList<CheckOutcome>> WithinBudgetAsync(string cell, Func<CancellationToken, Task<IReadOnlyList<CheckOutcome>>> run, CancellationToken cancellationToken)
     {
         using var budget = new CancellationTokenSource(_options.CellBudget, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(budget.Token, cancellationToken);
-        return await run(linked.Token);
+        try
+        {
+            return await run(linked.Token);
+        }
+        catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogRoundFailed(_logger, cell, error);
+            return [new CheckOutcome(cell, CoherenceCheck.Round, CoherenceResult.Error, -1, UInt128.Zero, UInt128.Zero, error.Message, _time.GetUtcNow())];
+        }
     }
 
     [LoggerMessage(EventId = 9110, Level = LogLevel.Information, Message = "Coherence checker started: a round every {IntervalSeconds} s, {BudgetMilliseconds} ms per cell")]
     private static partial void LogStarted(ILogger logger, double intervalSeconds, double budgetMilliseconds);
+
+    [LoggerMessage(EventId = 9112, Level = LogLevel.Error, Message = "Coherence round of {Cell} failed unexpectedly; the checker goes on")]
+    private static partial void LogRoundFailed(ILogger logger, string cell, Exception error);
 
     [LoggerMessage(EventId = 9111, Level = LogLevel.Warning, Message = "Coherence round skipped: this process has no placement map yet")]
     private static partial void LogNoMap(ILogger logger);

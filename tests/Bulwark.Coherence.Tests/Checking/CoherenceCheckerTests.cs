@@ -1,5 +1,6 @@
 using Bulwark.Coherence.Checking;
 using Bulwark.Coherence.Synthetic;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Coherence.Tests.Checking;
 
@@ -107,6 +108,30 @@ public sealed class CoherenceCheckerTests
         // From then on the partition's synthetic accounts are checked as b's, never as a's.
         Assert.DoesNotContain(after, outcome => outcome.Cell == "a" && outcome.Check == CoherenceCheck.LedgerWrite && outcome.Partition == written.Partition);
         Assert.Contains(after, outcome => outcome.Cell == "b" && outcome.Check == CoherenceCheck.FeedRead && outcome.Partition == written.Partition);
+    }
+
+    [Fact]
+    public async Task RunRound_ABankWideCheckThrows_CountedAsItsRoundError_TheCellsAreCheckedAndTheNextRoundRuns()
+    {
+        await using var bank = await CoherenceBank.StartAsync(["a", "b"], services: services => services.AddSingleton<IBankWideCheck, ThrowingCheck>());
+
+        var first = await bank.RoundAsync();
+        var second = await bank.RoundAsync();
+
+        foreach (var round in new[] { first, second })
+        {
+            var broken = Assert.Single(round, outcome => outcome.Check == CoherenceCheck.Round);
+            Assert.Equal((nameof(ThrowingCheck), CoherenceResult.Error), (broken.Cell, broken.Result));
+            Assert.All(round.Where(outcome => outcome.Cell is "a" or "b"), outcome => Assert.True(outcome.Passed, $"{outcome.Cell} {outcome.Check}: {outcome.Result}"));
+        }
+        Assert.Equal(2, bank.Checks[$"{CoherenceCheck.Round}/{CoherenceResult.Error}/{nameof(ThrowingCheck)}"]);
+        Assert.Equal(2, bank.Logs.Count(log => log.EventId.Id == 9112));
+    }
+
+    /// <summary>A bank-wide check with a bug.</summary>
+    private sealed class ThrowingCheck : IBankWideCheck
+    {
+        public Task<IReadOnlyList<CheckOutcome>> RunAsync(CancellationToken budget) => throw new InvalidOperationException("a bug in a check");
     }
 
     [Fact]
