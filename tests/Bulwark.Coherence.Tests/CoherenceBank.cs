@@ -185,7 +185,7 @@ public sealed class CoherenceBank : IAsyncDisposable
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             // Only this host's meters: other tests' hosts run at the same time.
-            if (instrument.Meter.Scope == meters && instrument.Name == Telemetry.CoherenceMetrics.ChecksName)
+            if (instrument.Meter.Scope == meters && instrument.Name == Bulwark.Coherence.Telemetry.CoherenceMetrics.ChecksName)
             {
                 listener.EnableMeasurementEvents(instrument);
             }
