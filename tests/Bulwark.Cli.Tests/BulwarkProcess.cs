@@ -33,7 +33,10 @@ internal static class BulwarkProcess
     }
 
     /// <summary>Starts a bulwark command that runs until stopped (a bank), its output and error redirected.</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => Start(null, args);
+
+    /// <summary>As <see cref="Start(string[])"/>, with variables added to the bank's environment.</summary>
+    public static Process Start(Dictionary<string, string>? environment, params string[] args)
     {
         // Through env --default-signal=INT: a test run started as a background job (as CI or a
         // shell's `&` may) ignores SIGINT, and children inherit that; the Ctrl-C these tests send
@@ -45,6 +48,10 @@ internal static class BulwarkProcess
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
+        }
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
         }
         return Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
     }

@@ -17,6 +17,7 @@ public static class BulwarkCommandLine
         root.Subcommands.Add(ClusterOperations.CreateEtcd());
         root.Subcommands.Add(LedgerCommand.Create());
         root.Subcommands.Add(CellsCommand.Create());
+        root.Subcommands.Add(CoherenceCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(CardsCommand.Create());
         root.Subcommands.Add(CustomersCommand.Create());

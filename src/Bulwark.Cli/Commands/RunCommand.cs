@@ -258,7 +258,11 @@ internal static class RunCommand
         await app.StopAsync(CancellationToken.None);
         // Read once the services have stopped: what is left is what the next start must post.
         var cardsSummary = new CardsSummary(cardResult, cardsStatus.StandInDecisions, cardsStatus.DecisionsWaitingForLedger());
-        return await SummariseAsync(workload.Recorder, cardsSummary, elapsed, settings.Paths, output, settings.LedgerPostgres, startedUtc);
+        var exit = await SummariseAsync(workload.Recorder, cardsSummary, elapsed, settings.Paths, output, settings.LedgerPostgres, startedUtc);
+        // The coherence checker ran beside the traffic: a read that missed an acknowledged write fails the run.
+        var coherence = app.Services.GetRequiredService<Bulwark.Coherence.Checking.CoherenceStatus>();
+        await output.WriteLineAsync(CoherenceCommand.Describe(coherence));
+        return coherence.Missing > 0 ? 1 : exit;
     }
 
     /// <summary>

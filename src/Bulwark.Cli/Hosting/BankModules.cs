@@ -3,6 +3,7 @@ using System.Net;
 using Bulwark.Accounts;
 using Bulwark.Cards;
 using Bulwark.Cli.Demo;
+using Bulwark.Coherence;
 using Bulwark.Edge;
 using Bulwark.EventLog;
 using Bulwark.EventLog.Files;
@@ -64,6 +65,7 @@ public static class BankModules
     public const string Feed = "feed";
     public const string Cards = "cards";
     public const string Edge = "edge";
+    public const string Coherence = CoherenceServiceCollectionExtensions.ServiceName;
 
     /// <summary>The bank's name in the JetStream event log (its stream and subjects).</summary>
     public const string EventsBank = "bulwark";
@@ -156,6 +158,11 @@ public static class BankModules
             // Nothing calls the edge through discovery; customers reach it on its public port.
             Registers = false,
         },
+        // Synthetic writes and reads in every ledger cell, always (docs/internals/coherence.md).
+        // Registered although nothing calls it: deploys and status gate on its health there.
+        new(Coherence, Stateful: false, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
+            (services, _) => services.AddCoherence(CoherenceOptions.FromEnvironment(Environment.GetEnvironmentVariable(CoherenceOptions.IntervalVariable))),
+            _ => { }),
     ];
 
     /// <summary>Sources the card link accepts besides loopback, comma-separated CIDR blocks (docs/runbooks/card-link-allow-list.md).</summary>
@@ -173,6 +180,6 @@ public static class BankModules
     /// <summary>The module called <paramref name="name"/>, or null.</summary>
     public static ServiceModule<ModuleContext>? Find(string name) => All.FirstOrDefault(module => module.Name == name);
 
-    /// <summary>"ledger, accounts, feed, cards, edge": for help texts and errors.</summary>
+    /// <summary>"ledger, accounts, feed, cards, edge, coherence": for help texts and errors.</summary>
     public static string Names => string.Join(", ", All.Select(module => module.Name));
 }

@@ -1,0 +1,45 @@
+namespace Bulwark.Coherence;
+
+/// <summary>The checker's limits, in one place, with the reason for each number.</summary>
+public static class CoherenceLimits
+{
+    /// <summary>
+    /// Seconds between the starts of two rounds by default. A round costs each cell two ledger
+    /// writes and three reads: at 5 s that is well under 1 % of a cell's capacity, and a lost
+    /// write is seen within two rounds.
+    /// </summary>
+    public const int IntervalSecondsDefault = 5;
+
+    /// <summary>At least a second between rounds: the checker must never become the cells' load.</summary>
+    public const int IntervalSecondsMin = 1;
+
+    /// <summary>At most an hour: a checker that asks less often than that does not watch anything.</summary>
+    public const int IntervalSecondsMax = 3_600;
+
+    /// <summary>
+    /// How long one cell's round may take, all its calls together, by default: beyond it the
+    /// cell's unfinished checks count as timeouts. A healthy cell answers in milliseconds; 3 s
+    /// covers a loaded machine and the router's retry of an unavailable cell.
+    /// </summary>
+    public const int CellBudgetMillisecondsDefault = 3_000;
+
+    public const int CellBudgetMillisecondsMin = 100;
+
+    /// <summary>A cell's budget is at most a minute; it must also be below the interval (checked at start).</summary>
+    public const int CellBudgetMillisecondsMax = 60_000;
+
+    /// <summary>Cells checked at once in a round: more than a bank has (the placement map's cells max is 64).</summary>
+    public const int CellsInParallelMax = 64;
+
+    /// <summary>Transfers read back in one page: the check's write is the probe's newest, a page of 10 absorbs a second checker's writes.</summary>
+    public const int ReadPageSize = 10;
+
+    /// <summary>Pages read at most to find a write: the write is on the first page unless other writers crowd the probe account.</summary>
+    public const int ReadPagesMax = 5;
+
+    /// <summary>Ids tried to find a synthetic account in a partition; about the partition count is needed (256 by default, at most 65,536).</summary>
+    public const ulong AccountIdSearchMax = 10_000_000;
+
+    /// <summary>Check results kept for status: the last of each (cell, check), plus totals.</summary>
+    public const int StatusCellsMax = 256;
+}
