@@ -81,6 +81,9 @@ internal sealed class BankConnection : IAsyncDisposable
     /// <summary>The state directory of a local cluster reached by <c>--state</c> (its processes can be started); null otherwise.</summary>
     public string? StateDirectory { get; private set; }
 
+    /// <summary>The data directory of a <c>bulwark run</c> bank (its stores are files there, unless on PostgreSQL); null for a cluster.</summary>
+    public string? DataDirectory { get; private set; }
+
     private RunBank? _runBank;
 
     private sealed record RunBank(InMemoryServiceRegistry Registry, string Address, HashSet<string> Registered);
@@ -174,6 +177,7 @@ internal sealed class BankConnection : IAsyncDisposable
         return new BankConnection(provider, null, $"the bank on {dataDirectory} ({file.InternalGrpc})")
         {
             _runBank = new RunBank(registry, file.InternalGrpc, registered),
+            DataDirectory = dataDirectory,
         };
     }
 
