@@ -6,6 +6,8 @@ internal static class ReconcileChecks
     public static IReadOnlyList<IReconcileCheck> All() =>
     [
         new MovementsCheck(),
+        new CardJournalCheck(),
+        new ClearingCheck(),
         new LedgerInvariantsCheck(),
         new EventLogCheck(),
     ];
