@@ -54,6 +54,12 @@ public sealed partial class ReconcileProcessTests : IDisposable
             var table = await BulwarkProcess.RunAsync(["reconcile", .. data]);
             Assert.True(table.ExitCode == 0, table.Output + table.Error);
             Assert.Contains("reconcile: no differences", table.Output, StringComparison.Ordinal);
+
+            // A store that cannot be read fails its check alone (exit 2); the others still run and pass.
+            using var unreadable = await ReconcileAsync(2, [.. data, "--store", "postgres://nobody@127.0.0.1:1/nothing"]);
+            Assert.Equal("FAILED", Check(unreadable, "transit").GetProperty("result").GetString());
+            Assert.Equal("ok", Check(unreadable, "card-journal").GetProperty("result").GetString());
+            Assert.Equal("ok", Check(unreadable, "movements").GetProperty("result").GetString());
         }
 
         // The ledger (its cells, map and event log) is copied while the bank is stopped: the "backup".

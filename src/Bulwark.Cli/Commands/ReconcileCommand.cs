@@ -1,10 +1,12 @@
 using System.CommandLine;
+using System.Data.Common;
 using Bulwark.Cli.Cluster;
 using Bulwark.Cli.Hosting;
 using Bulwark.Cli.Operator;
 using Bulwark.Cli.Reconcile;
 using Bulwark.Ledger;
 using Bulwark.Storage.Postgres;
+using Grpc.Core;
 
 namespace Bulwark.Cli.Commands;
 
@@ -12,7 +14,7 @@ namespace Bulwark.Cli.Commands;
 /// <c>bulwark reconcile [--repair] [--json]</c>: compares the bank's records of the same money with
 /// each other (<see cref="ReconcileChecks"/>) on a running bank or cluster, found as every operator
 /// command finds it. Exit 0: no check found a difference; 1: differences (repaired or not); 2: the
-/// bank could not be reached or read.
+/// bank could not be reached, or a check could not finish (the others still run and are printed).
 /// </summary>
 internal static class ReconcileCommand
 {
@@ -33,7 +35,7 @@ internal static class ReconcileCommand
             var results = new List<ReconcileCheckResult>();
             foreach (var check in ReconcileChecks.All())
             {
-                results.Add(await check.RunAsync(context, cancellationToken));
+                results.Add(await RunAsync(check, context, cancellationToken));
             }
             var report = new ReconcileReport(bank.Description, context.Repair, results);
             if (parse.GetValue(common.Json))
@@ -44,9 +46,26 @@ internal static class ReconcileCommand
             {
                 report.WriteTable(session.Output);
             }
-            return report.Ok ? 0 : 1;
+            return report.ExitCode;
         });
         return command;
+    }
+
+    /// <summary>One check, on its own: a service that does not answer or a store that cannot be read fails that check, not the others.</summary>
+    private static async Task<ReconcileCheckResult> RunAsync(IReconcileCheck check, ReconcileContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await check.RunAsync(context, cancellationToken);
+        }
+        catch (RpcException error) when (error.StatusCode != StatusCode.Cancelled || !cancellationToken.IsCancellationRequested)
+        {
+            return ReconcileCheckResult.Failed(check, $"a call failed ({error.StatusCode}): {error.Status.Detail}");
+        }
+        catch (Exception error) when (error is OperatorException or DbException or IOException or UnauthorizedAccessException)
+        {
+            return ReconcileCheckResult.Failed(check, error.Message);
+        }
     }
 
     /// <summary>Where the ledger cells' stores are, as <c>ledger check</c> finds them: the run bank's data directory, or the cluster's state.</summary>

@@ -9,7 +9,7 @@ namespace Bulwark.Cli.Reconcile;
 /// <summary>
 /// (b) Every card processor's journal vs the ledger's holds: an approved authorisation (HELD) has
 /// its hold, for its amount, on its account; a presented one has its hold posted; a declined one
-/// has none (or only a voided one); a reversed one has none, or a voided or expired one. Decisions
+/// has none, or one no longer holding money (voided, expired); so has a reversed one. Decisions
 /// the processor is still settling with the ledger (a stand-in approval queued, a hold whose
 /// outcome is being resolved, a void owed) are in flight. With --repair, an approved decision whose
 /// hold the ledger lacks has it placed by the processor that journalled it, under the id its journal
@@ -63,10 +63,10 @@ internal sealed class CardJournalCheck : IReconcileCheck
             case DecisionState.Presented when hold is null || hold.State != TransferState.HoldPosted:
                 findings.Add(FindingKind.NeedsPerson, subject, $"presented by clearing, but its hold {decision.HoldId} is {Describe(hold)}, not posted");
                 break;
-            case DecisionState.Declined when hold is not null && hold.State != TransferState.Voided:
+            case DecisionState.Declined when hold is not null && hold.State is (TransferState.Pending or TransferState.HoldPosted):
                 findings.Add(FindingKind.NeedsPerson, subject, $"declined (response {decision.ResponseCode}), but the ledger has its hold {decision.HoldId}, {Describe(hold)}");
                 break;
-            case DecisionState.Reversed when hold is not null && hold.State is not (TransferState.Voided or TransferState.Expired):
+            case DecisionState.Reversed when hold is not null && hold.State is (TransferState.Pending or TransferState.HoldPosted):
                 findings.Add(FindingKind.NeedsPerson, subject, $"reversed, but its hold {decision.HoldId} is {Describe(hold)}, not voided");
                 break;
             case DecisionState.LedgerRefused:

@@ -30,6 +30,9 @@ internal enum ReconcileOutcome
 
     /// <summary>The check did not run here; the note says why. Not a pass.</summary>
     NotChecked,
+
+    /// <summary>The check could not finish (a service did not answer, a store could not be read); the note says why. Exit 2.</summary>
+    Failed,
 }
 
 /// <summary>What one finding is.</summary>
@@ -61,6 +64,9 @@ internal sealed record ReconcileCheckResult(string Name, string Title, Reconcile
 
     public static ReconcileCheckResult NotChecked(IReconcileCheck check, string why) =>
         new(check.Name, check.Title, ReconcileOutcome.NotChecked, 0, [], why);
+
+    public static ReconcileCheckResult Failed(IReconcileCheck check, string why) =>
+        new(check.Name, check.Title, ReconcileOutcome.Failed, 0, [], why);
 }
 
 /// <summary>Collects a check's findings: every one counted, the first <see cref="ReconcileLimits.FindingsListedMax"/> kept.</summary>

@@ -7,12 +7,15 @@ namespace Bulwark.Cli.Reconcile;
 
 /// <summary>
 /// What <c>bulwark reconcile</c> found, check by check, as a table for people or JSON for
-/// scripts. Ok (exit 0) only when no check found a difference; a repaired difference still counts,
-/// so that a repair is never silent (run reconcile again to see the bank clean).
+/// scripts. Ok only when no check found a difference and every check that ran finished; a repaired
+/// difference still counts, so that a repair is never silent (run reconcile again to see the bank clean).
 /// </summary>
 internal sealed record ReconcileReport(string Bank, bool Repair, IReadOnlyList<ReconcileCheckResult> Results)
 {
-    public bool Ok => Results.All(result => result.Outcome != ReconcileOutcome.Differences);
+    public bool Ok => Results.All(result => result.Outcome is ReconcileOutcome.Passed or ReconcileOutcome.NotChecked);
+
+    /// <summary>0 no difference; 1 differences; 2 a check could not finish (what the others found is still printed).</summary>
+    public int ExitCode => Results.Any(result => result.Outcome == ReconcileOutcome.Failed) ? 2 : Ok ? 0 : 1;
 
     public void WriteTable(TextWriter writer)
     {
@@ -51,7 +54,12 @@ internal sealed record ReconcileReport(string Bank, bool Repair, IReadOnlyList<R
             }
         }
         writer.WriteLine();
-        writer.WriteLine(Ok ? "reconcile: no differences" : "reconcile: DIFFERENCES found (see above; docs/runbooks/reconcile.md)");
+        writer.WriteLine(ExitCode switch
+        {
+            0 => "reconcile: no differences",
+            1 => "reconcile: DIFFERENCES found (see above; docs/runbooks/reconcile.md)",
+            _ => "reconcile: a check could not finish (see above); the others' findings stand",
+        });
     }
 
     public void WriteJson(TextWriter writer)
@@ -86,6 +94,7 @@ internal sealed record ReconcileReport(string Bank, bool Repair, IReadOnlyList<R
     {
         ReconcileOutcome.Passed => "ok",
         ReconcileOutcome.Differences => "DIFFERENCES",
+        ReconcileOutcome.Failed => "FAILED",
         _ => "not checked",
     };
 
