@@ -115,24 +115,17 @@ internal sealed class MovementsCheck : IReconcileCheck
         {
             return;
         }
-        foreach (var batch in records.Chunk(ReconcileLimits.TransfersPerLookupMax))
+        var found = await LedgerLookup.FindAsync(context.Bank.Ledger, records.Select(record => record.TransferId), cancellationToken);
+        foreach (var record in records)
         {
-            var request = new GetTransfersRequest();
-            request.Ids.AddRange(batch.Select(record => Parse(record.TransferId).ToProto()));
-            var found = (await context.Bank.Ledger.GetTransfersAsync(request, cancellationToken: cancellationToken)).Transfers
-                .Where(transfer => transfer.Leg is TransferLeg.Whole or TransferLeg.Debit)
-                .ToDictionary(transfer => Hex(transfer.Id), StringComparer.Ordinal);
-            foreach (var record in batch)
+            if (found.TryGetValue(record.TransferId, out var transfer))
             {
-                if (found.TryGetValue(record.TransferId, out var transfer))
-                {
-                    Compare(record, transfer, accounts, findings);
-                }
-                else
-                {
-                    findings.Add(FindingKind.NeedsPerson, record.TransferId, string.Create(CultureInfo.InvariantCulture,
-                        $"{record.Kind} of {record.Amount} {record.Currency} recorded for customer {record.CustomerId} has no ledger transfer (the customer was told it was made)"));
-                }
+                Compare(record, transfer, accounts, findings);
+            }
+            else
+            {
+                findings.Add(FindingKind.NeedsPerson, record.TransferId, string.Create(CultureInfo.InvariantCulture,
+                    $"{record.Kind} of {record.Amount} {record.Currency} recorded for customer {record.CustomerId} has no ledger transfer (the customer was told it was made)"));
             }
         }
         records.Clear();
@@ -169,9 +162,9 @@ internal sealed class MovementsCheck : IReconcileCheck
 
     private static string Kind(uint code) => code == PaymentCode ? "payment" : "pot move";
 
-    private static UInt128 Parse(string hex) => UInt128.Parse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+    private static UInt128 Parse(string hex) => LedgerLookup.Parse(hex);
 
-    private static string Hex(Uint128 id) => id.FromProto().ToString("x32", CultureInfo.InvariantCulture);
+    private static string Hex(Uint128 id) => LedgerLookup.Hex(id);
 
     /// <summary>Which customer owns each ledger account, and which are current accounts.</summary>
     private sealed class CustomerLedgerAccounts
