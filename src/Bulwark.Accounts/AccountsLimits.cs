@@ -89,4 +89,10 @@ public static class AccountsLimits
 
     /// <summary>The most customers in one ListCustomers page: a reply stays small (about 100 KB) and its query short.</summary>
     public const int ListCustomersLimitMax = 500;
+
+    /// <summary>Movements in one ListMovements page when the request names no limit.</summary>
+    public const int ListMovementsLimitDefault = 200;
+
+    /// <summary>The most movements in one ListMovements page: about 150 bytes each, so a reply stays near 150 KB.</summary>
+    public const int ListMovementsLimitMax = 1_000;
 }

@@ -5,6 +5,8 @@ using Bulwark.Cards.Link;
 using Bulwark.Cards.Telemetry;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Overload;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
@@ -19,7 +21,8 @@ public static class CardsServiceCollectionExtensions
     /// <see cref="CardsOptions.LinkEndpoint"/>, the journal at <see cref="CardsOptions.JournalPath"/>,
     /// the stand-in replayer, and clients of the ledger and accounts through <c>bulwark:///</c>.
     /// Resolve <see cref="CardLink"/> for the bound address and <see cref="CardClearing"/> to ingest
-    /// clearing files. The processor serves no gRPC: the scheme reaches it only over the link.
+    /// clearing files. The scheme reaches the processor only over the link; its internal gRPC
+    /// contract (<see cref="MapCards"/>: the journal for operators' tools) is on the internal port.
     /// </summary>
     public static IServiceCollection AddCards(this IServiceCollection services, CardsOptions options)
     {
@@ -45,5 +48,13 @@ public static class CardsServiceCollectionExtensions
         services.AddHostedService(provider => provider.GetRequiredService<CardLinkServer>());
         services.AddHostedService(provider => new StandInReplayer(options, provider.GetRequiredService<CardProcessor>(), TimeProvider.System, provider.GetRequiredService<ILogger<StandInReplayer>>()));
         return services;
+    }
+
+    /// <summary>Maps the processor's internal contract (<c>cards.proto</c>) on the internal gRPC port.</summary>
+    public static IEndpointRouteBuilder MapCards(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapGrpcService<CardJournalGrpcService>();
+        return endpoints;
     }
 }

@@ -65,6 +65,9 @@ public sealed class CardsBank : IAsyncDisposable
 
     public CardClearing Clearing => Services.GetRequiredService<CardClearing>();
 
+    /// <summary>The processor's internal contract (its journal), as operators' tools call it.</summary>
+    public Bulwark.Cards.Protos.Cards.CardsClient Cards => Services.GetRequiredService<Bulwark.Cards.Protos.Cards.CardsClient>();
+
     public static async Task<CardsBank> StartAsync(Func<CardsOptions, CardsOptions>? configure = null, string? directory = null,
         Bulwark.Platform.Overload.OverloadOptions? overload = null, LogCapture? logs = null)
     {
@@ -237,11 +240,14 @@ public sealed class CardsBank : IAsyncDisposable
         builder.Services.AddServiceClient("ledger", channel => new LedgerClient(channel));
         builder.Services.AddServiceClient("accounts", channel => new AccountsClient(channel));
         builder.Services.AddServiceClient("feed", channel => new FeedClient(channel));
+        builder.Services.AddHostedBulwarkService("cards");
+        builder.Services.AddServiceClient("cards", channel => new Bulwark.Cards.Protos.Cards.CardsClient(channel));
         var app = builder.Build();
         app.UsePlatform();
         app.MapLedger();
         app.MapAccounts();
         app.MapFeed();
+        app.MapCards();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await app.StartAsync(timeout.Token);
         _app = app;

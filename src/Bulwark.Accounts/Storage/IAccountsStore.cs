@@ -74,6 +74,9 @@ public interface IAccountsStore
     /// <summary>True when any movement was ever recorded.</summary>
     Task<bool> HasMovementsAsync(CancellationToken cancellationToken);
 
+    /// <summary>Up to <paramref name="limit"/> movements with transfer ids after <paramref name="afterTransferId"/> (null: from the first), in transfer id order.</summary>
+    Task<IReadOnlyList<MovementRecord>> ListMovementsAsync(string? afterTransferId, int limit, CancellationToken cancellationToken);
+
     /// <summary>The ledger transfer id recorded for a customer's idempotency key, or null.</summary>
     Task<string?> FindMovementTransferIdAsync(string customerId, string idempotencyKey, CancellationToken cancellationToken);
 

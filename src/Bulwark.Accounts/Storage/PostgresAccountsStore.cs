@@ -284,6 +284,22 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
+    public async Task<IReadOnlyList<MovementRecord>> ListMovementsAsync(string? afterTransferId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        // The primary key's index serves both the range and the order (lowercase hex ids order alike in every collation).
+        await using var command = Command(connection, null,
+            $"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key > $1 ORDER BY idempotency_key LIMIT $2", [afterTransferId ?? "", (long)limit]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var movements = new List<MovementRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            movements.Add(ReadMovement(reader));
+        }
+        return movements;
+    }
+
     public async Task<string?> FindMovementTransferIdAsync(string customerId, string idempotencyKey, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);

@@ -279,6 +279,24 @@ public sealed class SqliteAccountsStore : IAccountsStore
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
+    public async Task<IReadOnlyList<MovementRecord>> ListMovementsAsync(string? afterTransferId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        // The primary key's index serves both the range and the order: a page costs its own rows only.
+        command.CommandText = $"SELECT {MovementColumns} FROM money_movements WHERE idempotency_key > $a ORDER BY idempotency_key LIMIT $b";
+        command.Parameters.AddWithValue("$a", afterTransferId ?? "");
+        command.Parameters.AddWithValue("$b", limit);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var movements = new List<MovementRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            movements.Add(ReadMovement(reader));
+        }
+        return movements;
+    }
+
     public async Task<string?> FindMovementTransferIdAsync(string customerId, string idempotencyKey, CancellationToken cancellationToken)
     {
         using var connection = _database.Open();

@@ -692,6 +692,53 @@ internal sealed partial class CardProcessor(
             : forced;
     }
 
+    /// <summary>
+    /// Places the hold of an approved decision (<see cref="DecisionState.Held"/>) that the ledger
+    /// lacks (lost from it: a ledger restored from an older backup), as the stand-in replayer places
+    /// a journalled approval: the same id, forced when funds would refuse it. Asks the ledger first,
+    /// under the authorisation's lock, so a hold already there is left alone. Null when the journal
+    /// has no such key; the decision as found (not held) is the caller's to refuse.
+    /// </summary>
+    /// <exception cref="DecisionUnresolvedException">The ledger did not answer.</exception>
+    internal async Task<HoldRepost?> RepostHoldAsync(string key, CancellationToken cancellationToken)
+    {
+        var stripe = Stripe(key);
+        await stripe.WaitAsync(cancellationToken);
+        try
+        {
+            if (journal.Find(key) is not { } decision)
+            {
+                return null;
+            }
+            if (decision.State != DecisionState.Held)
+            {
+                return new HoldRepost(decision, AlreadyHeld: false, Status: null);
+            }
+            var deadline = DateTime.UtcNow + (options.DeadlineBudget * 10);
+            try
+            {
+                if (await FindTransferAsync(ToProto(decision.HoldId), deadline, cancellationToken) is not null)
+                {
+                    return new HoldRepost(decision, AlreadyHeld: true, TransferStatus.Ok);
+                }
+                var result = await PlaceApprovedHoldAsync(decision, deadline, cancellationToken);
+                if (result.Status != TransferStatus.Ok)
+                {
+                    LogLedgerRefusedHold(decision.Key, result.Status.ToString());
+                }
+                return new HoldRepost(decision, AlreadyHeld: false, result.Status);
+            }
+            catch (Exception error) when (IsLedgerUnavailable(error, cancellationToken))
+            {
+                throw new DecisionUnresolvedException();
+            }
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
     /// <summary>The void of a decision's hold, with its own derived id (a repeat voids nothing twice).</summary>
     private static Transfer VoidOf(CardDecision decision, UInt128 id) => new()
     {
@@ -859,3 +906,6 @@ internal sealed partial class CardProcessor(
 
 /// <summary>A journal record could not be resolved because the ledger did not answer: try again later.</summary>
 internal sealed class DecisionUnresolvedException : Exception;
+
+/// <summary>What <see cref="CardProcessor.RepostHoldAsync"/> found and did: the decision, whether the ledger already held it, the ledger's answer (null: not held, nothing sent).</summary>
+internal sealed record HoldRepost(CardDecision Decision, bool AlreadyHeld, TransferStatus? Status);

@@ -326,6 +326,54 @@ internal sealed class CardJournal : IDisposable
         }
     }
 
+    /// <summary>
+    /// Up to <paramref name="limit"/> decisions with keys after <paramref name="afterKey"/> (null: from
+    /// the first), in key order, each with when it was last written; only those last written in
+    /// [<paramref name="fromUnixMs"/>, <paramref name="beforeUnixMs"/>) when those are above 0.
+    /// </summary>
+    public IReadOnlyList<(CardDecision Decision, long UpdatedAtUnixMs)> ListDecisions(string? afterKey, int limit, long fromUnixMs, long beforeUnixMs)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            // The primary key's index serves the range and the order; the window filters within it.
+            command.CommandText = "SELECT key, response_code, approval_code, hold_id, debit_account_id, amount, currency, card_token, metadata, state, updated_at_unix_ms FROM decisions " +
+                "WHERE key > $after AND ($from <= 0 OR updated_at_unix_ms >= $from) AND ($before <= 0 OR updated_at_unix_ms < $before) ORDER BY key LIMIT $limit";
+            command.Parameters.AddWithValue("$after", afterKey ?? "");
+            command.Parameters.AddWithValue("$from", fromUnixMs);
+            command.Parameters.AddWithValue("$before", beforeUnixMs);
+            command.Parameters.AddWithValue("$limit", limit);
+            using var reader = command.ExecuteReader();
+            var result = new List<(CardDecision, long)>();
+            while (reader.Read())
+            {
+                result.Add((Read(reader), reader.GetInt64(10)));
+            }
+            return result;
+        }
+    }
+
+    /// <summary>Up to <paramref name="limit"/> posted presentments with ids after <paramref name="afterId"/> (null: from the first), in id order: (presentment id, transfer id, ingested at).</summary>
+    public IReadOnlyList<(string PresentmentId, string TransferId, long IngestedAtUnixMs)> ListPresentments(string? afterId, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT presentment_id, transfer_id, ingested_at_unix_ms FROM presentments WHERE presentment_id > $after ORDER BY presentment_id LIMIT $limit";
+            command.Parameters.AddWithValue("$after", afterId ?? "");
+            command.Parameters.AddWithValue("$limit", limit);
+            using var reader = command.ExecuteReader();
+            var result = new List<(string, string, long)>();
+            while (reader.Read())
+            {
+                result.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+            }
+            return result;
+        }
+    }
+
     /// <summary>Remembers a reversal whose authorisation has not been seen; true when it is new.</summary>
     public bool RememberEarlyReversal(string key) =>
         ExecuteScalarCount("INSERT OR IGNORE INTO early_reversals (key, received_at_unix_ms) VALUES ($key, $now)", key) == 1;

@@ -16,6 +16,7 @@ public static class BulwarkCommandLine
         root.Subcommands.Add(ClusterOperations.CreateRollback());
         root.Subcommands.Add(ClusterOperations.CreateEtcd());
         root.Subcommands.Add(LedgerCommand.Create());
+        root.Subcommands.Add(ReconcileCommand.Create());
         root.Subcommands.Add(CellsCommand.Create());
         root.Subcommands.Add(CoherenceCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());

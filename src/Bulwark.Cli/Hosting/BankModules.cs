@@ -147,10 +147,10 @@ public static class BankModules
                     SettlementLedgerAccountId = DemoSeeder.CardSettlementAccountId.ToString("x32", CultureInfo.InvariantCulture),
                     LinkAllowedSources = CardLinkAllowedSources(),
                 });
-                // Registered although nothing calls it over gRPC: deploys and status gate on its health there.
+                // Registered: operators' tools call its journal contract, and deploys and status gate on its health there.
                 services.AddHostedBulwarkService(Cards);
             },
-            _ => { }),
+            app => app.MapCards()),
         new(Edge, Stateful: false, ServiceListeners.Public, DataPerInstance: false, ReplicasDefault: 2,
             (services, context) => services.AddEdge(new EdgeOptions { SigningKeyPath = context.Paths.SigningKey }),
             app => app.MapEdge())

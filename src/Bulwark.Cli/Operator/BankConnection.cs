@@ -14,6 +14,7 @@ using Grpc.Net.Client.Balancer;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using CardsClient = Bulwark.Cards.Protos.Cards.CardsClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
 
 namespace Bulwark.Cli.Operator;
@@ -75,11 +76,51 @@ internal sealed class BankConnection : IAsyncDisposable
         return new(_provider.GetRequiredService<IServiceChannelFactory>().GetChannel(service).Intercept(new OperatorCallInterceptor(CellCallTimeout)));
     }
 
+    /// <summary>
+    /// Every card processor instance, each with a client of its own contract (<c>cards.proto</c>):
+    /// each instance keeps its own journal, so a tool reading journals asks each one, not one the
+    /// balancer picks. Waits (bounded, <see cref="EtcdStartTimeoutSeconds"/>) for the registry's
+    /// first view; an empty list when none is registered. The clients carry the operator's
+    /// credentials and deadline, and live as long as this connection.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Address, CardsClient Client)>> CardsInstancesAsync(CancellationToken cancellationToken)
+    {
+        var registry = _provider.GetRequiredService<IServiceRegistry>();
+        var first = new TaskCompletionSource<ServiceView>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (registry.Watch("cards", view => first.TrySetResult(view)))
+        {
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bound.CancelAfter(TimeSpan.FromSeconds(EtcdStartTimeoutSeconds));
+            ServiceView view;
+            try
+            {
+                view = await first.Task.WaitAsync(bound.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                view = registry.GetView("cards");
+            }
+            var clients = new List<(string, CardsClient)>();
+            foreach (var instance in view.Instances.DistinctBy(instance => instance.Address, StringComparer.Ordinal))
+            {
+                var channel = Grpc.Net.Client.GrpcChannel.ForAddress("http://" + instance.Address);
+                _channels.Add(channel);
+                clients.Add((instance.Address, new CardsClient(channel.Intercept(new OperatorCallInterceptor(CallTimeout)))));
+            }
+            return clients;
+        }
+    }
+
+    private readonly List<Grpc.Net.Client.GrpcChannel> _channels = [];
+
     /// <summary>True for a <c>bulwark run</c> bank (every cell in its one process), false for a cluster (a process per cell).</summary>
     public bool IsOneProcessBank => _runBank is not null;
 
     /// <summary>The state directory of a local cluster reached by <c>--state</c> (its processes can be started); null otherwise.</summary>
     public string? StateDirectory { get; private set; }
+
+    /// <summary>The data directory of a <c>bulwark run</c> bank (its stores are files there, unless on PostgreSQL); null for a cluster.</summary>
+    public string? DataDirectory { get; private set; }
 
     private RunBank? _runBank;
 
@@ -159,7 +200,7 @@ internal sealed class BankConnection : IAsyncDisposable
         var registry = new InMemoryServiceRegistry();
         var paths = new BankPaths(dataDirectory);
         var cells = File.Exists(paths.Placement) ? BankLedger.ReadMap(paths)?.Cells.Keys.ToArray() ?? [] : [];
-        foreach (var service in new[] { "accounts", "ledger" }.Concat(cells.Select(cell => Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell))))
+        foreach (var service in new[] { "accounts", "ledger", "cards" }.Concat(cells.Select(cell => Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell))))
         {
             await registry.RegisterAsync(ServiceInstance.Create(service, file.InternalGrpc, "operator-view"), CancellationToken.None);
         }
@@ -174,6 +215,7 @@ internal sealed class BankConnection : IAsyncDisposable
         return new BankConnection(provider, null, $"the bank on {dataDirectory} ({file.InternalGrpc})")
         {
             _runBank = new RunBank(registry, file.InternalGrpc, registered),
+            DataDirectory = dataDirectory,
         };
     }
 
@@ -264,6 +306,10 @@ internal sealed class BankConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var channel in _channels)
+        {
+            channel.Dispose();
+        }
         await _provider.DisposeAsync();
         if (_registry is not null)
         {

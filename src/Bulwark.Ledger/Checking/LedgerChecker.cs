@@ -18,6 +18,9 @@ public sealed record LedgerCheckReport(bool Ok, long AccountCount, long Transfer
 
     /// <summary>Cells checked.</summary>
     public int CellCount { get; init; } = 1;
+
+    /// <summary>The ids (32 hex digits) of the transfers whose credit legs are in flight, the first <see cref="LedgerChecker.ProblemsListedMax"/>.</summary>
+    public IReadOnlyList<string> CreditLegsInFlightIds { get; init; } = [];
 }
 
 /// <summary>One cell's store for <see cref="LedgerChecker.CheckCells"/>: a SQLite file or a PostgreSQL connection string.</summary>
@@ -100,6 +103,7 @@ public static class LedgerChecker
         {
             CreditLegsInFlight = inFlight,
             CellCount = cells.Count,
+            CreditLegsInFlightIds = legs.InFlight,
         };
     }
 
@@ -410,6 +414,9 @@ public static class LedgerChecker
         /// <summary>Rows naming an account in another partition (maybe another cell), checked against every cell.</summary>
         public List<(UInt128 Row, UInt128 Account)> RemoteAccounts { get; } = [];
 
+        /// <summary>Transfers whose credit leg is still owed (the first <see cref="ProblemsListedMax"/>), set by <see cref="Match"/>.</summary>
+        public List<string> InFlight { get; } = [];
+
         public void Add(UInt128 id, TransferLeg leg, TransferFlags flags, long amount, UInt128 otherAccount)
         {
             switch (leg)
@@ -455,6 +462,10 @@ public static class LedgerChecker
                     if (Owed.TryGetValue(id, out var owed) && owed.State == OwedLegState.Owed)
                     {
                         inFlight++;
+                        if (InFlight.Count < ProblemsListedMax)
+                        {
+                            InFlight.Add(Hex(id));
+                        }
                     }
                     else
                     {

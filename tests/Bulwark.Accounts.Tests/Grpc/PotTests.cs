@@ -125,6 +125,35 @@ public sealed class PotTests(AccountsHostFixture fixture) : IClassFixture<Accoun
     }
 
     [Fact]
+    public async Task ListMovements_PagesOfTwo_EveryRecordedMoveOnceWithItsLedgerTransferId()
+    {
+        var (customer, pot) = await CustomerWithPotAsync(funds: 10_000);
+        var moved = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < 3; i++)
+        {
+            moved.Add((await Host.Accounts.MoveMoneyAsync(Move(customer, pot, 100 + i))).TransferId);
+        }
+
+        var seen = new List<RecordedMovement>();
+        var cursor = "";
+        do
+        {
+            var page = await Host.Accounts.ListMovementsAsync(new ListMovementsRequest { Limit = 2, Cursor = cursor });
+            Assert.InRange(page.Movements.Count, 1, 2);
+            seen.AddRange(page.Movements);
+            cursor = page.NextCursor;
+        }
+        while (cursor.Length > 0);
+
+        Assert.Equal(seen.Select(m => m.TransferId).Order(StringComparer.Ordinal), seen.Select(m => m.TransferId));
+        var mine = seen.Where(m => moved.Contains(m.TransferId)).ToList();
+        Assert.Equal(3, mine.Count);
+        Assert.All(mine, m => Assert.Equal(("pot_move", customer.Customer.CustomerId, "GBP"), (m.Kind, m.CustomerId, m.Currency)));
+        await RpcAssert.InvalidAsync("limit", () => Host.Accounts.ListMovementsAsync(new ListMovementsRequest { Limit = AccountsLimits.ListMovementsLimitMax + 1 }).ResponseAsync);
+        await RpcAssert.InvalidAsync("cursor", () => Host.Accounts.ListMovementsAsync(new ListMovementsRequest { Cursor = "not-a-cursor" }).ResponseAsync);
+    }
+
+    [Fact]
     public async Task MoveMoney_IntoPot_OneLedgerTransferWithPotMetadata()
     {
         var (customer, pot) = await CustomerWithPotAsync(funds: 10_000);

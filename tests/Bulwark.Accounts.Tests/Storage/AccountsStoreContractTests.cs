@@ -199,6 +199,27 @@ public abstract class AccountsStoreContractTests
     }
 
     [Fact]
+    public async Task ListMovements_PagesAfterACursor_EveryMovementOnceInTransferIdOrder()
+    {
+        var customer = NewId();
+        var recorded = new List<MovementRecord>();
+        for (var i = 0; i < 5; i++)
+        {
+            recorded.Add(await Store.RecordMovementAsync(new MovementRecord(AccountsTestHost.NewKey(), customer, "payment", "fingerprint", 100 + i, "GBP", 1_000 + i), None));
+        }
+        var expected = recorded.OrderBy(movement => movement.TransferId, StringComparer.Ordinal).ToList();
+
+        var first = await Store.ListMovementsAsync(null, 2, None);
+        var second = await Store.ListMovementsAsync(first[^1].TransferId, 2, None);
+        var third = await Store.ListMovementsAsync(second[^1].TransferId, 2, None);
+        var beyond = await Store.ListMovementsAsync(third[^1].TransferId, 2, None);
+
+        Assert.Equal(expected, [.. first, .. second, .. third]);
+        Assert.Single(third);
+        Assert.Empty(beyond);
+    }
+
+    [Fact]
     public async Task GetOrAddMovementTransferId_SameCustomerAndKeyTwice_FirstIdKeptAndOtherCustomersSeparate()
     {
         var customer = NewId();

@@ -111,6 +111,7 @@ public sealed class CellTests
         var inFlight = cells.Check();
         Assert.True(inFlight.Ok, string.Join(Environment.NewLine, inFlight.Problems));
         Assert.Equal(1, inFlight.CreditLegsInFlight);
+        Assert.Equal([((UInt128)2).ToString("x32", System.Globalization.CultureInfo.InvariantCulture)], inFlight.CreditLegsInFlightIds);
 
         Assert.Equal(1, await cells.DeliveryOfA.DeliverOnceAsync(default));
         Assert.Equal(0, await cells.DeliveryOfA.DeliverOnceAsync(default));
@@ -120,6 +121,7 @@ public sealed class CellTests
         var settled = cells.Check();
         Assert.True(settled.Ok, string.Join(Environment.NewLine, settled.Problems));
         Assert.Equal(0, settled.CreditLegsInFlight);
+        Assert.Empty(settled.CreditLegsInFlightIds);
         // A redelivery (a crash after delivering, before settling) is answered duplicate and writes nothing.
         var again = await cells.B.Engine.ApplyCreditLegsAsync([(await cells.B.Engine.ListAccountTransfersAsync(b, "", 0, 0))!.Transfers[0]]);
         Assert.True(again[0].Duplicate);
