@@ -114,6 +114,48 @@ public sealed class LedgerReplayProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Drill_FromARealJetStreamLogIntoPostgres_TheReplayedCopyVerifiesAgainstTheLog()
+    {
+        var first = await RunBankAsync("3s");
+        Assert.True(first.ExitCode == 0, first.Output + first.Error);
+        using var nats = NatsProcess.Start();
+        // The bank's log copied into a JetStream stream, as a cluster's relays publish it.
+        var map = Bulwark.Platform.Placement.PlacementMapCodec.Decode(await File.ReadAllBytesAsync(Path.Combine(_directory, "placement.json")));
+        await using (var file = Bulwark.EventLog.Files.FileEventLog.Open(new Bulwark.EventLog.Files.FileEventLogOptions { Directory = Path.Combine(_directory, "events") }))
+        await using (var stream = await Bulwark.EventLog.JetStream.JetStreamEventLog.OpenAsync(new Bulwark.EventLog.JetStream.JetStreamEventLogOptions { Url = nats.Url, Bank = "bulwark" }))
+        {
+            for (var partition = 0; partition < map.PartitionCount; partition++)
+            {
+                var records = new List<Bulwark.EventLog.EventRecord>();
+                await foreach (var record in file.ReadAsync(partition))
+                {
+                    records.Add(record);
+                }
+                if (records.Count > 0)
+                {
+                    await stream.AppendAsync(records);
+                }
+            }
+        }
+        var server = Bulwark.Lab.Postgres.TemporaryPostgresServer.Shared;
+        var database = "replayed_" + Guid.NewGuid().ToString("n")[..10];
+        server.CreateDatabase(database);
+        var url = server.Url(database);
+
+        var replay = await RunAsync("ledger", "replay", "--data", _directory, "--cell", "b", "--into", url, "--event-log", nats.Url);
+
+        Assert.True(replay.ExitCode == 0, replay.Output + replay.Error);
+        Assert.Contains("from the JetStream stream BULWARK_LEDGER_BULWARK", replay.Error, StringComparison.Ordinal);
+        var verify = await RunAsync("ledger", "verify", "--data", _directory, "--cell", "b", "--event-log", nats.Url, "--against", url, "--json");
+        Assert.True(verify.ExitCode == 0, verify.Output + verify.Error);
+        using var json = JsonDocument.Parse(verify.Output);
+        var comparisons = json.RootElement.GetProperty("comparisons");
+        Assert.Equal(2, comparisons.GetArrayLength());
+        Assert.All(comparisons.EnumerateArray(), comparison => Assert.True(comparison.GetProperty("ok").GetBoolean()));
+        Assert.Equal(comparisons[0].GetProperty("transferRows").GetInt64(), comparisons[1].GetProperty("transferRows").GetInt64());
+    }
+
+    [Fact]
     public async Task Replay_EventLogUnreachable_ExitsTwoNamingIt_AndClaimsNothing()
     {
         Directory.CreateDirectory(_directory);
@@ -146,5 +188,64 @@ public sealed class LedgerReplayProcessTests : IDisposable
             balances[reader.GetString(0)] = $"{reader.GetInt64(1)}/{reader.GetInt64(2)}/{reader.GetInt64(3)}/{reader.GetInt64(4)}";
         }
         return balances;
+    }
+
+    /// <summary>A real nats-server with JetStream on a free loopback port, its store in a temporary directory; killed by its PID.</summary>
+    private sealed class NatsProcess : IDisposable
+    {
+        private readonly System.Diagnostics.Process _process;
+        private readonly string _directory;
+
+        private NatsProcess(System.Diagnostics.Process process, string directory, int port)
+        {
+            _process = process;
+            _directory = directory;
+            Url = $"nats://127.0.0.1:{port}";
+        }
+
+        public string Url { get; }
+
+        public static NatsProcess Start()
+        {
+            var directory = Path.Combine(Path.GetTempPath(), "bulwark-replay-nats-" + Guid.NewGuid().ToString("n"));
+            Directory.CreateDirectory(directory);
+            var port = TestPorts.FreePort();
+            var log = Path.Combine(directory, "server.log");
+            var start = new System.Diagnostics.ProcessStartInfo(Bulwark.Lab.Cluster.LocalNats.RequireBinary()) { UseShellExecute = false };
+            foreach (var argument in (string[])["-js", "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-sd", Path.Combine(directory, "store"), "-l", log])
+            {
+                start.ArgumentList.Add(argument);
+            }
+            var nats = new NatsProcess(System.Diagnostics.Process.Start(start)!, directory, port);
+            var deadline = DateTime.UtcNow + Bound;
+            while (!(File.Exists(log) && ReadShared(log).Contains("Server is ready", StringComparison.Ordinal)))
+            {
+                if (nats._process.HasExited || DateTime.UtcNow > deadline)
+                {
+                    nats.Dispose();
+                    throw new InvalidOperationException("nats-server did not start: " + (File.Exists(log) ? ReadShared(log) : ""));
+                }
+                Thread.Sleep(50);
+            }
+            return nats;
+        }
+
+        private static string ReadShared(string path)
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                _process.WaitForExit(TimeSpan.FromSeconds(30));
+            }
+            _process.Dispose();
+            Directory.Delete(_directory, recursive: true);
+        }
     }
 }

@@ -54,7 +54,7 @@ internal static class BenchReplayCommand
                 string? postgres = target switch
                 {
                     "sqlite" => null,
-                    "postgres" => (server = TemporaryPostgresServer.Start(durable: true)).ConnectionString(server.CreateDatabase("replay")),
+                    "postgres" => (server = TemporaryPostgresServer.Start(durable: true)).CreateDatabase("replay"),
                     _ => Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(target),
                 };
                 var result = await RunAsync(directory, parse.GetValue(transfers), parse.GetValue(accounts), parse.GetValue(perEvent), postgres, cancellationToken);

@@ -199,19 +199,31 @@ internal static class LedgerReplayCommands
         if (parse.GetValue(symbols.State) is { } stateDirectory)
         {
             var directory = Path.GetFullPath(stateDirectory.FullName);
-            IReadOnlyList<LedgerCellSource> sources;
+            var state = ClusterState.Load(directory);
             try
             {
-                sources = await ClusterPlacement.CheckSourcesAsync(directory, storeUrl, cancellationToken);
+                if (state is not null)
+                {
+                    // While the cluster runs, etcd's map is the truth (a move changes it there).
+                    await ClusterPlacement.KeepAsync(directory, state, cancellationToken);
+                }
                 map = await ClusterPlacement.ReadKeptAsync(directory, null, cancellationToken);
             }
             catch (ClusterException error)
             {
                 return (null, error.Message);
             }
-            var cells = map?.Cells.Keys.Order(StringComparer.Ordinal).ToList() ?? [];
-            storeOf = name => cells.IndexOf(name) is var index and >= 0 && index < sources.Count ? sources[index] : null;
-            logText = eventLog ?? ClusterState.Load(directory)?.EventLogAddress;
+            if (map is null)
+            {
+                return (null, $"no cluster with cells in {directory} (no {ClusterPlacement.FileName}).");
+            }
+            // The cell's store need not exist (it is the one lost): its place is found, not checked.
+            var clusterPostgres = postgres ?? (state is { OnPostgres: true, StoreUrl: { } url } ? PostgresConnections.ConnectionStringFromUrl(url) : null);
+            var paths = ClusterPlacement.LedgerPaths(directory);
+            storeOf = name => clusterPostgres is not null
+                ? LedgerCellSource.Postgres(LedgerCellStores.PostgresConnectionString(clusterPostgres, name))
+                : LedgerCellSource.Sqlite(paths.LedgerCell(name));
+            logText = eventLog ?? state?.EventLogAddress;
             if (logText is null)
             {
                 return (null, $"the cluster in {directory} has no NATS servers recorded: pass --event-log nats://host:port.");
