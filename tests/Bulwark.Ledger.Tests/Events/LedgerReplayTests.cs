@@ -247,6 +247,25 @@ public abstract class LedgerReplayTests : IDisposable
     }
 
     [Fact]
+    public async Task Replay_AChangeOfAnotherPartitionInAPartitionsHistory_IsRefusedNamingIt()
+    {
+        await using var log = await OpenLogAsync(Path.Combine(_directory.Path, "events"));
+        await MakeBankAsync(log);
+        var partition = LowerHalf.First(p => log.GetLastSequenceAsync(p).Result > 0);
+        var last = await log.GetLastSequenceAsync(partition);
+        var elsewhere = new PartitionChange { FormatVersion = LedgerEventFormat.Version, Partition = (uint)(partition + 1) };
+        await log.AppendAsync([new EventRecord(partition, last + 1, "a", 10_000, (int)LedgerEventKind.PartitionChange, elsewhere.ToByteArray())]);
+        using var replayed = new TempDirectory();
+        using var store = Store(NewPostgres("elsewhere"), replayed.File("ledger.db"));
+
+        var refused = await Assert.ThrowsAsync<LedgerReplayException>(() => new LedgerReplayer(log, store, PlanA).RunAsync());
+
+        Assert.Contains($"partition {partition} sequence {last + 1}", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"carries a change of partition {partition + 1}: it does not belong here", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(store.LoadCell()!.Ownership, row => row.State != OwnershipState.None);
+    }
+
+    [Fact]
     public async Task Verify_AStoreThatLostATransferAndChangedABalance_ReportsBoth()
     {
         await using var log = await OpenLogAsync(Path.Combine(_directory.Path, "events"));
