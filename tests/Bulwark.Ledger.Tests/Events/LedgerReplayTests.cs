@@ -266,6 +266,41 @@ public abstract class LedgerReplayTests : IDisposable
     }
 
     [Fact]
+    public async Task Replay_ATransferRowWrittenTwiceInTheLog_IsRefusedNamingThePartition_AndVerifyReportsItRepeated()
+    {
+        await using var log = await OpenLogAsync(Path.Combine(_directory.Path, "events"));
+        var bank = await MakeBankAsync(log);
+        var partition = PartitionOf(bank.Payer);
+        var first = await FirstChangeWithTransfersAsync(log, partition);
+        var last = await log.GetLastSequenceAsync(partition);
+        var repeat = new PartitionChange { FormatVersion = LedgerEventFormat.Version, Partition = (uint)partition };
+        repeat.TransfersWritten.Add(first.TransfersWritten[0]);
+        await log.AppendAsync([new EventRecord(partition, last + 1, "a", 10_000, (int)LedgerEventKind.PartitionChange, repeat.ToByteArray())]);
+        using var replayed = new TempDirectory();
+        using var store = Store(NewPostgres("repeated"), replayed.File("ledger.db"));
+
+        var refused = await Assert.ThrowsAsync<LedgerReplayException>(() => new LedgerReplayer(log, store, PlanA).RunAsync());
+
+        Assert.Contains($"applying partition {partition}'s events", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(store.LoadCell()!.Ownership, row => row.State != OwnershipState.None);
+        var report = await LedgerLogComparison.CompareWithLogAsync(log, SourceA(bank), CellA, Partitions);
+        Assert.Contains(report.Differences, d => d.Kind == LedgerDifferenceKind.Repeated && d.Partition == partition);
+    }
+
+    private static async Task<PartitionChange> FirstChangeWithTransfersAsync(IEventLog log, int partition)
+    {
+        await foreach (var record in log.ReadAsync(partition))
+        {
+            var change = PartitionChange.Parser.ParseFrom(record.Payload.Span);
+            if (change.TransfersWritten.Count > 0)
+            {
+                return change;
+            }
+        }
+        throw new InvalidOperationException($"partition {partition} has no transfer");
+    }
+
+    [Fact]
     public async Task Verify_AStoreThatLostATransferAndChangedABalance_ReportsBoth()
     {
         await using var log = await OpenLogAsync(Path.Combine(_directory.Path, "events"));
