@@ -14,6 +14,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchMoveCommand.Create());
         bench.Subcommands.Add(BenchDiscoveryCommand.Create());
         bench.Subcommands.Add(BenchAuthCommand.Create());
+        bench.Subcommands.Add(BenchReplayCommand.Create());
         return bench;
     }
 

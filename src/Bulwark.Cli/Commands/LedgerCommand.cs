@@ -62,7 +62,7 @@ internal static class LedgerCommand
             Console.WriteLine(Describe(report));
             return report.Ok ? 0 : 1;
         });
-        return new Command("ledger", "Ledger operations.") { check };
+        return new Command("ledger", "Ledger operations.") { check, LedgerReplayCommands.Replay(), LedgerReplayCommands.Verify() };
     }
 
     /// <summary><c>ledger check --state DIR</c>: every cell of a local cluster's ledger.</summary>

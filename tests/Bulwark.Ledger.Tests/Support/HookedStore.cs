@@ -13,6 +13,9 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
     /// <summary>Changes the accounts the writer loads into its cache.</summary>
     public Func<IReadOnlyList<LedgerAccount>, IReadOnlyList<LedgerAccount>>? OnLoadAccounts { get; set; }
 
+    /// <summary>Runs before every import of a partition's rows; throw to make it fail (nothing is written).</summary>
+    public Action<int, PartitionRowSet>? BeforeImport { get; set; }
+
     public int Commits { get; private set; }
 
     public int Loads { get; private set; }
@@ -49,7 +52,11 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
 
     public void SaveMoveStep(MoveStep step) => inner.SaveMoveStep(step);
 
-    public void ImportPartitionRows(int partition, PartitionRowSet rows, PartitionImportRecord progress) => inner.ImportPartitionRows(partition, rows, progress);
+    public void ImportPartitionRows(int partition, PartitionRowSet rows, PartitionImportRecord progress)
+    {
+        BeforeImport?.Invoke(partition, rows);
+        inner.ImportPartitionRows(partition, rows, progress);
+    }
 
     public PartitionDigestValue DigestPartition(int partition, PartitionDigestPrefix? prefix = null) => inner.DigestPartition(partition, prefix);
 
