@@ -50,7 +50,7 @@ public sealed partial class ReconcileProcessTests : IDisposable
             Assert.True(Check(clean, "clearing").GetProperty("compared").GetInt64() > 0);
             Assert.Equal("ok", Check(clean, "transit").GetProperty("result").GetString());
             Assert.Equal("not checked", Check(clean, "event-log").GetProperty("result").GetString());
-            Assert.Contains("not built yet", Check(clean, "event-log").GetProperty("note").GetString(), StringComparison.Ordinal);
+            Assert.Contains("the running bank holds its file event log", Check(clean, "event-log").GetProperty("note").GetString(), StringComparison.Ordinal);
             var table = await BulwarkProcess.RunAsync(["reconcile", .. data]);
             Assert.True(table.ExitCode == 0, table.Output + table.Error);
             Assert.Contains("reconcile: no differences", table.Output, StringComparison.Ordinal);

@@ -191,14 +191,38 @@ internal static class LedgerReplayCommands
     private static async Task<(CellTarget? Target, string? Error)> FindAsync(ParseResult parse, Symbols symbols, string? storeUrl, CancellationToken cancellationToken)
     {
         var cell = parse.GetValue(symbols.Cell)!;
-        var eventLog = parse.GetValue(symbols.EventLog);
+        var (bank, error) = await LocateAsync(parse.GetValue(symbols.Data)?.FullName, parse.GetValue(symbols.State)?.FullName, parse.GetValue(symbols.EventLog), storeUrl, cancellationToken);
+        if (bank is null)
+        {
+            return (null, error);
+        }
+        var map = bank.Map;
+        if (!map.Cells.ContainsKey(cell))
+        {
+            return (null, $"the placement map has no cell '{cell}' (cells: {string.Join(", ", map.Cells.Keys.Order(StringComparer.Ordinal))}).");
+        }
+        var plan = new LedgerReplayPlan(cell, map.ClusterId, map.PartitionCount,
+            map.PartitionsOf(cell).Select(partition => new ReplayPartition(partition, map.EpochOf(partition))).ToArray());
+        return (new CellTarget(plan, bank.LogDescription, bank.OpenLog, bank.StoreOf(cell)), null);
+    }
+
+    /// <summary>A bank's ledger as replay, verify and reconcile see it: its placement map, each cell's store, and its event log.</summary>
+    internal sealed record LedgerBank(PlacementMap Map, Func<string, LedgerCellSource> StoreOf, string LogDescription, Func<CancellationToken, Task<IEventLog>> OpenLog);
+
+    /// <summary>
+    /// Finds a bank's ledger: a one-process bank's data directory, or a cluster's state directory
+    /// (the map from etcd while it runs); <paramref name="eventLog"/> and <paramref name="storeUrl"/>
+    /// override where the log and the stores are. A cell's store need not exist (it may be the one lost).
+    /// </summary>
+    internal static async Task<(LedgerBank? Bank, string? Error)> LocateAsync(string? dataDirectory, string? stateDirectory, string? eventLog, string? storeUrl, CancellationToken cancellationToken)
+    {
         PlacementMap? map;
         string? logText;
-        Func<string, LedgerCellSource?> storeOf;
+        Func<string, LedgerCellSource> storeOf;
         var postgres = storeUrl is null ? null : PostgresConnections.ConnectionStringFromUrl(storeUrl);
-        if (parse.GetValue(symbols.State) is { } stateDirectory)
+        if (stateDirectory is not null)
         {
-            var directory = Path.GetFullPath(stateDirectory.FullName);
+            var directory = Path.GetFullPath(stateDirectory);
             var state = ClusterState.Load(directory);
             try
             {
@@ -217,7 +241,6 @@ internal static class LedgerReplayCommands
             {
                 return (null, $"no cluster with cells in {directory} (no {ClusterPlacement.FileName}).");
             }
-            // The cell's store need not exist (it is the one lost): its place is found, not checked.
             var clusterPostgres = postgres ?? (state is { OnPostgres: true, StoreUrl: { } url } ? PostgresConnections.ConnectionStringFromUrl(url) : null);
             var paths = ClusterPlacement.LedgerPaths(directory);
             storeOf = name => clusterPostgres is not null
@@ -231,7 +254,7 @@ internal static class LedgerReplayCommands
         }
         else
         {
-            var paths = new BankPaths(parse.GetValue(symbols.Data)!.FullName);
+            var paths = new BankPaths(dataDirectory ?? throw new ArgumentException("A data or a state directory is needed.", nameof(dataDirectory)));
             try
             {
                 map = BankLedger.ReadMap(paths);
@@ -247,14 +270,8 @@ internal static class LedgerReplayCommands
         {
             return (null, "the bank has no placement map (not started yet, or from before cells): there is no cell to replay.");
         }
-        if (!map.Cells.ContainsKey(cell))
-        {
-            return (null, $"the placement map has no cell '{cell}' (cells: {string.Join(", ", map.Cells.Keys.Order(StringComparer.Ordinal))}).");
-        }
-        var plan = new LedgerReplayPlan(cell, map.ClusterId, map.PartitionCount,
-            map.PartitionsOf(cell).Select(partition => new ReplayPartition(partition, map.EpochOf(partition))).ToArray());
         var (open, description, problem) = LogOpener(logText);
-        return open is null ? (null, problem) : (new CellTarget(plan, description, open, storeOf(cell)), null);
+        return open is null ? (null, problem) : (new LedgerBank(map, storeOf, description, open), null);
     }
 
     private static (Func<CancellationToken, Task<IEventLog>>? Open, string Description, string Problem) LogOpener(string text)

@@ -31,7 +31,7 @@ internal static class ReconcileCommand
         {
             await using var bank = await session.ConnectAsync(common.Target(parse), cancellationToken);
             var (sources, missing) = LedgerSources(bank, parse.GetValue(store));
-            var context = new ReconcileContext(bank, parse.GetValue(repair), sources, missing);
+            var context = new ReconcileContext(bank, parse.GetValue(repair), sources, missing, parse.GetValue(store));
             var results = new List<ReconcileCheckResult>();
             foreach (var check in ReconcileChecks.All())
             {

@@ -8,7 +8,7 @@ namespace Bulwark.Cli.Reconcile;
 /// ledger cells' stores read-only where this machine can reach them (<see cref="LedgerSources"/>,
 /// for the checks <c>bulwark ledger check</c> already makes), and whether to repair.
 /// </summary>
-internal sealed class ReconcileContext(BankConnection bank, bool repair, Func<CancellationToken, Task<IReadOnlyList<LedgerCellSource>>>? ledgerSources, string? ledgerSourcesMissing)
+internal sealed class ReconcileContext(BankConnection bank, bool repair, Func<CancellationToken, Task<IReadOnlyList<LedgerCellSource>>>? ledgerSources, string? ledgerSourcesMissing, string? storeUrl = null)
 {
     public BankConnection Bank { get; } = bank;
 
@@ -19,4 +19,7 @@ internal sealed class ReconcileContext(BankConnection bank, bool repair, Func<Ca
     public Func<CancellationToken, Task<IReadOnlyList<LedgerCellSource>>>? LedgerSources { get; } = ledgerSources;
 
     public string? LedgerSourcesMissing { get; } = ledgerSourcesMissing;
+
+    /// <summary>The --store URL given (a run bank's ledger in PostgreSQL), or null.</summary>
+    public string? StoreUrl { get; } = storeUrl;
 }

@@ -14,4 +14,10 @@ internal static class ReconcileLimits
 
     /// <summary>How long --repair waits for owed credit legs to be delivered by the ledger's own retrying delivery before handing them to a person.</summary>
     public const int CreditLegWaitSecondsMax = 30;
+
+    /// <summary>Reads of a cell's partitions whose log has not settled on the store's snapshot before they are listed in flight.</summary>
+    public const int EventLogAttemptsMax = 4;
+
+    /// <summary>Seconds between two such reads.</summary>
+    public const int EventLogRetrySeconds = 2;
 }

@@ -137,6 +137,14 @@ public sealed partial class JetStreamEventLog : IEventLog
         {
             var records = groups[i];
             var tail = await TailAsync(records[0].Partition, cancellationToken).ConfigureAwait(false);
+            if (records[0].Sequence > tail.Sequence + 1)
+            {
+                // Past the tail this client knows: another writer (the cell a moved partition came
+                // from) may have published since. Ask the stream before calling it a gap, or a relay
+                // waiting for that writer would wait on its own stale tail for ever.
+                _tails.TryRemove(records[0].Partition, out _);
+                tail = await TailAsync(records[0].Partition, cancellationToken).ConfigureAwait(false);
+            }
             AppendBatch.CheckNoGap(records, tail.Sequence);
             var firstNew = 0;
             while (firstNew < records.Count && records[firstNew].Sequence <= tail.Sequence)

@@ -28,6 +28,12 @@ public sealed class PartitionRows(int partition)
     /// <summary>Events read (the event log's only; 0 for a store).</summary>
     public long Events { get; set; }
 
+    /// <summary>
+    /// A store's: the partition's last event number in its outbox, read in the same snapshot as the
+    /// rows (0 when it has none): the log holds exactly these rows once its last sequence is this.
+    /// </summary>
+    public long OutboxSequence { get; set; }
+
     /// <summary>Transfer rows the source holds more than once (the event log's: a row written by two events).</summary>
     public List<(UInt128 Id, TransferLeg Leg, long Sequence)> Repeated { get; } = [];
 }
@@ -189,6 +195,7 @@ public sealed class LedgerCellRows
             var owed = readers.OwedLeg(reader);
             rows.OwedLegs[owed.Leg.Id] = owed;
         });
+        ReadOutboxSequences(command, result);
         var (cell, owned) = ReadOwnership(command);
         return new LedgerCellRows(source, result) { Cell = cell, Owned = owned };
     }
@@ -201,6 +208,27 @@ public sealed class LedgerCellRows
             if (partitions.TryGetValue(Convert.ToInt32(reader.GetValue(partitionColumn), CultureInfo.InvariantCulture), out var rows))
             {
                 add(rows, reader);
+            }
+        }
+    }
+
+    private static void ReadOutboxSequences(DbCommand command, Dictionary<int, PartitionRows> partitions)
+    {
+        command.CommandText = command.Connection is SqliteConnection
+            ? "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_outbox'"
+            : "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ledger' AND table_name = 'ledger_outbox'";
+        if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 0)
+        {
+            return;
+        }
+        // Pruning keeps the newest row of every partition the store numbered, so the maximum is there.
+        command.CommandText = "SELECT partition, max(partition_sequence) FROM ledger_outbox GROUP BY partition";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            if (partitions.TryGetValue(Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture), out var rows))
+            {
+                rows.OutboxSequence = Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture);
             }
         }
     }

@@ -54,6 +54,28 @@ public sealed class JetStreamEventLogTests : IDisposable
         Assert.Equal(4L, await StreamMessagesAsync());
     }
 
+    /// <summary>
+    /// A moved partition: the new owner's client learnt the partition's tail, found its next record
+    /// a gap (the old owner had not published yet), and must see the old owner's records once they
+    /// are there — not wait on the tail it learnt, for ever. Found on a cluster (ClusterCellMoveTests):
+    /// two cells' relays each stuck on a stale tail of one partition.
+    /// </summary>
+    [Fact]
+    public async Task Append_AGapFilledByAnotherWriter_IsAcceptedOnTheNextTry()
+    {
+        await using var old = await JetStreamEventLog.OpenAsync(Options());
+        await using var next = await JetStreamEventLog.OpenAsync(Options());
+        await old.AppendAsync(Records.Range(3, 1, 2));
+
+        var gap = await Assert.ThrowsAsync<EventLogException>(() => next.AppendAsync(Records.Range(3, 4, 5, body: "-next")));
+        await old.AppendAsync([Records.Make(3, 3)]);
+        var result = await next.AppendAsync(Records.Range(3, 4, 5, body: "-next"));
+
+        Assert.Equal(EventLogError.Gap, gap.Error);
+        Assert.Equal(new AppendResult(2, 0), result);
+        Assert.Equal([1, 2, 3, 4, 5], (await old.ReadAsync(3).ReadAllAsync()).Select(r => r.Sequence));
+    }
+
     [Fact]
     public async Task Append_SameRecordFromAStaleWriterWithinTheWindow_IsANoOp()
     {
