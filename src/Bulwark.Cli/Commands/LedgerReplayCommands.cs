@@ -290,7 +290,8 @@ internal static class LedgerReplayCommands
         {
             return (null, "", $"there is no event log at {directory} (a file log's directory: DATA/events of a bank started with bulwark run).");
         }
-        return (_ => Task.FromResult<IEventLog>(FileEventLog.Open(new FileEventLogOptions { Directory = directory })), $"the file log {directory}", "");
+        // A snapshot: read beside a running bank's writer, which holds the log's lock.
+        return (_ => Task.FromResult<IEventLog>(FileEventLog.OpenSnapshot(directory)), $"the file log {directory}", "");
     }
 
     private static string Table(string cell, IReadOnlyList<LedgerComparisonReport> reports)

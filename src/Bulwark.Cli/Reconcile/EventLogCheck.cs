@@ -13,8 +13,8 @@ namespace Bulwark.Cli.Reconcile;
 /// holds: the store's last event number of the partition (its outbox, read in the rows' snapshot)
 /// equal to the log's last sequence. A partition whose newest events are not published yet (or
 /// whose log moved on after the snapshot) is read again, a few times, and if it never settles is
-/// listed in flight, not as a difference. A one-process bank that is running holds its file log:
-/// not checked then (stop it, or verify a copy). Nothing is repaired: republishing is the relay's.
+/// listed in flight, not as a difference. A running one-process bank's file log is read as a
+/// snapshot beside its writer. Nothing is repaired: republishing is the relay's.
 /// </summary>
 internal sealed class EventLogCheck : IReconcileCheck
 {
@@ -42,11 +42,6 @@ internal sealed class EventLogCheck : IReconcileCheck
         try
         {
             log = await ledger.OpenLog(cancellationToken);
-        }
-        catch (EventLogException locked) when (locked.Error == EventLogError.Locked)
-        {
-            return ReconcileCheckResult.NotChecked(this,
-                "not checked: the running bank holds its file event log (DATA/events); stop it and run reconcile again, or compare a copy with bulwark ledger verify --event-log COPY");
         }
         catch (EventLogException unavailable)
         {

@@ -24,19 +24,19 @@ public sealed partial class FileEventLog : IEventLog
     private const int ReadChunkRecords = 1024;
 
     private readonly FileEventLogOptions _options;
-    private readonly DirectoryLock _lock;
+    private readonly DirectoryLock? _lock;
     private readonly List<SegmentFile> _segments;
     private readonly Dictionary<int, PartitionIndex> _index;
     private readonly Lock _indexLock = new();
     private readonly Channel<PendingAppend> _queue = Channel.CreateBounded<PendingAppend>(
         new BoundedChannelOptions(EventLogLimits.FileAppendQueueMax) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    private readonly Thread _writer;
+    private readonly Thread? _writer;
     private readonly ILogger _logger;
     private readonly EventLogMetrics? _metrics;
     private volatile EventLogException? _failure;
     private int _disposed;
 
-    private FileEventLog(FileEventLogOptions options, DirectoryLock directoryLock, List<SegmentFile> segments, Dictionary<int, PartitionIndex> index,
+    private FileEventLog(FileEventLogOptions options, DirectoryLock? directoryLock, List<SegmentFile> segments, Dictionary<int, PartitionIndex> index,
         ILogger logger, EventLogMetrics? metrics)
     {
         _options = options;
@@ -45,9 +45,60 @@ public sealed partial class FileEventLog : IEventLog
         _index = index;
         _logger = logger;
         _metrics = metrics;
-        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "event-log writer" };
-        _writer.Start();
+        if (directoryLock is not null)
+        {
+            _writer = new Thread(WriteLoop) { IsBackground = true, Name = "event-log writer" };
+            _writer.Start();
+        }
     }
+
+    /// <summary>
+    /// A read-only view of the log in <paramref name="directory"/> as it is on disk now, beside its
+    /// writer (a running <c>bulwark run</c>, which holds the lock): takes no lock and writes
+    /// nothing. The records it reads are those whole at open; a frame still being written at the
+    /// end of the last segment is not in it. Corruption anywhere else is refused as on
+    /// <see cref="Open"/>. Appending to it is refused (<see cref="EventLogError.Invalid"/>).
+    /// </summary>
+    public static FileEventLog OpenSnapshot(string directory, ILogger<FileEventLog>? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        if (!Directory.Exists(directory))
+        {
+            throw new EventLogException(EventLogError.Invalid, $"There is no event log in {directory}.", location: directory);
+        }
+        var options = new FileEventLogOptions { Directory = directory };
+        var segments = new List<SegmentFile>();
+        try
+        {
+            var index = new Dictionary<int, PartitionIndex>();
+            var scanner = new SegmentScanner(index, snapshot: true);
+            var numbers = SegmentFile.List(directory);
+            for (var i = 0; i < numbers.Count; i++)
+            {
+                if (i > 0 && numbers[i] != numbers[i - 1] + 1)
+                {
+                    throw new EventLogException(EventLogError.Corrupt,
+                        $"The event log in {directory} has no segment {SegmentFile.FileName(numbers[i - 1] + 1)} between {SegmentFile.FileName(numbers[i - 1])} and {SegmentFile.FileName(numbers[i])}; refused.",
+                        location: Path.Combine(directory, SegmentFile.FileName(numbers[i - 1] + 1)));
+                }
+                var segment = SegmentFile.OpenToRead(directory, numbers[i]);
+                segments.Add(segment);
+                scanner.Scan(segment, isLast: i == numbers.Count - 1);
+            }
+            return new FileEventLog(options, null, segments, index, (ILogger?)logger ?? NullLogger.Instance, null) { RecordsAtOpen = scanner.Records };
+        }
+        catch
+        {
+            foreach (var segment in segments)
+            {
+                segment.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Whether this is a read-only snapshot (<see cref="OpenSnapshot"/>).</summary>
+    public bool IsSnapshot => _lock is null;
 
     /// <summary>Records found on open.</summary>
     public long RecordsAtOpen { get; private init; }
@@ -123,6 +174,10 @@ public sealed partial class FileEventLog : IEventLog
         try
         {
             ThrowIfFailed();
+            if (IsSnapshot)
+            {
+                throw new EventLogException(EventLogError.Invalid, $"The event log in {_options.Directory} was opened as a read-only snapshot: nothing can be appended through it.");
+            }
             groups = AppendBatch.ByPartition(records);
         }
         catch (EventLogException error)
@@ -237,12 +292,15 @@ public sealed partial class FileEventLog : IEventLog
             return;
         }
         _queue.Writer.TryComplete();
-        await Task.Run(_writer.Join).ConfigureAwait(false);
+        if (_writer is { } writer)
+        {
+            await Task.Run(writer.Join).ConfigureAwait(false);
+        }
         foreach (var segment in _segments)
         {
             segment.Dispose();
         }
-        _lock.Dispose();
+        _lock?.Dispose();
     }
 
     private sealed class PendingAppend(List<List<EventRecord>> groups)

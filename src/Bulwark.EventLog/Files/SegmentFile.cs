@@ -69,6 +69,14 @@ internal sealed class SegmentFile : IDisposable
         return new SegmentFile(number, path, handle, RandomAccess.GetLength(handle));
     }
 
+    /// <summary>Opens the segment to read only, beside its writer (which may be appending to it).</summary>
+    public static SegmentFile OpenToRead(string directory, long number)
+    {
+        var path = System.IO.Path.Combine(directory, FileName(number));
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return new SegmentFile(number, path, handle, RandomAccess.GetLength(handle));
+    }
+
     /// <summary>Creates the segment with its header, synced, and syncs the directory so the new name survives a crash.</summary>
     public static SegmentFile Create(string directory, long number)
     {

@@ -8,6 +8,8 @@ namespace Bulwark.EventLog.Files;
 /// tail is truncated (and logged). Anything else unsound — in an earlier segment, followed by more
 /// bytes, or a sound frame of an unknown version — is corruption, and the log refuses to open,
 /// naming the file and offset: truncating there would drop acknowledged records.
+/// A scan for a snapshot (<see cref="FileEventLog.OpenSnapshot"/>) writes nothing: in the last
+/// segment, an unsound frame is where the snapshot ends (the writer may be writing it).
 /// </summary>
 internal sealed class SegmentScanner
 {
@@ -15,7 +17,13 @@ internal sealed class SegmentScanner
     private readonly Dictionary<int, PartitionIndex> _index;
     private byte[] _buffer = new byte[ReadBytes];
 
-    public SegmentScanner(Dictionary<int, PartitionIndex> index) => _index = index;
+    private readonly bool _snapshot;
+
+    public SegmentScanner(Dictionary<int, PartitionIndex> index, bool snapshot = false)
+    {
+        _index = index;
+        _snapshot = snapshot;
+    }
 
     public long Records { get; private set; }
 
@@ -29,6 +37,11 @@ internal sealed class SegmentScanner
         {
             if (isLast && segment.Length < SegmentFile.HeaderBytes)
             {
+                if (_snapshot)
+                {
+                    // A segment its writer is creating: nothing in it yet.
+                    return;
+                }
                 Truncated = (segment.Name, 0, segment.Length, headerProblem);
                 segment.WriteHeader();
                 return;
@@ -90,6 +103,11 @@ internal sealed class SegmentScanner
     private void Unsound(SegmentFile segment, bool isLast, long offset, FrameStatus status, int length, byte version)
     {
         var reason = RecordFrame.Describe(status, version);
+        if (_snapshot && isLast && status != FrameStatus.UnknownVersion)
+        {
+            // The end of what is written: a frame being appended, or a torn one its writer will cut.
+            return;
+        }
         var torn = isLast && status != FrameStatus.UnknownVersion &&
             (status == FrameStatus.Incomplete ||
              (status == FrameStatus.BadChecksum && offset + length == segment.Length) ||

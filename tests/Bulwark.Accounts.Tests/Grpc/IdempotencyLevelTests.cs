@@ -32,6 +32,7 @@ public sealed class IdempotencyLevelTests
         ["FindCardByPan"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         // Operators' reads (bulwark customers list|show).
         ["ListCustomers"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
+        ["ListMovements"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         ["FindCustomerByEmail"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         // Logout: revoking an id twice is the same as once; the check only reads.
         ["RevokeToken"] = MethodOptions.Types.IdempotencyLevel.Idempotent,

@@ -190,6 +190,37 @@ public sealed class FileEventLogTests : IDisposable
         await first.AppendAsync([Records.Make(1, 1)]);
     }
 
+    /// <summary>
+    /// A snapshot reads the log beside its writer (a running bank holds the lock): what was whole
+    /// when it opened, not a frame being written at the end (nor does it cut it: the file is
+    /// untouched), and it refuses appends. A new snapshot sees what the writer added since.
+    /// </summary>
+    [Fact]
+    public async Task OpenSnapshot_BesideTheWriter_ReadsWholeRecordsOnly_WritesNothing_RefusesAppends()
+    {
+        await using var writer = Open();
+        await writer.AppendAsync(Records.Range(1, 1, 3));
+        // Half a frame at the end, as a writer caught mid-append leaves it.
+        var half = RecordFrame.Encode(Records.Make(1, 4)).AsSpan(0, 10).ToArray();
+        var length = new FileInfo(Segment(1)).Length;
+        Patch(Segment(1), length, stream => stream.Write(half));
+
+        await using (var snapshot = FileEventLog.OpenSnapshot(_directory.Path))
+        {
+            Assert.True(snapshot.IsSnapshot);
+            Assert.Equal([1, 2, 3], (await snapshot.ReadAsync(1).ReadAllAsync()).Select(record => record.Sequence));
+            Assert.Equal(3, await snapshot.GetLastSequenceAsync(1));
+            var refused = await Assert.ThrowsAsync<EventLogException>(() => snapshot.AppendAsync([Records.Make(2, 1)]));
+            Assert.Equal(EventLogError.Invalid, refused.Error);
+        }
+        Assert.Equal(length + half.Length, new FileInfo(Segment(1)).Length);
+        Patch(Segment(1), length, stream => stream.SetLength(length));
+
+        await writer.AppendAsync(Records.Range(1, 4, 5));
+        await using var later = FileEventLog.OpenSnapshot(_directory.Path);
+        Assert.Equal([1, 2, 3, 4, 5], (await later.ReadAsync(1).ReadAllAsync()).Select(record => record.Sequence));
+    }
+
     [Fact]
     public async Task Open_AfterTheFirstWriterClosed_Allowed()
     {
