@@ -36,6 +36,10 @@ public sealed class IdempotencyLevelTests
         // Logout: revoking an id twice is the same as once; the check only reads.
         ["RevokeToken"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
         ["IsTokenRevoked"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
+        // Reconciliation's read of recorded movements.
+        ["ListMovements"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
+        // The coherence checker's synthetic customer: found or made by its key, its password set to the value given.
+        ["EnsureSyntheticCustomer"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
     };
 
     [Fact]
