@@ -42,4 +42,19 @@ public static class CoherenceLimits
 
     /// <summary>Check results kept for status: the last of each (cell, check), plus totals.</summary>
     public const int StatusCellsMax = 256;
+
+    /// <summary>Characters of a synthetic customer's random password (64 symbols: 240 bits, beyond guessing; within the accounts service's 8 to 128).</summary>
+    public const int SyntheticPasswordLength = 40;
+
+    /// <summary>A synthetic customer logs in again this long before its token expires, so that no check reads with a token about to lapse.</summary>
+    public static readonly TimeSpan SessionRenewBefore = TimeSpan.FromMinutes(1);
+
+    /// <summary>App API addresses at most (<see cref="CoherenceOptions.AppApiVariable"/>): more edges than a bank's load balancer fronts.</summary>
+    public const int AppApiAddressesMax = 16;
+
+    /// <summary>Characters of an app API failure's body kept in a check's detail (a problem document is shorter).</summary>
+    public const int ProblemDetailLengthMax = 300;
+
+    /// <summary>One app API call at most: the cell's budget bounds it first; this bounds a check made without one.</summary>
+    public static readonly TimeSpan AppApiCallTimeout = TimeSpan.FromSeconds(30);
 }
