@@ -26,6 +26,9 @@ public sealed class SyntheticCustomerTests(AccountsHostFixture fixture) : IClass
         var created = await EnsureAsync(key, ledgerAccountId);
 
         Assert.Equal($"coherence-{key}@synthetic.bulwark.invalid", created.Customer.Email);
+        Assert.True(created.Customer.Synthetic);
+        // Found by id (the edge's /me asks so), marked as what it is.
+        Assert.True((await Host.Accounts.GetCustomerAsync(new GetCustomerRequest { CustomerId = created.Customer.CustomerId })).Synthetic);
         Assert.Equal(ledgerAccountId, created.Account.LedgerAccountId);
         var login = await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = created.Customer.Email, Password = Password });
         Assert.True(login.Authenticated);
