@@ -5,7 +5,8 @@ public static class CoherenceLimits
 {
     /// <summary>
     /// Seconds between the starts of two rounds by default. A round costs each cell two ledger
-    /// writes and three reads: at 5 s that is well under 1 % of a cell's capacity, and a lost
+    /// writes and three reads, and the edge two app API reads (a login, with its password hash,
+    /// only once an hour per partition): at 5 s that is well under 1 % of a cell's capacity, and a lost
     /// write is seen within two rounds.
     /// </summary>
     public const int IntervalSecondsDefault = 5;

@@ -56,16 +56,17 @@ internal sealed class AppReadCheck
     {
         for (var attempt = 0; ; attempt++)
         {
-            var session = _sessions.TryGetValue(probe, out var kept) && kept.ExpiresAt - _time.GetUtcNow() > CoherenceLimits.SessionRenewBefore
-                ? kept
-                : await LogInAsync(probe, budget);
             try
             {
+                var session = _sessions.TryGetValue(probe, out var kept) && kept.ExpiresAt - _time.GetUtcNow() > CoherenceLimits.SessionRenewBefore
+                    ? kept
+                    : await LogInAsync(probe, budget);
                 return await ReadAsync(session, transferId, budget);
             }
             catch (AppApiException error) when (error.Status == HttpStatusCode.Unauthorized && attempt == 0)
             {
-                // The token was refused (revoked, or signed with a key the edges no longer hold): log in again, once.
+                // The token was refused (revoked, or signed with a key the edges no longer hold), or the
+                // login was (another checker set the password between ours and the login): once more, from the password.
                 _sessions.TryRemove(probe, out _);
             }
         }

@@ -94,7 +94,7 @@ internal sealed partial class CellCheck(LedgerClient ledger, FeedClient feed, Ap
         catch (HttpRequestException error)
         {
             // No edge answered (refused, reset): the app API could not be asked.
-            (result, detail) = (CoherenceResult.Error, error.Message);
+            (result, detail) = (CoherenceResult.Error, "no edge answered: " + error.Message);
         }
         catch (System.Text.Json.JsonException error)
         {
