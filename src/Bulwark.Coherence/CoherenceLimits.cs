@@ -5,7 +5,8 @@ public static class CoherenceLimits
 {
     /// <summary>
     /// Seconds between the starts of two rounds by default. A round costs each cell two ledger
-    /// writes and three reads: at 5 s that is well under 1 % of a cell's capacity, and a lost
+    /// writes and three reads, and the edge two app API reads (a login, with its password hash,
+    /// only once an hour per partition): at 5 s that is well under 1 % of a cell's capacity, and a lost
     /// write is seen within two rounds.
     /// </summary>
     public const int IntervalSecondsDefault = 5;
@@ -42,4 +43,19 @@ public static class CoherenceLimits
 
     /// <summary>Check results kept for status: the last of each (cell, check), plus totals.</summary>
     public const int StatusCellsMax = 256;
+
+    /// <summary>Characters of a synthetic customer's random password (64 symbols: 240 bits, beyond guessing; within the accounts service's 8 to 128).</summary>
+    public const int SyntheticPasswordLength = 40;
+
+    /// <summary>A synthetic customer logs in again this long before its token expires, so that no check reads with a token about to lapse.</summary>
+    public static readonly TimeSpan SessionRenewBefore = TimeSpan.FromMinutes(1);
+
+    /// <summary>App API addresses at most (<see cref="CoherenceOptions.AppApiVariable"/>): more edges than a bank's load balancer fronts.</summary>
+    public const int AppApiAddressesMax = 16;
+
+    /// <summary>Characters of an app API failure's body kept in a check's detail (a problem document is shorter).</summary>
+    public const int ProblemDetailLengthMax = 300;
+
+    /// <summary>One app API call at most: the cell's budget bounds it first; this bounds a check made without one.</summary>
+    public static readonly TimeSpan AppApiCallTimeout = TimeSpan.FromSeconds(30);
 }

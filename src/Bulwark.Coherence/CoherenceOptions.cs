@@ -12,6 +12,19 @@ public sealed record CoherenceOptions
     /// <summary>How long one cell's round may take; what is unfinished then is a timeout for that cell only. Default 3 s.</summary>
     public TimeSpan CellBudget { get; init; } = TimeSpan.FromMilliseconds(CoherenceLimits.CellBudgetMillisecondsDefault);
 
+    /// <summary>
+    /// The environment variable that gives the app API's addresses, as customers reach it
+    /// (comma-separated absolute http or https URLs, for example <c>http://127.0.0.1:8080/</c>).
+    /// </summary>
+    public const string AppApiVariable = "BULWARK_COHERENCE_APP_URL";
+
+    /// <summary>
+    /// The app API's base addresses, tried in turn, for <c>app_read</c>. Empty (the default): the
+    /// public endpoint of the process the checker runs in, when it has one (<c>bulwark run</c>, where
+    /// the edge is in the same process); without either the check is not made.
+    /// </summary>
+    public IReadOnlyList<Uri> AppApi { get; init; } = [];
+
     public void Validate()
     {
         if (Interval < TimeSpan.FromSeconds(CoherenceLimits.IntervalSecondsMin) || Interval > TimeSpan.FromSeconds(CoherenceLimits.IntervalSecondsMax))
@@ -21,6 +34,11 @@ public sealed record CoherenceOptions
         if (CellBudget < TimeSpan.FromMilliseconds(CoherenceLimits.CellBudgetMillisecondsMin) || CellBudget > TimeSpan.FromMilliseconds(CoherenceLimits.CellBudgetMillisecondsMax))
         {
             throw new ArgumentOutOfRangeException(nameof(CellBudget), CellBudget, $"A cell's budget must be {CoherenceLimits.CellBudgetMillisecondsMin} to {CoherenceLimits.CellBudgetMillisecondsMax} ms.");
+        }
+        if (AppApi.Count > CoherenceLimits.AppApiAddressesMax
+            || AppApi.Any(address => !address.IsAbsoluteUri || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(AppApi), $"The app API addresses must be at most {CoherenceLimits.AppApiAddressesMax} absolute http or https URLs.");
         }
         if (CellBudget >= Interval)
         {
@@ -33,7 +51,38 @@ public sealed record CoherenceOptions
     /// seconds, within the limits), the defaults otherwise. A bad value fails the start, naming it.
     /// The budget shrinks to fit a short interval.
     /// </summary>
-    public static CoherenceOptions FromEnvironment(string? value)
+    public static CoherenceOptions FromEnvironment(string? value) => FromEnvironment(value, null);
+
+    /// <summary>
+    /// <see cref="FromEnvironment(string?)"/> with the app API's addresses from <paramref name="appApi"/>
+    /// (the value of <see cref="AppApiVariable"/>): comma-separated absolute http or https URLs. A bad
+    /// one fails the start, naming the variable.
+    /// </summary>
+    public static CoherenceOptions FromEnvironment(string? value, string? appApi) =>
+        FromInterval(value) with { AppApi = AppApiAddresses(appApi) };
+
+    private static IReadOnlyList<Uri> AppApiAddresses(string? value)
+    {
+        var parts = (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length > CoherenceLimits.AppApiAddressesMax)
+        {
+            throw new InvalidOperationException($"{AppApiVariable} names {parts.Length} addresses; at most {CoherenceLimits.AppApiAddressesMax}.");
+        }
+        var addresses = new List<Uri>(parts.Length);
+        foreach (var part in parts)
+        {
+            // A base address must end with '/', or the last segment would be replaced by the API's paths.
+            if (!Uri.TryCreate(part.EndsWith('/') ? part : part + "/", UriKind.Absolute, out var address)
+                || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
+            {
+                throw new InvalidOperationException($"{AppApiVariable} must be comma-separated http or https URLs, not '{part}'.");
+            }
+            addresses.Add(address);
+        }
+        return addresses;
+    }
+
+    private static CoherenceOptions FromInterval(string? value)
     {
         if (string.IsNullOrWhiteSpace(value))
         {

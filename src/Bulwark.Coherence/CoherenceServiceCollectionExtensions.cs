@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Net;
 using Bulwark.Coherence.Checking;
 using Bulwark.Coherence.Telemetry;
 using Bulwark.Platform.Hosting;
@@ -5,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
 using FeedClient = Bulwark.Feed.Protos.Feed.FeedClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
 
@@ -18,7 +21,8 @@ public static class CoherenceServiceCollectionExtensions
     /// <summary>
     /// Hosts the coherence checker in this process: its loop, clients of <c>bulwark:///ledger</c>
     /// (which must be routed by placement: <c>AddPlacement</c> and <c>AddLedgerRouting</c>, as
-    /// every ledger client's) and <c>bulwark:///feed</c>, its metrics and status, and the registry
+    /// every ledger client's), <c>bulwark:///feed</c> and <c>bulwark:///accounts</c> (the synthetic
+    /// customers of <c>app_read</c>), an HTTP client of the app API, its metrics and status, and the registry
     /// entry "coherence" (deploys and status gate on its health; nothing calls it).
     /// </summary>
     public static IServiceCollection AddCoherence(this IServiceCollection services, CoherenceOptions options)
@@ -34,9 +38,16 @@ public static class CoherenceServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<CoherenceMetrics>();
         services.TryAddSingleton<CoherenceStatus>();
+        services.AddServiceClient("accounts", channel => new AccountsClient(channel));
+        services.TryAddSingleton(provider => new AppReadCheck(
+            provider.GetRequiredService<AccountsClient>(),
+            new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = CoherenceLimits.AppApiCallTimeout },
+            AppApiAddresses(provider, options),
+            provider.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(provider => new CellCheck(
             provider.GetRequiredService<LedgerClient>(),
             provider.GetRequiredService<FeedClient>(),
+            provider.GetRequiredService<AppReadCheck>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<CellCheck>>()));
         services.TryAddSingleton(provider => new CoherenceChecker(
@@ -51,4 +62,26 @@ public static class CoherenceServiceCollectionExtensions
         services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<CoherenceChecker>());
         return services;
     }
+
+    /// <summary>
+    /// The configured app API addresses, or else this process's own public endpoint once it has
+    /// started (the one-process bank serves the app API itself), or else none.
+    /// </summary>
+    private static Func<IReadOnlyList<Uri>> AppApiAddresses(IServiceProvider provider, CoherenceOptions options)
+    {
+        if (options.AppApi.Count > 0)
+        {
+            return () => options.AppApi;
+        }
+        var endpoints = provider.GetService<InternalEndpointAccessor>();
+        return () => endpoints?.GetPublic() is { } endpoint
+            ? [new Uri(string.Create(CultureInfo.InvariantCulture, $"http://{LoopbackIfAny(endpoint)}/"))]
+            : [];
+    }
+
+    /// <summary>A listener on every address is reached on loopback from inside its own process.</summary>
+    private static IPEndPoint LoopbackIfAny(IPEndPoint endpoint) =>
+        endpoint.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, endpoint.Port)
+        : endpoint.Address.Equals(IPAddress.IPv6Any) ? new IPEndPoint(IPAddress.IPv6Loopback, endpoint.Port)
+        : endpoint;
 }

@@ -40,6 +40,36 @@ public sealed class ClusterProcessTests : IDisposable
         }
     }
 
+    /// <summary>Checker status reads before app_read must have passed in both cells: a round every 5 s, far more than needed.</summary>
+    private const int CoherenceStatusReadsMax = 120;
+
+    /// <summary>
+    /// The cluster's checker reads its writes back through the edge's app API (the address
+    /// cluster up gives it) as synthetic customers, in both cells, and misses none.
+    /// </summary>
+    private async Task AppReadPassesInEveryCellAsync()
+    {
+        var output = "";
+        for (var read = 0; read < CoherenceStatusReadsMax; read++)
+        {
+            var coherence = await RunAsync("coherence", "status", "--state", _state, "--json");
+            output = coherence.Output + coherence.Error;
+            if (coherence.ExitCode == 0)
+            {
+                using var json = JsonDocument.Parse(coherence.Output);
+                var checks = json.RootElement.EnumerateArray().SelectMany(instance => instance.GetProperty("checks").EnumerateArray()).ToList();
+                Assert.DoesNotContain(checks, check => check.GetProperty("result").GetString() == "missing" && check.GetProperty("total").GetInt64() > 0);
+                if (new[] { "a", "b" }.All(cell => checks.Any(check => check.GetProperty("cell").GetString() == cell
+                    && check.GetProperty("check").GetString() == "app_read" && check.GetProperty("result").GetString() == "ok" && check.GetProperty("total").GetInt64() > 0)))
+                {
+                    return;
+                }
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+        Assert.Fail($"app_read did not pass in both cells after {CoherenceStatusReadsMax} status reads:\n{output}");
+    }
+
     [Fact]
     public async Task ClusterLifecycle_UpStatusScaleDeployRollbackResizeDown()
     {
@@ -65,6 +95,7 @@ public sealed class ClusterProcessTests : IDisposable
         }
         Assert.Matches(@"supervisor: pid \d+ running, 0 restart\(s\) so far", status.Output);
         Assert.Matches(@"card link cards-\d+: 127\.0\.0\.1:\d+", status.Output);
+        await AppReadPassesInEveryCellAsync();
         Assert.Single(File.ReadAllLines(Path.Combine(_state, "card-links")));
 
         var ledgerTwice = await RunAsync("scale", "ledger", "2", "--state", _state);

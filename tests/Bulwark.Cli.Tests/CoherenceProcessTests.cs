@@ -13,12 +13,15 @@ namespace Bulwark.Cli.Tests;
 
 /// <summary>
 /// The coherence checker inside <c>bulwark run</c>, seen as an operator and a customer see the
-/// bank: its checks on /metrics, its line in the summary, the ledger check, the customer views.
+/// bank: its checks on /metrics (app_read among them: the checker reads through the app API as
+/// synthetic customers), its line in the summary, the ledger check, the customer views.
 /// </summary>
 public sealed partial class CoherenceProcessTests : IDisposable
 {
     /// <summary>Scrapes of /metrics before the checks must have shown up: at one round a second, far more than needed.</summary>
     private const int ScrapesMax = 300;
+
+    private const string SyntheticEmailDomain = "synthetic.bulwark.invalid";
 
     private static readonly string SyntheticPrefix = SyntheticAccounts.AccountIdHigh.ToString("x16", CultureInfo.InvariantCulture);
 
@@ -85,6 +88,20 @@ public sealed partial class CoherenceProcessTests : IDisposable
                 Assert.Equal(3, json.RootElement.GetProperty("customers").GetArrayLength());
             }
             Assert.DoesNotContain(SyntheticPrefix, list.Output, StringComparison.OrdinalIgnoreCase);
+            // The checker read through that same app API as synthetic customers: real records (at
+            // least one per cell), in no list, and not found by the operator's show either.
+            var synthetic = SyntheticCustomerEmails();
+            Assert.True(synthetic.Count >= 2, $"synthetic customers: {synthetic.Count}");
+            Assert.DoesNotContain(SyntheticEmailDomain, list.Output, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain(SyntheticEmailDomain, accounts, StringComparison.OrdinalIgnoreCase);
+            var show = await RunAsync("customers", "show", synthetic[0], "--data", _directory);
+            Assert.True(show.ExitCode != 0, show.Output);
+            Assert.DoesNotContain(SyntheticPrefix, show.Output, StringComparison.OrdinalIgnoreCase);
+            // Nobody logs in as one without the checker's password (held in its memory only).
+            using (var guess = await http.PostAsJsonAsync(new Uri("api/login", UriKind.Relative), new { email = synthetic[0], password = "bulwark-demo" }))
+            {
+                Assert.Equal(HttpStatusCode.Unauthorized, guess.StatusCode);
+            }
 
             using (var interrupt = Process.Start("kill", ["-INT", bank.Id.ToString(CultureInfo.InvariantCulture)]))
             {
@@ -120,6 +137,22 @@ public sealed partial class CoherenceProcessTests : IDisposable
 
         Assert.Equal(2, status.ExitCode);
         Assert.Contains($"bulwark coherence status: no bank is running on {_directory}", status.Error, StringComparison.Ordinal);
+    }
+
+    /// <summary>The emails of the synthetic customers in the bank's accounts store (read-only, beside the running bank).</summary>
+    private List<string> SyntheticCustomerEmails()
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "accounts.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT email FROM customers WHERE synthetic = 1 ORDER BY email";
+        using var reader = command.ExecuteReader();
+        var emails = new List<string>();
+        while (reader.Read())
+        {
+            emails.Add(reader.GetString(0));
+        }
+        return emails;
     }
 
     private static async Task<List<string>> ScrapeUntilEveryCheckPassedAsync(HttpClient http, IReadOnlyList<string> cells)

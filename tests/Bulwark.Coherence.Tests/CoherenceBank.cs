@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using System.Net;
+using Bulwark.Accounts;
 using Bulwark.Coherence.Checking;
+using Bulwark.Edge;
 using Bulwark.Feed;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Cells;
@@ -18,8 +21,8 @@ namespace Bulwark.Coherence.Tests;
 
 /// <summary>
 /// A bank laid out as a cluster runs it, in one test process: one host per ledger cell (real
-/// SQLite cells, stopped and started on their own stores), and one host with the feed and the
-/// coherence checker, reaching the cells through the placement router; one registry and one
+/// SQLite cells, stopped and started on their own stores), and one host with the feed, the accounts
+/// service, the edge (the app API on a public port) and the coherence checker, reaching the cells through the placement router; one registry and one
 /// placement file for all. The checker's loop waits an hour before its first round: the tests make rounds
 /// themselves (<see cref="RoundAsync"/>), so what a round saw is known without waiting.
 /// </summary>
@@ -60,6 +63,16 @@ public sealed class CoherenceBank : IAsyncDisposable
     private string PlacementPath => Path.Combine(_directory, "placement.json");
 
     public string StorePath(string cell) => Path.Combine(_directory, cell + ".db");
+
+    /// <summary>The accounts service's SQLite store (customers, the synthetic ones among them).</summary>
+    public string AccountsPath => Path.Combine(_directory, "accounts.db");
+
+    /// <summary>The app API's base address (this host's public endpoint), as customers reach it.</summary>
+    public Uri AppApi => new($"http://{_services!.Services.GetRequiredService<InternalEndpointAccessor>().GetPublic()}/");
+
+    /// <summary>The accounts service's contract, as operators' tools call it.</summary>
+    public Bulwark.Accounts.Protos.Accounts.AccountsClient Accounts =>
+        new(_services!.Services.GetRequiredService<IServiceChannelFactory>().GetChannel("accounts"));
 
     public static async Task<CoherenceBank> StartAsync(IReadOnlyList<string> cells, TimeSpan? cellBudget = null, Action<IServiceCollection>? services = null)
     {
@@ -168,7 +181,12 @@ public sealed class CoherenceBank : IAsyncDisposable
 
     private async Task StartServicesAsync(TimeSpan cellBudget, Action<IServiceCollection>? services)
     {
-        var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions { ConsoleLogLevel = LogLevel.Critical }, _registry);
+        var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
+        {
+            ConsoleLogLevel = LogLevel.Critical,
+            // The app API, on this host's public port: the checker finds it there, as in bulwark run.
+            PublicEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
+        }, _registry);
         builder.Logging.AddProvider(new ListLoggerProvider(Logs));
         // The host logs only critical lines to the console; the checker's lines reach the list.
         builder.Logging.AddFilter<ListLoggerProvider>("Bulwark.Coherence", LogLevel.Information);
@@ -176,11 +194,21 @@ public sealed class CoherenceBank : IAsyncDisposable
         builder.Services.AddPlacement(_ => new FilePlacementStore(placementPath, TimeProvider.System));
         builder.Services.AddLedgerRouting();
         builder.Services.AddFeed(new FeedOptions());
+        builder.Services.AddAccounts(new AccountsOptions
+        {
+            DatabasePath = AccountsPath,
+            TokenisationKeyPath = Path.Combine(_directory, "keys", "tokenisation.key"),
+            // The fewest iterations the service takes: the tests' logins cost no seconds of hashing.
+            PasswordIterations = AccountsLimits.PasswordIterationsMin,
+        });
+        builder.Services.AddEdge(new EdgeOptions { SigningKeyPath = Path.Combine(_directory, "keys", "edge-signing.key") });
         builder.Services.AddCoherence(new CoherenceOptions { Interval = TimeSpan.FromHours(1), CellBudget = cellBudget });
         services?.Invoke(builder.Services);
         _services = builder.Build();
         _services.UsePlatform();
         _services.MapFeed();
+        _services.MapAccounts();
+        _services.MapEdge();
         var meters = _services.Services.GetRequiredService<IMeterFactory>();
         _listener.InstrumentPublished = (instrument, listener) =>
         {

@@ -108,8 +108,12 @@ internal sealed partial class AccountsGrpcService
     public override async Task<Customer> FindCustomerByEmail(FindCustomerByEmailRequest request, ServerCallContext context)
     {
         var (_, emailNormalised) = RequestFields.Email(request.Email, "email");
-        var customer = await store.FindCustomerByEmailAsync(emailNormalised, context.CancellationToken)
-            ?? throw AccountsErrors.NotFound("There is no customer with this email.");
+        var customer = await store.FindCustomerByEmailAsync(emailNormalised, context.CancellationToken);
+        // Operators' tools never see the coherence checker's synthetic customers.
+        if (customer is null || customer.Synthetic)
+        {
+            throw AccountsErrors.NotFound("There is no customer with this email.");
+        }
         return ToProto(customer);
     }
 
@@ -162,6 +166,11 @@ internal sealed partial class AccountsGrpcService
         var account = await store.FindCurrentAccountByNumberAsync(sortCode, accountNumber, cancellationToken)
             ?? throw AccountsErrors.NotFound($"There is no account with sort code {sortCode} and account number {accountNumber}.");
         var holder = await CustomerAsync(account.CustomerId, cancellationToken);
+        if (holder.Synthetic)
+        {
+            // Nobody pays the coherence checker's synthetic accounts: their balance is the checker's to know.
+            throw AccountsErrors.NotFound($"There is no account with sort code {sortCode} and account number {accountNumber}.");
+        }
         return new AccountSummary
         {
             AccountId = account.AccountId,

@@ -31,7 +31,8 @@ internal sealed partial class AccountsGrpcService
             throw AccountsErrors.Invalid("currency", $"must be {from.Currency}, the paying account's currency");
         }
         var to = await store.FindCurrentAccountByNumberAsync(sortCode, accountNumber, cancellationToken);
-        if (to is null)
+        // The coherence checker's synthetic accounts are nobody's payee: to a payer they do not exist.
+        if (to is null || (await CustomerAsync(to.CustomerId, cancellationToken)).Synthetic)
         {
             throw await PayeeNotFoundAsync(from, amount, sortCode, accountNumber, context);
         }
@@ -45,6 +46,11 @@ internal sealed partial class AccountsGrpcService
         }
         var payer = await CustomerAsync(customerId, cancellationToken);
         var payee = await CustomerAsync(to.CustomerId, cancellationToken);
+        if (payer.Synthetic)
+        {
+            // The coherence checker's synthetic customers only read: their accounts hold the checker's money.
+            throw AccountsErrors.FailedPrecondition("A synthetic customer makes no payments.");
+        }
         var transfer = new Transfer
         {
             DebitAccountId = LedgerIds.ToProto(LedgerIds.FromHex(from.LedgerAccountId)),

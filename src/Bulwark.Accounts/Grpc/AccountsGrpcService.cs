@@ -71,6 +71,7 @@ internal sealed partial class AccountsGrpcService(
         Name = customer.Name,
         Email = customer.Email,
         CreatedAtUnixMs = customer.CreatedAtUnixMs,
+        Synthetic = customer.Synthetic,
     };
 
     private static CurrentAccount ToProto(CurrentAccountRecord account) => new()

@@ -1,7 +1,11 @@
 namespace Bulwark.Accounts.Storage;
 
-/// <summary>A customer. <see cref="EmailNormalised"/> (trimmed, lower case) is unique.</summary>
-public sealed record CustomerRecord(string CustomerId, string Name, string Email, string EmailNormalised, long CreatedAtUnixMs);
+/// <summary>
+/// A customer. <see cref="EmailNormalised"/> (trimmed, lower case) is unique. <see cref="Synthetic"/>
+/// marks the coherence checker's own customers: real records that log in through the app API like
+/// anyone, and that no list or report of customers shows (docs/internals/coherence.md).
+/// </summary>
+public sealed record CustomerRecord(string CustomerId, string Name, string Email, string EmailNormalised, long CreatedAtUnixMs, bool Synthetic = false);
 
 /// <summary>
 /// A password hash with everything needed to check it again: the algorithm, the iteration count

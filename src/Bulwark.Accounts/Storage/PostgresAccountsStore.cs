@@ -14,7 +14,7 @@ namespace Bulwark.Accounts.Storage;
 public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
 {
     public const string Schema = "accounts";
-    private const string CustomerColumns = "customer_id, name, email, email_normalised, created_at_unix_ms";
+    private const string CustomerColumns = "customer_id, name, email, email_normalised, created_at_unix_ms, synthetic";
     private const string CredentialColumns = "customer_id, algorithm, iterations, salt, hash, updated_at_unix_ms";
     private const string AccountColumns = "account_id, customer_id, name, sort_code, account_number, currency, overdraft_limit, ledger_account_id, created_at_unix_ms";
     private const string PotColumns = "pot_id, customer_id, account_id, name, currency, ledger_account_id, goal_amount, created_at_unix_ms";
@@ -112,6 +112,10 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         );
         CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at_unix_ms);
         """,
+        // Issue 13: the coherence checker's synthetic customers, real records that no customer list shows.
+        """
+        ALTER TABLE customers ADD COLUMN synthetic boolean NOT NULL DEFAULT false;
+        """,
     ];
 
     private readonly NpgsqlDataSource _dataSource;
@@ -143,7 +147,7 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
             return CreateCustomerOutcome.AccountNumberTaken;
         }
         await InsertAsync(connection, transaction, "customers", CustomerColumns,
-            [customer.CustomerId, customer.Name, customer.Email, customer.EmailNormalised, customer.CreatedAtUnixMs], cancellationToken);
+            [customer.CustomerId, customer.Name, customer.Email, customer.EmailNormalised, customer.CreatedAtUnixMs, customer.Synthetic], cancellationToken);
         if (credential is not null)
         {
             await InsertAsync(connection, transaction, "credentials", CredentialColumns, CredentialValues(credential), cancellationToken);
@@ -181,7 +185,7 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         // The primary key's index serves both the range and the order (in the column's collation,
         // which orders lowercase UUIDs as SQLite does): a page costs its own rows only.
         await using var command = Command(connection, null,
-            $"SELECT {CustomerColumns} FROM customers WHERE customer_id > $1 ORDER BY customer_id LIMIT $2", [afterCustomerId ?? "", (long)limit]);
+            $"SELECT {CustomerColumns} FROM customers WHERE NOT synthetic AND customer_id > $1 ORDER BY customer_id LIMIT $2", [afterCustomerId ?? "", (long)limit]);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var customers = new List<CustomerRecord>();
         while (await reader.ReadAsync(cancellationToken))
@@ -425,7 +429,7 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
     }
 
     private static CustomerRecord ReadCustomer(NpgsqlDataReader reader) =>
-        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4));
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), reader.GetBoolean(5));
 
     private static CredentialRecord ReadCredential(NpgsqlDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), checked((int)reader.GetInt64(2)), (byte[])reader.GetValue(3), (byte[])reader.GetValue(4), reader.GetInt64(5));

@@ -12,7 +12,7 @@ public sealed class SqliteAccountsStore : IAccountsStore
 {
     public const string StoreName = "accounts";
 
-    private const string CustomerColumns = "customer_id, name, email, email_normalised, created_at_unix_ms";
+    private const string CustomerColumns = "customer_id, name, email, email_normalised, created_at_unix_ms, synthetic";
     private const string CredentialColumns = "customer_id, algorithm, iterations, salt, hash, updated_at_unix_ms";
     private const string AccountColumns = "account_id, customer_id, name, sort_code, account_number, currency, overdraft_limit, ledger_account_id, created_at_unix_ms";
     private const string PotColumns = "pot_id, customer_id, account_id, name, currency, ledger_account_id, goal_amount, created_at_unix_ms";
@@ -110,6 +110,10 @@ public sealed class SqliteAccountsStore : IAccountsStore
         );
         CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at_unix_ms);
         """,
+        // Issue 13: the coherence checker's synthetic customers, real records that no customer list shows.
+        """
+        ALTER TABLE customers ADD COLUMN synthetic INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     private readonly SqliteDatabase _database;
@@ -137,7 +141,7 @@ public sealed class SqliteAccountsStore : IAccountsStore
             return CreateCustomerOutcome.AccountNumberTaken;
         }
         await InsertAsync(connection, transaction, "customers", CustomerColumns,
-            [customer.CustomerId, customer.Name, customer.Email, customer.EmailNormalised, customer.CreatedAtUnixMs], cancellationToken);
+            [customer.CustomerId, customer.Name, customer.Email, customer.EmailNormalised, customer.CreatedAtUnixMs, customer.Synthetic ? 1 : 0], cancellationToken);
         if (credential is not null)
         {
             await InsertAsync(connection, transaction, "credentials", CredentialColumns, CredentialValues(credential), cancellationToken);
@@ -173,7 +177,7 @@ public sealed class SqliteAccountsStore : IAccountsStore
         using var connection = _database.Open();
         using var command = connection.CreateCommand();
         // The primary key's index serves both the range and the order: a page costs its own rows only.
-        command.CommandText = $"SELECT {CustomerColumns} FROM customers WHERE customer_id > $a ORDER BY customer_id LIMIT $b";
+        command.CommandText = $"SELECT {CustomerColumns} FROM customers WHERE synthetic = 0 AND customer_id > $a ORDER BY customer_id LIMIT $b";
         command.Parameters.AddWithValue("$a", afterCustomerId ?? "");
         command.Parameters.AddWithValue("$b", limit);
         using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -441,7 +445,7 @@ public sealed class SqliteAccountsStore : IAccountsStore
     }
 
     private static CustomerRecord ReadCustomer(SqliteDataReader reader) =>
-        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4));
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5) != 0);
 
     private static CredentialRecord ReadCredential(SqliteDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), (byte[])reader.GetValue(3), (byte[])reader.GetValue(4), reader.GetInt64(5));

@@ -136,6 +136,11 @@ internal static class CustomersCommand
             var found = key.Contains('@', StringComparison.Ordinal)
                 ? await bank.Accounts.FindCustomerByEmailAsync(new FindCustomerByEmailRequest { Email = key }, cancellationToken: cancellationToken)
                 : await bank.Accounts.GetCustomerAsync(new GetCustomerRequest { CustomerId = key }, cancellationToken: cancellationToken);
+            if (found.Synthetic)
+            {
+                // The coherence checker's synthetic customers are in no operator's view: to this command they do not exist.
+                throw new RpcException(new Status(StatusCode.NotFound, $"There is no customer {key}."));
+            }
             var details = await CustomerDetails.LoadAsync(bank, found, cancellationToken);
             await (parse.GetValue(common.Json)
                 ? output.WriteLineAsync(details.ToJson().ToJsonString(CustomerViews.JsonOptions))

@@ -161,7 +161,9 @@ public static class BankModules
         // Synthetic writes and reads in every ledger cell, always (docs/internals/coherence.md).
         // Registered although nothing calls it: deploys and status gate on its health there.
         new(Coherence, Stateful: false, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
-            (services, _) => services.AddCoherence(CoherenceOptions.FromEnvironment(Environment.GetEnvironmentVariable(CoherenceOptions.IntervalVariable))),
+            // app_read reaches the app API at BULWARK_COHERENCE_APP_URL (cluster up sets the edges'), else on this process's own public port (bulwark run).
+            (services, _) => services.AddCoherence(CoherenceOptions.FromEnvironment(
+                Environment.GetEnvironmentVariable(CoherenceOptions.IntervalVariable), Environment.GetEnvironmentVariable(CoherenceOptions.AppApiVariable))),
             _ => { }),
     ];
 

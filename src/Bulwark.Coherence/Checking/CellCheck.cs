@@ -14,11 +14,11 @@ namespace Bulwark.Coherence.Checking;
 /// One cell's round: in one partition the cell owns (the next in turn, taken from the current
 /// placement map, so checks follow partitions as they move), read the cell's previous acknowledged
 /// write again, make a new one and read it back through the ledger (routed to the partition's
-/// owner) and through the feed. Every call goes through the services' contracts, the ledger through
+/// owner), through the feed and through the app API (<see cref="AppReadCheck"/>). Every call goes through the services' contracts, the ledger through
 /// its placement router, as every client's. Never throws for an operating error: each check ends
 /// as ok, missing, error or timeout.
 /// </summary>
-internal sealed partial class CellCheck(LedgerClient ledger, FeedClient feed, TimeProvider time, ILogger<CellCheck> logger)
+internal sealed partial class CellCheck(LedgerClient ledger, FeedClient feed, AppReadCheck app, TimeProvider time, ILogger<CellCheck> logger)
 {
     /// <summary>A write the ledger acknowledged: where it went and what it was.</summary>
     private sealed record Write(int Partition, int PartitionCount, UInt128 ProbeAccountId, UInt128 TransferId, long TimestampUnixMs);
@@ -54,6 +54,10 @@ internal sealed partial class CellCheck(LedgerClient ledger, FeedClient feed, Ti
         _lastWrite[cell] = written;
         outcomes.Add(await CheckAsync(cell, CoherenceCheck.LedgerRead, written, () => LedgerShowsAsync(written, budget), budget));
         outcomes.Add(await CheckAsync(cell, CoherenceCheck.FeedRead, written, () => FeedShowsAsync(written, budget), budget));
+        if (app.Enabled)
+        {
+            outcomes.Add(await CheckAsync(cell, CoherenceCheck.AppRead, written, () => app.ShowsAsync(written.ProbeAccountId, written.TransferId, budget), budget));
+        }
         return outcomes;
     }
 
@@ -82,6 +86,19 @@ internal sealed partial class CellCheck(LedgerClient ledger, FeedClient feed, Ti
         catch (RpcException error)
         {
             (result, detail) = (CoherenceResult.Error, $"{error.StatusCode}: {error.Status.Detail}");
+        }
+        catch (AppApiException error)
+        {
+            (result, detail) = (CoherenceResult.Error, error.Message);
+        }
+        catch (HttpRequestException error)
+        {
+            // No edge answered (refused, reset): the app API could not be asked.
+            (result, detail) = (CoherenceResult.Error, "no edge answered: " + error.Message);
+        }
+        catch (System.Text.Json.JsonException error)
+        {
+            (result, detail) = (CoherenceResult.Error, "the app API's answer is not the JSON expected: " + error.Message);
         }
         catch (InvalidOperationException error)
         {

@@ -15,11 +15,18 @@ public static class CoherenceCheck
     /// <summary>Read the write just acknowledged through the feed service, as a customer's app does.</summary>
     public const string FeedRead = "feed_read";
 
+    /// <summary>
+    /// Read the write just acknowledged through the app API (the edge's public HTTP API), as the
+    /// partition's synthetic customer: log in, list the accounts with their balances, read the feed.
+    /// Made when the checker knows an app API address (<see cref="CoherenceOptions.AppApi"/>).
+    /// </summary>
+    public const string AppRead = "app_read";
+
     /// <summary>Not a check: a cell's round that ended in an unexpected exception (a bug in a check), counted as an error so that it is seen.</summary>
     public const string Round = "round";
 
     /// <summary>The checks a cell's round makes.</summary>
-    public static readonly IReadOnlyList<string> All = [LedgerWrite, LedgerRead, LedgerReread, FeedRead];
+    public static readonly IReadOnlyList<string> All = [LedgerWrite, LedgerRead, LedgerReread, FeedRead, AppRead];
 }
 
 /// <summary>The results of a check, as counted (tag <c>result</c>).</summary>

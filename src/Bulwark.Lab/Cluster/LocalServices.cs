@@ -21,6 +21,12 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
     /// <summary>The environment variable a ledger cell reads the event log's NATS servers from (<c>nats://...,nats://...</c>).</summary>
     public const string EventLogVariable = Bulwark.EventLog.JetStream.EventLogAddress.Variable;
 
+    /// <summary>
+    /// The environment variable the coherence checker reads the app API's addresses from
+    /// (Bulwark.Coherence CoherenceOptions.AppApiVariable; the lab does not reference the checker).
+    /// </summary>
+    public const string CoherenceAppApiVariable = "BULWARK_COHERENCE_APP_URL";
+
     /// <summary>How long an instance has after SIGTERM to deregister, drain and exit before SIGKILL.</summary>
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
 
@@ -141,6 +147,10 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
         {
             [StoreVariable] = store,
             [EventLogVariable] = instance.Cell is not null ? state.EventLogAddress ?? "" : "",
+            // The edges started so far, as customers reach them: the coherence checker reads its
+            // synthetic writes back through them (cluster up starts the edges before the checker).
+            [CoherenceAppApiVariable] = string.Join(',', state.Instances.Where(i => i.PublicPort is not null)
+                .Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"http://127.0.0.1:{i.PublicPort}/"))),
         };
         return LocalProcesses.StartDetached(binary.File, arguments, LogPath(instance), environment);
     }

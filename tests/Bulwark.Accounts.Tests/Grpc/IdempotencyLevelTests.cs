@@ -32,11 +32,14 @@ public sealed class IdempotencyLevelTests
         ["FindCardByPan"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         // Operators' reads (bulwark customers list|show).
         ["ListCustomers"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
-        ["ListMovements"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         ["FindCustomerByEmail"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         // Logout: revoking an id twice is the same as once; the check only reads.
         ["RevokeToken"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
         ["IsTokenRevoked"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
+        // Reconciliation's read of recorded movements.
+        ["ListMovements"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
+        // The coherence checker's synthetic customer: found or made by its key, its password set to the value given.
+        ["EnsureSyntheticCustomer"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
     };
 
     [Fact]

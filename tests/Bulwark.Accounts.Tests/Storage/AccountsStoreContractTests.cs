@@ -199,6 +199,24 @@ public abstract class AccountsStoreContractTests
     }
 
     [Fact]
+    public async Task ListCustomers_SyntheticCustomer_KeptAndFoundButNeverListed()
+    {
+        var customer = await CreatedAsync();
+        var email = $"coherence-{AccountsTestHost.NewKey()}@synthetic.bulwark.invalid";
+        var synthetic = new CustomerRecord(NewId(), "Coherence check", email, email, 1_000, Synthetic: true);
+        Assert.Equal(CreateCustomerOutcome.Created, await Store.CreateCustomerAsync(synthetic, null, Account(synthetic), None));
+
+        Assert.Equal(synthetic, await Store.GetCustomerAsync(synthetic.CustomerId, None));
+        Assert.Equal(synthetic, await Store.FindCustomerByEmailAsync(email, None));
+        Assert.False((await Store.GetCustomerAsync(customer.Customer.CustomerId, None))!.Synthetic);
+        var listed = await Store.ListCustomersAsync(null, 10, None);
+        Assert.Contains(customer.Customer, listed);
+        Assert.DoesNotContain(listed, listedCustomer => listedCustomer.Synthetic || listedCustomer.CustomerId == synthetic.CustomerId);
+        // A page that starts after the synthetic customer's id is no different.
+        Assert.DoesNotContain(await Store.ListCustomersAsync(customer.Customer.CustomerId, 10, None), listedCustomer => listedCustomer.Synthetic);
+    }
+
+    [Fact]
     public async Task ListMovements_PagesAfterACursor_EveryMovementOnceInTransferIdOrder()
     {
         var customer = NewId();

@@ -25,7 +25,35 @@ public sealed class SqliteAccountsStoreTests : AccountsStoreContractTests, IDisp
         using var connection = database.Open();
 
         Assert.Equal(customer, await reopened.GetCustomerAsync(customer.CustomerId, CancellationToken.None));
-        Assert.Equal(4, SqliteMigrator.CurrentVersion(connection, SqliteAccountsStore.StoreName));
+        Assert.Equal(5, SqliteMigrator.CurrentVersion(connection, SqliteAccountsStore.StoreName));
+    }
+
+    [Fact]
+    public async Task Open_StoreFromBeforeSyntheticCustomers_MigratedAndItsCustomersAreNotSynthetic()
+    {
+        var path = Path.Combine(_directory, "version-4.db");
+        var database = new SqliteDatabase(path);
+        using (var connection = database.Open())
+        {
+            // Version 4's customers table, as a bank that ran before issue 13 has it (the other tables are not read here).
+            SqliteMigrator.Apply(connection, SqliteAccountsStore.StoreName,
+            [
+                "CREATE TABLE customers (customer_id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, email_normalised TEXT NOT NULL UNIQUE, created_at_unix_ms INTEGER NOT NULL)",
+                "SELECT 1",
+                "SELECT 1",
+                "SELECT 1",
+            ]);
+            using var insert = connection.CreateCommand();
+            insert.CommandText = "INSERT INTO customers VALUES ('0193a3a0-0000-7000-8000-000000000001', 'Old Customer', 'old@example.com', 'old@example.com', 1)";
+            insert.ExecuteNonQuery();
+        }
+
+        var store = new SqliteAccountsStore(database);
+
+        var old = await store.GetCustomerAsync("0193a3a0-0000-7000-8000-000000000001", CancellationToken.None);
+        Assert.NotNull(old);
+        Assert.False(old.Synthetic);
+        Assert.Equal([old], await store.ListCustomersAsync(null, 10, CancellationToken.None));
     }
 
     public void Dispose()

@@ -24,6 +24,7 @@ public sealed class CoherenceCheckerTests
             Assert.Equal(CoherenceCheck.All.Order(StringComparer.Ordinal), second.Where(outcome => outcome.Cell == cell).Select(outcome => outcome.Check).Order(StringComparer.Ordinal));
             Assert.Equal(2, bank.Checks[$"{CoherenceCheck.LedgerWrite}/{CoherenceResult.Ok}/{cell}"]);
             Assert.Equal(2, bank.Checks[$"{CoherenceCheck.FeedRead}/{CoherenceResult.Ok}/{cell}"]);
+            Assert.Equal(2, bank.Checks[$"{CoherenceCheck.AppRead}/{CoherenceResult.Ok}/{cell}"]);
         }
         // Each cell's synthetic account is in a partition the cell owns.
         Assert.All(second, outcome => Assert.Equal(outcome.Cell, bank.Map.CellOf(outcome.Partition)));
@@ -44,8 +45,8 @@ public sealed class CoherenceCheckerTests
         Assert.NotEmpty(ofB);
         Assert.All(ofB, outcome => Assert.Contains(outcome.Result, new[] { CoherenceResult.Error, CoherenceResult.Timeout }));
         Assert.All(down.Where(outcome => outcome.Cell != "b"), outcome => Assert.True(outcome.Passed, $"{outcome.Cell} {outcome.Check}: {outcome.Result} {outcome.Detail}"));
-        Assert.Equal(4, down.Count(outcome => outcome.Cell == "a"));
-        Assert.Equal(4, down.Count(outcome => outcome.Cell == "c"));
+        Assert.Equal(CoherenceCheck.All.Count, down.Count(outcome => outcome.Cell == "a"));
+        Assert.Equal(CoherenceCheck.All.Count, down.Count(outcome => outcome.Cell == "c"));
         Assert.Equal(0, bank.Status.Missing);
         Assert.DoesNotContain(bank.Checks, entry => entry.Key.EndsWith("/a", StringComparison.Ordinal) && !entry.Key.Contains("/ok/", StringComparison.Ordinal));
 
