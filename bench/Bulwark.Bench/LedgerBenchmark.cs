@@ -247,12 +247,12 @@ public static class LedgerBenchmark
         var clock = Stopwatch.StartNew();
         var warmupEnds = options.Warmup;
         var ends = options.Warmup + options.Duration;
-        var measuring = new TaskCompletionSource<(LedgerEngineStatistics Statistics, TimeSpan Cpu)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var measuring = new TaskCompletionSource<(LedgerEngineStatistics Statistics, TimeSpan Cpu, TimeSpan? ServerCpu)>(TaskCreationOptions.RunContinuationsAsynchronously);
         _ = Task.Run(async () =>
         {
             await Task.Delay(warmupEnds, cancellationToken);
             relayLag?.StartMeasuring();
-            measuring.TrySetResult((engine.Statistics, ProcessCpu()));
+            measuring.TrySetResult((engine.Statistics, ProcessCpu(), options.ServerCpu?.Invoke()));
         }, cancellationToken);
         var clients = Enumerable.Range(0, options.Clients)
             .Select(client => Task.Run(() => RunClientAsync(engine, options, client, clock, warmupEnds, ends, cancellationToken), cancellationToken))
@@ -260,8 +260,9 @@ public static class LedgerBenchmark
         var outcomes = await Task.WhenAll(clients);
         var measuredSeconds = clock.Elapsed.TotalSeconds - warmupEnds.TotalSeconds;
         var cpuAfter = ProcessCpu();
+        var serverCpuAfter = options.ServerCpu?.Invoke();
         relayLag?.StopMeasuring();
-        var (before, cpuBefore) = await measuring.Task;
+        var (before, cpuBefore, serverCpuBefore) = await measuring.Task;
         var after = engine.Statistics;
 
         var latency = new LongHistogram(LatencyHighestMicroseconds, 3);
@@ -292,6 +293,7 @@ public static class LedgerBenchmark
             ProcessCpuSeconds = Math.Round((cpuAfter - cpuBefore).TotalSeconds, 2),
             LoadAverage = LoadAverage(),
             OfferedTransfersPerSecond = options.OfferedTransfersPerSecond,
+            ServerCpuSeconds = serverCpuBefore is { } serverBefore && serverCpuAfter is { } serverAfter ? Math.Round((serverAfter - serverBefore).TotalSeconds, 2) : null,
         };
         output.WriteLine(Invariant($"  {result.TransfersCommitted:N0} durable transfers in {result.DurationSeconds:N1} s = {result.TransfersPerSecond:N0} transfers/s"));
         output.WriteLine(Invariant($"  call latency (submit -> durable ack): p50 {result.LatencyP50Milliseconds:N2} ms, p99 {result.LatencyP99Milliseconds:N2} ms, max {result.LatencyMaxMilliseconds:N2} ms"));

@@ -73,6 +73,13 @@ public sealed record LedgerBenchmarkOptions
     /// <summary>With <see cref="EventLog"/> "nats": the server (nats://host:port), its JetStream on.</summary>
     public string? NatsUrl { get; init; }
 
+    /// <summary>
+    /// CPU time so far of the servers doing part of the work in processes of their own (the
+    /// event log's nats-server, a PostgreSQL the bench started), read with the bench process's own
+    /// at the start and end of the measured phase; null when there are none or it cannot be read.
+    /// </summary>
+    public Func<TimeSpan?>? ServerCpu { get; init; }
+
     /// <summary>Most offered load a bench takes, in transfers per second: far above what one engine does here.</summary>
     public const int OfferedTransfersPerSecondMax = 10_000_000;
 
@@ -218,6 +225,14 @@ public sealed record LedgerBenchmarkResult(
 
     /// <summary>With --rate: the offered load in transfers per second.</summary>
     public int? OfferedTransfersPerSecond { get; init; }
+
+    /// <summary>CPU time of the servers the bench started (PostgreSQL, nats-server) in the measured phase; null when none or unreadable.</summary>
+    public double? ServerCpuSeconds { get; init; }
+
+    /// <summary>Server CPU per durable transfer, in microseconds.</summary>
+    public double? ServerCpuMicrosecondsPerTransfer => ServerCpuSeconds is { } cpu && TransfersCommitted > 0
+        ? Math.Round(cpu * 1e6 / TransfersCommitted, 1)
+        : null;
 
     /// <summary>With an event log: events the relay appended during the whole run (accounts and warm-up included).</summary>
     public long? EventsPublished { get; init; }

@@ -37,8 +37,11 @@ public static class RelayCostBenchmark
             output.WriteLine($"started a temporary nats-server ({nats.Version}) with JetStream in {nats.Root} on port {nats.Port}");
             servers.Add($"a temporary {nats.Version} with JetStream (file storage, one server, stream replicas 1) started by the bench on loopback");
         }
+        var postgresPid = postgres is null ? null : ProcessTreeCpu.PidFromFile(Path.Combine(postgres.DataDirectory, "postmaster.pid"));
+        var natsPid = nats?.Pid;
         var shared = options with
         {
+            ServerCpu = postgresPid is null && natsPid is null ? null : () => Sum(ProcessTreeCpu.Of(postgresPid ?? -1), ProcessTreeCpu.Of(natsPid ?? -1), postgresPid is not null, natsPid is not null),
             PostgresConnectionString = options.PostgresConnectionString ?? postgres?.ConnectionString(),
             NatsUrl = options.NatsUrl ?? nats?.Url,
         };
@@ -51,6 +54,16 @@ public static class RelayCostBenchmark
             results.Add(await LedgerBenchmark.RunAsync(shared with { EventLog = eventLog }, output, cancellationToken));
         }
         return new RelayCostRuns(results, loadBefore, LedgerBenchmark.LoadAverage(), servers);
+    }
+
+    /// <summary>The servers' CPU together; null when one that runs cannot be read (a partial sum would mislead).</summary>
+    private static TimeSpan? Sum(TimeSpan? postgres, TimeSpan? nats, bool hasPostgres, bool hasNats)
+    {
+        if ((hasPostgres && postgres is null) || (hasNats && nats is null))
+        {
+            return null;
+        }
+        return (postgres ?? TimeSpan.Zero) + (nats ?? TimeSpan.Zero);
     }
 }
 

@@ -30,6 +30,9 @@ public sealed class TemporaryNatsServer : IDisposable
 
     public int Port { get; }
 
+    /// <summary>The server's process id (for its CPU time).</summary>
+    public int Pid => _process.Id;
+
     public string Url => string.Create(CultureInfo.InvariantCulture, $"nats://127.0.0.1:{Port}");
 
     /// <summary>The server's version line (<c>nats-server --version</c>).</summary>
