@@ -89,22 +89,30 @@ public static class LedgerBenchmarkReport
     private static void AppendEventLog(StringBuilder text, IReadOnlyList<LedgerBenchmarkResult> results)
     {
         var baseline = results.Where(r => r.EventLog == "none" && r.CpuMicrosecondsPerTransfer is not null).Select(r => r.CpuMicrosecondsPerTransfer!.Value).DefaultIfEmpty(double.NaN).Average();
+        var totalBaseline = results.Where(r => r.EventLog == "none" && TotalCpu(r) is not null).Select(r => TotalCpu(r)!.Value).DefaultIfEmpty(double.NaN).Average();
         text.AppendLine();
         text.AppendLine("## With and without the event log (relay publishing), same process");
         text.AppendLine();
-        text.AppendLine("Lag per event: the time the relay's append of the event to the log returned minus the time its batch committed, for every event committed in the measured phase (events per transfer: those events over the transfers committed; the writer makes one event per partition a batch touched, so small batches make more). Lag in events: the relay's own gauge (committed, not yet in the log), sampled every 100 ms. Servers' CPU: the PostgreSQL server and the nats-server the bench started, when it started them (not in the process CPU).");
+        text.AppendLine("Lag per event: the time the relay's append of the event to the log returned minus the time its batch committed, for every event committed in the measured phase (events per transfer: those events over the transfers committed; the writer makes one event per partition a batch touched, so small batches make more). Lag in events: the relay's own gauge (committed, not yet in the log), sampled every 100 ms. Servers' CPU: the PostgreSQL server and the nats-server the bench started, when it started them (not in the process CPU); total: the two together, the figure to compare when the servers do part of the relay's work (the outbox read and pruning in PostgreSQL, the publish in NATS).");
         text.AppendLine();
-        text.AppendLine("| event log | offered transfers/s | durable transfers/s | process CPU µs per transfer | CPU vs no log | servers' CPU µs per transfer | events per transfer | lag p50 ms | lag p99 ms | lag max ms | lag events p50 | lag events p99 | lag events max | caught up after load s | load average |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        text.AppendLine("| event log | offered transfers/s | durable transfers/s | process CPU µs per transfer | CPU vs no log | servers' CPU µs per transfer | total CPU µs per transfer | total vs no log | events per transfer | lag p50 ms | lag p99 ms | lag max ms | lag events p50 | lag events p99 | lag events max | caught up after load s | load average |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results.Where(r => r.EventLog is not null))
         {
+            var totalVersus = r.EventLog != "none" && TotalCpu(r) is { } total && !double.IsNaN(totalBaseline) && totalBaseline > 0
+                ? ((total / totalBaseline) - 1).ToString("+0.0 %;-0.0 %", CultureInfo.InvariantCulture)
+                : "-";
             var versus = r.EventLog != "none" && r.CpuMicrosecondsPerTransfer is { } cpu && !double.IsNaN(baseline) && baseline > 0
                 ? ((cpu / baseline) - 1).ToString("+0.0 %;-0.0 %", CultureInfo.InvariantCulture)
                 : "-";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.EventLog} | {(r.OfferedTransfersPerSecond is { } rate ? rate.ToString("N0", CultureInfo.InvariantCulture) : "flat out")} | {r.TransfersPerSecond:N0} | {r.CpuMicrosecondsPerTransfer?.ToString("N1", CultureInfo.InvariantCulture) ?? "-"} | {versus} | {Figure(r.ServerCpuMicrosecondsPerTransfer)} | {(r.EventsLagMeasured is { } events && r.TransfersCommitted > 0 ? (events / (double)r.TransfersCommitted).ToString("N2", CultureInfo.InvariantCulture) : "-")} | {Figure(r.LagP50Milliseconds)} | {Figure(r.LagP99Milliseconds)} | {Figure(r.LagMaxMilliseconds)} | {Figure(r.LagEventsP50)} | {Figure(r.LagEventsP99)} | {Figure(r.LagEventsMax)} | {Figure(r.RelayCatchUpSeconds)} | {r.LoadAverage ?? "-"} |");
+                $"| {r.EventLog} | {(r.OfferedTransfersPerSecond is { } rate ? rate.ToString("N0", CultureInfo.InvariantCulture) : "flat out")} | {r.TransfersPerSecond:N0} | {r.CpuMicrosecondsPerTransfer?.ToString("N1", CultureInfo.InvariantCulture) ?? "-"} | {versus} | {Figure(r.ServerCpuMicrosecondsPerTransfer)} | {Figure(TotalCpu(r))} | {totalVersus} | {(r.EventsLagMeasured is { } events && r.TransfersCommitted > 0 ? (events / (double)r.TransfersCommitted).ToString("N2", CultureInfo.InvariantCulture) : "-")} | {Figure(r.LagP50Milliseconds)} | {Figure(r.LagP99Milliseconds)} | {Figure(r.LagMaxMilliseconds)} | {Figure(r.LagEventsP50)} | {Figure(r.LagEventsP99)} | {Figure(r.LagEventsMax)} | {Figure(r.RelayCatchUpSeconds)} | {r.LoadAverage ?? "-"} |");
         }
     }
+
+    /// <summary>The bench process's CPU and the servers' per transfer; null when the servers' is not known.</summary>
+    private static double? TotalCpu(LedgerBenchmarkResult result) =>
+        result.CpuMicrosecondsPerTransfer is { } process && result.ServerCpuMicrosecondsPerTransfer is { } servers ? process + servers : null;
 
     private static string Figure(double? value) => value?.ToString("N1", CultureInfo.InvariantCulture) ?? "-";
 
