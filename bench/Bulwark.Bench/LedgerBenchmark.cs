@@ -1,10 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
+using Bulwark.EventLog;
+using Bulwark.EventLog.Files;
+using Bulwark.EventLog.JetStream;
 using Bulwark.Lab.Postgres;
 using Bulwark.Ledger;
+using Bulwark.Ledger.Events;
 using Bulwark.Ledger.Storage;
 using Bulwark.Storage.Postgres;
 using HdrHistogram;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Bulwark.Bench;
@@ -40,8 +45,8 @@ public static class LedgerBenchmark
             await using var engine = LedgerEngine.CreateSqlite(new LedgerOptions { DatabasePath = path });
             await engine.StartAsync(cancellationToken);
             await CreateAccountsAsync(engine, options, cancellationToken);
-            output.WriteLine(Invariant($"ledger bench: {options.Accounts:N0} accounts, {options.Clients} clients x {options.BatchSize:N0} transfers per call, {(options.TimeOrderedIds ? "time-ordered" : "random")} ids, {options.Duration.TotalSeconds:N0} s (+{options.Warmup.TotalSeconds:N0} s warm-up), database {path}"));
-            return await MeasureAsync(engine, options, output, cancellationToken) with { StoreVersion = "SQLite " + SQLitePCL.raw.sqlite3_libversion().utf8_to_string() };
+            output.WriteLine(Invariant($"ledger bench: {options.Accounts:N0} accounts, {options.Clients} clients x {options.BatchSize:N0} transfers per call, {(options.TimeOrderedIds ? "time-ordered" : "random")} ids, {Load(options)}, event log {options.EventLog ?? "none"}, {options.Duration.TotalSeconds:N0} s (+{options.Warmup.TotalSeconds:N0} s warm-up), database {path}"));
+            return await MeasureWithEventLogAsync(engine, options, output, cancellationToken) with { StoreVersion = "SQLite " + SQLitePCL.raw.sqlite3_libversion().utf8_to_string() };
         }
         finally
         {
@@ -79,8 +84,8 @@ public static class LedgerBenchmark
                 await engine.StartAsync(cancellationToken);
                 version = ServerVersion(connectionString);
                 await CreateAccountsAsync(engine, options, cancellationToken);
-                output.WriteLine(Invariant($"ledger bench: {options.Accounts:N0} accounts, {options.Clients} clients x {options.BatchSize:N0} transfers per call, {(options.TimeOrderedIds ? "time-ordered" : "random")} ids, {options.Duration.TotalSeconds:N0} s (+{options.Warmup.TotalSeconds:N0} s warm-up), PostgreSQL {PostgresConnections.Describe(connectionString)}"));
-                result = await MeasureAsync(engine, options, output, cancellationToken);
+                output.WriteLine(Invariant($"ledger bench: {options.Accounts:N0} accounts, {options.Clients} clients x {options.BatchSize:N0} transfers per call, {(options.TimeOrderedIds ? "time-ordered" : "random")} ids, {Load(options)}, event log {options.EventLog ?? "none"}, {options.Duration.TotalSeconds:N0} s (+{options.Warmup.TotalSeconds:N0} s warm-up), PostgreSQL {PostgresConnections.Describe(connectionString)}"));
+                result = await MeasureWithEventLogAsync(engine, options, output, cancellationToken);
             }
             result = result with { Store = "postgres", StoreVersion = version };
             if (options.ComparePgbench)
@@ -142,17 +147,112 @@ public static class LedgerBenchmark
         }
     }
 
-    private static async Task<LedgerBenchmarkResult> MeasureAsync(LedgerEngine engine, LedgerBenchmarkOptions options, TextWriter output, CancellationToken cancellationToken)
+    private static string Load(LedgerBenchmarkOptions options) => options.OfferedTransfersPerSecond is { } rate
+        ? Invariant($"offered {rate:N0} transfers/s")
+        : "flat out";
+
+    /// <summary>
+    /// Without an event log (or "none"): the measurement alone. With one: a relay (the cell's own
+    /// <see cref="LedgerEventRelay"/>, unchanged) publishing to it for the whole run through a
+    /// <see cref="RelayLagMeter"/>; after the load, the relay is given up to
+    /// <see cref="RelayCatchUpSecondsMax"/> to publish the rest, so every measured event's lag counts.
+    /// </summary>
+    private static async Task<LedgerBenchmarkResult> MeasureWithEventLogAsync(LedgerEngine engine, LedgerBenchmarkOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (options.EventLog is null or "none")
+        {
+            return await MeasureAsync(engine, options, null, output, cancellationToken) with { EventLog = options.EventLog };
+        }
+        var logDirectory = Path.Combine(options.DataDirectory ?? Path.GetTempPath(), "bulwark-bench-events-" + Guid.NewGuid().ToString("n"));
+        try
+        {
+            var (inner, version) = await OpenEventLogAsync(options, logDirectory, cancellationToken);
+            await using var log = new RelayLagMeter(engine, inner);
+            using var metrics = new LedgerEventRelayMetrics();
+            using var relay = new LedgerEventRelay(engine, log, TimeProvider.System, NullLogger<LedgerEventRelay>.Instance, metrics);
+            await relay.StartAsync(cancellationToken);
+            using var sampling = new CancellationTokenSource();
+            var sampler = log.SampleAsync(relay, sampling.Token);
+            LedgerBenchmarkResult result;
+            double? catchUp;
+            try
+            {
+                result = await MeasureAsync(engine, options, log, output, cancellationToken);
+                catchUp = await CatchUpAsync(engine, relay, cancellationToken);
+            }
+            finally
+            {
+                await sampling.CancelAsync();
+                await sampler;
+                await relay.StopAsync(CancellationToken.None);
+            }
+            result = result with
+            {
+                EventLog = options.EventLog,
+                EventLogVersion = version,
+                EventsPublished = log.EventsPublished,
+                EventsLagMeasured = log.EventsMeasured,
+                LagP50Milliseconds = log.EventsMeasured == 0 ? null : Milliseconds(log.LagMicroseconds.GetValueAtPercentile(50)),
+                LagP99Milliseconds = log.EventsMeasured == 0 ? null : Milliseconds(log.LagMicroseconds.GetValueAtPercentile(99)),
+                LagMaxMilliseconds = log.EventsMeasured == 0 ? null : Milliseconds(log.LagMicroseconds.GetMaxValue()),
+                LagEventsP50 = log.LagEvents.TotalCount == 0 ? null : log.LagEvents.GetValueAtPercentile(50),
+                LagEventsP99 = log.LagEvents.TotalCount == 0 ? null : log.LagEvents.GetValueAtPercentile(99),
+                LagEventsMax = log.LagEvents.TotalCount == 0 ? null : log.LagEvents.GetMaxValue(),
+                RelayCatchUpSeconds = catchUp,
+            };
+            output.WriteLine(Invariant($"  relay ({options.EventLog}): {result.EventsPublished:N0} events published; lag per event (publish - commit) p50 {result.LagP50Milliseconds:N1} ms, p99 {result.LagP99Milliseconds:N1} ms, max {result.LagMaxMilliseconds:N1} ms over {result.EventsLagMeasured:N0} events; lag in events p50 {result.LagEventsP50:N0}, p99 {result.LagEventsP99:N0}, max {result.LagEventsMax:N0}; caught up {(catchUp is { } seconds ? Invariant($"{seconds:N2} s") : "NOT within the bound")} after the load"));
+            return result;
+        }
+        finally
+        {
+            if (Directory.Exists(logDirectory))
+            {
+                Directory.Delete(logDirectory, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>How long the relay may take to publish what the load left behind; far above the 1 s goal.</summary>
+    private const int RelayCatchUpSecondsMax = 30;
+
+    private static async Task<double?> CatchUpAsync(LedgerEngine engine, LedgerEventRelay relay, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (relay.Watermark < engine.OutboxCellSequence)
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(RelayCatchUpSecondsMax))
+            {
+                return null;
+            }
+            await Task.Delay(10, cancellationToken);
+        }
+        return Math.Round(clock.Elapsed.TotalSeconds, 3);
+    }
+
+    private static async Task<(IEventLog Log, string Version)> OpenEventLogAsync(LedgerBenchmarkOptions options, string directory, CancellationToken cancellationToken)
+    {
+        if (options.EventLog == "file")
+        {
+            return (FileEventLog.Open(new FileEventLogOptions { Directory = directory }), "file log");
+        }
+        // A stream of its own per run, so runs on one server never see each other's records.
+        var bank = "bench" + Guid.NewGuid().ToString("n")[..12];
+        var log = await JetStreamEventLog.OpenAsync(new JetStreamEventLogOptions { Url = options.NatsUrl!, Bank = bank }, cancellationToken: cancellationToken);
+        return (log, "JetStream (one nats-server, file storage, replicas 1)");
+    }
+
+    private static async Task<LedgerBenchmarkResult> MeasureAsync(LedgerEngine engine, LedgerBenchmarkOptions options, RelayLagMeter? relayLag, TextWriter output, CancellationToken cancellationToken)
     {
         var startedAt = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         var warmupEnds = options.Warmup;
         var ends = options.Warmup + options.Duration;
-        var measuring = new TaskCompletionSource<(LedgerEngineStatistics Statistics, TimeSpan Cpu)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var measuring = new TaskCompletionSource<(LedgerEngineStatistics Statistics, TimeSpan Cpu, TimeSpan? ServerCpu)>(TaskCreationOptions.RunContinuationsAsynchronously);
         _ = Task.Run(async () =>
         {
             await Task.Delay(warmupEnds, cancellationToken);
-            measuring.TrySetResult((engine.Statistics, ProcessCpu()));
+            relayLag?.StartMeasuring();
+            measuring.TrySetResult((engine.Statistics, ProcessCpu(), options.ServerCpu?.Invoke()));
         }, cancellationToken);
         var clients = Enumerable.Range(0, options.Clients)
             .Select(client => Task.Run(() => RunClientAsync(engine, options, client, clock, warmupEnds, ends, cancellationToken), cancellationToken))
@@ -160,7 +260,9 @@ public static class LedgerBenchmark
         var outcomes = await Task.WhenAll(clients);
         var measuredSeconds = clock.Elapsed.TotalSeconds - warmupEnds.TotalSeconds;
         var cpuAfter = ProcessCpu();
-        var (before, cpuBefore) = await measuring.Task;
+        var serverCpuAfter = options.ServerCpu?.Invoke();
+        relayLag?.StopMeasuring();
+        var (before, cpuBefore, serverCpuBefore) = await measuring.Task;
         var after = engine.Statistics;
 
         var latency = new LongHistogram(LatencyHighestMicroseconds, 3);
@@ -190,6 +292,8 @@ public static class LedgerBenchmark
         {
             ProcessCpuSeconds = Math.Round((cpuAfter - cpuBefore).TotalSeconds, 2),
             LoadAverage = LoadAverage(),
+            OfferedTransfersPerSecond = options.OfferedTransfersPerSecond,
+            ServerCpuSeconds = serverCpuBefore is { } serverBefore && serverCpuAfter is { } serverAfter ? Math.Round((serverAfter - serverBefore).TotalSeconds, 2) : null,
         };
         output.WriteLine(Invariant($"  {result.TransfersCommitted:N0} durable transfers in {result.DurationSeconds:N1} s = {result.TransfersPerSecond:N0} transfers/s"));
         output.WriteLine(Invariant($"  call latency (submit -> durable ack): p50 {result.LatencyP50Milliseconds:N2} ms, p99 {result.LatencyP99Milliseconds:N2} ms, max {result.LatencyMaxMilliseconds:N2} ms"));
@@ -206,8 +310,27 @@ public static class LedgerBenchmark
         long committed = 0;
         long declined = 0;
         var transfers = new LedgerTransfer[options.BatchSize];
+        // With an offered rate each client sends a call every `interval`, the clients staggered
+        // evenly inside it; a late call goes at once (the schedule is kept, never skipped).
+        var interval = options.OfferedTransfersPerSecond is { } rate
+            ? TimeSpan.FromSeconds((double)options.BatchSize * options.Clients / rate)
+            : TimeSpan.Zero;
+        var next = interval * client / options.Clients;
         while (clock.Elapsed < ends && !cancellationToken.IsCancellationRequested)
         {
+            if (interval > TimeSpan.Zero)
+            {
+                var wait = next - clock.Elapsed;
+                next += interval;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, cancellationToken);
+                }
+                if (clock.Elapsed >= ends)
+                {
+                    break;
+                }
+            }
             for (var i = 0; i < transfers.Length; i++)
             {
                 var debit = random.Next(1, options.Accounts + 1);

@@ -54,6 +54,35 @@ public sealed record LedgerBenchmarkOptions
     /// <summary>With <see cref="Cells"/>: the share (0 to 100) of transfers whose credit account is in another cell than the debit account.</summary>
     public int CrossCellPercent { get; init; }
 
+    /// <summary>
+    /// Null: the clients send flat out (each next call as soon as the last returned). A rate: the
+    /// offered load in transfers per second, spread evenly over the clients, each sending its
+    /// calls on a fixed schedule (a late call goes at once, never skipped), so runs with and
+    /// without the event log do the same work and differ in the CPU it took.
+    /// </summary>
+    public int? OfferedTransfersPerSecond { get; init; }
+
+    /// <summary>
+    /// Null: no relay, as before. "none": no relay, but reported beside runs with one. "file": a
+    /// relay publishing every committed change to a file log in a temporary directory (what
+    /// <c>bulwark run</c> does). "nats": a relay publishing to JetStream on
+    /// <see cref="NatsUrl"/> (a cluster's setup; a stream of its own per run).
+    /// </summary>
+    public string? EventLog { get; init; }
+
+    /// <summary>With <see cref="EventLog"/> "nats": the server (nats://host:port), its JetStream on.</summary>
+    public string? NatsUrl { get; init; }
+
+    /// <summary>
+    /// CPU time so far of the servers doing part of the work in processes of their own (the
+    /// event log's nats-server, a PostgreSQL the bench started), read with the bench process's own
+    /// at the start and end of the measured phase; null when there are none or it cannot be read.
+    /// </summary>
+    public Func<TimeSpan?>? ServerCpu { get; init; }
+
+    /// <summary>Most offered load a bench takes, in transfers per second: far above what one engine does here.</summary>
+    public const int OfferedTransfersPerSecondMax = 10_000_000;
+
     /// <summary>Most cells a bench runs: each is a writer thread and a store.</summary>
     public const int CellsMax = 16;
 
@@ -94,6 +123,22 @@ public sealed record LedgerBenchmarkOptions
         if (Cells is not null && ComparePgbench)
         {
             throw new ArgumentException("ComparePgbench runs with one engine only (no Cells).");
+        }
+        if (OfferedTransfersPerSecond is < 1 or > OfferedTransfersPerSecondMax)
+        {
+            throw new ArgumentException($"OfferedTransfersPerSecond must be 1 to {OfferedTransfersPerSecondMax}.");
+        }
+        if (EventLog is not (null or "none" or "file" or "nats"))
+        {
+            throw new ArgumentException("EventLog must be none, file or nats.");
+        }
+        if (EventLog == "nats" && string.IsNullOrWhiteSpace(NatsUrl))
+        {
+            throw new ArgumentException("EventLog nats needs NatsUrl.");
+        }
+        if (EventLog is not null && (Cells is not null || ComparePgbench))
+        {
+            throw new ArgumentException("EventLog runs with one engine only (no Cells, no ComparePgbench).");
         }
         if (Duration <= TimeSpan.Zero || Warmup < TimeSpan.Zero)
         {
@@ -171,6 +216,46 @@ public sealed record LedgerBenchmarkResult(
 
     /// <summary>With --cells: the ledger checker's verdict over every cell and the legs between them.</summary>
     public bool? CheckerOk { get; init; }
+
+    /// <summary>With --event-log: none, file or nats (the relay publishing to that log during the run).</summary>
+    public string? EventLog { get; init; }
+
+    /// <summary>The event log's server version (nats-server), or "file log".</summary>
+    public string? EventLogVersion { get; init; }
+
+    /// <summary>With --rate: the offered load in transfers per second.</summary>
+    public int? OfferedTransfersPerSecond { get; init; }
+
+    /// <summary>CPU time of the servers the bench started (PostgreSQL, nats-server) in the measured phase; null when none or unreadable.</summary>
+    public double? ServerCpuSeconds { get; init; }
+
+    /// <summary>Server CPU per durable transfer, in microseconds.</summary>
+    public double? ServerCpuMicrosecondsPerTransfer => ServerCpuSeconds is { } cpu && TransfersCommitted > 0
+        ? Math.Round(cpu * 1e6 / TransfersCommitted, 1)
+        : null;
+
+    /// <summary>With an event log: events the relay appended during the whole run (accounts and warm-up included).</summary>
+    public long? EventsPublished { get; init; }
+
+    /// <summary>With an event log: events committed in the measured phase whose publish-minus-commit time was recorded.</summary>
+    public long? EventsLagMeasured { get; init; }
+
+    /// <summary>With an event log: per event, the time its append to the log returned minus the time its batch committed.</summary>
+    public double? LagP50Milliseconds { get; init; }
+
+    public double? LagP99Milliseconds { get; init; }
+
+    public double? LagMaxMilliseconds { get; init; }
+
+    /// <summary>With an event log: the relay's lag in events (committed, not in the log), sampled every 100 ms in the measured phase.</summary>
+    public long? LagEventsP50 { get; init; }
+
+    public long? LagEventsP99 { get; init; }
+
+    public long? LagEventsMax { get; init; }
+
+    /// <summary>With an event log: how long after the load stopped the relay had published everything committed.</summary>
+    public double? RelayCatchUpSeconds { get; init; }
 
     /// <summary>With --compare-pgbench: pgbench's figures on the same server in the same run.</summary>
     public PgbenchResult? Pgbench { get; init; }

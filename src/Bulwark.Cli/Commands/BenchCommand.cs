@@ -72,9 +72,15 @@ internal static class BenchCommand
             Description = "With --cells: percent (0 to 100) of transfers whose credit account is in another cell than the debit account (the two-leg saga with credit-leg delivery); several comma-separated run one after the other, e.g. 0,10,50. Default 0. With one cell only 0 runs.",
             CustomParser = result => ParseList(result, "--cross-cell", 0, 100),
         };
+        var rate = CommonOptions.PositiveInt("--rate", "Offered load in transfers per second, spread over the clients on a fixed schedule (default: flat out, each call as soon as the last returned).", 0, LedgerBenchmarkOptions.OfferedTransfersPerSecondMax);
+        var eventLog = new Option<IReadOnlyList<string>?>("--event-log")
+        {
+            Description = "Measure the event log's relay: one run per entry, in order, in this process, e.g. none,file or none,file,nats,none,file,nats: none (no relay), file (a relay publishing to a file log, as bulwark run does), nats (to JetStream on a nats-server the bench starts on a loopback port, as a cluster does). The table adds CPU per transfer against the runs without a log and the relay's lag. Use with --rate.",
+            CustomParser = ParseEventLogs,
+        };
         var command = new Command("ledger", "Durable ledger transfers per second and call latency: straight to one ledger engine, or with --cells through the router to N cells (then also cross-cell share, and money conserved or exit 1).")
         {
-            store, comparePgbench, clients, batch, accounts, duration, warmup, timeOrdered, seed, data, output, name, cells, crossCell,
+            store, comparePgbench, clients, batch, accounts, duration, warmup, timeOrdered, seed, data, output, name, cells, crossCell, rate, eventLog,
         };
         command.Validators.Add(result =>
         {
@@ -88,6 +94,10 @@ internal static class BenchCommand
             if (result.GetResult(cells) is not null && result.GetValue(comparePgbench))
             {
                 result.AddError("--compare-pgbench runs with one engine: leave --cells out.");
+            }
+            if (result.GetResult(eventLog) is not null && (result.GetResult(cells) is not null || result.GetValue(comparePgbench)))
+            {
+                result.AddError("--event-log runs with one engine: leave --cells and --compare-pgbench out.");
             }
             if (result.GetResult(cells) is null && result.GetResult(crossCell) is not null)
             {
@@ -115,11 +125,16 @@ internal static class BenchCommand
                     ? Bulwark.Storage.Postgres.PostgresConnections.ConnectionStringFromUrl(url)
                     : null,
                 ComparePgbench = parse.GetValue(comparePgbench),
+                OfferedTransfersPerSecond = parse.GetResult(rate) is { Implicit: false } ? parse.GetValue(rate) : null,
             };
             var commandLine = "bulwark " + string.Join(' ', parse.Tokens.Select(t => t.Value));
             if (parse.GetValue(cells) is { } cellCounts)
             {
                 return await RunCellsAsync(options, cellCounts, parse.GetValue(crossCell) ?? [0], commandLine, parse.GetValue(output), parse.GetValue(name), Console.Out, cancellationToken);
+            }
+            if (parse.GetValue(eventLog) is { } eventLogs)
+            {
+                return await RunEventLogsAsync(options, eventLogs, commandLine, parse.GetValue(output), parse.GetValue(name), Console.Out, cancellationToken);
             }
             var result = await LedgerBenchmark.RunAsync(options, Console.Out, cancellationToken);
             var results = new[] { result };
@@ -176,6 +191,39 @@ internal static class BenchCommand
             return 1;
         }
         return 0;
+    }
+
+    /// <summary><c>bench ledger --event-log</c>: the runs with and without the relay, the table, the files.</summary>
+    internal static async Task<int> RunEventLogsAsync(LedgerBenchmarkOptions options, IReadOnlyList<string> eventLogs, string commandLine,
+        DirectoryInfo? output, string? name, TextWriter console, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(console);
+        var runs = await RelayCostBenchmark.RunAsync(options, eventLogs, console, cancellationToken);
+        var servers = runs.Servers.Count == 0 ? "" : " Servers: " + string.Join("; ", runs.Servers) + ".";
+        var notes = $"Command: `{commandLine}`\n\nMachine: {LedgerBenchmarkReport.Machine()}; load average (1, 5, 15 min) before the runs {runs.LoadBefore ?? "-"}, after {runs.LoadAfter ?? "-"}.{servers} A warm-up run (not reported) came first. On a shared machine transfers/s moves with the other work; process CPU per transfer (engine, relay, log client and load generator together) is the stable figure.";
+        console.WriteLine();
+        console.Write(LedgerBenchmarkReport.ToMarkdown(runs.Results, notes));
+        if (output is not null)
+        {
+            var fileName = name ?? string.Create(CultureInfo.InvariantCulture, $"relay-{runs.Results[0].Store}-{runs.Results[0].StartedAt:yyyy-MM-dd}");
+            var (json, markdown) = LedgerBenchmarkReport.WriteRelayCost(output.FullName, fileName, runs, commandLine, notes);
+            console.WriteLine($"wrote {json} and {markdown}");
+        }
+        return 0;
+    }
+
+    /// <summary>A comma-separated list of event logs (none, file, nats), or an error naming the option.</summary>
+    internal static IReadOnlyList<string>? ParseEventLogs(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        var values = text.Split(',');
+        if (values.Any(value => value is not ("none" or "file" or "nats")))
+        {
+            result.AddError($"--event-log: '{text}' must be none, file or nats, comma-separated.");
+            return null;
+        }
+        return values;
     }
 
     private static TimeSpan Min(TimeSpan first, TimeSpan second) => first < second ? first : second;
