@@ -157,7 +157,7 @@ public sealed class BackupCommandTests : IDisposable
     /// <summary>Backups taken one after another under load in the real-bank test, the last one restored.</summary>
     private const int BackupsUnderLoad = 3;
 
-    /// <summary>Every ledger account's balances in every cell of the bank in <paramref name="directory"/>, by id (hex).</summary>
+    /// <summary>Every ledger account's balances (but the coherence checker's) in every cell of the bank in <paramref name="directory"/>, by id (hex).</summary>
     private static SortedDictionary<string, long[]> Balances(string directory)
     {
         var balances = new SortedDictionary<string, long[]>(StringComparer.Ordinal);
@@ -166,7 +166,9 @@ public sealed class BackupCommandTests : IDisposable
             using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={cell};Mode=ReadOnly;Pooling=False");
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT hex(id), debits_pending, debits_posted, credits_pending, credits_posted FROM accounts";
+            // Not the coherence checker's synthetic accounts: it keeps writing to them in the restored bank.
+            command.CommandText = "SELECT hex(id), debits_pending, debits_posted, credits_pending, credits_posted FROM accounts " +
+                $"WHERE code NOT IN ({Bulwark.Coherence.Synthetic.SyntheticAccounts.ProbeCode}, {Bulwark.Coherence.Synthetic.SyntheticAccounts.FundingCode})";
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -391,6 +393,9 @@ public sealed class BackupCommandTests : IDisposable
         var (source, sourceUrl) = NewDatabase(server, "bank");
         var paths = new BankPaths(Bank);
         string customerId;
+        // The coherence checker in the bank keeps making synthetic accounts: the backup holds those
+        // made by its moment, so its count lies between the counts just before and just after it.
+        (long Before, long After) accountsAtBackup;
         await using (var app = BankHost.Build(paths, new IPEndPoint(IPAddress.Loopback, 0), ledgerPostgres: source))
         {
             await app.StartAsync(cancellation);
@@ -404,7 +409,9 @@ public sealed class BackupCommandTests : IDisposable
             var running = workload.RunAsync(100, stop.Token);
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellation);
             var output = new StringWriter();
+            var accountsBefore = LedgerChecker.CheckPostgres(source).AccountCount;
             var exit = BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), output, output, sourceUrl);
+            accountsAtBackup = (accountsBefore, LedgerChecker.CheckPostgres(source).AccountCount);
             await stop.CancelAsync();
             await running;
             await app.StopAsync(cancellation);
@@ -425,7 +432,7 @@ public sealed class BackupCommandTests : IDisposable
         Assert.False(File.Exists(Path.Combine(Restored, "postgres.dump")));
         var check = LedgerChecker.CheckPostgres(restored);
         Assert.True(check.Ok, string.Join("; ", check.Problems));
-        Assert.Equal(LedgerChecker.CheckPostgres(source).AccountCount, check.AccountCount);
+        Assert.InRange(check.AccountCount, accountsAtBackup.Before, accountsAtBackup.After);
         await using (var app = BankHost.Build(new BankPaths(Restored), new IPEndPoint(IPAddress.Loopback, 0), ledgerPostgres: restored))
         {
             await app.StartAsync(cancellation);

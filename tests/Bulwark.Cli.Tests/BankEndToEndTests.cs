@@ -82,7 +82,8 @@ public sealed class BankEndToEndTests : IDisposable
 
         var check = BankLedger.Check(paths);
         Assert.True(check.Ok, string.Join("; ", check.Problems));
-        Assert.Equal((Customers * 2) + 2, check.AccountCount);
+        // The demo's accounts, the bank's two, and the coherence checker's synthetic ones (a funding and a probe account per partition it checked).
+        Assert.Equal((Customers * 2) + 2 + SyntheticAccounts(paths), check.AccountCount);
         Assert.True(check.TransferCount > Customers * 2);
 
         // A restart finds the same bank: the population file, the login and the balance.
@@ -195,5 +196,19 @@ public sealed class BankEndToEndTests : IDisposable
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {path}: {(int)response.StatusCode} {text}");
         return JsonDocument.Parse(text);
+    }
+
+    private static long SyntheticAccounts(BankPaths paths)
+    {
+        long count = 0;
+        foreach (var source in BankLedger.Sources(paths, null))
+        {
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={source.SqlitePath};Mode=ReadOnly;Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT count(*) FROM accounts WHERE code IN ({Bulwark.Coherence.Synthetic.SyntheticAccounts.ProbeCode}, {Bulwark.Coherence.Synthetic.SyntheticAccounts.FundingCode})";
+            count += (long)command.ExecuteScalar()!;
+        }
+        return count;
     }
 }
