@@ -141,8 +141,23 @@ public static class LocalEtcd
     /// etcd answers "unhealthy cluster" to a membership change until every member has been
     /// connected to the others for a few seconds (a guard against losing quorum); it passes.
     /// </summary>
-    private static bool IsUnhealthyCluster(Exception error) =>
-        (error as RpcException ?? error.InnerException as RpcException)?.Status.Detail.Contains("unhealthy cluster", StringComparison.Ordinal) == true;
+    /// <summary>
+    /// etcd's "unhealthy cluster" refusal (a member joined in the last seconds is not yet connected
+    /// to all), however it reached us: an RPC error, or every member having answered it (then an
+    /// <see cref="EtcdUnavailableException"/> that names it: a full chain test on a loaded machine
+    /// got that one and gave up at once).
+    /// </summary>
+    private static bool IsUnhealthyCluster(Exception error)
+    {
+        for (var current = error; current is not null; current = current.InnerException)
+        {
+            if (current is RpcException rpc ? rpc.Status.Detail.Contains("unhealthy cluster", StringComparison.Ordinal) : current.Message.Contains("unhealthy cluster", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 
     /// <summary>Removes a member through the cluster API, then stops its process and deletes its data.</summary>
     public static async Task<string> RemoveAsync(string stateDirectory, ClusterState state, EtcdMemberState member, CancellationToken cancellationToken)
