@@ -121,7 +121,9 @@ public sealed partial class Incident2017ChainTests(ITestOutputHelper output) : I
         {
             await SignalAsync(pid, "CONT");
         }
-        Assert.True(await HealthyWithinAsync(TimeSpan.FromSeconds(60)), (await RunAsync("cluster", "status", "--state", _state)).Output);
+        // Nine members woken at once rejoin and elect in seconds alone; beside the suite's other cluster
+        // tests on 2 cores, one took over 60 s in two full runs (a bound, not a speed claim).
+        Assert.True(await HealthyWithinAsync(TimeSpan.FromSeconds(180)), (await RunAsync("cluster", "status", "--state", _state)).Output);
         Step("etcd released, cluster healthy");
         for (var i = 0; i < 6; i++)
         {
