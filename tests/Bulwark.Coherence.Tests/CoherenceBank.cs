@@ -85,7 +85,9 @@ public sealed class CoherenceBank : IAsyncDisposable
         {
             await bank.StartCellAsync(cell);
         }
-        await bank.StartServicesAsync(cellBudget ?? TimeSpan.FromSeconds(3), services);
+        // A generous budget: a round's first read logs in through the app API and hashes a password, which on a loaded
+        // 2-core machine has taken over 3 s. Tests of the budget itself pass a short one with a peer that hangs.
+        await bank.StartServicesAsync(cellBudget ?? TimeSpan.FromSeconds(30), services);
         return bank;
     }
 
@@ -140,6 +142,54 @@ public sealed class CoherenceBank : IAsyncDisposable
             // Pooled connections keep the store's file open: a restored file must be opened anew.
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         }
+    }
+
+    /// <summary>
+    /// Stops a cell's host and puts in its place, under its name in the registry, a peer that accepts
+    /// connections and never answers (a process stopped by SIGSTOP, a wedged host). Disposing the
+    /// result closes the listener and forgets the registration.
+    /// </summary>
+    public async Task<IAsyncDisposable> HangCellAsync(string cell)
+    {
+        await StopCellAsync(cell);
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var accepted = new ConcurrentBag<System.Net.Sockets.Socket>();
+        var stop = new CancellationTokenSource();
+        var accepting = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    accepted.Add(await listener.AcceptSocketAsync(stop.Token));
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        });
+        var address = $"127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
+        var registration = await _registry.RegisterAsync(
+            ServiceInstance.Create(LedgerCells.ServiceName(cell), address, "hung"), CancellationToken.None);
+        return new Hung(async () =>
+        {
+            await registration.DisposeAsync();
+            await stop.CancelAsync();
+            listener.Stop();
+            await accepting;
+            foreach (var socket in accepted)
+            {
+                socket.Dispose();
+            }
+            stop.Dispose();
+        });
+    }
+
+    private sealed class Hung(Func<Task> release) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await release();
     }
 
     /// <summary>Copies a stopped cell's store (the database and its journal files) to <paramref name="target"/>'s name.</summary>

@@ -155,7 +155,7 @@ public sealed class CardLinkServerTests
         await using var bank = await StartAsync(options => options.Write = TimeSpan.FromSeconds(1));
         using var peer = await NonReadingPeer.ConnectAsync(bank);
 
-        await peer.FloodAsync(TimeSpan.FromSeconds(5));
+        await peer.FloodAsync(stalledFor: TimeSpan.FromSeconds(3));
 
         // Only now does the peer read: it finds the buffered answers, then the end of the stream.
         Assert.True(await peer.ReadsToEndAsync(TimeSpan.FromSeconds(20)), "the link kept a connection whose peer stopped reading");
@@ -167,7 +167,7 @@ public sealed class CardLinkServerTests
         // The write timeout is long here, so only the stop itself can end the stalled writes.
         var bank = await StartAsync(options => options.Write = TimeSpan.FromMinutes(10));
         using var peer = await NonReadingPeer.ConnectAsync(bank);
-        await peer.FloodAsync(TimeSpan.FromSeconds(3));
+        await peer.FloodAsync(stalledFor: TimeSpan.FromSeconds(3));
 
         var stopping = bank.DisposeAsync().AsTask();
         var first = await Task.WhenAny(stopping, Task.Delay(StopBound));
@@ -234,21 +234,28 @@ public sealed class CardLinkServerTests
             return peer;
         }
 
-        /// <summary>Sends batches of echoes for a while; the sends stall once the link stops reading.</summary>
-        public async Task FloodAsync(TimeSpan duration)
+        /// <summary>
+        /// Sends batches of echoes until a send has made no progress for <paramref name="stalledFor"/>
+        /// (the link stopped reading: its own writes to this peer are stuck) or the link closed the
+        /// connection; at most a minute. How long filling the buffers takes depends on the machine's
+        /// load, so the flood waits for the stall rather than for a fixed time.
+        /// </summary>
+        public async Task FloodAsync(TimeSpan stalledFor)
         {
             var batch = Enumerable.Range(0, 500).SelectMany(stan => HandBuilt.Echo(stan)).ToArray();
-            using var stop = new CancellationTokenSource(duration);
+            using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(1));
             try
             {
-                while (!stop.IsCancellationRequested)
+                while (!bound.IsCancellationRequested)
                 {
-                    await _socket.SendAsync(batch, SocketFlags.None, stop.Token);
+                    using var stalled = CancellationTokenSource.CreateLinkedTokenSource(bound.Token);
+                    stalled.CancelAfter(stalledFor);
+                    await _socket.SendAsync(batch, SocketFlags.None, stalled.Token);
                 }
             }
             catch (Exception error) when (error is OperationCanceledException or SocketException)
             {
-                // Stalled (flow control) until the time was up, or the link already closed the connection.
+                // Stalled (flow control), or the link already closed the connection.
             }
         }
 

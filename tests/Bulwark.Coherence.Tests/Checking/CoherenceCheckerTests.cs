@@ -35,7 +35,7 @@ public sealed class CoherenceCheckerTests
     [Fact]
     public async Task RunRound_OneCellDown_OnlyThatCellsChecksFail_AndTheCheckerGoesOn()
     {
-        await using var bank = await CoherenceBank.StartAsync(ThreeCells, cellBudget: TimeSpan.FromSeconds(2));
+        await using var bank = await CoherenceBank.StartAsync(ThreeCells);
         Assert.All(await bank.RoundAsync(), outcome => Assert.True(outcome.Passed, $"{outcome.Cell} {outcome.Check}: {outcome.Result} {outcome.Detail}"));
         await bank.StopCellAsync("b");
 
@@ -55,6 +55,25 @@ public sealed class CoherenceCheckerTests
 
         Assert.All(again.Where(outcome => outcome.Cell == "b" && outcome.Check != CoherenceCheck.LedgerReread),
             outcome => Assert.True(outcome.Passed, $"{outcome.Check}: {outcome.Result} {outcome.Detail}"));
+    }
+
+    [Fact]
+    public async Task RunRound_OneCellHangs_ItsChecksTimeOutWithinTheBudget_TheOtherCellsPass()
+    {
+        await using var bank = await CoherenceBank.StartAsync(ThreeCells, cellBudget: TimeSpan.FromSeconds(2));
+        await using (await bank.HangCellAsync("b"))
+        {
+            var hung = await bank.RoundAsync();
+
+            var ofB = hung.Where(outcome => outcome.Cell == "b").ToList();
+            Assert.NotEmpty(ofB);
+            // The peer accepted and said nothing: no answer, no refusal, only the budget ends the wait.
+            Assert.Contains(ofB, outcome => outcome.Result == CoherenceResult.Timeout);
+            Assert.All(ofB, outcome => Assert.False(outcome.Passed));
+            Assert.Equal(0, bank.Status.Missing);
+            Assert.True(bank.Checks.GetValueOrDefault($"{CoherenceCheck.LedgerWrite}/{CoherenceResult.Timeout}/b") >= 1,
+                string.Join(", ", bank.Checks.Keys));
+        }
     }
 
     [Fact]
