@@ -159,7 +159,7 @@ public static class LedgerBenchmark
     /// </summary>
     private static async Task<LedgerBenchmarkResult> MeasureWithEventLogAsync(LedgerEngine engine, LedgerBenchmarkOptions options, TextWriter output, CancellationToken cancellationToken)
     {
-        if (options.EventLog is null or "none")
+        if (options.EventLogKind is null or "none")
         {
             return await MeasureAsync(engine, options, null, output, cancellationToken) with { EventLog = options.EventLog };
         }
@@ -169,7 +169,10 @@ public static class LedgerBenchmark
             var (inner, version) = await OpenEventLogAsync(options, logDirectory, cancellationToken);
             await using var log = new RelayLagMeter(engine, inner);
             using var metrics = new LedgerEventRelayMetrics();
-            using var relay = new LedgerEventRelay(engine, log, TimeProvider.System, NullLogger<LedgerEventRelay>.Instance, metrics);
+            using var relay = new LedgerEventRelay(engine, log, TimeProvider.System, NullLogger<LedgerEventRelay>.Instance, metrics)
+            {
+                Linger = options.RelayLinger ?? TimeSpan.FromMilliseconds(LedgerLimits.RelayLingerMillisecondsDefault),
+            };
             await relay.StartAsync(cancellationToken);
             using var sampling = new CancellationTokenSource();
             var sampler = log.SampleAsync(relay, sampling.Token);
@@ -231,7 +234,7 @@ public static class LedgerBenchmark
 
     private static async Task<(IEventLog Log, string Version)> OpenEventLogAsync(LedgerBenchmarkOptions options, string directory, CancellationToken cancellationToken)
     {
-        if (options.EventLog == "file")
+        if (options.EventLogKind == "file")
         {
             return (FileEventLog.Open(new FileEventLogOptions { Directory = directory }), "file log");
         }

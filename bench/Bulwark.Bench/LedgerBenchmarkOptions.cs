@@ -70,6 +70,17 @@ public sealed record LedgerBenchmarkOptions
     /// </summary>
     public string? EventLog { get; init; }
 
+    /// <summary><see cref="EventLog"/>'s kind (none, file, nats): what comes before an optional ":LINGER_MS".</summary>
+    public string? EventLogKind => EventLog?.Split(':')[0];
+
+    /// <summary>
+    /// The relay's linger when <see cref="EventLog"/> names one ("file:0", "nats:20"); null for the
+    /// relay's default.
+    /// </summary>
+    public TimeSpan? RelayLinger => EventLog?.Split(':') is [_, var milliseconds]
+        && int.TryParse(milliseconds, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value)
+        ? TimeSpan.FromMilliseconds(value) : null;
+
     /// <summary>With <see cref="EventLog"/> "nats": the server (nats://host:port), its JetStream on.</summary>
     public string? NatsUrl { get; init; }
 
@@ -82,6 +93,19 @@ public sealed record LedgerBenchmarkOptions
 
     /// <summary>Most offered load a bench takes, in transfers per second: far above what one engine does here.</summary>
     public const int OfferedTransfersPerSecondMax = 10_000_000;
+
+    /// <summary>True for none, file, nats, file:MS or nats:MS with MS a linger of 0 to 200 milliseconds.</summary>
+    public static bool IsEventLog(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Split(':') switch
+        {
+            ["none" or "file" or "nats"] => true,
+            ["file" or "nats", var milliseconds] => int.TryParse(milliseconds, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                && value <= Bulwark.Ledger.LedgerLimits.RelayLingerMillisecondsMax,
+            _ => false,
+        };
+    }
 
     /// <summary>Most cells a bench runs: each is a writer thread and a store.</summary>
     public const int CellsMax = 16;
@@ -128,11 +152,11 @@ public sealed record LedgerBenchmarkOptions
         {
             throw new ArgumentException($"OfferedTransfersPerSecond must be 1 to {OfferedTransfersPerSecondMax}.");
         }
-        if (EventLog is not (null or "none" or "file" or "nats"))
+        if (EventLog is not null && !IsEventLog(EventLog))
         {
-            throw new ArgumentException("EventLog must be none, file or nats.");
+            throw new ArgumentException("EventLog must be none, file or nats, the last two optionally with :LINGER_MS (0 to 200).");
         }
-        if (EventLog == "nats" && string.IsNullOrWhiteSpace(NatsUrl))
+        if (EventLogKind == "nats" && string.IsNullOrWhiteSpace(NatsUrl))
         {
             throw new ArgumentException("EventLog nats needs NatsUrl.");
         }

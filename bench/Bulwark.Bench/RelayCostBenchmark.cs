@@ -25,7 +25,7 @@ public static class RelayCostBenchmark
         using var postgres = options.Store == "postgres" && options.PostgresConnectionString is null
             ? TemporaryPostgresServer.Start(durable: true, maxConnections: Math.Max(100, options.Clients + 20))
             : null;
-        using var nats = eventLogs.Contains("nats") && options.NatsUrl is null ? TemporaryNatsServer.Start() : null;
+        using var nats = eventLogs.Any(eventLog => eventLog.StartsWith("nats", StringComparison.Ordinal)) && options.NatsUrl is null ? TemporaryNatsServer.Start() : null;
         var servers = new List<string>();
         if (postgres is not null)
         {

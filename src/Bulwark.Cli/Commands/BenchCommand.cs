@@ -75,7 +75,7 @@ internal static class BenchCommand
         var rate = CommonOptions.PositiveInt("--rate", "Offered load in transfers per second, spread over the clients on a fixed schedule (default: flat out, each call as soon as the last returned).", 0, LedgerBenchmarkOptions.OfferedTransfersPerSecondMax);
         var eventLog = new Option<IReadOnlyList<string>?>("--event-log")
         {
-            Description = "Measure the event log's relay: one run per entry, in order, in this process, e.g. none,file or none,file,nats,none,file,nats: none (no relay), file (a relay publishing to a file log, as bulwark run does), nats (to JetStream on a nats-server the bench starts on a loopback port, as a cluster does). The table adds CPU per transfer against the runs without a log and the relay's lag. Use with --rate.",
+            Description = "Measure the event log's relay: one run per entry, in order, in this process, e.g. none,file or none,file,nats,none,file,nats: none (no relay), file (a relay publishing to a file log, as bulwark run does), nats (to JetStream on a nats-server the bench starts on a loopback port, as a cluster does); file:0 or nats:0 sets the relay's linger in milliseconds (default 20), e.g. none,file:0,file. The table adds CPU per transfer against the runs without a log and the relay's lag. Use with --rate.",
             CustomParser = ParseEventLogs,
         };
         var command = new Command("ledger", "Durable ledger transfers per second and call latency: straight to one ledger engine, or with --cells through the router to N cells (then also cross-cell share, and money conserved or exit 1).")
@@ -218,9 +218,9 @@ internal static class BenchCommand
     {
         var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
         var values = text.Split(',');
-        if (values.Any(value => value is not ("none" or "file" or "nats")))
+        if (!values.All(Bulwark.Bench.LedgerBenchmarkOptions.IsEventLog))
         {
-            result.AddError($"--event-log: '{text}' must be none, file or nats, comma-separated.");
+            result.AddError($"--event-log: '{text}' must be none, file or nats (the last two optionally with :LINGER_MS, 0 to {Bulwark.Ledger.LedgerLimits.RelayLingerMillisecondsMax}, the relay's linger), comma-separated.");
             return null;
         }
         return values;
