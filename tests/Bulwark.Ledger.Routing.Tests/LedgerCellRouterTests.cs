@@ -250,16 +250,18 @@ public sealed class LedgerCellRouterTests
         cluster["b"].Put(new Transfer { Id = Ids.From(77), DebitAccountId = Ids.In(4, Count), CreditAccountId = Ids.In(0, Count), Amount = 5 });
         // Partition 7 is answered by nobody in the first round (as while it moves), then by b.
         cluster["b"].Unanswered[7] = true;
-        _ = Task.Run(async () =>
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var answering = Task.Run(async () =>
         {
             while (cluster["b"].Calls.Count(call => call.Method == "GetTransfers") < 1)
             {
-                await Task.Delay(5);
+                await Task.Delay(5, bound.Token);
             }
             cluster["b"].Unanswered.Clear();
-        });
+        }, bound.Token);
 
         var response = await cluster.Client.GetTransfersAsync(new GetTransfersRequest { Ids = { Ids.From(78), Ids.From(77) } }, deadline: Deadline());
+        await answering;
 
         Assert.Equal([Ids.From(77)], response.Transfers.Select(transfer => transfer.Id));
         Assert.Equal([Ids.From(78)], response.Missing);
