@@ -33,7 +33,8 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
     private readonly ConcurrentDictionary<string, long> _malformedNow = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _allConfirmed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<ConfigPrefixWatcher> _watchers = [];
+    // Set once by StartAsync; read by the counters below from any thread.
+    private volatile ConfigPrefixWatcher[] _watchers = [];
     private readonly List<Task> _loops = [];
     private int _cachedKeys;
     private int _startedFromCache;
@@ -129,10 +130,9 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
             return;
         }
         var client = new ConfigServiceClient(_channels.GetChannel(_options.Service));
-        foreach (var prefix in _options.Prefixes)
+        _watchers = [.. _options.Prefixes.Select(prefix => new ConfigPrefixWatcher(prefix, client, this, _options, _metrics, _time, _logger))];
+        foreach (var watcher in _watchers)
         {
-            var watcher = new ConfigPrefixWatcher(prefix, client, this, _options, _metrics, _time, _logger);
-            _watchers.Add(watcher);
             _loops.Add(RunLoopAsync(watcher, _stopping.Token));
         }
         try
