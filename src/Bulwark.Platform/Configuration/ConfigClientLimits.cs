@@ -26,6 +26,13 @@ public static class ConfigClientLimits
     /// <summary>The cache file format this client writes; a file of a newer format is ignored (written by a newer Bulwark).</summary>
     public const int CacheFormatVersion = 1;
 
+    /// <summary>
+    /// A revision confirmed by progress events alone (nothing changed) is written to the cache file at
+    /// most this often: the file then keeps the highest revision seen within a minute, so a restarted
+    /// process still recognises a store restored from an old backup, without a disk write per progress event.
+    /// </summary>
+    public const int CacheRevisionSaveIntervalSeconds = 60;
+
     /// <summary>The watchdog looks at a stream's last event this often at most, so a silent stream is noticed promptly.</summary>
     public const int WatchdogTickMillisecondsMax = 250;
 }

@@ -36,6 +36,8 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
     // Set once by StartAsync; read by the counters below from any thread.
     private volatile ConfigPrefixWatcher[] _watchers = [];
     private readonly List<Task> _loops = [];
+    private IReadOnlyDictionary<string, long> _savedRevisions = new Dictionary<string, long>(StringComparer.Ordinal);
+    private long _lastSaveTimestamp;
     private int _cachedKeys;
     private int _startedFromCache;
     private long _cacheUnusable;
@@ -192,7 +194,7 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
             }
             NotifyLocked(prefix);
         }
-        if (result.ContentChanged)
+        if (result.ContentChanged || RevisionSaveDue(prefix))
         {
             SaveCache();
         }
@@ -275,6 +277,17 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
         LogCacheLoaded(Volatile.Read(ref _cachedKeys), path, content.SavedAt);
     }
 
+    /// <summary>True when only progress moved the prefix's revision past the one in the file, and the file has not been written for a while.</summary>
+    private bool RevisionSaveDue(string prefix)
+    {
+        lock (_saveLock)
+        {
+            return _options.CachePath is not null
+                && View.RevisionOf(prefix) > _savedRevisions.GetValueOrDefault(prefix)
+                && _time.GetElapsedTime(_lastSaveTimestamp) >= TimeSpan.FromSeconds(ConfigClientLimits.CacheRevisionSaveIntervalSeconds);
+        }
+    }
+
     /// <summary>Writes the view to the cache file; a failure is counted and logged, never thrown (the file is a copy).</summary>
     private void SaveCache()
     {
@@ -287,7 +300,9 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
             var (entries, revisions) = View.Copy();
             try
             {
+                _lastSaveTimestamp = _time.GetTimestamp();
                 ConfigCacheFile.Save(path, new ConfigCacheContent(entries, revisions, _time.GetUtcNow()));
+                _savedRevisions = revisions;
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {

@@ -331,6 +331,29 @@ public sealed class ConfigValuesTests
         Assert.Equal(0, client.UntrustedNotFoundCount);
     }
 
+    [Fact]
+    public async Task Watch_RevisionConfirmedOnlyByProgress_KeptInTheCacheFile_SoARestartStillKnowsIt()
+    {
+        await using var fixture = new ConfigClientFixture();
+        await using var host = await FakeConfigServiceHost.StartAsync(new FakeConfigService(fixture.Time));
+        host.Service.Put(Ranges, "10.0.0.0/8");
+        await fixture.RegisterAsync(host.Address);
+        var client = fixture.Create();
+        await ConfigClientFixture.StartAsync(client);
+        Assert.Equal(1, CachedRevision(fixture));
+
+        // Changes under another prefix move the store's revision; this prefix hears of it only by progress.
+        host.Service.Put("feed/page-size", "50");
+        host.Service.Put("feed/page-size", "100");
+        await fixture.AdvanceUntilAsync(() => CachedRevision(fixture) == 3, "the progressed revision in the cache file", TimeSpan.FromMilliseconds(500));
+
+        Assert.True(client.IsFresh);
+        Assert.Equal(new ConfigValue("10.0.0.0/8", 1), CachedValue(fixture, Ranges) is { } cached ? new ConfigValue(cached.Value, cached.Version) : null);
+    }
+
+    private static long? CachedRevision(ConfigClientFixture fixture) =>
+        ConfigCacheFile.Load(fixture.CachePath, out _, out _)?.Revisions.GetValueOrDefault("edge/");
+
     private static int ParsePositive(string text)
     {
         var value = int.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
