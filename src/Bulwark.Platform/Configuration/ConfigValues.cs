@@ -25,10 +25,10 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConfigClientMetrics _metrics;
+    private readonly ConfigCacheKeeper _cache;
     // Applying an answer and telling the watchers about it happen under one lock, so every watcher
     // sees the answers in the order they were decided. Readers (Get) never take it.
     private readonly Lock _gate = new();
-    private readonly Lock _saveLock = new();
     private readonly List<Subscription> _subscriptions = [];
     private readonly ConcurrentDictionary<string, long> _malformedNow = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _allConfirmed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,11 +36,8 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
     // Set once by StartAsync; read by the counters below from any thread.
     private volatile ConfigPrefixWatcher[] _watchers = [];
     private readonly List<Task> _loops = [];
-    private IReadOnlyDictionary<string, long> _savedRevisions = new Dictionary<string, long>(StringComparer.Ordinal);
-    private long _lastSaveTimestamp;
     private int _cachedKeys;
     private int _startedFromCache;
-    private long _cacheUnusable;
     private long _untrustedNotFound;
     private long _revisionWentBack;
     private long _malformedValues;
@@ -60,7 +57,8 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
         _logger = logger;
         View = new ConfigView(options, time);
         _metrics = new ConfigClientMetrics(meterFactory, View, () => [.. _malformedNow.Keys], () => StartedFromCache);
-        LoadCache();
+        _cache = new ConfigCacheKeeper(options.CachePath, View, _metrics, time, logger);
+        _cachedKeys = _cache.Load();
     }
 
     /// <summary>True when start-up went on with the cache file's values because the service had not confirmed every prefix in time.</summary>
@@ -82,7 +80,7 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
     public long MalformedValueCount => Interlocked.Read(ref _malformedValues);
 
     /// <summary>Cache files that could not be used at start (0 or 1).</summary>
-    public long CacheUnusableCount => Interlocked.Read(ref _cacheUnusable);
+    public long CacheUnusableCount => _cache.UnusableCount;
 
     /// <summary>Watch streams found silent past the staleness bound, over all prefixes.</summary>
     public long WatchStalls => _watchers.Sum(watcher => watcher.Stalls);
@@ -194,10 +192,7 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
             }
             NotifyLocked(prefix);
         }
-        if (result.ContentChanged || RevisionSaveDue(prefix))
-        {
-            SaveCache();
-        }
+        _cache.AfterApply(prefix, result.ContentChanged);
         if (!result.Refused && IsFresh)
         {
             _allConfirmed.TrySetResult();
@@ -251,63 +246,6 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
 #pragma warning restore CA1031
             {
                 LogWatcherFailed(subscription.Key, error);
-            }
-        }
-    }
-
-    private void LoadCache()
-    {
-        if (_options.CachePath is not { } path)
-        {
-            return;
-        }
-        var content = ConfigCacheFile.Load(path, out var problem, out var detail);
-        if (problem is { } reason)
-        {
-            Interlocked.Increment(ref _cacheUnusable);
-            _metrics.CacheUnusable(reason);
-            LogCacheUnusable(path, reason, detail ?? "");
-            return;
-        }
-        if (content is null)
-        {
-            return;
-        }
-        Volatile.Write(ref _cachedKeys, View.Load(content.Entries, content.Revisions));
-        LogCacheLoaded(Volatile.Read(ref _cachedKeys), path, content.SavedAt);
-    }
-
-    /// <summary>True when only progress moved the prefix's revision past the one in the file, and the file has not been written for a while.</summary>
-    private bool RevisionSaveDue(string prefix)
-    {
-        lock (_saveLock)
-        {
-            return _options.CachePath is not null
-                && View.RevisionOf(prefix) > _savedRevisions.GetValueOrDefault(prefix)
-                && _time.GetElapsedTime(_lastSaveTimestamp) >= TimeSpan.FromSeconds(ConfigClientLimits.CacheRevisionSaveIntervalSeconds);
-        }
-    }
-
-    /// <summary>Writes the view to the cache file; a failure is counted and logged, never thrown (the file is a copy).</summary>
-    private void SaveCache()
-    {
-        if (_options.CachePath is not { } path)
-        {
-            return;
-        }
-        lock (_saveLock)
-        {
-            var (entries, revisions) = View.Copy();
-            try
-            {
-                _lastSaveTimestamp = _time.GetTimestamp();
-                ConfigCacheFile.Save(path, new ConfigCacheContent(entries, revisions, _time.GetUtcNow()));
-                _savedRevisions = revisions;
-            }
-            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-            {
-                _metrics.CacheWriteFailed();
-                LogCacheUnwritable(path, error.Message);
             }
         }
     }
@@ -401,15 +339,6 @@ public sealed partial class ConfigValues : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 4610, Level = LogLevel.Error, Message = "A consumer's configuration callback for '{Key}' failed")]
     private partial void LogWatcherFailed(string key, Exception error);
-
-    [LoggerMessage(EventId = 4614, Level = LogLevel.Warning, Message = "Cache of last good configuration {Path} not used ({Reason}: {Detail}); starting without it")]
-    private partial void LogCacheUnusable(string path, ConfigCacheProblem reason, string detail);
-
-    [LoggerMessage(EventId = 4615, Level = LogLevel.Information, Message = "Loaded {Keys} last good configuration value(s) from {Path}, saved at {SavedAt:O}")]
-    private partial void LogCacheLoaded(int keys, string path, DateTimeOffset savedAt);
-
-    [LoggerMessage(EventId = 4616, Level = LogLevel.Warning, Message = "Cache of last good configuration {Path} cannot be written: {Problem}")]
-    private partial void LogCacheUnwritable(string path, string problem);
 
     [LoggerMessage(EventId = 4617, Level = LogLevel.Error, Message = "Config watch loop of '{Prefix}' failed; starting it again")]
     private partial void LogLoopFailed(string prefix, Exception error);
