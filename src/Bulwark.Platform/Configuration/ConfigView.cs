@@ -210,10 +210,11 @@ internal sealed class ConfigView
             }
             if (entry.Version <= state.Revision)
             {
-                // The same change again (a resumed stream that repeats one) changes nothing; any other
-                // change at or below a revision already seen means the store went back.
-                if (_entries.TryGetValue(entry.Key, out var same) && same.Entry.Version == entry.Version && !same.Untrusted)
+                // The same change again (a resumed stream that repeats one) changes nothing but names the
+                // key again; any other change at or below a revision already seen means the store went back.
+                if (_entries.TryGetValue(entry.Key, out var same) && same.Entry == entry)
                 {
+                    _entries[entry.Key] = same with { Untrusted = false };
                     return ConfigApplyResult.Nothing;
                 }
                 return RefuseLocked(state, entry.Version);

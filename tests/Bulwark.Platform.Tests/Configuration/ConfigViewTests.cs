@@ -125,6 +125,18 @@ public sealed class ConfigViewTests
     }
 
     [Fact]
+    public void ApplyChange_TheSameChangeAgainForAnUntrustedKey_TrustedAgain()
+    {
+        var view = View();
+        view.ApplyResync(Prefix, [Value(Ranges, "10.0.0.0/8", 4)], 4);
+        view.ApplyResync(Prefix, [], 6);
+
+        Assert.False(view.ApplyChange(Prefix, Value(Ranges, "10.0.0.0/8", 4)).Refused);
+
+        Assert.Equal(new ConfigValue("10.0.0.0/8", 4), view.Answer(Ranges));
+    }
+
+    [Fact]
     public void ApplyResync_OlderVersionOfAHeldKey_KeepsTheHeldOne()
     {
         var view = View();
