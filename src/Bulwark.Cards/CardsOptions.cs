@@ -121,7 +121,7 @@ public sealed class CardsOptions
         }
         foreach (var source in LinkAllowedSources)
         {
-            if (!Link.CardLinkAllowList.TryParse(source, out _))
+            if (!Bulwark.Platform.Security.SourceNetworks.TryParse(source, out _))
             {
                 throw new ArgumentException($"CardsOptions.LinkAllowedSources: '{source}' is not an IP address or a CIDR block such as 10.20.0.0/16.");
             }

@@ -76,7 +76,7 @@ public static class EdgeServiceCollectionExtensions
     }
 
     /// <summary>Answers a missing, invalid or expired token with a problem document instead of an empty 401.</summary>
-    private static async Task ChallengeAsync(JwtBearerChallengeContext context)
+    internal static async Task ChallengeAsync(JwtBearerChallengeContext context)
     {
         context.HandleResponse();
         var detail = context.AuthenticateFailure switch

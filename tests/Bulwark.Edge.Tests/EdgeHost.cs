@@ -2,12 +2,11 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Bulwark.Edge.Staff;
 using Bulwark.Edge.Tests.Fakes;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Registry;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -24,6 +23,7 @@ public sealed class EdgeHost : IAsyncDisposable
 
     private EdgeHost(WebApplication app, FakeBank bank, FakeTimeProvider time, Uri baseAddress, string directory, string signingKeyPath)
     {
+        DataDirectory = directory;
         App = app;
         Bank = bank;
         Time = time;
@@ -34,6 +34,12 @@ public sealed class EdgeHost : IAsyncDisposable
     }
 
     public WebApplication App { get; }
+
+    /// <summary>The host's temporary directory (keys live under it).</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The staff edge's address when the host was started with one, else null.</summary>
+    public Uri? StaffAddress { get; private set; }
 
     public FakeBank Bank { get; }
 
@@ -50,8 +56,12 @@ public sealed class EdgeHost : IAsyncDisposable
     /// <paramref name="signingKeyPath"/> and <paramref name="bank"/> let two hosts play two edges sharing
     /// a key directory and the services behind them.
     /// </summary>
+    /// <param name="staff">
+    /// Also runs the staff edge on a staff endpoint of its own: called with the services and the
+    /// host's directory, it adds the staff edge (and what the test puts behind it).
+    /// </param>
     public static async Task<EdgeHost> StartAsync(TimeSpan? serviceCallTimeout = null, Func<string, EdgeOptions>? options = null,
-        string? signingKeyPath = null, FakeBank? bank = null)
+        string? signingKeyPath = null, FakeBank? bank = null, Action<IServiceCollection, string>? staff = null)
     {
         var directory = Directory.CreateTempSubdirectory("bulwark-edge-tests-").FullName;
         signingKeyPath ??= Path.Combine(directory, "keys", "edge-signing.key");
@@ -60,6 +70,7 @@ public sealed class EdgeHost : IAsyncDisposable
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
         {
             PublicEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
+            StaffEndpoint = staff is null ? null : new IPEndPoint(IPAddress.Loopback, 0),
             ConsoleLogLevel = LogLevel.Error,
         }, new InMemoryServiceRegistry());
         builder.Services.AddSingleton<TimeProvider>(time);
@@ -72,19 +83,26 @@ public sealed class EdgeHost : IAsyncDisposable
             SigningKeyPath = signingKeyPath,
             ServiceCallTimeout = serviceCallTimeout ?? TimeSpan.FromSeconds(5),
         });
+        staff?.Invoke(builder.Services, directory);
 
         var app = builder.Build();
         app.UsePlatform();
         app.MapGrpcService<FakeAccounts>();
         app.MapGrpcService<FakeFeed>();
         app.MapGrpcService<FakeLedger>();
+        if (staff is not null)
+        {
+            app.MapStaffEdge();
+        }
         app.MapEdge();
         await app.StartAsync();
 
-        var internalPort = app.Services.GetRequiredService<InternalEndpointAccessor>().Get().Port;
-        var publicAddress = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
-            .Addresses.Single(a => !a.EndsWith($":{internalPort}", StringComparison.Ordinal));
-        return new EdgeHost(app, bank, time, new Uri(publicAddress), directory, signingKeyPath);
+        var endpoints = app.Services.GetRequiredService<InternalEndpointAccessor>();
+        var publicAddress = new Uri($"http://{endpoints.GetPublic()}/");
+        return new EdgeHost(app, bank, time, publicAddress, directory, signingKeyPath)
+        {
+            StaffAddress = endpoints.GetStaff() is { } staffEndpoint ? new Uri($"http://{staffEndpoint}/") : null,
+        };
     }
 
     /// <summary>Logs in as the demo customer (or another) and returns the bearer token.</summary>

@@ -29,7 +29,7 @@ internal sealed partial class CardLinkServer(
     ILogger<CardLinkServer> logger) : BackgroundService
 {
     private readonly TaskCompletionSource<IPEndPoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CardLinkAllowList _allowList = new(options.LinkAllowedSources);
+    private readonly Bulwark.Platform.Security.SourceNetworks _allowList = new(options.LinkAllowedSources);
     private Socket? _listener;
     private int _connections;
 

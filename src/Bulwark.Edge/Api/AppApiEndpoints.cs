@@ -56,7 +56,8 @@ internal static class AppApiEndpoints
             .AllowAnonymous();
     }
 
-    private static async ValueTask<object?> ProblemFilterAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    /// <summary>Turns every failure of an endpoint into a problem document (the app API's and the staff API's).</summary>
+    internal static async ValueTask<object?> ProblemFilterAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         // Customer data must not be kept by browsers or proxies.

@@ -9,7 +9,8 @@ internal sealed record SigningKey(string KeyId, SymmetricSecurityKey Key);
 
 /// <summary>
 /// The token signing keys, read from the key directory: the first key (<c>edge-signing.key</c>, key id
-/// <c>edge-signing</c>) and any number of added ones (<c>edge-signing.&lt;key id&gt;.key</c>). Every key in
+/// <c>edge-signing</c>: its file name; staff tokens have a ring of their own, <c>staff-signing.key</c>)
+/// and any number of added ones (<c>edge-signing.&lt;key id&gt;.key</c>). Every key in
 /// the directory verifies tokens; the newest signs — the added key whose id sorts last (ids are UTC
 /// times such as <c>20261206T120000Z</c>), else the first key. Rotating is adding a key, waiting a
 /// token lifetime and deleting the old file; nobody is logged out.
@@ -22,6 +23,7 @@ internal sealed record SigningKey(string KeyId, SymmetricSecurityKey Key);
 /// </summary>
 internal sealed partial class SigningKeyRing
 {
+    /// <summary>The customer ring's first key id (its file, <c>edge-signing.key</c>, without the extension).</summary>
     public const string FirstKeyId = "edge-signing";
 
     private readonly string _firstKeyPath;
@@ -139,7 +141,8 @@ internal sealed partial class SigningKeyRing
         }
         if (File.Exists(firstKeyPath))
         {
-            keys.Add(new SigningKey(FirstKeyId, new SymmetricSecurityKey(SigningKeyFile.Load(firstKeyPath)) { KeyId = FirstKeyId }));
+            var firstKeyId = Path.GetFileNameWithoutExtension(firstKeyPath);
+            keys.Add(new SigningKey(firstKeyId, new SymmetricSecurityKey(SigningKeyFile.Load(firstKeyPath)) { KeyId = firstKeyId }));
         }
         var added = Directory.EnumerateFiles(directory, prefix + "*" + extension)
             .Select(path => (Path: path, KeyId: Path.GetFileName(path)[prefix.Length..^extension.Length]))

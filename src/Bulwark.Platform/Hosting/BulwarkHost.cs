@@ -35,6 +35,7 @@ public static class BulwarkHost
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [] });
         var endpointAccessor = new InternalEndpointAccessor();
         endpointAccessor.SetPublic(options.PublicEndpoint);
+        endpointAccessor.SetStaff(options.StaffEndpoint);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -50,6 +51,14 @@ public static class BulwarkHost
                 {
                     listen.Protocols = HttpProtocols.Http1;
                     endpointAccessor.SetPublic(listen);
+                });
+            }
+            if (options.StaffEndpoint is { } staffEndpoint)
+            {
+                kestrel.Listen(staffEndpoint, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                    endpointAccessor.SetStaff(listen);
                 });
             }
             kestrel.AddServerHeader = false;
@@ -106,14 +115,14 @@ public static class BulwarkHost
 
     /// <summary>
     /// Maps <c>/health/live</c>, <c>/health/ready</c> and <c>/metrics</c>, and refuses gRPC on the
-    /// public endpoint: internal contracts are never reachable from outside.
+    /// public and staff endpoints: internal contracts are never reachable from outside.
     /// </summary>
     public static WebApplication UsePlatform(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         var endpointAccessor = app.Services.GetRequiredService<InternalEndpointAccessor>();
-        var hasPublic = app.Services.GetRequiredService<BulwarkHostOptions>().PublicEndpoint is not null;
-        if (hasPublic)
+        var hostOptions = app.Services.GetRequiredService<BulwarkHostOptions>();
+        if (hostOptions.PublicEndpoint is not null || hostOptions.StaffEndpoint is not null)
         {
             app.Use(async (context, next) =>
             {

@@ -15,6 +15,12 @@ public sealed class BulwarkHostOptions
     /// <summary>Public HTTP endpoint (app API, web UI) or null for none. gRPC is refused here.</summary>
     public IPEndPoint? PublicEndpoint { get; init; }
 
+    /// <summary>
+    /// The internal staff edge's HTTP endpoint (staff login, the console, the ops view) or null for
+    /// none. Only staff endpoints answer here, and staff endpoints answer nowhere else; gRPC is refused.
+    /// </summary>
+    public IPEndPoint? StaffEndpoint { get; init; }
+
     /// <summary>The version this process runs, published in its registry records.</summary>
     public string Version { get; init; } = "dev";
 

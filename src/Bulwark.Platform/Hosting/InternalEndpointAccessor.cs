@@ -12,12 +12,18 @@ public sealed class InternalEndpointAccessor
     private ListenOptions? _listenOptions;
     private IPEndPoint? _publicConfigured;
     private ListenOptions? _publicListenOptions;
+    private IPEndPoint? _staffConfigured;
+    private ListenOptions? _staffListenOptions;
 
     internal void Set(ListenOptions listenOptions) => _listenOptions = listenOptions;
 
     internal void SetPublic(IPEndPoint? endPoint) => _publicConfigured = endPoint;
 
     internal void SetPublic(ListenOptions listenOptions) => _publicListenOptions = listenOptions;
+
+    internal void SetStaff(IPEndPoint? endPoint) => _staffConfigured = endPoint;
+
+    internal void SetStaff(ListenOptions listenOptions) => _staffListenOptions = listenOptions;
 
     /// <summary>The bound internal endpoint. Valid once the server has started.</summary>
     public IPEndPoint Get() =>
@@ -26,6 +32,12 @@ public sealed class InternalEndpointAccessor
     /// <summary>The bound public (HTTP/1.1) endpoint, or null when the host has none. Valid once the server has started.</summary>
     public IPEndPoint? GetPublic() => _publicListenOptions?.IPEndPoint;
 
+    /// <summary>The bound staff (HTTP/1.1) endpoint, or null when the host has none. Valid once the server has started.</summary>
+    public IPEndPoint? GetStaff() => _staffListenOptions?.IPEndPoint;
+
+    /// <summary>Whether a request arrived on the staff endpoint (by the local port it came in on).</summary>
+    public bool IsStaffPort(int localPort) => _staffListenOptions?.IPEndPoint is { } endPoint && endPoint.Port == localPort;
+
     internal bool IsInternalPort(int localPort) =>
-        _listenOptions?.IPEndPoint is { } endPoint && endPoint.Port == localPort && _publicConfigured?.Port != localPort;
+        _listenOptions?.IPEndPoint is { } endPoint && endPoint.Port == localPort && _publicConfigured?.Port != localPort && _staffConfigured?.Port != localPort;
 }

@@ -15,6 +15,9 @@ public enum ServiceListeners
 
     /// <summary>A TCP port for the card scheme's ISO 8583 link.</summary>
     CardLink = 2,
+
+    /// <summary>An HTTP/1.1 port for staff (the internal edge: staff login, the console, the ops view).</summary>
+    Staff = 4,
 }
 
 /// <summary>What a service is, without how it is added: what the local cluster and the deploy tools need to know.</summary>

@@ -1,5 +1,5 @@
 using System.Net;
-using Bulwark.Cards.Link;
+using Bulwark.Platform.Security;
 
 namespace Bulwark.Cards.Tests.Link;
 
@@ -16,7 +16,7 @@ public sealed class CardLinkAllowListTests
     [InlineData("2001:db8::1", false)]
     public void Allows_DefaultsPlusOneSchemeBlock_OnlyListedSources(string address, bool expected)
     {
-        var allowList = new CardLinkAllowList([.. new CardsOptions().LinkAllowedSources, "10.20.0.0/16"]);
+        var allowList = new SourceNetworks([.. new CardsOptions().LinkAllowedSources, "10.20.0.0/16"]);
 
         Assert.Equal(expected, allowList.Allows(new IPEndPoint(IPAddress.Parse(address), 40000)));
     }
@@ -24,7 +24,7 @@ public sealed class CardLinkAllowListTests
     [Fact]
     public void Allows_SingleAddress_IsThatAddressOnly()
     {
-        var allowList = new CardLinkAllowList(["203.0.113.7"]);
+        var allowList = new SourceNetworks(["203.0.113.7"]);
 
         Assert.True(allowList.Allows(new IPEndPoint(IPAddress.Parse("203.0.113.7"), 1)));
         Assert.False(allowList.Allows(new IPEndPoint(IPAddress.Parse("203.0.113.8"), 1)));

@@ -1,24 +1,55 @@
 using System.Net;
 
-namespace Bulwark.Cards.Link;
+namespace Bulwark.Platform.Security;
 
 /// <summary>
-/// The source addresses that may open a link connection (<see cref="CardsOptions.LinkAllowedSources"/>).
-/// The link carries card numbers and moves money, so only the scheme's own addresses may reach it,
-/// whatever the network in front of it lets through.
+/// A list of source networks a listener accepts connections or requests from: the card link's
+/// scheme addresses (it carries card numbers and moves money), the internal staff edge's allowed
+/// ranges and its trusted proxies. Whatever the network in front of a listener lets through, only
+/// listed sources get in.
 /// </summary>
-public sealed class CardLinkAllowList
+public sealed class SourceNetworks
 {
     private readonly IPNetwork[] _networks;
 
-    /// <summary>An allow-list of the given sources.</summary>
+    /// <summary>A list of the given sources.</summary>
     /// <exception cref="ArgumentException">A source is neither an IP address nor a CIDR block.</exception>
-    public CardLinkAllowList(IEnumerable<string> sources)
+    public SourceNetworks(IEnumerable<string> sources)
     {
         ArgumentNullException.ThrowIfNull(sources);
         _networks = [.. sources.Select(source => TryParse(source, out var network)
             ? network
             : throw new ArgumentException($"'{source}' is not an IP address or a CIDR block.", nameof(sources)))];
+    }
+
+    /// <summary>No source at all.</summary>
+    public static SourceNetworks None { get; } = new([]);
+
+    /// <summary>The networks, as CIDR text, in the order given.</summary>
+    public IReadOnlyList<string> Blocks => [.. _networks.Select(network => network.ToString())];
+
+    /// <summary>
+    /// Reads a comma- or whitespace-separated list of blocks; null with <paramref name="error"/>
+    /// naming the first unusable entry (or saying the list is empty) otherwise.
+    /// </summary>
+    public static SourceNetworks? TryParseList(string? text, out string? error)
+    {
+        var entries = (text ?? "").Split([',', ' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        if (entries.Length == 0)
+        {
+            error = "the list names no network";
+            return null;
+        }
+        foreach (var entry in entries)
+        {
+            if (!TryParse(entry, out _))
+            {
+                error = $"'{entry}' is not an IP address or a CIDR block";
+                return null;
+            }
+        }
+        error = null;
+        return new SourceNetworks(entries);
     }
 
     /// <summary>Reads <c>10.20.0.0/16</c>, <c>2001:db8::/32</c> or a single address (a /32 or /128 block).</summary>
@@ -46,9 +77,12 @@ public sealed class CardLinkAllowList
     }
 
     /// <summary>Whether a peer may connect; an IPv4 peer seen on a dual-stack socket counts as its IPv4 address.</summary>
-    public bool Allows(EndPoint? remote)
+    public bool Allows(EndPoint? remote) => remote is IPEndPoint { Address: var address } && Contains(address);
+
+    /// <summary>Whether an address is in one of the networks (an IPv4-mapped IPv6 address as its IPv4 address).</summary>
+    public bool Contains(IPAddress? address)
     {
-        if (remote is not IPEndPoint { Address: var address })
+        if (address is null)
         {
             return false;
         }

@@ -1,0 +1,77 @@
+using Bulwark.Platform.Security;
+
+namespace Bulwark.Edge.Staff;
+
+/// <summary>
+/// The internal staff edge (docs/concepts/staff-edge.md): staff tokens of their own, the source
+/// ranges staff requests must come from, and the proxies whose forwarded-for header is believed.
+/// </summary>
+public sealed class StaffEdgeOptions
+{
+    /// <summary>The ranges used while configuration has never given any (and no last good value is on disk): loopback only.</summary>
+    public static readonly IReadOnlyList<string> LoopbackOnly = ["127.0.0.0/8", "::1/128"];
+
+    /// <summary>
+    /// The first key of the staff token ring (<c>staff-signing.key</c>; added keys beside it as
+    /// <c>staff-signing.ID.key</c>). A ring of its own: a customer token can never pass for a
+    /// staff one, whatever its claims, and the other way round.
+    /// </summary>
+    public string SigningKeyPath { get; init; } = "";
+
+    /// <summary>How long a staff token is valid. Default 1 hour; 5 minutes to 12 hours.</summary>
+    public TimeSpan TokenLifetime { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Proxies in front of the staff edge whose <c>X-Forwarded-For</c> is believed (CIDR blocks or
+    /// addresses). Empty (the default): the TCP peer is the source and the header is ignored.
+    /// </summary>
+    public IReadOnlyList<string> TrustedProxies { get; init; } = [];
+
+    /// <summary>The ranges staff requests may come from until configuration has said otherwise.</summary>
+    public IReadOnlyList<string> DefaultAllowedRanges { get; init; } = LoopbackOnly;
+
+    /// <summary>Throws when an option is unusable, so that a misconfigured edge fails at start.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(SigningKeyPath))
+        {
+            throw new ArgumentException("StaffEdgeOptions.SigningKeyPath is required.");
+        }
+        if (TokenLifetime < TimeSpan.FromMinutes(StaffEdgeLimits.TokenLifetimeMinutesMin) || TokenLifetime > TimeSpan.FromHours(StaffEdgeLimits.TokenLifetimeHoursMax))
+        {
+            throw new ArgumentException($"StaffEdgeOptions.TokenLifetime must be {StaffEdgeLimits.TokenLifetimeMinutesMin} minutes to {StaffEdgeLimits.TokenLifetimeHoursMax} hours.");
+        }
+        foreach (var (name, list) in new[] { ("TrustedProxies", TrustedProxies), ("DefaultAllowedRanges", DefaultAllowedRanges) })
+        {
+            foreach (var entry in list)
+            {
+                if (!SourceNetworks.TryParse(entry, out _))
+                {
+                    throw new ArgumentException($"StaffEdgeOptions.{name}: '{entry}' is not an IP address or a CIDR block.");
+                }
+            }
+        }
+        if (DefaultAllowedRanges.Count == 0)
+        {
+            throw new ArgumentException("StaffEdgeOptions.DefaultAllowedRanges must name at least one network (loopback by default).");
+        }
+    }
+}
+
+/// <summary>The staff edge's limits.</summary>
+public static class StaffEdgeLimits
+{
+    public const int TokenLifetimeMinutesMin = 5;
+
+    public const int TokenLifetimeHoursMax = 12;
+
+    /// <summary>Most addresses read from one X-Forwarded-For header (a longer chain is refused, not truncated).</summary>
+    public const int ForwardedForAddressesMax = 16;
+
+    /// <summary>Longest staff email, password and TOTP code accepted at login (characters).</summary>
+    public const int EmailLengthMax = 254;
+
+    public const int PasswordLengthMax = 256;
+
+    public const int TotpCodeLengthMax = 10;
+}

@@ -1,0 +1,62 @@
+using Bulwark.Edge.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bulwark.Edge.Staff;
+
+public static class StaffEdgeServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the internal staff edge (docs/concepts/staff-edge.md) to a host that has a staff endpoint
+    /// (<c>BulwarkHostOptions.StaffEndpoint</c>): the gate on source ranges and paths, staff tokens
+    /// signed by a ring of their own, and the staff API. The host supplies an
+    /// <see cref="IStaffAuthenticator"/> (the staff directory) and may supply an
+    /// <see cref="IStaffSourceRanges"/> (the configuration-backed one); without one the defaults of
+    /// <paramref name="options"/> apply. Map it with <see cref="MapStaffEdge"/>.
+    /// </summary>
+    public static IServiceCollection AddStaffEdge(this IServiceCollection services, StaffEdgeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        // Read now so that an unreadable directory or a short key stops the process at start, not at the first login.
+        SigningKeyRing.Load(options.SigningKeyPath, TimeProvider.System, NullLogger.Instance);
+
+        services.AddSingleton(options);
+        services.TryAddSingleton<IStaffSourceRanges, FixedStaffSourceRanges>();
+        services.AddMetrics();
+        services.AddSingleton<StaffEdgeMetrics>();
+        services.AddSingleton(provider => new StaffTokens(
+            SigningKeyRing.Load(options.SigningKeyPath, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>().CreateLogger<StaffTokens>()),
+            options, provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<StaffApi>();
+        services.AddTransient<IStartupFilter, StaffEdgeStartupFilter>();
+
+        services.AddAuthentication().AddJwtBearer(StaffTokens.SchemeName, bearer =>
+        {
+            bearer.MapInboundClaims = false;
+            bearer.Events = new JwtBearerEvents { OnChallenge = EdgeServiceCollectionExtensions.ChallengeAsync };
+        });
+        services.AddOptions<JwtBearerOptions>(StaffTokens.SchemeName)
+            .Configure<StaffTokens>((bearer, tokens) => bearer.TokenValidationParameters = tokens.ValidationParameters());
+        services.AddAuthorizationBuilder().AddPolicy(StaffTokens.PolicyName, policy => policy
+            .AddAuthenticationSchemes(StaffTokens.SchemeName)
+            .RequireAuthenticatedUser()
+            .RequireClaim(StaffTokens.StaffIdClaim)
+            .RequireClaim(StaffTokens.RoleClaim));
+        return services;
+    }
+
+    /// <summary>Maps the staff API under <see cref="StaffPaths.Api"/> (answered on the staff port only).</summary>
+    public static IEndpointRouteBuilder MapStaffEdge(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        StaffApi.Map(endpoints);
+        return endpoints;
+    }
+}
