@@ -58,6 +58,9 @@ public sealed class ConfigTestHost : IAsyncDisposable
         return new ConfigTestHost(app, directory);
     }
 
+    /// <summary>Stops the host (as SIGTERM would) without disposing it: its clients stay usable to read what the stop did.</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();

@@ -192,6 +192,22 @@ public sealed class WatchTests
         Assert.Contains("watch again from the last revision you received", error.Status.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Watch_InstanceStopping_EndsTheWatchWithUnavailable()
+    {
+        await using var host = await ConfigTestHost.StartAsync();
+        var address = host.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().Get();
+        using var channel = global::Grpc.Net.Client.GrpcChannel.ForAddress($"http://{address}");
+        using var watch = new WatchStream(new Protos.Config.ConfigClient(channel), new WatchRequest());
+        Assert.Equal(WatchEventKind.Resync, (await watch.NextChangeAsync()).Kind);
+
+        await host.StopAsync();
+        var error = await watch.FailureAsync();
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Contains("stopping", error.Status.Detail, StringComparison.Ordinal);
+    }
+
     /// <summary>Waits (bounded) for a condition the service reaches on its own.</summary>
     private static async Task Eventually(Func<bool> condition)
     {
