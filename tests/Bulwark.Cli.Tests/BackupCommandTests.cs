@@ -417,7 +417,7 @@ public sealed class BackupCommandTests : IDisposable
             await app.StopAsync(cancellation);
 
             Assert.True(exit == 0, output.ToString());
-            Assert.Contains("PostgreSQL schemas accounts, ledger", output.ToString(), StringComparison.Ordinal);
+            Assert.Contains("PostgreSQL schemas accounts, config, ledger", output.ToString(), StringComparison.Ordinal);
         }
         Assert.True(File.Exists(Path.Combine(BackupDir, "postgres.dump")));
         AssertHoldsNoKey(BackupDir);
@@ -446,7 +446,7 @@ public sealed class BackupCommandTests : IDisposable
         Directory.Delete(Restored, recursive: true);
         var again = new StringWriter();
         Assert.Equal(2, BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), TextWriter.Null, again, restoredUrl, new DirectoryInfo(KeysBackup)));
-        Assert.Contains("already holds schema(s) accounts, ledger", again.ToString(), StringComparison.Ordinal);
+        Assert.Contains("already holds schema(s) accounts, config, ledger", again.ToString(), StringComparison.Ordinal);
         Assert.False(Directory.Exists(Restored));
 
         // And without --store: the backup says what it needs.

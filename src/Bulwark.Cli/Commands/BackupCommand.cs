@@ -22,8 +22,8 @@ namespace Bulwark.Cli.Commands;
 /// <c>bulwark backup keys</c> copies them into a backup of their own, kept apart (a stolen data
 /// backup then gives no key: the tokens cannot be matched to card numbers, no token can be
 /// signed), and <c>restore --keys</c> brings both together. A bank run with
-/// <c>--store postgres://…</c> keeps its ledger and accounts in PostgreSQL: its backup adds one
-/// <c>pg_dump</c> archive of those schemas (one snapshot of both, taken after the local files so
+/// <c>--store postgres://…</c> keeps its ledger, accounts and configuration in PostgreSQL: its backup adds one
+/// <c>pg_dump</c> archive of those schemas (one snapshot of all, taken after the local files so
 /// it holds every ledger account they name), and its restore loads that archive into an empty
 /// database before the local files go into place.
 /// </summary>
@@ -41,14 +41,14 @@ internal static class BackupCommand
     /// <summary>Times the cells are held again when the map read while holding them names other cells (one was just added).</summary>
     private const int CellsChangedAttemptsMax = 3;
 
-    /// <summary>The PostgreSQL schemas a bank keeps: the ledger's and the accounts service's.</summary>
-    private static readonly string[] BankSchemas = ["accounts", "ledger"];
+    /// <summary>The PostgreSQL schemas a bank keeps: the ledger's, the accounts service's and the configuration service's.</summary>
+    private static readonly string[] BankSchemas = ["accounts", "config", "ledger"];
 
     public static Command CreateBackup()
     {
         var data = CommonOptions.Data();
         var to = new Option<DirectoryInfo>("--to") { Description = "New, empty directory to write the backup into.", Required = true };
-        var store = CommonOptions.PostgresStore("The bank's PostgreSQL database when it runs with --store postgres://...: its ledger and accounts schemas are dumped (pg_dump, one snapshot) with the local files. Default: " + CommonOptions.StoreVariable + " when set. " + CommonOptions.StoreHelp);
+        var store = CommonOptions.PostgresStore("The bank's PostgreSQL database when it runs with --store postgres://...: its ledger, accounts and config schemas are dumped (pg_dump, one snapshot) with the local files. Default: " + CommonOptions.StoreVariable + " when set. " + CommonOptions.StoreHelp);
         var command = new Command("backup", "Back up the bank while it runs: every database (consistent snapshots) and the demo population, verified by the ledger check. Keys are not in it: back them up apart with `bulwark backup keys`.")
         {
             data, to, store,

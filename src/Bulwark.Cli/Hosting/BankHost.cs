@@ -27,6 +27,8 @@ public sealed record BankPaths(string DataDirectory)
 
     public string Accounts => Path.Combine(DataDirectory, "accounts.db");
 
+    public string Config => Path.Combine(DataDirectory, "config.db");
+
     public string TokenisationKey => Path.Combine(DataDirectory, "keys", "tokenisation.key");
 
     public string SigningKey => Path.Combine(DataDirectory, "keys", "edge-signing.key");

@@ -4,6 +4,7 @@ using Bulwark.Accounts;
 using Bulwark.Cards;
 using Bulwark.Cli.Demo;
 using Bulwark.Coherence;
+using Bulwark.Config;
 using Bulwark.Edge;
 using Bulwark.EventLog;
 using Bulwark.EventLog.Files;
@@ -66,6 +67,7 @@ public static class BankModules
     public const string Cards = "cards";
     public const string Edge = "edge";
     public const string Coherence = CoherenceServiceCollectionExtensions.ServiceName;
+    public const string Config = ConfigServiceCollectionExtensions.ServiceName;
 
     /// <summary>The bank's name in the JetStream event log (its stream and subjects).</summary>
     public const string EventsBank = "bulwark";
@@ -135,6 +137,10 @@ public static class BankModules
         new(Feed, Stateful: false, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 2,
             (services, _) => services.AddFeed(new FeedOptions()),
             app => app.MapFeed()),
+        // Versioned configuration with watches (docs/concepts/configuration.md): before the edge, which will read it.
+        new(Config, Stateful: true, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
+            (services, context) => services.AddConfig(new ConfigOptions { DatabasePath = context.Paths.Config, PostgresConnectionString = context.Postgres }),
+            app => app.MapConfig()),
         // Each card processor keeps its own durable journal (stand-in decisions it must post
         // later, exactly once): instances never share one, so each gets a data directory of its own.
         new(Cards, Stateful: false, ServiceListeners.CardLink, DataPerInstance: true, ReplicasDefault: 2,

@@ -15,6 +15,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
 using CardsClient = Bulwark.Cards.Protos.Cards.CardsClient;
+using ConfigClient = Bulwark.Config.Protos.Config.ConfigClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
 
 namespace Bulwark.Cli.Operator;
@@ -49,6 +50,7 @@ internal sealed class BankConnection : IAsyncDisposable
         Description = description;
         Accounts = provider.GetRequiredService<AccountsClient>();
         Ledger = provider.GetRequiredService<LedgerClient>();
+        Config = provider.GetRequiredService<ConfigClient>();
     }
 
     /// <summary>What the command talks to, for messages: "the bank on DIR (127.0.0.1:PORT)" or "the cluster at etcd://...".</summary>
@@ -57,6 +59,8 @@ internal sealed class BankConnection : IAsyncDisposable
     public AccountsClient Accounts { get; }
 
     public LedgerClient Ledger { get; }
+
+    public ConfigClient Config { get; }
 
     /// <summary>Where the placement map lives, when the bank's ledger runs on cells (null otherwise).</summary>
     public IPlacementStore? Placement => _provider.GetService<IPlacementStore>();
@@ -200,7 +204,7 @@ internal sealed class BankConnection : IAsyncDisposable
         var registry = new InMemoryServiceRegistry();
         var paths = new BankPaths(dataDirectory);
         var cells = File.Exists(paths.Placement) ? BankLedger.ReadMap(paths)?.Cells.Keys.ToArray() ?? [] : [];
-        foreach (var service in new[] { "accounts", "ledger", "cards" }.Concat(cells.Select(cell => Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell))))
+        foreach (var service in new[] { "accounts", "ledger", "cards", BankModules.Config }.Concat(cells.Select(cell => Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell))))
         {
             await registry.RegisterAsync(ServiceInstance.Create(service, file.InternalGrpc, "operator-view"), CancellationToken.None);
         }
@@ -301,6 +305,7 @@ internal sealed class BankConnection : IAsyncDisposable
         var interceptor = new OperatorCallInterceptor(CallTimeout);
         services.AddServiceClient("accounts", channel => new AccountsClient(channel.Intercept(interceptor)));
         services.AddServiceClient("ledger", channel => new LedgerClient(channel.Intercept(interceptor)));
+        services.AddServiceClient(BankModules.Config, channel => new ConfigClient(channel.Intercept(interceptor)));
         return services.BuildServiceProvider();
     }
 

@@ -34,4 +34,17 @@ internal sealed class OperatorCallInterceptor(TimeSpan callTimeout) : Intercepto
         var options = context.Options.WithHeaders(headers).WithDeadline(context.Options.Deadline ?? DateTime.UtcNow + callTimeout);
         return continuation(request, new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host, options));
     }
+
+    /// <summary>A stream (a configuration watch) carries the credentials too; its deadline is the command's own, or none.</summary>
+    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        var headers = context.Options.Headers ?? [];
+        foreach (var entry in OperatorCredentials.Headers())
+        {
+            headers.Add(entry);
+        }
+        return continuation(request, new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host, context.Options.WithHeaders(headers)));
+    }
 }
