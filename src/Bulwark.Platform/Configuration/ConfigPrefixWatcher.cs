@@ -156,6 +156,13 @@ internal sealed partial class ConfigPrefixWatcher(
             LogStalled(prefix, staleAfter.TotalSeconds);
             return ($"nothing from the config service for {staleAfter.TotalSeconds:0.#} s", confirmed);
         }
+        catch (RpcException error) when (error.StatusCode == StatusCode.OutOfRange && !stopping.IsCancellationRequested)
+        {
+            // The service's store is behind what this client has seen: its answers are the restored
+            // backup's (a key we hold may be "not found" there). Counted and alerted as a revision that went back.
+            owner.Apply(prefix, view => view.RefuseStoreBehind(prefix), 0);
+            return ($"its store is behind revision {owner.View.RevisionOf(prefix)} seen here: {error.Status.Detail}", confirmed);
+        }
         catch (RpcException error) when (!stopping.IsCancellationRequested)
         {
             return ($"{error.StatusCode}: {error.Status.Detail}", confirmed);

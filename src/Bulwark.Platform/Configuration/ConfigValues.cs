@@ -15,7 +15,7 @@ namespace Bulwark.Platform.Configuration;
 /// last known good values are kept in a cache file, loaded when this object is made, so a process
 /// that starts while the service is away has them at once. Every answer is a value, a deletion
 /// (a tombstone seen) or unknown — never a not-found the client cannot trust (<see cref="ConfigView"/>
-/// has the rules). Started and stopped with the host (<see cref="ConfigServiceCollectionExtensions.AddBulwarkConfig"/>);
+/// has the rules). Started and stopped with the host (<see cref="ConfigClientServiceCollectionExtensions.AddBulwarkConfig"/>);
 /// start-up waits at most <see cref="ConfigClientOptions.StartWaitSeconds"/> for the service.
 /// </summary>
 public sealed partial class ConfigValues : IHostedService, IAsyncDisposable

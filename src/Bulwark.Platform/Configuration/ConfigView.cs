@@ -241,6 +241,20 @@ internal sealed class ConfigView
         }
     }
 
+    /// <summary>
+    /// The service refused to resume the prefix's watch because the revision this client has seen is
+    /// ahead of its store (OUT_OF_RANGE: a store restored from an old backup): nothing it would say is
+    /// taken until a store that has caught up answers (R14 c).
+    /// </summary>
+    public ConfigApplyResult RefuseStoreBehind(string prefix)
+    {
+        lock (_lock)
+        {
+            var state = _prefixes[prefix];
+            return RefuseLocked(state, 0);
+        }
+    }
+
     /// <summary>The prefix's watch failed or went quiet; returns true when it was fresh until now.</summary>
     public bool MarkStale(string prefix)
     {

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging;
 namespace Bulwark.Platform.Tests.Configuration;
 
 /// <summary>The client as a host gets it: registered with AddBulwarkConfig, started with the host, exported at /metrics.</summary>
-public sealed class ConfigServiceCollectionExtensionsTests : IDisposable
+public sealed class ConfigClientServiceCollectionExtensionsTests : IDisposable
 {
     private const string Ranges = "edge/staff-ranges";
 

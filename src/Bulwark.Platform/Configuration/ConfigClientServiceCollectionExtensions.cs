@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Bulwark.Platform.Configuration;
 
-public static class ConfigServiceCollectionExtensions
+public static class ConfigClientServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the configuration client (<see cref="ConfigValues"/>) for the prefixes in
