@@ -20,6 +20,9 @@ namespace Bulwark.Cli.Commands;
 internal static class RunCommand
 {
     public const int PortDefault = 8080;
+
+    /// <summary>The staff edge's port when --port is the default (its own port, beside the app's).</summary>
+    public const int StaffPortDefault = 8081;
     public const int RateDefault = 200;
     public const int CustomersDefault = 1_000;
     public const int CardRateDefault = 100;
@@ -37,6 +40,20 @@ internal static class RunCommand
         var customers = CommonOptions.PositiveInt("--customers", "Demo customers seeded on first start.", CustomersDefault, 1_000_000);
         var seed = new Option<int>("--seed") { Description = "Seed for demo data and workload choices.", DefaultValueFactory = _ => 42 };
         var cardLinkPort = CommonOptions.Port("--card-link-port", "Port of the ISO 8583 card link on 127.0.0.1. Default: 0, a free port (printed at start).", 0);
+        var staffPort = new Option<int?>("--staff-port")
+        {
+            Description = $"Port of the staff edge (staff login, the console, the ops view) on 127.0.0.1. Default: --port + 1 ({StaffPortDefault}), a free one with --port 0 (printed at start).",
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= 65_535)
+                {
+                    return value;
+                }
+                result.AddError($"--staff-port must be a port number from 0 to 65535, not '{text}'.");
+                return null;
+            },
+        };
         var cardRate = new Option<int>("--card-rate")
         {
             Description = "Card authorisations per second the scheme simulator sends to the card link over TCP, besides --rate. 0 turns card traffic off.",
@@ -82,7 +99,7 @@ internal static class RunCommand
         });
         var command = new Command("run", "Run the whole bank in one process on embedded storage, with demo data and live traffic.")
         {
-            data, port, rate, cardRate, duration, customers, seed, noWorkload, store, cardLinkPort, cells,
+            data, port, staffPort, rate, cardRate, duration, customers, seed, noWorkload, store, cardLinkPort, cells,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -104,6 +121,7 @@ internal static class RunCommand
             {
                 LedgerPostgres = postgres,
                 CardLinkPort = parse.GetValue(cardLinkPort),
+                StaffPort = parse.GetValue(staffPort) ?? (parse.GetValue(port) is 0 or 65_535 ? 0 : parse.GetValue(port) + 1),
                 Cells = parse.GetValue(cells),
                 CardRate = parse.GetValue(noWorkload) ? 0 : parse.GetValue(cardRate),
             }, cancellationToken);
@@ -121,6 +139,9 @@ internal static class RunCommand
 
         /// <summary>The card link's port (--card-link-port); 0 picks a free one.</summary>
         public int CardLinkPort { get; init; }
+
+        /// <summary>The staff edge's port (--staff-port, else --port + 1); 0 picks a free one.</summary>
+        public int StaffPort { get; init; }
 
         /// <summary>Card authorisations per second from the scheme simulator (--card-rate); 0 for none.</summary>
         public int CardRate { get; init; }
@@ -182,7 +203,8 @@ internal static class RunCommand
         WebApplication built;
         try
         {
-            built = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort, cells: settings.Cells);
+            built = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort, cells: settings.Cells,
+                staffEndpoint: new IPEndPoint(IPAddress.Loopback, settings.StaffPort));
         }
         catch (Exception error) when (error is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException)
         {
@@ -197,7 +219,7 @@ internal static class RunCommand
         }
         catch (IOException error) when (error.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
         {
-            await Console.Error.WriteLineAsync($"bulwark run: cannot listen on 127.0.0.1:{settings.Port}: the address is already in use. Is another bank running? Pass --port to choose another port.");
+            await Console.Error.WriteLineAsync($"bulwark run: cannot listen on 127.0.0.1:{settings.Port} (app) or 127.0.0.1:{settings.StaffPort} (staff edge): the address is already in use. Is another bank running? Pass --port and --staff-port to choose other ports.");
             return 2;
         }
         catch (Exception error) when (error is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException or System.Data.Common.DbException)
@@ -211,6 +233,8 @@ internal static class RunCommand
         // Operator commands in other processes (bulwark customers --data DIR) find the internal gRPC endpoint here.
         using var endpointFile = BankEndpointFile.Write(settings.Paths.DataDirectory, app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().Get());
         await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{bound}/   (data in {settings.Paths.DataDirectory})");
+        var staffBound = app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().GetStaff();
+        await output.WriteLineAsync($"staff edge (console, ops view): http://{staffBound}{Bulwark.Edge.Staff.StaffPaths.Pages}/");
         var cardLink = await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync();
         await output.WriteLineAsync($"card link (ISO 8583) listening on {cardLink}");
 

@@ -61,7 +61,7 @@ public sealed record BankPaths(string DataDirectory)
 public static class BankHost
 {
     public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning, string? ledgerPostgres = null, int cardLinkPort = 0,
-        int? cells = null)
+        int? cells = null, IPEndPoint? staffEndpoint = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         Bulwark.Platform.Security.PrivateFiles.CreateDirectory(paths.DataDirectory);
@@ -69,6 +69,8 @@ public static class BankHost
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
         {
             PublicEndpoint = publicEndpoint,
+            // The staff edge's own port (any free one unless the command names it).
+            StaffEndpoint = staffEndpoint ?? new IPEndPoint(IPAddress.Loopback, 0),
             ConsoleLogLevel = consoleLogLevel,
             Version = typeof(BankHost).Assembly.GetName().Version?.ToString() ?? "dev",
         }, registry);

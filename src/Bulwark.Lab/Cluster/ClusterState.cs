@@ -91,6 +91,9 @@ public sealed class InstanceState
 
     public int? PublicPort { get; init; }
 
+    /// <summary>The staff edge's port (staff-edge instances).</summary>
+    public int? StaffPort { get; init; }
+
     /// <summary>The card link's port (cards instances).</summary>
     public int? LinkPort { get; init; }
 

@@ -79,6 +79,7 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
             Version = version,
             Port = LocalProcesses.FreePort(),
             PublicPort = publicPort,
+            StaffPort = module.Listeners.HasFlag(ServiceListeners.Staff) ? LocalProcesses.FreePort() : null,
             LinkPort = module.Listeners.HasFlag(ServiceListeners.CardLink) ? LocalProcesses.FreePort() : null,
             Cell = NextCell(service),
         };
@@ -123,6 +124,10 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
         if (instance.PublicPort is { } port)
         {
             arguments.AddRange(["--public-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        if (instance.StaffPort is { } staffPort)
+        {
+            arguments.AddRange(["--staff-port", staffPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
         if (instance.LinkPort is { } linkPort)
         {
