@@ -77,7 +77,7 @@ public sealed class ClusterProcessTests : IDisposable
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Contains("edge (app API and web UI) listening on http://127.0.0.1:", up.Output, StringComparison.Ordinal);
         var pids = Pids();
-        Assert.Equal(9, pids.Count); // etcd, the ledger's two cells, accounts, feed, cards, edge, coherence and the supervisor: detached, alive after up returned.
+        Assert.Equal(10, pids.Count); // etcd, the ledger's two cells, accounts, support, feed, cards, edge, coherence and the supervisor: detached, alive after up returned.
         Assert.All(pids, pid => Assert.True(IsAlive(pid), $"pid {pid} not running"));
 
         // Status probes every process with short deadlines: on a loaded machine one may miss a
@@ -89,7 +89,7 @@ public sealed class ClusterProcessTests : IDisposable
             status = await RunAsync("cluster", "status", "--state", _state);
         }
         Assert.True(status.ExitCode == 0, status.Output);
-        foreach (var service in new[] { "ledger", "accounts", "feed", "cards", "edge", "coherence" })
+        foreach (var service in new[] { "ledger", "accounts", "support", "feed", "cards", "edge", "coherence" })
         {
             Assert.Matches($@"{service}-\d+ +v1 +\d+ +127\.0\.0\.1:\d+ +running +0 +(yes|n/a) +SERVING +fresh", status.Output);
         }
@@ -275,7 +275,7 @@ public sealed class ClusterProcessTests : IDisposable
     [InlineData("cluster up --store mysql://root@localhost/bank", "--store:")]
     [InlineData("cluster up --replicas accounts=2", "accounts keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got 2 (accounts can run more with --store postgres://...).")]
     [InlineData("scale feed -1", "bulwark scale: replicas must be 0 or more, got -1 for feed.")]
-    [InlineData("scale nope 1", "bulwark scale: unknown service 'nope'. Known services: ledger, accounts, feed, cards, edge, coherence.")]
+    [InlineData("scale nope 1", "bulwark scale: unknown service 'nope'. Known services: ledger, accounts, support, feed, cards, edge, coherence.")]
     [InlineData("scale feed many", "bulwark scale: replicas must be a whole number, got 'many'.")]
     [InlineData("deploy nope --version v2", "bulwark deploy: unknown service 'nope'.")]
     [InlineData("deploy feed", "Option '--version' is required.")]
