@@ -89,6 +89,7 @@ public sealed class ServeProcessTests : IDisposable
     [Theory]
     [InlineData("ledger")]
     [InlineData("accounts")]
+    [InlineData("support")]
     [InlineData("feed")]
     [InlineData("cards")]
     [InlineData("edge")]
@@ -141,6 +142,7 @@ public sealed class ServeProcessTests : IDisposable
     [Theory]
     [InlineData("ledger")]
     [InlineData("accounts")]
+    [InlineData("support")]
     [InlineData("edge")]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Serve_EverythingItCreatesUnderData_IsPrivate(string service)

@@ -32,7 +32,7 @@ public sealed class StaffProcessTests : IDisposable
             // The rest of the bank's output must not fill the pipes: read and drop it.
             _ = bank.StandardOutput.ReadToEndAsync(CancellationToken.None);
             _ = bank.StandardError.ReadToEndAsync(CancellationToken.None);
-            var demoFile = Path.Combine(_directory, "demo-staff.json");
+            var demoFile = Path.Combine(_directory, "keys", "demo-staff.json");
             Assert.Contains(lines, line => line.StartsWith("Demo staff (console): staff@bulwark.example", StringComparison.Ordinal) && line.Contains(demoFile, StringComparison.Ordinal));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(demoFile));
             using (var demo = JsonDocument.Parse(await File.ReadAllTextAsync(demoFile)))

@@ -9,8 +9,9 @@ namespace Bulwark.Cli.Demo;
 /// <summary>
 /// The one demo staff member of <c>bulwark run</c>, for the customer-operations console: created
 /// through the staff directory's contract on first start, with a random password and the TOTP
-/// secret the directory makes. Both go to <c>DATA/demo-staff.json</c>, created owner-only (0600),
-/// never to the log or the console: the start-up output only says where the file is.
+/// secret the directory makes. Both go to <c>DATA/keys/demo-staff.json</c>, created owner-only (0600),
+/// never to the log or the console: the start-up output only says where the file is. Among the keys,
+/// so that data backups (which must hold no secret) leave it out.
 /// </summary>
 internal static class DemoStaff
 {
@@ -49,6 +50,7 @@ internal static class DemoStaff
         {
             return $"Demo staff (console): {Email} exists but {path} is gone; give it a new second factor with: bulwark staff reset-totp ID --reason \"lost the demo login\"";
         }
+        Bulwark.Platform.Security.PrivateFiles.CreateDirectory(Path.GetDirectoryName(path)!);
         var login = new Login(created.Staff.StaffId, Email, password, created.Totp.SecretBase32, created.Totp.OtpauthUri);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())

@@ -35,8 +35,11 @@ public sealed record BankPaths(string DataDirectory)
     /// <summary>The keys that encrypt staff TOTP secrets at rest (docs/runbooks/staff.md).</summary>
     public string TotpKey => Path.Combine(DataDirectory, "keys", "totp.key");
 
-    /// <summary>The demo staff member's login (password and TOTP secret), owner-only: for the console, never logged.</summary>
-    public string DemoStaff => Path.Combine(DataDirectory, "demo-staff.json");
+    /// <summary>
+    /// The demo staff member's login (password and TOTP secret), owner-only, for the console; never
+    /// logged. Among the keys, so that data backups leave it out and <c>backup keys</c> takes it.
+    /// </summary>
+    public string DemoStaff => Path.Combine(DataDirectory, "keys", "demo-staff.json");
 
     public string SigningKey => Path.Combine(DataDirectory, "keys", "edge-signing.key");
 
