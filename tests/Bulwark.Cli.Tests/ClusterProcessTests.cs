@@ -212,7 +212,7 @@ public sealed class ClusterProcessTests : IDisposable
         // The database's cards were tokenised with the first cluster's key: the accounts of this one need it too.
         var keys = Directory.CreateDirectory(Path.Combine(_otherState, "data", "accounts", "keys")).FullName;
         File.Copy(Path.Combine(_state, "data", "accounts", "keys", "tokenisation.key"), Path.Combine(keys, "tokenisation.key"));
-        var up = await RunAsync("cluster", "up", "--state", _otherState, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "ledger=0,feed=0,cards=0,edge=0,coherence=0",
+        var up = await RunAsync("cluster", "up", "--state", _otherState, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "ledger=0,support=0,feed=0,cards=0,edge=0,coherence=0",
             "--edge-port", "0", "--store", url);
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.DoesNotContain(password, up.Output + up.Error, StringComparison.Ordinal);
