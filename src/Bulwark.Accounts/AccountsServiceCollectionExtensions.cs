@@ -4,6 +4,7 @@ using Bulwark.Accounts.Security;
 using Bulwark.Accounts.Storage;
 using Bulwark.Accounts.Telemetry;
 using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Security;
 using Bulwark.Storage.Sqlite;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;

@@ -417,7 +417,7 @@ public sealed class BackupCommandTests : IDisposable
             await app.StopAsync(cancellation);
 
             Assert.True(exit == 0, output.ToString());
-            Assert.Contains("PostgreSQL schemas accounts, config, ledger", output.ToString(), StringComparison.Ordinal);
+            Assert.Contains("PostgreSQL schemas accounts, config, ledger, support", output.ToString(), StringComparison.Ordinal);
         }
         Assert.True(File.Exists(Path.Combine(BackupDir, "postgres.dump")));
         AssertHoldsNoKey(BackupDir);

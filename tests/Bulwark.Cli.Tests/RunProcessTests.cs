@@ -97,10 +97,11 @@ public sealed class RunProcessTests : IDisposable
     [InlineData("tokenisation.key", "644")]
     [InlineData("transfer-id.key", "640")]
     [InlineData("edge-signing.key", "606")]
+    [InlineData("totp.key", "604")]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Run_KeyFileOthersCanReadOrWrite_ExitsTwoSayingChmod600(string keyFile, string mode)
     {
-        // A bank started once has all three keys; then one of them is opened up to others.
+        // A bank started once has all four keys; then one of them is opened up to others.
         using (var first = Start("run", "--data", _directory, "--port", "0", "--customers", "1", "--no-workload", "--for", "1s"))
         {
             using var bound = new CancellationTokenSource(Bound);

@@ -21,7 +21,7 @@ public sealed class ServeProcessTests : IDisposable
     }
 
     [Theory]
-    [InlineData("nope", "etcd://127.0.0.1:2379", "unknown service 'nope'. Known services: ledger, accounts, feed, config, cards, edge, coherence.")]
+    [InlineData("nope", "etcd://127.0.0.1:2379", "unknown service 'nope'. Known services: ledger, accounts, support, feed, config, cards, edge, coherence.")]
     [InlineData("ledger", "http://127.0.0.1:2379", "bad --registry: A registry address starts with etcd://")]
     [InlineData("ledger", "etcd://127.0.0.1:99999", "bad --registry: '127.0.0.1:99999'")]
     [InlineData("ledger", "etcd://", "bad --registry: '' in 'etcd://'")]
@@ -89,6 +89,7 @@ public sealed class ServeProcessTests : IDisposable
     [Theory]
     [InlineData("ledger")]
     [InlineData("accounts")]
+    [InlineData("support")]
     [InlineData("feed")]
     [InlineData("cards")]
     [InlineData("edge")]
@@ -141,6 +142,7 @@ public sealed class ServeProcessTests : IDisposable
     [Theory]
     [InlineData("ledger")]
     [InlineData("accounts")]
+    [InlineData("support")]
     [InlineData("edge")]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Serve_EverythingItCreatesUnderData_IsPrivate(string service)

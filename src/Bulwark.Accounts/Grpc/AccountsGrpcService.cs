@@ -7,6 +7,7 @@ using Bulwark.Accounts.Security;
 using Bulwark.Accounts.Storage;
 using Bulwark.Accounts.Telemetry;
 using Bulwark.Accounts.Validation;
+using Bulwark.Platform.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Bulwark.Accounts.Grpc;

@@ -36,13 +36,13 @@ internal static class ClusterServices
 
     /// <summary>
     /// How many instances a service may run: a stateful one on SQLite one (one process writes the
-    /// file); on PostgreSQL the accounts any number (its store takes advisory locks for
-    /// check-then-insert), the configuration any number (writers serialise on its revision row;
-    /// watchers poll for other instances' commits), the ledger still one (one writer per
-    /// partition, fenced by epoch).
+    /// file); on PostgreSQL the accounts and the support service any number (their stores take
+    /// advisory locks for check-then-insert and the audit chain), the configuration any number
+    /// (writers serialise on its revision row; watchers poll for other instances' commits), the
+    /// ledger still one (one writer per partition, fenced by epoch).
     /// </summary>
     public static int ReplicasMax(string service, bool onPostgres) =>
-        !IsStateful(service) ? ReplicasMaxStateless : service is BankModules.Accounts or BankModules.Config && onPostgres ? ReplicasMaxStateless : 1;
+        !IsStateful(service) ? ReplicasMaxStateless : service is BankModules.Accounts or BankModules.Support or BankModules.Config && onPostgres ? ReplicasMaxStateless : 1;
 
     /// <summary>How a deploy replaces instances: stop-then-start where two instances must not run at once.</summary>
     public static RolloutStrategy Strategy(string service, bool onPostgres) =>

@@ -41,8 +41,8 @@ internal static class BackupCommand
     /// <summary>Times the cells are held again when the map read while holding them names other cells (one was just added).</summary>
     private const int CellsChangedAttemptsMax = 3;
 
-    /// <summary>The PostgreSQL schemas a bank keeps: the ledger's, the accounts service's and the configuration service's.</summary>
-    private static readonly string[] BankSchemas = ["accounts", "config", "ledger"];
+    /// <summary>The PostgreSQL schemas a bank keeps: the ledger's, the accounts service's, the configuration service's and the support service's (staff and audit log).</summary>
+    private static readonly string[] BankSchemas = ["accounts", "config", "ledger", "support"];
 
     public static Command CreateBackup()
     {

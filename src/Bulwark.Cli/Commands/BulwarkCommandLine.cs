@@ -23,6 +23,8 @@ public static class BulwarkCommandLine
         root.Subcommands.Add(CardsCommand.Create());
         root.Subcommands.Add(CustomersCommand.Create());
         root.Subcommands.Add(ConfigCommand.Create());
+        root.Subcommands.Add(StaffCommand.Create());
+        root.Subcommands.Add(AuditCommand.Create());
         root.Subcommands.Add(SchemeCommand.Create());
         root.Subcommands.Add(BackupCommand.CreateBackup());
         root.Subcommands.Add(BackupCommand.CreateRestore());

@@ -245,6 +245,8 @@ internal static class RunCommand
             return 130;
         }
         await output.WriteLineAsync($"Demo login: {DemoSeeder.DemoEmail} / {DemoSeeder.DemoPassword}   ({population.Customers.Count:N0} customers)");
+        var staffDirectory = new Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient(app.Services.GetRequiredService<Bulwark.Platform.Discovery.IServiceChannelFactory>().GetChannel(BankModules.Support));
+        await output.WriteLineAsync(await DemoStaff.EnsureAsync(staffDirectory, settings.Paths.DemoStaff, cancellationToken));
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var workload = new BankWorkload(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<FeedClient>(), app.Services.GetRequiredService<LedgerClient>(), population, population.TrafficSeed(settings.Seed));

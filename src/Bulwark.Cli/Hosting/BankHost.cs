@@ -31,6 +31,18 @@ public sealed record BankPaths(string DataDirectory)
 
     public string TokenisationKey => Path.Combine(DataDirectory, "keys", "tokenisation.key");
 
+    /// <summary>The support service's store: the staff directory and the audit log.</summary>
+    public string Support => Path.Combine(DataDirectory, "support.db");
+
+    /// <summary>The keys that encrypt staff TOTP secrets at rest (docs/runbooks/staff.md).</summary>
+    public string TotpKey => Path.Combine(DataDirectory, "keys", "totp.key");
+
+    /// <summary>
+    /// The demo staff member's login (password and TOTP secret), owner-only, for the console; never
+    /// logged. Among the keys, so that data backups leave it out and <c>backup keys</c> takes it.
+    /// </summary>
+    public string DemoStaff => Path.Combine(DataDirectory, "keys", "demo-staff.json");
+
     public string SigningKey => Path.Combine(DataDirectory, "keys", "edge-signing.key");
 
     public string DemoPopulation => Path.Combine(DataDirectory, "demo-population.json");

@@ -15,6 +15,7 @@ using Bulwark.Ledger.Events;
 using Bulwark.Ledger.Routing;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Placement;
+using Bulwark.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -64,6 +65,7 @@ public static class BankModules
     public const string Ledger = "ledger";
     public const string Accounts = "accounts";
     public const string Feed = "feed";
+    public const string Support = SupportServiceCollectionExtensions.ServiceName;
     public const string Cards = "cards";
     public const string Edge = "edge";
     public const string Coherence = CoherenceServiceCollectionExtensions.ServiceName;
@@ -134,6 +136,10 @@ public static class BankModules
         new(Accounts, Stateful: true, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
             (services, context) => services.AddAccounts(new AccountsOptions { DatabasePath = context.Paths.Accounts, PostgresConnectionString = context.Postgres, TokenisationKeyPath = context.Paths.TokenisationKey }),
             app => app.MapAccounts()),
+        // Staff directory and audit log (issue 14); on PostgreSQL in schema 'support' of the bank's database.
+        new(Support, Stateful: true, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
+            (services, context) => services.AddSupport(new SupportOptions { DatabasePath = context.Paths.Support, PostgresConnectionString = context.Postgres, TotpKeyPath = context.Paths.TotpKey }),
+            app => app.MapSupport()),
         new(Feed, Stateful: false, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 2,
             (services, _) => services.AddFeed(new FeedOptions()),
             app => app.MapFeed()),
@@ -188,6 +194,6 @@ public static class BankModules
     /// <summary>The module called <paramref name="name"/>, or null.</summary>
     public static ServiceModule<ModuleContext>? Find(string name) => All.FirstOrDefault(module => module.Name == name);
 
-    /// <summary>"ledger, accounts, feed, cards, edge, coherence": for help texts and errors.</summary>
+    /// <summary>"ledger, accounts, support, feed, cards, edge, coherence": for help texts and errors.</summary>
     public static string Names => string.Join(", ", All.Select(module => module.Name));
 }

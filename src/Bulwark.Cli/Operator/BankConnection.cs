@@ -14,9 +14,11 @@ using Grpc.Net.Client.Balancer;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using AuditClient = Bulwark.Support.Protos.Audit.AuditClient;
 using CardsClient = Bulwark.Cards.Protos.Cards.CardsClient;
 using ConfigClient = Bulwark.Config.Protos.Config.ConfigClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
+using StaffDirectoryClient = Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient;
 
 namespace Bulwark.Cli.Operator;
 
@@ -51,6 +53,8 @@ internal sealed class BankConnection : IAsyncDisposable
         Accounts = provider.GetRequiredService<AccountsClient>();
         Ledger = provider.GetRequiredService<LedgerClient>();
         Config = provider.GetRequiredService<ConfigClient>();
+        Staff = provider.GetRequiredService<StaffDirectoryClient>();
+        Audit = provider.GetRequiredService<AuditClient>();
     }
 
     /// <summary>What the command talks to, for messages: "the bank on DIR (127.0.0.1:PORT)" or "the cluster at etcd://...".</summary>
@@ -61,6 +65,12 @@ internal sealed class BankConnection : IAsyncDisposable
     public LedgerClient Ledger { get; }
 
     public ConfigClient Config { get; }
+
+    /// <summary>The support service's staff directory (support.proto).</summary>
+    public StaffDirectoryClient Staff { get; }
+
+    /// <summary>The support service's audit log (support.proto).</summary>
+    public AuditClient Audit { get; }
 
     /// <summary>Where the placement map lives, when the bank's ledger runs on cells (null otherwise).</summary>
     public IPlacementStore? Placement => _provider.GetService<IPlacementStore>();
@@ -204,7 +214,7 @@ internal sealed class BankConnection : IAsyncDisposable
         var registry = new InMemoryServiceRegistry();
         var paths = new BankPaths(dataDirectory);
         var cells = File.Exists(paths.Placement) ? BankLedger.ReadMap(paths)?.Cells.Keys.ToArray() ?? [] : [];
-        foreach (var service in new[] { "accounts", "ledger", "cards", BankModules.Config }.Concat(cells.Select(cell => Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell))))
+        foreach (var service in new[] { "accounts", "ledger", "cards", BankModules.Config, BankModules.Support }.Concat(cells.Select(cell => Bulwark.Ledger.Cells.LedgerCells.ServiceName(cell))))
         {
             await registry.RegisterAsync(ServiceInstance.Create(service, file.InternalGrpc, "operator-view"), CancellationToken.None);
         }
@@ -306,6 +316,8 @@ internal sealed class BankConnection : IAsyncDisposable
         services.AddServiceClient("accounts", channel => new AccountsClient(channel.Intercept(interceptor)));
         services.AddServiceClient("ledger", channel => new LedgerClient(channel.Intercept(interceptor)));
         services.AddServiceClient(BankModules.Config, channel => new ConfigClient(channel.Intercept(interceptor)));
+        services.AddServiceClient("support", channel => new StaffDirectoryClient(channel.Intercept(interceptor)));
+        services.AddServiceClient("support", channel => new AuditClient(channel.Intercept(interceptor)));
         return services.BuildServiceProvider();
     }
 

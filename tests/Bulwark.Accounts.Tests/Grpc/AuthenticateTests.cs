@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using Bulwark.Accounts.Protos;
-using Bulwark.Accounts.Security;
 using Bulwark.Accounts.Storage;
+using Bulwark.Platform.Security;
 using Grpc.Core;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,4 @@
-using Bulwark.Accounts.Security;
+using Bulwark.Platform.Security;
 
 namespace Bulwark.Accounts.Tests.Security;
 

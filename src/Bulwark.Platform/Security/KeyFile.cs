@@ -1,13 +1,11 @@
-using Bulwark.Platform.Security;
-
-namespace Bulwark.Accounts.Security;
+namespace Bulwark.Platform.Security;
 
 /// <summary>
 /// Creates a key file once, safely among processes that start together: the content goes to a
 /// temporary file created owner-only (0600), flushed to the device, then moved into place without
 /// overwriting. When another process created the key first, theirs is the one everybody uses.
 /// </summary>
-internal static class KeyFile
+public static class KeyFile
 {
     /// <summary>True when this call created <paramref name="fullPath"/>; false when it already existed (someone else won).</summary>
     public static bool TryCreate(string fullPath, ReadOnlySpan<byte> content)

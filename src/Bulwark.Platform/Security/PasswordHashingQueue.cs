@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Bulwark.Accounts.Security;
+namespace Bulwark.Platform.Security;
 
 /// <summary>
 /// Runs password hashing (a deliberately slow, CPU-bound computation: PBKDF2 at 210,000 iterations

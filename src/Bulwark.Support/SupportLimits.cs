@@ -1,0 +1,87 @@
+namespace Bulwark.Support;
+
+/// <summary>
+/// Every limit of the support service in one place. A request beyond a limit is refused with
+/// INVALID_ARGUMENT naming the field.
+/// </summary>
+public static class SupportLimits
+{
+    public const int NameLengthMax = 100;
+
+    /// <summary>RFC 5321 caps a forward path at 256 octets, two of which are the angle brackets.</summary>
+    public const int EmailLengthMax = 254;
+
+    /// <summary>
+    /// Staff reach every customer: 12 characters at least (NIST SP 800-63B asks for 8; staff
+    /// passwords guard more). The cap keeps one hash from being a denial of service.
+    /// </summary>
+    public const int PasswordLengthMin = 12;
+
+    public const int PasswordLengthMax = 128;
+
+    public const int PasswordIterationsMin = 1_000;
+
+    public const int PasswordIterationsMax = 10_000_000;
+
+    /// <summary>
+    /// Staff logins waiting for a hashing thread: about 0.2 s each on one core, so 8 waiting is
+    /// under two seconds of work (the same reasoning as AccountsLimits.PasswordHashingQueueMaxDefault).
+    /// </summary>
+    public const int PasswordHashingQueueMaxDefault = 8;
+
+    public const int PasswordHashingQueueMaxMax = 10_000;
+
+    public const int PasswordHashingConcurrencyMax = 64;
+
+    /// <summary>RFC 6238's recommended time step.</summary>
+    public const int TotpStepSeconds = 30;
+
+    /// <summary>Steps either side of now a code may come from: a phone's clock a little off, a code typed as it changed.</summary>
+    public const int TotpDriftStepsMax = 1;
+
+    public const int TotpDigits = 6;
+
+    /// <summary>160 bits: RFC 4226's recommended secret length for HMAC-SHA-1.</summary>
+    public const int TotpSecretBytes = 20;
+
+    /// <summary>Failed logins in a row (wrong password, wrong or replayed code) that lock a staff member.</summary>
+    public const int AuthenticationFailuresBeforeLock = 5;
+
+    /// <summary>The first lock lasts a minute; each further lock in a row twice as long as the one before.</summary>
+    public const int LockSecondsFirst = 60;
+
+    /// <summary>
+    /// The longest lock: an hour. Five guesses an hour at a 6-digit code and a password leave an
+    /// attacker nowhere, while a member of staff locked out by someone else waits at most an hour.
+    /// </summary>
+    public const int LockSecondsMax = 3_600;
+
+    public const int RolesMax = 3;
+
+    /// <summary>Why something was done: a sentence, not an essay.</summary>
+    public const int ReasonLengthMax = 500;
+
+    /// <summary>Lower-case dotted words, e.g. "customer.viewed".</summary>
+    public const int ActionLengthMax = 64;
+
+    /// <summary>A customer id, staff id, account id ... with room for a prefix.</summary>
+    public const int SubjectLengthMax = 128;
+
+    /// <summary>An audit entry's extra details: a small JSON object, not a document store.</summary>
+    public const int DetailsJsonBytesMax = 16 * 1024;
+
+    /// <summary>An IPv6 address with a zone id fits in 64 characters.</summary>
+    public const int SourceAddressLengthMax = 64;
+
+    public const int ListStaffLimitDefault = 50;
+
+    public const int ListStaffLimitMax = 500;
+
+    public const int ListAuditLimitDefault = 100;
+
+    /// <summary>At most 1,000 entries in one page: with details at most a few MB, usually far less.</summary>
+    public const int ListAuditLimitMax = 1_000;
+
+    /// <summary>Entries read from the store at once while verifying the chain: memory stays bounded whatever the log's length.</summary>
+    public const int AuditVerifyPageEntries = 1_000;
+}

@@ -1,0 +1,57 @@
+using Bulwark.Platform.Hosting;
+using Bulwark.Storage.Sqlite;
+using Bulwark.Support.Grpc;
+using Bulwark.Support.Security;
+using Bulwark.Support.Storage;
+using Bulwark.Support.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Bulwark.Support;
+
+public static class SupportServiceCollectionExtensions
+{
+    /// <summary>The service's name in discovery: clients call <c>bulwark:///support</c>.</summary>
+    public const string ServiceName = "support";
+
+    /// <summary>
+    /// Hosts the support service in this process: its store (SQLite at
+    /// <see cref="SupportOptions.DatabasePath"/> unless PostgreSQL is configured or an
+    /// <see cref="ISupportStore"/> is already registered), the TOTP key file, and the registry entry
+    /// "support". Call <see cref="MapSupport"/> on the built app.
+    /// </summary>
+    public static IServiceCollection AddSupport(this IServiceCollection services, SupportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        services.AddSingleton(options);
+        services.AddHostedBulwarkService(ServiceName);
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ISupportStore>(_ => options.PostgresConnectionString is { Length: > 0 } postgres
+            ? new PostgresSupportStore(postgres)
+            : new SqliteSupportStore(new SqliteDatabase(options.DatabasePath)));
+        services.AddSingleton(_ => TotpKeyRing.LoadOrCreate(options.TotpKeyPath));
+        services.AddSingleton(provider => new StaffTotp(provider.GetRequiredService<TimeProvider>(), options.TotpIssuer));
+        services.AddSingleton<StaffPasswords>();
+        services.AddSingleton<StaffActors>();
+        services.AddSingleton<SupportMetrics>();
+        services.AddSingleton<SupportMetricsInterceptor>();
+        services.AddHostedService<SupportStartup>();
+        services.AddGrpc()
+            .AddServiceOptions<StaffDirectoryGrpcService>(grpc => grpc.Interceptors.Add<SupportMetricsInterceptor>())
+            .AddServiceOptions<AuditGrpcService>(grpc => grpc.Interceptors.Add<SupportMetricsInterceptor>());
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapSupport(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapGrpcService<StaffDirectoryGrpcService>();
+        endpoints.MapGrpcService<AuditGrpcService>();
+        return endpoints;
+    }
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Bulwark.Cli.Tests;
+
+/// <summary>
+/// <c>bulwark staff</c> and <c>bulwark audit</c> as an operator runs them: the real binary against a
+/// real <c>bulwark run</c> bank, the password on standard input.
+/// </summary>
+public sealed class StaffProcessTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "bulwark-staff-" + Guid.NewGuid().ToString("n"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task StaffAdd_OnARunBank_PrintsTheSecretOnce_AndAuditListShowsIt()
+    {
+        using var bank = BulwarkProcess.Start("run", "--data", _directory, "--port", "0", "--no-workload", "--customers", "2");
+        try
+        {
+            var lines = new List<string>();
+            await BulwarkProcess.ReadUntilAsync(bank, lines, line => line.StartsWith("Running at", StringComparison.Ordinal));
+            // The rest of the bank's output must not fill the pipes: read and drop it.
+            _ = bank.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            _ = bank.StandardError.ReadToEndAsync(CancellationToken.None);
+            var demoFile = Path.Combine(_directory, "keys", "demo-staff.json");
+            Assert.Contains(lines, line => line.StartsWith("Demo staff (console): staff@bulwark.example", StringComparison.Ordinal) && line.Contains(demoFile, StringComparison.Ordinal));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(demoFile));
+            using (var demo = JsonDocument.Parse(await File.ReadAllTextAsync(demoFile)))
+            {
+                var password = demo.RootElement.GetProperty("password").GetString()!;
+                Assert.DoesNotContain(lines, line => line.Contains(password, StringComparison.Ordinal));
+            }
+            var data = new[] { "--data", _directory };
+
+            var added = await RunWithInputAsync("a long staff password\n", ["staff", "add", "--email", "Ada@Bank.example", "--name", "Ada Lovelace", "--role", "support", "--role", "admin", "--reason", "joined support", .. data]);
+            Assert.True(added.ExitCode == 0, added.Output + added.Error);
+            Assert.Matches(@"(?m)^  secret: [A-Z2-7]{32}$", added.Output);
+            Assert.Contains("  uri:    otpauth://totp/Bulwark:Ada%40Bank.example?secret=", added.Output, StringComparison.Ordinal);
+            var staffId = added.Output.Split(' ')[3];
+
+            var listed = await BulwarkProcess.RunAsync(["audit", "list", "--subject", staffId, "--json", .. data]);
+            Assert.True(listed.ExitCode == 0, listed.Output + listed.Error);
+            using (var json = JsonDocument.Parse(listed.Output))
+            {
+                var entry = Assert.Single(json.RootElement.GetProperty("entries").EnumerateArray());
+                Assert.Equal(("operator", "staff.created", "joined support"),
+                    (entry.GetProperty("actor").GetString(), entry.GetProperty("action").GetString(), entry.GetProperty("reason").GetString()));
+                Assert.DoesNotContain("secret", entry.GetProperty("details").GetRawText(), StringComparison.OrdinalIgnoreCase);
+            }
+            var staff = await BulwarkProcess.RunAsync(["staff", "list", .. data]);
+            Assert.Matches($@"(?m)^{staffId} +Ada Lovelace +Ada@Bank\.example +admin,support +active", staff.Output);
+            var verified = await BulwarkProcess.RunAsync(["audit", "verify", .. data]);
+            Assert.True(verified.ExitCode == 0, verified.Output + verified.Error);
+            Assert.StartsWith("audit log intact: 2 entries", verified.Output, StringComparison.Ordinal);
+            var duplicate = await RunWithInputAsync("a long staff password\n", ["staff", "add", "--email", "ada@bank.example", "--name", "Ada", "--role", "support", .. data]);
+            Assert.Equal(2, duplicate.ExitCode);
+            Assert.Contains("A staff member with this email already exists.", duplicate.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!bank.HasExited)
+            {
+                using (var interrupt = Process.Start("kill", ["-INT", bank.Id.ToString(CultureInfo.InvariantCulture)]))
+                {
+                    await interrupt.WaitForExitAsync();
+                }
+                using var bound = new CancellationTokenSource(BulwarkProcess.Bound);
+                await bank.WaitForExitAsync(bound.Token);
+            }
+        }
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunWithInputAsync(string input, string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bulwark.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
+        await process.StandardInput.WriteAsync(input);
+        process.StandardInput.Close();
+        using var bound = new CancellationTokenSource(BulwarkProcess.Bound);
+        var output = process.StandardOutput.ReadToEndAsync(bound.Token);
+        var error = process.StandardError.ReadToEndAsync(bound.Token);
+        await process.WaitForExitAsync(bound.Token);
+        return (process.ExitCode, await output, await error);
+    }
+}
