@@ -30,7 +30,7 @@ public sealed class ClusterNatsTests : IDisposable
         }
     }
 
-    private static readonly string[] Smallest = ["--etcd-members", "1", "--replicas", "ledger=0,accounts=0,feed=0,cards=0,edge=0,coherence=0,config=0", "--card-rate", "0"];
+    private static readonly string[] Smallest = ["--etcd-members", "1", "--replicas", "ledger=0,accounts=0,feed=0,cards=0,edge=0,staff-edge=0,support=0,coherence=0,config=0", "--card-rate", "0"];
 
     [Fact]
     public async Task Up_ThreeNatsServers_StreamSurvivesAKilledServerDownAndUp()
@@ -84,7 +84,7 @@ public sealed class ClusterNatsTests : IDisposable
 
         // Up again on the same state: new ports, the same servers' data, the stream with its records;
         // with the ledger's cells this time, which get every server's address in their environment.
-        var again = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "ledger=1,accounts=0,feed=0,cards=0,edge=0,coherence=0,config=0", "--card-rate", "0");
+        var again = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--replicas", "ledger=1,accounts=0,feed=0,cards=0,edge=0,staff-edge=0,support=0,coherence=0,config=0", "--card-rate", "0");
         Assert.True(again.ExitCode == 0, again.Output + again.Error);
         var ledgers = LedgerPids();
         Assert.NotEmpty(ledgers);

@@ -77,7 +77,7 @@ public sealed class ClusterProcessTests : IDisposable
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Contains("edge (app API and web UI) listening on http://127.0.0.1:", up.Output, StringComparison.Ordinal);
         var pids = Pids();
-        Assert.Equal(11, pids.Count); // etcd, the ledger's two cells, accounts, support, feed, config, cards, edge, coherence and the supervisor: detached, alive after up returned.
+        Assert.Equal(12, pids.Count); // etcd, the ledger's two cells, accounts, support, feed, config, cards, edge, staff-edge, coherence and the supervisor: detached, alive after up returned.
         Assert.All(pids, pid => Assert.True(IsAlive(pid), $"pid {pid} not running"));
 
         // Status probes every process with short deadlines: on a loaded machine one may miss a
@@ -89,7 +89,7 @@ public sealed class ClusterProcessTests : IDisposable
             status = await RunAsync("cluster", "status", "--state", _state);
         }
         Assert.True(status.ExitCode == 0, status.Output);
-        foreach (var service in new[] { "ledger", "accounts", "support", "feed", "config", "cards", "edge", "coherence" })
+        foreach (var service in new[] { "ledger", "accounts", "support", "feed", "config", "cards", "edge", "staff-edge", "coherence" })
         {
             Assert.Matches($@"{service}-\d+ +v1 +\d+ +127\.0\.0\.1:\d+ +running +0 +(yes|n/a) +SERVING +fresh", status.Output);
         }
@@ -155,7 +155,7 @@ public sealed class ClusterProcessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_state, "cluster.json")), "a refused up started something");
 
         // Up again on the same state directory: a new etcd cluster (etcd2's old data must not join it).
-        var upAgain = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "2", "--nats-servers", "0", "--replicas", "ledger=0,accounts=0,feed=0,cards=0,edge=0,coherence=0,config=0");
+        var upAgain = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "2", "--nats-servers", "0", "--replicas", "ledger=0,accounts=0,feed=0,cards=0,edge=0,staff-edge=0,support=0,coherence=0,config=0");
         Assert.True(upAgain.ExitCode == 0, upAgain.Output + upAgain.Error);
         Assert.Contains("etcd: 2 member(s) healthy", upAgain.Output, StringComparison.Ordinal);
     }
@@ -212,7 +212,7 @@ public sealed class ClusterProcessTests : IDisposable
         // The database's cards were tokenised with the first cluster's key: the accounts of this one need it too.
         var keys = Directory.CreateDirectory(Path.Combine(_otherState, "data", "accounts", "keys")).FullName;
         File.Copy(Path.Combine(_state, "data", "accounts", "keys", "tokenisation.key"), Path.Combine(keys, "tokenisation.key"));
-        var up = await RunAsync("cluster", "up", "--state", _otherState, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "ledger=0,support=0,feed=0,cards=0,edge=0,coherence=0,config=0",
+        var up = await RunAsync("cluster", "up", "--state", _otherState, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "ledger=0,support=0,feed=0,cards=0,edge=0,staff-edge=0,coherence=0,config=0",
             "--edge-port", "0", "--store", url);
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.DoesNotContain(password, up.Output + up.Error, StringComparison.Ordinal);
@@ -275,7 +275,7 @@ public sealed class ClusterProcessTests : IDisposable
     [InlineData("cluster up --store mysql://root@localhost/bank", "--store:")]
     [InlineData("cluster up --replicas accounts=2", "accounts keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got 2 (accounts can run more with --store postgres://...).")]
     [InlineData("scale feed -1", "bulwark scale: replicas must be 0 or more, got -1 for feed.")]
-    [InlineData("scale nope 1", "bulwark scale: unknown service 'nope'. Known services: ledger, accounts, support, feed, config, cards, edge, coherence.")]
+    [InlineData("scale nope 1", "bulwark scale: unknown service 'nope'. Known services: ledger, accounts, support, feed, config, cards, edge, staff-edge, coherence.")]
     [InlineData("scale feed many", "bulwark scale: replicas must be a whole number, got 'many'.")]
     [InlineData("deploy nope --version v2", "bulwark deploy: unknown service 'nope'.")]
     [InlineData("deploy feed", "Option '--version' is required.")]

@@ -35,7 +35,7 @@ public sealed class ClusterSupervisorTests : IDisposable
     [Fact]
     public async Task Supervisor_InstanceExitsHangsOrDiesWhileEtcdHung_RestartedOnItsOwnPorts()
     {
-        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "accounts=0,feed=2,cards=0,edge=0,coherence=0,config=0", "--edge-port", "0");
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "accounts=0,feed=2,cards=0,edge=0,staff-edge=0,support=0,coherence=0,config=0", "--edge-port", "0");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
 
         // Exits: killed, it comes back on the same port with a new PID.
@@ -74,7 +74,7 @@ public sealed class ClusterSupervisorTests : IDisposable
     [Fact]
     public async Task Supervisor_InstanceCannotStart_CrashLoopsWithBackoff_ThenRecovers()
     {
-        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "ledger=0,accounts=0,feed=1,cards=0,edge=0,coherence=0,config=0", "--edge-port", "0");
+        var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--replicas", "ledger=0,accounts=0,feed=1,cards=0,edge=0,staff-edge=0,support=0,coherence=0,config=0", "--edge-port", "0");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         var (feed, port, pid) = Instance("feed", 0);
 

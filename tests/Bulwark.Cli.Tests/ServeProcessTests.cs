@@ -21,7 +21,7 @@ public sealed class ServeProcessTests : IDisposable
     }
 
     [Theory]
-    [InlineData("nope", "etcd://127.0.0.1:2379", "unknown service 'nope'. Known services: ledger, accounts, support, feed, config, cards, edge, coherence.")]
+    [InlineData("nope", "etcd://127.0.0.1:2379", "unknown service 'nope'. Known services: ledger, accounts, support, feed, config, cards, edge, staff-edge, coherence.")]
     [InlineData("ledger", "http://127.0.0.1:2379", "bad --registry: A registry address starts with etcd://")]
     [InlineData("ledger", "etcd://127.0.0.1:99999", "bad --registry: '127.0.0.1:99999'")]
     [InlineData("ledger", "etcd://", "bad --registry: '' in 'etcd://'")]

@@ -105,6 +105,10 @@ internal static class ClusterStatus
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"edge {edge.Id}: http://127.0.0.1:{edge.PublicPort}/");
         }
+        foreach (var staffEdge in state.Instances.Where(i => i.StaffPort is not null))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"staff edge {staffEdge.Id}: http://127.0.0.1:{staffEdge.StaffPort}/staff/");
+        }
         return (text.ToString(), allHealthy);
     }
 

@@ -344,6 +344,10 @@ internal static class ClusterCommand
         {
             await Console.Out.WriteLineAsync($"edge (app API and web UI) listening on http://127.0.0.1:{edge.PublicPort}/");
         }
+        foreach (var staffEdge in state.Instances.Where(i => i.StaffPort is not null))
+        {
+            await Console.Out.WriteLineAsync($"staff edge (console, ops view) listening on http://127.0.0.1:{staffEdge.StaffPort}/staff/");
+        }
         await Console.Out.WriteLineAsync($"next: bulwark cluster status --state {directory}");
         return 0;
     }

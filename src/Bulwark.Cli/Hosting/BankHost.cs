@@ -45,6 +45,12 @@ public sealed record BankPaths(string DataDirectory)
 
     public string SigningKey => Path.Combine(DataDirectory, "keys", "edge-signing.key");
 
+    /// <summary>The staff edge's token signing key (a ring of its own, never the customers').</summary>
+    public string StaffSigningKey => Path.Combine(DataDirectory, "keys", "staff-signing.key");
+
+    /// <summary>The staff edge's configuration client's last good values (its allowed ranges among them).</summary>
+    public string StaffEdgeConfigCache => Path.Combine(DataDirectory, "staff-edge", "config-cache.json");
+
     public string DemoPopulation => Path.Combine(DataDirectory, "demo-population.json");
 
     public string CardsJournal => Path.Combine(DataDirectory, "cards-journal.db");

@@ -6,6 +6,7 @@ using Bulwark.Cli.Demo;
 using Bulwark.Coherence;
 using Bulwark.Config;
 using Bulwark.Edge;
+using Bulwark.Edge.Staff;
 using Bulwark.EventLog;
 using Bulwark.EventLog.Files;
 using Bulwark.EventLog.JetStream;
@@ -13,6 +14,7 @@ using Bulwark.Feed;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Events;
 using Bulwark.Ledger.Routing;
+using Bulwark.Platform.Configuration;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Placement;
 using Bulwark.Support;
@@ -68,6 +70,7 @@ public static class BankModules
     public const string Support = SupportServiceCollectionExtensions.ServiceName;
     public const string Cards = "cards";
     public const string Edge = "edge";
+    public const string StaffEdge = "staff-edge";
     public const string Coherence = CoherenceServiceCollectionExtensions.ServiceName;
     public const string Config = ConfigServiceCollectionExtensions.ServiceName;
 
@@ -170,6 +173,30 @@ public static class BankModules
             // Nothing calls the edge through discovery; customers reach it on its public port.
             Registers = false,
         },
+        // The staff edge (docs/concepts/staff-edge.md): staff logins checked by the support service,
+        // allowed source ranges read from configuration through the platform's client (last good
+        // ranges kept on disk, R14), a port of its own.
+        new(StaffEdge, Stateful: false, ServiceListeners.Staff, DataPerInstance: false, ReplicasDefault: 1,
+            (services, context) =>
+            {
+                services.AddBulwarkConfig(new ConfigClientOptions
+                {
+                    Prefixes = [ConfigStaffSourceRanges.Prefix],
+                    CachePath = context.Paths.StaffEdgeConfigCache,
+                });
+                services.TryAddSingleton<IStaffSourceRanges, ConfigStaffSourceRanges>();
+                services.AddSupportStaffDirectory();
+                services.AddStaffEdge(new StaffEdgeOptions
+                {
+                    SigningKeyPath = context.Paths.StaffSigningKey,
+                    TrustedProxies = ListVariable(StaffEdgeTrustedProxiesVariable),
+                });
+            },
+            app => app.MapStaffEdge())
+        {
+            // Nothing calls it through discovery; staff reach it on its own port.
+            Registers = false,
+        },
         // Synthetic writes and reads in every ledger cell, always (docs/internals/coherence.md).
         // Registered although nothing calls it: deploys and status gate on its health there.
         new(Coherence, Stateful: false, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
@@ -182,18 +209,19 @@ public static class BankModules
     /// <summary>Sources the card link accepts besides loopback, comma-separated CIDR blocks (docs/runbooks/card-link-allow-list.md).</summary>
     public const string CardLinkAllowedSourcesVariable = "BULWARK_CARD_LINK_ALLOWED_SOURCES";
 
+    /// <summary>Proxies in front of the staff edge whose X-Forwarded-For is believed, comma-separated CIDR blocks (none by default; docs/concepts/staff-edge.md).</summary>
+    public const string StaffEdgeTrustedProxiesVariable = "BULWARK_STAFF_EDGE_TRUSTED_PROXIES";
+
     /// <summary>Loopback (the default) plus the blocks in <see cref="CardLinkAllowedSourcesVariable"/>; a bad block fails the start.</summary>
-    private static IReadOnlyList<string> CardLinkAllowedSources()
-    {
-        var loopback = new CardsOptions().LinkAllowedSources;
-        var added = Environment.GetEnvironmentVariable(CardLinkAllowedSourcesVariable)?
-            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
-        return [.. loopback, .. added];
-    }
+    private static IReadOnlyList<string> CardLinkAllowedSources() => [.. new CardsOptions().LinkAllowedSources, .. ListVariable(CardLinkAllowedSourcesVariable)];
+
+    /// <summary>A comma-separated list from the environment (empty when unset); the options that take it check each entry.</summary>
+    private static IReadOnlyList<string> ListVariable(string name) =>
+        Environment.GetEnvironmentVariable(name)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
 
     /// <summary>The module called <paramref name="name"/>, or null.</summary>
     public static ServiceModule<ModuleContext>? Find(string name) => All.FirstOrDefault(module => module.Name == name);
 
-    /// <summary>"ledger, accounts, support, feed, cards, edge, coherence": for help texts and errors.</summary>
+    /// <summary>"ledger, accounts, support, feed, config, cards, edge, staff-edge, coherence": for help texts and errors.</summary>
     public static string Names => string.Join(", ", All.Select(module => module.Name));
 }

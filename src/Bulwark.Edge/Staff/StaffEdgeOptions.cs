@@ -18,6 +18,9 @@ public sealed class StaffEdgeOptions
     /// </summary>
     public string SigningKeyPath { get; init; } = "";
 
+    /// <summary>Deadline of one call to the staff directory. Default as the app API's calls.</summary>
+    public TimeSpan ServiceCallTimeout { get; init; } = TimeSpan.FromMilliseconds(EdgeLimits.ServiceCallTimeoutMillisecondsDefault);
+
     /// <summary>How long a staff token is valid. Default 1 hour; 5 minutes to 12 hours.</summary>
     public TimeSpan TokenLifetime { get; init; } = TimeSpan.FromHours(1);
 
@@ -40,6 +43,11 @@ public sealed class StaffEdgeOptions
         if (TokenLifetime < TimeSpan.FromMinutes(StaffEdgeLimits.TokenLifetimeMinutesMin) || TokenLifetime > TimeSpan.FromHours(StaffEdgeLimits.TokenLifetimeHoursMax))
         {
             throw new ArgumentException($"StaffEdgeOptions.TokenLifetime must be {StaffEdgeLimits.TokenLifetimeMinutesMin} minutes to {StaffEdgeLimits.TokenLifetimeHoursMax} hours.");
+        }
+        if (ServiceCallTimeout < TimeSpan.FromMilliseconds(EdgeLimits.ServiceCallTimeoutMillisecondsMin)
+            || ServiceCallTimeout > TimeSpan.FromMilliseconds(EdgeLimits.ServiceCallTimeoutMillisecondsMax))
+        {
+            throw new ArgumentException($"StaffEdgeOptions.ServiceCallTimeout must be {EdgeLimits.ServiceCallTimeoutMillisecondsMin} to {EdgeLimits.ServiceCallTimeoutMillisecondsMax} ms.");
         }
         foreach (var (name, list) in new[] { ("TrustedProxies", TrustedProxies), ("DefaultAllowedRanges", DefaultAllowedRanges) })
         {

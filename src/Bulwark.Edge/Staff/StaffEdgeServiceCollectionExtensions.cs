@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Bulwark.Platform.Hosting;
 
 namespace Bulwark.Edge.Staff;
 
@@ -49,6 +50,18 @@ public static class StaffEdgeServiceCollectionExtensions
             .RequireAuthenticatedUser()
             .RequireClaim(StaffTokens.StaffIdClaim)
             .RequireClaim(StaffTokens.RoleClaim));
+        return services;
+    }
+
+    /// <summary>
+    /// The staff directory behind the staff edge's logins: the support service's, reached through
+    /// <c>bulwark:///support</c> (the one a bank runs; tests may supply their own before this).
+    /// </summary>
+    public static IServiceCollection AddSupportStaffDirectory(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient(channel));
+        services.TryAddSingleton<IStaffAuthenticator, SupportStaffAuthenticator>();
         return services;
     }
 
