@@ -26,9 +26,9 @@ internal sealed partial class StaffApi(IStaffAuthenticator authenticator, StaffT
     /// The edge's own failure budgets per source and per email, apart from the customers' (the staff
     /// directory locks a member too): the app API's default limits (only those are read of the options).
     /// </summary>
-    private readonly LoginThrottle throttle = new(new EdgeOptions { SigningKeyPath = options.SigningKeyPath }, time);
+    private readonly LoginThrottle _throttle = new(new EdgeOptions { SigningKeyPath = options.SigningKeyPath }, time);
 
-    public void Dispose() => throttle.Dispose();
+    public void Dispose() => _throttle.Dispose();
 
     public static void Map(IEndpointRouteBuilder endpoints)
     {
@@ -56,7 +56,7 @@ internal sealed partial class StaffApi(IStaffAuthenticator authenticator, StaffT
         var source = Source(http);
         var sourceKey = SourceAddress.Key(source);
         var account = email!.Trim().ToLowerInvariant();
-        if (throttle.Check(sourceKey, account) is { } refusal)
+        if (_throttle.Check(sourceKey, account) is { } refusal)
         {
             metrics.Login("throttled");
             throw ProblemException.TooManyRequests("Too many failed logins; wait before trying again (see Retry-After).", refusal.RetryAfter);
@@ -65,7 +65,7 @@ internal sealed partial class StaffApi(IStaffAuthenticator authenticator, StaffT
         switch (outcome)
         {
             case StaffLoginOutcome.Authenticated { Member: var member }:
-                throttle.RecordSuccess(account);
+                _throttle.RecordSuccess(account);
                 metrics.Login("ok");
                 LogLoggedIn(logger, member.StaffId, string.Join(",", member.Roles), source.ToString());
                 var token = tokens.Issue(member);
@@ -76,7 +76,7 @@ internal sealed partial class StaffApi(IStaffAuthenticator authenticator, StaffT
                 LogLocked(logger, source.ToString());
                 throw ProblemException.TooManyRequests("Too many failed logins for this staff member; wait before trying again (see Retry-After).", wait);
             default:
-                throttle.RecordFailure(sourceKey, account);
+                _throttle.RecordFailure(sourceKey, account);
                 metrics.Login("refused");
                 LogRefused(logger, source.ToString());
                 throw new ProblemException(ProblemType.InvalidCredentials, "The email, password and code do not match an active staff member.");

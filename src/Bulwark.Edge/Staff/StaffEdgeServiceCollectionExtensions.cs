@@ -1,4 +1,5 @@
 using Bulwark.Edge.Authentication;
+using Bulwark.Platform.Hosting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Routing;
@@ -6,7 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Bulwark.Platform.Hosting;
 
 namespace Bulwark.Edge.Staff;
 
