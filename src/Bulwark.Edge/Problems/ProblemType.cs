@@ -33,10 +33,6 @@ internal sealed record ProblemType(string Slug, string Title, int Status, string
     public static readonly ProblemType SourceNotAllowed = new("source-not-allowed", "Requests from this network are not allowed here.", 403,
         "The staff edge answers only requests from the bank's allowed networks (read from configuration). The refusal is logged; ask operations if you should be allowed.");
 
-    /// <summary>The staff edge only: the staff member's role does not allow this.</summary>
-    public static readonly ProblemType RoleRequired = new("role-required", "Your role does not allow this.", 403,
-        "The staff edge's actions need a role (support, operations or admin); the detail says which one this needs.");
-
     public static readonly ProblemType NotFound = new("not-found", "Not found.", 404,
         "There is no such resource.");
 
@@ -78,7 +74,7 @@ internal sealed record ProblemType(string Slug, string Title, int Status, string
 
     public static IReadOnlyList<ProblemType> All { get; } =
     [
-        Validation, MalformedJson, IdempotencyKey, Unauthenticated, InvalidCredentials, Forbidden, SourceNotAllowed, RoleRequired, NotFound, Conflict,
+        Validation, MalformedJson, IdempotencyKey, Unauthenticated, InvalidCredentials, Forbidden, SourceNotAllowed, NotFound, Conflict,
         PayloadTooLarge, UnsupportedMediaType, InsufficientFunds, CurrencyMismatch, RuleViolated, TooManyRequests, Internal,
         NotImplemented, ServiceUnavailable, Overloaded, GatewayTimeout,
     ];
