@@ -5,6 +5,7 @@ using Bulwark.Accounts.Storage;
 using Bulwark.Accounts.Telemetry;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Security;
+using Bulwark.Platform.Telemetry;
 using Bulwark.Storage.Sqlite;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -42,9 +43,9 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton(_ => new PasswordHashingQueue(options.PasswordHashingConcurrency, options.PasswordHashingQueueMax));
         services.AddSingleton<LedgerGateway>();
         services.AddSingleton<AccountsMetrics>();
-        services.AddSingleton<AccountsMetricsInterceptor>();
+        services.AddSingleton<CallOutcomeInterceptor<AccountsMetrics>>();
         services.AddHostedService<AccountsStartup>();
-        services.AddGrpc().AddServiceOptions<AccountsGrpcService>(grpc => grpc.Interceptors.Add<AccountsMetricsInterceptor>());
+        services.AddGrpc().AddServiceOptions<AccountsGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<AccountsMetrics>>());
         return services;
     }
 

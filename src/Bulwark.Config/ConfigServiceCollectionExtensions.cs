@@ -4,6 +4,7 @@ using Bulwark.Config.Storage;
 using Bulwark.Config.Telemetry;
 using Bulwark.Config.Watch;
 using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Telemetry;
 using Bulwark.Storage.Sqlite;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -39,11 +40,11 @@ public static class ConfigServiceCollectionExtensions
         services.TryAddSingleton<ICallerIdentity, UnauthenticatedCallerIdentity>();
         services.AddSingleton<ConfigChangeSignal>();
         services.AddSingleton<ConfigMetrics>();
-        services.AddSingleton<ConfigMetricsInterceptor>();
+        services.AddSingleton<CallOutcomeInterceptor<ConfigMetrics>>();
         services.AddTransient<ConfigWatchSession>();
         services.AddHostedService<ConfigStartup>();
         services.AddHostedService<ConfigRevisionPoller>();
-        services.AddGrpc().AddServiceOptions<ConfigGrpcService>(grpc => grpc.Interceptors.Add<ConfigMetricsInterceptor>());
+        services.AddGrpc().AddServiceOptions<ConfigGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<ConfigMetrics>>());
         return services;
     }
 

@@ -2,6 +2,7 @@ using Bulwark.Feed.Grpc;
 using Bulwark.Feed.Ledger;
 using Bulwark.Feed.Telemetry;
 using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,8 +27,8 @@ public static class FeedServiceCollectionExtensions
         services.AddMetrics();
         services.AddSingleton<LedgerReader>();
         services.AddSingleton<FeedMetrics>();
-        services.AddSingleton<FeedMetricsInterceptor>();
-        services.AddGrpc().AddServiceOptions<FeedGrpcService>(grpc => grpc.Interceptors.Add<FeedMetricsInterceptor>());
+        services.AddSingleton<CallOutcomeInterceptor<FeedMetrics>>();
+        services.AddGrpc().AddServiceOptions<FeedGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<FeedMetrics>>());
         return services;
     }
 

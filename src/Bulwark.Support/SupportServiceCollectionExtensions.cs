@@ -1,4 +1,5 @@
 using Bulwark.Platform.Hosting;
+using Bulwark.Platform.Telemetry;
 using Bulwark.Storage.Sqlite;
 using Bulwark.Support.Grpc;
 using Bulwark.Support.Security;
@@ -39,11 +40,11 @@ public static class SupportServiceCollectionExtensions
         services.AddSingleton<StaffPasswords>();
         services.AddSingleton<StaffActors>();
         services.AddSingleton<SupportMetrics>();
-        services.AddSingleton<SupportMetricsInterceptor>();
+        services.AddSingleton<CallOutcomeInterceptor<SupportMetrics>>();
         services.AddHostedService<SupportStartup>();
         services.AddGrpc()
-            .AddServiceOptions<StaffDirectoryGrpcService>(grpc => grpc.Interceptors.Add<SupportMetricsInterceptor>())
-            .AddServiceOptions<AuditGrpcService>(grpc => grpc.Interceptors.Add<SupportMetricsInterceptor>());
+            .AddServiceOptions<StaffDirectoryGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>())
+            .AddServiceOptions<AuditGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>());
         return services;
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Bulwark.Platform.Telemetry;
 using Grpc.Core;
 
 namespace Bulwark.Accounts.Telemetry;
@@ -8,7 +9,7 @@ namespace Bulwark.Accounts.Telemetry;
 /// and outcome (the gRPC status), and NOT_FOUND answers on a counter of their own, because a
 /// rise in not-found is how a lost or misrouted store shows itself first.
 /// </summary>
-public sealed class AccountsMetrics
+public sealed class AccountsMetrics : ICallOutcomeRecorder
 {
     public const string MeterName = "Bulwark.Accounts";
     public const string RequestsName = "bulwark.accounts.requests";

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Bulwark.Platform.Telemetry;
 using Grpc.Core;
 
 namespace Bulwark.Config.Telemetry;
@@ -9,7 +10,7 @@ namespace Bulwark.Config.Telemetry;
 /// lost or replaced store shows itself first, R11/R14), the store's revision as this instance last
 /// saw it, the watches open, and the watches the service ended (a watcher too slow to keep up).
 /// </summary>
-public sealed class ConfigMetrics
+public sealed class ConfigMetrics : ICallOutcomeRecorder
 {
     public const string MeterName = "Bulwark.Config";
     public const string RequestsName = "bulwark.config.requests";

@@ -69,14 +69,6 @@ internal sealed class StaffTokens(SigningKeyRing keys, StaffEdgeOptions options,
         LifetimeValidator = ValidateLifetime,
     };
 
-    private bool ValidateLifetime(DateTime? notBefore, DateTime? expires, SecurityToken token, TokenValidationParameters parameters)
-    {
-        if (expires is null)
-        {
-            return false;
-        }
-        var now = timeProvider.GetUtcNow().UtcDateTime;
-        var skew = TimeSpan.FromSeconds(EdgeLimits.TokenClockSkewSecondsMax);
-        return (notBefore is null || notBefore.Value <= now + skew) && now < expires.Value + skew;
-    }
+    private bool ValidateLifetime(DateTime? notBefore, DateTime? expires, SecurityToken token, TokenValidationParameters parameters) =>
+        TokenLifetime.IsValid(notBefore, expires, timeProvider);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Bulwark.Platform.Telemetry;
 using Grpc.Core;
 
 namespace Bulwark.Feed.Telemetry;
@@ -7,7 +8,7 @@ namespace Bulwark.Feed.Telemetry;
 /// The feed's instruments on meter <see cref="MeterName"/>: every request by method and outcome,
 /// NOT_FOUND on a counter of its own, and how many ledger pages each answer needed.
 /// </summary>
-public sealed class FeedMetrics
+public sealed class FeedMetrics : ICallOutcomeRecorder
 {
     public const string MeterName = "Bulwark.Feed";
     public const string RequestsName = "bulwark.feed.requests";

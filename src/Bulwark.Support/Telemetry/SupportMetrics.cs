@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Bulwark.Platform.Telemetry;
 using Grpc.Core;
 
 namespace Bulwark.Support.Telemetry;
@@ -8,7 +9,7 @@ namespace Bulwark.Support.Telemetry;
 /// outcome, NOT_FOUND on a counter of its own (a rise is how a lost store shows itself first),
 /// staff login failures by reason (a surge is someone guessing), and locks.
 /// </summary>
-public sealed class SupportMetrics
+public sealed class SupportMetrics : ICallOutcomeRecorder
 {
     public const string MeterName = "Bulwark.Support";
     public const string RequestsName = "bulwark.support.requests";

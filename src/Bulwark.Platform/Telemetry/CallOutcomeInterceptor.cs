@@ -1,10 +1,22 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 
-namespace Bulwark.Config.Telemetry;
+namespace Bulwark.Platform.Telemetry;
 
-/// <summary>Counts every configuration call — unary and watch streams — by method and outcome, whichever way it ends.</summary>
-internal sealed class ConfigMetricsInterceptor(ConfigMetrics metrics) : Interceptor
+/// <summary>A service's own count of its calls by method and outcome (its requests counter).</summary>
+public interface ICallOutcomeRecorder
+{
+    void RecordRequest(string method, StatusCode outcome);
+}
+
+/// <summary>
+/// Counts every call of a service — unary and server-streaming — by method (the last segment of
+/// the gRPC path) and outcome, whichever way it ends: the status of an RpcException, CANCELLED for a
+/// call the caller gave up, INTERNAL for anything else. One interceptor for every service's own
+/// counter (the accounts, feed, support and configuration services register it with their metrics).
+/// </summary>
+public sealed class CallOutcomeInterceptor<TRecorder>(TRecorder recorder) : Interceptor
+    where TRecorder : ICallOutcomeRecorder
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -15,12 +27,12 @@ internal sealed class ConfigMetricsInterceptor(ConfigMetrics metrics) : Intercep
         try
         {
             var response = await continuation(request, context);
-            metrics.RecordRequest(method, StatusCode.OK);
+            recorder.RecordRequest(method, StatusCode.OK);
             return response;
         }
         catch (Exception error)
         {
-            metrics.RecordRequest(method, Outcome(error, context));
+            recorder.RecordRequest(method, Outcome(error, context));
             throw;
         }
     }
@@ -34,11 +46,11 @@ internal sealed class ConfigMetricsInterceptor(ConfigMetrics metrics) : Intercep
         try
         {
             await continuation(request, responseStream, context);
-            metrics.RecordRequest(method, StatusCode.OK);
+            recorder.RecordRequest(method, StatusCode.OK);
         }
         catch (Exception error)
         {
-            metrics.RecordRequest(method, Outcome(error, context));
+            recorder.RecordRequest(method, Outcome(error, context));
             throw;
         }
     }
