@@ -81,7 +81,9 @@ public sealed class EdgeHost : IAsyncDisposable
         builder.Services.AddEdge(options?.Invoke(signingKeyPath) ?? new EdgeOptions
         {
             SigningKeyPath = signingKeyPath,
-            ServiceCallTimeout = serviceCallTimeout ?? TimeSpan.FromSeconds(5),
+            // Generous unless a test is about the deadline: with many hosts in parallel on 2 loaded
+            // cores a fake service's answer to a login took over 5 s, and the login failed with 504.
+            ServiceCallTimeout = serviceCallTimeout ?? TimeSpan.FromSeconds(30),
         });
         staff?.Invoke(builder.Services, directory);
 

@@ -61,7 +61,12 @@ public sealed partial class Incident2017ChainTests(ITestOutputHelper output) : I
     {
         using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(10));
         var store = Environment.GetEnvironmentVariable("BULWARK_CHAIN_STORE") == "postgres" ? new[] { "--store", "postgres" } : [];
-        var up = await RunAsync([.. new[] { "cluster", "up", "--state", _state, "--etcd-members", "3", "--customers", "20", "--card-rate", "20", "--edge-port", "0" }, .. store]);
+        // The services of the 2017 chain: payments and cards through the edges, discovery and the
+        // ledger. The staff side (configuration, support, the staff edge) is not in it: step 5 kills
+        // and restarts every process, and on a loaded 2-core machine three more processes to restart
+        // stretched the longest gap past its bound (34.6 s against 30 s in a full run).
+        var up = await RunAsync([.. new[] { "cluster", "up", "--state", _state, "--etcd-members", "3", "--customers", "20", "--card-rate", "20", "--edge-port", "0",
+            "--replicas", "config=0,support=0,staff-edge=0" }, .. store]);
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         var edges = EdgeUrls().Select(url => new Uri(url)).ToList();
         Assert.Equal(2, edges.Count);
