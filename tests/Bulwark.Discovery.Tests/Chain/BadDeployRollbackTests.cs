@@ -28,7 +28,9 @@ public sealed class BadDeployRollbackTests
         await using var alpha = await TestProcess.StartAsync("alpha", TestProcess.Options(etcd.ClientUrls, prefix, "alpha"));
         await using var deployer = await EtcdServiceRegistry.StartAsync(TestProcess.Options(etcd.ClientUrls, prefix, "deployer"));
         var deployment = new RollingDeployment(deployer, target, new RollingDeploymentOptions { HealthyWithinSeconds = 3, SettleSeconds = 0.5 }, NullLogger.Instance);
-        await using var betaLoad = CallLoad.Start(alpha.Client("beta"), "beta");
+        // The caller retries once a call refused at connect (never sent): the rollback stops the bad
+        // instance while the balancer may still hold its connection as ready (docs/internals/discovery.md).
+        await using var betaLoad = CallLoad.Start(alpha.Client("beta"), "beta", retryNeverSent: true);
         await using var deltaLoad = CallLoad.Start(alpha.Client("delta"), "delta");
         Assert.True(await betaLoad.WaitForSuccessesAsync(20));
 
