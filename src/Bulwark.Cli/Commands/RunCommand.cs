@@ -42,7 +42,7 @@ internal static class RunCommand
         var cardLinkPort = CommonOptions.Port("--card-link-port", "Port of the ISO 8583 card link on 127.0.0.1. Default: 0, a free port (printed at start).", 0);
         var staffPort = new Option<int?>("--staff-port")
         {
-            Description = $"Port of the staff edge (staff login, the console, the ops view) on 127.0.0.1. Default: --port + 1 ({StaffPortDefault}), a free one with --port 0 (printed at start).",
+            Description = $"Port of the staff edge (staff login and the staff API) on 127.0.0.1. Default: --port + 1 ({StaffPortDefault}), a free one with --port 0 (printed at start).",
             CustomParser = result =>
             {
                 var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
@@ -234,7 +234,7 @@ internal static class RunCommand
         using var endpointFile = BankEndpointFile.Write(settings.Paths.DataDirectory, app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().Get());
         await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{bound}/   (data in {settings.Paths.DataDirectory})");
         var staffBound = app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().GetStaff();
-        await output.WriteLineAsync($"staff edge (console, ops view): http://{staffBound}{Bulwark.Edge.Staff.StaffPaths.Pages}/");
+        await output.WriteLineAsync($"staff edge (staff login and API): http://{staffBound}{Bulwark.Edge.Staff.StaffPaths.Api}/");
         var cardLink = await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync();
         await output.WriteLineAsync($"card link (ISO 8583) listening on {cardLink}");
 

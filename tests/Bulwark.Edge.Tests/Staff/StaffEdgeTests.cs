@@ -83,6 +83,9 @@ public sealed class StaffEdgeTests
         using var spoofed = await GetAsync(trusting.Staff, "/staff/api/me", token, forwardedFor: "10.1.2.3, 198.51.100.9");
         using var ignored = await GetAsync(untrusting.Staff, "/staff/api/me", token, forwardedFor: "10.1.2.3");
         using var malformed = await GetAsync(trusting.Staff, "/staff/api/me", token, forwardedFor: "10.1.2.3, not-an-address");
+        using var tooLong = await GetAsync(trusting.Staff, "/staff/api/me", token, forwardedFor: string.Join(", ", Enumerable.Repeat("10.1.2.3", 17)));
+        // Proxies may write a port, and IPv6 in brackets: still the address.
+        using var withPort = await GetAsync(trusting.Staff, "/staff/api/me", token, forwardedFor: "[2001:db8::1]:4711, 10.1.2.3:4711");
 
         Assert.Equal(HttpStatusCode.OK, inside.StatusCode);
         using (var json = JsonDocument.Parse(await inside.Content.ReadAsStringAsync()))
@@ -93,6 +96,8 @@ public sealed class StaffEdgeTests
         Assert.Contains("198.51.100.9", await spoofed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Forbidden, ignored.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, withPort.StatusCode);
         using var problem = JsonDocument.Parse(await malformed.Content.ReadAsStringAsync());
         Assert.Contains("'not-an-address' is not an IP address", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
