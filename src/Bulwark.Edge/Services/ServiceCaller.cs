@@ -6,18 +6,25 @@ namespace Bulwark.Edge.Services;
 /// Makes every gRPC call of the edge with a deadline and the request's cancellation, and tags a
 /// failure with the service that gave it.
 /// </summary>
-internal sealed class ServiceCaller(EdgeOptions options)
+internal sealed class ServiceCaller(TimeSpan timeout)
 {
+    /// <summary>The app API's caller: its options' deadline.</summary>
+    public ServiceCaller(EdgeOptions options)
+        : this(options.ServiceCallTimeout)
+    {
+    }
+
     public const string Accounts = "accounts";
     public const string Feed = "feed";
     public const string Ledger = "ledger";
+    public const string Support = "support";
 
     public async Task<TResponse> CallAsync<TResponse>(string service, Func<CallOptions, AsyncUnaryCall<TResponse>> call, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(call);
         // The deadline travels on the wire and is compared with real clocks on the other side, so it
         // comes from the wall clock rather than the injectable TimeProvider.
-        var callOptions = new CallOptions(deadline: DateTime.UtcNow.Add(options.ServiceCallTimeout), cancellationToken: cancellationToken);
+        var callOptions = new CallOptions(deadline: DateTime.UtcNow.Add(timeout), cancellationToken: cancellationToken);
         try
         {
             return await call(callOptions);

@@ -113,4 +113,5 @@ internal sealed partial class StaffApi(IStaffAuthenticator authenticator, StaffT
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(StaffLoginResponse))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(StaffMeResponse))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
 internal sealed partial class StaffJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

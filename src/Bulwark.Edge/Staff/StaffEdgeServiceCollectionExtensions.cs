@@ -45,31 +45,36 @@ public static class StaffEdgeServiceCollectionExtensions
         });
         services.AddOptions<JwtBearerOptions>(StaffTokens.SchemeName)
             .Configure<StaffTokens>((bearer, tokens) => bearer.TokenValidationParameters = tokens.ValidationParameters());
-        services.AddAuthorizationBuilder().AddPolicy(StaffTokens.PolicyName, policy => policy
+        var authorization = services.AddAuthorizationBuilder().AddPolicy(StaffTokens.PolicyName, policy => policy
             .AddAuthenticationSchemes(StaffTokens.SchemeName)
             .RequireAuthenticatedUser()
             .RequireClaim(StaffTokens.StaffIdClaim)
             .RequireClaim(StaffTokens.RoleClaim));
+        StaffPolicies.Add(authorization);
         return services;
     }
 
     /// <summary>
-    /// The staff directory behind the staff edge's logins: the support service's, reached through
-    /// <c>bulwark:///support</c> (the one a bank runs; tests may supply their own before this).
+    /// The staff directory behind the staff edge's logins and the audit log its actions are written
+    /// to: the support service's, reached through <c>bulwark:///support</c> (the one a bank runs;
+    /// tests may supply their own before this).
     /// </summary>
     public static IServiceCollection AddSupportStaffDirectory(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient(channel));
+        services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.Audit.AuditClient(channel));
         services.TryAddSingleton<IStaffAuthenticator, SupportStaffAuthenticator>();
+        services.TryAddSingleton<IStaffAuditLog, SupportStaffAuditLog>();
         return services;
     }
 
-    /// <summary>Maps the staff API under <see cref="StaffPaths.Api"/> (answered on the staff port only).</summary>
+    /// <summary>Maps the staff API under <see cref="StaffPaths.Api"/> and the console and ops view pages under <see cref="StaffPaths.Pages"/> (answered on the staff port only).</summary>
     public static IEndpointRouteBuilder MapStaffEdge(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         StaffApi.Map(endpoints);
+        Bulwark.Edge.WebApp.EmbeddedWebApp.MapStaff(endpoints, StaffPaths.Pages);
         return endpoints;
     }
 }

@@ -10,13 +10,15 @@ using Microsoft.Net.Http.Headers;
 namespace Bulwark.Edge.WebApp;
 
 /// <summary>
-/// Serves the customer web app from resources embedded in this assembly: one endpoint per file,
-/// read once at start, with strong ETags so browsers revalidate cheaply and always see a new
-/// version after a deploy. No file system, no build step.
+/// Serves a web app from resources embedded in this assembly: one endpoint per file, read once at
+/// start, with strong ETags so browsers revalidate cheaply and always see a new version after a
+/// deploy. No file system, no build step. The customer app's resources are under <c>wwwroot/</c>
+/// and served at the root; the staff console's under <c>staff-wwwroot/</c>, served at <c>/staff/</c>.
 /// </summary>
 internal static class EmbeddedWebApp
 {
-    private const string ResourcePrefix = "wwwroot/";
+    public const string CustomerResources = "wwwroot/";
+    public const string StaffResources = "staff-wwwroot/";
 
     // The app loads only its own scripts, styles and API; inline script is never allowed.
     private const string ContentSecurityPolicy =
@@ -34,11 +36,15 @@ internal static class EmbeddedWebApp
         [".webmanifest"] = "application/manifest+json; charset=utf-8",
     }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Customer app modules the staff pages import (a staff file of the same path would win).</summary>
+    private static readonly string[] SharedWithStaff = ["/js/api.js", "/js/dom.js", "/js/format.js", "/favicon.svg"];
+
     private sealed record StaticFile(byte[] Content, string ContentType, string ETag);
 
+    /// <summary>The customer app at the root of the public port.</summary>
     public static void Map(IEndpointRouteBuilder endpoints)
     {
-        var files = Load(typeof(EmbeddedWebApp).Assembly);
+        var files = Load(typeof(EmbeddedWebApp).Assembly, CustomerResources);
         foreach (var (path, file) in files)
         {
             endpoints.MapGet(path, (HttpContext http) => Serve(http, file)).WithMetadata(EdgeEndpointMetadata.Instance);
@@ -54,13 +60,43 @@ internal static class EmbeddedWebApp
         }
     }
 
-    private static Dictionary<string, StaticFile> Load(Assembly assembly)
+    /// <summary>
+    /// The staff pages under <paramref name="mount"/> (<c>/staff</c>): each file at its path below it,
+    /// <c>index.html</c> (the console) also at <c>/staff/</c>, and every <c>NAME.html</c> also at
+    /// <c>/staff/NAME</c> (the ops view at <c>/staff/ops</c>). <c>/staff</c> redirects to <c>/staff/</c>
+    /// so that the pages' relative links resolve. Anonymous: the pages hold no data, the API they call is signed in.
+    /// </summary>
+    public static void MapStaff(IEndpointRouteBuilder endpoints, string mount)
+    {
+        var files = Load(typeof(EmbeddedWebApp).Assembly, StaffResources);
+        // The customer app's API client, DOM helpers and money formatting serve the staff pages too, at the same paths below the mount.
+        var customer = Load(typeof(EmbeddedWebApp).Assembly, CustomerResources);
+        foreach (var shared in SharedWithStaff)
+        {
+            files.TryAdd(shared, customer[shared]);
+        }
+        foreach (var (path, file) in files)
+        {
+            endpoints.MapGet(mount + path, (HttpContext http) => Serve(http, file)).AllowAnonymous();
+            if (path.EndsWith(".html", StringComparison.Ordinal) && path != "/index.html")
+            {
+                endpoints.MapGet(mount + path[..^".html".Length], (HttpContext http) => Serve(http, file)).AllowAnonymous();
+            }
+        }
+        if (files.TryGetValue("/index.html", out var index))
+        {
+            endpoints.MapGet(mount + "/", (HttpContext http) => Serve(http, index)).AllowAnonymous();
+            endpoints.MapGet(mount, () => Results.Redirect(mount + "/")).AllowAnonymous();
+        }
+    }
+
+    private static Dictionary<string, StaticFile> Load(Assembly assembly, string prefix)
     {
         var files = new Dictionary<string, StaticFile>(StringComparer.Ordinal);
         foreach (var name in assembly.GetManifestResourceNames())
         {
             var normalised = name.Replace('\\', '/');
-            if (!normalised.StartsWith(ResourcePrefix, StringComparison.Ordinal))
+            if (!normalised.StartsWith(prefix, StringComparison.Ordinal))
             {
                 continue;
             }
@@ -71,7 +107,7 @@ internal static class EmbeddedWebApp
             var content = memory.ToArray();
             var contentType = ContentTypes.GetValueOrDefault(Path.GetExtension(normalised), "application/octet-stream");
             var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(content).AsSpan(0, 16))}\"";
-            files["/" + normalised[ResourcePrefix.Length..]] = new StaticFile(content, contentType, etag);
+            files["/" + normalised[prefix.Length..]] = new StaticFile(content, contentType, etag);
         }
         return files;
     }
