@@ -9,10 +9,23 @@ internal static class BulwarkProcess
 {
     public static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// For <c>etcd add-member|remove-member</c>: etcd refuses a membership change for as long as a
+    /// recent member is not connected to all, and the command asks again for up to three minutes
+    /// (LocalEtcd) before it waits up to 30 s for health; a shorter bound here killed a command that would have succeeded.
+    /// </summary>
+    public static readonly TimeSpan MembershipBound = TimeSpan.FromMinutes(4);
+
     public static Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunAsync(null, args);
 
+    /// <summary>As <see cref="RunAsync(string[])"/> with a bound of its own.</summary>
+    public static Task<(int ExitCode, string Output, string Error)> RunAsync(TimeSpan bound, params string[] args) => RunAsync(null, bound, args);
+
     /// <summary>Runs one bulwark command to its end (bounded), with its output and error.</summary>
-    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(Dictionary<string, string>? environment, params string[] args)
+    public static Task<(int ExitCode, string Output, string Error)> RunAsync(Dictionary<string, string>? environment, params string[] args) =>
+        RunAsync(environment, Bound, args);
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(Dictionary<string, string>? environment, TimeSpan limit, string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bulwark.dll"));
@@ -25,7 +38,7 @@ internal static class BulwarkProcess
             start.Environment[name] = value;
         }
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
-        using var bound = new CancellationTokenSource(Bound);
+        using var bound = new CancellationTokenSource(limit);
         var output = process.StandardOutput.ReadToEndAsync(bound.Token);
         var error = process.StandardError.ReadToEndAsync(bound.Token);
         await process.WaitForExitAsync(bound.Token);

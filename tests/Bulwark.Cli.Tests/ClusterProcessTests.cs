@@ -127,10 +127,10 @@ public sealed class ClusterProcessTests : IDisposable
         Assert.Empty(Instances("feed"));
         Assert.Contains("feed       0 ", (await RunAsync("cluster", "status", "--state", _state)).Output, StringComparison.Ordinal);
 
-        var added = await RunAsync("etcd", "add-member", "--state", _state);
+        var added = await RunAsync(BulwarkProcess.MembershipBound, "etcd", "add-member", "--state", _state);
         Assert.True(added.ExitCode == 0, added.Error);
         Assert.Contains("2 members.", added.Output, StringComparison.Ordinal);
-        var removed = await RunAsync("etcd", "remove-member", "etcd1", "--state", _state);
+        var removed = await RunAsync(BulwarkProcess.MembershipBound, "etcd", "remove-member", "etcd1", "--state", _state);
         Assert.True(removed.ExitCode == 0, removed.Error);
         Assert.Contains("1 members.", removed.Output, StringComparison.Ordinal);
         Assert.Matches("etcd2 +http://127.0.0.1:\\d+ +pid \\d+ +healthy", (await RunAsync("cluster", "status", "--state", _state)).Output);

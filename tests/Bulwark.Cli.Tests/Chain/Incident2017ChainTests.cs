@@ -240,7 +240,7 @@ public sealed partial class Incident2017ChainTests(ITestOutputHelper output) : I
 
     private async Task MustAsync(params string[] args)
     {
-        var result = await RunAsync(args);
+        var result = await RunAsync(args[0] == "etcd" ? MembershipBound : Bound, args);
         Assert.True(result.ExitCode == 0, $"bulwark {string.Join(' ', args)}: {result.Output}{result.Error}");
     }
 
