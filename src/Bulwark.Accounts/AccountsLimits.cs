@@ -90,6 +90,18 @@ public static class AccountsLimits
     /// <summary>The most customers in one ListCustomers page: a reply stays small (about 100 KB) and its query short.</summary>
     public const int ListCustomersLimitMax = 500;
 
+    /// <summary>Customers in one SearchCustomers answer when the request names no limit.</summary>
+    public const int SearchCustomersLimitDefault = 20;
+
+    /// <summary>The most customers one search answers: a search that matches more is too broad to read; narrow it.</summary>
+    public const int SearchCustomersLimitMax = 100;
+
+    /// <summary>The shortest name searched for: one letter would match nearly everyone.</summary>
+    public const int SearchNameLengthMin = 2;
+
+    /// <summary>The shortest email text searched for.</summary>
+    public const int SearchEmailLengthMin = 3;
+
     /// <summary>Movements in one ListMovements page when the request names no limit.</summary>
     public const int ListMovementsLimitDefault = 200;
 

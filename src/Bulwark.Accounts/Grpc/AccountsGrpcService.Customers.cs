@@ -141,6 +141,53 @@ internal sealed partial class AccountsGrpcService
         return response;
     }
 
+    public override async Task<SearchCustomersResponse> SearchCustomers(SearchCustomersRequest request, ServerCallContext context)
+    {
+        if (request.Limit is < 0 or > AccountsLimits.SearchCustomersLimitMax)
+        {
+            throw AccountsErrors.Invalid("limit", string.Create(CultureInfo.InvariantCulture,
+                $"must be 0 (default {AccountsLimits.SearchCustomersLimitDefault}) to {AccountsLimits.SearchCustomersLimitMax}, not {request.Limit}"));
+        }
+        var name = SearchText(request.Name, "name", AccountsLimits.SearchNameLengthMin, AccountsLimits.NameLengthMax);
+        var email = SearchText(request.Email, "email", AccountsLimits.SearchEmailLengthMin, AccountsLimits.EmailLengthMax);
+        string? sortCode = null, accountNumber = null;
+        if (request.SortCode.Length > 0 || request.AccountNumber.Length > 0)
+        {
+            // One without the other would name no account: both are required once either is given.
+            sortCode = RequestFields.Digits(request.SortCode, "sort_code", 6, "040075");
+            accountNumber = RequestFields.Digits(request.AccountNumber, "account_number", 8, "12345678");
+        }
+        var lastFour = request.CardLastFour.Length == 0 ? null : RequestFields.Digits(request.CardLastFour, "card_last_four", 4, "4242");
+        if (name is null && email is null && sortCode is null && lastFour is null)
+        {
+            throw AccountsErrors.Invalid("name", "or another field (email, sort_code with account_number, card_last_four) is required: a search names something");
+        }
+        var limit = request.Limit == 0 ? AccountsLimits.SearchCustomersLimitDefault : request.Limit;
+        // One more than asked tells whether there were more.
+        var found = await store.SearchCustomersAsync(new CustomerQuery(name, email, sortCode, accountNumber, lastFour), limit + 1, context.CancellationToken);
+        var response = new SearchCustomersResponse { More = found.Count > limit };
+        foreach (var customer in found.Take(limit))
+        {
+            response.Customers.Add(ToProto(customer));
+        }
+        return response;
+    }
+
+    /// <summary>A search text: null when empty, trimmed, within its lengths.</summary>
+    private static string? SearchText(string value, string field, int lengthMin, int lengthMax)
+    {
+        var text = value.Trim();
+        if (text.Length == 0)
+        {
+            return null;
+        }
+        if (text.Length < lengthMin || text.Length > lengthMax)
+        {
+            throw AccountsErrors.Invalid(field, string.Create(CultureInfo.InvariantCulture, $"must be {lengthMin} to {lengthMax} characters to search for, not {text.Length}"));
+        }
+        return text;
+    }
+
     public override async Task<ListAccountsResponse> ListAccounts(ListAccountsRequest request, ServerCallContext context)
     {
         var customerId = RequestFields.Id(request.CustomerId, "customer_id");

@@ -82,3 +82,15 @@ public enum CreateLimitedOutcome
     LimitReached,
     AlreadyExists,
 }
+
+/// <summary>
+/// What a staff search gives; null parts match anything. Name and email match when they contain
+/// the text (without regard to case); sort code and account number together name a current
+/// account; card last four names one of the customer's cards.
+/// </summary>
+public sealed record CustomerQuery(string? NameContains, string? EmailContains, string? SortCode, string? AccountNumber, string? CardLastFour)
+{
+    /// <summary>A LIKE pattern that finds <paramref name="text"/> anywhere, with LIKE's own characters escaped by a backslash.</summary>
+    public static string? ContainsPattern(string? text) =>
+        text is null ? null : "%" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
+}

@@ -32,6 +32,12 @@ public interface IAccountsStore
     /// </summary>
     Task<IReadOnlyList<CustomerRecord>> ListCustomersAsync(string? afterCustomerId, int limit, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Up to <paramref name="limit"/> customers (never synthetic ones) matching every part of
+    /// <paramref name="query"/> that is given, ordered by name then id.
+    /// </summary>
+    Task<IReadOnlyList<CustomerRecord>> SearchCustomersAsync(CustomerQuery query, int limit, CancellationToken cancellationToken);
+
     Task<CredentialRecord?> GetCredentialAsync(string customerId, CancellationToken cancellationToken);
 
     /// <summary>Replaces a customer's credential (a re-hash with more iterations, a new password).</summary>

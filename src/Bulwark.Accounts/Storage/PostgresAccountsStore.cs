@@ -116,6 +116,10 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         """
         ALTER TABLE customers ADD COLUMN synthetic boolean NOT NULL DEFAULT false;
         """,
+        // Issue 14: the staff console finds a customer by a card's last four digits.
+        """
+        CREATE INDEX cards_by_last_four ON cards (last_four);
+        """,
     ];
 
     private readonly NpgsqlDataSource _dataSource;
@@ -186,6 +190,31 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         // which orders lowercase UUIDs as SQLite does): a page costs its own rows only.
         await using var command = Command(connection, null,
             $"SELECT {CustomerColumns} FROM customers WHERE NOT synthetic AND customer_id > $1 ORDER BY customer_id LIMIT $2", [afterCustomerId ?? "", (long)limit]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var customers = new List<CustomerRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            customers.Add(ReadCustomer(reader));
+        }
+        return customers;
+    }
+
+    public async Task<IReadOnlyList<CustomerRecord>> SearchCustomersAsync(CustomerQuery query, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        // Typed parameters: PostgreSQL cannot infer the type of a parameter only compared with NULL.
+        await using var command = Command(connection, null, $"""
+            SELECT {CustomerColumns} FROM customers
+             WHERE NOT synthetic
+              AND ($1::text IS NULL OR lower(name) LIKE $1::text ESCAPE '\')
+              AND ($2::text IS NULL OR email_normalised LIKE $2::text ESCAPE '\')
+              AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM current_accounts a WHERE a.customer_id = customers.customer_id AND a.sort_code = $3::text AND a.account_number = $4::text))
+              AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM cards k WHERE k.customer_id = customers.customer_id AND k.last_four = $5::text))
+            ORDER BY name, customer_id LIMIT $6
+            """, [(object?)CustomerQuery.ContainsPattern(query.NameContains?.ToLowerInvariant()) ?? DBNull.Value, (object?)CustomerQuery.ContainsPattern(query.EmailContains?.ToLowerInvariant()) ?? DBNull.Value,
+            (object?)query.SortCode ?? DBNull.Value, (object?)query.AccountNumber ?? DBNull.Value, (object?)query.CardLastFour ?? DBNull.Value, (long)limit]);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var customers = new List<CustomerRecord>();
         while (await reader.ReadAsync(cancellationToken))

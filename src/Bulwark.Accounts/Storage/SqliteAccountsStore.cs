@@ -114,6 +114,10 @@ public sealed class SqliteAccountsStore : IAccountsStore
         """
         ALTER TABLE customers ADD COLUMN synthetic INTEGER NOT NULL DEFAULT 0;
         """,
+        // Issue 14: the staff console finds a customer by a card's last four digits.
+        """
+        CREATE INDEX cards_by_last_four ON cards (last_four);
+        """,
     ];
 
     private readonly SqliteDatabase _database;
@@ -180,6 +184,33 @@ public sealed class SqliteAccountsStore : IAccountsStore
         command.CommandText = $"SELECT {CustomerColumns} FROM customers WHERE synthetic = 0 AND customer_id > $a ORDER BY customer_id LIMIT $b";
         command.Parameters.AddWithValue("$a", afterCustomerId ?? "");
         command.Parameters.AddWithValue("$b", limit);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var customers = new List<CustomerRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            customers.Add(ReadCustomer(reader));
+        }
+        return customers;
+    }
+
+    public async Task<IReadOnlyList<CustomerRecord>> SearchCustomersAsync(CustomerQuery query, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        // SQLite's LIKE ignores the case of ASCII letters; names and emails are matched on lower case for the rest.
+        command.CommandText = $"""
+            SELECT {CustomerColumns} FROM customers
+             WHERE synthetic = 0
+              AND ($p0 IS NULL OR lower(name) LIKE $p0 ESCAPE '\')
+              AND ($p1 IS NULL OR email_normalised LIKE $p1 ESCAPE '\')
+              AND ($p2 IS NULL OR EXISTS (SELECT 1 FROM current_accounts a WHERE a.customer_id = customers.customer_id AND a.sort_code = $p2 AND a.account_number = $p3))
+              AND ($p4 IS NULL OR EXISTS (SELECT 1 FROM cards k WHERE k.customer_id = customers.customer_id AND k.last_four = $p4))
+            ORDER BY name, customer_id LIMIT $p5
+            """;
+        AddValues(command, [CustomerQuery.ContainsPattern(query.NameContains?.ToLowerInvariant()), CustomerQuery.ContainsPattern(query.EmailContains?.ToLowerInvariant()),
+            query.SortCode, query.AccountNumber, query.CardLastFour, limit]);
         using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var customers = new List<CustomerRecord>();
         while (await reader.ReadAsync(cancellationToken))
@@ -353,11 +384,11 @@ public sealed class SqliteAccountsStore : IAccountsStore
     private static object[] CredentialValues(CredentialRecord credential) =>
         [credential.CustomerId, credential.Algorithm, credential.Iterations, credential.Salt, credential.Hash, credential.UpdatedAtUnixMs];
 
-    private static void AddValues(SqliteCommand command, object[] values)
+    private static void AddValues(SqliteCommand command, object?[] values)
     {
         for (var i = 0; i < values.Length; i++)
         {
-            command.Parameters.AddWithValue("$p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), values[i]);
+            command.Parameters.AddWithValue("$p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), values[i] ?? DBNull.Value);
         }
     }
 

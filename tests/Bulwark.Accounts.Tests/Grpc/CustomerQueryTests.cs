@@ -170,4 +170,40 @@ public sealed class CustomerQueryTests(AccountsHostFixture fixture) : IClassFixt
     {
         await RpcAssert.InvalidAsync(field, () => Host.Accounts.ListCustomersAsync(new ListCustomersRequest { Limit = limit, Cursor = cursor }).ResponseAsync);
     }
+
+    [Fact]
+    public async Task SearchCustomers_ByNameAndByAccountNumber_FindsTheCustomerAndSaysWhenThereAreMore()
+    {
+        var tag = AccountsTestHost.NewKey()[..10];
+        var grace = await Host.NewCustomerAsync(name: $"Grace Hopper {tag}");
+        await Host.NewCustomerAsync(name: $"Grace Kelly {tag}");
+
+        var byName = await Host.Accounts.SearchCustomersAsync(new SearchCustomersRequest { Name = $"hopper {tag}" });
+        var byNumber = await Host.Accounts.SearchCustomersAsync(new SearchCustomersRequest { SortCode = grace.Account.SortCode, AccountNumber = grace.Account.AccountNumber });
+        var narrow = await Host.Accounts.SearchCustomersAsync(new SearchCustomersRequest { Name = tag, Limit = 1 });
+
+        Assert.Equal([grace.Customer], byName.Customers);
+        Assert.False(byName.More);
+        Assert.Equal([grace.Customer], byNumber.Customers);
+        Assert.Single(narrow.Customers);
+        Assert.True(narrow.More);
+    }
+
+    [Theory]
+    [InlineData("", "", "", "", "", 0, "name")]
+    [InlineData("a", "", "", "", "", 0, "name")]
+    [InlineData("", "ab", "", "", "", 0, "email")]
+    [InlineData("", "", "040075", "", "", 0, "account_number")]
+    [InlineData("", "", "", "12345678", "", 0, "sort_code")]
+    [InlineData("", "", "04-00-75", "12345678", "", 0, "sort_code")]
+    [InlineData("", "", "", "", "42", 0, "card_last_four")]
+    [InlineData("Ada", "", "", "", "", 101, "limit")]
+    [InlineData("Ada", "", "", "", "", -1, "limit")]
+    public async Task SearchCustomers_BadField_InvalidArgumentNamingIt(string name, string email, string sortCode, string accountNumber, string lastFour, int limit, string field)
+    {
+        await RpcAssert.InvalidAsync(field, () => Host.Accounts.SearchCustomersAsync(new SearchCustomersRequest
+        {
+            Name = name, Email = email, SortCode = sortCode, AccountNumber = accountNumber, CardLastFour = lastFour, Limit = limit,
+        }).ResponseAsync);
+    }
 }

@@ -217,6 +217,43 @@ public abstract class AccountsStoreContractTests
     }
 
     [Fact]
+    public async Task SearchCustomers_ByNameEmailAccountNumberOrCardLastFour_FindsOnlyThoseMatchingEveryPartGiven()
+    {
+        // Names unique to this test run: the store may hold other tests' customers.
+        var tag = AccountsTestHost.NewKey()[..10];
+        var ada = Customer($"ada.{tag}@example.com") with { Name = $"Ada Lovelace {tag}" };
+        var adaAccount = Account(ada);
+        var alan = Customer($"alan.{tag}@example.com") with { Name = $"Alan Turing {tag}" };
+        var alanAccount = Account(alan);
+        var wild = Customer($"wild.{tag}@example.com") with { Name = $"Percent 100% Under_score {tag}" };
+        var synthetic = Customer($"coherence-{tag}@synthetic.bulwark.invalid") with { Name = $"Ada Synthetic {tag}", Synthetic = true };
+        foreach (var (customer, account) in new[] { (ada, adaAccount), (alan, alanAccount), (wild, Account(wild)), (synthetic, Account(synthetic)) })
+        {
+            Assert.Equal(CreateCustomerOutcome.Created, await Store.CreateCustomerAsync(customer, null, account, None));
+        }
+        var lastFour = Random.Shared.Next(0, 10_000).ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(CreateLimitedOutcome.Created, await Store.CreateCardAsync(
+            new CardRecord(NewId(), alan.CustomerId, alanAccount.AccountId, AccountsTestHost.NewKey(), lastFour, 12, 2030, false, 1_000), 5, None));
+
+        async Task<List<string>> Found(CustomerQuery query) => [.. (await Store.SearchCustomersAsync(query, 10, None)).Select(customer => customer.Name)];
+
+        // Name: any part, any case; ordered by name; the synthetic customer never.
+        Assert.Equal([ada.Name, alan.Name, wild.Name], await Found(new CustomerQuery(tag.ToUpperInvariant(), null, null, null, null)));
+        Assert.Equal([ada.Name], await Found(new CustomerQuery("lovelace " + tag, null, null, null, null)));
+        Assert.Equal([alan.Name], await Found(new CustomerQuery(null, $"ALAN.{tag}", null, null, null)));
+        Assert.Equal([ada.Name], await Found(new CustomerQuery(null, null, adaAccount.SortCode, adaAccount.AccountNumber, null)));
+        Assert.Contains(alan.Name, await Found(new CustomerQuery(null, null, null, null, lastFour)));
+        // Every part given must match.
+        Assert.Empty(await Found(new CustomerQuery("Ada Lovelace " + tag, null, null, null, lastFour)));
+        Assert.Equal([alan.Name], await Found(new CustomerQuery(tag, null, null, null, lastFour)));
+        // LIKE's own characters are text: "%" and "_" match only themselves.
+        Assert.Equal([wild.Name], await Found(new CustomerQuery($"100% under_score {tag}", null, null, null, null)));
+        Assert.Empty(await Found(new CustomerQuery($"100%_under {tag}", null, null, null, null)));
+        // The limit holds.
+        Assert.Single(await Store.SearchCustomersAsync(new CustomerQuery(tag, null, null, null, null), 1, None));
+    }
+
+    [Fact]
     public async Task ListMovements_PagesAfterACursor_EveryMovementOnceInTransferIdOrder()
     {
         var customer = NewId();
