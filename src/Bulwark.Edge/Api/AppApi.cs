@@ -240,7 +240,12 @@ internal sealed partial class AppApi(
         return new Ownership(holdings);
     }
 
-    private async Task<Dictionary<UInt128, Bulwark.Ledger.Protos.Account>> BalancesAsync(IEnumerable<string> ledgerAccountIds, CancellationToken cancellationToken)
+    private Task<Dictionary<UInt128, Bulwark.Ledger.Protos.Account>> BalancesAsync(IEnumerable<string> ledgerAccountIds, CancellationToken cancellationToken) =>
+        BalancesAsync(ledger, caller, ledgerAccountIds, cancellationToken);
+
+    /// <summary>The ledger's accounts behind a customer's holdings (the staff console reads them the same way).</summary>
+    internal static async Task<Dictionary<UInt128, Bulwark.Ledger.Protos.Account>> BalancesAsync(LedgerClient ledger, ServiceCaller caller,
+        IEnumerable<string> ledgerAccountIds, CancellationToken cancellationToken)
     {
         var ids = ledgerAccountIds.Select(LedgerAccountIds.Parse).Distinct().ToList();
         if (ids.Count == 0)
@@ -273,17 +278,17 @@ internal sealed partial class AppApi(
             string.IsNullOrEmpty(account.Currency) ? currency : account.Currency);
     }
 
-    private static AccountDto ToDto(CurrentAccount account, Dictionary<UInt128, Bulwark.Ledger.Protos.Account> balances) =>
+    internal static AccountDto ToDto(CurrentAccount account, Dictionary<UInt128, Bulwark.Ledger.Protos.Account> balances) =>
         new(account.AccountId, string.IsNullOrEmpty(account.Name) ? "Current account" : account.Name, account.SortCode, account.AccountNumber,
             account.Currency, Balance(balances, account.LedgerAccountId, account.Currency));
 
-    private static PotDto ToDto(Pot pot, Dictionary<UInt128, Bulwark.Ledger.Protos.Account> balances) =>
+    internal static PotDto ToDto(Pot pot, Dictionary<UInt128, Bulwark.Ledger.Protos.Account> balances) =>
         new(pot.PotId, pot.AccountId, pot.Name, pot.Currency, pot.GoalAmount, Balance(balances, pot.LedgerAccountId, pot.Currency));
 
-    private static CardDto ToDto(Card card) =>
+    internal static CardDto ToDto(Card card) =>
         new(card.CardId, card.AccountId, card.LastFour, card.ExpiryMonth, card.ExpiryYear, card.Frozen, card.Currency);
 
-    private static FeedItemDto ToDto(FeedItem item) => new(
+    internal static FeedItemDto ToDto(FeedItem item) => new(
         item.TransferId,
         item.Amount,
         item.Currency,
@@ -339,7 +344,7 @@ internal sealed partial class AppApi(
         return digits;
     }
 
-    private static (string Cursor, int Limit) ReadFeedQuery(IQueryCollection query)
+    internal static (string Cursor, int Limit) ReadFeedQuery(IQueryCollection query)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var cursor = query["cursor"].ToString();

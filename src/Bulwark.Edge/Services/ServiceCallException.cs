@@ -4,8 +4,11 @@ using Grpc.Core;
 
 namespace Bulwark.Edge.Services;
 
-/// <summary>A gRPC call from the edge failed; carries which service answered so the mapping can log and count it.</summary>
-internal sealed class ServiceCallException(string service, RpcException error)
+/// <summary>
+/// A gRPC call from the edge failed; carries which service answered so the mapping can log and count
+/// it. Public: implementations of the edges' seams (<c>IStaffAuditLog</c>, <c>IStaffAuthenticator</c>) throw it for a service that failed.
+/// </summary>
+public sealed class ServiceCallException(string service, RpcException error)
     : Exception($"The {service} service answered {error.StatusCode}: {error.Status.Detail}", error)
 {
     /// <summary>The trailer in which a service names the bad field of an INVALID_ARGUMENT (proto field name).</summary>

@@ -38,6 +38,7 @@ internal sealed partial class StaffApi(IStaffAuthenticator authenticator, StaffT
             new ProblemResult(ProblemType.NotFound, $"There is no staff API endpoint {http.Request.Method} {http.Request.Path}.")).AllowAnonymous();
         var signedIn = api.MapGroup("").RequireAuthorization(StaffTokens.PolicyName);
         signedIn.MapGet("/me", (HttpContext http, StaffApi staff) => staff.Me(http));
+        StaffConsoleApi.Map(api);
     }
 
     public async Task<IResult> LoginAsync(HttpContext http)
@@ -114,4 +115,8 @@ internal sealed partial class StaffApi(IStaffAuthenticator authenticator, StaffT
 [System.Text.Json.Serialization.JsonSerializable(typeof(StaffLoginResponse))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(StaffMeResponse))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(StaffSearchResponse))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(StaffCustomerView))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(StaffCardResponse))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(FeedResponse))]
 internal sealed partial class StaffJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -69,6 +69,18 @@ public sealed class StaffEdgeOptions
 /// <summary>The staff edge's limits.</summary>
 public static class StaffEdgeLimits
 {
+    /// <summary>The shortest reason a staff member gives for viewing a customer or acting: "chat" is a reason, "x" is not.</summary>
+    public const int ReasonLengthMin = 3;
+
+    /// <summary>The longest reason: a sentence or two for the audit log, not a document.</summary>
+    public const int ReasonLengthMax = 500;
+
+    /// <summary>The longest search text (an email's longest).</summary>
+    public const int SearchTextLengthMax = 254;
+
+    /// <summary>Feed items in the first page of a customer view.</summary>
+    public const int FeedPageDefault = EdgeLimits.FeedPageLimitDefault;
+
     public const int TokenLifetimeMinutesMin = 5;
 
     public const int TokenLifetimeHoursMax = 12;

@@ -36,6 +36,11 @@ public static class StaffEdgeServiceCollectionExtensions
             SigningKeyRing.Load(options.SigningKeyPath, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>().CreateLogger<StaffTokens>()),
             options, provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<StaffApi>();
+        services.AddSingleton<StaffConsoleApi>();
+        // The console reads what the app API reads; in one process with the public edge, its clients are already there.
+        AddServiceClientOnce(services, Services.ServiceCaller.Accounts, channel => new Bulwark.Accounts.Protos.Accounts.AccountsClient(channel));
+        AddServiceClientOnce(services, Services.ServiceCaller.Feed, channel => new Bulwark.Feed.Protos.Feed.FeedClient(channel));
+        AddServiceClientOnce(services, Services.ServiceCaller.Ledger, channel => new Bulwark.Ledger.Protos.Ledger.LedgerClient(channel));
         services.AddTransient<IStartupFilter, StaffEdgeStartupFilter>();
 
         services.AddAuthentication().AddJwtBearer(StaffTokens.SchemeName, bearer =>
@@ -52,6 +57,15 @@ public static class StaffEdgeServiceCollectionExtensions
             .RequireClaim(StaffTokens.RoleClaim));
         StaffPolicies.Add(authorization);
         return services;
+    }
+
+    private static void AddServiceClientOnce<TClient>(IServiceCollection services, string service, Func<Grpc.Core.CallInvoker, TClient> create)
+        where TClient : class
+    {
+        if (!services.Any(descriptor => descriptor.ServiceType == typeof(TClient)))
+        {
+            services.AddServiceClient(service, create);
+        }
     }
 
     /// <summary>

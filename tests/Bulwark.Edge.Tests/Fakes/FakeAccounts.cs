@@ -28,6 +28,23 @@ public sealed class FakeAccounts(FakeBank bank) : Bulwark.Accounts.Protos.Accoun
         return new Customer { CustomerId = customer.CustomerId, Name = customer.Name, Email = customer.Email };
     }
 
+    /// <summary>Name or email containing the text (any case), the account by number, the card by last four; every part given must match.</summary>
+    public override async Task<SearchCustomersResponse> SearchCustomers(SearchCustomersRequest request, ServerCallContext context)
+    {
+        await bank.EnterAsync(Service, context);
+        lock (bank.Sync)
+        {
+            var found = bank.Customers.Where(customer =>
+                (request.Name.Length == 0 || customer.Name.Contains(request.Name, StringComparison.OrdinalIgnoreCase))
+                && (request.Email.Length == 0 || customer.Email.Contains(request.Email, StringComparison.OrdinalIgnoreCase))
+                && (request.AccountNumber.Length == 0 || bank.Accounts.Any(a => a.CustomerId == customer.CustomerId && a.SortCode == request.SortCode && a.AccountNumber == request.AccountNumber))
+                && (request.CardLastFour.Length == 0 || bank.Cards.Any(c => c.CustomerId == customer.CustomerId && c.LastFour == request.CardLastFour)));
+            var response = new SearchCustomersResponse();
+            response.Customers.AddRange(found.Select(customer => new Customer { CustomerId = customer.CustomerId, Name = customer.Name, Email = customer.Email }));
+            return response;
+        }
+    }
+
     public override async Task<ListAccountsResponse> ListAccounts(ListAccountsRequest request, ServerCallContext context)
     {
         await bank.EnterAsync(Service, context);

@@ -1,0 +1,271 @@
+using System.Globalization;
+using Bulwark.Accounts.Protos;
+using Bulwark.Edge.Api;
+using Bulwark.Edge.Problems;
+using Bulwark.Edge.Services;
+using Bulwark.Feed.Protos;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using FeedClient = Bulwark.Feed.Protos.Feed.FeedClient;
+using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
+
+namespace Bulwark.Edge.Staff;
+
+internal sealed record StaffCustomerDto(string CustomerId, string Name, string Email, DateTimeOffset CreatedAt);
+
+internal sealed record StaffSearchResponse(IReadOnlyList<StaffCustomerDto> Customers, bool More);
+
+internal sealed record StaffCustomerView(
+    StaffCustomerDto Customer,
+    IReadOnlyList<AccountDto> Accounts,
+    IReadOnlyList<PotDto> Pots,
+    IReadOnlyList<CardDto> Cards,
+    FeedResponse Feed,
+    long AuditSequence);
+
+internal sealed record StaffCardResponse(CardDto Card, long AuditSequence);
+
+/// <summary>
+/// The console's customer API (docs/guides/console.md): find a customer, see everything the
+/// customer sees (accounts, balances, pots, cards, feed), freeze or unfreeze a card. Support and
+/// operations staff only (<see cref="StaffPolicies.Console"/>). Every call is written to the audit
+/// log before its answer — a view of a customer with the reason the staff member gave — and an
+/// audit log that cannot be written refuses the call (503): nothing is seen unrecorded.
+/// </summary>
+internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClient feed, LedgerClient ledger, IStaffAuditLog audit,
+    StaffEdgeOptions options, ILogger<StaffConsoleApi> logger)
+{
+    private readonly ServiceCaller _caller = new(options.ServiceCallTimeout);
+
+    public static void Map(RouteGroupBuilder api)
+    {
+        var console = api.MapGroup("").RequireAuthorization(StaffPolicies.Console);
+        console.MapGet("/customers", (HttpContext http, StaffConsoleApi staff) => staff.SearchAsync(http));
+        console.MapGet("/customers/{customerId}", (HttpContext http, string customerId, StaffConsoleApi staff) => staff.ViewAsync(http, customerId));
+        console.MapGet("/customers/{customerId}/accounts/{accountId}/feed",
+            (HttpContext http, string customerId, string accountId, StaffConsoleApi staff) => staff.FeedAsync(http, customerId, accountId));
+        console.MapPost("/customers/{customerId}/cards/{cardId}/freeze",
+            (HttpContext http, string customerId, string cardId, StaffConsoleApi staff) => staff.SetCardFrozenAsync(http, customerId, cardId, frozen: true));
+        console.MapPost("/customers/{customerId}/cards/{cardId}/unfreeze",
+            (HttpContext http, string customerId, string cardId, StaffConsoleApi staff) => staff.SetCardFrozenAsync(http, customerId, cardId, frozen: false));
+    }
+
+    public async Task<IResult> SearchAsync(HttpContext http)
+    {
+        var query = http.Request.Query;
+        var request = new SearchCustomersRequest
+        {
+            Name = Text(query, "name"),
+            Email = Text(query, "email"),
+            // Liberal in what staff type: "04-00-75" and "0400 75" are the sort code 040075.
+            SortCode = Digits(query, "sortCode"),
+            AccountNumber = Digits(query, "accountNumber"),
+            CardLastFour = Digits(query, "cardLastFour"),
+        };
+        var actor = StaffActor.From(http);
+        var details = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in new[] { ("name", request.Name), ("email", request.Email), ("sortCode", request.SortCode), ("accountNumber", request.AccountNumber), ("cardLastFour", request.CardLastFour) })
+        {
+            if (value.Length > 0)
+            {
+                details[name] = value;
+            }
+        }
+        if (details.Count == 0)
+        {
+            throw ProblemException.Field(ProblemType.Validation, "name", "Search by name, email, sortCode with accountNumber, or cardLastFour.");
+        }
+        SearchCustomersResponse reply;
+        try
+        {
+            reply = await _caller.CallAsync(ServiceCaller.Accounts, call => accounts.SearchCustomersAsync(request, call), http.RequestAborted);
+        }
+        catch (ServiceCallException error) when (error.StatusCode == Grpc.Core.StatusCode.InvalidArgument)
+        {
+            // The accounts service names the field in the proto's spelling; the staff API's is camelCase, as the exception gives it.
+            throw ProblemException.Field(ProblemType.Validation, error.Field ?? "name", error.ServiceMessage);
+        }
+        details["found"] = reply.Customers.Count.ToString(CultureInfo.InvariantCulture);
+        await audit.AppendAsync(actor, "customer.searched", "", "", details, http.RequestAborted);
+        return TypedResults.Json(new StaffSearchResponse([.. reply.Customers.Select(ToDto)], reply.More), StaffJsonContext.Default.StaffSearchResponse);
+    }
+
+    public async Task<IResult> ViewAsync(HttpContext http, string customerId)
+    {
+        Ownership.CheckIdFormat("customer", customerId);
+        var reason = Reason(http.Request.Query["reason"].ToString());
+        var actor = StaffActor.From(http);
+        var customer = await CustomerAsync(customerId, http.RequestAborted);
+        // Written before anything of the customer's is read: a view the log cannot record is not given.
+        var sequence = await audit.AppendAsync(actor, "customer.viewed", customer.CustomerId, reason, null, http.RequestAborted);
+        LogViewed(logger, actor.StaffId, customer.CustomerId, sequence);
+
+        var holdings = await _caller.CallAsync(ServiceCaller.Accounts,
+            call => accounts.ListAccountsAsync(new ListAccountsRequest { CustomerId = customer.CustomerId }, call), http.RequestAborted);
+        var cards = await _caller.CallAsync(ServiceCaller.Accounts,
+            call => accounts.ListCardsAsync(new ListCardsRequest { CustomerId = customer.CustomerId }, call), http.RequestAborted);
+        var balances = await AppApi.BalancesAsync(ledger, _caller,
+            holdings.Accounts.Select(account => account.LedgerAccountId).Concat(holdings.Pots.Select(pot => pot.LedgerAccountId)), http.RequestAborted);
+        var feedPage = holdings.Accounts.Count == 0
+            ? new FeedResponse([], null)
+            : await FeedPageAsync(holdings.Accounts[0], "", StaffEdgeLimits.FeedPageDefault, http.RequestAborted);
+        return TypedResults.Json(new StaffCustomerView(
+            ToDto(customer),
+            [.. holdings.Accounts.Select(account => AppApi.ToDto(account, balances))],
+            [.. holdings.Pots.Select(pot => AppApi.ToDto(pot, balances))],
+            [.. cards.Cards.Select(AppApi.ToDto)],
+            feedPage,
+            sequence), StaffJsonContext.Default.StaffCustomerView);
+    }
+
+    public async Task<IResult> FeedAsync(HttpContext http, string customerId, string accountId)
+    {
+        Ownership.CheckIdFormat("customer", customerId);
+        Ownership.CheckIdFormat("account", accountId);
+        var (cursor, limit) = AppApi.ReadFeedQuery(http.Request.Query);
+        var actor = StaffActor.From(http);
+        var holdings = await _caller.CallAsync(ServiceCaller.Accounts,
+            call => accounts.ListAccountsAsync(new ListAccountsRequest { CustomerId = customerId }, call), http.RequestAborted);
+        var account = new Ownership(holdings).RequireAccount(accountId);
+        await audit.AppendAsync(actor, "customer.feed_viewed", customerId, "", new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["accountId"] = account.AccountId,
+            ["cursor"] = cursor,
+        }, http.RequestAborted);
+        return TypedResults.Json(await FeedPageAsync(account, cursor, limit, http.RequestAborted), StaffJsonContext.Default.FeedResponse);
+    }
+
+    public async Task<IResult> SetCardFrozenAsync(HttpContext http, string customerId, string cardId, bool frozen)
+    {
+        Ownership.CheckIdFormat("customer", customerId);
+        Ownership.CheckIdFormat("card", cardId);
+        using var body = await JsonBody.ReadObjectAsync(http.Request, http.RequestAborted);
+        var fields = new RequestFields(body.RootElement);
+        var reasonText = fields.RequiredString("reason", StaffEdgeLimits.ReasonLengthMax);
+        fields.ThrowIfInvalid();
+        var reason = Reason(reasonText!);
+        var actor = StaffActor.From(http);
+        var action = frozen ? "card.frozen" : "card.unfrozen";
+        // Recorded before it is done: an action the log cannot record is not taken. Freezing is
+        // idempotent, so an entry whose call then failed is followed by one that says so.
+        var sequence = await audit.AppendAsync(actor, action, customerId, reason, new Dictionary<string, string>(StringComparer.Ordinal) { ["cardId"] = cardId }, http.RequestAborted);
+        Card card;
+        try
+        {
+            card = await _caller.CallAsync(ServiceCaller.Accounts,
+                call => accounts.SetCardFrozenAsync(new SetCardFrozenRequest { CustomerId = customerId, CardId = cardId, Frozen = frozen }, call), http.RequestAborted);
+        }
+        catch (ServiceCallException error)
+        {
+            await RecordFailureAsync(actor, action, customerId, sequence, error);
+            if (error.StatusCode is Grpc.Core.StatusCode.NotFound or Grpc.Core.StatusCode.PermissionDenied)
+            {
+                throw Ownership.NotFound("card", cardId);
+            }
+            throw;
+        }
+        LogCardChanged(logger, actor.StaffId, action, cardId, customerId, sequence);
+        return TypedResults.Json(new StaffCardResponse(AppApi.ToDto(card), sequence), StaffJsonContext.Default.StaffCardResponse);
+    }
+
+    private async Task RecordFailureAsync(StaffActor actor, string action, string subject, long sequence, ServiceCallException error)
+    {
+        try
+        {
+            // Not the request's token: the client may be gone, and the record of the failure should still be written.
+            using var bounded = new CancellationTokenSource(options.ServiceCallTimeout);
+            await audit.AppendAsync(actor, action + "_failed", subject, "", new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["auditSequence"] = sequence.ToString(CultureInfo.InvariantCulture),
+                ["status"] = error.StatusCode.ToString(),
+            }, bounded.Token);
+        }
+        catch (Exception failure) when (failure is ServiceCallException or OperationCanceledException)
+        {
+            LogFailureNotRecorded(logger, action, sequence, failure.Message);
+        }
+    }
+
+    private async Task<FeedResponse> FeedPageAsync(CurrentAccount account, string cursor, int limit, CancellationToken cancellationToken)
+    {
+        ListFeedResponse reply;
+        try
+        {
+            reply = await _caller.CallAsync(ServiceCaller.Feed,
+                call => feed.ListFeedAsync(new ListFeedRequest { LedgerAccountId = account.LedgerAccountId, Cursor = cursor, Limit = limit }, call), cancellationToken);
+        }
+        catch (ServiceCallException error) when (error.StatusCode == Grpc.Core.StatusCode.InvalidArgument && cursor.Length > 0)
+        {
+            throw ProblemException.Field(ProblemType.Validation, "cursor", "cursor must be the nextCursor of a previous page of this account's feed.");
+        }
+        return new FeedResponse([.. reply.Items.Select(AppApi.ToDto)], string.IsNullOrEmpty(reply.NextCursor) ? null : reply.NextCursor);
+    }
+
+    private async Task<Customer> CustomerAsync(string customerId, CancellationToken cancellationToken)
+    {
+        Customer customer;
+        try
+        {
+            customer = await _caller.CallAsync(ServiceCaller.Accounts,
+                call => accounts.GetCustomerAsync(new GetCustomerRequest { CustomerId = customerId }, call), cancellationToken);
+        }
+        catch (ServiceCallException error) when (error.StatusCode == Grpc.Core.StatusCode.NotFound)
+        {
+            throw Ownership.NotFound("customer", customerId);
+        }
+        if (customer.Synthetic)
+        {
+            // The coherence checker's own customers are no one's to look at: like customers that do not exist.
+            throw Ownership.NotFound("customer", customerId);
+        }
+        return customer;
+    }
+
+    /// <summary>Why the staff member does this, for the audit log: required, trimmed, within its lengths.</summary>
+    private static string Reason(string value)
+    {
+        var reason = value.Trim();
+        if (reason.Length < StaffEdgeLimits.ReasonLengthMin || reason.Length > StaffEdgeLimits.ReasonLengthMax)
+        {
+            throw ProblemException.Field(ProblemType.Validation, "reason", string.Create(CultureInfo.InvariantCulture,
+                $"reason must say why, in {StaffEdgeLimits.ReasonLengthMin} to {StaffEdgeLimits.ReasonLengthMax} characters (it goes into the audit log)."));
+        }
+        return reason;
+    }
+
+    private static string Text(IQueryCollection query, string name)
+    {
+        var value = query[name].ToString().Trim();
+        if (value.Length > StaffEdgeLimits.SearchTextLengthMax)
+        {
+            throw ProblemException.Field(ProblemType.Validation, name, string.Create(CultureInfo.InvariantCulture, $"{name} must be at most {StaffEdgeLimits.SearchTextLengthMax} characters."));
+        }
+        return value;
+    }
+
+    private static string Digits(IQueryCollection query, string name)
+    {
+        var value = Text(query, name);
+        var digits = new string([.. value.Where(character => character is not ('-' or ' '))]);
+        if (!digits.All(char.IsAsciiDigit))
+        {
+            throw ProblemException.Field(ProblemType.Validation, name, $"{name} must be digits (spaces and dashes are ignored).");
+        }
+        return digits;
+    }
+
+    private static StaffCustomerDto ToDto(Customer customer) =>
+        new(customer.CustomerId, customer.Name, customer.Email, DateTimeOffset.FromUnixTimeMilliseconds(customer.CreatedAtUnixMs));
+
+    [LoggerMessage(EventId = 4110, Level = LogLevel.Information, Message = "Staff member {StaffId} viewed customer {CustomerId} (audit {Sequence})")]
+    private static partial void LogViewed(ILogger logger, string staffId, string customerId, long sequence);
+
+    [LoggerMessage(EventId = 4111, Level = LogLevel.Information, Message = "Staff member {StaffId}: {Action} card {CardId} of customer {CustomerId} (audit {Sequence})")]
+    private static partial void LogCardChanged(ILogger logger, string staffId, string action, string cardId, string customerId, long sequence);
+
+    [LoggerMessage(EventId = 4112, Level = LogLevel.Error, Message = "The failure of {Action} (audit {Sequence}) could not be written to the audit log: {Error}")]
+    private static partial void LogFailureNotRecorded(ILogger logger, string action, long sequence, string error);
+}
