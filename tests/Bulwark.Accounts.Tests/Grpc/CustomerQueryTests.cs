@@ -203,7 +203,12 @@ public sealed class CustomerQueryTests(AccountsHostFixture fixture) : IClassFixt
     {
         await RpcAssert.InvalidAsync(field, () => Host.Accounts.SearchCustomersAsync(new SearchCustomersRequest
         {
-            Name = name, Email = email, SortCode = sortCode, AccountNumber = accountNumber, CardLastFour = lastFour, Limit = limit,
+            Name = name,
+            Email = email,
+            SortCode = sortCode,
+            AccountNumber = accountNumber,
+            CardLastFour = lastFour,
+            Limit = limit,
         }).ResponseAsync);
     }
 }
