@@ -85,8 +85,10 @@ internal static class EmbeddedWebApp
         }
         if (files.TryGetValue("/index.html", out var index))
         {
-            endpoints.MapGet(mount + "/", (HttpContext http) => Serve(http, index)).AllowAnonymous();
-            endpoints.MapGet(mount, () => Results.Redirect(mount + "/")).AllowAnonymous();
+            // Routing matches "/staff" and "/staff/" alike: one endpoint, which sends the first to the second.
+            endpoints.MapGet(mount + "/", (HttpContext http) => http.Request.Path.Value?.EndsWith('/') == true
+                ? Serve(http, index)
+                : Results.Redirect(mount + "/")).AllowAnonymous();
         }
     }
 

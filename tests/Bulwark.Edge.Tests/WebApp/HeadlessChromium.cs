@@ -1,3 +1,4 @@
+using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
 
 namespace Bulwark.Edge.Tests.WebApp;
@@ -78,5 +79,27 @@ public sealed class HeadlessChromium : IDisposable
                 // As above.
             }
         }
+    }
+
+    /// <summary>The element with <c>data-testid</c> <paramref name="testId"/> when it is shown, else null (for waits).</summary>
+    public static IWebElement? Displayed(IWebDriver driver, string testId)
+    {
+        var element = driver.FindElement(By.CssSelector($"[data-testid='{testId}']"));
+        return element.Displayed ? element : null;
+    }
+
+    public static string Text(IWebDriver driver, string testId) =>
+        driver.FindElement(By.CssSelector($"[data-testid='{testId}']")).Text;
+
+    /// <summary>Saves a screenshot when BULWARK_SCREENSHOTS names a directory, to look at what the test saw.</summary>
+    public static void Screenshot(IWebDriver driver, string name)
+    {
+        var directory = Environment.GetEnvironmentVariable("BULWARK_SCREENSHOTS");
+        if (string.IsNullOrEmpty(directory) || driver is not ITakesScreenshot camera)
+        {
+            return;
+        }
+        Directory.CreateDirectory(directory);
+        camera.GetScreenshot().SaveAsFile(Path.Combine(directory, $"{name}.png"));
     }
 }
