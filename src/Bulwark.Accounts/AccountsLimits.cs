@@ -90,6 +90,9 @@ public static class AccountsLimits
     /// <summary>The most customers in one ListCustomers page: a reply stays small (about 100 KB) and its query short.</summary>
     public const int ListCustomersLimitMax = 500;
 
+    /// <summary>The longest reason kept with an account's block (the staff console's longest).</summary>
+    public const int BlockReasonLengthMax = 500;
+
     /// <summary>Customers in one SearchCustomers answer when the request names no limit.</summary>
     public const int SearchCustomersLimitDefault = 20;
 

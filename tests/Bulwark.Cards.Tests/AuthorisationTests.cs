@@ -1,3 +1,4 @@
+using Bulwark.Accounts.Protos;
 using Bulwark.Feed.Protos;
 using Bulwark.Iso8583;
 using Microsoft.Extensions.Time.Testing;
@@ -63,6 +64,16 @@ public sealed class AuthorisationTests : IAsyncLifetime
     public async Task Authorise_FrozenCard_RestrictedCard62()
     {
         await _bank.FreezeAsync(_bank.CardId);
+        await using var scheme = await _bank.ConnectAsync();
+        var response = await scheme.RoundTripAsync(Messages.Authorisation(_bank.Pan, 100, Messages.NextStan(), _bank.Expiry));
+        Assert.Equal("62", response.GetResponseCode());
+        Assert.Empty(await _bank.CardTransfersAsync());
+    }
+
+    [Fact]
+    public async Task Authorise_CardOfABlockedAccount_RestrictedCard62_NothingHeld()
+    {
+        await _bank.Accounts.SetAccountBlockedAsync(new SetAccountBlockedRequest { CustomerId = _bank.CustomerId, AccountId = _bank.AccountId, Blocked = true, Reason = "suspected fraud" });
         await using var scheme = await _bank.ConnectAsync();
         var response = await scheme.RoundTripAsync(Messages.Authorisation(_bank.Pan, 100, Messages.NextStan(), _bank.Expiry));
         Assert.Equal("62", response.GetResponseCode());

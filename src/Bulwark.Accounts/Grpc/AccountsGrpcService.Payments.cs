@@ -26,6 +26,7 @@ internal sealed partial class AccountsGrpcService
         }
 
         var from = await OwnedAccountAsync(customerId, fromAccountId, cancellationToken);
+        ThrowIfBlocked(from);
         if (currency != from.Currency)
         {
             throw AccountsErrors.Invalid("currency", $"must be {from.Currency}, the paying account's currency");

@@ -68,6 +68,11 @@ internal sealed partial class AccountsGrpcService
         var account = await store.GetCurrentAccountAsync(pot.AccountId, cancellationToken)
             ?? throw AccountsErrors.Internal($"Pot {potId} belongs to a current account that does not exist.");
         var into = request.Direction == MoveDirection.IntoPot;
+        if (into)
+        {
+            // Out of a pot is money into the account, which a block never stops.
+            ThrowIfBlocked(account);
+        }
         if (into && !request.UseOverdraft)
         {
             await ThrowIfIntoOverdraftAsync(account, customerId, key, amount, context);

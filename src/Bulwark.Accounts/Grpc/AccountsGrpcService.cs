@@ -85,6 +85,8 @@ internal sealed partial class AccountsGrpcService(
         OverdraftLimit = account.OverdraftLimit,
         LedgerAccountId = account.LedgerAccountId,
         Name = account.Name,
+        Blocked = account.Blocked,
+        BlockedReason = account.BlockedReason,
     };
 
     private static Pot ToProto(PotRecord pot) => new()
@@ -109,6 +111,7 @@ internal sealed partial class AccountsGrpcService(
         Frozen = card.Frozen,
         LedgerAccountId = account.LedgerAccountId,
         Currency = account.Currency,
+        AccountBlocked = account.Blocked,
     };
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Created customer {CustomerId} with current account {AccountId} (ledger {LedgerAccountId})")]

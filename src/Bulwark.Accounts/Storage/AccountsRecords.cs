@@ -23,7 +23,9 @@ public sealed record CurrentAccountRecord(
     string Currency,
     long OverdraftLimit,
     string LedgerAccountId,
-    long CreatedAtUnixMs);
+    long CreatedAtUnixMs,
+    bool Blocked = false,
+    string BlockedReason = "");
 
 /// <summary>A pot: a ledger account of its own, belonging to one current account.</summary>
 public sealed record PotRecord(

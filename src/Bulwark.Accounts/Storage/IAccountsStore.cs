@@ -71,6 +71,9 @@ public interface IAccountsStore
     /// <summary>The customer's cards, oldest first.</summary>
     Task<IReadOnlyList<CardRecord>> ListCardsAsync(string customerId, CancellationToken cancellationToken);
 
+    /// <summary>Sets an account's blocked flag and reason; false when there is no such account.</summary>
+    Task<bool> SetAccountBlockedAsync(string accountId, bool blocked, string reason, CancellationToken cancellationToken);
+
     /// <summary>Sets the frozen flag; false when there is no such card.</summary>
     Task<bool> SetCardFrozenAsync(string cardId, bool frozen, CancellationToken cancellationToken);
 

@@ -17,6 +17,9 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
     private const string CustomerColumns = "customer_id, name, email, email_normalised, created_at_unix_ms, synthetic";
     private const string CredentialColumns = "customer_id, algorithm, iterations, salt, hash, updated_at_unix_ms";
     private const string AccountColumns = "account_id, customer_id, name, sort_code, account_number, currency, overdraft_limit, ledger_account_id, created_at_unix_ms";
+
+    /// <summary>What is read of an account: the columns written at its creation and its block, set later.</summary>
+    private const string AccountReadColumns = AccountColumns + ", blocked, blocked_reason";
     private const string PotColumns = "pot_id, customer_id, account_id, name, currency, ledger_account_id, goal_amount, created_at_unix_ms";
     private const string CardColumns = "card_id, customer_id, account_id, pan_token, last_four, expiry_month, expiry_year, frozen, created_at_unix_ms";
     private const string MovementColumns = "idempotency_key, customer_id, kind, request_fingerprint, amount, currency, timestamp_unix_ms";
@@ -119,6 +122,11 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         // Issue 14: the staff console finds a customer by a card's last four digits.
         """
         CREATE INDEX cards_by_last_four ON cards (last_four);
+        """,
+        // Issue 14: staff block an account (no money leaves it).
+        """
+        ALTER TABLE current_accounts ADD COLUMN blocked bigint NOT NULL DEFAULT 0;
+        ALTER TABLE current_accounts ADD COLUMN blocked_reason text NOT NULL DEFAULT '';
         """,
     ];
 
@@ -239,13 +247,13 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
     }
 
     public Task<CurrentAccountRecord?> GetCurrentAccountAsync(string accountId, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {AccountColumns} FROM current_accounts WHERE account_id = $1", [accountId], ReadAccount, cancellationToken);
+        QuerySingleAsync($"SELECT {AccountReadColumns} FROM current_accounts WHERE account_id = $1", [accountId], ReadAccount, cancellationToken);
 
     public Task<CurrentAccountRecord?> FindCurrentAccountByNumberAsync(string sortCode, string accountNumber, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {AccountColumns} FROM current_accounts WHERE sort_code = $1 AND account_number = $2", [sortCode, accountNumber], ReadAccount, cancellationToken);
+        QuerySingleAsync($"SELECT {AccountReadColumns} FROM current_accounts WHERE sort_code = $1 AND account_number = $2", [sortCode, accountNumber], ReadAccount, cancellationToken);
 
     public Task<IReadOnlyList<CurrentAccountRecord>> ListCurrentAccountsAsync(string customerId, CancellationToken cancellationToken) =>
-        QueryListAsync($"SELECT {AccountColumns} FROM current_accounts WHERE customer_id = $1 ORDER BY created_at_unix_ms, account_id", customerId, ReadAccount, cancellationToken);
+        QueryListAsync($"SELECT {AccountReadColumns} FROM current_accounts WHERE customer_id = $1 ORDER BY created_at_unix_ms, account_id", customerId, ReadAccount, cancellationToken);
 
     public async Task<CreateLimitedOutcome> CreatePotAsync(PotRecord pot, int potsPerCustomerMax, CancellationToken cancellationToken)
     {
@@ -299,6 +307,13 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
 
     public Task<IReadOnlyList<CardRecord>> ListCardsAsync(string customerId, CancellationToken cancellationToken) =>
         QueryListAsync($"SELECT {CardColumns} FROM cards WHERE customer_id = $1 ORDER BY created_at_unix_ms, card_id", customerId, ReadCard, cancellationToken);
+
+    public async Task<bool> SetAccountBlockedAsync(string accountId, bool blocked, string reason, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, "UPDATE current_accounts SET blocked = $1, blocked_reason = $2 WHERE account_id = $3", [blocked ? 1L : 0L, reason, accountId]);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
 
     public async Task<bool> SetCardFrozenAsync(string cardId, bool frozen, CancellationToken cancellationToken)
     {
@@ -465,7 +480,7 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
 
     private static CurrentAccountRecord ReadAccount(NpgsqlDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-            reader.GetString(5), reader.GetInt64(6), reader.GetString(7), reader.GetInt64(8));
+            reader.GetString(5), reader.GetInt64(6), reader.GetString(7), reader.GetInt64(8), reader.GetInt64(9) != 0, reader.GetString(10));
 
     private static PotRecord ReadPot(NpgsqlDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),

@@ -15,6 +15,9 @@ public sealed class SqliteAccountsStore : IAccountsStore
     private const string CustomerColumns = "customer_id, name, email, email_normalised, created_at_unix_ms, synthetic";
     private const string CredentialColumns = "customer_id, algorithm, iterations, salt, hash, updated_at_unix_ms";
     private const string AccountColumns = "account_id, customer_id, name, sort_code, account_number, currency, overdraft_limit, ledger_account_id, created_at_unix_ms";
+
+    /// <summary>What is read of an account: the columns written at its creation and its block, set later.</summary>
+    private const string AccountReadColumns = AccountColumns + ", blocked, blocked_reason";
     private const string PotColumns = "pot_id, customer_id, account_id, name, currency, ledger_account_id, goal_amount, created_at_unix_ms";
     private const string CardColumns = "card_id, customer_id, account_id, pan_token, last_four, expiry_month, expiry_year, frozen, created_at_unix_ms";
     private const string MovementColumns = "idempotency_key, customer_id, kind, request_fingerprint, amount, currency, timestamp_unix_ms";
@@ -117,6 +120,11 @@ public sealed class SqliteAccountsStore : IAccountsStore
         // Issue 14: the staff console finds a customer by a card's last four digits.
         """
         CREATE INDEX cards_by_last_four ON cards (last_four);
+        """,
+        // Issue 14: staff block an account (no money leaves it).
+        """
+        ALTER TABLE current_accounts ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE current_accounts ADD COLUMN blocked_reason TEXT NOT NULL DEFAULT '';
         """,
     ];
 
@@ -236,13 +244,13 @@ public sealed class SqliteAccountsStore : IAccountsStore
     }
 
     public Task<CurrentAccountRecord?> GetCurrentAccountAsync(string accountId, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {AccountColumns} FROM current_accounts WHERE account_id = $a", accountId, null, ReadAccount, cancellationToken);
+        QuerySingleAsync($"SELECT {AccountReadColumns} FROM current_accounts WHERE account_id = $a", accountId, null, ReadAccount, cancellationToken);
 
     public Task<CurrentAccountRecord?> FindCurrentAccountByNumberAsync(string sortCode, string accountNumber, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {AccountColumns} FROM current_accounts WHERE sort_code = $a AND account_number = $b", sortCode, accountNumber, ReadAccount, cancellationToken);
+        QuerySingleAsync($"SELECT {AccountReadColumns} FROM current_accounts WHERE sort_code = $a AND account_number = $b", sortCode, accountNumber, ReadAccount, cancellationToken);
 
     public Task<IReadOnlyList<CurrentAccountRecord>> ListCurrentAccountsAsync(string customerId, CancellationToken cancellationToken) =>
-        QueryListAsync($"SELECT {AccountColumns} FROM current_accounts WHERE customer_id = $a ORDER BY created_at_unix_ms, account_id", customerId, ReadAccount, cancellationToken);
+        QueryListAsync($"SELECT {AccountReadColumns} FROM current_accounts WHERE customer_id = $a ORDER BY created_at_unix_ms, account_id", customerId, ReadAccount, cancellationToken);
 
     public async Task<CreateLimitedOutcome> CreatePotAsync(PotRecord pot, int potsPerCustomerMax, CancellationToken cancellationToken)
     {
@@ -293,6 +301,15 @@ public sealed class SqliteAccountsStore : IAccountsStore
 
     public Task<IReadOnlyList<CardRecord>> ListCardsAsync(string customerId, CancellationToken cancellationToken) =>
         QueryListAsync($"SELECT {CardColumns} FROM cards WHERE customer_id = $a ORDER BY created_at_unix_ms, card_id", customerId, ReadCard, cancellationToken);
+
+    public async Task<bool> SetAccountBlockedAsync(string accountId, bool blocked, string reason, CancellationToken cancellationToken)
+    {
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE current_accounts SET blocked = $p0, blocked_reason = $p1 WHERE account_id = $p2";
+        AddValues(command, [blocked ? 1 : 0, reason, accountId]);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
 
     public async Task<bool> SetCardFrozenAsync(string cardId, bool frozen, CancellationToken cancellationToken)
     {
@@ -483,7 +500,7 @@ public sealed class SqliteAccountsStore : IAccountsStore
 
     private static CurrentAccountRecord ReadAccount(SqliteDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-            reader.GetString(5), reader.GetInt64(6), reader.GetString(7), reader.GetInt64(8));
+            reader.GetString(5), reader.GetInt64(6), reader.GetString(7), reader.GetInt64(8), reader.GetInt64(9) != 0, reader.GetString(10));
 
     private static PotRecord ReadPot(SqliteDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),

@@ -123,7 +123,8 @@ internal sealed partial class CardProcessor(
             {
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.InvalidCardNumber);
             }
-            if (card.Frozen)
+            // A blocked account lets no money out: its cards decline as a frozen card does.
+            if (card.Frozen || card.AccountBlocked)
             {
                 return await DeclineAsync(request, key, Iso8583ResponseCodes.RestrictedCard);
             }

@@ -280,7 +280,7 @@ internal sealed partial class AppApi(
 
     internal static AccountDto ToDto(CurrentAccount account, Dictionary<UInt128, Bulwark.Ledger.Protos.Account> balances) =>
         new(account.AccountId, string.IsNullOrEmpty(account.Name) ? "Current account" : account.Name, account.SortCode, account.AccountNumber,
-            account.Currency, Balance(balances, account.LedgerAccountId, account.Currency));
+            account.Currency, Balance(balances, account.LedgerAccountId, account.Currency), account.Blocked);
 
     internal static PotDto ToDto(Pot pot, Dictionary<UInt128, Bulwark.Ledger.Protos.Account> balances) =>
         new(pot.PotId, pot.AccountId, pot.Name, pot.Currency, pot.GoalAmount, Balance(balances, pot.LedgerAccountId, pot.Currency));

@@ -12,7 +12,8 @@ internal sealed record MeResponse(string CustomerId, string Name, string Email);
 /// </summary>
 internal sealed record BalanceDto(long Available, long Settled, long PendingOut, long PendingIn, long OverdraftLimit, string Currency);
 
-internal sealed record AccountDto(string AccountId, string Name, string SortCode, string AccountNumber, string Currency, BalanceDto Balance);
+/// <param name="Blocked">Staff blocked the account: no money leaves it until they unblock it (payments answer 422).</param>
+internal sealed record AccountDto(string AccountId, string Name, string SortCode, string AccountNumber, string Currency, BalanceDto Balance, bool Blocked);
 
 internal sealed record PotDto(string PotId, string AccountId, string Name, string Currency, long GoalAmount, BalanceDto Balance);
 

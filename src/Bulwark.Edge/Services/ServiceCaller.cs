@@ -19,7 +19,14 @@ internal sealed class ServiceCaller(TimeSpan timeout)
     public const string Ledger = "ledger";
     public const string Support = "support";
 
-    public async Task<TResponse> CallAsync<TResponse>(string service, Func<CallOptions, AsyncUnaryCall<TResponse>> call, CancellationToken cancellationToken)
+    public Task<TResponse> CallAsync<TResponse>(string service, Func<CallOptions, AsyncUnaryCall<TResponse>> call, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        return RunAsync(service, async options => await call(options), cancellationToken);
+    }
+
+    /// <summary>As <see cref="CallAsync"/> for work that makes its calls to <paramref name="service"/> with the options given.</summary>
+    public async Task<TResult> RunAsync<TResult>(string service, Func<CallOptions, Task<TResult>> call, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(call);
         // The deadline travels on the wire and is compared with real clocks on the other side, so it

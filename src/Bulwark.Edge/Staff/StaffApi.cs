@@ -118,5 +118,6 @@ internal sealed partial class StaffApi(IStaffAuthenticator authenticator, StaffT
 [System.Text.Json.Serialization.JsonSerializable(typeof(StaffSearchResponse))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(StaffCustomerView))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(StaffCardResponse))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(StaffAccountResponse))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(FeedResponse))]
 internal sealed partial class StaffJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -28,6 +28,8 @@ internal sealed record StaffCustomerView(
 
 internal sealed record StaffCardResponse(CardDto Card, long AuditSequence);
 
+internal sealed record StaffAccountResponse(string AccountId, bool Blocked, string BlockedReason, long AuditSequence);
+
 /// <summary>
 /// The console's customer API (docs/guides/console.md): find a customer, see everything the
 /// customer sees (accounts, balances, pots, cards, feed), freeze or unfreeze a card. Support and
@@ -38,6 +40,9 @@ internal sealed record StaffCardResponse(CardDto Card, long AuditSequence);
 internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClient feed, LedgerClient ledger, IStaffAuditLog audit,
     StaffEdgeOptions options, ILogger<StaffConsoleApi> logger)
 {
+    /// <summary>Where a request's checked reason is kept for the action that needs it.</summary>
+    private const string ReasonItem = "bulwark.staff-reason";
+
     private readonly ServiceCaller _caller = new(options.ServiceCallTimeout);
 
     public static void Map(RouteGroupBuilder api)
@@ -51,6 +56,10 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
             (HttpContext http, string customerId, string cardId, StaffConsoleApi staff) => staff.SetCardFrozenAsync(http, customerId, cardId, frozen: true));
         console.MapPost("/customers/{customerId}/cards/{cardId}/unfreeze",
             (HttpContext http, string customerId, string cardId, StaffConsoleApi staff) => staff.SetCardFrozenAsync(http, customerId, cardId, frozen: false));
+        console.MapPost("/customers/{customerId}/accounts/{accountId}/block",
+            (HttpContext http, string customerId, string accountId, StaffConsoleApi staff) => staff.SetAccountBlockedAsync(http, customerId, accountId, blocked: true));
+        console.MapPost("/customers/{customerId}/accounts/{accountId}/unblock",
+            (HttpContext http, string customerId, string accountId, StaffConsoleApi staff) => staff.SetAccountBlockedAsync(http, customerId, accountId, blocked: false));
     }
 
     public async Task<IResult> SearchAsync(HttpContext http)
@@ -138,37 +147,63 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
         return TypedResults.Json(await FeedPageAsync(account, cursor, limit, http.RequestAborted), StaffJsonContext.Default.FeedResponse);
     }
 
-    public async Task<IResult> SetCardFrozenAsync(HttpContext http, string customerId, string cardId, bool frozen)
+    public Task<IResult> SetCardFrozenAsync(HttpContext http, string customerId, string cardId, bool frozen)
+    {
+        Ownership.CheckIdFormat("card", cardId);
+        return AuditedActionAsync(http, customerId, frozen ? "card.frozen" : "card.unfrozen", "cardId", cardId, "card", async call =>
+        {
+            var card = await accounts.SetCardFrozenAsync(new SetCardFrozenRequest { CustomerId = customerId, CardId = cardId, Frozen = frozen }, call);
+            return (sequence => TypedResults.Json(new StaffCardResponse(AppApi.ToDto(card), sequence), StaffJsonContext.Default.StaffCardResponse));
+        });
+    }
+
+    public Task<IResult> SetAccountBlockedAsync(HttpContext http, string customerId, string accountId, bool blocked)
+    {
+        Ownership.CheckIdFormat("account", accountId);
+        return AuditedActionAsync(http, customerId, blocked ? "account.blocked" : "account.unblocked", "accountId", accountId, "account", async call =>
+        {
+            var reason = (string)http.Items[ReasonItem]!;
+            var account = await accounts.SetAccountBlockedAsync(
+                new SetAccountBlockedRequest { CustomerId = customerId, AccountId = accountId, Blocked = blocked, Reason = reason }, call);
+            return (sequence => TypedResults.Json(new StaffAccountResponse(account.AccountId, account.Blocked, account.BlockedReason, sequence),
+                StaffJsonContext.Default.StaffAccountResponse));
+        });
+    }
+
+    /// <summary>
+    /// A change to a customer's things with the reason from the body: written to the audit log
+    /// before it is done (an action the log cannot record is not taken), then done; an entry whose
+    /// call then failed is followed by one that says so. Someone else's thing answers 404, like one that does not exist.
+    /// </summary>
+    private async Task<IResult> AuditedActionAsync(HttpContext http, string customerId, string action, string targetField, string targetId, string targetKind,
+        Func<Grpc.Core.CallOptions, Task<Func<long, IResult>>> act)
     {
         Ownership.CheckIdFormat("customer", customerId);
-        Ownership.CheckIdFormat("card", cardId);
         using var body = await JsonBody.ReadObjectAsync(http.Request, http.RequestAborted);
         var fields = new RequestFields(body.RootElement);
         var reasonText = fields.RequiredString("reason", StaffEdgeLimits.ReasonLengthMax);
         fields.ThrowIfInvalid();
         var reason = Reason(reasonText!);
+        http.Items[ReasonItem] = reason;
         var actor = StaffActor.From(http);
-        var action = frozen ? "card.frozen" : "card.unfrozen";
-        // Recorded before it is done: an action the log cannot record is not taken. Freezing is
-        // idempotent, so an entry whose call then failed is followed by one that says so.
-        var sequence = await audit.AppendAsync(actor, action, customerId, reason, new Dictionary<string, string>(StringComparer.Ordinal) { ["cardId"] = cardId }, http.RequestAborted);
-        Card card;
+        var sequence = await audit.AppendAsync(actor, action, customerId, reason,
+            new Dictionary<string, string>(StringComparer.Ordinal) { [targetField] = targetId }, http.RequestAborted);
+        Func<long, IResult> answer;
         try
         {
-            card = await _caller.CallAsync(ServiceCaller.Accounts,
-                call => accounts.SetCardFrozenAsync(new SetCardFrozenRequest { CustomerId = customerId, CardId = cardId, Frozen = frozen }, call), http.RequestAborted);
+            answer = await _caller.RunAsync(ServiceCaller.Accounts, act, http.RequestAborted);
         }
         catch (ServiceCallException error)
         {
             await RecordFailureAsync(actor, action, customerId, sequence, error);
             if (error.StatusCode is Grpc.Core.StatusCode.NotFound or Grpc.Core.StatusCode.PermissionDenied)
             {
-                throw Ownership.NotFound("card", cardId);
+                throw Ownership.NotFound(targetKind, targetId);
             }
             throw;
         }
-        LogCardChanged(logger, actor.StaffId, action, cardId, customerId, sequence);
-        return TypedResults.Json(new StaffCardResponse(AppApi.ToDto(card), sequence), StaffJsonContext.Default.StaffCardResponse);
+        LogChanged(logger, actor.StaffId, action, targetId, customerId, sequence);
+        return answer(sequence);
     }
 
     private async Task RecordFailureAsync(StaffActor actor, string action, string subject, long sequence, ServiceCallException error)
@@ -263,8 +298,8 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
     [LoggerMessage(EventId = 4110, Level = LogLevel.Information, Message = "Staff member {StaffId} viewed customer {CustomerId} (audit {Sequence})")]
     private static partial void LogViewed(ILogger logger, string staffId, string customerId, long sequence);
 
-    [LoggerMessage(EventId = 4111, Level = LogLevel.Information, Message = "Staff member {StaffId}: {Action} card {CardId} of customer {CustomerId} (audit {Sequence})")]
-    private static partial void LogCardChanged(ILogger logger, string staffId, string action, string cardId, string customerId, long sequence);
+    [LoggerMessage(EventId = 4111, Level = LogLevel.Information, Message = "Staff member {StaffId}: {Action} {TargetId} of customer {CustomerId} (audit {Sequence})")]
+    private static partial void LogChanged(ILogger logger, string staffId, string action, string targetId, string customerId, long sequence);
 
     [LoggerMessage(EventId = 4112, Level = LogLevel.Error, Message = "The failure of {Action} (audit {Sequence}) could not be written to the audit log: {Error}")]
     private static partial void LogFailureNotRecorded(ILogger logger, string action, long sequence, string error);

@@ -29,6 +29,10 @@ public sealed class IdempotencyLevelTests
         ["ListCards"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         // Sets the flag to the value given.
         ["SetCardFrozen"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
+        // Sets the block to the value given.
+        ["SetAccountBlocked"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
+        // The staff console's search.
+        ["SearchCustomers"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         ["FindCardByPan"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         // Operators' reads (bulwark customers list|show).
         ["ListCustomers"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,

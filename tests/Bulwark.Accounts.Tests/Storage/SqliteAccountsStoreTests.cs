@@ -25,7 +25,7 @@ public sealed class SqliteAccountsStoreTests : AccountsStoreContractTests, IDisp
         using var connection = database.Open();
 
         Assert.Equal(customer, await reopened.GetCustomerAsync(customer.CustomerId, CancellationToken.None));
-        Assert.Equal(5, SqliteMigrator.CurrentVersion(connection, SqliteAccountsStore.StoreName));
+        Assert.Equal(7, SqliteMigrator.CurrentVersion(connection, SqliteAccountsStore.StoreName));
     }
 
     [Fact]
@@ -38,7 +38,8 @@ public sealed class SqliteAccountsStoreTests : AccountsStoreContractTests, IDisp
             // Version 4's customers table, as a bank that ran before issue 13 has it (the other tables are not read here).
             SqliteMigrator.Apply(connection, SqliteAccountsStore.StoreName,
             [
-                "CREATE TABLE customers (customer_id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, email_normalised TEXT NOT NULL UNIQUE, created_at_unix_ms INTEGER NOT NULL)",
+                "CREATE TABLE customers (customer_id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, email_normalised TEXT NOT NULL UNIQUE, created_at_unix_ms INTEGER NOT NULL);" +
+                " CREATE TABLE current_accounts (account_id TEXT PRIMARY KEY); CREATE TABLE cards (card_id TEXT PRIMARY KEY, last_four TEXT NOT NULL)",
                 "SELECT 1",
                 "SELECT 1",
                 "SELECT 1",

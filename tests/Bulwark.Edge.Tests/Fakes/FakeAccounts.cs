@@ -121,6 +121,10 @@ public sealed class FakeAccounts(FakeBank bank) : Bulwark.Accounts.Protos.Accoun
                 return new MoneyMovement(earlier) { Duplicate = true };
             }
             var from = OwnedAccount(request.CustomerId, request.FromAccountId);
+            if (from.Blocked)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "account blocked: no money can leave this account until the bank unblocks it."));
+            }
             var to = bank.Accounts.FirstOrDefault(a => a.SortCode == request.ToSortCode && a.AccountNumber == request.ToAccountNumber)
                 ?? throw new RpcException(new Status(StatusCode.NotFound,
                     $"There is no account with sort code {request.ToSortCode} and account number {request.ToAccountNumber}."));
@@ -154,6 +158,18 @@ public sealed class FakeAccounts(FakeBank bank) : Bulwark.Accounts.Protos.Accoun
             }
             card.Frozen = request.Frozen;
             return card;
+        }
+    }
+
+    public override async Task<CurrentAccount> SetAccountBlocked(SetAccountBlockedRequest request, ServerCallContext context)
+    {
+        await bank.EnterAsync(Service, context);
+        lock (bank.Sync)
+        {
+            var account = OwnedAccount(request.CustomerId, request.AccountId);
+            account.Blocked = request.Blocked;
+            account.BlockedReason = request.Blocked ? request.Reason : "";
+            return account;
         }
     }
 

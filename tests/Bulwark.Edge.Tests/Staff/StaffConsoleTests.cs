@@ -155,6 +155,41 @@ public sealed class StaffConsoleTests
     }
 
     [Fact]
+    public async Task BlockAccount_TheCustomersPaymentsAreRefused_UnblockLetsThemPay_EachAudited()
+    {
+        await using var console = await StaffConsoleHost.StartAsync();
+        var token = await console.LoginAsync(StaffConsoleHost.OperationsEmail);
+        var customer = await console.Host.LoginAsync();
+        var path = $"/staff/api/customers/{FakeBank.DemoCustomerId}/accounts/{FakeBank.DemoAccountId}";
+        var payment = JsonSerializer.Serialize(new
+        {
+            fromAccountId = FakeBank.DemoAccountId,
+            toSortCode = FakeBank.OtherSortCode,
+            toAccountNumber = FakeBank.OtherAccountNumber,
+            amount = 1_000,
+            currency = "GBP",
+            reference = "Rent",
+        });
+
+        using var blocked = await console.SendAsync(HttpMethod.Post, path + "/block", token, new { reason = "suspected account takeover" });
+        using var refusedPayment = await console.Host.SendAsync(HttpMethod.Post, "/api/payments", payment, customer, idempotencyKey: Guid.NewGuid().ToString("N"));
+        using var unblocked = await console.SendAsync(HttpMethod.Post, path + "/unblock", token, new { reason = "customer verified by phone" });
+        using var payment2 = await console.Host.SendAsync(HttpMethod.Post, "/api/payments", payment, customer, idempotencyKey: Guid.NewGuid().ToString("N"));
+
+        Assert.Equal(HttpStatusCode.OK, blocked.StatusCode);
+        using (var json = JsonDocument.Parse(await blocked.Content.ReadAsStringAsync()))
+        {
+            Assert.True(json.RootElement.GetProperty("blocked").GetBoolean());
+        }
+        Assert.Equal(422, (int)refusedPayment.StatusCode);
+        Assert.Contains("account blocked", await refusedPayment.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, unblocked.StatusCode);
+        Assert.True(payment2.IsSuccessStatusCode, await payment2.Content.ReadAsStringAsync());
+        Assert.Equal([("account.blocked", "suspected account takeover"), ("account.unblocked", "customer verified by phone")],
+            console.Audit.Entries.Select(entry => (entry.Action, entry.Reason)));
+    }
+
+    [Fact]
     public async Task Roles_AdminAloneIsRefused_ACustomerTokenIsRefused_OperationsIsAllowed()
     {
         await using var console = await StaffConsoleHost.StartAsync();

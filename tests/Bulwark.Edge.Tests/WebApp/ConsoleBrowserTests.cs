@@ -12,7 +12,7 @@ public sealed class ConsoleBrowserTests
     private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task Console_SignInFindACustomerByCardLastFourSeeTheirBalanceFreezeTheCard_EveryStepAudited()
+    public async Task Console_SignInFindACustomerByCardLastFourSeeTheirBalanceFreezeTheCardBlockTheAccount_EveryStepAudited()
     {
         await using var console = await StaffConsoleHost.StartAsync();
         using var chromium = HeadlessChromium.Start();
@@ -52,7 +52,11 @@ public sealed class ConsoleBrowserTests
             Assert.True(console.Host.Bank.Cards.Single(card => card.CardId == FakeBank.DemoCardId).Frozen);
             Screenshot(driver, "console-card-frozen");
 
-            Assert.Equal(["customer.searched", "customer.viewed", "card.frozen"], console.Audit.Entries.Select(entry => entry.Action));
+            driver.FindElement(By.CssSelector($"[data-testid='account-row'][data-account-id='{FakeBank.DemoAccountId}'] [data-testid='account-block']")).Click();
+            wait.Until(d => d.FindElement(By.CssSelector($"[data-testid='account-row'][data-account-id='{FakeBank.DemoAccountId}'] [data-testid='account-state']")).Text == "blocked");
+            Assert.True(console.Host.Bank.Accounts.Single(account => account.AccountId == FakeBank.DemoAccountId).Blocked);
+
+            Assert.Equal(["customer.searched", "customer.viewed", "card.frozen", "account.blocked"], console.Audit.Entries.Select(entry => entry.Action));
             Assert.All(console.Audit.Entries.Skip(1), entry => Assert.Equal("customer chat: card declined", entry.Reason));
         }
         catch

@@ -102,11 +102,9 @@ async function showCustomer(customerId) {
 function renderCustomer(view) {
   const { customer } = view;
   const accounts = h('table', {},
-    h('thead', {}, h('tr', {}, h('th', {}, 'Account'), h('th', {}, 'Sort code'), h('th', {}, 'Number'), h('th', { class: 'amount' }, 'Available'), h('th', { class: 'amount' }, 'Settled'))),
-    h('tbody', {}, view.accounts.map((account) => h('tr', { dataset: { testid: 'account-row' } },
-      h('td', {}, account.name), h('td', { class: 'mono' }, account.sortCode), h('td', { class: 'mono' }, account.accountNumber),
-      h('td', { class: 'amount', dataset: { testid: 'account-available' } }, money(account.balance.available, account.balance.currency)),
-      h('td', { class: 'amount' }, money(account.balance.settled, account.balance.currency))))));
+    h('thead', {}, h('tr', {}, h('th', {}, 'Account'), h('th', {}, 'Sort code'), h('th', {}, 'Number'), h('th', { class: 'amount' }, 'Available'),
+      h('th', { class: 'amount' }, 'Settled'), h('th', {}, 'State'), h('th', {}))),
+    h('tbody', {}, view.accounts.map((account) => accountRow(customer.customerId, account))));
   const pots = view.pots.length === 0 ? h('p', { class: 'muted' }, 'No pots.') : h('table', {},
     h('tbody', {}, view.pots.map((pot) => h('tr', { dataset: { testid: 'pot-row' } },
       h('td', {}, pot.name), h('td', { class: 'amount' }, money(pot.balance.settled, pot.currency)),
@@ -126,6 +124,29 @@ function renderCustomer(view) {
     h('div', { class: 'columns' },
       h('div', {}, h('h3', {}, 'Accounts'), accounts, h('h3', {}, 'Pots'), pots, h('h3', {}, 'Cards'), cards),
       h('div', {}, h('h3', {}, 'Feed'), view.feed.items.length === 0 ? h('p', { class: 'muted' }, 'Nothing yet.') : feed)));
+}
+
+function accountRow(customerId, account) {
+  const state = h('span', { class: `badge ${account.blocked ? 'error' : 'ok'}`, dataset: { testid: 'account-state' } }, account.blocked ? 'blocked' : 'open');
+  const button = h('button', { type: 'button', class: account.blocked ? 'secondary' : 'danger', dataset: { testid: account.blocked ? 'account-unblock' : 'account-block' } },
+    account.blocked ? 'Unblock' : 'Block');
+  const row = h('tr', { dataset: { testid: 'account-row', accountId: account.accountId } },
+    h('td', {}, account.name), h('td', { class: 'mono' }, account.sortCode), h('td', { class: 'mono' }, account.accountNumber),
+    h('td', { class: 'amount', dataset: { testid: 'account-available' } }, money(account.balance.available, account.balance.currency)),
+    h('td', { class: 'amount' }, money(account.balance.settled, account.balance.currency)),
+    h('td', {}, state), h('td', {}, button));
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      const changed = await api('POST', `/staff/api/customers/${customerId}/accounts/${account.accountId}/${account.blocked ? 'unblock' : 'block'}`, { body: { reason } });
+      row.replaceWith(accountRow(customerId, { ...account, blocked: changed.blocked }));
+      toast(changed.blocked ? 'Account blocked: no money can leave it' : 'Account unblocked');
+    } catch (error) {
+      button.disabled = false;
+      toast(describeError(error));
+    }
+  });
+  return row;
 }
 
 function cardRow(customerId, card) {
