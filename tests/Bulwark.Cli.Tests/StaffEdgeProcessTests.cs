@@ -13,6 +13,8 @@ namespace Bulwark.Cli.Tests;
 /// on the staff port with password and a real TOTP code (the support service checks both), and an
 /// operator's <c>bulwark config set</c> of the allowed ranges turns the same staff token away, and
 /// back, within seconds — the configuration service, its client and the edge's gate, end to end.
+/// On the way the staff member finds the demo customer in the console's API and views them, and
+/// <c>bulwark audit list</c> shows the view with its reason: the support service's audit log, end to end.
 /// </summary>
 public sealed partial class StaffEdgeProcessTests : IDisposable
 {
@@ -57,6 +59,28 @@ public sealed partial class StaffEdgeProcessTests : IDisposable
             Assert.Contains("operations", json.RootElement.GetProperty("roles").EnumerateArray().Select(role => role.GetString()));
             Assert.Equal(HttpStatusCode.OK, await MeAsync(http, token));
 
+            var staffId = json.RootElement.GetProperty("staffId").GetString()!;
+            var customerId = await FindDemoCustomerAsync(http, token);
+            using (var view = new HttpRequestMessage(HttpMethod.Get, new Uri($"/staff/api/customers/{customerId}?reason=process%20test%20view", UriKind.Relative)))
+            {
+                view.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                using var viewed = await http.SendAsync(view);
+                var viewBody = await viewed.Content.ReadAsStringAsync();
+                Assert.True(viewed.StatusCode == HttpStatusCode.OK, viewBody);
+                using var viewJson = JsonDocument.Parse(viewBody);
+                Assert.Equal(DemoEmail, viewJson.RootElement.GetProperty("customer").GetProperty("email").GetString());
+                Assert.NotEmpty(viewJson.RootElement.GetProperty("accounts").EnumerateArray());
+            }
+            var audit = await BulwarkProcess.RunAsync("audit", "list", "--subject", customerId, "--json", "--data", _directory);
+            Assert.True(audit.ExitCode == 0, audit.Output + audit.Error);
+            using (var entries = JsonDocument.Parse(audit.Output))
+            {
+                var viewedEntry = Assert.Single(entries.RootElement.GetProperty("entries").EnumerateArray(), entry => entry.GetProperty("action").GetString() == "customer.viewed");
+                Assert.Equal(staffId, viewedEntry.GetProperty("actor").GetString());
+                Assert.Equal("process test view", viewedEntry.GetProperty("reason").GetString());
+                Assert.Equal("127.0.0.1", viewedEntry.GetProperty("sourceAddress").GetString());
+            }
+
             var narrowed = await BulwarkProcess.RunAsync("config", "set", "edge/staff/allowed-ranges", "10.0.0.0/8", "--reason", "staff moved to the office network", "--data", _directory);
             Assert.True(narrowed.ExitCode == 0, narrowed.Output + narrowed.Error);
             await WaitForAsync(http, token, HttpStatusCode.Forbidden);
@@ -76,6 +100,19 @@ public sealed partial class StaffEdgeProcessTests : IDisposable
                 await bank.WaitForExitAsync(bound.Token);
             }
         }
+    }
+
+    private const string DemoEmail = "demo@bulwark.example";
+
+    private static async Task<string> FindDemoCustomerAsync(HttpClient http, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"/staff/api/customers?reason=process%20test%20search&email={Uri.EscapeDataString(DemoEmail)}", UriKind.Relative));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        using var json = JsonDocument.Parse(body);
+        return Assert.Single(json.RootElement.GetProperty("customers").EnumerateArray()).GetProperty("customerId").GetString()!;
     }
 
     private static async Task<HttpStatusCode> MeAsync(HttpClient http, string token)

@@ -107,7 +107,7 @@ internal static class ClusterStatus
         }
         foreach (var staffEdge in state.Instances.Where(i => i.StaffPort is not null))
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"staff edge {staffEdge.Id}: http://127.0.0.1:{staffEdge.StaffPort}/staff/api/");
+            text.AppendLine(CultureInfo.InvariantCulture, $"staff edge {staffEdge.Id}: http://127.0.0.1:{staffEdge.StaffPort}/staff/");
         }
         return (text.ToString(), allHealthy);
     }

@@ -346,7 +346,7 @@ internal static class ClusterCommand
         }
         foreach (var staffEdge in state.Instances.Where(i => i.StaffPort is not null))
         {
-            await Console.Out.WriteLineAsync($"staff edge (staff login and API; the console is not built yet) listening on http://127.0.0.1:{staffEdge.StaffPort}/staff/api/");
+            await Console.Out.WriteLineAsync($"staff edge (console, ops view, staff API) listening on http://127.0.0.1:{staffEdge.StaffPort}/staff/");
         }
         await Console.Out.WriteLineAsync($"next: bulwark cluster status --state {directory}");
         return 0;

@@ -234,7 +234,7 @@ internal static class RunCommand
         using var endpointFile = BankEndpointFile.Write(settings.Paths.DataDirectory, app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().Get());
         await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{bound}/   (data in {settings.Paths.DataDirectory})");
         var staffBound = app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().GetStaff();
-        await output.WriteLineAsync($"staff edge (staff login and API): http://{staffBound}{Bulwark.Edge.Staff.StaffPaths.Api}/");
+        await output.WriteLineAsync($"staff edge (console, ops view, staff API): http://{staffBound}{Bulwark.Edge.Staff.StaffPaths.Pages}/");
         var cardLink = await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync();
         await output.WriteLineAsync($"card link (ISO 8583) listening on {cardLink}");
 

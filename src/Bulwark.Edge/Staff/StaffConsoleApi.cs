@@ -65,6 +65,8 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
     public async Task<IResult> SearchAsync(HttpContext http)
     {
         var query = http.Request.Query;
+        // A search shows names and emails: it is a look at customers, and says why like any.
+        var reason = Reason(query["reason"].ToString());
         var request = new SearchCustomersRequest
         {
             Name = Text(query, "name"),
@@ -98,7 +100,7 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
             throw ProblemException.Field(ProblemType.Validation, error.Field ?? "name", error.ServiceMessage);
         }
         details["found"] = reply.Customers.Count.ToString(CultureInfo.InvariantCulture);
-        await audit.AppendAsync(actor, "customer.searched", "", "", details, http.RequestAborted);
+        await audit.AppendAsync(actor, "customer.searched", "", reason, details, http.RequestAborted);
         return TypedResults.Json(new StaffSearchResponse([.. reply.Customers.Select(ToDto)], reply.More), StaffJsonContext.Default.StaffSearchResponse);
     }
 
@@ -135,11 +137,12 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
         Ownership.CheckIdFormat("customer", customerId);
         Ownership.CheckIdFormat("account", accountId);
         var (cursor, limit) = AppApi.ReadFeedQuery(http.Request.Query);
+        var reason = Reason(http.Request.Query["reason"].ToString());
         var actor = StaffActor.From(http);
         var holdings = await _caller.CallAsync(ServiceCaller.Accounts,
             call => accounts.ListAccountsAsync(new ListAccountsRequest { CustomerId = customerId }, call), http.RequestAborted);
         var account = new Ownership(holdings).RequireAccount(accountId);
-        await audit.AppendAsync(actor, "customer.feed_viewed", customerId, "", new Dictionary<string, string>(StringComparer.Ordinal)
+        await audit.AppendAsync(actor, "customer.feed_viewed", customerId, reason, new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["accountId"] = account.AccountId,
             ["cursor"] = cursor,
@@ -195,7 +198,7 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
         }
         catch (ServiceCallException error)
         {
-            await RecordFailureAsync(actor, action, customerId, sequence, error);
+            await RecordFailureAsync(actor, action, customerId, reason, sequence, error);
             if (error.StatusCode is Grpc.Core.StatusCode.NotFound or Grpc.Core.StatusCode.PermissionDenied)
             {
                 throw Ownership.NotFound(targetKind, targetId);
@@ -206,13 +209,13 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
         return answer(sequence);
     }
 
-    private async Task RecordFailureAsync(StaffActor actor, string action, string subject, long sequence, ServiceCallException error)
+    private async Task RecordFailureAsync(StaffActor actor, string action, string subject, string reason, long sequence, ServiceCallException error)
     {
         try
         {
             // Not the request's token: the client may be gone, and the record of the failure should still be written.
             using var bounded = new CancellationTokenSource(options.ServiceCallTimeout);
-            await audit.AppendAsync(actor, action + "_failed", subject, "", new Dictionary<string, string>(StringComparer.Ordinal)
+            await audit.AppendAsync(actor, action + "_failed", subject, reason, new Dictionary<string, string>(StringComparer.Ordinal)
             {
                 ["auditSequence"] = sequence.ToString(CultureInfo.InvariantCulture),
                 ["status"] = error.StatusCode.ToString(),

@@ -112,6 +112,11 @@ public sealed class RecordingAudit : IStaffAuditLog
         {
             throw new ServiceCallException("support", new RpcException(new Status(code, "the support service is not there")));
         }
+        if (string.IsNullOrWhiteSpace(reason))
+        {
+            // As the support service's Audit.Append: every entry says why.
+            throw new ServiceCallException("support", new RpcException(new Status(StatusCode.InvalidArgument, "reason is required"), [new Metadata.Entry("bulwark-field", "reason")]));
+        }
         var sequence = Interlocked.Increment(ref _sequence);
         _entries.Enqueue(new RecordedAuditEntry(sequence, actor, action, subject, reason, details));
         return Task.FromResult(sequence);

@@ -25,9 +25,9 @@ public sealed class StaffConsoleTests
         await using var console = await StaffConsoleHost.StartAsync();
         var token = await console.LoginAsync(StaffConsoleHost.SupportEmail);
 
-        var byName = await console.GetJsonAsync("/staff/api/customers?name=alex", token);
-        var byNumber = await console.GetJsonAsync($"/staff/api/customers?sortCode=04-00-04&accountNumber={FakeBank.OtherAccountNumber}", token);
-        var byCard = await console.GetJsonAsync("/staff/api/customers?cardLastFour=4242", token);
+        var byName = await console.GetJsonAsync("/staff/api/customers?reason=customer%20chat&name=alex", token);
+        var byNumber = await console.GetJsonAsync($"/staff/api/customers?reason=customer%20chat&sortCode=04-00-04&accountNumber={FakeBank.OtherAccountNumber}", token);
+        var byCard = await console.GetJsonAsync("/staff/api/customers?reason=customer%20chat&cardLastFour=4242", token);
 
         Assert.Equal([FakeBank.DemoCustomerId], CustomerIds(byName));
         Assert.Equal([FakeBank.OtherCustomerId], CustomerIds(byNumber));
@@ -38,18 +38,21 @@ public sealed class StaffConsoleTests
         Assert.Equal("040004", searches[1].Details!["sortCode"]);
     }
 
-    [Fact]
-    public async Task Search_NothingToSearchFor_400NamingAField_NothingAsked()
+    [Theory]
+    [InlineData("reason=customer%20chat&cardLastFour=42ab", "cardLastFour")]
+    [InlineData("reason=customer%20chat", "name")]
+    [InlineData("name=alex", "reason")]
+    public async Task Search_BadOrMissingField_400NamingIt_NothingAskedOrAudited(string query, string field)
     {
         await using var console = await StaffConsoleHost.StartAsync();
         var token = await console.LoginAsync(StaffConsoleHost.SupportEmail);
         var calls = console.Host.Bank.CallCount(FakeAccounts.Service);
 
-        using var response = await console.SendAsync(HttpMethod.Get, "/staff/api/customers?cardLastFour=42ab", token);
+        using var response = await console.SendAsync(HttpMethod.Get, "/staff/api/customers?" + query, token);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty("cardLastFour", out _));
+        Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty(field, out _));
         Assert.Equal(calls, console.Host.Bank.CallCount(FakeAccounts.Service));
         Assert.Empty(console.Audit.Entries);
     }
@@ -196,7 +199,7 @@ public sealed class StaffConsoleTests
         var admin = await console.LoginAsync(StaffConsoleHost.AdminEmail);
         var operations = await console.LoginAsync(StaffConsoleHost.OperationsEmail);
         var customer = await console.Host.LoginAsync();
-        var path = "/staff/api/customers?name=alex";
+        var path = "/staff/api/customers?reason=customer%20chat&name=alex";
 
         using var asAdmin = await console.SendAsync(HttpMethod.Get, path, admin);
         using var asCustomer = await console.SendAsync(HttpMethod.Get, path, customer);

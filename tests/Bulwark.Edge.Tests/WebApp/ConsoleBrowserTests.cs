@@ -57,7 +57,7 @@ public sealed class ConsoleBrowserTests
             Assert.True(console.Host.Bank.Accounts.Single(account => account.AccountId == FakeBank.DemoAccountId).Blocked);
 
             Assert.Equal(["customer.searched", "customer.viewed", "card.frozen", "account.blocked"], console.Audit.Entries.Select(entry => entry.Action));
-            Assert.All(console.Audit.Entries.Skip(1), entry => Assert.Equal("customer chat: card declined", entry.Reason));
+            Assert.All(console.Audit.Entries, entry => Assert.Equal("customer chat: card declined", entry.Reason));
         }
         catch
         {

@@ -36,8 +36,8 @@ function searchPanel() {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     searchError.hidden = true;
-    const query = new URLSearchParams();
-    for (const input of form.querySelectorAll('input')) {
+    const query = new URLSearchParams({ reason });
+    for (const input of form.querySelectorAll('input:not([name=reason])')) {
       if (input.value.trim()) query.set(input.name, input.value.trim());
     }
     try {
@@ -52,8 +52,8 @@ function searchPanel() {
   reasonInput.addEventListener('input', () => { reason = reasonInput.value.trim(); });
   return h('section', { class: 'panel' },
     h('h2', {}, 'Find a customer'),
+    h('p', {}, h('label', {}, 'Why are you looking? (written to the audit log with every search, view and action)', reasonInput)),
     form,
-    h('p', {}, h('label', {}, 'Why are you looking? (written to the audit log with every view and action)', reasonInput)),
     searchError,
     results);
 }
