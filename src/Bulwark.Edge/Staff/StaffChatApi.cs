@@ -6,6 +6,7 @@ using Bulwark.Edge.Services;
 using Bulwark.Support.Protos;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using ChatClient = Bulwark.Support.Protos.Chat.ChatClient;
 
@@ -32,6 +33,10 @@ internal static class StaffChatApi
 {
     public const string ViewedAction = "chat.viewed";
 
+    /// <remarks>
+    /// The services are named <c>[FromServices]</c> so that they are resolved per request: a host
+    /// that maps the staff edge without the support service's clients (tests of the gate) still starts.
+    /// </remarks>
     public static void Map(IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup(StaffPaths.Api)
@@ -42,7 +47,7 @@ internal static class StaffChatApi
         api.MapGet("/chats", ConversationsAsync);
     }
 
-    private static async Task<IResult> ReadAsync(HttpContext http, string customerId, ChatClient chat, IStaffAuditLog audit, StaffEdgeOptions options)
+    private static async Task<IResult> ReadAsync(HttpContext http, string customerId, [FromServices] ChatClient chat, [FromServices] IStaffAuditLog audit, [FromServices] StaffEdgeOptions options)
     {
         var customer = CustomerId(customerId);
         var (after, wait) = ChatText.ReadPollQuery(http.Request.Query);
@@ -58,7 +63,7 @@ internal static class StaffChatApi
             StaffChatJsonContext.Default.StaffChatResponse);
     }
 
-    private static async Task<IResult> SendAsync(HttpContext http, string customerId, ChatClient chat, StaffEdgeOptions options)
+    private static async Task<IResult> SendAsync(HttpContext http, string customerId, [FromServices] ChatClient chat, [FromServices] StaffEdgeOptions options)
     {
         var customer = CustomerId(customerId);
         using var body = await JsonBody.ReadObjectAsync(http.Request, http.RequestAborted);
@@ -81,7 +86,7 @@ internal static class StaffChatApi
         return TypedResults.Json(ToDto(reply.Message), StaffChatJsonContext.Default.StaffChatMessageDto);
     }
 
-    private static async Task<IResult> ConversationsAsync(HttpContext http, ChatClient chat, StaffEdgeOptions options)
+    private static async Task<IResult> ConversationsAsync(HttpContext http, [FromServices] ChatClient chat, [FromServices] StaffEdgeOptions options)
     {
         var query = http.Request.Query;
         var cursor = query["cursor"].ToString();
