@@ -1,4 +1,5 @@
 using Bulwark.Support.Chat;
+using Bulwark.Support.Grpc;
 using Bulwark.Support.Protos;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -46,13 +47,11 @@ public sealed class ChatTests
         Assert.Equal((2L, false), (listed.NextAfterSequence, listed.More));
         var audit = await host.Audit.ListAsync(new ListAuditRequest { Subject = customer });
         var entry = Assert.Single(audit.Entries);
-        Assert.Equal((agent.Staff.StaffId, ChatGrpcServiceAction, "10.1.2.3"), (entry.Actor, entry.Action, entry.SourceAddress));
+        Assert.Equal((agent.Staff.StaffId, ChatGrpcService.SentAction, "10.1.2.3"), (entry.Actor, entry.Action, entry.SourceAddress));
         var conversations = await host.Chat.ListConversationsAsync(new ListConversationsRequest());
         var summary = Assert.Single(conversations.Conversations);
         Assert.Equal((customer, false, 2L), (summary.CustomerId, summary.AwaitingStaff, summary.MessageCount));
     }
-
-    private const string ChatGrpcServiceAction = "chat.sent";
 
     [Fact]
     public async Task PostMessage_BadFields_InvalidArgumentNamingTheField()
