@@ -81,4 +81,21 @@ public static class EdgeLimits
 
     /// <summary>Characters of a service's error message passed on to the customer.</summary>
     public const int ServiceMessageLengthMax = 200;
+
+    /// <summary>
+    /// A help (chat) message: the support service's limit (SupportLimits.ChatTextLengthMax), checked
+    /// here first so that a too-long message costs no service call.
+    /// </summary>
+    public const int HelpTextLengthMax = 2_000;
+
+    /// <summary>The longest wait of a help long-poll (the support service's ChatWaitMillisecondsMax, in seconds).</summary>
+    public const int HelpWaitSecondsMax = 25;
+
+    /// <summary>
+    /// Help long-polls one edge holds at once. They wait, they do not work: each is a request and a
+    /// gRPC stream, so they are counted apart from <see cref="AppRequestsInFlightMaxDefault"/> (128
+    /// customers with the Help screen open would otherwise take every place from payments).
+    /// Past it a long-poll is answered 503 overloaded and the app retries after Retry-After.
+    /// </summary>
+    public const int HelpWaitsInFlightMax = 2_000;
 }

@@ -15,6 +15,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.IdentityModel.Tokens;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using ChatClient = Bulwark.Support.Protos.Chat.ChatClient;
 using FeedClient = Bulwark.Feed.Protos.Feed.FeedClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
 
@@ -28,6 +29,11 @@ public static class EdgeServiceCollectionExtensions
     /// accounts, feed and ledger services, and the <c>Bulwark.Edge</c> meter. Map it with
     /// <see cref="MapEdge"/>; the host gives it a public endpoint.
     /// </summary>
+    /// <summary>The support service's chat client, once, for the app's Help screen and the staff console alike (one process may run both edges).</summary>
+    internal static IServiceCollection AddChatClient(this IServiceCollection services) =>
+        services.Any(service => service.ServiceType == typeof(ChatClient)) ? services
+            : services.AddServiceClient(ServiceCaller.Support, channel => new ChatClient(channel));
+
     public static IServiceCollection AddEdge(this IServiceCollection services, EdgeOptions options)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -51,6 +57,7 @@ public static class EdgeServiceCollectionExtensions
         services.AddServiceClient(ServiceCaller.Accounts, channel => new AccountsClient(channel));
         services.AddServiceClient(ServiceCaller.Feed, channel => new FeedClient(channel));
         services.AddServiceClient(ServiceCaller.Ledger, channel => new LedgerClient(channel));
+        services.AddChatClient();
 
         services.AddAuthentication().AddJwtBearer(CustomerTokens.SchemeName, bearer =>
         {

@@ -84,4 +84,38 @@ public static class SupportLimits
 
     /// <summary>Entries read from the store at once while verifying the chain: memory stays bounded whatever the log's length.</summary>
     public const int AuditVerifyPageEntries = 1_000;
+
+    /// <summary>A chat message: a few paragraphs. Longer is a document, which chat is not for.</summary>
+    public const int ChatTextLengthMax = 2_000;
+
+    /// <summary>A client's id for one message (the app sends its 32-hex Idempotency-Key): room for a UUID and a prefix.</summary>
+    public const int ChatClientMessageIdLengthMax = 64;
+
+    public const int ListChatMessagesLimitDefault = 100;
+
+    /// <summary>At most 500 messages of at most 2,000 characters: about 2 MB in the worst case, well under gRPC's 4 MB.</summary>
+    public const int ListChatMessagesLimitMax = 500;
+
+    /// <summary>
+    /// The longest long-poll: 25 s stays under the 30 s idle timeouts common in proxies and load
+    /// balancers, so a waiting call is never cut by the network in between.
+    /// </summary>
+    public const int ChatWaitMillisecondsMax = 25_000;
+
+    /// <summary>
+    /// How often a waiting long-poll re-reads the store: a message posted through another instance
+    /// of the service (PostgreSQL) reaches a waiter within a second; one posted through this
+    /// instance wakes it at once.
+    /// </summary>
+    public const int ChatRecheckMillisecondsDefault = 1_000;
+
+    /// <summary>
+    /// Long-polls waiting at once in one instance: each holds a request and a timer, no thread.
+    /// Beyond this the service answers RESOURCE_EXHAUSTED rather than let waiters pile up without bound.
+    /// </summary>
+    public const int ChatWaitersMax = 10_000;
+
+    public const int ListConversationsLimitDefault = 50;
+
+    public const int ListConversationsLimitMax = 200;
 }

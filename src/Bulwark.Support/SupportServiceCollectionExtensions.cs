@@ -1,6 +1,7 @@
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Telemetry;
 using Bulwark.Storage.Sqlite;
+using Bulwark.Support.Chat;
 using Bulwark.Support.Grpc;
 using Bulwark.Support.Security;
 using Bulwark.Support.Storage;
@@ -35,6 +36,12 @@ public static class SupportServiceCollectionExtensions
         services.TryAddSingleton<ISupportStore>(_ => options.PostgresConnectionString is { Length: > 0 } postgres
             ? new PostgresSupportStore(postgres)
             : new SqliteSupportStore(new SqliteDatabase(options.DatabasePath)));
+        // The chat lives in the same database as the audit log (a staff message and its audit entry are one write).
+        services.TryAddSingleton(provider => provider.GetRequiredService<ISupportStore>() as IChatStore
+            ?? throw new InvalidOperationException("The registered ISupportStore does not keep the chat (IChatStore); register an IChatStore too."));
+        services.AddSingleton<ConversationSignals>();
+        services.AddSingleton(provider => new ChatLongPoll(provider.GetRequiredService<IChatStore>(), provider.GetRequiredService<ConversationSignals>(),
+            provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton(_ => TotpKeyRing.LoadOrCreate(options.TotpKeyPath));
         services.AddSingleton(provider => new StaffTotp(provider.GetRequiredService<TimeProvider>(), options.TotpIssuer));
         services.AddSingleton<StaffPasswords>();
@@ -44,7 +51,8 @@ public static class SupportServiceCollectionExtensions
         services.AddHostedService<SupportStartup>();
         services.AddGrpc()
             .AddServiceOptions<StaffDirectoryGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>())
-            .AddServiceOptions<AuditGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>());
+            .AddServiceOptions<AuditGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>())
+            .AddServiceOptions<ChatGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>());
         return services;
     }
 
@@ -53,6 +61,7 @@ public static class SupportServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapGrpcService<StaffDirectoryGrpcService>();
         endpoints.MapGrpcService<AuditGrpcService>();
+        endpoints.MapGrpcService<ChatGrpcService>();
         return endpoints;
     }
 }

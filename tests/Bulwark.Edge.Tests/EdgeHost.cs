@@ -14,8 +14,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace Bulwark.Edge.Tests;
 
 /// <summary>
-/// A real Bulwark host on loopback with the edge on a public endpoint and fake accounts, feed and
-/// ledger services registered under their real names, reached by the edge over bulwark:/// gRPC.
+/// A real Bulwark host on loopback with the edge on a public endpoint and fake accounts, feed,
+/// ledger and chat (support) services registered under their real names, reached by the edge over bulwark:/// gRPC.
 /// </summary>
 public sealed class EdgeHost : IAsyncDisposable
 {
@@ -42,6 +42,9 @@ public sealed class EdgeHost : IAsyncDisposable
     public Uri? StaffAddress { get; private set; }
 
     public FakeBank Bank { get; }
+
+    /// <summary>The chat service behind the Help screen and the staff console.</summary>
+    public FakeChat Chat => App.Services.GetRequiredService<FakeChat>();
 
     public FakeTimeProvider Time { get; }
 
@@ -78,6 +81,8 @@ public sealed class EdgeHost : IAsyncDisposable
         builder.Services.AddHostedBulwarkService(FakeAccounts.Service);
         builder.Services.AddHostedBulwarkService(FakeFeed.Service);
         builder.Services.AddHostedBulwarkService(FakeLedger.Service);
+        builder.Services.AddSingleton<FakeChat>();
+        builder.Services.AddHostedBulwarkService(FakeChat.Service);
         builder.Services.AddEdge(options?.Invoke(signingKeyPath) ?? new EdgeOptions
         {
             SigningKeyPath = signingKeyPath,
@@ -92,6 +97,7 @@ public sealed class EdgeHost : IAsyncDisposable
         app.MapGrpcService<FakeAccounts>();
         app.MapGrpcService<FakeFeed>();
         app.MapGrpcService<FakeLedger>();
+        app.MapGrpcService<FakeChat>();
         if (staff is not null)
         {
             app.MapStaffEdge();

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using OtpNet;
 using AuditClient = Bulwark.Support.Protos.Audit.AuditClient;
+using ChatClient = Bulwark.Support.Protos.Chat.ChatClient;
 using StaffDirectoryClient = Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient;
 
 namespace Bulwark.Support.Tests;
@@ -40,6 +41,7 @@ public sealed class SupportTestHost : IAsyncDisposable
         var channels = app.Services.GetRequiredService<IServiceChannelFactory>();
         Staff = new StaffDirectoryClient(channels.GetChannel("support"));
         Audit = new AuditClient(channels.GetChannel("support"));
+        Chat = new ChatClient(channels.GetChannel("support"));
     }
 
     public string Directory { get; }
@@ -53,6 +55,8 @@ public sealed class SupportTestHost : IAsyncDisposable
     public StaffDirectoryClient Staff { get; }
 
     public AuditClient Audit { get; }
+
+    public ChatClient Chat { get; }
 
     public IServiceProvider Services => _app.Services;
 

@@ -11,6 +11,7 @@ using Bulwark.Ledger.Protos;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
+using ChatClient = Bulwark.Support.Protos.Chat.ChatClient;
 using FeedClient = Bulwark.Feed.Protos.Feed.FeedClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
 
@@ -26,6 +27,7 @@ internal sealed partial class AppApi(
     AccountsClient accounts,
     FeedClient feed,
     LedgerClient ledger,
+    ChatClient chat,
     ServiceCaller caller,
     CustomerTokens tokens,
     LoginThrottle loginThrottle,

@@ -42,6 +42,8 @@ internal static class AppApiEndpoints
         customer.MapGet("/cards", (HttpContext http, AppApi app) => app.CardsAsync(http));
         customer.MapPost("/cards/{cardId}/freeze", (HttpContext http, AppApi app, string cardId) => app.SetCardFrozenAsync(http, cardId, frozen: true));
         customer.MapPost("/cards/{cardId}/unfreeze", (HttpContext http, AppApi app, string cardId) => app.SetCardFrozenAsync(http, cardId, frozen: false));
+        customer.MapGet(AppApi.HelpMessagesPath, (HttpContext http, AppApi app) => app.HelpMessagesAsync(http));
+        customer.MapPost(AppApi.HelpMessagesPath, (HttpContext http, AppApi app) => app.PostHelpMessageAsync(http));
 
         // The problem types are URIs relative to the edge; each resolves to a short description.
         endpoints.MapGet(ProblemType.PathPrefix + "{slug}", (string slug) =>

@@ -42,3 +42,9 @@ internal sealed record MoneyMovementResponse(string TransferId, long Amount, str
 internal sealed record CardDto(string CardId, string AccountId, string LastFour, int ExpiryMonth, int ExpiryYear, bool Frozen, string Currency);
 
 internal sealed record CardsResponse(IReadOnlyList<CardDto> Cards);
+
+/// <summary>A help (chat) message as the customer's app shows it: <c>Author</c> is "customer" or "staff"; staff sign with their first name.</summary>
+internal sealed record HelpMessageDto(long Sequence, string Author, string? AuthorName, string Text, DateTimeOffset SentAt);
+
+/// <summary>The messages after the request's <c>after</c>; <c>NextAfter</c> is the next request's, <c>More</c> says to ask again at once.</summary>
+internal sealed record HelpMessagesResponse(IReadOnlyList<HelpMessageDto> Messages, long NextAfter, bool More);

@@ -19,4 +19,6 @@ namespace Bulwark.Edge.Api;
 [JsonSerializable(typeof(MoneyMovementResponse))]
 [JsonSerializable(typeof(CardsResponse))]
 [JsonSerializable(typeof(CardDto))]
+[JsonSerializable(typeof(HelpMessageDto))]
+[JsonSerializable(typeof(HelpMessagesResponse))]
 internal sealed partial class EdgeJsonContext : JsonSerializerContext;

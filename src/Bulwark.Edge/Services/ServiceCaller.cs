@@ -19,6 +19,9 @@ internal sealed class ServiceCaller(TimeSpan timeout)
     public const string Ledger = "ledger";
     public const string Support = "support";
 
+    /// <summary>A caller whose deadline also covers a long-poll's <paramref name="wait"/> (the service answers at its end, not before).</summary>
+    public ServiceCaller WaitingFor(TimeSpan wait) => new(timeout + wait);
+
     public Task<TResponse> CallAsync<TResponse>(string service, Func<CallOptions, AsyncUnaryCall<TResponse>> call, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(call);

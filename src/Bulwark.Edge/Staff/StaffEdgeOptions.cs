@@ -94,4 +94,10 @@ public static class StaffEdgeLimits
     public const int PasswordLengthMax = 256;
 
     public const int TotpCodeLengthMax = 10;
+
+    /// <summary>The support service's ChatClientMessageIdLengthMax: room for a UUID and a prefix.</summary>
+    public const int ChatClientMessageIdLengthMax = 64;
+
+    /// <summary>Conversations in one page of the console's list (the support service's ListConversationsLimitMax).</summary>
+    public const int ChatsPageLimitMax = 200;
 }

@@ -78,6 +78,7 @@ public static class StaffEdgeServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient(channel));
         services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.Audit.AuditClient(channel));
+        services.AddChatClient();
         services.TryAddSingleton<IStaffAuthenticator, SupportStaffAuthenticator>();
         services.TryAddSingleton<IStaffAuditLog, SupportStaffAuditLog>();
         return services;
@@ -88,6 +89,7 @@ public static class StaffEdgeServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         StaffApi.Map(endpoints);
+        StaffChatApi.Map(endpoints);
         Bulwark.Edge.WebApp.EmbeddedWebApp.MapStaff(endpoints, StaffPaths.Pages);
         return endpoints;
     }

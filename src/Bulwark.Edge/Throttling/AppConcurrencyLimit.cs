@@ -15,18 +15,26 @@ namespace Bulwark.Edge.Throttling;
 /// with ASP.NET Core's concurrency limiter and a small queue for bursts. A request that finds every
 /// place and the queue taken is answered at once with 503 <see cref="ProblemType.Overloaded"/> and
 /// Retry-After, before anything of it runs: retrying it with the same Idempotency-Key is safe. Only
-/// <c>/api</c> is limited: health, metrics and the web app's static files are not.
+/// <c>/api</c> is limited: health, metrics and the web app's static files are not. Help long-polls,
+/// which wait rather than work, have a limit of their own (<see cref="EdgeLimits.HelpWaitsInFlightMax"/>).
 /// </summary>
 internal static class AppConcurrencyLimit
 {
     private const string Partition = "app-api";
+    private const string HelpWaitPartition = "app-help-wait";
 
     public static IServiceCollection AddAppConcurrencyLimit(this IServiceCollection services, EdgeOptions options)
     {
         services.AddRateLimiter(limiter =>
         {
             limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
-                http.Request.Path.StartsWithSegments(AppApiEndpoints.Prefix, StringComparison.Ordinal)
+                AppApi.IsHelpWait(http.Request)
+                    ? RateLimitPartition.GetConcurrencyLimiter(HelpWaitPartition, _ => new ConcurrencyLimiterOptions
+                    {
+                        PermitLimit = EdgeLimits.HelpWaitsInFlightMax,
+                        QueueLimit = 0,
+                    })
+                : http.Request.Path.StartsWithSegments(AppApiEndpoints.Prefix, StringComparison.Ordinal)
                     ? RateLimitPartition.GetConcurrencyLimiter(Partition, _ => new ConcurrencyLimiterOptions
                     {
                         PermitLimit = options.AppRequestsInFlightMax,

@@ -18,6 +18,8 @@ public sealed class SupportMetrics : ICallOutcomeRecorder
     public const string LocksName = "bulwark.support.staff_locks";
     public const string PasswordHashingRejectedName = "bulwark.support.password_hashing_rejected";
     public const string AuditAppendsName = "bulwark.support.audit_appends";
+    public const string ChatMessagesName = "bulwark.support.chat_messages";
+    public const string ChatWaitsRefusedName = "bulwark.support.chat_waits_refused";
 
     private readonly Counter<long> _requests;
     private readonly Counter<long> _notFound;
@@ -25,6 +27,8 @@ public sealed class SupportMetrics : ICallOutcomeRecorder
     private readonly Counter<long> _locks;
     private readonly Counter<long> _passwordHashingRejected;
     private readonly Counter<long> _auditAppends;
+    private readonly Counter<long> _chatMessages;
+    private readonly Counter<long> _chatWaitsRefused;
 
     public SupportMetrics(IMeterFactory meterFactory)
     {
@@ -37,6 +41,8 @@ public sealed class SupportMetrics : ICallOutcomeRecorder
         _locks = meter.CreateCounter<long>(LocksName, "{lock}", "Staff members locked after too many failed logins in a row.");
         _passwordHashingRejected = meter.CreateCounter<long>(PasswordHashingRejectedName, "{request}", "Staff logins and creations refused because the password hashing queue was full.");
         _auditAppends = meter.CreateCounter<long>(AuditAppendsName, "{entry}", "Audit entries appended, by action.");
+        _chatMessages = meter.CreateCounter<long>(ChatMessagesName, "{message}", "Chat messages posted, by author (customer, staff); retries that found their first message are not counted.");
+        _chatWaitsRefused = meter.CreateCounter<long>(ChatWaitsRefusedName, "{request}", "Chat long-polls refused because too many were waiting in this instance.");
     }
 
     public void RecordRequest(string method, StatusCode outcome)
@@ -55,4 +61,8 @@ public sealed class SupportMetrics : ICallOutcomeRecorder
     public void RecordPasswordHashingRejected() => _passwordHashingRejected.Add(1);
 
     public void RecordAuditAppend(string action) => _auditAppends.Add(1, new KeyValuePair<string, object?>("action", action));
+
+    public void RecordChatMessage(string author) => _chatMessages.Add(1, new KeyValuePair<string, object?>("author", author));
+
+    public void RecordChatWaitRefused() => _chatWaitsRefused.Add(1);
 }

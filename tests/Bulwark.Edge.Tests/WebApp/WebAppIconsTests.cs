@@ -13,7 +13,7 @@ namespace Bulwark.Edge.Tests.WebApp;
 public sealed class WebAppIconsTests
 {
     private static readonly string[] TextFiles =
-        ["/", "/app.css", "/js/app.js", "/js/api.js", "/js/cards.js", "/js/dom.js", "/js/format.js", "/js/home.js", "/js/icons.js", "/js/pay.js"];
+        ["/", "/app.css", "/js/app.js", "/js/api.js", "/js/cards.js", "/js/dom.js", "/js/format.js", "/js/home.js", "/js/icons.js", "/js/pay.js", "/js/help.js"];
 
     /// <summary>Pictographs and their presentation selector: what needs an emoji font to show.</summary>
     private static bool IsEmoji(Rune rune) =>
@@ -52,7 +52,7 @@ public sealed class WebAppIconsTests
 
         var items = driver.FindElements(By.CssSelector("[data-testid='feed-item']"));
         Assert.All(items, item => Assert.Single(item.FindElements(By.CssSelector(".item-icon svg.icon"))));
-        Assert.Equal(3, driver.FindElements(By.CssSelector("[data-testid='tabbar'] a svg.icon")).Count);
+        Assert.Equal(4, driver.FindElements(By.CssSelector("[data-testid='tabbar'] a svg.icon")).Count);
         Assert.NotEmpty(driver.FindElements(By.CssSelector("[data-testid='pot-card'] svg.icon")));
 
         driver.FindElement(By.CssSelector("[data-testid='nav-cards']")).Click();

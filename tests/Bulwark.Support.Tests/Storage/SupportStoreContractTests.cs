@@ -8,7 +8,7 @@ namespace Bulwark.Support.Tests.Storage;
 /// the PostgreSQL store both run it. <see cref="ExecuteRawAsync"/> is an attacker (or a careless
 /// operator) with direct access to the database, going round the store.
 /// </summary>
-public abstract class SupportStoreContractTests
+public abstract partial class SupportStoreContractTests
 {
     private static readonly CancellationToken None = CancellationToken.None;
 

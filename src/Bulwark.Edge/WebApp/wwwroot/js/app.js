@@ -1,13 +1,14 @@
-// The Bulwark web app: a phone-banking single page. Hash routes (#/home, #/cards, #/pay) so the
+// The Bulwark web app: a phone-banking single page. Hash routes (#/home, #/cards, #/pay, #/help) so the
 // edge only serves files; the session token lives in sessionStorage for this tab only.
 import { $, showError } from './dom.js';
 import { api, setToken, onSessionEnded } from './api.js';
 import * as home from './home.js';
 import * as cards from './cards.js';
 import * as pay from './pay.js';
+import * as help from './help.js';
 
 const SESSION_KEY = 'bulwark.session';
-const screens = { login: null, home, cards, pay };
+const screens = { login: null, home, cards, pay, help };
 let current = null;
 
 function loadSession() {
@@ -30,6 +31,7 @@ function endSession(message) {
   sessionStorage.removeItem(SESSION_KEY);
   setToken(null);
   home.reset();
+  help.reset();
   showError($('login-error'), message ? { message } : null);
   location.hash = '#/login';
   route();
@@ -99,6 +101,7 @@ function boot() {
   home.init();
   cards.init();
   pay.init();
+  help.init();
   window.addEventListener('hashchange', route);
   route();
 }
