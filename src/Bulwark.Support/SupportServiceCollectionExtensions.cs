@@ -35,6 +35,9 @@ public static class SupportServiceCollectionExtensions
         services.TryAddSingleton<ISupportStore>(_ => options.PostgresConnectionString is { Length: > 0 } postgres
             ? new PostgresSupportStore(postgres)
             : new SqliteSupportStore(new SqliteDatabase(options.DatabasePath)));
+        // Approvals live in the support store's own database, beside the audit log they append to.
+        services.TryAddSingleton(provider => provider.GetRequiredService<ISupportStore>() as IApprovalStore
+            ?? throw new InvalidOperationException("The support store does not keep approvals: register an IApprovalStore."));
         services.AddSingleton(_ => TotpKeyRing.LoadOrCreate(options.TotpKeyPath));
         services.AddSingleton(provider => new StaffTotp(provider.GetRequiredService<TimeProvider>(), options.TotpIssuer));
         services.AddSingleton<StaffPasswords>();
@@ -44,7 +47,8 @@ public static class SupportServiceCollectionExtensions
         services.AddHostedService<SupportStartup>();
         services.AddGrpc()
             .AddServiceOptions<StaffDirectoryGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>())
-            .AddServiceOptions<AuditGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>());
+            .AddServiceOptions<AuditGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>())
+            .AddServiceOptions<ApprovalsGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>());
         return services;
     }
 
@@ -53,6 +57,7 @@ public static class SupportServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapGrpcService<StaffDirectoryGrpcService>();
         endpoints.MapGrpcService<AuditGrpcService>();
+        endpoints.MapGrpcService<ApprovalsGrpcService>();
         return endpoints;
     }
 }

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using OtpNet;
+using ApprovalsClient = Bulwark.Support.Protos.Approvals.ApprovalsClient;
 using AuditClient = Bulwark.Support.Protos.Audit.AuditClient;
 using StaffDirectoryClient = Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient;
 
@@ -40,6 +41,7 @@ public sealed class SupportTestHost : IAsyncDisposable
         var channels = app.Services.GetRequiredService<IServiceChannelFactory>();
         Staff = new StaffDirectoryClient(channels.GetChannel("support"));
         Audit = new AuditClient(channels.GetChannel("support"));
+        Approvals = new ApprovalsClient(channels.GetChannel("support"));
     }
 
     public string Directory { get; }
@@ -53,6 +55,8 @@ public sealed class SupportTestHost : IAsyncDisposable
     public StaffDirectoryClient Staff { get; }
 
     public AuditClient Audit { get; }
+
+    public ApprovalsClient Approvals { get; }
 
     public IServiceProvider Services => _app.Services;
 

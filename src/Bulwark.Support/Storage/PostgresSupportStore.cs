@@ -12,7 +12,7 @@ namespace Bulwark.Support.Storage;
 /// (the sequence's primary key stays behind it as the last word); changes to one staff member lock
 /// the row (<c>FOR UPDATE</c>). Triggers refuse UPDATE, DELETE and TRUNCATE on the audit table.
 /// </summary>
-public sealed class PostgresSupportStore : ISupportStore, IDisposable
+public sealed partial class PostgresSupportStore : ISupportStore, IApprovalStore, IDisposable
 {
     public const string Schema = "support";
 
@@ -70,6 +70,7 @@ public sealed class PostgresSupportStore : ISupportStore, IDisposable
         CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries
             FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_refuse_change();
         """,
+        ApprovalsMigration,
     ];
 
     private readonly NpgsqlDataSource _dataSource;

@@ -9,7 +9,7 @@ namespace Bulwark.Support.Storage;
 /// IMMEDIATE transaction (SQLite has one writer at a time, so a check-then-insert and the audit
 /// chain's read-the-head-then-append cannot race). Triggers refuse UPDATE and DELETE on the audit table.
 /// </summary>
-public sealed class SqliteSupportStore : ISupportStore
+public sealed partial class SqliteSupportStore : ISupportStore, IApprovalStore
 {
     public const string StoreName = "support";
 
@@ -67,6 +67,7 @@ public sealed class SqliteSupportStore : ISupportStore
             SELECT RAISE(ABORT, 'audit_entries is append-only: DELETE refused');
         END;
         """,
+        ApprovalsMigration,
     ];
 
     private readonly SqliteDatabase _database;
