@@ -36,6 +36,7 @@ public static class StaffEdgeServiceCollectionExtensions
             SigningKeyRing.Load(options.SigningKeyPath, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>().CreateLogger<StaffTokens>()),
             options, provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<StaffApi>();
+        services.AddSingleton<StaffApprovalsApi>();
         services.AddTransient<IStartupFilter, StaffEdgeStartupFilter>();
 
         services.AddAuthentication().AddJwtBearer(StaffTokens.SchemeName, bearer =>
@@ -64,6 +65,12 @@ public static class StaffEdgeServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient(channel));
         services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.Audit.AuditClient(channel));
+        services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.Approvals.ApprovalsClient(channel));
+        // Approvals execute through accounts; the app API registers the same client when both edges share a process.
+        if (!services.Any(service => service.ServiceType == typeof(Bulwark.Accounts.Protos.Accounts.AccountsClient)))
+        {
+            services.AddServiceClient(Services.ServiceCaller.Accounts, channel => new Bulwark.Accounts.Protos.Accounts.AccountsClient(channel));
+        }
         services.TryAddSingleton<IStaffAuthenticator, SupportStaffAuthenticator>();
         services.TryAddSingleton<IStaffAuditLog, SupportStaffAuditLog>();
         return services;
@@ -74,6 +81,7 @@ public static class StaffEdgeServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         StaffApi.Map(endpoints);
+        StaffApprovalsApi.Map(endpoints);
         Bulwark.Edge.WebApp.EmbeddedWebApp.MapStaff(endpoints, StaffPaths.Pages);
         return endpoints;
     }
