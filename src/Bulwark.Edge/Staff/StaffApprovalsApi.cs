@@ -88,6 +88,7 @@ internal sealed partial class StaffApprovalsApi(ApprovalsClient approvals, Accou
         var reason = fields.RequiredString("reason", ReasonLengthMax);
         var original = fields.OptionalString("originalTransferId", IdLengthMax) ?? "";
         fields.ThrowIfInvalid();
+        await CheckAccountAsync(customerId!, accountId!, currency!, http.RequestAborted);
         var actor = StaffActor.From(http);
         var approval = await _caller.CallAsync(Service, call => approvals.ProposeAsync(new ProposeApprovalRequest
         {
@@ -214,6 +215,23 @@ internal sealed partial class StaffApprovalsApi(ApprovalsClient approvals, Accou
             outcome.FailureReason = Truncate($"accounts refused the credit ({error.StatusCode}): {error.ServiceMessage}");
         }
         return await _caller.CallAsync(Service, call => approvals.RecordExecutionAsync(outcome, call), cancellationToken);
+    }
+
+    /// <summary>
+    /// The account must be the customer's current account in the proposal's currency: asked of
+    /// accounts now, so a checker never approves a credit that was bound to fail (an unknown
+    /// customer is 404, another customer's account or currency a 400 naming the field).
+    /// </summary>
+    private async Task CheckAccountAsync(string customerId, string accountId, string currency, CancellationToken cancellationToken)
+    {
+        var owned = await _caller.CallAsync(ServiceCaller.Accounts,
+            call => accounts.ListAccountsAsync(new ListAccountsRequest { CustomerId = customerId }, call), cancellationToken);
+        var account = owned.Accounts.FirstOrDefault(candidate => candidate.AccountId == accountId)
+            ?? throw ProblemException.Field(ProblemType.Validation, "accountId", "accountId is not a current account of this customer.");
+        if (account.Currency != currency)
+        {
+            throw ProblemException.Field(ProblemType.CurrencyMismatch, "currency", $"currency must be {account.Currency}, the account's currency.");
+        }
     }
 
     private async Task<Approval> GetApprovalAsync(string approvalId, CancellationToken cancellationToken)

@@ -178,6 +178,38 @@ public sealed class StaffApprovalsApiTests
         Assert.Equal(HttpStatusCode.BadRequest, noKey.StatusCode);
     }
 
+    [Fact]
+    public async Task Propose_AnotherCustomersAccountOrAnotherCurrency_400NamingTheField_NothingProposed()
+    {
+        await using var edge = await ApprovalsEdge.StartAsync();
+        var maker = await edge.StaffAsync("support");
+
+        using var otherAccount = await edge.SendAsync(HttpMethod.Post, "/staff/api/approvals", maker, new
+        {
+            kind = "refund",
+            customerId = FakeBank.DemoCustomerId,
+            accountId = FakeBank.OtherAccountId,
+            amount = 100,
+            currency = "GBP",
+            reason = "r",
+            originalTransferId = "abc",
+        }, Guid.NewGuid().ToString("N"));
+        using var otherCurrency = await edge.SendAsync(HttpMethod.Post, "/staff/api/approvals", maker, new
+        {
+            kind = "goodwill_credit",
+            customerId = FakeBank.DemoCustomerId,
+            accountId = FakeBank.DemoAccountId,
+            amount = 100,
+            currency = "EUR",
+            reason = "r",
+        }, Guid.NewGuid().ToString("N"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, otherAccount.StatusCode);
+        Assert.True(JsonDocument.Parse(await otherAccount.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").TryGetProperty("accountId", out _));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, otherCurrency.StatusCode);
+        Assert.Empty((await edge.Approvals.ListAsync(new ListApprovalsRequest())).Approvals);
+    }
+
     private static List<string> Ids(string json) =>
         [.. JsonDocument.Parse(json).RootElement.GetProperty("approvals").EnumerateArray().Select(approval => approval.GetProperty("approvalId").GetString()!)];
 
