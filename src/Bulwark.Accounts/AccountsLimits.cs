@@ -110,4 +110,10 @@ public static class AccountsLimits
 
     /// <summary>The most movements in one ListMovements page: about 150 bytes each, so a reply stays near 150 KB.</summary>
     public const int ListMovementsLimitMax = 1_000;
+
+    /// <summary>
+    /// The largest credit from the bank in one call: 10,000.00 in minor units. The support service
+    /// caps a proposal lower (SupportLimits.ApprovalAmountMax); this is the money path's own backstop.
+    /// </summary>
+    public const long BankCreditAmountMax = 1_000_000;
 }

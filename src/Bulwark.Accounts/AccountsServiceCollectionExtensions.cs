@@ -42,6 +42,7 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton(_ => new PasswordHasher(options.PasswordIterations));
         services.AddSingleton(_ => new PasswordHashingQueue(options.PasswordHashingConcurrency, options.PasswordHashingQueueMax));
         services.AddSingleton<LedgerGateway>();
+        services.AddSingleton<BankCredits>();
         services.AddSingleton<AccountsMetrics>();
         services.AddSingleton<CallOutcomeInterceptor<AccountsMetrics>>();
         services.AddHostedService<AccountsStartup>();

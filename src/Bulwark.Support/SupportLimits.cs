@@ -118,4 +118,23 @@ public static class SupportLimits
     public const int ListConversationsLimitDefault = 50;
 
     public const int ListConversationsLimitMax = 200;
+
+    /// <summary>
+    /// The largest money movement one proposal may carry: 2,500.00 in minor units. A goodwill
+    /// credit or refund above it is not a console action; it goes through the bank's payments team.
+    /// </summary>
+    public const long ApprovalAmountMax = 250_000;
+
+    /// <summary>
+    /// A proposal nobody decided within a week expires: the customer's case has moved on, and a
+    /// stale proposal must not be approved by someone who no longer knows why it was made.
+    /// </summary>
+    public const int ApprovalExpiryDays = 7;
+
+    /// <summary>A ledger transfer id (32 hex digits) or a feed item id, with room to spare.</summary>
+    public const int OriginalTransferIdLengthMax = 64;
+
+    public const int ListApprovalsLimitDefault = 50;
+
+    public const int ListApprovalsLimitMax = 500;
 }

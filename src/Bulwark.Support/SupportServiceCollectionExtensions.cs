@@ -42,6 +42,9 @@ public static class SupportServiceCollectionExtensions
         services.AddSingleton<ConversationSignals>();
         services.AddSingleton(provider => new ChatLongPoll(provider.GetRequiredService<IChatStore>(), provider.GetRequiredService<ConversationSignals>(),
             provider.GetRequiredService<TimeProvider>()));
+        // Approvals live in the support store's own database, beside the audit log they append to.
+        services.TryAddSingleton(provider => provider.GetRequiredService<ISupportStore>() as IApprovalStore
+            ?? throw new InvalidOperationException("The support store does not keep approvals: register an IApprovalStore."));
         services.AddSingleton(_ => TotpKeyRing.LoadOrCreate(options.TotpKeyPath));
         services.AddSingleton(provider => new StaffTotp(provider.GetRequiredService<TimeProvider>(), options.TotpIssuer));
         services.AddSingleton<StaffPasswords>();
@@ -52,7 +55,8 @@ public static class SupportServiceCollectionExtensions
         services.AddGrpc()
             .AddServiceOptions<StaffDirectoryGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>())
             .AddServiceOptions<AuditGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>())
-            .AddServiceOptions<ChatGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>());
+            .AddServiceOptions<ChatGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>())
+            .AddServiceOptions<ApprovalsGrpcService>(grpc => grpc.Interceptors.Add<CallOutcomeInterceptor<SupportMetrics>>());
         return services;
     }
 
@@ -62,6 +66,7 @@ public static class SupportServiceCollectionExtensions
         endpoints.MapGrpcService<StaffDirectoryGrpcService>();
         endpoints.MapGrpcService<AuditGrpcService>();
         endpoints.MapGrpcService<ChatGrpcService>();
+        endpoints.MapGrpcService<ApprovalsGrpcService>();
         return endpoints;
     }
 }

@@ -64,7 +64,8 @@ public sealed class EdgeHost : IAsyncDisposable
     /// host's directory, it adds the staff edge (and what the test puts behind it).
     /// </param>
     public static async Task<EdgeHost> StartAsync(TimeSpan? serviceCallTimeout = null, Func<string, EdgeOptions>? options = null,
-        string? signingKeyPath = null, FakeBank? bank = null, Action<IServiceCollection, string>? staff = null)
+        string? signingKeyPath = null, FakeBank? bank = null, Action<IServiceCollection, string>? staff = null,
+        Action<WebApplication>? map = null)
     {
         var directory = Directory.CreateTempSubdirectory("bulwark-edge-tests-").FullName;
         signingKeyPath ??= Path.Combine(directory, "keys", "edge-signing.key");
@@ -102,6 +103,7 @@ public sealed class EdgeHost : IAsyncDisposable
         {
             app.MapStaffEdge();
         }
+        map?.Invoke(app);
         app.MapEdge();
         await app.StartAsync();
 

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using OtpNet;
+using ApprovalsClient = Bulwark.Support.Protos.Approvals.ApprovalsClient;
 using AuditClient = Bulwark.Support.Protos.Audit.AuditClient;
 using ChatClient = Bulwark.Support.Protos.Chat.ChatClient;
 using StaffDirectoryClient = Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient;
@@ -42,6 +43,7 @@ public sealed class SupportTestHost : IAsyncDisposable
         Staff = new StaffDirectoryClient(channels.GetChannel("support"));
         Audit = new AuditClient(channels.GetChannel("support"));
         Chat = new ChatClient(channels.GetChannel("support"));
+        Approvals = new ApprovalsClient(channels.GetChannel("support"));
     }
 
     public string Directory { get; }
@@ -57,6 +59,7 @@ public sealed class SupportTestHost : IAsyncDisposable
     public AuditClient Audit { get; }
 
     public ChatClient Chat { get; }
+    public ApprovalsClient Approvals { get; }
 
     public IServiceProvider Services => _app.Services;
 

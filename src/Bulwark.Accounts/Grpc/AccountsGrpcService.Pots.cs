@@ -255,5 +255,7 @@ internal sealed partial class AccountsGrpcService
     {
         public const string PotMove = "pot_move";
         public const string Payment = "payment";
+        public const string GoodwillCredit = "goodwill_credit";
+        public const string Refund = "refund";
     }
 }

@@ -27,7 +27,8 @@ internal sealed partial class AccountsGrpcService(
     AccountsOptions options,
     AccountsMetrics metrics,
     TimeProvider time,
-    ILogger<AccountsGrpcService> logger) : Protos.Accounts.AccountsBase
+    ILogger<AccountsGrpcService> logger,
+    BankCredits bankCredits) : Protos.Accounts.AccountsBase
 {
     public const string CurrencyDefault = "GBP";
     public const string CurrentAccountName = "Current account";

@@ -9,6 +9,13 @@ internal static class LedgerCodes
     public const uint TransferPotMove = 2;
     public const uint TransferPayment = 3;
 
+    /// <summary>Bank credits approved by two staff members (4 is the card processor's card payment).</summary>
+    public const uint TransferGoodwillCredit = 5;
+    public const uint TransferRefund = 6;
+
+    /// <summary>The bank's own ledger accounts (the demo's funding and card settlement accounts too).</summary>
+    public const uint BankAccount = 100;
+
     public const string Description = "description";
     public const string DebitDescription = "debit_description";
     public const string CreditDescription = "credit_description";
@@ -17,4 +24,6 @@ internal static class LedgerCodes
 
     public const string CategoryPot = "pot";
     public const string CategoryTransfers = "transfers";
+    public const string CategoryIncome = "income";
+    public const string CategoryRefunds = "refunds";
 }

@@ -44,16 +44,45 @@ internal sealed partial class LedgerGateway(Bulwark.Ledger.Protos.Ledger.LedgerC
     /// customer namespace: everything this service sends the ledger follows a customer's request,
     /// and the ledger refuses a new id outside the declared namespace.
     /// </summary>
-    public async Task<TransferResult> SubmitTransferAsync(Transfer transfer, ServerCallContext context)
+    public Task<TransferResult> SubmitTransferAsync(Transfer transfer, ServerCallContext context) =>
+        SubmitTransferAsync(transfer, IdNamespace.Customer, context);
+
+    /// <summary>
+    /// As <see cref="SubmitTransferAsync(Transfer, ServerCallContext)"/> in another namespace: the
+    /// bank's, for a credit two staff members approved (CreditFromBank), whose id is the approval's.
+    /// </summary>
+    public async Task<TransferResult> SubmitTransferAsync(Transfer transfer, IdNamespace idNamespace, ServerCallContext context)
     {
         var response = await CallAsync(
-            call => client.SubmitTransfersAsync(new SubmitTransfersRequest { IdNamespace = IdNamespace.Customer, Transfers = { transfer } }, call),
+            call => client.SubmitTransfersAsync(new SubmitTransfersRequest { IdNamespace = idNamespace, Transfers = { transfer } }, call),
             "SubmitTransfers", context);
         if (response.Results.Count != 1)
         {
             throw AccountsErrors.Internal($"The ledger answered {response.Results.Count} results for one transfer.");
         }
         return response.Results[0];
+    }
+
+    /// <summary>
+    /// Opens one of the bank's own ledger accounts: no flags, because the bank's side of a credit
+    /// may go below zero (the books show what the bank gave away). Opening it again is fine.
+    /// </summary>
+    public async Task CreateBankAccountAsync(UInt128 id, string currency, ServerCallContext context)
+    {
+        var account = new Account { Id = LedgerIds.ToProto(id), Currency = currency, Code = LedgerCodes.BankAccount };
+        var response = await CallAsync(
+            call => client.CreateAccountsAsync(new CreateAccountsRequest { Accounts = { account } }, call),
+            "CreateAccounts", context);
+        var status = response.Results.Count == 1 ? response.Results[0].Status : CreateAccountStatus.Unspecified;
+        if (status == CreateAccountStatus.UnknownCurrency)
+        {
+            throw AccountsErrors.Invalid("currency", $"'{currency}' is not a currency the ledger holds");
+        }
+        if (status != CreateAccountStatus.Ok)
+        {
+            LogLedgerRefusedAccount(LedgerIds.ToHex(id), status.ToString());
+            throw AccountsErrors.Internal($"The ledger refused to open the bank's account ({status}).");
+        }
     }
 
     /// <summary>The transfer with this id, or null when the ledger holds none.</summary>

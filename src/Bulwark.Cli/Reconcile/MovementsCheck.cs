@@ -6,7 +6,8 @@ using Bulwark.Ledger.Protos;
 namespace Bulwark.Cli.Reconcile;
 
 /// <summary>
-/// (a) The accounts service's records of payments and pot moves vs the ledger transfers they name.
+/// (a) The accounts service's records of payments, pot moves and approved bank credits (goodwill
+/// credits and refunds, paid from the bank's own account) vs the ledger transfers they name.
 /// Every record's transfer must exist with the record's amount and currency, the code of its kind,
 /// a debit account of the record's customer and a credit account of the right kind (the same
 /// customer's other account for a pot move, a current account for a payment). Every ledger
@@ -25,6 +26,10 @@ internal sealed class MovementsCheck : IReconcileCheck
     /// <summary>The accounts service's ledger codes (Bulwark.Accounts LedgerCodes): pot move and payment.</summary>
     private const uint PotMoveCode = 2;
     private const uint PaymentCode = 3;
+
+    /// <summary>Credits two staff members approved (CreditFromBank): from the bank's goodwill and refunds account.</summary>
+    private const uint GoodwillCreditCode = 5;
+    private const uint RefundCode = 6;
 
     public string Name => "movements";
 
@@ -131,25 +136,39 @@ internal sealed class MovementsCheck : IReconcileCheck
         records.Clear();
     }
 
-    private static void Compare(RecordedMovement record, Transfer transfer, CustomerLedgerAccounts accounts, ReconcileFindings findings)
+    /// <summary>One record against its transfer; internal for the tests of each kind's rules.</summary>
+    internal static void Compare(RecordedMovement record, Transfer transfer, CustomerLedgerAccounts accounts, ReconcileFindings findings)
     {
         var problems = new List<string>();
         if (transfer.Amount != record.Amount || transfer.Currency != record.Currency)
         {
             problems.Add(string.Create(CultureInfo.InvariantCulture, $"record says {record.Amount} {record.Currency}, ledger {transfer.Amount} {transfer.Currency}"));
         }
-        var expectedCode = record.Kind == "payment" ? PaymentCode : PotMoveCode;
+        var bankCredit = record.Kind is "goodwill_credit" or "refund";
+        var expectedCode = record.Kind switch
+        {
+            "payment" => PaymentCode,
+            "goodwill_credit" => GoodwillCreditCode,
+            "refund" => RefundCode,
+            _ => PotMoveCode,
+        };
         if (transfer.Code != expectedCode)
         {
             problems.Add(string.Create(CultureInfo.InvariantCulture, $"record is a {record.Kind}, ledger code is {transfer.Code}"));
         }
         var debit = Hex(transfer.DebitAccountId);
         var credit = Hex(transfer.CreditAccountId);
-        if (accounts.OwnerOf(debit) != record.CustomerId)
+        // A bank credit is paid by the bank's own account, which no customer owns, into the customer's current account.
+        if (bankCredit ? accounts.OwnerOf(debit) is not null : accounts.OwnerOf(debit) != record.CustomerId)
         {
-            problems.Add($"debit account {debit} is not customer {record.CustomerId}'s");
+            problems.Add(bankCredit ? $"debit account {debit} belongs to a customer, not the bank" : $"debit account {debit} is not customer {record.CustomerId}'s");
         }
-        var creditFits = record.Kind == "payment" ? accounts.IsCurrentAccount(credit) : accounts.OwnerOf(credit) == record.CustomerId;
+        var creditFits = record.Kind switch
+        {
+            "payment" => accounts.IsCurrentAccount(credit),
+            "goodwill_credit" or "refund" => accounts.IsCurrentAccount(credit) && accounts.OwnerOf(credit) == record.CustomerId,
+            _ => accounts.OwnerOf(credit) == record.CustomerId,
+        };
         if (!creditFits)
         {
             problems.Add($"credit account {credit} is not the {(record.Kind == "payment" ? "current account of a customer" : "customer's own")}");
@@ -167,7 +186,7 @@ internal sealed class MovementsCheck : IReconcileCheck
     private static string Hex(Uint128 id) => LedgerLookup.Hex(id);
 
     /// <summary>Which customer owns each ledger account, and which are current accounts.</summary>
-    private sealed class CustomerLedgerAccounts
+    internal sealed class CustomerLedgerAccounts
     {
         private readonly Dictionary<string, string> _owners = new(StringComparer.Ordinal);
         private readonly HashSet<string> _current = new(StringComparer.Ordinal);

@@ -33,6 +33,10 @@ internal sealed record ProblemType(string Slug, string Title, int Status, string
     public static readonly ProblemType SourceNotAllowed = new("source-not-allowed", "Requests from this network are not allowed here.", 403,
         "The staff edge answers only requests from the bank's allowed networks (read from configuration). The refusal is logged; ask operations if you should be allowed.");
 
+    /// <summary>The staff edge only: maker-checker — whoever proposed a money movement does not decide it.</summary>
+    public static readonly ProblemType OwnApproval = new("own-approval", "You cannot decide your own proposal.", 403,
+        "A goodwill credit or refund needs a second staff member: another operations member must approve or refuse what you proposed.");
+
     public static readonly ProblemType NotFound = new("not-found", "Not found.", 404,
         "There is no such resource.");
 
@@ -74,7 +78,7 @@ internal sealed record ProblemType(string Slug, string Title, int Status, string
 
     public static IReadOnlyList<ProblemType> All { get; } =
     [
-        Validation, MalformedJson, IdempotencyKey, Unauthenticated, InvalidCredentials, Forbidden, SourceNotAllowed, NotFound, Conflict,
+        Validation, MalformedJson, IdempotencyKey, Unauthenticated, InvalidCredentials, Forbidden, SourceNotAllowed, OwnApproval, NotFound, Conflict,
         PayloadTooLarge, UnsupportedMediaType, InsufficientFunds, CurrencyMismatch, RuleViolated, TooManyRequests, Internal,
         NotImplemented, ServiceUnavailable, Overloaded, GatewayTimeout,
     ];

@@ -41,6 +41,7 @@ public static class StaffEdgeServiceCollectionExtensions
         AddServiceClientOnce(services, Services.ServiceCaller.Accounts, channel => new Bulwark.Accounts.Protos.Accounts.AccountsClient(channel));
         AddServiceClientOnce(services, Services.ServiceCaller.Feed, channel => new Bulwark.Feed.Protos.Feed.FeedClient(channel));
         AddServiceClientOnce(services, Services.ServiceCaller.Ledger, channel => new Bulwark.Ledger.Protos.Ledger.LedgerClient(channel));
+        services.AddSingleton<StaffApprovalsApi>();
         services.AddTransient<IStartupFilter, StaffEdgeStartupFilter>();
 
         services.AddAuthentication().AddJwtBearer(StaffTokens.SchemeName, bearer =>
@@ -79,6 +80,7 @@ public static class StaffEdgeServiceCollectionExtensions
         services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.StaffDirectory.StaffDirectoryClient(channel));
         services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.Audit.AuditClient(channel));
         services.AddChatClient();
+        services.AddServiceClient(SupportStaffAuthenticator.Service, channel => new Bulwark.Support.Protos.Approvals.ApprovalsClient(channel));
         services.TryAddSingleton<IStaffAuthenticator, SupportStaffAuthenticator>();
         services.TryAddSingleton<IStaffAuditLog, SupportStaffAuditLog>();
         return services;
@@ -90,6 +92,7 @@ public static class StaffEdgeServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         StaffApi.Map(endpoints);
         StaffChatApi.Map(endpoints);
+        StaffApprovalsApi.Map(endpoints);
         Bulwark.Edge.WebApp.EmbeddedWebApp.MapStaff(endpoints, StaffPaths.Pages);
         return endpoints;
     }

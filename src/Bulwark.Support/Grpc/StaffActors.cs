@@ -29,13 +29,27 @@ internal sealed class StaffActors(ISupportStore store)
     }
 
     /// <summary>An enabled staff member's id; INVALID_ARGUMENT when malformed, FAILED_PRECONDITION when unknown or disabled.</summary>
-    public async Task<StaffRecord> EnabledAsync(string actorStaffId, CancellationToken cancellationToken)
+    public Task<StaffRecord> EnabledAsync(string actorStaffId, CancellationToken cancellationToken) => EnabledAsync(actorStaffId, "actor_staff_id", cancellationToken);
+
+    /// <summary>As <see cref="EnabledAsync(string, CancellationToken)"/>, the id read from <paramref name="field"/>.</summary>
+    public async Task<StaffRecord> EnabledAsync(string actorStaffId, string field, CancellationToken cancellationToken)
     {
-        var staffId = RequestFields.Id(actorStaffId, "actor_staff_id");
+        var staffId = RequestFields.Id(actorStaffId, field);
         var actor = await store.GetStaffAsync(staffId, cancellationToken);
         // Not NOT_FOUND: the request's subject may well exist; it is the actor that is not allowed.
-        return actor is null ? throw SupportErrors.FailedPrecondition($"actor_staff_id {staffId} is no staff member.")
-            : actor.Disabled ? throw SupportErrors.FailedPrecondition($"actor_staff_id {staffId} is disabled: a disabled staff member does nothing more.")
+        return actor is null ? throw SupportErrors.FailedPrecondition($"{field} {staffId} is no staff member.")
+            : actor.Disabled ? throw SupportErrors.FailedPrecondition($"{field} {staffId} is disabled: a disabled staff member does nothing more.")
             : actor;
+    }
+
+    /// <summary>An enabled staff member with one of <paramref name="roles"/>: PERMISSION_DENIED otherwise.</summary>
+    public async Task<StaffRecord> WithRoleAsync(string actorStaffId, string field, string what, IReadOnlyList<string> roles, CancellationToken cancellationToken)
+    {
+        var actor = await EnabledAsync(actorStaffId, field, cancellationToken);
+        if (!actor.Roles.Any(roles.Contains))
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"Staff member {actor.StaffId} may not {what}: it needs the {string.Join(" or ", roles)} role."));
+        }
+        return actor;
     }
 }

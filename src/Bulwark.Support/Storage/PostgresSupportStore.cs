@@ -12,7 +12,7 @@ namespace Bulwark.Support.Storage;
 /// (the sequence's primary key stays behind it as the last word); changes to one staff member lock
 /// the row (<c>FOR UPDATE</c>). Triggers refuse UPDATE, DELETE and TRUNCATE on the audit table.
 /// </summary>
-public sealed partial class PostgresSupportStore : ISupportStore, IChatStore, IDisposable
+public sealed partial class PostgresSupportStore : ISupportStore, IChatStore, IApprovalStore, IDisposable
 {
     public const string Schema = "support";
 
@@ -71,6 +71,7 @@ public sealed partial class PostgresSupportStore : ISupportStore, IChatStore, ID
             FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_refuse_change();
         """,
         ChatMigration,
+        ApprovalsMigration,
     ];
 
     private readonly NpgsqlDataSource _dataSource;

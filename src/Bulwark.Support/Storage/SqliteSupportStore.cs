@@ -9,7 +9,7 @@ namespace Bulwark.Support.Storage;
 /// IMMEDIATE transaction (SQLite has one writer at a time, so a check-then-insert and the audit
 /// chain's read-the-head-then-append cannot race). Triggers refuse UPDATE and DELETE on the audit table.
 /// </summary>
-public sealed partial class SqliteSupportStore : ISupportStore, IChatStore
+public sealed partial class SqliteSupportStore : ISupportStore, IChatStore, IApprovalStore
 {
     public const string StoreName = "support";
 
@@ -68,6 +68,7 @@ public sealed partial class SqliteSupportStore : ISupportStore, IChatStore
         END;
         """,
         ChatMigration,
+        ApprovalsMigration,
     ];
 
     private readonly SqliteDatabase _database;

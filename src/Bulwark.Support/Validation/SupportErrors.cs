@@ -23,6 +23,13 @@ internal static class SupportErrors
 
     public static RpcException FailedPrecondition(string message) => new(new Status(StatusCode.FailedPrecondition, message));
 
+    /// <summary>The trailer naming the rule a FAILED_PRECONDITION broke, for callers that answer each rule differently.</summary>
+    public const string RuleTrailer = "bulwark-rule";
+
+    /// <summary>FAILED_PRECONDITION naming its rule in <see cref="RuleTrailer"/> ("own-approval", "not-pending" ...).</summary>
+    public static RpcException Rule(string rule, string message) =>
+        new(new Status(StatusCode.FailedPrecondition, message), new Metadata { { RuleTrailer, rule } });
+
     public static RpcException AlreadyExists(string message) => new(new Status(StatusCode.AlreadyExists, message));
 
     public static RpcException ResourceExhausted(string message) => new(new Status(StatusCode.ResourceExhausted, message));

@@ -44,6 +44,8 @@ public sealed class IdempotencyLevelTests
         ["ListMovements"] = MethodOptions.Types.IdempotencyLevel.NoSideEffects,
         // The coherence checker's synthetic customer: found or made by its key, its password set to the value given.
         ["EnsureSyntheticCustomer"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
+        // An approved bank credit: its transfer id is derived from the approval id, so a repeat answers the same transfer.
+        ["CreditFromBank"] = MethodOptions.Types.IdempotencyLevel.Idempotent,
     };
 
     [Fact]

@@ -134,6 +134,24 @@ public sealed class FakeAccounts(FakeBank bank) : Bulwark.Accounts.Protos.Accoun
         }
     }
 
+    public override async Task<MoneyMovement> CreditFromBank(CreditFromBankRequest request, ServerCallContext context)
+    {
+        await bank.EnterAsync(Service, context);
+        lock (bank.Sync)
+        {
+            bank.CreditFromBankRequests.Add(request);
+            if (bank.BankCredits.TryGetValue(request.ApprovalId, out var earlier))
+            {
+                return new MoneyMovement(earlier) { Duplicate = true };
+            }
+            var account = OwnedAccount(request.CustomerId, request.AccountId);
+            var movement = new MoneyMovement { TransferId = Guid.Parse(request.ApprovalId).ToString("N"), Amount = request.Amount, Currency = request.Currency };
+            bank.LedgerAccounts[account.LedgerAccountId].CreditsPosted += request.Amount;
+            bank.BankCredits[request.ApprovalId] = movement;
+            return movement;
+        }
+    }
+
     public override async Task<ListCardsResponse> ListCards(ListCardsRequest request, ServerCallContext context)
     {
         await bank.EnterAsync(Service, context);

@@ -102,6 +102,12 @@ public sealed class FakeBank
 
     public Dictionary<string, MoneyMovement> Movements { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Every CreditFromBank request, in order (retries and re-executions included).</summary>
+    public List<Bulwark.Accounts.Protos.CreditFromBankRequest> CreditFromBankRequests { get; } = [];
+
+    /// <summary>Credits that moved money: one per approval id, as the real service derives the transfer id from it.</summary>
+    public Dictionary<string, MoneyMovement> BankCredits { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Token ids revoked by a logout, as the accounts service keeps them for every edge.</summary>
     public HashSet<string> RevokedTokens { get; } = new(StringComparer.Ordinal);
 
@@ -113,6 +119,15 @@ public sealed class FakeBank
         lock (Sync)
         {
             _failures[service] = code;
+        }
+    }
+
+    /// <summary>Ends the failures <see cref="Fail"/> injected into <paramref name="service"/>.</summary>
+    public void Heal(string service)
+    {
+        lock (Sync)
+        {
+            _failures.Remove(service);
         }
     }
 

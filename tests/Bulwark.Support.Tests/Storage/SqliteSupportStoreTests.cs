@@ -40,7 +40,7 @@ public sealed class SqliteSupportStoreTests : SupportStoreContractTests, IDispos
         Assert.Equal(entry, (await reopened.ReadAuditAsync(0, 10, CancellationToken.None)).Single());
         using (var connection = _database.Open())
         {
-            Assert.Equal(2, SqliteMigrator.CurrentVersion(connection, SqliteSupportStore.StoreName));
+            Assert.Equal(3, SqliteMigrator.CurrentVersion(connection, SqliteSupportStore.StoreName));
             using var command = connection.CreateCommand();
             command.CommandText = "UPDATE schema_version SET version = 42 WHERE store = 'support'";
             command.ExecuteNonQuery();
