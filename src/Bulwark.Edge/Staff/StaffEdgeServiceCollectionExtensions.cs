@@ -74,6 +74,10 @@ public static class StaffEdgeServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         StaffApi.Map(endpoints);
+        if (endpoints.ServiceProvider.GetService<Ops.OpsOptions>() is not null)
+        {
+            Ops.OpsApi.Map(endpoints);
+        }
         Bulwark.Edge.WebApp.EmbeddedWebApp.MapStaff(endpoints, StaffPaths.Pages);
         return endpoints;
     }

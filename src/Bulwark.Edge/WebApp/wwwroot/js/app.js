@@ -5,6 +5,7 @@ import { api, setToken, onSessionEnded } from './api.js';
 import * as home from './home.js';
 import * as cards from './cards.js';
 import * as pay from './pay.js';
+import { startStatusBanner } from './status.js';
 
 const SESSION_KEY = 'bulwark.session';
 const screens = { login: null, home, cards, pay };
@@ -99,6 +100,7 @@ function boot() {
   home.init();
   cards.init();
   pay.init();
+  startStatusBanner();
   window.addEventListener('hashchange', route);
   route();
 }
