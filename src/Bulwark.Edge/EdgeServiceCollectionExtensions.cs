@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.IdentityModel.Tokens;
@@ -50,6 +51,8 @@ public static class EdgeServiceCollectionExtensions
         services.AddSingleton(provider => new PayeeThrottle(options, provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ServiceCaller>();
         services.AddSingleton<AppApi>();
+        // The host supplies the configuration-backed banner (ConfigStatusBanner) when it has a configuration client.
+        services.TryAddSingleton<BankStatus.IStatusBannerSource, BankStatus.NoStatusBanner>();
         services.AddSingleton<EdgeMetrics>();
         services.AddTransient<IStartupFilter, EdgeMetricsStartupFilter>();
         // After the metrics filter, so that the metrics middleware wraps the limiter.
@@ -73,10 +76,11 @@ public static class EdgeServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Maps the app API under <c>/api</c>, the problem type descriptions and the web app at <c>/</c>.</summary>
+    /// <summary>Maps the status banner at <c>/api/v1/status</c>, the app API under <c>/api</c>, the problem type descriptions and the web app at <c>/</c>.</summary>
     public static IEndpointRouteBuilder MapEdge(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        BankStatus.StatusEndpoint.Map(endpoints);
         AppApiEndpoints.Map(endpoints);
         WebApp.EmbeddedWebApp.Map(endpoints);
         return endpoints;

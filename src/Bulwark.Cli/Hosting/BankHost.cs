@@ -51,6 +51,9 @@ public sealed record BankPaths(string DataDirectory)
     /// <summary>The staff edge's configuration client's last good values (its allowed ranges among them).</summary>
     public string StaffEdgeConfigCache => Path.Combine(DataDirectory, "staff-edge", "config-cache.json");
 
+    /// <summary>The customer edge's configuration client's last good values (the status banner among them).</summary>
+    public string EdgeConfigCache => Path.Combine(DataDirectory, "edge", "config-cache.json");
+
     public string DemoPopulation => Path.Combine(DataDirectory, "demo-population.json");
 
     public string CardsJournal => Path.Combine(DataDirectory, "cards-journal.db");

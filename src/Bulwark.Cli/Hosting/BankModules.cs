@@ -6,7 +6,9 @@ using Bulwark.Cli.Demo;
 using Bulwark.Coherence;
 using Bulwark.Config;
 using Bulwark.Edge;
+using Bulwark.Edge.BankStatus;
 using Bulwark.Edge.Staff;
+using Bulwark.Edge.Staff.Ops;
 using Bulwark.EventLog;
 using Bulwark.EventLog.Files;
 using Bulwark.EventLog.JetStream;
@@ -166,8 +168,14 @@ public static class BankModules
                 services.AddHostedBulwarkService(Cards);
             },
             app => app.MapCards()),
+        // The status banner (docs/guides/ops-view.md) read through the platform's configuration client:
+        // last good banner kept on disk, never cleared by a not-found it cannot trust (R14).
         new(Edge, Stateful: false, ServiceListeners.Public, DataPerInstance: false, ReplicasDefault: 2,
-            (services, context) => services.AddEdge(new EdgeOptions { SigningKeyPath = context.Paths.SigningKey }),
+            (services, context) =>
+            {
+                AddConfigClient(services, context.Paths.EdgeConfigCache, EdgeConfigStartWaitSeconds);
+                services.AddEdge(new EdgeOptions { SigningKeyPath = context.Paths.SigningKey });
+            },
             app => app.MapEdge())
         {
             // Nothing calls the edge through discovery; customers reach it on its public port.
@@ -179,18 +187,20 @@ public static class BankModules
         new(StaffEdge, Stateful: false, ServiceListeners.Staff, DataPerInstance: false, ReplicasDefault: 1,
             (services, context) =>
             {
-                services.AddBulwarkConfig(new ConfigClientOptions
-                {
-                    Prefixes = [ConfigStaffSourceRanges.Prefix],
-                    CachePath = context.Paths.StaffEdgeConfigCache,
-                });
+                AddConfigClient(services, context.Paths.StaffEdgeConfigCache, StaffEdgeConfigStartWaitSeconds);
                 services.TryAddSingleton<IStaffSourceRanges, ConfigStaffSourceRanges>();
+                if (context.PlacementStore is { } placement && !services.Any(service => service.ServiceType == typeof(PlacementView)))
+                {
+                    // The ops view's cells and placement, read as every process of a cluster reads the map.
+                    services.AddPlacement(placement);
+                }
                 services.AddSupportStaffDirectory();
                 services.AddStaffEdge(new StaffEdgeOptions
                 {
                     SigningKeyPath = context.Paths.StaffSigningKey,
                     TrustedProxies = ListVariable(StaffEdgeTrustedProxiesVariable),
                 });
+                services.AddStaffOps(new OpsOptions());
             },
             app => app.MapStaffEdge())
         {
@@ -205,6 +215,36 @@ public static class BankModules
                 Environment.GetEnvironmentVariable(CoherenceOptions.IntervalVariable), Environment.GetEnvironmentVariable(CoherenceOptions.AppApiVariable))),
             _ => { }),
     ];
+
+    /// <summary>
+    /// The configuration client of a process hosting an edge: one per process, watching both edges'
+    /// prefixes (the staff edge's ranges, the status banner). In <c>bulwark run</c> the edge and the
+    /// staff edge share a process and the first of them adds it, with its cache file (the edge's).
+    /// </summary>
+    private static void AddConfigClient(IServiceCollection services, string cachePath, double startWaitSeconds)
+    {
+        if (services.Any(service => service.ServiceType == typeof(ConfigValues)))
+        {
+            return;
+        }
+        services.AddBulwarkConfig(new ConfigClientOptions
+        {
+            Prefixes = [ConfigStaffSourceRanges.Prefix, StatusBanner.Prefix],
+            CachePath = cachePath,
+            StartWaitSeconds = startWaitSeconds,
+        });
+        services.TryAddSingleton<IStatusBannerSource, ConfigStatusBanner>();
+    }
+
+    /// <summary>
+    /// How long the customer edge's start waits for the configuration service: briefly. The banner
+    /// is the only setting it reads, its last good value comes from the cache file, and an edge
+    /// restarted while configuration is away (the 2017 chain runs without it) must serve payments at once.
+    /// </summary>
+    private const double EdgeConfigStartWaitSeconds = 0.25;
+
+    /// <summary>The staff edge's: the client's default, 2 s — its allowed ranges decide who gets in, worth a short wait for the current ones.</summary>
+    private const double StaffEdgeConfigStartWaitSeconds = 2;
 
     /// <summary>Sources the card link accepts besides loopback, comma-separated CIDR blocks (docs/runbooks/card-link-allow-list.md).</summary>
     public const string CardLinkAllowedSourcesVariable = "BULWARK_CARD_LINK_ALLOWED_SOURCES";

@@ -93,6 +93,10 @@ public static class StaffEdgeServiceCollectionExtensions
         StaffApi.Map(endpoints);
         StaffChatApi.Map(endpoints);
         StaffApprovalsApi.Map(endpoints);
+        if (endpoints.ServiceProvider.GetService<Ops.OpsOptions>() is not null)
+        {
+            Ops.OpsApi.Map(endpoints);
+        }
         Bulwark.Edge.WebApp.EmbeddedWebApp.MapStaff(endpoints, StaffPaths.Pages);
         return endpoints;
     }

@@ -6,6 +6,7 @@ import * as home from './home.js';
 import * as cards from './cards.js';
 import * as pay from './pay.js';
 import * as help from './help.js';
+import { startStatusBanner } from './status.js';
 
 const SESSION_KEY = 'bulwark.session';
 const screens = { login: null, home, cards, pay, help };
@@ -102,6 +103,7 @@ function boot() {
   cards.init();
   pay.init();
   help.init();
+  startStatusBanner();
   window.addEventListener('hashchange', route);
   route();
 }
