@@ -65,7 +65,7 @@ public sealed class EdgeHost : IAsyncDisposable
     /// </param>
     public static async Task<EdgeHost> StartAsync(TimeSpan? serviceCallTimeout = null, Func<string, EdgeOptions>? options = null,
         string? signingKeyPath = null, FakeBank? bank = null, Action<IServiceCollection, string>? staff = null,
-        Action<WebApplication>? map = null)
+        Action<WebApplication>? map = null, bool fakeChat = true)
     {
         var directory = Directory.CreateTempSubdirectory("bulwark-edge-tests-").FullName;
         signingKeyPath ??= Path.Combine(directory, "keys", "edge-signing.key");
@@ -82,8 +82,12 @@ public sealed class EdgeHost : IAsyncDisposable
         builder.Services.AddHostedBulwarkService(FakeAccounts.Service);
         builder.Services.AddHostedBulwarkService(FakeFeed.Service);
         builder.Services.AddHostedBulwarkService(FakeLedger.Service);
-        builder.Services.AddSingleton<FakeChat>();
+        // The "support" service name is this host either way; with fakeChat false the test maps the real support service (map).
         builder.Services.AddHostedBulwarkService(FakeChat.Service);
+        if (fakeChat)
+        {
+            builder.Services.AddSingleton<FakeChat>();
+        }
         builder.Services.AddEdge(options?.Invoke(signingKeyPath) ?? new EdgeOptions
         {
             SigningKeyPath = signingKeyPath,
@@ -98,7 +102,10 @@ public sealed class EdgeHost : IAsyncDisposable
         app.MapGrpcService<FakeAccounts>();
         app.MapGrpcService<FakeFeed>();
         app.MapGrpcService<FakeLedger>();
-        app.MapGrpcService<FakeChat>();
+        if (fakeChat)
+        {
+            app.MapGrpcService<FakeChat>();
+        }
         if (staff is not null)
         {
             app.MapStaffEdge();

@@ -23,8 +23,8 @@ internal sealed record StaffConversationsResponse(IReadOnlyList<StaffConversatio
 /// <summary>
 /// The console's side of the chat with customers (docs/concepts/chat.md), for support and
 /// operations staff (<see cref="StaffPolicies.Console"/>): read a customer's conversation as a
-/// long-poll, answer in it, and list the conversations, newest first. Opening a conversation (its
-/// first read, <c>after=0</c>) is audited as <c>chat.viewed</c> before anything is shown; the polls
+/// long-poll, answer in it, and list the conversations, newest first. Opening a conversation (a
+/// read from <c>after=0</c> that shows messages) is audited as <c>chat.viewed</c> before anything is shown; the polls
 /// that follow are not (they show what the opened screen already shows, as it arrives). A message a
 /// staff member sends is audited by the support service itself, as <c>chat.sent</c> in the same
 /// transaction as the message, so the edge does not write it twice.
@@ -52,13 +52,16 @@ internal static class StaffChatApi
         var customer = CustomerId(customerId);
         var (after, wait) = ChatText.ReadPollQuery(http.Request.Query);
         var actor = StaffActor.From(http);
-        if (after == 0)
-        {
-            await audit.AppendAsync(actor, ViewedAction, customer, "opened the conversation with the customer", null, http.RequestAborted);
-        }
         var reply = await new ServiceCaller(options.ServiceCallTimeout).WaitingFor(wait).CallAsync(ServiceCaller.Support,
             call => chat.ListMessagesAsync(new ListMessagesRequest { CustomerId = customer, AfterSequence = after, WaitMs = (int)wait.TotalMilliseconds }, call),
             http.RequestAborted);
+        if (after == 0 && reply.Messages.Count > 0)
+        {
+            // A read from the start that shows messages opens the conversation: audited before the
+            // answer leaves, whatever the wait. The polls of an empty conversation show nothing and
+            // are not; the later polls (after > 0) show what the open screen already shows, as it arrives.
+            await audit.AppendAsync(actor, ViewedAction, customer, "opened the conversation with the customer", null, http.RequestAborted);
+        }
         return TypedResults.Json(new StaffChatResponse(customer, [.. reply.Messages.Select(ToDto)], reply.NextAfterSequence, reply.More),
             StaffChatJsonContext.Default.StaffChatResponse);
     }

@@ -10,6 +10,32 @@ public sealed class StaffChatTests
     private const string Chat = $"/staff/api/customers/{FakeBank.DemoCustomerId}/chat";
 
     [Fact]
+    public async Task EmptyConversation_PolledFromTheStart_NotAudited_UntilAReadShowsAMessage_WhateverItsWait()
+    {
+        await using var edge = await StaffChatHost.StartAsync();
+        var customer = await edge.Host.LoginAsync();
+        var staff = await edge.LoginAsync();
+
+        using (var empty = await edge.SendAsync(HttpMethod.Get, Chat + "?after=0&wait=0", staff))
+        {
+            Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
+        }
+        using (var emptyAgain = await edge.SendAsync(HttpMethod.Get, Chat + "?after=0&wait=1", staff))
+        {
+            Assert.Equal(HttpStatusCode.OK, emptyAgain.StatusCode);
+        }
+        var auditedWhileEmpty = edge.Audit.Entries.Count;
+        using (await edge.Host.SendAsync(HttpMethod.Post, "/api/help/messages", JsonSerializer.Serialize(new { text = "Hello?" }), customer, EdgeHost.NewIdempotencyKey()))
+        {
+        }
+        using var shown = await edge.SendAsync(HttpMethod.Get, Chat + "?after=0&wait=1", staff);
+
+        Assert.Equal(0, auditedWhileEmpty);
+        Assert.Contains("Hello?", await shown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("chat.viewed", Assert.Single(edge.Audit.Entries).Action);
+    }
+
+    [Fact]
     public async Task SupportStaff_OpenAuditedOnce_PollsNot_AnswerReachesTheCustomer_AuditedByTheServiceNotTwice()
     {
         await using var edge = await StaffChatHost.StartAsync();
@@ -72,7 +98,8 @@ public sealed class StaffChatTests
         Assert.Equal([HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.Forbidden], new[] { adminRead.StatusCode, adminSend.StatusCode, adminList.StatusCode });
         Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized], new[] { customerRead.StatusCode, customerSend.StatusCode, staffOnHelp.StatusCode });
         Assert.Empty(edge.Host.Chat.Posts);
-        Assert.Single(edge.Audit.Entries);
+        // The one read allowed found an empty conversation: nothing was shown, nothing audited; the refused ones wrote nothing.
+        Assert.Empty(edge.Audit.Entries);
     }
 
     [Fact]

@@ -3,8 +3,8 @@
 // /staff/api/customers/{id}/chat (answered as soon as a message arrives, or empty after 25 s); the
 // loop stops once the container has left the document. The first read (after=0) is what the staff
 // edge audits as "chat.viewed". Texts go into the page through textContent (h), never as markup.
-import { api, ApiError } from './api.js';
-import { h } from './dom.js';
+import { api, ApiError, newIdempotencyKey as newClientMessageId } from './api.js';
+import { h, describeError as describe } from './dom.js';
 
 /** Seconds a poll may wait on the server (the edge's EdgeLimits.HelpWaitSecondsMax). */
 const WAIT_SECONDS = 25;
@@ -14,18 +14,6 @@ const RETRY_MAX_MS = 30000;
 const TEXT_LENGTH_MAX = 2000;
 
 const timeFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'short', timeStyle: 'short' });
-
-function newClientMessageId() {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-function describe(error) {
-  const problem = error?.problem;
-  const first = problem?.errors ? Object.values(problem.errors)[0] : null;
-  return (Array.isArray(first) && first[0]) || problem?.detail || problem?.title || error?.message || 'Something went wrong.';
-}
 
 /** Renders the conversation with customerId into container; returns { stop } to end it early. */
 export function mountChat(container, customerId) {

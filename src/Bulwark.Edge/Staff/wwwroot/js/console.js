@@ -1,11 +1,14 @@
 // The customer-operations console (docs/guides/console.md): find a customer, see what they see,
-// freeze or unfreeze a card. Every view and action goes to the audit log with the reason given
-// here; the staff API refuses a view without one. Text is set through textContent only.
+// freeze a card, block an account, talk with them (chat.js), propose a goodwill credit or refund
+// and decide others' proposals (approvals.js). Every search, view and action goes to the audit log
+// with the reason given here; the staff API refuses one without it. Text is set through textContent only.
 
 import { api } from './api.js';
 import { $, h, describeError, toast } from './dom.js';
 import { money } from './format.js';
 import { signIn } from './session.js';
+import { mountChat } from './chat.js';
+import { mountApprovals, mountProposeCredit } from './approvals.js';
 
 const me = await signIn();
 const main = $('console');
@@ -15,9 +18,11 @@ main.dataset.staff = me.staffId;
 const results = h('div', { dataset: { testid: 'search-results' } });
 const searchError = h('p', { class: 'error', role: 'alert', dataset: { testid: 'search-error' }, hidden: true });
 const customerPanel = h('section', { class: 'panel', dataset: { testid: 'customer-view' }, hidden: true });
+const approvalsPanel = h('div', {});
 let reason = '';
 
-main.append(searchPanel(), customerPanel);
+main.append(searchPanel(), customerPanel, approvalsPanel);
+const refreshApprovals = mountApprovals(approvalsPanel, me);
 window.addEventListener('hashchange', route);
 route();
 
@@ -117,13 +122,19 @@ function renderCustomer(view) {
       h('td', {}, item.description),
       h('td', {}, h('span', { class: `badge ${item.state === 'settled' ? 'ok' : 'warn'}` }, item.state)),
       h('td', { class: 'amount' }, money(item.amount, item.currency, { plus: true }))))));
+  const chat = h('div', { class: 'chat-column' }, h('h3', {}, 'Chat'));
+  const propose = h('div', {});
   customerPanel.replaceChildren(
     h('h2', { dataset: { testid: 'customer-name' } }, customer.name),
     h('p', { class: 'muted' }, customer.email, ' · customer since ', new Date(customer.createdAt).toLocaleDateString('en-GB'),
       ' · audit entry ', h('span', { dataset: { testid: 'audit-sequence' } }, String(view.auditSequence))),
     h('div', { class: 'columns' },
       h('div', {}, h('h3', {}, 'Accounts'), accounts, h('h3', {}, 'Pots'), pots, h('h3', {}, 'Cards'), cards),
-      h('div', {}, h('h3', {}, 'Feed'), view.feed.items.length === 0 ? h('p', { class: 'muted' }, 'Nothing yet.') : feed)));
+      h('div', {}, h('h3', {}, 'Feed'), view.feed.items.length === 0 ? h('p', { class: 'muted' }, 'Nothing yet.') : feed)),
+    h('div', { class: 'columns' }, chat, propose));
+  mountChat(chat, customer.customerId);
+  mountProposeCredit(propose, { customerId: customer.customerId, name: customer.name, accounts: view.accounts },
+    { onProposed: () => refreshApprovals?.() });
 }
 
 function accountRow(customerId, account) {
