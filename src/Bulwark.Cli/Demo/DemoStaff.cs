@@ -24,7 +24,10 @@ internal static class DemoStaff
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    /// <summary>The line <c>bulwark run</c> prints: where the demo staff login is (created now when it is not there yet).</summary>
+    /// <summary>
+    /// The line <c>bulwark run</c> prints: the demo staff login with its password and TOTP secret
+    /// when it is created now (the first start), else where it is kept.
+    /// </summary>
     public static async Task<string> EnsureAsync(StaffDirectoryClient staff, string path, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(staff);
@@ -61,6 +64,8 @@ internal static class DemoStaff
         {
             await JsonSerializer.SerializeAsync(file, login, Json, cancellationToken);
         }
-        return $"Demo staff (console): {Email}   (created; password and TOTP secret in {path}, readable by you only)";
+        // Shown once, on the start that created them, as the demo customer's login is: this is the demo bank's own
+        // member, and a first-time user needs the second factor to open the console at all. Later starts point to the file.
+        return $"Demo staff (console): {Email} / {password}   TOTP secret {created.Totp.SecretBase32} (add it to an authenticator app; shown once, kept in {path}, readable by you only)";
     }
 }

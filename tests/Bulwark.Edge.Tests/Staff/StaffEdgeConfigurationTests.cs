@@ -6,6 +6,7 @@ using System.Text.Json;
 using Bulwark.Config;
 using Bulwark.Config.Protos;
 using Bulwark.Edge.Staff;
+using Bulwark.Edge.Tests.Fakes;
 using Bulwark.Platform.Configuration;
 using Bulwark.Platform.Discovery;
 using Bulwark.Platform.Hosting;
@@ -34,6 +35,8 @@ public sealed class StaffEdgeConfigurationTests(ITestOutputHelper output) : IAsy
     private readonly string _directory = Directory.CreateTempSubdirectory("bulwark-staff-config-").FullName;
     private WebApplication? _config;
     private WebApplication? _edge;
+
+    private readonly RecordingAudit _audit = new();
 
     [Fact]
     public async Task Chain2019_ConfigurationDownThenRestoredWithoutTheRanges_StaffKeepWorking_ThenADeliberateChangeApplies()
@@ -64,6 +67,8 @@ public sealed class StaffEdgeConfigurationTests(ITestOutputHelper output) : IAsy
         }
         me = await WaitForAsync(staff, token, _ => true);
         Assert.Equal("127.0.0.0/8, 10.20.0.0/16", me.GetProperty("allowedRanges").GetString());
+        // Every search went through and is in the audit log: nothing was rejected.
+        Assert.Equal(10, _audit.Entries.Count(entry => entry.Action == "customer.searched"));
         output.WriteLine($"while restored from the old backup: {me.GetProperty("allowedRangesOrigin").GetString()}");
 
         // 3. The real store is back and an operator deliberately narrows the ranges: it applies.
@@ -113,9 +118,18 @@ public sealed class StaffEdgeConfigurationTests(ITestOutputHelper output) : IAsy
         });
         builder.Services.AddSingleton<IStaffSourceRanges, ConfigStaffSourceRanges>();
         builder.Services.AddSingleton<IStaffAuthenticator, OneStaffMember>();
+        // What the console reads (the fake accounts, feed and ledger) and the log its searches are written to.
+        builder.Services.AddSingleton(new FakeBank());
+        builder.Services.AddHostedBulwarkService(FakeAccounts.Service);
+        builder.Services.AddHostedBulwarkService(FakeFeed.Service);
+        builder.Services.AddHostedBulwarkService(FakeLedger.Service);
+        builder.Services.AddSingleton<IStaffAuditLog>(_audit);
         builder.Services.AddStaffEdge(new StaffEdgeOptions { SigningKeyPath = Path.Combine(_directory, "edge", "keys", "staff-signing.key") });
         var app = builder.Build();
         app.UsePlatform();
+        app.MapGrpcService<FakeAccounts>();
+        app.MapGrpcService<FakeFeed>();
+        app.MapGrpcService<FakeLedger>();
         app.MapStaffEdge();
         await app.StartAsync();
         return app;
@@ -131,10 +145,11 @@ public sealed class StaffEdgeConfigurationTests(ITestOutputHelper output) : IAsy
         return json.RootElement.GetProperty("token").GetString()!;
     }
 
+    /// <summary>A console search for the demo customer: what staff do at the console, through the gate.</summary>
     private static async Task<HttpStatusCode> StatusAsync(Uri staff, string token)
     {
         using var http = new HttpClient { BaseAddress = staff };
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/staff/api/me", UriKind.Relative));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/staff/api/customers?reason=customer%20on%20the%20phone&name=alex", UriKind.Relative));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await http.SendAsync(request);
         return response.StatusCode;
