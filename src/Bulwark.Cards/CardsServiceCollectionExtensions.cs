@@ -8,6 +8,7 @@ using Bulwark.Platform.Overload;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using AccountsClient = Bulwark.Accounts.Protos.Accounts.AccountsClient;
 using LedgerClient = Bulwark.Ledger.Protos.Ledger.LedgerClient;
@@ -38,7 +39,9 @@ public static class CardsServiceCollectionExtensions
         services.AddSingleton(_ => new CardJournal(options.JournalPath));
         services.AddSingleton<CardsMetrics>();
         services.AddSingleton(provider => new CardsStatus(provider.GetRequiredService<CardsMetrics>(), provider.GetRequiredService<CardJournal>()));
-        services.AddSingleton(provider => new CardProcessor(options, provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<LedgerClient>(),
+        // The host may have registered the configuration-backed limit (ConfigStandInLimit) before this.
+        services.TryAddSingleton<IStandInLimit>(_ => new FixedStandInLimit(options));
+        services.AddSingleton(provider => new CardProcessor(options, provider.GetRequiredService<IStandInLimit>(), provider.GetRequiredService<CardJournal>(), provider.GetRequiredService<LedgerClient>(),
             provider.GetRequiredService<AccountsClient>(), provider.GetRequiredService<CardsMetrics>(), options.Time, provider.GetRequiredService<ILogger<CardProcessor>>()));
         services.AddSingleton(provider => new CardsWarmUp(provider.GetRequiredService<CardProcessor>()));
         services.AddSingleton<CardLinkServer>();

@@ -2,10 +2,13 @@ using System.Globalization;
 using System.Net;
 using Bulwark.Accounts;
 using Bulwark.Accounts.Protos;
+using Bulwark.Cards.Authorisation;
 using Bulwark.Cards.Clearing;
+using Bulwark.Config;
 using Bulwark.Feed;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Protos;
+using Bulwark.Platform.Configuration;
 using Bulwark.Platform.Hosting;
 using Bulwark.Platform.Registry;
 using Grpc.Core;
@@ -34,6 +37,9 @@ public sealed class CardsBank : IAsyncDisposable
     private Bulwark.Platform.Overload.OverloadOptions _overload = new();
 
     private LogCapture? _logs;
+
+    /// <summary>Also runs the configuration service in the host, and the processor reads its stand-in limit from it.</summary>
+    private bool _configuration;
 
     private CardsBank(string directory) => Directory = directory;
 
@@ -69,12 +75,13 @@ public sealed class CardsBank : IAsyncDisposable
     public Bulwark.Cards.Protos.Cards.CardsClient Cards => Services.GetRequiredService<Bulwark.Cards.Protos.Cards.CardsClient>();
 
     public static async Task<CardsBank> StartAsync(Func<CardsOptions, CardsOptions>? configure = null, string? directory = null,
-        Bulwark.Platform.Overload.OverloadOptions? overload = null, LogCapture? logs = null)
+        Bulwark.Platform.Overload.OverloadOptions? overload = null, LogCapture? logs = null, bool configuration = false)
     {
         var bank = new CardsBank(directory ?? Path.Combine(Path.GetTempPath(), "bulwark-cards-" + Guid.NewGuid().ToString("n")))
         {
             _overload = overload ?? new(),
             _logs = logs,
+            _configuration = configuration,
         };
         await bank.StartHostAsync(configure);
         if (directory is null)
@@ -236,6 +243,17 @@ public sealed class CardsBank : IAsyncDisposable
             PasswordIterations = 1_000,
         });
         builder.Services.AddFeed(new FeedOptions());
+        if (_configuration)
+        {
+            builder.Services.AddConfig(new Bulwark.Config.ConfigOptions { DatabasePath = Path.Combine(Directory, "config.db") });
+            builder.Services.AddBulwarkConfig(new Bulwark.Platform.Configuration.ConfigClientOptions
+            {
+                Prefixes = [ConfigStandInLimit.Prefix],
+                CachePath = Path.Combine(Directory, "cards", "config-cache.json"),
+                ProgressIntervalMilliseconds = 500,
+            });
+            builder.Services.AddSingleton<IStandInLimit, ConfigStandInLimit>();
+        }
         builder.Services.AddCards(configure is null ? DefaultOptions() : configure(DefaultOptions()));
         builder.Services.AddServiceClient("ledger", channel => new LedgerClient(channel));
         builder.Services.AddServiceClient("accounts", channel => new AccountsClient(channel));
@@ -248,6 +266,10 @@ public sealed class CardsBank : IAsyncDisposable
         app.MapAccounts();
         app.MapFeed();
         app.MapCards();
+        if (_configuration)
+        {
+            app.MapConfig();
+        }
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await app.StartAsync(timeout.Token);
         _app = app;

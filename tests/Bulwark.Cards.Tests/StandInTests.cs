@@ -1,4 +1,6 @@
+using Bulwark.Cards.Authorisation;
 using Bulwark.Ledger.Protos;
+using Bulwark.Platform.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Cards.Tests;
@@ -110,6 +112,58 @@ public sealed class StandInTests
         bank.Slow.On = false;
         await CardsBank.EventuallyAsync(async () => (await bank.CustomerAccountAsync()).DebitsPending == 100 + 4_000, "the two stand-in approvals reach the ledger");
         await bank.AssertMoneyConservedAsync();
+    }
+
+    [Fact]
+    public async Task SlowLedger_StandInLimitFromConfiguration_AChangeAppliesToTheNextDecision_AMalformedOneKeepsTheLastGood()
+    {
+        await using var bank = await CardsBank.StartAsync(CardsBank.SlowLedgerOptions(10_000), configuration: true);
+        var config = new Bulwark.Config.Protos.Config.ConfigClient(bank.Services.GetRequiredService<Bulwark.Platform.Discovery.IServiceChannelFactory>().GetChannel("config"));
+        var limit = bank.Services.GetRequiredService<IStandInLimit>();
+        var put = await config.PutAsync(new Bulwark.Config.Protos.PutRequest { Key = ConfigStandInLimit.Key, Value = "1000", Reason = "incident: ledger slow, limit exposure" });
+        await CardsBank.EventuallyAsync(() => Task.FromResult(limit.PerCardMinor == 1_000), "the processor to read the lowered limit");
+        await using (var warm = await bank.ConnectAsync())
+        {
+            Assert.Equal("00", (await warm.RoundTripAsync(Messages.Authorisation(bank.Pan, 100, Messages.NextStan(), bank.Expiry))).GetResponseCode());
+        }
+        bank.Slow.On = true;
+        await using var scheme = await bank.ConnectAsync();
+
+        var overLowered = (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 2_000, Messages.NextStan(), bank.Expiry))).GetResponseCode();
+        var raised = await config.PutAsync(new Bulwark.Config.Protos.PutRequest { Key = ConfigStandInLimit.Key, Value = "5000", ExpectedVersion = put.Entry.Version, Reason = "incident over" });
+        await CardsBank.EventuallyAsync(() => Task.FromResult(limit.PerCardMinor == 5_000), "the processor to read the raised limit");
+        var withinRaised = (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 2_000, Messages.NextStan(), bank.Expiry))).GetResponseCode();
+        await config.PutAsync(new Bulwark.Config.Protos.PutRequest { Key = ConfigStandInLimit.Key, Value = "5,000.00", ExpectedVersion = raised.Entry.Version, Reason = "a typo" });
+        var values = bank.Services.GetRequiredService<ConfigValues>();
+        await CardsBank.EventuallyAsync(() => Task.FromResult(values.Get(ConfigStandInLimit.Key) is ConfigValue { Text: "5,000.00" }), "the processor's client to see the typo");
+
+        Assert.Equal("91", overLowered);
+        Assert.Equal("00", withinRaised);
+        Assert.Equal(5_000, limit.PerCardMinor);
+        bank.Slow.On = false;
+        await CardsBank.EventuallyAsync(async () => (await bank.CustomerAccountAsync()).DebitsPending == 100 + 2_000, "the stand-in approval reaches the ledger");
+        await bank.AssertMoneyConservedAsync();
+    }
+
+    [Theory]
+    [InlineData("0", 0L)]
+    [InlineData(" 12500 ", 12_500L)]
+    [InlineData("100000000", 100_000_000L)]
+    public void StandInLimit_Parse_WholeMinorUnitsWithinTheLargestAmount(string text, long expected)
+    {
+        Assert.Equal(expected, ConfigStandInLimit.Parse(text, 100_000_000));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("-1")]
+    [InlineData("12.50")]
+    [InlineData("100000001")]
+    [InlineData("1e3")]
+    public void StandInLimit_Parse_AnythingElse_RefusedNamingTheKey(string text)
+    {
+        var error = Assert.Throws<FormatException>(() => ConfigStandInLimit.Parse(text, 100_000_000));
+        Assert.StartsWith(ConfigStandInLimit.Key, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

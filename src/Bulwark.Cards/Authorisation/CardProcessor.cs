@@ -22,6 +22,7 @@ namespace Bulwark.Cards.Authorisation;
 /// </summary>
 internal sealed partial class CardProcessor(
     CardsOptions options,
+    IStandInLimit standInLimit,
     CardJournal journal,
     LedgerClient ledger,
     AccountsClient accounts,
@@ -240,12 +241,12 @@ internal sealed partial class CardProcessor(
 
     /// <summary>
     /// Adds <paramref name="amount"/> to the card's stand-in exposure if that keeps it within
-    /// <see cref="CardsOptions.StandInLimitPerCardMinor"/>; false (nothing added) otherwise.
+    /// the stand-in limit (<see cref="IStandInLimit"/>, read now: a change applies to the next decision); false (nothing added) otherwise.
     /// Atomic per card: a compare-and-swap loop on the card's entry.
     /// </summary>
     private bool TryReserveStandIn(string card, long amount)
     {
-        var limit = options.StandInLimitPerCardMinor;
+        var limit = standInLimit.PerCardMinor;
         while (true)
         {
             if (_standInExposure.TryGetValue(card, out var current))

@@ -58,6 +58,9 @@ public sealed record BankPaths(string DataDirectory)
 
     public string CardsJournal => Path.Combine(DataDirectory, "cards-journal.db");
 
+    /// <summary>The card processor's configuration cache (the last good stand-in limit); in a one-process bank, the process's one cache.</summary>
+    public string CardsConfigCache => Path.Combine(DataDirectory, "cards", "config-cache.json");
+
     /// <summary>
     /// Where the bank keeps its record of each clearing file it ingested: the file with every card
     /// number reduced to its last four digits (the full numbers never stay in the bank's data).

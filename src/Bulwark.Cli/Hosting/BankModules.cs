@@ -157,6 +157,9 @@ public static class BankModules
         new(Cards, Stateful: false, ServiceListeners.CardLink, DataPerInstance: true, ReplicasDefault: 2,
             (services, context) =>
             {
+                // The stand-in limit per card is configuration (cards/stand-in/limit-per-card-minor), its last good value kept (R14).
+                AddConfigClient(services, context.Paths.CardsConfigCache, CardsConfigStartWaitSeconds);
+                services.TryAddSingleton<Bulwark.Cards.Authorisation.IStandInLimit, Bulwark.Cards.Authorisation.ConfigStandInLimit>();
                 services.AddCards(new CardsOptions
                 {
                     LinkEndpoint = context.CardLink,
@@ -229,7 +232,8 @@ public static class BankModules
         }
         services.AddBulwarkConfig(new ConfigClientOptions
         {
-            Prefixes = [ConfigStaffSourceRanges.Prefix, StatusBanner.Prefix],
+            // One client per process, whichever roles it hosts (bulwark run hosts them all): every role's prefix.
+            Prefixes = [ConfigStaffSourceRanges.Prefix, StatusBanner.Prefix, Bulwark.Cards.Authorisation.ConfigStandInLimit.Prefix],
             CachePath = cachePath,
             StartWaitSeconds = startWaitSeconds,
         });
@@ -242,6 +246,13 @@ public static class BankModules
     /// restarted while configuration is away (the 2017 chain runs without it) must serve payments at once.
     /// </summary>
     private const double EdgeConfigStartWaitSeconds = 0.25;
+
+    /// <summary>
+    /// The card processor's: briefly, as the customer edge's — authorisations must be answered from
+    /// the first second, and the stand-in limit's last good value comes from the cache file (or the
+    /// default until configuration first answers).
+    /// </summary>
+    private const double CardsConfigStartWaitSeconds = 0.25;
 
     /// <summary>The staff edge's: the client's default, 2 s — its allowed ranges decide who gets in, worth a short wait for the current ones.</summary>
     private const double StaffEdgeConfigStartWaitSeconds = 2;
