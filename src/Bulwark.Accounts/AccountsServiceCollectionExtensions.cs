@@ -43,6 +43,8 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton(_ => new PasswordHashingQueue(options.PasswordHashingConcurrency, options.PasswordHashingQueueMax));
         services.AddSingleton<LedgerGateway>();
         services.AddSingleton<BankCredits>();
+        services.AddServiceClient(SupportApprovalVerifier.Service, channel => new Bulwark.Support.Protos.Approvals.ApprovalsClient(channel));
+        services.TryAddSingleton<IApprovalVerifier, SupportApprovalVerifier>();
         services.AddSingleton<AccountsMetrics>();
         services.AddSingleton<CallOutcomeInterceptor<AccountsMetrics>>();
         services.AddHostedService<AccountsStartup>();

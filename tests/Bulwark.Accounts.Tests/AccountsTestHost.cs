@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bulwark.Accounts.Ledger;
 using Bulwark.Accounts.Protos;
 using Bulwark.Ledger.Protos;
 using Bulwark.Platform.Discovery;
@@ -86,6 +87,7 @@ public sealed class AccountsTestHost : IAsyncDisposable
             builder.Services.AddSingleton(ledger);
         }
         builder.Services.AddHostedBulwarkService("ledger");
+        builder.Services.AddSingleton<IApprovalVerifier, FakeApprovals>();
         builder.Services.AddAccounts(new AccountsOptions
         {
             DatabasePath = Path.Combine(directory, "accounts.db"),

@@ -47,6 +47,8 @@ internal sealed partial class AccountsGrpcService
         {
             throw AccountsErrors.FailedPrecondition("A synthetic customer gets no credits from the bank: its account holds the coherence checker's money.");
         }
+        // Maker-checker is the accounts service's to enforce too: no approval that says exactly this, no money.
+        await approvalVerifier.VerifyAsync(new ApprovedCredit(approvalId, request.Kind, customerId, accountId, amount, currency), cancellationToken);
         var transfer = new Transfer
         {
             Id = LedgerIds.ToProto(LedgerIds.FromHex(transferId)),

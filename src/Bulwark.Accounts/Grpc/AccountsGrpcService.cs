@@ -28,7 +28,8 @@ internal sealed partial class AccountsGrpcService(
     AccountsMetrics metrics,
     TimeProvider time,
     ILogger<AccountsGrpcService> logger,
-    BankCredits bankCredits) : Protos.Accounts.AccountsBase
+    BankCredits bankCredits,
+    IApprovalVerifier approvalVerifier) : Protos.Accounts.AccountsBase
 {
     public const string CurrencyDefault = "GBP";
     public const string CurrentAccountName = "Current account";

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Bulwark.Accounts.Protos;
 using Bulwark.Ledger.Protos;
 using Bulwark.Testing;
@@ -14,7 +15,8 @@ public sealed class CreditFromBankTests(AccountsHostFixture fixture) : IClassFix
 {
     private AccountsTestHost Host => fixture.Host;
 
-    private static CreditFromBankRequest Credit(CreateCustomerResponse customer, long amount = 1_500, BankCreditKind kind = BankCreditKind.GoodwillCredit) => new()
+    /// <summary>A credit, approved (<see cref="FakeApprovals.Approve"/>) as the support service would have it.</summary>
+    private static CreditFromBankRequest Credit(CreateCustomerResponse customer, long amount = 1_500, BankCreditKind kind = BankCreditKind.GoodwillCredit) => FakeApprovals.Approve(new()
     {
         CustomerId = customer.Customer.CustomerId,
         AccountId = customer.Account.AccountId,
@@ -23,7 +25,30 @@ public sealed class CreditFromBankTests(AccountsHostFixture fixture) : IClassFix
         Kind = kind,
         ApprovalId = Guid.CreateVersion7().ToString("D"),
         Reference = "Sorry",
-    };
+    });
+
+    [Fact]
+    public async Task CreditFromBank_NoApprovalOrOneForAnotherAmount_PermissionDenied_SupportAway_Unavailable_NothingMoves()
+    {
+        var customer = await Host.NewCustomerAsync();
+        var unapproved = new CreditFromBankRequest(Credit(customer)) { ApprovalId = Guid.CreateVersion7().ToString("D") };
+        var otherAmount = new CreditFromBankRequest(Credit(customer)) { Amount = 99_999 };
+        var approvals = (FakeApprovals)Host.Services.GetRequiredService<Bulwark.Accounts.Ledger.IApprovalVerifier>();
+
+        await RpcAssert.FailsAsync(StatusCode.PermissionDenied, () => Host.Accounts.CreditFromBankAsync(unapproved).ResponseAsync);
+        await RpcAssert.FailsAsync(StatusCode.PermissionDenied, () => Host.Accounts.CreditFromBankAsync(otherAmount).ResponseAsync);
+        approvals.Unavailable = true;
+        try
+        {
+            await RpcAssert.FailsAsync(StatusCode.Unavailable, () => Host.Accounts.CreditFromBankAsync(Credit(customer)).ResponseAsync);
+        }
+        finally
+        {
+            approvals.Unavailable = false;
+        }
+
+        Assert.Equal(0, Host.Balance(customer.Account.LedgerAccountId));
+    }
 
     [Fact]
     public async Task CreditFromBank_CreditsTheAccountFromTheBanksAccount_InTheBankNamespace_AndRecordsTheMovement()
