@@ -14,10 +14,14 @@ internal sealed partial class AppApi
 {
     public const string HelpMessagesPath = "/help/messages";
 
-    /// <summary>A help read that may wait (the concurrency limit counts these apart: they wait, they do not work).</summary>
+    /// <summary>
+    /// A help read that may wait (the concurrency limit counts these apart: they wait, they do not
+    /// work). Matched as routing matches (any case, a trailing slash): a spelling routing takes but
+    /// this did not would put long waits among the payments' places.
+    /// </summary>
     public static bool IsHelpWait(HttpRequest request) =>
         HttpMethods.IsGet(request.Method)
-        && request.Path.Equals(AppApiEndpoints.Prefix + HelpMessagesPath, StringComparison.Ordinal)
+        && (request.Path.Value ?? "").TrimEnd('/').Equals(AppApiEndpoints.Prefix + HelpMessagesPath, StringComparison.OrdinalIgnoreCase)
         && request.Query["wait"].ToString() is { Length: > 0 } wait && wait != "0";
 
     public async Task<IResult> HelpMessagesAsync(HttpContext http)

@@ -186,14 +186,21 @@ internal sealed partial class StaffApprovalsApi(ApprovalsClient approvals, Accou
     /// Moves the money of an approved approval and records the outcome. Safe to run again at any
     /// point: the credit's transfer id is the approval's, so a second run finds the first transfer.
     /// A refusal by the accounts service (a closed account, a wrong currency) is recorded as failed;
-    /// an unavailable service leaves the approval approved, to be executed again.
+    /// an unavailable service leaves the approval approved, to be executed again. ALREADY_EXISTS
+    /// (a transfer with this approval's id but another body) is not a refusal: money may have moved
+    /// under that id, so the approval stays approved for a person to look at, never "failed".
+    /// Not the request's token: once the credit is sent, its outcome is recorded even if the
+    /// browser has gone (within twice the call deadline), so a paid credit is not left "approved".
     /// </summary>
-    private async Task<Approval> ExecuteIfApprovedAsync(Approval approval, StaffActor actor, CancellationToken cancellationToken)
+    private async Task<Approval> ExecuteIfApprovedAsync(Approval approval, StaffActor actor, CancellationToken requestAborted)
     {
         if (approval.Status != ApprovalStatus.Approved)
         {
             return approval;
         }
+        requestAborted.ThrowIfCancellationRequested();
+        using var bounded = new CancellationTokenSource(options.ServiceCallTimeout * 2);
+        var cancellationToken = bounded.Token;
         var outcome = new RecordExecutionRequest { ApprovalId = approval.ApprovalId, ActorStaffId = actor.StaffId, SourceAddress = actor.Source.ToString() };
         try
         {
@@ -209,7 +216,7 @@ internal sealed partial class StaffApprovalsApi(ApprovalsClient approvals, Accou
             outcome.TransferId = movement.TransferId;
         }
         catch (ServiceCallException error) when (error.StatusCode is StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.NotFound
-            or StatusCode.PermissionDenied or StatusCode.AlreadyExists)
+            or StatusCode.PermissionDenied)
         {
             LogExecutionRefused(logger, approval.ApprovalId, error.StatusCode.ToString(), error.ServiceMessage);
             outcome.FailureReason = Truncate($"accounts refused the credit ({error.StatusCode}): {error.ServiceMessage}");
@@ -309,7 +316,7 @@ internal sealed partial class StaffApprovalsApi(ApprovalsClient approvals, Accou
         approval.FailureReason,
         approval.ExecutedAtUnixMs);
 
-    [LoggerMessage(EventId = 4130, Level = LogLevel.Warning, Message = "Approval {ApprovalId} was approved but accounts refused its credit ({Status}: {Detail}); recorded as failed")]
+    [LoggerMessage(EventId = 4140, Level = LogLevel.Warning, Message = "Approval {ApprovalId} was approved but accounts refused its credit ({Status}: {Detail}); recorded as failed")]
     private static partial void LogExecutionRefused(ILogger logger, string approvalId, string status, string detail);
 }
 

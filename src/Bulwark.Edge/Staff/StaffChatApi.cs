@@ -23,9 +23,9 @@ internal sealed record StaffConversationsResponse(IReadOnlyList<StaffConversatio
 /// <summary>
 /// The console's side of the chat with customers (docs/concepts/chat.md), for support and
 /// operations staff (<see cref="StaffPolicies.Console"/>): read a customer's conversation as a
-/// long-poll, answer in it, and list the conversations, newest first. Opening a conversation (a
-/// read from <c>after=0</c> that shows messages) is audited as <c>chat.viewed</c> before anything is shown; the polls
-/// that follow are not (they show what the opened screen already shows, as it arrives). A message a
+/// long-poll, answer in it, and list the conversations, newest first. Every read that shows messages
+/// is audited as <c>chat.viewed</c> before anything is shown (polls that find nothing new write
+/// nothing), and the list of conversations as <c>chat.listed</c> with the reason given. A message a
 /// staff member sends is audited by the support service itself, as <c>chat.sent</c> in the same
 /// transaction as the message, so the edge does not write it twice.
 /// </summary>
@@ -55,12 +55,17 @@ internal static class StaffChatApi
         var reply = await new ServiceCaller(options.ServiceCallTimeout).WaitingFor(wait).CallAsync(ServiceCaller.Support,
             call => chat.ListMessagesAsync(new ListMessagesRequest { CustomerId = customer, AfterSequence = after, WaitMs = (int)wait.TotalMilliseconds }, call),
             http.RequestAborted);
-        if (after == 0 && reply.Messages.Count > 0)
+        if (reply.Messages.Count > 0)
         {
-            // A read from the start that shows messages opens the conversation: audited before the
-            // answer leaves, whatever the wait. The polls of an empty conversation show nothing and
-            // are not; the later polls (after > 0) show what the open screen already shows, as it arrives.
-            await audit.AppendAsync(actor, ViewedAction, customer, "opened the conversation with the customer", null, http.RequestAborted);
+            // Every read that shows messages is audited before the answer leaves, whatever its
+            // cursor or wait: a read from after=1 shows as much as one from the start. Polls that
+            // find nothing new show nothing and write nothing.
+            await audit.AppendAsync(actor, ViewedAction, customer, after == 0 ? "opened the conversation with the customer" : "read new messages in the conversation",
+                new Dictionary<string, string>(StringComparer.Ordinal)
+                {
+                    ["after"] = after.ToString(CultureInfo.InvariantCulture),
+                    ["messages"] = reply.Messages.Count.ToString(CultureInfo.InvariantCulture),
+                }, http.RequestAborted);
         }
         return TypedResults.Json(new StaffChatResponse(customer, [.. reply.Messages.Select(ToDto)], reply.NextAfterSequence, reply.More),
             StaffChatJsonContext.Default.StaffChatResponse);
@@ -89,9 +94,15 @@ internal static class StaffChatApi
         return TypedResults.Json(ToDto(reply.Message), StaffChatJsonContext.Default.StaffChatMessageDto);
     }
 
-    private static async Task<IResult> ConversationsAsync(HttpContext http, [FromServices] ChatClient chat, [FromServices] StaffEdgeOptions options)
+    private static async Task<IResult> ConversationsAsync(HttpContext http, [FromServices] ChatClient chat, [FromServices] IStaffAuditLog audit, [FromServices] StaffEdgeOptions options)
     {
         var query = http.Request.Query;
+        // The list shows every conversation's newest message: customers' words, so it says why like a search.
+        var reason = query["reason"].ToString().Trim();
+        if (reason.Length < StaffEdgeLimits.ReasonLengthMin || reason.Length > StaffEdgeLimits.ReasonLengthMax)
+        {
+            throw ProblemException.Field(ProblemType.Validation, "reason", $"reason must say why, in {StaffEdgeLimits.ReasonLengthMin} to {StaffEdgeLimits.ReasonLengthMax} characters (it goes into the audit log).");
+        }
         var cursor = query["cursor"].ToString();
         if (cursor.Length > EdgeLimits.CursorLengthMax || cursor.Any(char.IsControl))
         {
@@ -106,6 +117,10 @@ internal static class StaffChatApi
         var awaitingOnly = query["awaiting"].ToString() is "true" or "1";
         var reply = await new ServiceCaller(options.ServiceCallTimeout).CallAsync(ServiceCaller.Support,
             call => chat.ListConversationsAsync(new ListConversationsRequest { Cursor = cursor, Limit = limit, AwaitingStaffOnly = awaitingOnly }, call), http.RequestAborted);
+        await audit.AppendAsync(StaffActor.From(http), "chat.listed", "", reason, new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["conversations"] = reply.Conversations.Count.ToString(CultureInfo.InvariantCulture),
+        }, http.RequestAborted);
         var conversations = reply.Conversations
             .Select(conversation => new StaffConversationDto(conversation.CustomerId, ToDto(conversation.LastMessage), conversation.AwaitingStaff, conversation.MessageCount))
             .ToList();

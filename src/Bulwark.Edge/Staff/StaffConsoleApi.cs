@@ -139,6 +139,8 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
         var (cursor, limit) = AppApi.ReadFeedQuery(http.Request.Query);
         var reason = Reason(http.Request.Query["reason"].ToString());
         var actor = StaffActor.From(http);
+        // As a view: the coherence checker's synthetic customers are no one's to look at.
+        await CustomerAsync(customerId, http.RequestAborted);
         var holdings = await _caller.CallAsync(ServiceCaller.Accounts,
             call => accounts.ListAccountsAsync(new ListAccountsRequest { CustomerId = customerId }, call), http.RequestAborted);
         var account = new Ownership(holdings).RequireAccount(accountId);

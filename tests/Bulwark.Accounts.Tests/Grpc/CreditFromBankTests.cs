@@ -1,9 +1,9 @@
-using Microsoft.Extensions.DependencyInjection;
 using Bulwark.Accounts.Protos;
 using Bulwark.Ledger.Protos;
 using Bulwark.Testing;
 using Grpc.Core;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Accounts.Tests.Grpc;
 

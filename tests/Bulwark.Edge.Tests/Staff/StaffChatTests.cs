@@ -49,7 +49,8 @@ public sealed class StaffChatTests
         using var polled = await edge.SendAsync(HttpMethod.Get, Chat + "?after=1&wait=0", staff);
         using var answered = await edge.SendAsync(HttpMethod.Post, Chat, staff, new { text = "On its way.", clientMessageId = "console-1" });
         using var retried = await edge.SendAsync(HttpMethod.Post, Chat, staff, new { text = "On its way.", clientMessageId = "console-1" });
-        using var list = await edge.SendAsync(HttpMethod.Get, "/staff/api/chats", staff);
+        using var listWithoutReason = await edge.SendAsync(HttpMethod.Get, "/staff/api/chats", staff);
+        using var list = await edge.SendAsync(HttpMethod.Get, "/staff/api/chats?reason=morning%20triage", staff);
         using var seen = await edge.Host.SendAsync(HttpMethod.Get, "/api/help/messages?after=1", token: customer);
 
         Assert.Equal(HttpStatusCode.OK, opened.StatusCode);
@@ -61,8 +62,12 @@ public sealed class StaffChatTests
         Assert.Equal(HttpStatusCode.OK, polled.StatusCode);
         Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
         Assert.Equal("true", Assert.Single(retried.Headers.GetValues("Idempotent-Replayed")));
-        var entry = Assert.Single(edge.Audit.Entries);
+        Assert.Equal(HttpStatusCode.BadRequest, listWithoutReason.StatusCode);
+        // The opening read and the list: the poll that found nothing new wrote nothing, the answer is the support service's to audit.
+        Assert.Equal(2, edge.Audit.Entries.Count);
+        var entry = edge.Audit.Entries[0];
         Assert.Equal((StaffChatHost.SupportStaffId, "chat.viewed", FakeBank.DemoCustomerId), (entry.Actor.StaffId, entry.Action, entry.Subject));
+        Assert.Equal(("chat.listed", "morning triage"), (edge.Audit.Entries[1].Action, edge.Audit.Entries[1].Reason));
         var post = edge.Host.Chat.Posts[^1];
         Assert.Equal((ChatAuthorKind.Staff, StaffChatHost.SupportStaffId, "127.0.0.1", "console-1"), (post.AuthorKind, post.AuthorId, post.SourceAddress, post.ClientMessageId));
         Assert.Equal(2, edge.Host.Chat.Conversation(FakeBank.DemoCustomerId).Count);

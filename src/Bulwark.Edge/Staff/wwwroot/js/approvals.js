@@ -92,9 +92,15 @@ export function mountApprovals(container, me) {
 
   async function refresh() {
     try {
-      const page = await api('GET', '/staff/api/approvals?status=pending');
-      list.replaceChildren(...page.approvals.map(row));
-      empty.hidden = page.approvals.length > 0;
+      // Approved but not executed too: the staff edge stopped, or accounts was away, between the
+      // approval and the credit. Executing again is safe (the transfer id is the approval's).
+      const [pending, stuck] = await Promise.all([
+        api('GET', '/staff/api/approvals?status=pending'),
+        api('GET', '/staff/api/approvals?status=approved'),
+      ]);
+      const waiting = [...pending.approvals, ...stuck.approvals];
+      list.replaceChildren(...waiting.map(row));
+      empty.hidden = waiting.length > 0;
     } catch (problem) {
       show(error, describeError(problem));
     }
@@ -105,6 +111,15 @@ export function mountApprovals(container, me) {
     const reason = h('input', { placeholder: 'Why not (to refuse)', maxlength: 500, dataset: { testid: 'refuse-reason' } });
     const approve = h('button', { type: 'button', class: 'primary', dataset: { testid: 'approve' } }, 'Approve');
     const refuse = h('button', { type: 'button', dataset: { testid: 'refuse' } }, 'Refuse');
+    if (approval.status === 'approved') {
+      const execute = h('button', { type: 'button', class: 'primary', dataset: { testid: 'execute' } }, 'Execute again');
+      execute.addEventListener('click', () => decide(approval, 'execute', undefined, [execute]));
+      return h('li', { class: 'approval', dataset: { testid: 'approval-row', approvalId: approval.approvalId, status: approval.status } },
+        h('strong', {}, `Approved, not yet paid: ${money(approval.amount, approval.currency)}`),
+        h('span', { class: 'muted' }, ` · customer ${approval.customerId}`),
+        h('p', {}, approval.reason),
+        operations ? h('div', { class: 'actions' }, execute) : null);
+    }
     approve.addEventListener('click', () => decide(approval, 'approve', undefined, [approve, refuse]));
     refuse.addEventListener('click', () => decide(approval, 'refuse', { reason: reason.value.trim() }, [approve, refuse]));
     return h('li', { class: 'approval', dataset: { testid: 'approval-row', approvalId: approval.approvalId, status: approval.status } },
