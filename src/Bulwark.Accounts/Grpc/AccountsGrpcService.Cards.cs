@@ -84,11 +84,19 @@ internal sealed partial class AccountsGrpcService
         {
             throw AccountsErrors.PermissionDenied($"Card {cardId} belongs to another customer.");
         }
-        if (!await store.SetCardFrozenAsync(cardId, request.Frozen, cancellationToken))
+        if (!request.ByStaff && !request.Frozen && card.FrozenByStaff)
+        {
+            // The bank froze it (fraud, a lost card reported by phone): the customer's own switch does not undo that.
+            throw AccountsErrors.FailedPrecondition("card frozen by the bank: only the bank can unfreeze it; contact us through Help.");
+        }
+        if (!await store.SetCardFrozenAsync(cardId, request.Frozen, request.ByStaff, cancellationToken))
         {
             throw AccountsErrors.NotFound($"There is no card {cardId}.");
         }
-        return ToProto(card with { Frozen = request.Frozen }, await CardAccountAsync(card, cancellationToken));
+        var changed = !request.ByStaff ? card with { Frozen = request.Frozen }
+            : request.Frozen ? card with { FrozenByStaff = true }
+            : card with { FrozenByStaff = false, Frozen = false };
+        return ToProto(changed, await CardAccountAsync(card, cancellationToken));
     }
 
     public override async Task<Card> FindCardByPan(FindCardByPanRequest request, ServerCallContext context)

@@ -110,7 +110,9 @@ internal sealed partial class AccountsGrpcService(
         LastFour = card.LastFour,
         ExpiryMonth = card.ExpiryMonth,
         ExpiryYear = card.ExpiryYear,
-        Frozen = card.Frozen,
+        // What authorisations and the app act on: frozen by either; who froze it apart.
+        Frozen = card.Frozen || card.FrozenByStaff,
+        FrozenByStaff = card.FrozenByStaff,
         LedgerAccountId = account.LedgerAccountId,
         Currency = account.Currency,
         AccountBlocked = account.Blocked,

@@ -48,7 +48,8 @@ public sealed record CardRecord(
     int ExpiryMonth,
     int ExpiryYear,
     bool Frozen,
-    long CreatedAtUnixMs);
+    long CreatedAtUnixMs,
+    bool FrozenByStaff = false);
 
 /// <summary>
 /// A money movement, keyed by its ledger transfer id (32 hex digits; stored in the column

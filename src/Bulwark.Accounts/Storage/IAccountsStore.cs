@@ -74,8 +74,11 @@ public interface IAccountsStore
     /// <summary>Sets an account's blocked flag and reason; false when there is no such account.</summary>
     Task<bool> SetAccountBlockedAsync(string accountId, bool blocked, string reason, CancellationToken cancellationToken);
 
-    /// <summary>Sets the frozen flag; false when there is no such card.</summary>
-    Task<bool> SetCardFrozenAsync(string cardId, bool frozen, CancellationToken cancellationToken);
+    /// <summary>
+    /// Sets the customer's frozen flag, or (<paramref name="byStaff"/>) the staff's: a staff freeze
+    /// sets only theirs, a staff unfreeze clears both. False when there is no such card.
+    /// </summary>
+    Task<bool> SetCardFrozenAsync(string cardId, bool frozen, bool byStaff, CancellationToken cancellationToken);
 
     /// <summary>The movement whose ledger transfer id (32 hex digits) is <paramref name="transferId"/>, or null.</summary>
     Task<MovementRecord?> GetMovementAsync(string transferId, CancellationToken cancellationToken);

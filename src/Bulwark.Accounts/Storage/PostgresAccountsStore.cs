@@ -22,6 +22,9 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
     private const string AccountReadColumns = AccountColumns + ", blocked, blocked_reason";
     private const string PotColumns = "pot_id, customer_id, account_id, name, currency, ledger_account_id, goal_amount, created_at_unix_ms";
     private const string CardColumns = "card_id, customer_id, account_id, pan_token, last_four, expiry_month, expiry_year, frozen, created_at_unix_ms";
+
+    /// <summary>What is read of a card: the columns written at its issue and the staff's freeze, set later.</summary>
+    private const string CardReadColumns = CardColumns + ", frozen_by_staff";
     private const string MovementColumns = "idempotency_key, customer_id, kind, request_fingerprint, amount, currency, timestamp_unix_ms";
 
     private static readonly string[] Migrations =
@@ -127,6 +130,10 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         """
         ALTER TABLE current_accounts ADD COLUMN blocked bigint NOT NULL DEFAULT 0;
         ALTER TABLE current_accounts ADD COLUMN blocked_reason text NOT NULL DEFAULT '';
+        """,
+        // Issue 14: a freeze by staff, which the customer cannot undo.
+        """
+        ALTER TABLE cards ADD COLUMN frozen_by_staff bigint NOT NULL DEFAULT 0;
         """,
     ];
 
@@ -300,13 +307,13 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
     }
 
     public Task<CardRecord?> GetCardAsync(string cardId, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {CardColumns} FROM cards WHERE card_id = $1", [cardId], ReadCard, cancellationToken);
+        QuerySingleAsync($"SELECT {CardReadColumns} FROM cards WHERE card_id = $1", [cardId], ReadCard, cancellationToken);
 
     public Task<CardRecord?> FindCardByTokenAsync(string panToken, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {CardColumns} FROM cards WHERE pan_token = $1", [panToken], ReadCard, cancellationToken);
+        QuerySingleAsync($"SELECT {CardReadColumns} FROM cards WHERE pan_token = $1", [panToken], ReadCard, cancellationToken);
 
     public Task<IReadOnlyList<CardRecord>> ListCardsAsync(string customerId, CancellationToken cancellationToken) =>
-        QueryListAsync($"SELECT {CardColumns} FROM cards WHERE customer_id = $1 ORDER BY created_at_unix_ms, card_id", customerId, ReadCard, cancellationToken);
+        QueryListAsync($"SELECT {CardReadColumns} FROM cards WHERE customer_id = $1 ORDER BY created_at_unix_ms, card_id", customerId, ReadCard, cancellationToken);
 
     public async Task<bool> SetAccountBlockedAsync(string accountId, bool blocked, string reason, CancellationToken cancellationToken)
     {
@@ -315,10 +322,13 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public async Task<bool> SetCardFrozenAsync(string cardId, bool frozen, CancellationToken cancellationToken)
+    public async Task<bool> SetCardFrozenAsync(string cardId, bool frozen, bool byStaff, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = Command(connection, null, "UPDATE cards SET frozen = $1 WHERE card_id = $2", [frozen ? 1L : 0L, cardId]);
+        var sql = !byStaff ? "UPDATE cards SET frozen = $1 WHERE card_id = $2"
+            : frozen ? "UPDATE cards SET frozen_by_staff = $1 WHERE card_id = $2"
+            : "UPDATE cards SET frozen_by_staff = $1, frozen = $1 WHERE card_id = $2";
+        await using var command = Command(connection, null, sql, [frozen ? 1L : 0L, cardId]);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
@@ -488,7 +498,7 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
 
     private static CardRecord ReadCard(NpgsqlDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-            checked((int)reader.GetInt64(5)), checked((int)reader.GetInt64(6)), reader.GetInt64(7) != 0, reader.GetInt64(8));
+            checked((int)reader.GetInt64(5)), checked((int)reader.GetInt64(6)), reader.GetInt64(7) != 0, reader.GetInt64(8), reader.GetInt64(9) != 0);
 
     private static MovementRecord ReadMovement(NpgsqlDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4),

@@ -20,6 +20,9 @@ public sealed class SqliteAccountsStore : IAccountsStore
     private const string AccountReadColumns = AccountColumns + ", blocked, blocked_reason";
     private const string PotColumns = "pot_id, customer_id, account_id, name, currency, ledger_account_id, goal_amount, created_at_unix_ms";
     private const string CardColumns = "card_id, customer_id, account_id, pan_token, last_four, expiry_month, expiry_year, frozen, created_at_unix_ms";
+
+    /// <summary>What is read of a card: the columns written at its issue and the staff's freeze, set later.</summary>
+    private const string CardReadColumns = CardColumns + ", frozen_by_staff";
     private const string MovementColumns = "idempotency_key, customer_id, kind, request_fingerprint, amount, currency, timestamp_unix_ms";
 
     private static readonly string[] Migrations =
@@ -125,6 +128,10 @@ public sealed class SqliteAccountsStore : IAccountsStore
         """
         ALTER TABLE current_accounts ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE current_accounts ADD COLUMN blocked_reason TEXT NOT NULL DEFAULT '';
+        """,
+        // Issue 14: a freeze by staff, which the customer cannot undo.
+        """
+        ALTER TABLE cards ADD COLUMN frozen_by_staff INTEGER NOT NULL DEFAULT 0;
         """,
     ];
 
@@ -294,13 +301,13 @@ public sealed class SqliteAccountsStore : IAccountsStore
     }
 
     public Task<CardRecord?> GetCardAsync(string cardId, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {CardColumns} FROM cards WHERE card_id = $a", cardId, null, ReadCard, cancellationToken);
+        QuerySingleAsync($"SELECT {CardReadColumns} FROM cards WHERE card_id = $a", cardId, null, ReadCard, cancellationToken);
 
     public Task<CardRecord?> FindCardByTokenAsync(string panToken, CancellationToken cancellationToken) =>
-        QuerySingleAsync($"SELECT {CardColumns} FROM cards WHERE pan_token = $a", panToken, null, ReadCard, cancellationToken);
+        QuerySingleAsync($"SELECT {CardReadColumns} FROM cards WHERE pan_token = $a", panToken, null, ReadCard, cancellationToken);
 
     public Task<IReadOnlyList<CardRecord>> ListCardsAsync(string customerId, CancellationToken cancellationToken) =>
-        QueryListAsync($"SELECT {CardColumns} FROM cards WHERE customer_id = $a ORDER BY created_at_unix_ms, card_id", customerId, ReadCard, cancellationToken);
+        QueryListAsync($"SELECT {CardReadColumns} FROM cards WHERE customer_id = $a ORDER BY created_at_unix_ms, card_id", customerId, ReadCard, cancellationToken);
 
     public async Task<bool> SetAccountBlockedAsync(string accountId, bool blocked, string reason, CancellationToken cancellationToken)
     {
@@ -311,11 +318,13 @@ public sealed class SqliteAccountsStore : IAccountsStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public async Task<bool> SetCardFrozenAsync(string cardId, bool frozen, CancellationToken cancellationToken)
+    public async Task<bool> SetCardFrozenAsync(string cardId, bool frozen, bool byStaff, CancellationToken cancellationToken)
     {
         using var connection = _database.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE cards SET frozen = $p0 WHERE card_id = $p1";
+        command.CommandText = !byStaff ? "UPDATE cards SET frozen = $p0 WHERE card_id = $p1"
+            : frozen ? "UPDATE cards SET frozen_by_staff = $p0 WHERE card_id = $p1"
+            : "UPDATE cards SET frozen_by_staff = $p0, frozen = $p0 WHERE card_id = $p1";
         AddValues(command, [frozen ? 1 : 0, cardId]);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
@@ -508,7 +517,7 @@ public sealed class SqliteAccountsStore : IAccountsStore
 
     private static CardRecord ReadCard(SqliteDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-            reader.GetInt32(5), reader.GetInt32(6), reader.GetInt64(7) != 0, reader.GetInt64(8));
+            reader.GetInt32(5), reader.GetInt32(6), reader.GetInt64(7) != 0, reader.GetInt64(8), reader.GetInt64(9) != 0);
 
     private static MovementRecord ReadMovement(SqliteDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4),

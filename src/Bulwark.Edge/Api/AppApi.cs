@@ -288,7 +288,7 @@ internal sealed partial class AppApi(
         new(pot.PotId, pot.AccountId, pot.Name, pot.Currency, pot.GoalAmount, Balance(balances, pot.LedgerAccountId, pot.Currency));
 
     internal static CardDto ToDto(Card card) =>
-        new(card.CardId, card.AccountId, card.LastFour, card.ExpiryMonth, card.ExpiryYear, card.Frozen, card.Currency);
+        new(card.CardId, card.AccountId, card.LastFour, card.ExpiryMonth, card.ExpiryYear, card.Frozen, card.Currency, card.FrozenByStaff);
 
     internal static FeedItemDto ToDto(FeedItem item) => new(
         item.TransferId,

@@ -39,7 +39,8 @@ internal sealed record FeedResponse(IReadOnlyList<FeedItemDto> Items, string? Ne
 
 internal sealed record MoneyMovementResponse(string TransferId, long Amount, string Currency, bool Duplicate, DateTimeOffset Timestamp);
 
-internal sealed record CardDto(string CardId, string AccountId, string LastFour, int ExpiryMonth, int ExpiryYear, bool Frozen, string Currency);
+/// <param name="FrozenByStaff">The bank froze it (the console): only the bank unfreezes it; the app's unfreeze answers 422.</param>
+internal sealed record CardDto(string CardId, string AccountId, string LastFour, int ExpiryMonth, int ExpiryYear, bool Frozen, string Currency, bool FrozenByStaff);
 
 internal sealed record CardsResponse(IReadOnlyList<CardDto> Cards);
 

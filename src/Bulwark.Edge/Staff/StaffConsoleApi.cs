@@ -157,7 +157,7 @@ internal sealed partial class StaffConsoleApi(AccountsClient accounts, FeedClien
         Ownership.CheckIdFormat("card", cardId);
         return AuditedActionAsync(http, customerId, frozen ? "card.frozen" : "card.unfrozen", "cardId", cardId, "card", async call =>
         {
-            var card = await accounts.SetCardFrozenAsync(new SetCardFrozenRequest { CustomerId = customerId, CardId = cardId, Frozen = frozen }, call);
+            var card = await accounts.SetCardFrozenAsync(new SetCardFrozenRequest { CustomerId = customerId, CardId = cardId, Frozen = frozen, ByStaff = true }, call);
             return (sequence => TypedResults.Json(new StaffCardResponse(AppApi.ToDto(card), sequence), StaffJsonContext.Default.StaffCardResponse));
         });
     }

@@ -116,4 +116,31 @@ public sealed class AccountBlockTests(AccountsHostFixture fixture) : IClassFixtu
 
         await RpcAssert.InvalidAsync("reason", () => BlockAsync(customer, blocked: true, reason: "  "));
     }
+
+    [Fact]
+    public async Task CardFrozenByStaff_TheCustomerCannotUnfreezeIt_StaffUnfreezeLiftsBoth()
+    {
+        var customer = await Host.NewCustomerAsync();
+        var card = await Host.Accounts.IssueCardAsync(new IssueCardRequest
+        {
+            CustomerId = customer.Customer.CustomerId,
+            AccountId = customer.Account.AccountId,
+            Pan = TestPans.New(),
+            ExpiryMonth = 12,
+            ExpiryYear = AccountsTestHost.Start.Year + 3,
+        });
+        SetCardFrozenRequest Freeze(bool frozen, bool byStaff) => new() { CustomerId = customer.Customer.CustomerId, CardId = card.CardId, Frozen = frozen, ByStaff = byStaff };
+
+        var ownFreeze = await Host.Accounts.SetCardFrozenAsync(Freeze(frozen: true, byStaff: false));
+        var staffFreeze = await Host.Accounts.SetCardFrozenAsync(Freeze(frozen: true, byStaff: true));
+        var refused = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.SetCardFrozenAsync(Freeze(frozen: false, byStaff: false)).ResponseAsync);
+        var listed = (await Host.Accounts.ListCardsAsync(new ListCardsRequest { CustomerId = customer.Customer.CustomerId })).Cards.Single();
+        var staffUnfreeze = await Host.Accounts.SetCardFrozenAsync(Freeze(frozen: false, byStaff: true));
+
+        Assert.Equal((true, false), (ownFreeze.Frozen, ownFreeze.FrozenByStaff));
+        Assert.Equal((true, true), (staffFreeze.Frozen, staffFreeze.FrozenByStaff));
+        Assert.StartsWith("card frozen by the bank", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal((true, true), (listed.Frozen, listed.FrozenByStaff));
+        Assert.Equal((false, false), (staffUnfreeze.Frozen, staffUnfreeze.FrozenByStaff));
+    }
 }

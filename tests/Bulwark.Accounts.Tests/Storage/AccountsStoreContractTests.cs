@@ -160,9 +160,9 @@ public abstract class AccountsStoreContractTests
         var card = new CardRecord(NewId(), customer.CustomerId, account.AccountId, AccountsTestHost.NewKey(), "1234", 12, 2031, false, 1_000);
         await Store.CreateCardAsync(card, 5, None);
 
-        Assert.True(await Store.SetCardFrozenAsync(card.CardId, true, None));
+        Assert.True(await Store.SetCardFrozenAsync(card.CardId, true, byStaff: false, None));
         Assert.True((await Store.GetCardAsync(card.CardId, None))!.Frozen);
-        Assert.False(await Store.SetCardFrozenAsync(NewId(), true, None));
+        Assert.False(await Store.SetCardFrozenAsync(NewId(), true, byStaff: false, None));
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class SqliteAccountsStoreTests : AccountsStoreContractTests, IDisp
         using var connection = database.Open();
 
         Assert.Equal(customer, await reopened.GetCustomerAsync(customer.CustomerId, CancellationToken.None));
-        Assert.Equal(7, SqliteMigrator.CurrentVersion(connection, SqliteAccountsStore.StoreName));
+        Assert.Equal(8, SqliteMigrator.CurrentVersion(connection, SqliteAccountsStore.StoreName));
     }
 
     [Fact]

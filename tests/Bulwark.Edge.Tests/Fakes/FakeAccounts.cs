@@ -174,6 +174,15 @@ public sealed class FakeAccounts(FakeBank bank) : Bulwark.Accounts.Protos.Accoun
             {
                 throw new RpcException(new Status(StatusCode.PermissionDenied, $"Card {request.CardId} belongs to another customer."));
             }
+            if (request.ByStaff)
+            {
+                // As the accounts service: a staff freeze is the staff's own, a staff unfreeze lifts both.
+                card.FrozenByStaff = request.Frozen;
+            }
+            else if (!request.Frozen && card.FrozenByStaff)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "card frozen by the bank: only the bank can unfreeze it; contact us through Help."));
+            }
             card.Frozen = request.Frozen;
             return card;
         }

@@ -133,10 +133,14 @@ public sealed class StaffConsoleTests
 
         using var frozen = await console.SendAsync(HttpMethod.Post, path + "/freeze", token, new { reason = "customer lost the card" });
         var frozenInBank = console.Host.Bank.Cards.Single(card => card.CardId == FakeBank.DemoCardId).Frozen;
+        // The customer's own unfreeze does not undo the bank's freeze.
+        using var customerUnfreeze = await console.Host.SendAsync(HttpMethod.Post, $"/api/cards/{FakeBank.DemoCardId}/unfreeze", token: await console.Host.LoginAsync());
+        Assert.Equal(422, (int)customerUnfreeze.StatusCode);
         using var unfrozen = await console.SendAsync(HttpMethod.Post, path + "/unfreeze", token, new { reason = "card found" });
 
         Assert.Equal(HttpStatusCode.OK, frozen.StatusCode);
         Assert.True(frozenInBank);
+        Assert.Equal(HttpStatusCode.OK, unfrozen.StatusCode);
         Assert.Equal(HttpStatusCode.OK, unfrozen.StatusCode);
         Assert.False(console.Host.Bank.Cards.Single(card => card.CardId == FakeBank.DemoCardId).Frozen);
         Assert.Equal([("card.frozen", "customer lost the card"), ("card.unfrozen", "card found")],

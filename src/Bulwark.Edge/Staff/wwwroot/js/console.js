@@ -161,7 +161,8 @@ function accountRow(customerId, account) {
 }
 
 function cardRow(customerId, card) {
-  const state = h('span', { class: `badge ${card.frozen ? 'error' : 'ok'}`, dataset: { testid: 'card-state' } }, card.frozen ? 'frozen' : 'active');
+  const state = h('span', { class: `badge ${card.frozen ? 'error' : 'ok'}`, dataset: { testid: 'card-state' } },
+    card.frozenByStaff ? 'frozen' : card.frozen ? 'frozen by the customer' : 'active');
   const button = h('button', { type: 'button', class: card.frozen ? 'secondary' : 'danger', dataset: { testid: card.frozen ? 'card-unfreeze' : 'card-freeze' } },
     card.frozen ? 'Unfreeze' : 'Freeze');
   const row = h('tr', { dataset: { testid: 'card-row', cardId: card.cardId } },
