@@ -33,26 +33,48 @@ public sealed class ConfigStaffSourceRanges : IStaffSourceRanges, IDisposable
         _setting = values.Setting<SourceNetworks?>(Key, Parse, null);
     }
 
+    /// <summary>
+    /// Read on every staff request: built again only when the answer or the last good value
+    /// changed (the client hands out one answer object per change), else the one built before.
+    /// </summary>
     public StaffRanges Current
     {
         get
         {
-            var networks = _setting.Current;
-            if (networks is null)
+            var answer = _values.Get(Key);
+            var version = _setting.Version;
+            var cached = Volatile.Read(ref _cached);
+            if (cached is not null && ReferenceEquals(cached.Answer, answer) && cached.Version == version)
             {
-                return new StaffRanges(_defaults, _values.Get(Key) is ConfigDeleted deleted
-                    ? $"the staff edge's defaults ({Key} deleted at revision {deleted.Version})"
-                    : $"the staff edge's defaults ({Key} never set)");
+                return cached.Ranges;
             }
-            var origin = _values.Get(Key) switch
-            {
-                ConfigValue { Version: var version } when version == _setting.Version => $"configuration {Key} at revision {version}",
-                ConfigValue { Version: var version } => $"last good {Key} at revision {_setting.Version} (revision {version} is malformed)",
-                ConfigUnknown unknown => $"last good {Key} at revision {_setting.Version} ({unknown.Why})",
-                _ => $"last good {Key} at revision {_setting.Version}",
-            };
-            return new StaffRanges(networks, origin);
+            var ranges = Build(answer, version);
+            Volatile.Write(ref _cached, new Cached(answer, version, ranges));
+            return ranges;
         }
+    }
+
+    private sealed record Cached(ConfigAnswer Answer, long? Version, StaffRanges Ranges);
+
+    private Cached? _cached;
+
+    private StaffRanges Build(ConfigAnswer answer, long? settingVersion)
+    {
+        var networks = _setting.Current;
+        if (networks is null)
+        {
+            return new StaffRanges(_defaults, answer is ConfigDeleted deleted
+                ? $"the staff edge's defaults ({Key} deleted at revision {deleted.Version})"
+                : $"the staff edge's defaults ({Key} never set)");
+        }
+        var origin = answer switch
+        {
+            ConfigValue { Version: var version } when version == settingVersion => $"configuration {Key} at revision {version}",
+            ConfigValue { Version: var version } => $"last good {Key} at revision {settingVersion} (revision {version} is malformed)",
+            ConfigUnknown unknown => $"last good {Key} at revision {settingVersion} ({unknown.Why})",
+            _ => $"last good {Key} at revision {settingVersion}",
+        };
+        return new StaffRanges(networks, origin);
     }
 
     /// <summary>A list of blocks, or an exception naming the first bad entry (the client keeps the last good value).</summary>
