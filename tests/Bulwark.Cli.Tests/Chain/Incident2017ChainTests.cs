@@ -23,7 +23,9 @@ namespace Bulwark.Cli.Tests.Chain;
 /// tests/Bulwark.Cli.Tests -c Release --filter Incident2017ChainTests</c> (the cluster runs its own
 /// PostgreSQL server).
 /// </para>
+/// <para>Category=Scenario: scripts/test runs it after the other tests, alone on the machine.</para>
 /// </summary>
+[Trait("Category", "Scenario")]
 public sealed partial class Incident2017ChainTests(ITestOutputHelper output) : IDisposable
 {
     /// <summary>Generous on a shared 2-core machine; the goal (under 10 s) is reported, not asserted.</summary>

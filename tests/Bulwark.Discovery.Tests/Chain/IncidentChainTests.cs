@@ -220,7 +220,9 @@ public sealed class IncidentChainTests
         }
     }
 
+    /// <summary>Category=Scenario: scripts/test runs it after the other tests, alone on the machine.</summary>
     [Fact]
+    [Trait("Category", "Scenario")]
     public async Task EtcdResized_3To9To3_UnderLoad_WatchKeepsWorking()
     {
         await using var etcd = await EtcdTestCluster.StartAsync(3);
