@@ -13,11 +13,12 @@ public sealed record ApprovedCredit(string ApprovalId, BankCreditKind Kind, stri
 /// accounts service does not take the caller's word for it, so maker-checker holds even against a
 /// caller that is not the staff edge (docs/concepts/staff-and-audit.md#approvals). Throws the
 /// RpcException to answer: PERMISSION_DENIED when the approval does not allow this credit,
-/// UNAVAILABLE when it cannot be asked (retrying is safe).
+/// UNAVAILABLE when it cannot be asked (retrying is safe). Answers the transfer a refund's approval
+/// names as the one it refunds ("" for a goodwill credit): the approval, not the caller, says which.
 /// </summary>
 public interface IApprovalVerifier
 {
-    Task VerifyAsync(ApprovedCredit credit, CancellationToken cancellationToken);
+    Task<string> VerifyAsync(ApprovedCredit credit, CancellationToken cancellationToken);
 }
 
 /// <summary>Asks the support service, which owns approvals (<c>Approvals.Get</c>).</summary>
@@ -27,7 +28,7 @@ internal sealed class SupportApprovalVerifier(Approvals.ApprovalsClient approval
 
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
 
-    public async Task VerifyAsync(ApprovedCredit credit, CancellationToken cancellationToken)
+    public async Task<string> VerifyAsync(ApprovedCredit credit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(credit);
         Approval approval;
@@ -60,5 +61,6 @@ internal sealed class SupportApprovalVerifier(Approvals.ApprovalsClient approval
         {
             throw AccountsErrors.PermissionDenied($"Approval {credit.ApprovalId} approved another credit (kind, customer, account, amount or currency differ): nothing moved.");
         }
+        return approval.OriginalTransferId;
     }
 }

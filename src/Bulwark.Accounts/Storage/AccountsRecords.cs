@@ -97,3 +97,17 @@ public sealed record CustomerQuery(string? NameContains, string? EmailContains, 
     public static string? ContainsPattern(string? text) =>
         text is null ? null : "%" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
 }
+
+/// <summary>
+/// An approved refund's claim on the transfer it refunds: the claims of one original transfer
+/// never add up to more than what that transfer took from the customer.
+/// </summary>
+public sealed record RefundClaim(string ApprovalId, string OriginalTransferId, long Amount, long CreatedAtUnixMs);
+
+/// <summary>
+/// What <see cref="IAccountsStore.ClaimRefundAsync"/> did: <see cref="Claimed"/> the claim now
+/// stands (new, or the same approval's earlier claim, which is <see cref="Existing"/>); otherwise
+/// the refund would have taken the original's refunds past what it can give, and
+/// <see cref="RefundedBefore"/> says how much other approvals already claimed.
+/// </summary>
+public sealed record RefundClaimResult(bool Claimed, RefundClaim? Existing, long RefundedBefore);

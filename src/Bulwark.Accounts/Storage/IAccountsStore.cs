@@ -115,4 +115,16 @@ public interface IAccountsStore
 
     /// <summary>True when the token id has been revoked (and its record not yet purged).</summary>
     Task<bool> IsTokenRevokedAsync(string tokenId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims <see cref="RefundClaim.Amount"/> of the original transfer's <paramref name="refundable"/>
+    /// amount for an approval, in one transaction that no other claim of the same original can
+    /// interleave with: refused (Claimed false) when the original's other claims plus this one
+    /// would exceed it. The same approval asking again gets its own claim back (Existing); an
+    /// approval whose claim names another original or amount is refused the same way.
+    /// </summary>
+    Task<RefundClaimResult> ClaimRefundAsync(RefundClaim claim, long refundable, CancellationToken cancellationToken);
+
+    /// <summary>Drops an approval's claim (the ledger refused its refund for good); no claim, no change.</summary>
+    Task ReleaseRefundClaimAsync(string approvalId, CancellationToken cancellationToken);
 }

@@ -135,6 +135,16 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         """
         ALTER TABLE cards ADD COLUMN frozen_by_staff bigint NOT NULL DEFAULT 0;
         """,
+        // Issue 14: what each approved refund claimed of the transfer it refunds.
+        """
+        CREATE TABLE refund_claims (
+            approval_id text PRIMARY KEY,
+            original_transfer_id text NOT NULL,
+            amount bigint NOT NULL,
+            created_at_unix_ms bigint NOT NULL
+        );
+        CREATE INDEX refund_claims_by_original ON refund_claims (original_transfer_id);
+        """,
     ];
 
     private readonly NpgsqlDataSource _dataSource;
@@ -397,6 +407,59 @@ public sealed class PostgresAccountsStore : IAccountsStore, IDisposable
         }
         await transaction.CommitAsync(cancellationToken);
         return stored;
+    }
+
+    public async Task<RefundClaimResult> ClaimRefundAsync(RefundClaim claim, long refundable, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(claim);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // One original's claims are taken one at a time (a lock held to the transaction's end), so
+        // two refunds of the same payment cannot both read the same sum.
+        await using (var lockOriginal = Command(connection, transaction, "SELECT pg_advisory_xact_lock(hashtextextended($1, 14))", [claim.OriginalTransferId]))
+        {
+            await lockOriginal.ExecuteNonQueryAsync(cancellationToken);
+        }
+        RefundClaim? existing = null;
+        await using (var query = Command(connection, transaction, "SELECT original_transfer_id, amount, created_at_unix_ms FROM refund_claims WHERE approval_id = $1", [claim.ApprovalId]))
+        await using (var reader = await query.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                existing = new RefundClaim(claim.ApprovalId, reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2));
+            }
+        }
+        long before;
+        await using (var sum = Command(connection, transaction,
+            "SELECT COALESCE(SUM(amount), 0)::bigint FROM refund_claims WHERE original_transfer_id = $1 AND approval_id <> $2", [claim.OriginalTransferId, claim.ApprovalId]))
+        {
+            before = (long)(await sum.ExecuteScalarAsync(cancellationToken))!;
+        }
+        if (existing is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return new RefundClaimResult(existing.OriginalTransferId == claim.OriginalTransferId && existing.Amount == claim.Amount, existing, before);
+        }
+        if (before + claim.Amount > refundable)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return new RefundClaimResult(false, null, before);
+        }
+        await using (var insert = Command(connection, transaction,
+            "INSERT INTO refund_claims (approval_id, original_transfer_id, amount, created_at_unix_ms) VALUES ($1, $2, $3, $4)",
+            [claim.ApprovalId, claim.OriginalTransferId, claim.Amount, claim.CreatedAtUnixMs]))
+        {
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return new RefundClaimResult(true, claim, before);
+    }
+
+    public async Task ReleaseRefundClaimAsync(string approvalId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, "DELETE FROM refund_claims WHERE approval_id = $1", [approvalId]);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task RevokeTokenAsync(RevokedTokenRecord token, long nowUnixMs, int purgeMax, CancellationToken cancellationToken)

@@ -133,6 +133,16 @@ public sealed class SqliteAccountsStore : IAccountsStore
         """
         ALTER TABLE cards ADD COLUMN frozen_by_staff INTEGER NOT NULL DEFAULT 0;
         """,
+        // Issue 14: what each approved refund claimed of the transfer it refunds.
+        """
+        CREATE TABLE refund_claims (
+            approval_id TEXT PRIMARY KEY,
+            original_transfer_id TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            created_at_unix_ms INTEGER NOT NULL
+        );
+        CREATE INDEX refund_claims_by_original ON refund_claims (original_transfer_id);
+        """,
     ];
 
     private readonly SqliteDatabase _database;
@@ -405,6 +415,63 @@ public sealed class SqliteAccountsStore : IAccountsStore
         reader.Close();
         transaction.Commit();
         return stored;
+    }
+
+    public async Task<RefundClaimResult> ClaimRefundAsync(RefundClaim claim, long refundable, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(claim);
+        using var connection = _database.Open();
+        // BEGIN IMMEDIATE: the store's write lock is taken first, so no other claim reads the same sum.
+        using var transaction = connection.BeginTransaction();
+        RefundClaim? existing = null;
+        using (var query = connection.CreateCommand())
+        {
+            query.Transaction = transaction;
+            query.CommandText = "SELECT original_transfer_id, amount, created_at_unix_ms FROM refund_claims WHERE approval_id = $a";
+            query.Parameters.AddWithValue("$a", claim.ApprovalId);
+            using var reader = await query.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                existing = new RefundClaim(claim.ApprovalId, reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2));
+            }
+        }
+        long before;
+        using (var sum = connection.CreateCommand())
+        {
+            sum.Transaction = transaction;
+            sum.CommandText = "SELECT COALESCE(SUM(amount), 0) FROM refund_claims WHERE original_transfer_id = $o AND approval_id <> $a";
+            sum.Parameters.AddWithValue("$o", claim.OriginalTransferId);
+            sum.Parameters.AddWithValue("$a", claim.ApprovalId);
+            before = Convert.ToInt64(await sum.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (existing is not null)
+        {
+            transaction.Commit();
+            return new RefundClaimResult(existing.OriginalTransferId == claim.OriginalTransferId && existing.Amount == claim.Amount, existing, before);
+        }
+        if (before + claim.Amount > refundable)
+        {
+            transaction.Commit();
+            return new RefundClaimResult(false, null, before);
+        }
+        using (var insert = connection.CreateCommand())
+        {
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO refund_claims (approval_id, original_transfer_id, amount, created_at_unix_ms) VALUES ($p0, $p1, $p2, $p3)";
+            AddValues(insert, [claim.ApprovalId, claim.OriginalTransferId, claim.Amount, claim.CreatedAtUnixMs]);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        transaction.Commit();
+        return new RefundClaimResult(true, claim, before);
+    }
+
+    public async Task ReleaseRefundClaimAsync(string approvalId, CancellationToken cancellationToken)
+    {
+        using var connection = _database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM refund_claims WHERE approval_id = $a";
+        command.Parameters.AddWithValue("$a", approvalId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static object[] CredentialValues(CredentialRecord credential) =>

@@ -86,7 +86,12 @@ internal sealed partial class StaffApprovalsApi(ApprovalsClient approvals, Accou
         var amount = fields.RequiredAmount("amount");
         var currency = fields.RequiredCurrency("currency");
         var reason = fields.RequiredString("reason", ReasonLengthMax);
-        var original = fields.OptionalString("originalTransferId", IdLengthMax) ?? "";
+        var original = (fields.OptionalString("originalTransferId", IdLengthMax) ?? "").ToLowerInvariant();
+        if (kind == ApprovalKind.Refund && !IsTransferId(original))
+        {
+            // The accounts service checks it again, with the ledger, before any money moves.
+            fields.Fail("originalTransferId", "a refund names the payment it gives back: its transfer id, 32 hex digits, as the customer's feed shows it.");
+        }
         fields.ThrowIfInvalid();
         await CheckAccountAsync(customerId!, accountId!, currency!, http.RequestAborted);
         var actor = StaffActor.From(http);
@@ -280,6 +285,8 @@ internal sealed partial class StaffApprovalsApi(ApprovalsClient approvals, Accou
         fields.Fail(field, message);
         return ApprovalKind.Unspecified;
     }
+
+    private static bool IsTransferId(string text) => text.Length == 32 && text.All(char.IsAsciiHexDigit);
 
     private static string Truncate(string text) => text.Length <= ReasonLengthMax ? text : text[..ReasonLengthMax];
 

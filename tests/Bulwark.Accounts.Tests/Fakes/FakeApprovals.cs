@@ -12,7 +12,7 @@ namespace Bulwark.Testing;
 /// </summary>
 public sealed class FakeApprovals : IApprovalVerifier
 {
-    private static readonly ConcurrentDictionary<string, ApprovedCredit> Approved = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, (ApprovedCredit Credit, string Original)> Approved = new(StringComparer.Ordinal);
 
     public bool Unavailable { get; set; }
 
@@ -21,24 +21,24 @@ public sealed class FakeApprovals : IApprovalVerifier
     private int _checks;
 
     /// <summary>Records that a second staff member approved exactly this credit; answers the request.</summary>
-    public static CreditFromBankRequest Approve(CreditFromBankRequest request)
+    public static CreditFromBankRequest Approve(CreditFromBankRequest request, string originalTransferId = "")
     {
         ArgumentNullException.ThrowIfNull(request);
-        Approved[request.ApprovalId] = new ApprovedCredit(request.ApprovalId, request.Kind, request.CustomerId, request.AccountId, request.Amount, request.Currency);
+        Approved[request.ApprovalId] = (new ApprovedCredit(request.ApprovalId, request.Kind, request.CustomerId, request.AccountId, request.Amount, request.Currency), originalTransferId);
         return request;
     }
 
-    public Task VerifyAsync(ApprovedCredit credit, CancellationToken cancellationToken)
+    public Task<string> VerifyAsync(ApprovedCredit credit, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _checks);
         if (Unavailable)
         {
             throw new RpcException(new Status(StatusCode.Unavailable, "support is not there"));
         }
-        if (!Approved.TryGetValue(credit.ApprovalId, out var approved) || approved != credit)
+        if (!Approved.TryGetValue(credit.ApprovalId, out var approved) || approved.Credit != credit)
         {
             throw new RpcException(new Status(StatusCode.PermissionDenied, $"approval {credit.ApprovalId} does not allow this credit"));
         }
-        return Task.CompletedTask;
+        return Task.FromResult(approved.Original);
     }
 }

@@ -27,6 +27,122 @@ public sealed class CreditFromBankTests(AccountsHostFixture fixture) : IClassFix
         Reference = "Sorry",
     });
 
+    /// <summary>A refund of <paramref name="originalTransferId"/>, approved as the support service would have it.</summary>
+    private static CreditFromBankRequest Refund(CreateCustomerResponse customer, string originalTransferId, long amount) => FakeApprovals.Approve(new()
+    {
+        CustomerId = customer.Customer.CustomerId,
+        AccountId = customer.Account.AccountId,
+        Amount = amount,
+        Currency = "GBP",
+        Kind = BankCreditKind.Refund,
+        ApprovalId = Guid.CreateVersion7().ToString("D"),
+        Reference = "Sorry",
+    }, originalTransferId);
+
+    /// <summary>Funds the customer's account with 2,000 more than <paramref name="amount"/>, then pays <paramref name="amount"/> out of it (or holds it, when <paramref name="hold"/>); answers that payment's transfer id.</summary>
+    private async Task<string> PaidOutAsync(CreateCustomerResponse customer, long amount, bool hold = false)
+    {
+        var account = customer.Account.LedgerAccountId;
+        await Host.FundAsync(account, amount + 2_000);
+        var merchant = UInt128.Parse(AccountsTestHost.NewKey(), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture);
+        await Host.Ledger.CreateAccountsAsync(new CreateAccountsRequest { Accounts = { new Account { Id = FakeLedger.Id(merchant), Currency = "GBP", Code = 100 } } });
+        var id = Uint128.InNamespace(IdNamespace.Bank, FakeLedger.Id(FakeLedger.Id(AccountsTestHost.NewKey())));
+        var response = await Host.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
+        {
+            IdNamespace = IdNamespace.Bank,
+            Transfers = { new Transfer { Id = FakeLedger.Id(id), DebitAccountId = FakeLedger.Id(account), CreditAccountId = FakeLedger.Id(merchant), Amount = amount, Currency = "GBP", Code = 1, Flags = hold ? (uint)TransferFlags.Pending : 0 } },
+        });
+        Assert.Equal(TransferStatus.Ok, response.Results.Single().Status);
+        return id.ToString("x32", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task Refund_OfAPaymentOut_InParts_NeverMoreThanItTook_AndARetryIsTheSameRefund()
+    {
+        var customer = await Host.NewCustomerAsync();
+        var paid = await PaidOutAsync(customer, 4_000);
+        var first = Refund(customer, paid, 2_500);
+
+        await Host.Accounts.CreditFromBankAsync(first);
+        var again = await Host.Accounts.CreditFromBankAsync(first);
+        var tooMuch = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.CreditFromBankAsync(Refund(customer, paid, 1_501)).ResponseAsync);
+        await Host.Accounts.CreditFromBankAsync(Refund(customer, paid, 1_500));
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.CreditFromBankAsync(Refund(customer, paid, 1)).ResponseAsync);
+
+        Assert.True(again.Duplicate);
+        Assert.Contains("more than the 4000 it took (2500 refunded already)", tooMuch.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(2_000 + 4_000, Host.Balance(customer.Account.LedgerAccountId));
+    }
+
+    [Fact]
+    public async Task Refund_ConcurrentRefundsOfOnePayment_TogetherNeverMoreThanItTook()
+    {
+        var customer = await Host.NewCustomerAsync();
+        var paid = await PaidOutAsync(customer, 1_000);
+        var refunds = Enumerable.Range(0, 8).Select(_ => Refund(customer, paid, 300)).ToList();
+
+        var outcomes = await Task.WhenAll(refunds.Select(async r =>
+        {
+            try
+            {
+                await Host.Accounts.CreditFromBankAsync(r);
+                return StatusCode.OK;
+            }
+            catch (RpcException error)
+            {
+                return error.StatusCode;
+            }
+        }));
+
+        Assert.Equal(3, outcomes.Count(o => o == StatusCode.OK));
+        Assert.Equal(5, outcomes.Count(o => o == StatusCode.FailedPrecondition));
+        Assert.Equal(2_000 + 900, Host.Balance(customer.Account.LedgerAccountId));
+    }
+
+    [Fact]
+    public async Task Refund_OfNothingItCanGiveBack_FailedPrecondition_NothingMoves()
+    {
+        var customer = await Host.NewCustomerAsync();
+        var other = await Host.NewCustomerAsync();
+        var othersPayment = await PaidOutAsync(other, 1_000);
+        var held = await PaidOutAsync(customer, 700, hold: true);
+        var before = Host.Balance(customer.Account.LedgerAccountId);
+        var incoming = (await Host.Ledger.ListAccountTransfersAsync(new ListAccountTransfersRequest { AccountId = FakeLedger.Id(customer.Account.LedgerAccountId) }))
+            .Transfers.First(t => FakeLedger.Id(t.CreditAccountId) == FakeLedger.Id(FakeLedger.Id(customer.Account.LedgerAccountId)));
+
+        var notAnId = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.CreditFromBankAsync(Refund(customer, "feed-item-1", 100)).ResponseAsync);
+        var unknown = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.CreditFromBankAsync(Refund(customer, AccountsTestHost.NewKey(), 100)).ResponseAsync);
+        var notTheirs = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.CreditFromBankAsync(Refund(customer, othersPayment, 100)).ResponseAsync);
+        var moneyIn = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.CreditFromBankAsync(
+            Refund(customer, FakeLedger.Id(incoming.Id).ToString("x32", System.Globalization.CultureInfo.InvariantCulture), 100)).ResponseAsync);
+        var unsettled = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.CreditFromBankAsync(Refund(customer, held, 100)).ResponseAsync);
+
+        Assert.Contains("no ledger transfer id", notAnId.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("There is no transfer", unknown.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("took no money from account", notTheirs.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("took no money from account", moneyIn.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("not settled yet", unsettled.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(before, Host.Balance(customer.Account.LedgerAccountId));
+    }
+
+    [Fact]
+    public async Task Refund_OfASettledCardPayment_UpToWhatWasPosted()
+    {
+        var customer = await Host.NewCustomerAsync();
+        var held = await PaidOutAsync(customer, 1_200, hold: true);
+        var post = await Host.Ledger.SubmitTransfersAsync(new SubmitTransfersRequest
+        {
+            IdNamespace = IdNamespace.Bank,
+            Transfers = { new Transfer { Id = FakeLedger.Id(Uint128.InNamespace(IdNamespace.Bank, FakeLedger.Id(FakeLedger.Id(AccountsTestHost.NewKey())))), PendingId = FakeLedger.Id(held), Amount = 1_050, Flags = (uint)TransferFlags.PostPending } },
+        });
+        Assert.Equal(TransferStatus.Ok, post.Results.Single().Status);
+
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Host.Accounts.CreditFromBankAsync(Refund(customer, held, 1_051)).ResponseAsync);
+        await Host.Accounts.CreditFromBankAsync(Refund(customer, held, 1_050));
+
+        Assert.Equal(2_000 + 1_200, Host.Balance(customer.Account.LedgerAccountId));
+    }
+
     [Fact]
     public async Task CreditFromBank_NoApprovalOrOneForAnotherAmount_PermissionDenied_SupportAway_Unavailable_NothingMoves()
     {
@@ -54,12 +170,13 @@ public sealed class CreditFromBankTests(AccountsHostFixture fixture) : IClassFix
     public async Task CreditFromBank_CreditsTheAccountFromTheBanksAccount_InTheBankNamespace_AndRecordsTheMovement()
     {
         var customer = await Host.NewCustomerAsync();
-        var request = Credit(customer, kind: BankCreditKind.Refund);
+        var paid = await PaidOutAsync(customer, 1_500);
+        var request = Refund(customer, paid, 1_500);
 
         var movement = await Host.Accounts.CreditFromBankAsync(request);
 
         Assert.Equal((1_500L, "GBP", false), (movement.Amount, movement.Currency, movement.Duplicate));
-        Assert.Equal(1_500, Host.Balance(customer.Account.LedgerAccountId));
+        Assert.Equal(2_000 + 1_500, Host.Balance(customer.Account.LedgerAccountId));
         var transfer = Host.FakeLedger.FindTransfer(movement.TransferId);
         Assert.NotNull(transfer);
         Assert.Equal(IdNamespace.Bank, Uint128.NamespaceOf(FakeLedger.Id(transfer.Id)));

@@ -290,6 +290,39 @@ public abstract class AccountsStoreContractTests
     }
 
     [Fact]
+    public async Task ClaimRefund_ClaimsOfOneOriginalNeverExceedIt_TheSameApprovalGetsItsClaimBack_AReleaseFreesIt()
+    {
+        var original = AccountsTestHost.NewKey();
+        var first = new RefundClaim(NewId(), original, 600, 1_000);
+
+        var claimed = await Store.ClaimRefundAsync(first, 1_000, None);
+        var again = await Store.ClaimRefundAsync(first, 1_000, None);
+        var changed = await Store.ClaimRefundAsync(first with { Amount = 700 }, 1_000, None);
+        var over = await Store.ClaimRefundAsync(new RefundClaim(NewId(), original, 401, 1_000), 1_000, None);
+        var otherOriginal = await Store.ClaimRefundAsync(new RefundClaim(NewId(), AccountsTestHost.NewKey(), 900, 1_000), 1_000, None);
+        await Store.ReleaseRefundClaimAsync(first.ApprovalId, None);
+        var afterRelease = await Store.ClaimRefundAsync(new RefundClaim(NewId(), original, 1_000, 1_000), 1_000, None);
+
+        Assert.Equal((true, 0L), (claimed.Claimed, claimed.RefundedBefore));
+        Assert.Equal((true, first), (again.Claimed, again.Existing));
+        Assert.False(changed.Claimed);
+        Assert.Equal((false, (RefundClaim?)null, 600L), (over.Claimed, over.Existing, over.RefundedBefore));
+        Assert.True(otherOriginal.Claimed);
+        Assert.Equal((true, 0L), (afterRelease.Claimed, afterRelease.RefundedBefore));
+    }
+
+    [Fact]
+    public async Task ClaimRefund_ConcurrentClaimsOfOneOriginal_TogetherNeverMoreThanIt()
+    {
+        var original = AccountsTestHost.NewKey();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ =>
+            Task.Run(() => Store.ClaimRefundAsync(new RefundClaim(NewId(), original, 250, 1_000), 1_000, None))));
+
+        Assert.Equal(4, results.Count(r => r.Claimed));
+    }
+
+    [Fact]
     public async Task Lookups_Unknown_Null()
     {
         Assert.Null(await Store.GetCustomerAsync(NewId(), None));

@@ -25,7 +25,7 @@ public sealed class SqliteAccountsStoreTests : AccountsStoreContractTests, IDisp
         using var connection = database.Open();
 
         Assert.Equal(customer, await reopened.GetCustomerAsync(customer.CustomerId, CancellationToken.None));
-        Assert.Equal(8, SqliteMigrator.CurrentVersion(connection, SqliteAccountsStore.StoreName));
+        Assert.Equal(9, SqliteMigrator.CurrentVersion(connection, SqliteAccountsStore.StoreName));
     }
 
     [Fact]

@@ -60,6 +60,8 @@ public sealed class FakeBank
     public const long DemoOverdraft = 50_000;
     public const long DemoPotBalance = 5_000;
     public const int DemoFeedItems = 25;
+    /// <summary>The demo feed's newest settled payment out (−£2.37).</summary>
+    public const string DemoFirstSettledTransferId = "f0000000000000000000000000000001";
 
     private readonly Dictionary<string, StatusCode> _failures = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TimeSpan> _delays = new(StringComparer.Ordinal);

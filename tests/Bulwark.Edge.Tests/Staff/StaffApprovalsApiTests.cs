@@ -179,7 +179,7 @@ public sealed class StaffApprovalsApiTests
     }
 
     [Fact]
-    public async Task Propose_AnotherCustomersAccountOrAnotherCurrency_400NamingTheField_NothingProposed()
+    public async Task Propose_AnotherCustomersAccountOrAnotherCurrencyOrARefundOfNoTransfer_400NamingTheField_NothingProposed()
     {
         await using var edge = await ApprovalsEdge.StartAsync();
         var maker = await edge.StaffAsync("support");
@@ -192,7 +192,17 @@ public sealed class StaffApprovalsApiTests
             amount = 100,
             currency = "GBP",
             reason = "r",
-            originalTransferId = "abc",
+            originalTransferId = "0123456789ABCDEF0123456789abcdef",
+        }, Guid.NewGuid().ToString("N"));
+        using var notATransfer = await edge.SendAsync(HttpMethod.Post, "/staff/api/approvals", maker, new
+        {
+            kind = "refund",
+            customerId = FakeBank.DemoCustomerId,
+            accountId = FakeBank.DemoAccountId,
+            amount = 100,
+            currency = "GBP",
+            reason = "r",
+            originalTransferId = "feed-item-1",
         }, Guid.NewGuid().ToString("N"));
         using var otherCurrency = await edge.SendAsync(HttpMethod.Post, "/staff/api/approvals", maker, new
         {
@@ -207,6 +217,8 @@ public sealed class StaffApprovalsApiTests
         Assert.Equal(HttpStatusCode.BadRequest, otherAccount.StatusCode);
         Assert.True(JsonDocument.Parse(await otherAccount.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").TryGetProperty("accountId", out _));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, otherCurrency.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, notATransfer.StatusCode);
+        Assert.True(JsonDocument.Parse(await notATransfer.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").TryGetProperty("originalTransferId", out _));
         Assert.Empty((await edge.Approvals.ListAsync(new ListApprovalsRequest())).Approvals);
     }
 

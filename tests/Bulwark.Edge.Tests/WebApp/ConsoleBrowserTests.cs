@@ -55,6 +55,14 @@ public sealed class ConsoleBrowserTests
             Assert.NotEmpty(driver.FindElements(By.CssSelector("[data-testid='feed-row']")));
             Screenshot(driver, "console-customer");
 
+            // "Refund…" on a settled payment out fills the proposal with that payment (nothing is sent yet).
+            var refund = driver.FindElement(By.CssSelector("[data-testid='feed-refund']"));
+            var refunded = refund.GetAttribute("data-transfer-id");
+            refund.Click();
+            Assert.Equal("refund", driver.FindElement(By.CssSelector("[data-testid='propose-kind']")).GetAttribute("value"));
+            Assert.Equal(refunded, driver.FindElement(By.CssSelector("[data-testid='propose-original']")).GetAttribute("value"));
+            Assert.Equal((FakeBank.DemoFirstSettledTransferId, "2.37"), (refunded, driver.FindElement(By.CssSelector("[data-testid='propose-amount']")).GetAttribute("value")));
+
             driver.FindElement(By.CssSelector($"[data-testid='card-row'][data-card-id='{FakeBank.DemoCardId}'] [data-testid='card-freeze']")).Click();
             wait.Until(d => d.FindElement(By.CssSelector($"[data-testid='card-row'][data-card-id='{FakeBank.DemoCardId}'] [data-testid='card-state']")).Text == "frozen");
             Assert.True(console.Host.Bank.Cards.Single(card => card.CardId == FakeBank.DemoCardId).Frozen);

@@ -5,7 +5,7 @@
 
 import { api, newIdempotencyKey } from './api.js';
 import { h, describeError } from './dom.js';
-import { money, parseAmount } from './format.js';
+import { fractionDigits, money, parseAmount } from './format.js';
 
 const KINDS = [['goodwill_credit', 'Goodwill credit'], ['refund', 'Refund']];
 
@@ -28,7 +28,7 @@ export function mountProposeCredit(container, customer, { onProposed } = {}) {
   const amount = h('input', { name: 'amount', inputmode: 'decimal', required: true, maxlength: 20, dataset: { testid: 'propose-amount' } });
   const reason = h('textarea', { name: 'reason', required: true, maxlength: 500, rows: 2, dataset: { testid: 'propose-reason' } });
   const original = h('input', { name: 'originalTransferId', maxlength: 64, dataset: { testid: 'propose-original' } });
-  const originalLabel = h('label', { hidden: true }, 'Transfer or feed item refunded', original);
+  const originalLabel = h('label', { hidden: true }, 'Transfer id of the payment refunded (Refund… on a feed row fills it)', original);
   const error = h('p', { class: 'error', role: 'alert', hidden: true, dataset: { testid: 'propose-error' } });
   const done = h('p', { class: 'notice', hidden: true, dataset: { testid: 'propose-done' } });
   const submit = h('button', { type: 'submit', class: 'primary', dataset: { testid: 'propose-submit' } }, 'Propose');
@@ -76,6 +76,15 @@ export function mountProposeCredit(container, customer, { onProposed } = {}) {
       submit.disabled = false;
     }
   });
+  // A feed row's "Refund…": a refund of that payment, for up to what it took; the staff member says why.
+  form.prefillRefund = ({ transferId, amount: paid, currency }) => {
+    kind.value = 'refund';
+    originalLabel.hidden = false;
+    original.value = transferId;
+    const digits = fractionDigits(currency);
+    amount.value = (Math.abs(paid) / 10 ** digits).toFixed(digits);
+    reason.focus();
+  };
   container.replaceChildren(form);
   return form;
 }

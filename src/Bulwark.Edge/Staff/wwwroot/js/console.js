@@ -116,12 +116,14 @@ function renderCustomer(view) {
       h('td', { class: 'muted' }, pot.goalAmount ? `goal ${money(pot.goalAmount, pot.currency)}` : '')))));
   const cards = view.cards.length === 0 ? h('p', { class: 'muted' }, 'No cards.') : h('table', {},
     h('tbody', {}, view.cards.map((card) => cardRow(customer.customerId, card))));
+  let proposeForm;
   const feed = h('table', { dataset: { testid: 'feed' } },
     h('tbody', {}, view.feed.items.map((item) => h('tr', { dataset: { testid: 'feed-row' } },
       h('td', {}, new Date(item.timestamp).toLocaleString('en-GB')),
       h('td', {}, item.description),
       h('td', {}, h('span', { class: `badge ${item.state === 'settled' ? 'ok' : 'warn'}` }, item.state)),
-      h('td', { class: 'amount' }, money(item.amount, item.currency, { plus: true }))))));
+      h('td', { class: 'amount' }, money(item.amount, item.currency, { plus: true })),
+      h('td', {}, refundButton(item, () => proposeForm))))));
   const chat = h('div', { class: 'chat-column' }, h('h3', {}, 'Chat'));
   const propose = h('div', {});
   customerPanel.replaceChildren(
@@ -133,8 +135,16 @@ function renderCustomer(view) {
       h('div', {}, h('h3', {}, 'Feed'), view.feed.items.length === 0 ? h('p', { class: 'muted' }, 'Nothing yet.') : feed)),
     h('div', { class: 'columns' }, chat, propose));
   mountChat(chat, customer.customerId);
-  mountProposeCredit(propose, { customerId: customer.customerId, name: customer.name, accounts: view.accounts },
+  proposeForm = mountProposeCredit(propose, { customerId: customer.customerId, name: customer.name, accounts: view.accounts },
     { onProposed: () => refreshApprovals?.() });
+}
+
+/** "Refund…" on a settled payment out: fills the proposal form with it (the accounts service checks it again with the ledger). */
+function refundButton(item, form) {
+  if (!(item.amount < 0 && item.state === 'settled')) return null;
+  const button = h('button', { type: 'button', class: 'secondary', dataset: { testid: 'feed-refund', transferId: item.transferId } }, 'Refund…');
+  button.addEventListener('click', () => form()?.prefillRefund(item));
+  return button;
 }
 
 function accountRow(customerId, account) {
