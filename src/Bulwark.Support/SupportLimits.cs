@@ -115,6 +115,13 @@ public static class SupportLimits
     /// </summary>
     public const int ChatWaitersMax = 10_000;
 
+    /// <summary>
+    /// Long-polls waiting at once on one conversation in one instance: the customer's devices and
+    /// tabs and the staff looking at it. Beyond this that conversation's next long-poll is answered
+    /// RESOURCE_EXHAUSTED, so one customer cannot take the places of everyone else.
+    /// </summary>
+    public const int ChatWaitersPerConversationMax = 16;
+
     public const int ListConversationsLimitDefault = 50;
 
     public const int ListConversationsLimitMax = 200;

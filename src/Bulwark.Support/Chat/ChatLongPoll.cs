@@ -25,13 +25,18 @@ internal sealed class ChatLongPoll(IChatStore store, ConversationSignals signals
             return messages;
         }
         var deadline = time.GetUtcNow() + wait;
+        // Subscribed once, before the store is read again (a post between the read and the wait still
+        // wakes it), and kept for the whole wait: the limits refuse a long-poll at its start, never halfway.
+        using var subscription = signals.Subscribe(customerId);
+        if (subscription is null)
+        {
+            return null;
+        }
         while (true)
         {
-            // Subscribed before the store is read again: a post between the read and the wait still wakes it.
-            using var subscription = signals.Subscribe(customerId);
-            if (subscription is null)
+            if (subscription.Posted.IsCompleted)
             {
-                return null;
+                subscription.Renew();
             }
             messages = await store.ListChatMessagesAsync(customerId, afterSequence, limit, cancellationToken);
             var left = deadline - time.GetUtcNow();

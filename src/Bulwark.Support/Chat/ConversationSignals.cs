@@ -4,7 +4,8 @@ namespace Bulwark.Support.Chat;
 /// Wakes the long-polls of this process waiting on a conversation when this process posts to it.
 /// One task per conversation that has waiters, shared by them and dropped with the last one, so
 /// memory follows the waiters, not the conversations; the number of waiters is capped
-/// (<see cref="SupportLimits.ChatWaitersMax"/>). Posts through another instance of the service are
+/// (<see cref="SupportLimits.ChatWaitersMax"/>), in all and per conversation
+/// (<see cref="SupportLimits.ChatWaitersPerConversationMax"/>). Posts through another instance of the service are
 /// not seen here: <see cref="ChatLongPoll"/> re-reads the store for those.
 /// </summary>
 internal sealed class ConversationSignals
@@ -12,12 +13,15 @@ internal sealed class ConversationSignals
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly int _waitersMax;
+    private readonly int _perConversationMax;
     private int _waiters;
 
-    public ConversationSignals(int waitersMax = SupportLimits.ChatWaitersMax)
+    public ConversationSignals(int waitersMax = SupportLimits.ChatWaitersMax, int perConversationMax = SupportLimits.ChatWaitersPerConversationMax)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(waitersMax, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(perConversationMax, 1);
         _waitersMax = waitersMax;
+        _perConversationMax = perConversationMax;
     }
 
     /// <summary>Long-polls waiting now.</summary>
@@ -34,25 +38,44 @@ internal sealed class ConversationSignals
 
     /// <summary>
     /// Registers a waiter; its task completes at the next <see cref="Notify"/> of the conversation.
-    /// Null when <see cref="SupportLimits.ChatWaitersMax"/> waiters wait already. Dispose the
+    /// Null when the instance's or the conversation's waiters are at their limit. Dispose the
     /// subscription when done waiting.
     /// </summary>
     public Subscription? Subscribe(string customerId)
     {
         lock (_lock)
         {
-            if (_waiters >= _waitersMax)
+            if (_waiters >= _waitersMax || (_entries.TryGetValue(customerId, out var current) && current.Waiters >= _perConversationMax))
             {
                 return null;
             }
-            if (!_entries.TryGetValue(customerId, out var entry))
-            {
-                entry = new Entry();
-                _entries.Add(customerId, entry);
-            }
-            entry.Waiters++;
             _waiters++;
-            return new Subscription(this, customerId, entry);
+            return new Subscription(this, customerId, JoinLocked(customerId));
+        }
+    }
+
+    /// <summary>The conversation's current entry, created when it has none, with one waiter more.</summary>
+    private Entry JoinLocked(string customerId)
+    {
+        if (!_entries.TryGetValue(customerId, out var entry))
+        {
+            entry = new Entry();
+            _entries.Add(customerId, entry);
+        }
+        entry.Waiters++;
+        return entry;
+    }
+
+    /// <summary>
+    /// Moves a woken waiter to the conversation's next signal, keeping its place: a long-poll that
+    /// goes on waiting after a post is never refused halfway by the limits.
+    /// </summary>
+    private Entry Renew(string customerId, Entry woken)
+    {
+        lock (_lock)
+        {
+            LeaveLocked(customerId, woken);
+            return JoinLocked(customerId);
         }
     }
 
@@ -76,11 +99,16 @@ internal sealed class ConversationSignals
         lock (_lock)
         {
             _waiters--;
-            entry.Waiters--;
-            if (entry.Waiters == 0 && _entries.TryGetValue(customerId, out var current) && ReferenceEquals(current, entry))
-            {
-                _entries.Remove(customerId);
-            }
+            LeaveLocked(customerId, entry);
+        }
+    }
+
+    private void LeaveLocked(string customerId, Entry entry)
+    {
+        entry.Waiters--;
+        if (entry.Waiters == 0 && _entries.TryGetValue(customerId, out var current) && ReferenceEquals(current, entry))
+        {
+            _entries.Remove(customerId);
         }
     }
 
@@ -96,7 +124,7 @@ internal sealed class ConversationSignals
     {
         private readonly ConversationSignals _owner;
         private readonly string _customerId;
-        private readonly Entry _entry;
+        private Entry _entry;
         private int _disposed;
 
         internal Subscription(ConversationSignals owner, string customerId, Entry entry)
@@ -108,6 +136,13 @@ internal sealed class ConversationSignals
 
         /// <summary>Completes when the conversation gets a message through this process.</summary>
         public Task Posted => _entry.Posted.Task;
+
+        /// <summary>After <see cref="Posted"/> completed: waits for the next post instead, in the same place.</summary>
+        public void Renew()
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            _entry = _owner.Renew(_customerId, _entry);
+        }
 
         public void Dispose()
         {
