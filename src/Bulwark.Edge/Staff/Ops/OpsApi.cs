@@ -2,6 +2,7 @@ using System.Globalization;
 using Bulwark.Edge.Api;
 using Bulwark.Edge.BankStatus;
 using Bulwark.Edge.Problems;
+using Bulwark.Edge.Services;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -59,7 +60,7 @@ internal sealed class OpsApi(OpsOverview overview, OpsSeries series, OpsOptions 
         var set = new StatusBanner(level!, message!.Trim(), StatusBanner.Manual, time.GetUtcNow());
         var why = string.IsNullOrWhiteSpace(reason) ? "set from the ops view" : reason.Trim();
         var stored = await store.ReadAsync(http.RequestAborted);
-        await audit.AppendAsync(actor, "banner.set", AuditSubject, why,
+        var sequence = await audit.AppendAsync(actor, "banner.set", AuditSubject, why,
             new Dictionary<string, string> { ["level"] = set.Level, ["message"] = set.Message, ["replaces_version"] = stored.Version.ToString(CultureInfo.InvariantCulture) },
             http.RequestAborted);
         long version;
@@ -69,6 +70,7 @@ internal sealed class OpsApi(OpsOverview overview, OpsSeries series, OpsOptions 
         }
         catch (BannerConflictException)
         {
+            await RecordConflictAsync(actor, "banner.set", why, sequence);
             throw new ProblemException(ProblemType.Conflict, "The banner changed while you were setting it (the ops monitor or another member); look at it again and retry.");
         }
         return TypedResults.Json(new OpsBannerResponse(set, version), OpsJsonContext.Default.OpsBannerResponse);
@@ -84,7 +86,7 @@ internal sealed class OpsApi(OpsOverview overview, OpsSeries series, OpsOptions 
         {
             return TypedResults.NoContent();
         }
-        await audit.AppendAsync(actor, "banner.cleared", AuditSubject, why,
+        var sequence = await audit.AppendAsync(actor, "banner.cleared", AuditSubject, why,
             new Dictionary<string, string> { ["version"] = stored.Version.ToString(CultureInfo.InvariantCulture), ["message"] = stored.Banner?.Message ?? "(not a banner)" },
             http.RequestAborted);
         try
@@ -93,9 +95,31 @@ internal sealed class OpsApi(OpsOverview overview, OpsSeries series, OpsOptions 
         }
         catch (BannerConflictException)
         {
+            await RecordConflictAsync(actor, "banner.cleared", why, sequence);
             throw new ProblemException(ProblemType.Conflict, "The banner changed while you were clearing it; look at it again and retry.");
         }
         return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// The change audited before it was made did not happen (another change came first): the log
+    /// says so (<c>ACTION_failed</c>, naming the entry), best effort on a bounded token of its own.
+    /// </summary>
+    private async Task RecordConflictAsync(StaffActor actor, string action, string why, long sequence)
+    {
+        try
+        {
+            using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await audit.AppendAsync(actor, action + "_failed", AuditSubject, why, new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["auditSequence"] = sequence.ToString(CultureInfo.InvariantCulture),
+                ["status"] = "conflict",
+            }, bounded.Token);
+        }
+        catch (Exception failure) when (failure is ServiceCallException or OperationCanceledException)
+        {
+            // The answer (409) still says it did not happen; the entry before it says it was tried.
+        }
     }
 
     /// <summary>The configuration change's changed_by: who, by name and staff id, through which door.</summary>

@@ -122,4 +122,25 @@ public sealed class OpsApiTests
         Assert.Equal(["banner.set", "banner.cleared"], host.Audit.Entries.Select(e => e.Action));
         Assert.Equal("resolved", host.Audit.Entries.Last().Reason);
     }
+
+    [Fact]
+    public async Task Banner_ChangedByAnotherBetweenTheAuditAndTheChange_409_AndTheLogSaysItFailed()
+    {
+        await using var host = await OpsHost.StartAsync();
+        var token = await host.LoginAsync(OpsStaff.Operations);
+        // Someone else sets the banner after this request was audited and before it is written.
+        host.Audit.AfterNextAppend = async () => await host.ConfigClient().PutAsync(new Config.Protos.PutRequest
+        {
+            Key = StatusBanner.Key,
+            Value = new StatusBanner("warning", "Set by the monitor.", StatusBanner.Automatic, DateTimeOffset.UtcNow).ToJson(),
+            Reason = "test: a change in between",
+        });
+
+        using var set = await host.StaffAsync(HttpMethod.Put, "/staff/api/ops/banner", token, new { level = "warning", message = "Mine.", reason = "incident 43" });
+
+        Assert.Equal(HttpStatusCode.Conflict, set.StatusCode);
+        Assert.Equal(["banner.set", "banner.set_failed"], host.Audit.Entries.Select(e => e.Action));
+        var failed = host.Audit.Entries.Last();
+        Assert.Equal(("1", "conflict", "incident 43"), (failed.Details!["auditSequence"], failed.Details["status"], failed.Reason));
+    }
 }

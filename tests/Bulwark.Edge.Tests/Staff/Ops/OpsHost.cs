@@ -197,9 +197,19 @@ public sealed class RecordingAuditLog : IStaffAuditLog
 {
     public ConcurrentQueue<(string StaffId, string Action, string Subject, string Reason, IReadOnlyDictionary<string, string>? Details)> Entries { get; } = new();
 
-    public Task<long> AppendAsync(StaffActor actor, string action, string subject, string reason, IReadOnlyDictionary<string, string>? details, CancellationToken cancellationToken)
+    /// <summary>Runs once, after the next entry is recorded: what happens between the audit and the change.</summary>
+    public Func<Task>? AfterNextAppend { get; set; }
+
+    public async Task<long> AppendAsync(StaffActor actor, string action, string subject, string reason, IReadOnlyDictionary<string, string>? details, CancellationToken cancellationToken)
     {
         Entries.Enqueue((actor.StaffId, action, subject, reason, details));
-        return Task.FromResult((long)Entries.Count);
+        var count = Entries.Count;
+        if (Interlocked.Exchange(ref _afterNextAppendTaken, 1) == 0 && AfterNextAppend is { } after)
+        {
+            await after();
+        }
+        return count;
     }
+
+    private int _afterNextAppendTaken;
 }
