@@ -58,4 +58,17 @@ public static class CoherenceLimits
 
     /// <summary>One app API call at most: the cell's budget bounds it first; this bounds a check made without one.</summary>
     public static readonly TimeSpan AppApiCallTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long <c>config_read</c> waits for the configuration client to show a write the service
+    /// acknowledged: the service's watch delivers a change within its poll (250 ms by default) and
+    /// the client applies it at once, so 2 s is a generous margin that still fits the 3 s budget.
+    /// </summary>
+    public const int ConfigReadWaitMilliseconds = 2_000;
+
+    /// <summary>How often <c>config_read</c> looks at the client's answer while it waits (memory reads).</summary>
+    public const int ConfigReadPollMilliseconds = 20;
+
+    /// <summary>Known configuration keys <c>config_known_read</c> reads at most (each a memory read).</summary>
+    public const int ConfigKnownKeysMax = 32;
 }

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using Bulwark.Coherence.Checking;
 using Bulwark.Coherence.Telemetry;
+using Bulwark.Platform.Configuration;
+using Bulwark.Platform.Discovery;
 using Bulwark.Platform.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -60,6 +62,26 @@ public static class CoherenceServiceCollectionExtensions
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<CoherenceChecker>>()));
         services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<CoherenceChecker>());
+        return services;
+    }
+
+    /// <summary>
+    /// Adds the configuration service's checks (<see cref="ConfigReadCheck"/>: <c>config_write</c>,
+    /// <c>config_read</c>, <c>config_known_read</c>) to every round: a client of
+    /// <c>bulwark:///config</c> writes, and the process's configuration client
+    /// (<see cref="ConfigValues"/>, which must watch <see cref="ConfigReadCheck.Prefix"/> and the
+    /// prefixes of <paramref name="knownKeys"/>) reads. Call after <see cref="AddCoherence"/>.
+    /// </summary>
+    public static IServiceCollection AddCoherenceConfigurationChecks(this IServiceCollection services, IReadOnlyList<string> knownKeys)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(knownKeys);
+        services.AddSingleton<IBankWideCheck>(provider =>
+        {
+            var values = provider.GetRequiredService<ConfigValues>();
+            return new ConfigReadCheck(provider.GetRequiredService<IServiceChannelFactory>().GetChannel("config"), values.Get, () => values.IsFresh, knownKeys,
+                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<ConfigReadCheck>>());
+        });
         return services;
     }
 

@@ -39,11 +39,38 @@ public sealed partial class ClusterCellsTests : IDisposable
         }
     }
 
+    /// <summary>Status reads before the checks must have passed: a round every 5 s, far more than needed.</summary>
+    private const int CoherenceStatusReadsMax = 120;
+
+    private async Task CoherencePassesAsync(IReadOnlyList<(string Cell, string Check)> wanted)
+    {
+        var output = "";
+        for (var read = 0; read < CoherenceStatusReadsMax; read++)
+        {
+            var coherence = await RunAsync("coherence", "status", "--state", _state, "--json");
+            output = coherence.Output + coherence.Error;
+            if (coherence.ExitCode == 0)
+            {
+                using var json = System.Text.Json.JsonDocument.Parse(coherence.Output);
+                var checks = json.RootElement.EnumerateArray().SelectMany(instance => instance.GetProperty("checks").EnumerateArray()).ToList();
+                Assert.DoesNotContain(checks, check => check.GetProperty("result").GetString() == "missing" && check.GetProperty("total").GetInt64() > 0);
+                if (wanted.All(pair => checks.Any(check => check.GetProperty("cell").GetString() == pair.Cell
+                    && check.GetProperty("check").GetString() == pair.Check && check.GetProperty("result").GetString() == "ok" && check.GetProperty("total").GetInt64() > 0)))
+                {
+                    return;
+                }
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+        Assert.Fail($"the coherence checks did not all pass after {CoherenceStatusReadsMax} status reads:\n{output}");
+    }
+
     [Fact]
     public async Task ClusterOnTwoCells_CustomersInDifferentCellsPayEachOther_CheckedAcrossCells_CellAddedAndAPartitionMoved_UnknownCellRefused()
     {
         var up = await RunAsync("cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "0", "--cells", "2", "--store", "postgres",
-            "--replicas", "feed=0,cards=0,edge=1", "--edge-port", "0");
+            // The feed runs: the checker's app_read reads the probe's transactions through it.
+            "--replicas", "feed=1,cards=0,edge=1", "--edge-port", "0");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         Assert.Contains("placement: 2 ledger cell(s) (a: 128 partitions, b: 128 partitions)", up.Output, StringComparison.Ordinal);
         Assert.Matches(@"ledger: 2 instance\(s\) healthy \(cell a 127\.0\.0\.1:\d+, cell b 127\.0\.0\.1:\d+\)", up.Output);
@@ -66,6 +93,11 @@ public sealed partial class ClusterCellsTests : IDisposable
         var check = await RunAsync("ledger", "check", "--state", _state);
         Assert.True(check.ExitCode == 0, check.Output + check.Error);
         Assert.Contains("sum 0; 2 cells", check.Output, StringComparison.Ordinal);
+
+        // The cluster's checker, on PostgreSQL too: app_read through the edge as each cell's
+        // synthetic customers (their records in the accounts service's PostgreSQL schema), and the
+        // configuration service's checks through its configuration client; nothing missing.
+        await CoherencePassesAsync([("a", "app_read"), ("b", "app_read"), ("config", "config_write"), ("config", "config_read"), ("config", "config_known_read")]);
 
         var status = await RunAsync("cluster", "status", "--state", _state);
         Assert.Matches(@"cells: 2, placement map version 1, 256 partitions", status.Output);

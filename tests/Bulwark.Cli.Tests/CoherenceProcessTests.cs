@@ -161,9 +161,12 @@ public sealed partial class CoherenceProcessTests : IDisposable
         for (var scrape = 0; scrape < ScrapesMax; scrape++)
         {
             lines = [.. (await http.GetStringAsync(new Uri("metrics", UriKind.Relative))).Split('\n').Where(line => line.StartsWith("bulwark_coherence_checks_total{", StringComparison.Ordinal))];
-            var passed = cells.All(cell => Checking().All(check => lines.Any(line =>
-                line.Contains($"cell=\"{cell}\"", StringComparison.Ordinal) && line.Contains($"check=\"{check}\"", StringComparison.Ordinal)
-                && line.Contains("result=\"ok\"", StringComparison.Ordinal) && !line.EndsWith(" 0", StringComparison.Ordinal))));
+            // Every cell's checks, and the configuration service's (bank-wide, cell "config": its synthetic key written and read back through the process's configuration client).
+            var wanted = cells.SelectMany(cell => Checking().Select(check => (cell, check)))
+                .Concat(Bulwark.Coherence.Checking.CoherenceCheck.Configuration.Select(check => (Bulwark.Coherence.Checking.ConfigReadCheck.Service, check)));
+            var passed = wanted.All(pair => lines.Any(line =>
+                line.Contains($"cell=\"{pair.Item1}\"", StringComparison.Ordinal) && line.Contains($"check=\"{pair.Item2}\"", StringComparison.Ordinal)
+                && line.Contains("result=\"ok\"", StringComparison.Ordinal) && !line.EndsWith(" 0", StringComparison.Ordinal)));
             if (passed)
             {
                 return lines;

@@ -74,7 +74,8 @@ public sealed class CoherenceBank : IAsyncDisposable
     public Bulwark.Accounts.Protos.Accounts.AccountsClient Accounts =>
         new(_services!.Services.GetRequiredService<IServiceChannelFactory>().GetChannel("accounts"));
 
-    public static async Task<CoherenceBank> StartAsync(IReadOnlyList<string> cells, TimeSpan? cellBudget = null, Action<IServiceCollection>? services = null)
+    /// <param name="map">Maps more services on the checker's host (a configuration service added through <paramref name="services"/>).</param>
+    public static async Task<CoherenceBank> StartAsync(IReadOnlyList<string> cells, TimeSpan? cellBudget = null, Action<IServiceCollection>? services = null, Action<WebApplication>? map = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "bulwark-coherence-tests", Guid.NewGuid().ToString("n"));
         Directory.CreateDirectory(directory);
@@ -87,7 +88,7 @@ public sealed class CoherenceBank : IAsyncDisposable
         }
         // A generous budget: a round's first read logs in through the app API and hashes a password, which on a loaded
         // 2-core machine has taken over 3 s. Tests of the budget itself pass a short one with a peer that hangs.
-        await bank.StartServicesAsync(cellBudget ?? TimeSpan.FromSeconds(30), services);
+        await bank.StartServicesAsync(cellBudget ?? TimeSpan.FromSeconds(30), services, map);
         return bank;
     }
 
@@ -229,7 +230,10 @@ public sealed class CoherenceBank : IAsyncDisposable
         return LedgerChecker.CheckCells([.. CellNames.Select(cell => LedgerCellSource.Sqlite(StorePath(cell)))]);
     }
 
-    private async Task StartServicesAsync(TimeSpan cellBudget, Action<IServiceCollection>? services)
+    /// <summary>A directory of the bank's own, removed with it (for the stores a test adds).</summary>
+    public string DataDirectory => _directory;
+
+    private async Task StartServicesAsync(TimeSpan cellBudget, Action<IServiceCollection>? services, Action<WebApplication>? map)
     {
         var builder = BulwarkHost.CreateBuilder(new BulwarkHostOptions
         {
@@ -259,6 +263,7 @@ public sealed class CoherenceBank : IAsyncDisposable
         _services.MapFeed();
         _services.MapAccounts();
         _services.MapEdge();
+        map?.Invoke(_services);
         var meters = _services.Services.GetRequiredService<IMeterFactory>();
         _listener.InstrumentPublished = (instrument, listener) =>
         {

@@ -207,7 +207,14 @@ internal static class LedgerReplayCommands
     }
 
     /// <summary>A bank's ledger as replay, verify and reconcile see it: its placement map, each cell's store, and its event log.</summary>
-    internal sealed record LedgerBank(PlacementMap Map, Func<string, LedgerCellSource> StoreOf, string LogDescription, Func<CancellationToken, Task<IEventLog>> OpenLog);
+    internal sealed record LedgerBank(PlacementMap Map, Func<string, LedgerCellSource> StoreOf, string LogDescription, Func<CancellationToken, Task<IEventLog>> OpenLog)
+    {
+        /// <summary>
+        /// Opens the log to append (reconcile --repair): JetStream as for reading; a file log as its
+        /// writer, which a running bank holds (then <see cref="EventLogError.Locked"/>). Null: reading only.
+        /// </summary>
+        public Func<CancellationToken, Task<IEventLog>>? OpenWritableLog { get; init; }
+    }
 
     /// <summary>
     /// Finds a bank's ledger: a one-process bank's data directory, or a cluster's state directory
@@ -271,7 +278,7 @@ internal static class LedgerReplayCommands
             return (null, "the bank has no placement map (not started yet, or from before cells): there is no cell to replay.");
         }
         var (open, description, problem) = LogOpener(logText);
-        return open is null ? (null, problem) : (new LedgerBank(map, storeOf, description, open), null);
+        return open is null ? (null, problem) : (new LedgerBank(map, storeOf, description, open) { OpenWritableLog = WritableLogOpener(logText) }, null);
     }
 
     private static (Func<CancellationToken, Task<IEventLog>>? Open, string Description, string Problem) LogOpener(string text)
@@ -292,6 +299,16 @@ internal static class LedgerReplayCommands
         }
         // A snapshot: read beside a running bank's writer, which holds the log's lock.
         return (_ => Task.FromResult<IEventLog>(FileEventLog.OpenSnapshot(directory)), $"the file log {directory}", "");
+    }
+
+    private static Func<CancellationToken, Task<IEventLog>> WritableLogOpener(string text)
+    {
+        if (text.StartsWith("nats://", StringComparison.Ordinal) || text.Contains(',', StringComparison.Ordinal))
+        {
+            return LogOpener(text).Open!;
+        }
+        var directory = Path.GetFullPath(text);
+        return _ => Task.FromResult<IEventLog>(FileEventLog.Open(new FileEventLogOptions { Directory = directory }));
     }
 
     private static string Table(string cell, IReadOnlyList<LedgerComparisonReport> reports)

@@ -61,6 +61,9 @@ public sealed record BankPaths(string DataDirectory)
     /// <summary>The card processor's configuration cache (the last good stand-in limit); in a one-process bank, the process's one cache.</summary>
     public string CardsConfigCache => Path.Combine(DataDirectory, "cards", "config-cache.json");
 
+    /// <summary>The coherence checker's configuration client's last good values (its own process in a cluster).</summary>
+    public string CoherenceConfigCache => Path.Combine(DataDirectory, "coherence", "config-cache.json");
+
     /// <summary>
     /// Where the bank keeps its record of each clearing file it ingested: the file with every card
     /// number reduced to its last four digits (the full numbers never stay in the bank's data).

@@ -4,6 +4,7 @@ using Bulwark.Accounts;
 using Bulwark.Cards;
 using Bulwark.Cli.Demo;
 using Bulwark.Coherence;
+using Bulwark.Coherence.Checking;
 using Bulwark.Config;
 using Bulwark.Edge;
 using Bulwark.Edge.BankStatus;
@@ -214,8 +215,14 @@ public static class BankModules
         // Registered although nothing calls it: deploys and status gate on its health there.
         new(Coherence, Stateful: false, ServiceListeners.None, DataPerInstance: false, ReplicasDefault: 1,
             // app_read reaches the app API at BULWARK_COHERENCE_APP_URL (cluster up sets the edges'), else on this process's own public port (bulwark run).
-            (services, _) => services.AddCoherence(CoherenceOptions.FromEnvironment(
-                Environment.GetEnvironmentVariable(CoherenceOptions.IntervalVariable), Environment.GetEnvironmentVariable(CoherenceOptions.AppApiVariable))),
+            (services, context) =>
+            {
+                services.AddCoherence(CoherenceOptions.FromEnvironment(
+                    Environment.GetEnvironmentVariable(CoherenceOptions.IntervalVariable), Environment.GetEnvironmentVariable(CoherenceOptions.AppApiVariable)));
+                // The configuration service's checks read through the process's configuration client (bulwark run: the edge's).
+                AddConfigClient(services, context.Paths.CoherenceConfigCache, CoherenceConfigStartWaitSeconds);
+                services.AddCoherenceConfigurationChecks([ConfigStaffSourceRanges.Key, StatusBanner.Key]);
+            },
             _ => { }),
     ];
 
@@ -233,7 +240,7 @@ public static class BankModules
         services.AddBulwarkConfig(new ConfigClientOptions
         {
             // One client per process, whichever roles it hosts (bulwark run hosts them all): every role's prefix.
-            Prefixes = [ConfigStaffSourceRanges.Prefix, StatusBanner.Prefix, Bulwark.Cards.Authorisation.ConfigStandInLimit.Prefix],
+            Prefixes = [ConfigStaffSourceRanges.Prefix, StatusBanner.Prefix, Bulwark.Cards.Authorisation.ConfigStandInLimit.Prefix, ConfigReadCheck.Prefix],
             CachePath = cachePath,
             StartWaitSeconds = startWaitSeconds,
         });
@@ -253,6 +260,9 @@ public static class BankModules
     /// default until configuration first answers).
     /// </summary>
     private const double CardsConfigStartWaitSeconds = 0.25;
+
+    /// <summary>The coherence checker's: briefly; its first round comes an interval after the start, and the client keeps watching.</summary>
+    private const double CoherenceConfigStartWaitSeconds = 0.25;
 
     /// <summary>The staff edge's: the client's default, 2 s — its allowed ranges decide who gets in, worth a short wait for the current ones.</summary>
     private const double StaffEdgeConfigStartWaitSeconds = 2;

@@ -13,8 +13,10 @@ namespace Bulwark.Cli.Reconcile;
 /// holds: the store's last event number of the partition (its outbox, read in the rows' snapshot)
 /// equal to the log's last sequence. A partition whose newest events are not published yet (or
 /// whose log moved on after the snapshot) is read again, a few times, and if it never settles is
-/// listed in flight, not as a difference. A running one-process bank's file log is read as a
-/// snapshot beside its writer. Nothing is repaired: republishing is the relay's.
+/// listed in flight, not as a difference — unless the relay recorded the missing events as
+/// published: those the log lost, and --repair republishes them from the store's outbox when it
+/// still holds them (<see cref="LedgerEventRepublisher"/>). A running one-process bank's file log is
+/// read as a snapshot beside its writer.
 /// </summary>
 internal sealed class EventLogCheck : IReconcileCheck
 {
@@ -54,14 +56,14 @@ internal sealed class EventLogCheck : IReconcileCheck
             var cells = ledger.Map.Cells.Keys.Order(StringComparer.Ordinal).ToArray();
             foreach (var cell in cells)
             {
-                compared += await CompareCellAsync(cell, ledger, log, findings, cancellationToken);
+                compared += await CompareCellAsync(cell, ledger, log, context.Repair, findings, cancellationToken);
             }
             return findings.Result(this, compared, string.Create(CultureInfo.InvariantCulture, $"{cells.Length} cell(s) against {ledger.LogDescription}"));
         }
     }
 
     /// <summary>Compares one cell's owned partitions whose log has settled on the store's snapshot, reading again those that have not (bounded). Returns the transfer rows compared.</summary>
-    private static async Task<long> CompareCellAsync(string cell, LedgerReplayCommands.LedgerBank ledger, IEventLog log, ReconcileFindings findings, CancellationToken cancellationToken)
+    private static async Task<long> CompareCellAsync(string cell, LedgerReplayCommands.LedgerBank ledger, IEventLog log, bool repair, ReconcileFindings findings, CancellationToken cancellationToken)
     {
         var store = ledger.StoreOf(cell);
         IReadOnlyCollection<int>? wanted = null;
@@ -105,15 +107,106 @@ internal sealed class EventLogCheck : IReconcileCheck
             }
             if (attempt >= ReconcileLimits.EventLogAttemptsMax)
             {
-                foreach (var partition in moving)
-                {
-                    findings.Add(FindingKind.InFlight, string.Create(CultureInfo.InvariantCulture, $"cell {cell} partition {partition}"),
-                        "its newest events were not in the log at any of the reads (the relay is behind, or the partition kept taking writes): run reconcile again, or see docs/runbooks/event-log-lag.md");
-                }
+                await ResolveUnsettledAsync(cell, ledger, log, moving, repair, findings, cancellationToken);
                 return compared;
             }
             wanted = moving;
             await Task.Delay(TimeSpan.FromSeconds(ReconcileLimits.EventLogRetrySeconds), cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The partitions whose log never matched the store's snapshot: events the relay recorded as
+    /// published and the log lacks are a difference — republished from the store's outbox with
+    /// --repair when the outbox still holds every one of them (<see cref="LedgerEventRepublisher"/>:
+    /// the log's duplicate rule makes that safe), for a person when pruning removed some; events the
+    /// relay has not sent yet are in flight (it sends them by itself).
+    /// </summary>
+    private static async Task ResolveUnsettledAsync(string cell, LedgerReplayCommands.LedgerBank ledger, IEventLog log, IReadOnlyCollection<int> partitions, bool repair, ReconcileFindings findings, CancellationToken cancellationToken)
+    {
+        var missing = (await LedgerEventRepublisher.FindMissingAsync(log, ledger.StoreOf(cell), partitions, cancellationToken)).ToDictionary(entry => entry.Partition);
+        IEventLog? writable = null;
+        string? unwritable = null;
+        try
+        {
+            foreach (var partition in partitions.Order())
+            {
+                var subject = string.Create(CultureInfo.InvariantCulture, $"cell {cell} partition {partition}");
+                if (!missing.TryGetValue(partition, out var gap) || !gap.RecordedAsPublished)
+                {
+                    findings.Add(FindingKind.InFlight, subject,
+                        "its newest events were not in the log at any of the reads (the relay is behind, or the partition kept taking writes): run reconcile again, or see docs/runbooks/event-log-lag.md");
+                    continue;
+                }
+                var range = string.Create(CultureInfo.InvariantCulture, $"events {gap.LogLast + 1} to {gap.StoreLast}");
+                if (!gap.Republishable)
+                {
+                    findings.Add(FindingKind.NeedsPerson, subject, string.Create(CultureInfo.InvariantCulture,
+                        $"the log lacks {range}, which the relay recorded as published, and the store's outbox holds the partition's events only from {gap.OutboxFirst} (published ones are pruned): restore the log from a copy that has them (docs/runbooks/reconcile.md)"));
+                    continue;
+                }
+                if (!repair)
+                {
+                    findings.Add(FindingKind.Repairable, subject, $"the log lacks {range}, which the relay recorded as published; the store's outbox holds them: --repair republishes them");
+                    continue;
+                }
+                if (writable is null && unwritable is null)
+                {
+                    (writable, unwritable) = await OpenWritableAsync(ledger, cancellationToken);
+                }
+                if (writable is null)
+                {
+                    findings.Add(FindingKind.Repairable, subject, $"the log lacks {range}, which the store's outbox holds, but the log cannot be written here: {unwritable}");
+                    continue;
+                }
+                findings.Add(await RepublishAsync(writable, cell, gap, subject, range, cancellationToken));
+            }
+        }
+        finally
+        {
+            if (writable is not null)
+            {
+                await writable.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<(IEventLog? Log, string? Why)> OpenWritableAsync(LedgerReplayCommands.LedgerBank ledger, CancellationToken cancellationToken)
+    {
+        if (ledger.OpenWritableLog is not { } open)
+        {
+            return (null, "no writer for this log");
+        }
+        try
+        {
+            return (await open(cancellationToken), null);
+        }
+        catch (EventLogException error) when (error.Error == EventLogError.Locked)
+        {
+            return (null, $"{ledger.LogDescription} is held by the running bank (one writer per file log): restart the bank, whose relay puts back at start what its outbox holds (docs/runbooks/reconcile.md)");
+        }
+        catch (EventLogException error)
+        {
+            return (null, error.Message);
+        }
+    }
+
+    private static async Task<ReconcileFinding> RepublishAsync(IEventLog log, string cell, MissingEvents gap, string subject, string range, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await LedgerEventRepublisher.RepublishAsync(log, cell, gap, cancellationToken);
+            return new ReconcileFinding(FindingKind.Repaired, subject, string.Create(CultureInfo.InvariantCulture,
+                $"republished {range} from the store's outbox: {result.Appended} appended, {result.Duplicates} already in the log"));
+        }
+        catch (EventLogException error) when (error.Error is EventLogError.Conflict or EventLogError.Gap)
+        {
+            // A different event at the same place, or the log lost more meanwhile: never forced.
+            return new ReconcileFinding(FindingKind.NeedsPerson, subject, $"republishing {range} was refused by the log ({error.Error}: {error.Message}): a person must look");
+        }
+        catch (EventLogException error)
+        {
+            return new ReconcileFinding(FindingKind.Repairable, subject, $"republishing {range} failed ({error.Error}: {error.Message}): run reconcile --repair again");
         }
     }
 

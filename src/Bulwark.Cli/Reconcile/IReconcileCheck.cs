@@ -75,6 +75,8 @@ internal sealed class ReconcileFindings
     private readonly List<ReconcileFinding> _listed = [];
     private readonly Dictionary<FindingKind, long> _counts = [];
 
+    public void Add(ReconcileFinding finding) => Add(finding.Kind, finding.Subject, finding.Detail);
+
     public void Add(FindingKind kind, string subject, string detail)
     {
         _counts[kind] = _counts.GetValueOrDefault(kind) + 1;

@@ -22,11 +22,30 @@ public static class CoherenceCheck
     /// </summary>
     public const string AppRead = "app_read";
 
+    /// <summary>
+    /// Write the checker's synthetic key (<see cref="ConfigReadCheck.SyntheticKey"/>) through the
+    /// configuration service, once a round (outcomes' cell: <see cref="ConfigReadCheck.Service"/>).
+    /// </summary>
+    public const string ConfigWrite = "config_write";
+
+    /// <summary>Read the write the configuration service just acknowledged through the platform's configuration client, as every consumer reads configuration.</summary>
+    public const string ConfigRead = "config_read";
+
+    /// <summary>
+    /// Read known keys (the staff edge's allowed ranges, the status banner) through the configuration
+    /// client: a not-found the client cannot trust, or a service gone back in revision, is the 2019
+    /// failure and counts as missing.
+    /// </summary>
+    public const string ConfigKnownRead = "config_known_read";
+
     /// <summary>Not a check: a cell's round that ended in an unexpected exception (a bug in a check), counted as an error so that it is seen.</summary>
     public const string Round = "round";
 
     /// <summary>The checks a cell's round makes.</summary>
     public static readonly IReadOnlyList<string> All = [LedgerWrite, LedgerRead, LedgerReread, FeedRead, AppRead];
+
+    /// <summary>The checks of the configuration service (a bank-wide check, once a round).</summary>
+    public static readonly IReadOnlyList<string> Configuration = [ConfigWrite, ConfigRead, ConfigKnownRead];
 }
 
 /// <summary>The results of a check, as counted (tag <c>result</c>).</summary>

@@ -19,7 +19,7 @@ public sealed class CoherenceMetrics
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         var meter = meterFactory.Create(MeterName);
-        _checks = meter.CreateCounter<long>(ChecksName, "{check}", "Coherence checks by check (ledger_write, ledger_read, ledger_reread, feed_read, app_read), result (ok, missing, error, timeout) and cell.");
+        _checks = meter.CreateCounter<long>(ChecksName, "{check}", "Coherence checks by check (ledger_write, ledger_read, ledger_reread, feed_read, app_read; config_write, config_read, config_known_read), result (ok, missing, error, timeout) and cell (a ledger cell, or config).");
         _rounds = meter.CreateCounter<long>(RoundsName, "{round}", "Rounds of the coherence checker (every cell once per round).");
     }
 

@@ -25,6 +25,7 @@ public sealed partial class LedgerEventRelay : BackgroundService
     private long _watermark = -1;
     private long _oldestUnpublishedUnixMs;
     private bool _lagWarned;
+    private bool _lostChecked;
 
     public LedgerEventRelay(LedgerEngine engine, IEventLog log, TimeProvider time, ILogger<LedgerEventRelay> logger, LedgerEventRelayMetrics metrics)
     {
@@ -106,6 +107,11 @@ public sealed partial class LedgerEventRelay : BackgroundService
                 int published;
                 try
                 {
+                    if (!_lostChecked)
+                    {
+                        // Once per start, as soon as the log answers: before the watermark's events, which follow them.
+                        (_, _lostChecked) = await RepublishLostAsync(stoppingToken);
+                    }
                     (published, failure) = await PublishOnceAsync(stoppingToken);
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -191,6 +197,71 @@ public sealed partial class LedgerEventRelay : BackgroundService
         }
         Volatile.Write(ref _oldestUnpublishedUnixMs, 0);
         return (published, null);
+    }
+
+    /// <summary>
+    /// Puts back into the log the events this cell's outbox holds that the relay recorded as
+    /// published and the log lacks — a file log restored from an older copy than the store, a broker
+    /// that lost its newest acknowledged messages — which the relay, publishing only above its
+    /// watermark, would otherwise never send again (and would wait behind for good, as a gap). From
+    /// the outbox only, through <see cref="LedgerEventRepublisher"/>: the committed bytes at their
+    /// own places, so an event the log does hold is a no-op. Pruning keeps each partition's newest
+    /// event, so a lost tail of one event a partition comes back; a deeper loss is logged (event
+    /// 1706) and left to a person (<c>bulwark reconcile</c> lists it). Returns how many records were
+    /// appended, and whether the check finished (false: the log or the store did not answer; the
+    /// relay tries again next round).
+    /// </summary>
+    public async Task<(int Appended, bool Completed)> RepublishLostAsync(CancellationToken cancellationToken)
+    {
+        var watermark = Math.Max(0, Watermark < 0 ? _engine.OutboxWatermark : Watermark);
+        if (watermark == 0)
+        {
+            return (0, true);
+        }
+        IReadOnlyList<LedgerOutboxEvent> events;
+        try
+        {
+            events = await _engine.ReadOutboxAsync(0, LedgerLimits.RelayBatchEventsMax, cancellationToken);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            Failed("store", error);
+            return (0, false);
+        }
+        var appended = 0;
+        foreach (var partition in events.Where(outboxEvent => outboxEvent.CellSequence <= watermark).GroupBy(outboxEvent => outboxEvent.Partition))
+        {
+            try
+            {
+                appended += await RepublishLostAsync(partition.Key, [.. partition.OrderBy(outboxEvent => outboxEvent.PartitionSequence)], cancellationToken);
+            }
+            catch (EventLogException error)
+            {
+                Failed(Reason(error.Error), error);
+                return (appended, false);
+            }
+        }
+        return (appended, true);
+    }
+
+    private async Task<int> RepublishLostAsync(int partition, IReadOnlyList<LedgerOutboxEvent> held, CancellationToken cancellationToken)
+    {
+        var last = await _log.GetLastSequenceAsync(partition, cancellationToken);
+        var lost = held.Where(outboxEvent => outboxEvent.PartitionSequence > last).ToList();
+        if (lost.Count == 0)
+        {
+            return 0;
+        }
+        var gap = new MissingEvents(partition, last, lost[^1].PartitionSequence, true, lost, lost[0].PartitionSequence);
+        if (!gap.Republishable || lost.Select((outboxEvent, index) => outboxEvent.PartitionSequence - index).Distinct().Count() != 1)
+        {
+            LogLostBeyondOutbox(Cell, partition, last + 1, gap.StoreLast, gap.OutboxFirst);
+            return 0;
+        }
+        var result = await LedgerEventRepublisher.RepublishAsync(_log, Cell, gap, cancellationToken);
+        _metrics.Published(Cell, result.Appended, result.Duplicates);
+        LogRepublishedLost(Cell, partition, last + 1, gap.StoreLast, result.Appended);
+        return result.Appended;
     }
 
     /// <summary>
@@ -349,6 +420,12 @@ public sealed partial class LedgerEventRelay : BackgroundService
 
     [LoggerMessage(EventId = 1704, Level = LogLevel.Warning, Message = "Cell {Cell}'s event log lags: {Events} events, the oldest {Seconds:F1} s old")]
     private partial void LogLagging(string cell, long events, double seconds);
+
+    [LoggerMessage(EventId = 1706, Level = LogLevel.Critical, Message = "Cell {Cell}'s partition {Partition}: the event log lacks events {From} to {To}, which the relay published, and the outbox holds the partition's events only from {OutboxFirst}: a person must restore the log (docs/runbooks/reconcile.md)")]
+    private partial void LogLostBeyondOutbox(string cell, int partition, long from, long to, long outboxFirst);
+
+    [LoggerMessage(EventId = 1707, Level = LogLevel.Warning, Message = "Cell {Cell}'s partition {Partition}: the event log had lost events {From} to {To}, which the relay had published; republished from the outbox ({Appended} appended)")]
+    private partial void LogRepublishedLost(string cell, int partition, long from, long to, int appended);
 
     [LoggerMessage(EventId = 1705, Level = LogLevel.Information, Message = "Cell {Cell}'s event log caught up ({Events} events behind)")]
     private partial void LogCaughtUp(string cell, long events);

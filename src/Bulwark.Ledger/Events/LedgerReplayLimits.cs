@@ -15,4 +15,11 @@ public static class LedgerReplayLimits
 
     /// <summary>Differences a comparison keeps in full; beyond this it counts them.</summary>
     public const int DifferencesListedMax = 1_000;
+
+    /// <summary>
+    /// Outbox events of one partition a republish reads and appends in one run (reconcile
+    /// --repair). The outbox is small unless the relay is far behind, when the relay itself is the
+    /// better path; a larger gap is republished over several runs, each continuing where the log ends.
+    /// </summary>
+    public const int RepublishEventsMax = 10_000;
 }
