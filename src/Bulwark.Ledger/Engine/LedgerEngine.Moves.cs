@@ -122,14 +122,15 @@ public sealed partial class LedgerEngine
     /// Hashes the settled part of the partition's digest now, on a reader beside the writer, and
     /// keeps it, so that the digests of a move's pause (the source's, the copy's verify) hash only
     /// what may still change. Returns what it hashed; false in Kept when rows of the partition were
-    /// deleted meanwhile (a digest then hashes everything, as without it).
+    /// deleted meanwhile, or something beside the writer committed to the store (a digest then
+    /// hashes everything, as without it).
     /// </summary>
     public async Task<(PartitionDigestPrefix Prefix, bool Kept)> PrepareDigestAsync(int partition, CancellationToken cancellationToken = default)
     {
         CheckPartition(partition);
-        var deletions = await ControlAsync(() => _writer.DeletionsOf(partition), cancellationToken);
+        var before = await ControlAsync(() => _writer.BeforePrefix(partition), cancellationToken);
         var prefix = await _store.DigestSettledAsync(partition, cancellationToken);
-        var kept = await ControlAsync(() => _writer.KeepPrefix(prefix, deletions), cancellationToken);
+        var kept = await ControlAsync(() => _writer.KeepPrefix(prefix, before), cancellationToken);
         return (prefix, kept);
     }
 

@@ -229,13 +229,29 @@ internal sealed partial class LedgerWriter
     /// <summary>How many times rows of each partition were deleted here: a prefix read across a deletion is not kept.</summary>
     private readonly Dictionary<int, long> _deletions = [];
 
+    /// <summary>
+    /// The store's <see cref="ILedgerStore.ForeignWriteMark"/> when the prefixes and noted digests
+    /// were last known to be trustworthy: the writer's change counts see only its own writes, so a
+    /// commit beside it (someone editing the store) drops every prefix and noted digest.
+    /// </summary>
+    private long _foreignWriteMark;
+
     public long DeletionsOf(int partition) => _deletions.GetValueOrDefault(partition);
 
-    /// <summary>Keeps <paramref name="prefix"/> for the partition's next digests, unless rows of it were deleted since <paramref name="deletions"/> was read.</summary>
-    public bool KeepPrefix(PartitionDigestPrefix prefix, long deletions)
+    /// <summary>What <see cref="KeepPrefix"/> needs read before the prefix's snapshot: the partition's deletions and the store's foreign-write mark.</summary>
+    public (long Deletions, long ForeignWriteMark) BeforePrefix(int partition) => (DeletionsOf(partition), _store.ForeignWriteMark());
+
+    /// <summary>
+    /// Keeps <paramref name="prefix"/> for the partition's next digests, unless rows of it were
+    /// deleted, or something beside the writer committed to the store, since <paramref name="before"/> was read.
+    /// </summary>
+    public bool KeepPrefix(PartitionDigestPrefix prefix, (long Deletions, long ForeignWriteMark) before)
     {
-        if (DeletionsOf(prefix.Partition) != deletions)
+        ArgumentNullException.ThrowIfNull(prefix);
+        ForgetIfWrittenBeside();
+        if (DeletionsOf(prefix.Partition) != before.Deletions || _foreignWriteMark != before.ForeignWriteMark)
         {
+            _prefixes.Remove(prefix.Partition);
             return false;
         }
         _prefixes[prefix.Partition] = prefix;
@@ -246,9 +262,32 @@ internal sealed partial class LedgerWriter
 
     private PartitionDigestValue DigestNoted(int partition)
     {
+        ForgetIfWrittenBeside();
         var digest = _store.DigestPartition(partition, _prefixes.GetValueOrDefault(partition)) with { EventSequence = _events.PartitionSequence(partition) };
         _digested[partition] = (ChangesOf(partition), digest);
         return digest;
+    }
+
+    /// <summary>
+    /// A settled row is never rewritten by this writer, so a prefix stays true while the writer is
+    /// the store's only writer; a commit beside it (a repair by hand, a damaged copy) could change
+    /// rows hashed in a prefix, so then every prefix and noted digest is dropped and hashed again.
+    /// </summary>
+    private void ForgetIfWrittenBeside()
+    {
+        var mark = _store.ForeignWriteMark();
+        if (mark == _foreignWriteMark)
+        {
+            return;
+        }
+        if (_prefixes.Count > 0 || _digested.Count > 0)
+        {
+            _metrics.MoveStep("digests_forgotten");
+            LogWrittenBeside(_prefixes.Count, _digested.Count);
+        }
+        _prefixes.Clear();
+        _digested.Clear();
+        _foreignWriteMark = mark;
     }
 
     /// <summary>
@@ -258,6 +297,7 @@ internal sealed partial class LedgerWriter
     /// </summary>
     private bool StillHashes(int partition, ReadOnlySpan<byte> sha256, out PartitionDigestValue digest)
     {
+        ForgetIfWrittenBeside();
         if (_digested.TryGetValue(partition, out var noted) && noted.Changes == ChangesOf(partition) && noted.Digest.Sha256.AsSpan().SequenceEqual(sha256))
         {
             digest = noted.Digest;
@@ -448,6 +488,9 @@ internal sealed partial class LedgerWriter
 
     [LoggerMessage(EventId = 1422, Level = LogLevel.Warning, Message = "Partition {Partition} was being imported from cell {OldSource} at epoch {OldEpoch}; starting again from cell {Source} at epoch {Epoch}")]
     private partial void LogImportReplaced(int partition, string oldSource, long oldEpoch, string source, long epoch);
+
+    [LoggerMessage(EventId = 1424, Level = LogLevel.Warning, Message = "Something beside this cell's writer committed to its store: {Prefixes} digest prefixes and {Digests} checked digests are dropped, and their partitions are hashed whole again")]
+    private partial void LogWrittenBeside(int prefixes, int digests);
 
     [LoggerMessage(EventId = 1423, Level = LogLevel.Information, Message = "This cell owns partition {Partition} at epoch {Epoch}, moved from cell {Source} ({Accounts} accounts, {Transfers} transfer rows verified)")]
     private partial void LogOwned(int partition, long epoch, string source, long accounts, long transfers);

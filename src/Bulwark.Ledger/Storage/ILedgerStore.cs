@@ -99,6 +99,15 @@ public interface ILedgerStore : IDisposable
     /// </summary>
     int DeletePartitionRows(int partition, int limit);
 
+    /// <summary>
+    /// A number that changes whenever something other than this store's writer commits to the store
+    /// (another connection or process editing it beside the bank): a writer that trusts what it
+    /// hashed earlier (a move's settled prefix, a digest checked again by its change count) drops
+    /// that trust when it changes. SQLite: <c>PRAGMA data_version</c> of the writer's connection.
+    /// A store that cannot tell answers 0 always (PostgreSQL, for now).
+    /// </summary>
+    long ForeignWriteMark();
+
     // ---- Reader side (any thread) ----
 
     /// <summary>

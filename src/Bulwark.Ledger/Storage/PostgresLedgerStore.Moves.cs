@@ -274,6 +274,14 @@ public sealed partial class PostgresLedgerStore
         return digest.Prefix(partition, through, pending, open, settled);
     }
 
+    /// <summary>
+    /// PostgreSQL has no cheap per-session counterpart of SQLite's data_version (its transaction ids
+    /// are shared by every database of the server, other cells' included), so this store cannot tell
+    /// a write beside the writer: a move's prefix and a checked digest are trusted as the writer's own
+    /// change count says, and a cell restarted hashes everything again.
+    /// </summary>
+    public long ForeignWriteMark() => 0;
+
     public int DeletePartitionRows(int partition, int limit)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);

@@ -481,6 +481,15 @@ public sealed class SqliteLedgerStore : ILedgerStore
         return digest.Finish();
     }
 
+    public long ForeignWriteMark()
+    {
+        // data_version changes when another connection (this process's or another's) commits to the
+        // file, never for the writer's own commits, and costs no I/O.
+        using var command = Writer.Connection.CreateCommand();
+        command.CommandText = "PRAGMA data_version";
+        return (long)command.ExecuteScalar()!;
+    }
+
     public int DeletePartitionRows(int partition, int limit)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);

@@ -58,7 +58,16 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
         inner.ImportPartitionRows(partition, rows, progress);
     }
 
-    public PartitionDigestValue DigestPartition(int partition, PartitionDigestPrefix? prefix = null) => inner.DigestPartition(partition, prefix);
+    public PartitionDigestValue DigestPartition(int partition, PartitionDigestPrefix? prefix = null)
+    {
+        Digests.Add(prefix);
+        return inner.DigestPartition(partition, prefix);
+    }
+
+    /// <summary>The prefix each digest on the writer was given (null: the partition hashed whole).</summary>
+    public List<PartitionDigestPrefix?> Digests { get; } = [];
+
+    public long ForeignWriteMark() => inner.ForeignWriteMark();
 
     public Task<PartitionDigestPrefix> DigestSettledAsync(int partition, CancellationToken cancellationToken) => inner.DigestSettledAsync(partition, cancellationToken);
 
