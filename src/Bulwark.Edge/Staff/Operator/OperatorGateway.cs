@@ -24,7 +24,7 @@ namespace Bulwark.Edge.Staff.Operator;
 /// (trailers only) with one clear message.
 /// </summary>
 internal sealed partial class OperatorGateway(IHttpForwarder forwarder, StaffTokens tokens, IStaffAuditLog audit, IServiceRegistry registry,
-    OperatorGatewayMetrics metrics, ILogger<OperatorGateway> logger) : IDisposable
+    StaffEdgeOptions options, OperatorGatewayMetrics metrics, ILogger<OperatorGateway> logger) : IDisposable
 {
     /// <summary>The request header that carries the operator's reason (percent-encoded UTF-8, as the CLI sends it).</summary>
     public const string ReasonHeader = "x-bulwark-reason";
@@ -209,7 +209,7 @@ internal sealed partial class OperatorGateway(IHttpForwarder forwarder, StaffTok
     }
 
     /// <summary>The caller's own deadline (grpc-timeout) when it gave one, bounded; else the gateway's default for the kind of call.</summary>
-    private static TimeSpan ForwardTimeout(HttpContext context, OperatorMethod method)
+    private TimeSpan ForwardTimeout(HttpContext context, OperatorMethod method)
     {
         var max = TimeSpan.FromSeconds(OperatorGatewayLimits.ForwardTimeoutSecondsMax);
         if (GrpcTimeout.Parse(context.Request.Headers["grpc-timeout"].ToString()) is { } asked)
@@ -218,7 +218,7 @@ internal sealed partial class OperatorGateway(IHttpForwarder forwarder, StaffTok
         }
         return method.Path.EndsWith("/Watch", StringComparison.Ordinal)
             ? TimeSpan.FromHours(OperatorGatewayLimits.StreamActivityTimeoutHours)
-            : TimeSpan.FromSeconds(OperatorGatewayLimits.ForwardTimeoutSecondsDefault);
+            : options.OperatorCallTimeout;
     }
 
     private async Task RefuseAsync(HttpContext context, string path, string outcome, StatusCode status, string message)
