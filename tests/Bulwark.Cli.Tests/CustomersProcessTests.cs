@@ -324,8 +324,20 @@ public sealed partial class CustomersProcessTests : IDisposable
         {
             start.ArgumentList.Add(arg);
         }
+        // Operator commands act as the bank's demo staff member (OperatorStaff).
+        foreach (var (name, value) in OperatorStaff.EnvironmentAsync(null, args).GetAwaiter().GetResult() ?? [])
+        {
+            start.Environment[name] = value;
+        }
         return Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
     }
+
+    /// <summary>
+    /// A command against a real bank, in a process of its own: operator commands act as the bank's
+    /// demo staff member (<see cref="OperatorStaff"/>), whose session is given to the process in its
+    /// environment, which an in-process run would share with every other test.
+    /// </summary>
+    private static Task<(int ExitCode, string Output, string Error)> InvokeAsync(params string[] args) => RunAsync(null, args);
 
     private static async Task<(int ExitCode, string Output, string Error)> RunAsync(string? input, params string[] args)
     {

@@ -238,6 +238,9 @@ internal static class CustomersCommand
                 return (2, field is not null && detail.StartsWith(field, StringComparison.Ordinal) ? OptionOf(field) + detail[field.Length..] : detail);
             case StatusCode.NotFound:
             case StatusCode.AlreadyExists:
+            // The operator gateway's refusals (no staff session, a role that may not, outside the ranges) say what to do.
+            case StatusCode.Unauthenticated:
+            case StatusCode.PermissionDenied:
                 return (2, detail);
             case StatusCode.Unavailable:
             case StatusCode.DeadlineExceeded:
