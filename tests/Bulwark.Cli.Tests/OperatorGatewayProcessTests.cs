@@ -75,6 +75,8 @@ public sealed partial class OperatorGatewayProcessTests : IDisposable
             var support = new Dictionary<string, string> { ["BULWARK_STAFF_SESSION"] = supportSession, ["BULWARK_REASON"] = "customer called" };
             var read = await BulwarkProcess.RunAsync(support, "customers", "list", "--data", data);
             Assert.True(read.ExitCode == 0, read.Output + read.Error);
+            var shown = await BulwarkProcess.RunAsync(support, "customers", "show", "demo@bulwark.example", "--data", data);
+            Assert.True(shown.ExitCode == 0, shown.Output + shown.Error);
             var write = await BulwarkProcess.RunAsync(support, "config", "set", "app/banner", "", "--reason", "clearing it", "--expected-version", "1", "--data", data);
             AssertRefused(write, "needs the role operations", "has support");
 

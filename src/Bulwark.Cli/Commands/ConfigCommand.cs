@@ -88,7 +88,7 @@ internal static class ConfigCommand
         {
             Description = $"Only for {Bulwark.Edge.Staff.ConfigStaffSourceRanges.Key}, when the allowed ranges shut every operator out of the staff edge (its operator gateway among them): "
                 + "write straight to the configuration service from the bank's own machine (where DATA/bank.json or the cluster's state is), without a staff session. "
-                + "Recorded in the key's history as break-glass by the local user; see docs/runbooks/staff-access.md.",
+                + "Recorded in the key's history as break-glass by the local user; see docs/runbooks/staff-edge.md.",
         };
         var command = new Command("set", "Set a key's value, compare-and-set on its version.") { key, value, reason, expected, breakGlass };
         common.AddTo(command);

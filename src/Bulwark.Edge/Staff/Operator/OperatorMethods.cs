@@ -8,8 +8,8 @@ internal sealed record OperatorMethod(string Path, string Service, IReadOnlyList
 /// <summary>
 /// Which staff roles may call which internal gRPC method through the operator gateway — deny by
 /// default: a method not listed here is refused, whoever calls it (docs/concepts/staff-edge.md,
-/// "The operator gateway"). Customer reads: support or operations. Money, configuration, cards'
-/// journals and placement: operations. The staff directory: admin. The audit log: operations or
+/// "The operator gateway"). Customer reads (balances and transfers included): support or operations.
+/// Money movements, configuration, cards' journals and placement: operations. The staff directory: admin. The audit log: operations or
 /// admin read it; nobody appends through the gateway (the gateway itself does). Methods the CLI never
 /// calls and that belong to the services' own traffic (a customer's login, token revocation, a
 /// credit from the bank, which maker-checker guards) are left out on purpose.
@@ -40,8 +40,9 @@ internal static class OperatorMethods
             "ListCards", "FindCardByPan", "ListMovements");
         Add("accounts", "bulwark.accounts.v1.Accounts", Operations,
             "CreateCustomer", "CreatePot", "MoveMoney", "PayAccount", "IssueCard", "SetCardFrozen", "SetAccountBlocked", "EnsureSyntheticCustomer");
-        Add(LedgerService, "bulwark.ledger.v1.Ledger", Operations,
-            "CreateAccounts", "SubmitTransfers", "GetAccounts", "GetTransfers", "ListAccountTransfers");
+        // Balances and a customer's transfers are customer data (customers show reads balances here): support or operations.
+        Add(LedgerService, "bulwark.ledger.v1.Ledger", Readers, "GetAccounts", "GetTransfers", "ListAccountTransfers");
+        Add(LedgerService, "bulwark.ledger.v1.Ledger", Operations, "CreateAccounts", "SubmitTransfers");
         Add(LedgerService, "bulwark.ledger.v1.LedgerCellAdmin", Operations,
             "GetCellStatus", "BeginImport", "GetImportProgress", "ExportPartition", "ImportPartition", "PausePartition", "ResumePartition",
             "PrepareDigest", "DigestPartition", "VerifyImport", "ReleasePartition", "OwnPartition", "DropPartitionCopy", "AbortImport");
