@@ -53,14 +53,10 @@ public sealed class ClusterReconcileTests : IDisposable
         }
 
         var registry = Registry(up.Output);
+        // Reconcile acts as a staff member through the staff edge's operator gateway, which etcd does not name: refused in one line.
         var throughEtcd = await RunAsync("reconcile", "--registry", registry, "--json");
-        Assert.True(throughEtcd.ExitCode == 0, throughEtcd.Output + throughEtcd.Error);
-        using (var report = JsonDocument.Parse(throughEtcd.Output))
-        {
-            Assert.Equal("ok", Check(report, "card-journal").GetProperty("result").GetString());
-            Assert.Equal("not checked", Check(report, "transit").GetProperty("result").GetString());
-            Assert.Contains("--state", Check(report, "transit").GetProperty("note").GetString(), StringComparison.Ordinal);
-        }
+        Assert.Equal(2, throughEtcd.ExitCode);
+        Assert.Contains("pass --state DIR", throughEtcd.Error, StringComparison.Ordinal);
     }
 
     private static string Registry(string upOutput)
