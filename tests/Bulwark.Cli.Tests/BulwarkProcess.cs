@@ -25,9 +25,14 @@ internal static class BulwarkProcess
     public static Task<(int ExitCode, string Output, string Error)> RunAsync(Dictionary<string, string>? environment, params string[] args) =>
         RunAsync(environment, Bound, args);
 
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(Dictionary<string, string>? environment, TimeSpan limit, string[] args)
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(Dictionary<string, string>? environment, TimeSpan limit, string[] args) =>
+        await RunWithInputAsync(await OperatorStaff.EnvironmentAsync(environment, args), limit, null, args);
+
+    /// <summary>Runs one bulwark command with <paramref name="input"/> on its standard input (null: none), as given: no staff login is added.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunWithInputAsync(Dictionary<string, string>? environment, TimeSpan limit, string? input, string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        ArgumentNullException.ThrowIfNull(args);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bulwark.dll"));
         foreach (var arg in args)
         {
@@ -38,6 +43,11 @@ internal static class BulwarkProcess
             start.Environment[name] = value;
         }
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+        }
+        process.StandardInput.Close();
         using var bound = new CancellationTokenSource(limit);
         var output = process.StandardOutput.ReadToEndAsync(bound.Token);
         var error = process.StandardError.ReadToEndAsync(bound.Token);
@@ -51,6 +61,8 @@ internal static class BulwarkProcess
     /// <summary>As <see cref="Start(string[])"/>, with variables added to the bank's environment.</summary>
     public static Process Start(Dictionary<string, string>? environment, params string[] args)
     {
+        // An operator command run in the background (a cell move) acts as staff as the others do.
+        environment = OperatorStaff.EnvironmentAsync(environment, args).GetAwaiter().GetResult();
         // Through env --default-signal=INT: a test run started as a background job (as CI or a
         // shell's `&` may) ignores SIGINT, and children inherit that; the Ctrl-C these tests send
         // would then never reach the bank.

@@ -323,6 +323,11 @@ public sealed class CardTrafficTests : IDisposable
         {
             start.ArgumentList.Add(arg);
         }
+        // Operator commands act as the bank's demo staff member (OperatorStaff).
+        foreach (var (name, value) in OperatorStaff.EnvironmentAsync(null, args).GetAwaiter().GetResult() ?? [])
+        {
+            start.Environment[name] = value;
+        }
         return System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
     }
 

@@ -213,7 +213,9 @@ public sealed partial class ClusterCellMoveTests(ITestOutputHelper output) : IDi
     /// <summary>Moves <paramref name="partition"/> with the mover in this process and <paramref name="kill"/>s at <paramref name="step"/>; the move must stop there with a line saying why.</summary>
     private async Task MoveKillingAsync(int partition, string target, string step, Action kill, List<string> log)
     {
-        await using var bank = await BankConnection.ConnectAsync(new BankTarget(null, _state, null), CancellationToken.None);
+        // Straight to the services (the bootstrap connection): this test is about the mover's crash points, run in this
+        // process, whose environment every other test shares; the gateway's path is OperatorGatewayProcessTests'.
+        await using var bank = await BankConnection.ConnectAsync(new BankTarget(null, _state, null) { Direct = true }, CancellationToken.None);
         var mover = new PartitionMover(bank.Placement!, bank.CellAdmin, new PartitionMoveOptions { CallDeadline = TimeSpan.FromSeconds(10), PauseAttemptsMax = 1 });
         var killed = false;
         var progress = new Steps(report =>

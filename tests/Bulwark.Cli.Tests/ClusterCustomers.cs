@@ -105,6 +105,11 @@ internal sealed class ClusterCustomers(string stateDirectory, string password)
         {
             start.ArgumentList.Add(arg);
         }
+        // Operator commands act as the bank's demo staff member (OperatorStaff).
+        foreach (var (name, value) in await OperatorStaff.EnvironmentAsync(null, args) ?? [])
+        {
+            start.Environment[name] = value;
+        }
         using var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
         await process.StandardInput.WriteAsync(input);
         process.StandardInput.Close();

@@ -52,7 +52,7 @@ public sealed class ConfigProcessTests : IDisposable
             Assert.StartsWith("2 edge/allow = [] (at ", watched.Output, StringComparison.Ordinal);
 
             await AssertFailsAsync("current version is 2", ["config", "set", "edge/allow", "x", "--reason", "stale", "--expected-version", "1", .. data]);
-            await AssertFailsAsync("key holds 'K'", ["config", "set", "Key", "x", "--reason", "r", .. data]);
+            await AssertFailsAsync("key holds 'K'", ["config", "set", "Key", "x", "--reason", "bad key", .. data]);
             await AssertFailsAsync("never held key 'never/held'", ["config", "get", "never/held", .. data]);
             await AssertFailsAsync("--reason is required", ["config", "delete", "edge/allow", .. data]);
             var deleted = await InvokeAsync(["config", "delete", "edge/allow", "--reason", "retired", .. data]);
@@ -84,6 +84,9 @@ public sealed class ConfigProcessTests : IDisposable
             await StopAsync(bank);
         }
     }
+
+    /// <summary>A command in a process of its own, as the bank's demo staff member (<see cref="OperatorStaff"/>: its session goes in the process's environment).</summary>
+    private static Task<(int ExitCode, string Output, string Error)> InvokeAsync(params string[] args) => BulwarkProcess.RunAsync(args);
 
     private static async Task AssertFailsAsync(string expected, string[] args)
     {

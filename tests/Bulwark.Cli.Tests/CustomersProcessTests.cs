@@ -145,6 +145,7 @@ public sealed partial class CustomersProcessTests : IDisposable
                     Assert.Equal(0, json.RootElement.GetProperty("attention").GetArrayLength());
                 }
                 var again = await InvokeAsync(["cells", "move", "5", "--to", "b", .. data]);
+                Assert.True(again.ExitCode == 0, again.Output + again.Error);
                 Assert.Contains("partition 5 is already at cell b (epoch 2); nothing to move.", again.Output, StringComparison.Ordinal);
                 await AssertFailsAsync("There is no cell 'zz' in the placement map (cells: a, b)", ["cells", "move", "5", "--to", "zz", .. data]);
                 await AssertFailsAsync("There is no partition 999: partitions are 0 to 255.", ["cells", "move", "999", "--to", "a", .. data]);
@@ -240,7 +241,11 @@ public sealed partial class CustomersProcessTests : IDisposable
         using (var state = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_directory, "cluster.json"))))
         {
             var registry = "etcd://" + string.Join(',', state.RootElement.GetProperty("members").EnumerateArray().Select(m => "127.0.0.1:" + m.GetProperty("clientPort").GetInt32().ToString(CultureInfo.InvariantCulture)));
-            var show = await InvokeAsync("customers", "show", "demo@bulwark.example", "--registry", registry);
+            // etcd is not the way in for operator commands: the cluster's state names its operator gateway.
+            var byRegistry = await InvokeAsync("customers", "show", "demo@bulwark.example", "--registry", registry);
+            Assert.Equal(2, byRegistry.ExitCode);
+            Assert.Contains("pass --state DIR", byRegistry.Error, StringComparison.Ordinal);
+            var show = await InvokeAsync("customers", "show", "demo@bulwark.example", "--state", _directory);
             Assert.True(show.ExitCode == 0, show.Error);
             Assert.Contains("**** " + DemoSeeder.DemoPan(42, 0)[^4..], show.Output, StringComparison.Ordinal);
         }
@@ -324,8 +329,20 @@ public sealed partial class CustomersProcessTests : IDisposable
         {
             start.ArgumentList.Add(arg);
         }
+        // Operator commands act as the bank's demo staff member (OperatorStaff).
+        foreach (var (name, value) in OperatorStaff.EnvironmentAsync(null, args).GetAwaiter().GetResult() ?? [])
+        {
+            start.Environment[name] = value;
+        }
         return Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
     }
+
+    /// <summary>
+    /// A command against a real bank, in a process of its own: operator commands act as the bank's
+    /// demo staff member (<see cref="OperatorStaff"/>), whose session is given to the process in its
+    /// environment, which an in-process run would share with every other test.
+    /// </summary>
+    private static Task<(int ExitCode, string Output, string Error)> InvokeAsync(params string[] args) => RunAsync(null, args);
 
     private static async Task<(int ExitCode, string Output, string Error)> RunAsync(string? input, params string[] args)
     {

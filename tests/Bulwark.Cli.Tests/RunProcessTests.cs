@@ -384,6 +384,11 @@ public sealed class RunProcessTests : IDisposable
         {
             start.ArgumentList.Add(arg);
         }
+        // Operator commands act as the bank's demo staff member (OperatorStaff).
+        foreach (var (name, value) in OperatorStaff.EnvironmentAsync(null, args).GetAwaiter().GetResult() ?? [])
+        {
+            start.Environment[name] = value;
+        }
         return Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
     }
 

@@ -84,7 +84,12 @@ public sealed partial class StaffEdgeProcessTests : IDisposable
             var narrowed = await BulwarkProcess.RunAsync("config", "set", "edge/staff/allowed-ranges", "10.0.0.0/8", "--reason", "staff moved to the office network", "--data", _directory);
             Assert.True(narrowed.ExitCode == 0, narrowed.Output + narrowed.Error);
             await WaitForAsync(http, token, HttpStatusCode.Forbidden);
-            var widened = await BulwarkProcess.RunAsync("config", "set", "edge/staff/allowed-ranges", "10.0.0.0/8, 127.0.0.1", "--reason", "loopback for the operator's own tools", "--data", _directory);
+            // The operator's own commands go through the staff edge too, and are now shut out with the console:
+            var shut = await BulwarkProcess.RunAsync("config", "get", "edge/staff/allowed-ranges", "--data", _directory);
+            Assert.Equal(2, shut.ExitCode);
+            Assert.Contains("127.0.0.1 is not in them", shut.Error, StringComparison.Ordinal);
+            // the break-glass write from the bank's own machine lets them back in (docs/runbooks/staff-access.md).
+            var widened = await BulwarkProcess.RunAsync("config", "set", "edge/staff/allowed-ranges", "10.0.0.0/8, 127.0.0.1", "--break-glass", "--reason", "loopback for the operator's own tools", "--data", _directory);
             Assert.True(widened.ExitCode == 0, widened.Output + widened.Error);
             await WaitForAsync(http, token, HttpStatusCode.OK);
         }

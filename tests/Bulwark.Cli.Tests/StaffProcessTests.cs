@@ -59,11 +59,21 @@ public sealed class StaffProcessTests : IDisposable
                     (entry.GetProperty("actor").GetString(), entry.GetProperty("action").GetString(), entry.GetProperty("reason").GetString()));
                 Assert.DoesNotContain("secret", entry.GetProperty("details").GetRawText(), StringComparison.OrdinalIgnoreCase);
             }
+            // The operator gateway wrote who asked for it, and why, before it forwarded the call.
+            var calls = await BulwarkProcess.RunAsync(["audit", "list", "--action", "operator.call", "--subject", "/bulwark.support.v1.StaffDirectory/CreateStaff", "--json", .. data]);
+            Assert.True(calls.ExitCode == 0, calls.Output + calls.Error);
+            using (var json = JsonDocument.Parse(calls.Output))
+            using (var demo = JsonDocument.Parse(await File.ReadAllTextAsync(demoFile)))
+            {
+                var entry = Assert.Single(json.RootElement.GetProperty("entries").EnumerateArray());
+                Assert.Equal((demo.RootElement.GetProperty("staffId").GetString(), "joined support"), (entry.GetProperty("actor").GetString(), entry.GetProperty("reason").GetString()));
+            }
             var staff = await BulwarkProcess.RunAsync(["staff", "list", .. data]);
             Assert.Matches($@"(?m)^{staffId} +Ada Lovelace +Ada@Bank\.example +admin,support +active", staff.Output);
             var verified = await BulwarkProcess.RunAsync(["audit", "verify", .. data]);
             Assert.True(verified.ExitCode == 0, verified.Output + verified.Error);
-            Assert.StartsWith("audit log intact: 2 entries", verified.Output, StringComparison.Ordinal);
+            // The demo member's creation, Ada's, the test's staff login and the operator gateway's entry for each call.
+            Assert.Matches(@"^audit log intact: \d+ entries", verified.Output);
             var duplicate = await RunWithInputAsync("a long staff password\n", ["staff", "add", "--email", "ada@bank.example", "--name", "Ada", "--role", "support", .. data]);
             Assert.Equal(2, duplicate.ExitCode);
             Assert.Contains("A staff member with this email already exists.", duplicate.Error, StringComparison.Ordinal);
@@ -89,6 +99,11 @@ public sealed class StaffProcessTests : IDisposable
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
+        }
+        // Operator commands act as the bank's demo staff member (OperatorStaff).
+        foreach (var (name, value) in await OperatorStaff.EnvironmentAsync(null, args) ?? [])
+        {
+            start.Environment[name] = value;
         }
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bulwark");
         await process.StandardInput.WriteAsync(input);

@@ -41,6 +41,9 @@ public sealed class EdgeHost : IAsyncDisposable
     /// <summary>The staff edge's address when the host was started with one, else null.</summary>
     public Uri? StaffAddress { get; private set; }
 
+    /// <summary>The staff edge's operator gateway (HTTP/2) when the host was started with one, else null.</summary>
+    public Uri? OperatorAddress { get; private set; }
+
     public FakeBank Bank { get; }
 
     /// <summary>The chat service behind the Help screen and the staff console.</summary>
@@ -65,7 +68,7 @@ public sealed class EdgeHost : IAsyncDisposable
     /// </param>
     public static async Task<EdgeHost> StartAsync(TimeSpan? serviceCallTimeout = null, Func<string, EdgeOptions>? options = null,
         string? signingKeyPath = null, FakeBank? bank = null, Action<IServiceCollection, string>? staff = null,
-        Action<WebApplication>? map = null, bool fakeChat = true)
+        Action<WebApplication>? map = null, bool fakeChat = true, bool operatorGateway = false)
     {
         var directory = Directory.CreateTempSubdirectory("bulwark-edge-tests-").FullName;
         signingKeyPath ??= Path.Combine(directory, "keys", "edge-signing.key");
@@ -75,6 +78,7 @@ public sealed class EdgeHost : IAsyncDisposable
         {
             PublicEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
             StaffEndpoint = staff is null ? null : new IPEndPoint(IPAddress.Loopback, 0),
+            OperatorEndpoint = staff is not null && operatorGateway ? new IPEndPoint(IPAddress.Loopback, 0) : null,
             ConsoleLogLevel = LogLevel.Error,
         }, new InMemoryServiceRegistry());
         builder.Services.AddSingleton<TimeProvider>(time);
@@ -119,6 +123,7 @@ public sealed class EdgeHost : IAsyncDisposable
         return new EdgeHost(app, bank, time, publicAddress, directory, signingKeyPath)
         {
             StaffAddress = endpoints.GetStaff() is { } staffEndpoint ? new Uri($"http://{staffEndpoint}/") : null,
+            OperatorAddress = endpoints.GetOperator() is { } operatorEndpoint ? new Uri($"http://{operatorEndpoint}/") : null,
         };
     }
 

@@ -107,7 +107,8 @@ internal static class ClusterStatus
         }
         foreach (var staffEdge in state.Instances.Where(i => i.StaffPort is not null))
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"staff edge {staffEdge.Id}: http://127.0.0.1:{staffEdge.StaffPort}/staff/");
+            var gateway = staffEdge.OperatorPort is { } operatorPort ? $", operator gateway http://127.0.0.1:{operatorPort} (HTTP/2)" : "";
+            text.AppendLine(CultureInfo.InvariantCulture, $"staff edge {staffEdge.Id}: http://127.0.0.1:{staffEdge.StaffPort}/staff/{gateway}");
         }
         return (text.ToString(), allHealthy);
     }

@@ -162,7 +162,11 @@ internal static class ClusterCommand
             var directory = Path.GetFullPath(parse.GetValue(state)!.FullName);
             var up = await UpAsync(directory, parse.GetValue(members), parse.GetValue(natsServers), parse.GetValue(replicas),
                 parse.GetValue(edgePort), parse.GetValue(version)!, parse.GetValue(store), parse.GetValue(cells), cancellationToken);
-            // Demo customers once every instance is healthy, through the services' contracts.
+            // The demo staff member operator commands log in as, then demo customers, once every instance is healthy.
+            if (up == 0)
+            {
+                up = await Operator.ClusterDemoStaff.EnsureAsync(directory, Console.Out, cancellationToken);
+            }
             var seeded = up == 0 && parse.GetValue(customers) > 0
                 ? await Operator.ClusterDemoCustomers.SeedAsync(directory, parse.GetValue(customers), Console.Out, cancellationToken)
                 : up;
@@ -347,6 +351,10 @@ internal static class ClusterCommand
         foreach (var staffEdge in state.Instances.Where(i => i.StaffPort is not null))
         {
             await Console.Out.WriteLineAsync($"staff edge (console, ops view, staff API) listening on http://127.0.0.1:{staffEdge.StaffPort}/staff/");
+            if (staffEdge.OperatorPort is { } operatorPort)
+            {
+                await Console.Out.WriteLineAsync($"operator gateway (bulwark staff login, then operator commands with --reason) listening on http://127.0.0.1:{operatorPort} (HTTP/2)");
+            }
         }
         await Console.Out.WriteLineAsync($"next: bulwark cluster status --state {directory}");
         return 0;

@@ -84,16 +84,33 @@ internal static class ConfigCommand
         var value = new Argument<string?>("value") { Description = "The value (UTF-8 text, at most 64 KiB; JSON by convention). Put -- before a value that starts with '-'.", Arity = ArgumentArity.ZeroOrOne };
         var reason = ReasonOption();
         var expected = ExpectedVersionOption();
-        var command = new Command("set", "Set a key's value, compare-and-set on its version.") { key, value, reason, expected };
+        var breakGlass = new Option<bool>("--break-glass")
+        {
+            Description = $"Only for {Bulwark.Edge.Staff.ConfigStaffSourceRanges.Key}, when the allowed ranges shut every operator out of the staff edge (its operator gateway among them): "
+                + "write straight to the configuration service from the bank's own machine (where DATA/bank.json or the cluster's state is), without a staff session. "
+                + "Recorded in the key's history as break-glass by the local user; see docs/runbooks/staff-edge.md.",
+        };
+        var command = new Command("set", "Set a key's value, compare-and-set on its version.") { key, value, reason, expected, breakGlass };
         common.AddTo(command);
         command.Action = new OperatorAction("config set", async (parse, session, cancellationToken) =>
         {
             var name = Required(parse, key, "bulwark config set KEY VALUE --reason WHY");
             var text = parse.GetValue(value) ?? throw new OperatorException("give the value: bulwark config set KEY VALUE --reason WHY.");
             var why = parse.GetValue(reason) ?? throw new OperatorException("--reason is required: say why; it is kept in the key's history.");
-            await using var bank = await session.ConnectAsync(common.Target(parse), cancellationToken);
+            var target = common.Target(parse);
+            if (parse.GetValue(breakGlass))
+            {
+                if (name != Bulwark.Edge.Staff.ConfigStaffSourceRanges.Key)
+                {
+                    throw new OperatorException($"--break-glass is only for {Bulwark.Edge.Staff.ConfigStaffSourceRanges.Key} (the ranges that decide who reaches the staff edge); every other key goes through the operator gateway.");
+                }
+                // The one way past the gateway: the ranges that would let operators back in (the 2019 lockout, R14).
+                target = target with { Direct = true };
+            }
+            await using var bank = await session.ConnectAsync(target, cancellationToken);
             var version = await ExpectedAsync(bank, name, parse.GetValue(expected), forDelete: false, parse.InvocationConfiguration.Error, cancellationToken);
-            var written = await RefusalsAsync(() => bank.Config.PutAsync(new PutRequest { Key = name, Value = text, ExpectedVersion = version, Reason = why }, Actor(), cancellationToken: cancellationToken).ResponseAsync);
+            var actor = parse.GetValue(breakGlass) ? new Metadata { { UnauthenticatedCallerIdentity.ActorHeader, $"break-glass {Environment.UserName}" } } : Actor();
+            var written = await RefusalsAsync(() => bank.Config.PutAsync(new PutRequest { Key = name, Value = text, ExpectedVersion = version, Reason = why }, actor, cancellationToken: cancellationToken).ResponseAsync);
             await WriteChangeAsync(session.Output, parse.GetValue(common.Json), written.Entry, $"set {name}: now version {written.Entry.Version} (was {(version == 0 ? "no value" : $"version {version}")}).");
             return 0;
         });

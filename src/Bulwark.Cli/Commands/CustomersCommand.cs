@@ -52,9 +52,23 @@ internal static class CustomersCommand
             command.Options.Add(State);
             command.Options.Add(Registry);
             command.Options.Add(Json);
+            if (!command.Options.Any(option => option.Name == "--reason"))
+            {
+                command.Options.Add(new Option<string?>("--reason")
+                {
+                    Description = $"Why (required, {OperatorCredentials.ReasonLengthMin}-{OperatorCredentials.ReasonLengthMax} characters): the operator gateway writes it to the audit log with your staff identity. Default: ${OperatorCredentials.ReasonVariable}.",
+                });
+            }
         }
 
-        public BankTarget Target(ParseResult parse) => new(parse.GetValue(Data), parse.GetValue(State), parse.GetValue(Registry));
+        /// <summary>
+        /// Where the bank is, and the reason of the command: its <c>--reason</c> (added by <see cref="AddTo"/>
+        /// unless the command has its own, which then serves both), else <c>$BULWARK_REASON</c>.
+        /// </summary>
+        public BankTarget Target(ParseResult parse) => new(parse.GetValue(Data), parse.GetValue(State), parse.GetValue(Registry))
+        {
+            Reason = parse.GetValue<string?>("--reason"),
+        };
     }
 
     private static Command CreateCreate()
@@ -224,6 +238,9 @@ internal static class CustomersCommand
                 return (2, field is not null && detail.StartsWith(field, StringComparison.Ordinal) ? OptionOf(field) + detail[field.Length..] : detail);
             case StatusCode.NotFound:
             case StatusCode.AlreadyExists:
+            // The operator gateway's refusals (no staff session, a role that may not, outside the ranges) say what to do.
+            case StatusCode.Unauthenticated:
+            case StatusCode.PermissionDenied:
                 return (2, detail);
             case StatusCode.Unavailable:
             case StatusCode.DeadlineExceeded:

@@ -23,6 +23,9 @@ internal static class RunCommand
 
     /// <summary>The staff edge's port when --port is the default (its own port, beside the app's).</summary>
     public const int StaffPortDefault = 8081;
+
+    /// <summary>The operator gateway's port when --port is the default (beside the staff edge's).</summary>
+    public const int OperatorPortDefault = 8082;
     public const int RateDefault = 200;
     public const int CustomersDefault = 1_000;
     public const int CardRateDefault = 100;
@@ -51,6 +54,20 @@ internal static class RunCommand
                     return value;
                 }
                 result.AddError($"--staff-port must be a port number from 0 to 65535, not '{text}'.");
+                return null;
+            },
+        };
+        var operatorPort = new Option<int?>("--operator-port")
+        {
+            Description = $"Port of the staff edge's operator gateway (HTTP/2: the operator CLI's calls) on 127.0.0.1. Default: --port + 2 ({OperatorPortDefault}), a free one with --port 0 (printed at start).",
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= 65_535)
+                {
+                    return value;
+                }
+                result.AddError($"--operator-port must be a port number from 0 to 65535, not '{text}'.");
                 return null;
             },
         };
@@ -99,7 +116,7 @@ internal static class RunCommand
         });
         var command = new Command("run", "Run the whole bank in one process on embedded storage, with demo data and live traffic.")
         {
-            data, port, staffPort, rate, cardRate, duration, customers, seed, noWorkload, store, cardLinkPort, cells,
+            data, port, staffPort, operatorPort, rate, cardRate, duration, customers, seed, noWorkload, store, cardLinkPort, cells,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -122,6 +139,7 @@ internal static class RunCommand
                 LedgerPostgres = postgres,
                 CardLinkPort = parse.GetValue(cardLinkPort),
                 StaffPort = parse.GetValue(staffPort) ?? (parse.GetValue(port) is 0 or 65_535 ? 0 : parse.GetValue(port) + 1),
+                OperatorPort = parse.GetValue(operatorPort) ?? (parse.GetValue(port) is 0 or >= 65_534 ? 0 : parse.GetValue(port) + 2),
                 Cells = parse.GetValue(cells),
                 CardRate = parse.GetValue(noWorkload) ? 0 : parse.GetValue(cardRate),
             }, cancellationToken);
@@ -142,6 +160,9 @@ internal static class RunCommand
 
         /// <summary>The staff edge's port (--staff-port, else --port + 1); 0 picks a free one.</summary>
         public int StaffPort { get; init; }
+
+        /// <summary>The operator gateway's port (--operator-port, else --port + 2); 0 picks a free one.</summary>
+        public int OperatorPort { get; init; }
 
         /// <summary>Card authorisations per second from the scheme simulator (--card-rate); 0 for none.</summary>
         public int CardRate { get; init; }
@@ -204,7 +225,7 @@ internal static class RunCommand
         try
         {
             built = BankHost.Build(settings.Paths, new IPEndPoint(IPAddress.Loopback, settings.Port), ledgerPostgres: settings.LedgerPostgres, cardLinkPort: settings.CardLinkPort, cells: settings.Cells,
-                staffEndpoint: new IPEndPoint(IPAddress.Loopback, settings.StaffPort));
+                staffEndpoint: new IPEndPoint(IPAddress.Loopback, settings.StaffPort), operatorEndpoint: new IPEndPoint(IPAddress.Loopback, settings.OperatorPort));
         }
         catch (Exception error) when (error is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException)
         {
@@ -219,7 +240,7 @@ internal static class RunCommand
         }
         catch (IOException error) when (error.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
         {
-            await Console.Error.WriteLineAsync($"bulwark run: cannot listen on 127.0.0.1:{settings.Port} (app) or 127.0.0.1:{settings.StaffPort} (staff edge): the address is already in use. Is another bank running? Pass --port and --staff-port to choose other ports.");
+            await Console.Error.WriteLineAsync($"bulwark run: cannot listen on 127.0.0.1:{settings.Port} (app), 127.0.0.1:{settings.StaffPort} (staff edge) or 127.0.0.1:{settings.OperatorPort} (operator gateway): the address is already in use. Is another bank running? Pass --port, --staff-port and --operator-port to choose other ports.");
             return 2;
         }
         catch (Exception error) when (error is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException or System.Data.Common.DbException)
@@ -231,10 +252,13 @@ internal static class RunCommand
         // With --port 0 the port is the one Kestrel bound.
         var bound = app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().GetPublic()?.Port ?? settings.Port;
         // Operator commands in other processes (bulwark customers --data DIR) find the internal gRPC endpoint here.
-        using var endpointFile = BankEndpointFile.Write(settings.Paths.DataDirectory, app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().Get());
+        var endpoints = app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>();
+        var staffBound = endpoints.GetStaff();
+        var operatorBound = endpoints.GetOperator();
+        using var endpointFile = BankEndpointFile.Write(settings.Paths.DataDirectory, endpoints.Get(), operatorBound, staffBound);
         await output.WriteLineAsync($"Bulwark is running: http://127.0.0.1:{bound}/   (data in {settings.Paths.DataDirectory})");
-        var staffBound = app.Services.GetRequiredService<Bulwark.Platform.Hosting.InternalEndpointAccessor>().GetStaff();
         await output.WriteLineAsync($"staff edge (console, ops view, staff API): http://{staffBound}{Bulwark.Edge.Staff.StaffPaths.Pages}/");
+        await output.WriteLineAsync($"operator gateway (bulwark staff login, then operator commands with --reason): http://{operatorBound} (HTTP/2)");
         var cardLink = await app.Services.GetRequiredService<Bulwark.Cards.CardLink>().GetEndpointAsync();
         await output.WriteLineAsync($"card link (ISO 8583) listening on {cardLink}");
 

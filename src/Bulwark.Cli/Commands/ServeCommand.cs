@@ -35,6 +35,7 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "Internal gRPC port on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => 0 };
         var publicPort = new Option<int>("--public-port") { Description = "Public HTTP port of the edge on 127.0.0.1.", DefaultValueFactory = _ => RunCommand.PortDefault };
         var staffPort = CommonOptions.Port("--staff-port", "Port of the staff edge on 127.0.0.1 (service staff-edge only; 0: any free port).", RunCommand.StaffPortDefault);
+        var operatorPort = CommonOptions.Port("--operator-port", "Port of the staff edge's operator gateway (HTTP/2) on 127.0.0.1 (service staff-edge only; 0: any free port).", RunCommand.OperatorPortDefault);
         var cardLinkPort = CommonOptions.Port("--card-link-port", "Port of the ISO 8583 card link on 127.0.0.1 (service cards only; 0: any free port, printed at start).", 0);
         var version = new Option<string>("--version-label") { Description = "Version published in this instance's registry record.", DefaultValueFactory = _ => "dev" };
         var store = StoreOption();
@@ -48,7 +49,7 @@ internal static class ServeCommand
         };
         var command = new Command("serve", "Run one service in this process, registered in etcd (cluster mode).")
         {
-            service, registry, data, port, publicPort, staffPort, cardLinkPort, version, store, cell, eventLog,
+            service, registry, data, port, publicPort, staffPort, operatorPort, cardLinkPort, version, store, cell, eventLog,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -68,7 +69,7 @@ internal static class ServeCommand
             }
             return await ServeAsync(
                 parse.GetValue(service)!, parse.GetValue(registry)!, parse.GetValue(data)!.FullName,
-                new ServePorts(parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(cardLinkPort), parse.GetValue(staffPort)), parse.GetValue(version)!, postgres, parse.GetValue(cell), address, cancellationToken);
+                new ServePorts(parse.GetValue(port), parse.GetValue(publicPort), parse.GetValue(cardLinkPort), parse.GetValue(staffPort), parse.GetValue(operatorPort)), parse.GetValue(version)!, postgres, parse.GetValue(cell), address, cancellationToken);
         });
         return command;
     }
@@ -114,7 +115,7 @@ internal static class ServeCommand
     }
 
     /// <summary>The internal gRPC port, the edge's public port and the card link's port.</summary>
-    private sealed record ServePorts(int Internal, int Public, int CardLink, int Staff);
+    private sealed record ServePorts(int Internal, int Public, int CardLink, int Staff, int Operator);
 
     private static async Task<int> ServeAsync(string serviceName, string registryAddress, string dataDirectory, ServePorts ports, string version, string? postgres, string? cell, EventLogAddress? eventLog, CancellationToken cancellationToken)
     {
@@ -236,6 +237,7 @@ internal static class ServeCommand
             InternalEndpoint = new IPEndPoint(IPAddress.Loopback, ports.Internal),
             PublicEndpoint = served.Listeners.HasFlag(ServiceListeners.Public) ? new IPEndPoint(IPAddress.Loopback, ports.Public) : null,
             StaffEndpoint = served.Listeners.HasFlag(ServiceListeners.Staff) ? new IPEndPoint(IPAddress.Loopback, ports.Staff) : null,
+            OperatorEndpoint = served.Listeners.HasFlag(ServiceListeners.Staff) ? new IPEndPoint(IPAddress.Loopback, ports.Operator) : null,
             Version = version,
             ServiceName = served.Name,
         }, registry);

@@ -20,7 +20,9 @@ internal static class StaffCommand
 
     public static Command Create()
     {
-        var command = new Command("staff", "Add, list, disable staff and reset their second factor (TOTP) on a running bank or cluster.");
+        var command = new Command("staff", "Log in as staff for operator commands; add, list, disable staff and reset their second factor (TOTP) on a running bank or cluster.");
+        command.Subcommands.Add(StaffLoginCommand.CreateLogin());
+        command.Subcommands.Add(StaffLoginCommand.CreateLogout());
         command.Subcommands.Add(CreateAdd());
         command.Subcommands.Add(CreateList());
         command.Subcommands.Add(CreateDisable());

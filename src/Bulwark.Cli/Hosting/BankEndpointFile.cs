@@ -16,14 +16,28 @@ public sealed record BankEndpointFile(int FormatVersion, int Pid, string Interna
 {
     public const string FileName = "bank.json";
 
+    /// <summary>
+    /// The staff edge's operator port (HTTP/2, gRPC): where operator commands send their calls, as a
+    /// staff member with a reason, checked and audited by the operator gateway. Null in a file from
+    /// before the gateway.
+    /// </summary>
+    public string? OperatorGrpc { get; init; }
+
+    /// <summary>The staff edge's HTTP port (staff login, the console): where <c>bulwark staff login</c> logs in.</summary>
+    public string? StaffHttp { get; init; }
+
     public static string PathIn(string dataDirectory) => Path.Combine(dataDirectory, FileName);
 
     /// <summary>Writes the file atomically (a temporary file, then rename); disposing the result deletes it.</summary>
-    public static IDisposable Write(string dataDirectory, IPEndPoint internalGrpc)
+    public static IDisposable Write(string dataDirectory, IPEndPoint internalGrpc, IPEndPoint? operatorGrpc = null, IPEndPoint? staffHttp = null)
     {
         ArgumentNullException.ThrowIfNull(internalGrpc);
         var path = PathIn(dataDirectory);
-        var file = new BankEndpointFile(1, Environment.ProcessId, internalGrpc.ToString(), DateTimeOffset.UtcNow);
+        var file = new BankEndpointFile(1, Environment.ProcessId, internalGrpc.ToString(), DateTimeOffset.UtcNow)
+        {
+            OperatorGrpc = operatorGrpc?.ToString(),
+            StaffHttp = staffHttp?.ToString(),
+        };
         var temporary = path + $".{Environment.ProcessId}.tmp";
         File.WriteAllText(temporary, JsonSerializer.Serialize(file, BankEndpointJsonContext.Default.BankEndpointFile));
         File.Move(temporary, path, overwrite: true);

@@ -88,7 +88,7 @@ public sealed record BankPaths(string DataDirectory)
 public static class BankHost
 {
     public static WebApplication Build(BankPaths paths, IPEndPoint publicEndpoint, LogLevel consoleLogLevel = LogLevel.Warning, string? ledgerPostgres = null, int cardLinkPort = 0,
-        int? cells = null, IPEndPoint? staffEndpoint = null)
+        int? cells = null, IPEndPoint? staffEndpoint = null, IPEndPoint? operatorEndpoint = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         Bulwark.Platform.Security.PrivateFiles.CreateDirectory(paths.DataDirectory);
@@ -98,6 +98,8 @@ public static class BankHost
             PublicEndpoint = publicEndpoint,
             // The staff edge's own port (any free one unless the command names it).
             StaffEndpoint = staffEndpoint ?? new IPEndPoint(IPAddress.Loopback, 0),
+            // The staff edge's operator port (HTTP/2): the operator CLI's calls, through the operator gateway.
+            OperatorEndpoint = operatorEndpoint ?? new IPEndPoint(IPAddress.Loopback, 0),
             ConsoleLogLevel = consoleLogLevel,
             Version = typeof(BankHost).Assembly.GetName().Version?.ToString() ?? "dev",
         }, registry);

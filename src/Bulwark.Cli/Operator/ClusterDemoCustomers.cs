@@ -46,7 +46,8 @@ internal static class ClusterDemoCustomers
         ArgumentNullException.ThrowIfNull(output);
         try
         {
-            await using var bank = await BankConnection.ConnectAsync(new BankTarget(null, stateDirectory, null), cancellationToken);
+            // Bootstrapping on the machine that holds the cluster's state: straight to the services (docs/guides/operator-cli.md).
+            await using var bank = await BankConnection.ConnectAsync(new BankTarget(null, stateDirectory, null) { Direct = true }, cancellationToken);
             var existing = await bank.Accounts.ListCustomersAsync(new ListCustomersRequest { Limit = 1 }, cancellationToken: cancellationToken);
             if (existing.Customers.Count > 0)
             {

@@ -4,34 +4,66 @@ using Grpc.Core.Interceptors;
 namespace Bulwark.Cli.Operator;
 
 /// <summary>
-/// The one place operator commands (<c>bulwark customers ...</c>) obtain the credentials their
-/// calls carry. Today there are none: the internal contracts trust every caller that can reach
-/// them (loopback, or the cluster's private network), so reading customer data from the command
-/// line is neither authenticated as staff nor audited. Issue 14 changes that here — a staff token
-/// and a stated reason per call, checked and audited by the services — and nowhere else.
+/// The one place operator commands obtain the credentials their calls carry: the staff token of the
+/// operator's session (<see cref="StaffSession"/>, from <c>bulwark staff login</c>) and the reason
+/// the command was given (<c>--reason</c>, else <c>$BULWARK_REASON</c>). The staff edge's operator
+/// gateway checks both, audits the call and only then forwards it (docs/concepts/staff-edge.md).
 /// </summary>
 internal static class OperatorCredentials
 {
-    /// <summary>The headers every operator call sends; empty while there are no credentials to send.</summary>
-    public static Metadata Headers() => [];
+    /// <summary>The environment variable a script states its reason in once, instead of --reason on every command.</summary>
+    public const string ReasonVariable = "BULWARK_REASON";
+
+    /// <summary>The header the gateway reads the reason from (Bulwark.Edge's OperatorGateway.ReasonHeader).</summary>
+    public const string ReasonHeader = "x-bulwark-reason";
+
+    /// <summary>The shortest and longest reason the gateway accepts (Bulwark.Edge's StaffEdgeLimits).</summary>
+    public const int ReasonLengthMin = 3;
+
+    public const int ReasonLengthMax = 500;
+
+    /// <summary>
+    /// The headers of every call of a command: the session's token and the reason, or
+    /// <see cref="OperatorException"/> saying what to run when either is missing.
+    /// </summary>
+    public static Metadata Headers(string? reason, string loginHint, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        var session = StaffSession.Load()
+            ?? throw new OperatorException($"not logged in as staff: operator commands act as a staff member and are audited; run: bulwark staff login --email EMAIL{loginHint}");
+        if (session.ExpiresAt <= time.GetUtcNow())
+        {
+            throw new OperatorException($"your staff session ({session.Email}) expired at {session.ExpiresAt:u}; log in again with: bulwark staff login --email {session.Email}{loginHint}");
+        }
+        var why = (string.IsNullOrWhiteSpace(reason) ? Environment.GetEnvironmentVariable(ReasonVariable) : reason)?.Trim();
+        if (string.IsNullOrEmpty(why))
+        {
+            throw new OperatorException($"--reason is required: say why (it goes to the audit log with your name), or set {ReasonVariable} for a script.");
+        }
+        if (why.Length is < ReasonLengthMin or > ReasonLengthMax || why.Any(char.IsControl))
+        {
+            throw new OperatorException($"--reason must be {ReasonLengthMin} to {ReasonLengthMax} printable characters.");
+        }
+        return new Metadata
+        {
+            { "authorization", "Bearer " + session.Token },
+            // Percent-encoded: a header value is ASCII, a reason need not be.
+            { ReasonHeader, Uri.EscapeDataString(why) },
+        };
+    }
 }
 
 /// <summary>
 /// Puts the operator's credentials (<see cref="OperatorCredentials"/>) and a deadline on every call
 /// of an operator's clients — the commands' own calls and those of the demo seeder they reuse alike.
 /// </summary>
-internal sealed class OperatorCallInterceptor(TimeSpan callTimeout) : Interceptor
+internal sealed class OperatorCallInterceptor(TimeSpan callTimeout, Metadata credentials) : Interceptor
 {
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
     {
         ArgumentNullException.ThrowIfNull(continuation);
-        var headers = context.Options.Headers ?? [];
-        foreach (var entry in OperatorCredentials.Headers())
-        {
-            headers.Add(entry);
-        }
-        var options = context.Options.WithHeaders(headers).WithDeadline(context.Options.Deadline ?? DateTime.UtcNow + callTimeout);
+        var options = context.Options.WithHeaders(WithCredentials(context.Options.Headers)).WithDeadline(context.Options.Deadline ?? DateTime.UtcNow + callTimeout);
         return continuation(request, new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host, options));
     }
 
@@ -40,11 +72,21 @@ internal sealed class OperatorCallInterceptor(TimeSpan callTimeout) : Intercepto
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation)
     {
         ArgumentNullException.ThrowIfNull(continuation);
-        var headers = context.Options.Headers ?? [];
-        foreach (var entry in OperatorCredentials.Headers())
+        return continuation(request, new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host, context.Options.WithHeaders(WithCredentials(context.Options.Headers))));
+    }
+
+    /// <summary>A copy of the call's headers with the credentials added (the caller's own are never changed in place).</summary>
+    private Metadata WithCredentials(Metadata? headers)
+    {
+        var copy = new Metadata();
+        foreach (var entry in headers ?? [])
         {
-            headers.Add(entry);
+            copy.Add(entry);
         }
-        return continuation(request, new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host, context.Options.WithHeaders(headers)));
+        foreach (var entry in credentials)
+        {
+            copy.Add(entry);
+        }
+        return copy;
     }
 }

@@ -6,6 +6,7 @@ using Bulwark.Platform.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Bulwark.Edge.Staff;
@@ -32,6 +33,11 @@ internal sealed partial class StaffEdgeGate(RequestDelegate next, IStaffSourceRa
 
     public async Task InvokeAsync(HttpContext context)
     {
+        if (endpoints.IsOperatorPort(context.Connection.LocalPort))
+        {
+            await OperatorAsync(context);
+            return;
+        }
         if (!endpoints.IsStaffPort(context.Connection.LocalPort))
         {
             if (StaffPaths.IsStaffPath(context.Request.Path))
@@ -66,6 +72,37 @@ internal sealed partial class StaffEdgeGate(RequestDelegate next, IStaffSourceRa
         }
         context.Items[SourceItem] = source;
         await next(context);
+    }
+
+    /// <summary>
+    /// The operator port: the same source check as the staff port, answered in gRPC's terms, then the
+    /// operator gateway and nothing else (no route, no other middleware, of this host is reachable here).
+    /// </summary>
+    private async Task OperatorAsync(HttpContext context)
+    {
+        var gateway = context.RequestServices.GetRequiredService<Operator.OperatorGateway>();
+        var gatewayMetrics = context.RequestServices.GetRequiredService<Operator.OperatorGatewayMetrics>();
+        var (source, malformed) = Source(context);
+        if (source is null)
+        {
+            metrics.Refused("forwarded_for");
+            gatewayMetrics.Call("unknown", "source");
+            LogForwardedForRefused(logger, context.Connection.RemoteIpAddress?.ToString() ?? "unknown", malformed ?? "");
+            await Operator.GrpcRefusal.WriteAsync(context, Grpc.Core.StatusCode.InvalidArgument, $"The X-Forwarded-For header from the trusted proxy is unusable: {malformed}.");
+            return;
+        }
+        var allowed = ranges.Current;
+        if (!allowed.Networks.Contains(source))
+        {
+            metrics.Refused("source");
+            gatewayMetrics.Call("unknown", "source");
+            LogSourceRefused(logger, source.ToString(), context.Connection.RemoteIpAddress?.ToString() ?? "unknown", context.Request.Method, context.Request.Path.Value ?? "", allowed.Origin);
+            await Operator.GrpcRefusal.WriteAsync(context, Grpc.Core.StatusCode.PermissionDenied,
+                $"Operator calls must come from the bank's allowed networks; {source} is not in them.");
+            return;
+        }
+        context.Items[SourceItem] = source;
+        await gateway.InvokeAsync(context, source);
     }
 
     /// <summary>The request's source, or null and why when a trusted proxy sent an unusable forwarded-for header.</summary>

@@ -21,6 +21,13 @@ public sealed class StaffEdgeOptions
     /// <summary>Deadline of one call to the staff directory. Default as the app API's calls.</summary>
     public TimeSpan ServiceCallTimeout { get; init; } = TimeSpan.FromMilliseconds(EdgeLimits.ServiceCallTimeoutMillisecondsDefault);
 
+    /// <summary>
+    /// How long the operator gateway waits for a service's answer to a forwarded call that names no
+    /// deadline of its own (a caller's grpc-timeout is honoured, up to 10 minutes). Default 30 s:
+    /// the CLI's own deadline (15 s) speaks first. 1 s to 10 minutes.
+    /// </summary>
+    public TimeSpan OperatorCallTimeout { get; init; } = TimeSpan.FromSeconds(Operator.OperatorGatewayLimits.ForwardTimeoutSecondsDefault);
+
     /// <summary>How long a staff token is valid. Default 1 hour; 5 minutes to 12 hours.</summary>
     public TimeSpan TokenLifetime { get; init; } = TimeSpan.FromHours(1);
 
@@ -48,6 +55,10 @@ public sealed class StaffEdgeOptions
             || ServiceCallTimeout > TimeSpan.FromMilliseconds(EdgeLimits.ServiceCallTimeoutMillisecondsMax))
         {
             throw new ArgumentException($"StaffEdgeOptions.ServiceCallTimeout must be {EdgeLimits.ServiceCallTimeoutMillisecondsMin} to {EdgeLimits.ServiceCallTimeoutMillisecondsMax} ms.");
+        }
+        if (OperatorCallTimeout < TimeSpan.FromSeconds(1) || OperatorCallTimeout > TimeSpan.FromSeconds(Operator.OperatorGatewayLimits.ForwardTimeoutSecondsMax))
+        {
+            throw new ArgumentException($"StaffEdgeOptions.OperatorCallTimeout must be 1 s to {Operator.OperatorGatewayLimits.ForwardTimeoutSecondsMax} s.");
         }
         foreach (var (name, list) in new[] { ("TrustedProxies", TrustedProxies), ("DefaultAllowedRanges", DefaultAllowedRanges) })
         {

@@ -42,6 +42,10 @@ public static class StaffEdgeServiceCollectionExtensions
         AddServiceClientOnce(services, Services.ServiceCaller.Feed, channel => new Bulwark.Feed.Protos.Feed.FeedClient(channel));
         AddServiceClientOnce(services, Services.ServiceCaller.Ledger, channel => new Bulwark.Ledger.Protos.Ledger.LedgerClient(channel));
         services.AddSingleton<StaffApprovalsApi>();
+        // The operator gateway (the operator port, when the host has one): YARP's forwarder only, no routes or clusters.
+        services.AddHttpForwarder();
+        services.AddSingleton<Operator.OperatorGatewayMetrics>();
+        services.AddSingleton<Operator.OperatorGateway>();
         services.AddTransient<IStartupFilter, StaffEdgeStartupFilter>();
 
         services.AddAuthentication().AddJwtBearer(StaffTokens.SchemeName, bearer =>

@@ -94,6 +94,9 @@ public sealed class InstanceState
     /// <summary>The staff edge's port (staff-edge instances).</summary>
     public int? StaffPort { get; init; }
 
+    /// <summary>The staff edge's operator gateway port (staff-edge instances): where operator commands send their calls.</summary>
+    public int? OperatorPort { get; init; }
+
     /// <summary>The card link's port (cards instances).</summary>
     public int? LinkPort { get; init; }
 

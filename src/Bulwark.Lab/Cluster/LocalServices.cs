@@ -80,6 +80,7 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
             Port = LocalProcesses.FreePort(),
             PublicPort = publicPort,
             StaffPort = module.Listeners.HasFlag(ServiceListeners.Staff) ? LocalProcesses.FreePort() : null,
+            OperatorPort = module.Listeners.HasFlag(ServiceListeners.Staff) ? LocalProcesses.FreePort() : null,
             LinkPort = module.Listeners.HasFlag(ServiceListeners.CardLink) ? LocalProcesses.FreePort() : null,
             Cell = NextCell(service),
         };
@@ -128,6 +129,10 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
         if (instance.StaffPort is { } staffPort)
         {
             arguments.AddRange(["--staff-port", staffPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        if (instance.OperatorPort is { } operatorPort)
+        {
+            arguments.AddRange(["--operator-port", operatorPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
         if (instance.LinkPort is { } linkPort)
         {

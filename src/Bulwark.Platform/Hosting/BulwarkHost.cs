@@ -36,6 +36,7 @@ public static class BulwarkHost
         var endpointAccessor = new InternalEndpointAccessor();
         endpointAccessor.SetPublic(options.PublicEndpoint);
         endpointAccessor.SetStaff(options.StaffEndpoint);
+        endpointAccessor.SetOperator(options.OperatorEndpoint);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -59,6 +60,15 @@ public static class BulwarkHost
                 {
                     listen.Protocols = HttpProtocols.Http1;
                     endpointAccessor.SetStaff(listen);
+                });
+            }
+            if (options.OperatorEndpoint is { } operatorEndpoint)
+            {
+                // gRPC without TLS needs HTTP/2 with prior knowledge: this port speaks nothing else.
+                kestrel.Listen(operatorEndpoint, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    endpointAccessor.SetOperator(listen);
                 });
             }
             kestrel.AddServerHeader = false;

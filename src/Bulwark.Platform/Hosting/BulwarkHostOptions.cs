@@ -21,6 +21,13 @@ public sealed class BulwarkHostOptions
     /// </summary>
     public IPEndPoint? StaffEndpoint { get; init; }
 
+    /// <summary>
+    /// The staff edge's operator endpoint (plaintext HTTP/2 only: the operator CLI's gRPC calls,
+    /// checked, audited and forwarded by the operator gateway) or null for none. Only the staff
+    /// edge's gateway answers here; set it only together with <see cref="StaffEndpoint"/>.
+    /// </summary>
+    public IPEndPoint? OperatorEndpoint { get; init; }
+
     /// <summary>The version this process runs, published in its registry records.</summary>
     public string Version { get; init; } = "dev";
 

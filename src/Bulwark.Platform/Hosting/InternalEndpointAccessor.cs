@@ -15,6 +15,9 @@ public sealed class InternalEndpointAccessor
     private IPEndPoint? _staffConfigured;
     private ListenOptions? _staffListenOptions;
 
+    private IPEndPoint? _operatorConfigured;
+    private ListenOptions? _operatorListenOptions;
+
     internal void Set(ListenOptions listenOptions) => _listenOptions = listenOptions;
 
     internal void SetPublic(IPEndPoint? endPoint) => _publicConfigured = endPoint;
@@ -24,6 +27,16 @@ public sealed class InternalEndpointAccessor
     internal void SetStaff(IPEndPoint? endPoint) => _staffConfigured = endPoint;
 
     internal void SetStaff(ListenOptions listenOptions) => _staffListenOptions = listenOptions;
+
+    internal void SetOperator(IPEndPoint? endPoint) => _operatorConfigured = endPoint;
+
+    internal void SetOperator(ListenOptions listenOptions) => _operatorListenOptions = listenOptions;
+
+    /// <summary>The bound operator (HTTP/2) endpoint, or null when the host has none. Valid once the server has started.</summary>
+    public IPEndPoint? GetOperator() => _operatorListenOptions?.IPEndPoint;
+
+    /// <summary>Whether a request arrived on the operator endpoint (by the local port it came in on).</summary>
+    public bool IsOperatorPort(int localPort) => _operatorListenOptions?.IPEndPoint is { } endPoint && endPoint.Port == localPort;
 
     /// <summary>The bound internal endpoint. Valid once the server has started.</summary>
     public IPEndPoint Get() =>
@@ -39,5 +52,6 @@ public sealed class InternalEndpointAccessor
     public bool IsStaffPort(int localPort) => _staffListenOptions?.IPEndPoint is { } endPoint && endPoint.Port == localPort;
 
     internal bool IsInternalPort(int localPort) =>
-        _listenOptions?.IPEndPoint is { } endPoint && endPoint.Port == localPort && _publicConfigured?.Port != localPort && _staffConfigured?.Port != localPort;
+        _listenOptions?.IPEndPoint is { } endPoint && endPoint.Port == localPort && _publicConfigured?.Port != localPort && _staffConfigured?.Port != localPort
+        && _operatorConfigured?.Port != localPort;
 }

@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Bulwark.Accounts.Protos;
+using Bulwark.Edge.Staff;
+using Bulwark.Edge.Tests.Fakes;
+using Bulwark.Platform.Security;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bulwark.Edge.Tests.Staff;
+
+/// <summary>
+/// The staff edge's operator gateway over real loopback HTTP/2: a gRPC client (as the operator CLI
+/// is) calls the accounts contract at the operator port, and the gateway checks the source, the
+/// staff token, the method's roles and the reason, audits, and forwards to the (fake) accounts
+/// service it finds in discovery — or answers a gRPC refusal, with nothing forwarded.
+/// </summary>
+public sealed class OperatorGatewayTests
+{
+    private const string OpsEmail = "ops@bulwark.example";
+    private const string SupportEmail = "support@bulwark.example";
+    private const string Password = "correct horse battery staple";
+    private const string Code = "123456";
+
+    [Fact]
+    public async Task StaffTokenAndReason_Forwarded_AuditedFirstWithWhoWhatWhy()
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var token = await LoginAsync(edge, OpsEmail);
+
+        var customer = await edge.Accounts(token, "checking a complaint").GetCustomerAsync(new GetCustomerRequest { CustomerId = FakeBank.DemoCustomerId });
+
+        Assert.Equal(FakeBank.DemoEmail, customer.Email);
+        var entry = Assert.Single(edge.Audit.Entries);
+        Assert.Equal("staff-ops", entry.Actor.StaffId);
+        Assert.Equal("operator.call", entry.Action);
+        Assert.Equal("/bulwark.accounts.v1.Accounts/GetCustomer", entry.Subject);
+        Assert.Equal("checking a complaint", entry.Reason);
+        Assert.Equal(IPAddress.Loopback, entry.Actor.Source);
+    }
+
+    [Fact]
+    public async Task NoToken_OrACustomerToken_Unauthenticated_NothingForwardedOrAudited()
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var customerToken = await edge.Host.LoginAsync();
+        var before = edge.Host.Bank.CallCount(FakeAccounts.Service);
+
+        var none = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(null, "a reason").GetCustomerAsync(new GetCustomerRequest { CustomerId = FakeBank.DemoCustomerId }).ResponseAsync);
+        var customer = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(customerToken, "a reason").GetCustomerAsync(new GetCustomerRequest { CustomerId = FakeBank.DemoCustomerId }).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, none.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, customer.StatusCode);
+        Assert.Contains("bulwark staff login", customer.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(before, edge.Host.Bank.CallCount(FakeAccounts.Service));
+        Assert.Empty(edge.Audit.Entries);
+    }
+
+    [Fact]
+    public async Task SupportRole_ReadsCustomers_ButAWriteIsPermissionDenied_NamingTheRole()
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var token = await LoginAsync(edge, SupportEmail);
+        var accounts = edge.Accounts(token, "customer asked");
+
+        await accounts.GetCustomerAsync(new GetCustomerRequest { CustomerId = FakeBank.DemoCustomerId });
+        var calls = edge.Host.Bank.CallCount(FakeAccounts.Service);
+        var write = await Assert.ThrowsAsync<RpcException>(() => accounts.SetAccountBlockedAsync(new SetAccountBlockedRequest
+        {
+            AccountId = FakeBank.DemoAccountId,
+            Blocked = true,
+            Reason = "fraud",
+        }).ResponseAsync);
+
+        Assert.Equal(StatusCode.PermissionDenied, write.StatusCode);
+        Assert.Contains("needs the role operations", write.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(calls, edge.Host.Bank.CallCount(FakeAccounts.Service));
+        Assert.Single(edge.Audit.Entries);
+    }
+
+    [Fact]
+    public async Task UnknownMethod_PermissionDenied_DenyByDefault()
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var token = await LoginAsync(edge, OpsEmail);
+
+        // A method of the services' own traffic (a customer's login) is not in the table, whoever asks.
+        var login = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(token, "trying").AuthenticateAsync(new AuthenticateRequest { Email = "x@y.z", Password = "p" }).ResponseAsync);
+
+        Assert.Equal(StatusCode.PermissionDenied, login.StatusCode);
+        Assert.Contains("does not forward /bulwark.accounts.v1.Accounts/Authenticate", login.Status.Detail, StringComparison.Ordinal);
+        Assert.Empty(edge.Audit.Entries);
+    }
+
+    [Fact]
+    public async Task NoReason_InvalidArgumentNamingTheHeader()
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var token = await LoginAsync(edge, OpsEmail);
+
+        var missing = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(token, null).GetCustomerAsync(new GetCustomerRequest { CustomerId = FakeBank.DemoCustomerId }).ResponseAsync);
+        var blank = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(token, "%20%20").GetCustomerAsync(new GetCustomerRequest { CustomerId = FakeBank.DemoCustomerId }).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, missing.StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, blank.StatusCode);
+        Assert.Contains("x-bulwark-reason", missing.Status.Detail, StringComparison.Ordinal);
+        Assert.Empty(edge.Audit.Entries);
+    }
+
+    [Fact]
+    public async Task SourceOutsideTheRanges_PermissionDenied_BeforeAnythingElse()
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var token = await LoginAsync(edge, OpsEmail);
+        edge.Ranges.Set(["10.0.0.0/8"]);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(token, "a reason").GetCustomerAsync(new GetCustomerRequest { CustomerId = FakeBank.DemoCustomerId }).ResponseAsync);
+
+        Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
+        Assert.Contains("127.0.0.1 is not in them", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Empty(edge.Audit.Entries);
+    }
+
+    [Fact]
+    public async Task AuditLogDown_Unavailable_NothingForwarded()
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var token = await LoginAsync(edge, OpsEmail);
+        var before = edge.Host.Bank.CallCount(FakeAccounts.Service);
+        edge.Audit.Down = true;
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(token, "a reason").SetAccountBlockedAsync(new SetAccountBlockedRequest
+        {
+            AccountId = FakeBank.DemoAccountId,
+            Blocked = true,
+            Reason = "fraud",
+        }).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Contains("audit log could not record", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(before, edge.Host.Bank.CallCount(FakeAccounts.Service));
+    }
+
+    [Fact]
+    public async Task HungService_UnavailableWithinTheGatewaysBound_SayingWhichService()
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var token = await LoginAsync(edge, OpsEmail);
+        edge.Host.Bank.Delay(FakeAccounts.Service, TimeSpan.FromMinutes(5));
+        var clock = Stopwatch.StartNew();
+
+        // No deadline of the caller's own: the gateway's bound (2 s here) is the one that holds.
+        var hung = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(token, "a reason").GetCustomerAsync(new GetCustomerRequest { CustomerId = FakeBank.DemoCustomerId }).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unavailable, hung.StatusCode);
+        Assert.Contains("accounts service", hung.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("did not answer within 2 s", hung.Status.Detail, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+    }
+
+    private sealed class Edge(EdgeHost host, MutableRanges ranges, RecordingAudit audit) : IAsyncDisposable
+    {
+        private readonly GrpcChannel _channel = GrpcChannel.ForAddress(host.OperatorAddress!);
+
+        public EdgeHost Host { get; } = host;
+
+        public MutableRanges Ranges { get; } = ranges;
+
+        public RecordingAudit Audit { get; } = audit;
+
+        /// <summary>An accounts client at the operator port whose calls carry <paramref name="token"/> and <paramref name="reason"/> (already percent-encoded).</summary>
+        public Bulwark.Accounts.Protos.Accounts.AccountsClient Accounts(string? token, string? reason) =>
+            new(_channel.Intercept(metadata =>
+            {
+                if (token is not null)
+                {
+                    metadata.Add("authorization", "Bearer " + token);
+                }
+                if (reason is not null)
+                {
+                    metadata.Add("x-bulwark-reason", reason);
+                }
+                return metadata;
+            }));
+
+        public async ValueTask DisposeAsync()
+        {
+            _channel.Dispose();
+            await Host.DisposeAsync();
+        }
+    }
+
+    private static async Task<Edge> StartAsync(IReadOnlyList<string> ranges)
+    {
+        var allowed = new MutableRanges(ranges);
+        var audit = new RecordingAudit();
+        var host = await EdgeHost.StartAsync(staff: (services, path) =>
+        {
+            services.AddSingleton<IStaffSourceRanges>(allowed);
+            services.AddSingleton<IStaffAuthenticator>(new Directory());
+            services.AddSingleton<IStaffAuditLog>(audit);
+            services.AddStaffEdge(new StaffEdgeOptions
+            {
+                SigningKeyPath = Path.Combine(path, "keys", "staff-signing.key"),
+                OperatorCallTimeout = TimeSpan.FromSeconds(2),
+            });
+        }, operatorGateway: true);
+        return new Edge(host, allowed, audit);
+    }
+
+    private static async Task<string> LoginAsync(Edge edge, string email)
+    {
+        using var http = new HttpClient { BaseAddress = edge.Host.StaffAddress };
+        using var response = await http.PostAsync(new Uri("/staff/api/login", UriKind.Relative),
+            new StringContent(JsonSerializer.Serialize(new { email, password = Password, totp = Code }), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("token").GetString()!;
+    }
+
+    private sealed class MutableRanges(IReadOnlyList<string> initial) : IStaffSourceRanges
+    {
+        private StaffRanges _current = new(new SourceNetworks(initial), "test");
+
+        public StaffRanges Current => Volatile.Read(ref _current);
+
+        public void Set(IReadOnlyList<string> ranges) => Volatile.Write(ref _current, new StaffRanges(new SourceNetworks(ranges), "test"));
+    }
+
+    /// <summary>An operations member and a support-only member, each with the fixed password and code.</summary>
+    private sealed class Directory : IStaffAuthenticator
+    {
+        public Task<StaffLoginOutcome> AuthenticateAsync(string email, string password, string totpCode, IPAddress source, CancellationToken cancellationToken)
+        {
+            StaffLoginOutcome outcome = password != Password || totpCode != Code ? new StaffLoginOutcome.Refused()
+                : email == OpsEmail ? new StaffLoginOutcome.Authenticated(new StaffMember("staff-ops", "Olive Ops", ["support", "operations"]))
+                : email == SupportEmail ? new StaffLoginOutcome.Authenticated(new StaffMember("staff-support", "Sam Support", ["support"]))
+                : new StaffLoginOutcome.Refused();
+            return Task.FromResult(outcome);
+        }
+    }
+
+    internal sealed record AuditEntry(StaffActor Actor, string Action, string Subject, string Reason);
+
+    /// <summary>The audit log as a list; <see cref="Down"/> makes it answer as the support service does when unreachable.</summary>
+    internal sealed class RecordingAudit : IStaffAuditLog
+    {
+        private readonly List<AuditEntry> _entries = [];
+
+        public bool Down { get; set; }
+
+        public IReadOnlyList<AuditEntry> Entries
+        {
+            get
+            {
+                lock (_entries)
+                {
+                    return [.. _entries];
+                }
+            }
+        }
+
+        public Task<long> AppendAsync(StaffActor actor, string action, string subject, string reason, IReadOnlyDictionary<string, string>? details, CancellationToken cancellationToken)
+        {
+            if (Down)
+            {
+                throw new Bulwark.Edge.Services.ServiceCallException("support", new RpcException(new Status(StatusCode.Unavailable, "support is down")));
+            }
+            lock (_entries)
+            {
+                _entries.Add(new AuditEntry(actor, action, subject, reason));
+                return Task.FromResult((long)_entries.Count);
+            }
+        }
+    }
+}
