@@ -36,7 +36,8 @@ public sealed partial class ClusterReplayTests : IDisposable
     {
         var up = await RunAsync(new Dictionary<string, string> { ["BULWARK_STORE"] = "" }, "cluster", "up", "--state", _state, "--etcd-members", "1", "--nats-servers", "1", "--cells", "2",
             // No coherence checker: its synthetic writes would change the live cell between the verify and the replay.
-            "--replicas", "feed=0,cards=0,edge=1,staff-edge=0,coherence=0", "--edge-port", "0");
+            // A staff edge: the customers are created by a staff member through its operator gateway.
+            "--replicas", "feed=0,cards=0,edge=1,coherence=0", "--edge-port", "0");
         Assert.True(up.ExitCode == 0, up.Output + up.Error);
         var map = PlacementMapCodec.Decode(await File.ReadAllBytesAsync(Path.Combine(_state, "placement.json")));
         var customers = new ClusterCustomers(_state, Password);

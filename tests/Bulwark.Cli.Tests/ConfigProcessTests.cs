@@ -97,7 +97,10 @@ public sealed class ConfigProcessTests : IDisposable
 
     private static async Task<Process> StartBankAsync(string[] data)
     {
-        var process = BulwarkProcess.Start(["run", .. data, "--port", "0", "--no-workload", "--customers", "1"]);
+        // The versions asserted are the store's revisions, which the coherence checker's own key
+        // (coherence/synthetic, written every round) would move: its first round is an hour away.
+        var process = BulwarkProcess.Start(new Dictionary<string, string> { ["BULWARK_COHERENCE_INTERVAL_SECONDS"] = "3600" },
+            ["run", .. data, "--port", "0", "--no-workload", "--customers", "1"]);
         var lines = new List<string>();
         var errors = process.StandardError.ReadToEndAsync();
         await BulwarkProcess.ReadUntilAsync(process, lines, line => line.StartsWith("Running at", StringComparison.Ordinal), errors);
