@@ -69,11 +69,10 @@ public sealed class OperatorGatewayTests
 
         await accounts.GetCustomerAsync(new GetCustomerRequest { CustomerId = FakeBank.DemoCustomerId });
         var calls = edge.Host.Bank.CallCount(FakeAccounts.Service);
-        var write = await Assert.ThrowsAsync<RpcException>(() => accounts.SetAccountBlockedAsync(new SetAccountBlockedRequest
+        var write = await Assert.ThrowsAsync<RpcException>(() => accounts.CreateCustomerAsync(new CreateCustomerRequest
         {
-            AccountId = FakeBank.DemoAccountId,
-            Blocked = true,
-            Reason = "fraud",
+            Name = "New Customer",
+            Email = "new@example.com",
         }).ResponseAsync);
 
         Assert.Equal(StatusCode.PermissionDenied, write.StatusCode);
@@ -81,6 +80,53 @@ public sealed class OperatorGatewayTests
         Assert.Equal(calls, edge.Host.Bank.CallCount(FakeAccounts.Service));
         Assert.Single(edge.Audit.Entries);
     }
+
+    [Fact]
+    public async Task LedgerTransfer_OnlyAnOpeningBalanceFromTheFundingAccount_IsForwarded_AuditedWithWhatMoved()
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var token = await LoginAsync(edge, OpsEmail);
+        var ledger = edge.Ledger(token, "opening balance");
+        Bulwark.Ledger.Protos.SubmitTransfersRequest Submit(UInt128 debit, uint flags = 0) => new()
+        {
+            IdNamespace = Bulwark.Ledger.Protos.IdNamespace.Bank,
+            Transfers =
+            {
+                new Bulwark.Ledger.Protos.Transfer
+                {
+                    Id = Id(new UInt128(0x42_75_6C_77_61_72_6B_01UL, 7)),
+                    DebitAccountId = Id(debit),
+                    CreditAccountId = Id(UInt128.Parse(FakeBank.DemoAccountLedgerId, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture)),
+                    Amount = 25_000,
+                    Currency = "GBP",
+                    Code = 1,
+                    Flags = flags,
+                },
+            },
+        };
+
+        // A customer's money moved by one staff member, or a hold from the funding account: refused, not audited, not forwarded.
+        var customersMoney = await Assert.ThrowsAsync<RpcException>(() => ledger.SubmitTransfersAsync(
+            Submit(UInt128.Parse(FakeBank.DemoAccountLedgerId, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture))).ResponseAsync);
+        var hold = await Assert.ThrowsAsync<RpcException>(() => ledger.SubmitTransfersAsync(
+            Submit(FundingAccount, (uint)Bulwark.Ledger.Protos.TransferFlags.Pending)).ResponseAsync);
+        Assert.Equal((StatusCode.PermissionDenied, StatusCode.PermissionDenied), (customersMoney.StatusCode, hold.StatusCode));
+        Assert.Contains("only an opening balance moves money from the command line", customersMoney.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("is a hold, a post or a void", hold.Status.Detail, StringComparison.Ordinal);
+        Assert.Empty(edge.Audit.Entries);
+
+        // An opening balance passes the gateway: audited first with what moves, then forwarded (the fake ledger answers it).
+        var forwarded = await Record.ExceptionAsync(() => ledger.SubmitTransfersAsync(Submit(FundingAccount)).ResponseAsync);
+        Assert.False(forwarded is RpcException { StatusCode: StatusCode.PermissionDenied or StatusCode.InvalidArgument or StatusCode.Unauthenticated }, forwarded?.Message);
+        var entry = Assert.Single(edge.Audit.Entries);
+        Assert.Equal("/bulwark.ledger.v1.Ledger/SubmitTransfers", entry.Subject);
+        Assert.Contains($"25000 GBP to {FakeBank.DemoAccountLedgerId}", entry.Details!["transfers"], StringComparison.Ordinal);
+    }
+
+    /// <summary>The bank's funding account, which stands for money arriving from outside ("Bulwark\0", 1).</summary>
+    private static readonly UInt128 FundingAccount = new(0x42_75_6C_77_61_72_6B_00UL, 1);
+
+    private static Bulwark.Ledger.Protos.Uint128 Id(UInt128 value) => new() { High = (ulong)(value >> 64), Low = (ulong)value };
 
     [Fact]
     public async Task UnknownMethod_PermissionDenied_DenyByDefault()
@@ -133,11 +179,10 @@ public sealed class OperatorGatewayTests
         var before = edge.Host.Bank.CallCount(FakeAccounts.Service);
         edge.Audit.Down = true;
 
-        var refused = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(token, "a reason").SetAccountBlockedAsync(new SetAccountBlockedRequest
+        var refused = await Assert.ThrowsAsync<RpcException>(() => edge.Accounts(token, "a reason").CreateCustomerAsync(new CreateCustomerRequest
         {
-            AccountId = FakeBank.DemoAccountId,
-            Blocked = true,
-            Reason = "fraud",
+            Name = "New Customer",
+            Email = "new@example.com",
         }).ResponseAsync);
 
         Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
@@ -174,6 +219,21 @@ public sealed class OperatorGatewayTests
 
         /// <summary>An accounts client at the operator port whose calls carry <paramref name="token"/> and <paramref name="reason"/> (already percent-encoded).</summary>
         public Bulwark.Accounts.Protos.Accounts.AccountsClient Accounts(string? token, string? reason) =>
+            new(_channel.Intercept(metadata =>
+            {
+                if (token is not null)
+                {
+                    metadata.Add("authorization", "Bearer " + token);
+                }
+                if (reason is not null)
+                {
+                    metadata.Add("x-bulwark-reason", reason);
+                }
+                return metadata;
+            }));
+
+        /// <summary>A ledger client at the operator port, as <see cref="Accounts"/>.</summary>
+        public Bulwark.Ledger.Protos.Ledger.LedgerClient Ledger(string? token, string? reason) =>
             new(_channel.Intercept(metadata =>
             {
                 if (token is not null)
@@ -244,7 +304,7 @@ public sealed class OperatorGatewayTests
         }
     }
 
-    internal sealed record AuditEntry(StaffActor Actor, string Action, string Subject, string Reason);
+    internal sealed record AuditEntry(StaffActor Actor, string Action, string Subject, string Reason, IReadOnlyDictionary<string, string>? Details);
 
     /// <summary>The audit log as a list; <see cref="Down"/> makes it answer as the support service does when unreachable.</summary>
     internal sealed class RecordingAudit : IStaffAuditLog
@@ -272,7 +332,7 @@ public sealed class OperatorGatewayTests
             }
             lock (_entries)
             {
-                _entries.Add(new AuditEntry(actor, action, subject, reason));
+                _entries.Add(new AuditEntry(actor, action, subject, reason, details));
                 return Task.FromResult((long)_entries.Count);
             }
         }

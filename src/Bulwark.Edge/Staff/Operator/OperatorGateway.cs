@@ -93,8 +93,19 @@ internal sealed partial class OperatorGateway(IHttpForwarder forwarder, StaffTok
             await RefuseAsync(context, path, "bad_cell", StatusCode.InvalidArgument, $"{OperatorMethods.CellHeader}: '{Shorten(cell)}' is not a cell name.");
             return;
         }
+        IReadOnlyDictionary<string, string>? described = null;
+        if (method.Path == OperatorMethods.SubmitTransfersPath)
+        {
+            var inspected = await OperatorOpeningBalance.InspectAsync(context.Request, context.RequestAborted);
+            if (inspected.Refusal is { } refusal)
+            {
+                await RefuseAsync(context, path, "not_opening_balance", StatusCode.PermissionDenied, refusal);
+                return;
+            }
+            described = inspected.Details;
+        }
         var actor = new StaffActor(staff.StaffId, staff.Name, staff.Roles, source);
-        if (!await AuditAsync(context, actor, method, cell, reason))
+        if (!await AuditAsync(context, actor, method, cell, reason, described))
         {
             return;
         }
@@ -140,9 +151,9 @@ internal sealed partial class OperatorGateway(IHttpForwarder forwarder, StaffTok
     }
 
     /// <summary>Writes the call to the audit log; false (and the call answered UNAVAILABLE or with the log's refusal) when it cannot be.</summary>
-    private async Task<bool> AuditAsync(HttpContext context, StaffActor actor, OperatorMethod method, string cell, string reason)
+    private async Task<bool> AuditAsync(HttpContext context, StaffActor actor, OperatorMethod method, string cell, string reason, IReadOnlyDictionary<string, string>? described)
     {
-        var details = new Dictionary<string, string>(StringComparer.Ordinal) { ["method"] = method.Path };
+        var details = new Dictionary<string, string>(described ?? new Dictionary<string, string>(), StringComparer.Ordinal) { ["method"] = method.Path };
         if (cell.Length > 0)
         {
             details["cell"] = cell;

@@ -9,7 +9,8 @@ internal sealed record OperatorMethod(string Path, string Service, IReadOnlyList
 /// Which staff roles may call which internal gRPC method through the operator gateway — deny by
 /// default: a method not listed here is refused, whoever calls it (docs/concepts/staff-edge.md,
 /// "The operator gateway"). Customer reads (balances and transfers included): support or operations.
-/// Money movements, configuration, cards' journals and placement: operations. The staff directory: admin. The audit log: operations or
+/// Creating a customer and paying its opening balance (and no other ledger transfer:
+/// <see cref="OperatorOpeningBalance"/>), configuration, cards' journals and placement: operations. The staff directory: admin. The audit log: operations or
 /// admin read it; nobody appends through the gateway (the gateway itself does). Methods the CLI never
 /// calls and that belong to the services' own traffic (a customer's login, token revocation, a
 /// credit from the bank, which maker-checker guards) are left out on purpose.
@@ -38,10 +39,12 @@ internal static class OperatorMethods
         Add("accounts", "bulwark.accounts.v1.Accounts", Readers,
             "GetCustomer", "FindCustomerByEmail", "ListCustomers", "SearchCustomers", "ListAccounts", "FindAccountByNumber",
             "ListCards", "FindCardByPan", "ListMovements");
-        Add("accounts", "bulwark.accounts.v1.Accounts", Operations,
-            "CreateCustomer", "CreatePot", "MoveMoney", "PayAccount", "IssueCard", "SetCardFrozen", "SetAccountBlocked", "EnsureSyntheticCustomer");
+        // What the CLI does and nothing more: a customer's own money moves (payments, pots), cards,
+        // freezes and blocks are the app's and the console's, each with its own checks and audit.
+        Add("accounts", "bulwark.accounts.v1.Accounts", Operations, "CreateCustomer");
         // Balances and a customer's transfers are customer data (customers show reads balances here): support or operations.
         Add(LedgerService, "bulwark.ledger.v1.Ledger", Readers, "GetAccounts", "GetTransfers", "ListAccountTransfers");
+        // SubmitTransfers only as an opening balance (OperatorOpeningBalance checks every transfer in the body).
         Add(LedgerService, "bulwark.ledger.v1.Ledger", Operations, "CreateAccounts", "SubmitTransfers");
         Add(LedgerService, "bulwark.ledger.v1.LedgerCellAdmin", Operations,
             "GetCellStatus", "BeginImport", "GetImportProgress", "ExportPartition", "ImportPartition", "PausePartition", "ResumePartition",
@@ -52,6 +55,9 @@ internal static class OperatorMethods
         Add("support", "bulwark.support.v1.Audit", AuditReaders, "List", "Verify");
         return methods.ToFrozenDictionary(method => method.Path, StringComparer.Ordinal);
     }
+
+    /// <summary>The one ledger write that moves money through the gateway: checked transfer by transfer (<see cref="OperatorOpeningBalance"/>).</summary>
+    public const string SubmitTransfersPath = "/bulwark.ledger.v1.Ledger/SubmitTransfers";
 
     /// <summary>The ledger: a call that names its cell (<c>bulwark-cell</c>) goes to that cell's service, <c>ledger-CELL</c>.</summary>
     public const string LedgerService = "ledger";
