@@ -213,7 +213,9 @@ public sealed class LedgerCellRouterTests
 
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Contains("moving", error.Status.Detail, StringComparison.Ordinal);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"gave up after {clock.Elapsed}");
+        // Gives up at the caller's deadline, not after its 1,000 rounds of backing off (minutes): the
+        // bound leaves a loaded machine room (a full run once answered in 1.02 s).
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"gave up after {clock.Elapsed}");
     }
 
     [Fact]

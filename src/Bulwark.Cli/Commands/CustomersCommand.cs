@@ -192,21 +192,7 @@ internal static class CustomersCommand
         }
         else
         {
-            await error.WriteAsync("password: ");
-            var typed = new System.Text.StringBuilder();
-            for (var key = Console.ReadKey(intercept: true); key.Key != ConsoleKey.Enter; key = Console.ReadKey(intercept: true))
-            {
-                if (key.Key == ConsoleKey.Backspace && typed.Length > 0)
-                {
-                    typed.Length--;
-                }
-                else if (!char.IsControl(key.KeyChar))
-                {
-                    typed.Append(key.KeyChar);
-                }
-            }
-            await error.WriteLineAsync();
-            line = typed.ToString();
+            line = await TerminalSecret.ReadAsync(error, "password: ");
         }
         return string.IsNullOrEmpty(line) ? throw new OperatorException("--password-stdin: no password on standard input (its first line is the password).") : line;
     }

@@ -213,21 +213,7 @@ internal static class StaffCommand
         }
         else
         {
-            await error.WriteAsync("staff password: ");
-            var typed = new System.Text.StringBuilder();
-            for (var key = Console.ReadKey(intercept: true); key.Key != ConsoleKey.Enter; key = Console.ReadKey(intercept: true))
-            {
-                if (key.Key == ConsoleKey.Backspace && typed.Length > 0)
-                {
-                    typed.Length--;
-                }
-                else if (!char.IsControl(key.KeyChar))
-                {
-                    typed.Append(key.KeyChar);
-                }
-            }
-            await error.WriteLineAsync();
-            line = typed.ToString();
+            line = await TerminalSecret.ReadAsync(error, "staff password: ");
         }
         return string.IsNullOrEmpty(line)
             ? throw new OperatorException("no password: give it on the first line of standard input or of --password-file.")

@@ -127,21 +127,7 @@ internal static class StaffLoginCommand
         }
         else
         {
-            await error.WriteAsync("password: ");
-            var typed = new System.Text.StringBuilder();
-            for (var key = Console.ReadKey(intercept: true); key.Key != ConsoleKey.Enter; key = Console.ReadKey(intercept: true))
-            {
-                if (key.Key == ConsoleKey.Backspace && typed.Length > 0)
-                {
-                    typed.Length--;
-                }
-                else if (!char.IsControl(key.KeyChar))
-                {
-                    typed.Append(key.KeyChar);
-                }
-            }
-            await error.WriteLineAsync();
-            password = typed.ToString();
+            password = await TerminalSecret.ReadAsync(error, "password: ");
             await error.WriteAsync("TOTP code: ");
             code = Console.ReadLine();
         }

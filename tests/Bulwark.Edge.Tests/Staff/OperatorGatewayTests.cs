@@ -218,23 +218,13 @@ public sealed class OperatorGatewayTests
         public RecordingAudit Audit { get; } = audit;
 
         /// <summary>An accounts client at the operator port whose calls carry <paramref name="token"/> and <paramref name="reason"/> (already percent-encoded).</summary>
-        public Bulwark.Accounts.Protos.Accounts.AccountsClient Accounts(string? token, string? reason) =>
-            new(_channel.Intercept(metadata =>
-            {
-                if (token is not null)
-                {
-                    metadata.Add("authorization", "Bearer " + token);
-                }
-                if (reason is not null)
-                {
-                    metadata.Add("x-bulwark-reason", reason);
-                }
-                return metadata;
-            }));
+        public Bulwark.Accounts.Protos.Accounts.AccountsClient Accounts(string? token, string? reason) => new(Invoker(token, reason));
 
         /// <summary>A ledger client at the operator port, as <see cref="Accounts"/>.</summary>
-        public Bulwark.Ledger.Protos.Ledger.LedgerClient Ledger(string? token, string? reason) =>
-            new(_channel.Intercept(metadata =>
+        public Bulwark.Ledger.Protos.Ledger.LedgerClient Ledger(string? token, string? reason) => new(Invoker(token, reason));
+
+        private CallInvoker Invoker(string? token, string? reason) =>
+            _channel.Intercept(metadata =>
             {
                 if (token is not null)
                 {
@@ -245,7 +235,7 @@ public sealed class OperatorGatewayTests
                     metadata.Add("x-bulwark-reason", reason);
                 }
                 return metadata;
-            }));
+            });
 
         public async ValueTask DisposeAsync()
         {
