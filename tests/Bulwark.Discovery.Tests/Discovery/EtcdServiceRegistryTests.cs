@@ -65,10 +65,10 @@ public sealed class EtcdServiceRegistryTests
         var seen = Assert.Single(reader.GetView("beta").Instances);
         await registration.DisposeAsync();
 
-        // Deregistered with no deployment record: fail static keeps the last view (R2/R4).
-        await Task.Delay(500);
+        // Deregistered with no deployment record: once the reader has seen it (its view no longer
+        // authoritative; a fixed 500 ms wait was too short at load 37), fail static keeps the last view (R2/R4).
+        Assert.True(await Eventually.TrueAsync(() => !reader.GetView("beta").Authoritative));
         Assert.Single(reader.GetView("beta").Instances);
-        Assert.False(reader.GetView("beta").Authoritative);
         Assert.Equal(("127.0.0.1:5001", "7"), (seen.Address, seen.Version));
         Assert.True(reader.IsFresh);
     }
