@@ -39,6 +39,13 @@ public sealed class LedgerOptions
     /// </summary>
     public IReadOnlyList<int>? InitialPartitions { get; init; }
 
+    /// <summary>
+    /// Called at start once the store holds its cell identity (made now or before), before the
+    /// cell serves anything: a cluster's ledger confirms the cell's birth record here
+    /// (<c>ICellBirths</c>), so that a store made again after a loss takes nothing. Null: nothing to tell.
+    /// </summary>
+    public Func<CancellationToken, Task>? CellStoreKept { get; init; }
+
     /// <summary>Most items per committed batch. Default and maximum: <see cref="LedgerLimits.BatchTransfersMax"/>.</summary>
     public int BatchTransfersMax { get; init; } = LedgerLimits.BatchTransfersMax;
 

@@ -73,6 +73,55 @@ public sealed class LedgerReplayProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task OneCellBank_StoreDeleted_TheStoreMadeAgainOwnsNothingAndSaysHowToRebuild_ThenReplayServesIt()
+    {
+        var cellA = Path.Combine(_directory, "ledger.db");
+        var first = await RunAsync("run", "--data", _directory, "--port", "0", "--cells", "1", "--customers", "3", "--rate", "20", "--for", "2s");
+        Assert.True(first.ExitCode == 0, first.Output + first.Error);
+        var before = await BalancesAsync(cellA);
+        Assert.NotEmpty(before);
+        foreach (var file in Directory.GetFiles(_directory, "ledger.db*"))
+        {
+            File.Delete(file);
+        }
+
+        // The first map (version 1) still stands: before birth records, the store made again took
+        // every partition empty, and the bank answered its customers' accounts "not found".
+        var lost = await RunAsync("run", "--data", _directory, "--port", "0", "--customers", "3", "--rate", "20", "--for", "2s");
+        Assert.Contains($"cell a's ledger store {cellA} is gone, but the cell held data", lost.Error, StringComparison.Ordinal);
+        Assert.Contains("its 256 partitions are refused", lost.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", lost.Output + lost.Error, StringComparison.Ordinal);
+        Assert.Equal(0, OwnedPartitions(cellA));
+        Assert.Empty(await BalancesAsync(cellA));
+
+        // The runbook: the made-again store aside, a replay into its path.
+        var aside = Path.Combine(_directory, "made-again");
+        Directory.CreateDirectory(aside);
+        foreach (var file in Directory.GetFiles(_directory, "ledger.db*"))
+        {
+            File.Move(file, Path.Combine(aside, Path.GetFileName(file)));
+        }
+        var replay = await RunAsync("ledger", "replay", "--data", _directory, "--cell", "a", "--into", cellA);
+        Assert.True(replay.ExitCode == 0, replay.Output + replay.Error);
+        Assert.Equal(256, OwnedPartitions(cellA));
+        Assert.Equal(before, await BalancesAsync(cellA));
+
+        var served = await RunAsync("run", "--data", _directory, "--port", "0", "--customers", "3", "--rate", "20", "--for", "2s");
+        Assert.True(served.ExitCode == 0, served.Output + served.Error);
+        Assert.DoesNotContain("is gone", served.Error, StringComparison.Ordinal);
+        Assert.Contains("ledger ok", served.Output, StringComparison.Ordinal);
+    }
+
+    private static long OwnedPartitions(string path)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = path, Mode = Microsoft.Data.Sqlite.SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM partition_owners";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    [Fact]
     public async Task Drill_CellRestoredFromAnOldBackup_VerifyListsWhatItLacks_AReplayedCopyHasNone()
     {
         var first = await RunBankAsync("2s");

@@ -69,7 +69,35 @@ internal static class ClusterPlacement
         }
         using var etcd = LocalEtcd.Connect(state);
         var stored = await new EtcdPlacementStore(etcd, TimeProvider.System, NullLogger<EtcdPlacementStore>.Instance).CreateIfAbsentAsync(map, cancellationToken);
+        // The cells born at an earlier up are born in this new etcd too: else a store lost while
+        // the cluster was down would be made again owning its partitions empty.
+        var kept = new FileCellBirths(BirthsPathIn(stateDirectory));
+        var births = new EtcdCellBirths(etcd);
+        foreach (var cell in map.Cells.Keys.Where(cell => kept.Recorded(cell) == CellBirthClaim.Born))
+        {
+            await births.ConfirmAsync(cell, cancellationToken);
+        }
         return stored.Map ?? throw new ClusterException($"the placement map in etcd cannot be used: {stored.Error?.Message}");
+    }
+
+    /// <summary>Where the cells' births are kept between ups (etcd is new at each): <c>STATE/placement-births.json</c>.</summary>
+    public static string BirthsPathIn(string stateDirectory) => Path.Combine(stateDirectory, "placement-births.json");
+
+    /// <summary>
+    /// Records, once every instance of an up is healthy, that the cells of <paramref name="map"/>
+    /// whose ledger process started were born (the process started on its store, so the store holds
+    /// its identity): the next up tells its new etcd. A cell run with 0 instances is not recorded.
+    /// </summary>
+    public static async Task KeepBirthsAsync(string stateDirectory, PlacementMap map, ClusterState state, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ArgumentNullException.ThrowIfNull(state);
+        var kept = new FileCellBirths(BirthsPathIn(stateDirectory));
+        var started = state.Instances.Where(instance => instance.Service == BankModules.Ledger).Select(instance => instance.Cell ?? "a").ToHashSet(StringComparer.Ordinal);
+        foreach (var cell in map.Cells.Keys.Where(started.Contains))
+        {
+            await kept.ConfirmAsync(cell, cancellationToken);
+        }
     }
 
     /// <summary>

@@ -73,6 +73,10 @@ internal static class ClusterStatus
                 ? $"replicas {record.Replicas?.ToString(CultureInfo.InvariantCulture) ?? "?"} {record.Version}"
                 : "no record";
             text.AppendLine(CultureInfo.InvariantCulture, $"  {service.Name,-10} {service.Replicas,-9} {service.Version,-14} {service.PreviousVersion ?? "-",-14} {deployment,-20}");
+            foreach (var stopped in service.StoppedCells ?? [])
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"    cell {stopped} STOPPED (0 instances; bulwark scale {service.Name}-{stopped} {service.Replicas} starts it)");
+            }
         }
 
         var healthOf = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -144,7 +148,7 @@ internal static class ClusterStatus
         {
             var instances = state.Instances.Where(i => i.Service == Hosting.BankModules.Ledger && i.Cell == cell).OrderBy(i => i.Id, StringComparer.Ordinal).ToList();
             var described = instances.Count == 0
-                ? ledger?.Replicas == 0 ? "none (ledger scaled to 0)" : "NONE"
+                ? ledger?.Replicas == 0 ? "none (ledger scaled to 0)" : ledger?.ReplicasOf(cell) == 0 ? "NONE: stopped alone (its partitions are not served)" : "NONE"
                 : string.Join(", ", instances.Select(i => $"{i.Id} {healthOf.GetValueOrDefault(i.Id, "?")}"));
             healthy &= (ledger?.Replicas == 0 && instances.Count == 0) || instances.Any(i => healthOf.GetValueOrDefault(i.Id) == "SERVING");
             text.AppendLine(CultureInfo.InvariantCulture, $"  {cell,-8} {map.PartitionsOf(cell).Count,-10} {described}");

@@ -326,6 +326,7 @@ internal static class ClusterCommand
             var map = await ClusterPlacement.EnsureAsync(directory, state, cells, cancellationToken);
             await Console.Out.WriteLineAsync($"placement: {map.Cells.Count} ledger cell(s) ({string.Join(", ", map.Cells.Keys.Order(StringComparer.Ordinal).Select(cell => $"{cell}: {map.PartitionsOf(cell).Count} partitions"))}), map version {map.Version} in etcd, kept in {ClusterPlacement.PathIn(directory)}");
             await StartServicesAsync(directory, state, replicas, edgePort, version, [.. map.Cells.Keys.Order(StringComparer.Ordinal)], cancellationToken);
+            await ClusterPlacement.KeepBirthsAsync(directory, map, state, cancellationToken);
         }
         catch (Exception exception) when (exception is ClusterException or EtcdUnavailableException)
         {

@@ -25,7 +25,7 @@ internal static class ClusterOperations
 
     public static Command CreateScale()
     {
-        var service = new Argument<string>("service") { Description = $"The service: {ClusterServices.KnownServices}." };
+        var service = new Argument<string>("service") { Description = $"The service: {ClusterServices.KnownServices}; or one ledger cell, ledger-CELL (0 stops that cell alone, the ledger's count starts it again)." };
         var replicas = new Argument<string>("replicas") { Description = "Instances wanted (0 or more; 0 stops every instance and tells callers the service is scaled to 0)." };
         var state = ClusterCommand.StateOption();
         var command = new Command("scale", "Set the number of instances of a service in the local cluster.") { service, replicas, state };
@@ -119,7 +119,7 @@ internal static class ClusterOperations
         await registry.SetDeploymentAsync(service.Name, new DeploymentRecord(service.InstancesWanted, service.Version), cancellationToken);
         foreach (var cell in service.Cells ?? [])
         {
-            await registry.SetDeploymentAsync(Bulwark.Platform.Placement.PlacementMap.ServiceOf(cell, service.Name), new DeploymentRecord(service.Replicas, service.Version), cancellationToken);
+            await registry.SetDeploymentAsync(Bulwark.Platform.Placement.PlacementMap.ServiceOf(cell, service.Name), new DeploymentRecord(service.ReplicasOf(cell), service.Version), cancellationToken);
         }
     }
 
@@ -141,6 +141,10 @@ internal static class ClusterOperations
         {
             throw new ClusterException($"replicas must be a whole number, got '{replicasText}'.");
         }
+        if (CellOf(service) is { } cellOf)
+        {
+            return await ScaleCellAsync(directory, cellOf.Cell, replicas, cancellationToken);
+        }
         // What needs no cluster is refused before looking for one; the store's limit after.
         CheckReplicas(service, Math.Min(replicas, 0), onPostgres: false);
         using var held = await ClusterState.LockAsync(directory, cancellationToken);
@@ -150,6 +154,8 @@ internal static class ClusterOperations
         var services = ClusterServices.Create(directory, state);
         await using var registry = await ConnectRegistryAsync(state, cancellationToken);
         var current = state.Instances.Where(i => i.Service == service).ToList();
+        // Every cell to the count, a cell stopped alone included.
+        desired.StoppedCells = null;
         // A service split into cells runs that many instances per cell.
         var wanted = replicas * (desired.Cells?.Count ?? 1);
         if (wanted < current.Count)
@@ -186,6 +192,75 @@ internal static class ClusterOperations
         await Console.Out.WriteLineAsync(desired.Cells is { } cells
             ? $"{service}: {replicas} instance(s) per cell of {desired.Version} ({cells.Count} cells: {wanted} instance(s))."
             : $"{service}: {replicas} instance(s) of {desired.Version}.");
+        return 0;
+    }
+
+    /// <summary>The cell a name such as <c>ledger-b</c> means (the ledger's cell b), or null for a service's own name.</summary>
+    private static (string Service, string Cell)? CellOf(string name)
+    {
+        const string prefix = Hosting.BankModules.Ledger + "-";
+        return name.StartsWith(prefix, StringComparison.Ordinal) && name.Length > prefix.Length ? (Hosting.BankModules.Ledger, name[prefix.Length..]) : null;
+    }
+
+    /// <summary>
+    /// <c>bulwark scale ledger-b 0|N</c>: stops one cell's ledger process(es) while the other cells
+    /// run on (the cell's deployment record says 0, so its callers get "scaled to 0" rather than a
+    /// timeout, and payments owed to it wait), or starts it again with as many instances as every
+    /// other cell runs. Used to rebuild a cell's store from the event log (docs/runbooks/ledger-replay.md).
+    /// </summary>
+    private static async Task<int> ScaleCellAsync(string directory, string cell, int replicas, CancellationToken cancellationToken)
+    {
+        if (replicas < 0)
+        {
+            throw new ClusterException($"replicas must be 0 or more, got {replicas} for ledger-{cell}.");
+        }
+        using var held = await ClusterState.LockAsync(directory, cancellationToken);
+        var state = await LoadRunningAsync(directory);
+        var ledger = state.Service(Hosting.BankModules.Ledger) ?? throw new ClusterException($"the cluster in {directory} runs no ledger.");
+        if (ledger.Cells is not { } cells || !cells.Contains(cell, StringComparer.Ordinal))
+        {
+            throw new ClusterException($"the ledger has no cell '{cell}' (cells: {string.Join(", ", ledger.Cells ?? ["a"])}).");
+        }
+        if (replicas > 0 && replicas != ledger.Replicas)
+        {
+            throw new ClusterException(ledger.Replicas == 0
+                ? $"the ledger is scaled to 0: bulwark scale ledger {replicas} starts every cell."
+                : $"a cell runs as many instances as every other cell ({ledger.Replicas}): scale ledger-{cell} 0 or {ledger.Replicas}, or bulwark scale ledger N for all.");
+        }
+        var services = ClusterServices.Create(directory, state);
+        await using var registry = await ConnectRegistryAsync(state, cancellationToken);
+        var current = state.Instances.Where(i => i.Service == ledger.Name && i.Cell == cell).ToList();
+        if (replicas == 0)
+        {
+            // The record first: callers are told the cell is scaled to 0 before its process goes.
+            ledger.StoppedCells = [.. (ledger.StoppedCells ?? []).Append(cell).Distinct(StringComparer.Ordinal)];
+            state.Save(directory);
+            await SetDeploymentRecordsAsync(registry, ledger, cancellationToken);
+            foreach (var instance in current)
+            {
+                var how = await services.StopAsync(instance, cancellationToken);
+                await Console.Out.WriteLineAsync($"{instance.Id} (pid {instance.Pid}): {how}");
+            }
+            await Console.Out.WriteLineAsync($"ledger-{cell}: stopped (0 instances); the other cells run on. Start it again with: bulwark scale ledger-{cell} {ledger.Replicas}");
+            return 0;
+        }
+        ledger.StoppedCells = ledger.StoppedCells?.Where(stopped => stopped != cell).ToList() is { Count: > 0 } still ? still : null;
+        state.Save(directory);
+        // The record first: while it says 0, callers would not wait for the instance coming up.
+        await SetDeploymentRecordsAsync(registry, ledger, cancellationToken);
+        var gate = new RollingDeployment(registry, services, new RollingDeploymentOptions { SettleSeconds = 0 }, NullLogger.Instance);
+        for (var index = current.Count; index < replicas; index++)
+        {
+            // The cell has the fewest instances of those running, so it is the one each start serves.
+            var instance = services.Start(ledger.Name, ledger.Version);
+            var failure = await gate.WaitHealthyAsync(ledger.Name, services.ToDeployed(instance), cancellationToken);
+            if (failure is not null)
+            {
+                throw new ClusterException($"cell {cell}'s ledger did not become healthy: {services.Explain(instance, failure)}. The supervisor keeps starting it; bulwark scale ledger-{cell} 0 stops it.");
+            }
+            await Console.Out.WriteLineAsync($"{instance.Id} healthy at {instance.Address} (cell {instance.Cell})");
+        }
+        await Console.Out.WriteLineAsync($"ledger-{cell}: {replicas} instance(s) of {ledger.Version}.");
         return 0;
     }
 

@@ -194,6 +194,14 @@ internal static class RunCommand
             await Console.Error.WriteLineAsync($"bulwark run: the placement map {paths.Placement} disagrees with the ledger's cells; refusing to start on it. Restore the bank's last backup (docs/runbooks/backup-and-restore.md) or see docs/runbooks/ledger-cells.md.");
         }
         LedgerCommand.WriteIssues(report, Console.Error);
+        if (report.Ok && BankLedger.ReadMap(paths) is { } map)
+        {
+            foreach (var cell in BankLedger.LostCells(paths, map))
+            {
+                await Console.Error.WriteLineAsync(
+                    $"bulwark run: cell {cell}'s ledger store {paths.LedgerCell(cell)} is gone, but the cell held data (its birth is recorded in {paths.CellBirths}): a new store owns nothing, and its {map.PartitionsOf(cell).Count} partitions are refused (never \"not found\") until it is rebuilt: stop the bank, then bulwark ledger replay --data {paths.DataDirectory} --cell {cell} --into {paths.LedgerCell(cell)} (docs/runbooks/ledger-replay.md).");
+            }
+        }
         return report.Ok;
     }
 

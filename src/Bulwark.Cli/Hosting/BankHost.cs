@@ -22,6 +22,9 @@ public sealed record BankPaths(string DataDirectory)
     /// <summary>The placement map of the ledger's cells (docs/internals/cells.md).</summary>
     public string Placement => Path.Combine(DataDirectory, "placement.json");
 
+    /// <summary>Which cells' ledger stores were made (<see cref="Bulwark.Platform.Placement.FileCellBirths"/>): a lost store made again takes nothing.</summary>
+    public string CellBirths => Path.Combine(DataDirectory, "placement-births.json");
+
     /// <summary>The file event log of the one-process bank (docs/internals/event-log.md).</summary>
     public string Events => Path.Combine(DataDirectory, "events");
 

@@ -77,19 +77,24 @@ public static class BankLedger
         // this cell's store was lost (deleted, or a backup restored without it). (A store of its
         // own that holds accounts but no identity yet is a ledger from before cells: it takes its partitions.)
         var withData = postgres is null ? map.Cells.Keys.Where(cell => HoldsAccounts(paths.LedgerCell(cell))).ToHashSet(StringComparer.Ordinal) : [];
+        var births = new FileCellBirths(paths.CellBirths);
         return map.Cells.Keys.Order(StringComparer.Ordinal).Select(cell => new LedgerOptions
         {
             CellName = cell,
             ClusterId = map.ClusterId,
             PartitionCount = map.PartitionCount,
-            // A new store takes the partitions the map gives its cell only at the bank's first
-            // start: the map is the one made then (version 1) and no cell holds accounts yet. A
-            // store made later — after moves, a cell added, or one lost — owns nothing until a
-            // verified move gives it some (R9): a lost store is never re-made empty owning data it
-            // does not hold; its partitions are refused (never "not found") and `cells status` names them.
-            InitialPartitions = map.Version == 1 && !withData.Any(other => other != cell) ? map.PartitionsOf(cell) : [],
+            // A new store takes the partitions the map gives its cell only as the cell's first
+            // store at the bank's first start: the map is the one made then (version 1), the
+            // cell's birth was never confirmed (DATA/placement-births.json, written once a store
+            // holds its identity) and no other cell holds accounts yet (a bank from before the
+            // birth records). A store made later — after moves, a cell added, or one lost — owns
+            // nothing until a verified move or a replay gives it data (R9): a lost store is never
+            // re-made empty owning data it does not hold; its partitions are refused (never "not
+            // found") and `cells status` names them.
+            InitialPartitions = map.Version == 1 && !withData.Any(other => other != cell) && births.Claim(cell) != CellBirthClaim.Born ? map.PartitionsOf(cell) : [],
             DatabasePath = paths.LedgerCell(cell),
             PostgresConnectionString = postgres,
+            CellStoreKept = token => births.ConfirmAsync(cell, token),
         }).ToArray();
     }
 
@@ -154,6 +159,20 @@ public static class BankLedger
         ArgumentNullException.ThrowIfNull(map);
         var records = map.Cells.Keys.ToDictionary(cell => cell, cell => LedgerCellRecords.ReadSqlite(paths.LedgerCell(cell)), StringComparer.Ordinal);
         return PlacementConsistency.Check(map, records);
+    }
+
+    /// <summary>
+    /// The cells whose store was made and confirmed before (DATA/placement-births.json) but is gone
+    /// or holds no cell identity now (deleted, a lost disk): a store made again for them owns
+    /// nothing, so their accounts are refused until the store is rebuilt from the event log.
+    /// </summary>
+    public static IReadOnlyList<string> LostCells(BankPaths paths, PlacementMap map)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        ArgumentNullException.ThrowIfNull(map);
+        var births = new FileCellBirths(paths.CellBirths);
+        return [.. map.Cells.Keys.Order(StringComparer.Ordinal)
+            .Where(cell => births.Recorded(cell) == CellBirthClaim.Born && LedgerCellRecords.ReadSqlite(paths.LedgerCell(cell)) is null)];
     }
 
     /// <summary>Checks every cell of the bank's ledger and the legs between them.</summary>

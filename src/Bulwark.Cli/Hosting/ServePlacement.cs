@@ -13,16 +13,20 @@ namespace Bulwark.Cli.Hosting;
 /// restarted while etcd does not answer still knows the cells. Every ledger client routes by it;
 /// a ledger process takes its cell's identity and first partitions from it.
 /// </summary>
-internal sealed class ServePlacement : IDisposable
+internal sealed partial class ServePlacement : IDisposable
 {
     /// <summary>How long one etcd call of the placement store may take before the next member is tried.</summary>
     private static readonly TimeSpan EtcdCallTimeout = TimeSpan.FromSeconds(2);
 
     private readonly EtcdCluster _etcd;
+    private readonly ICellBirths _births;
+    private readonly ILogger _logger;
 
-    private ServePlacement(EtcdCluster etcd, PlacementSnapshotStore store)
+    private ServePlacement(EtcdCluster etcd, PlacementSnapshotStore store, ILogger logger)
     {
         _etcd = etcd;
+        _births = new EtcdCellBirths(etcd);
+        _logger = logger;
         Store = store;
     }
 
@@ -36,7 +40,8 @@ internal sealed class ServePlacement : IDisposable
         ArgumentNullException.ThrowIfNull(loggers);
         var etcd = new EtcdCluster(endpoints, EtcdCallTimeout, loggers.CreateLogger("Bulwark.Placement"));
         var store = new EtcdPlacementStore(etcd, TimeProvider.System, loggers.CreateLogger<EtcdPlacementStore>());
-        return new ServePlacement(etcd, new PlacementSnapshotStore(store, snapshotPath, TimeProvider.System, loggers.CreateLogger<PlacementSnapshotStore>()));
+        return new ServePlacement(etcd, new PlacementSnapshotStore(store, snapshotPath, TimeProvider.System, loggers.CreateLogger<PlacementSnapshotStore>()),
+            loggers.CreateLogger("Bulwark.Placement"));
     }
 
     /// <summary>
@@ -91,12 +96,66 @@ internal sealed class ServePlacement : IDisposable
             ClusterId = map.ClusterId,
             PartitionCount = map.PartitionCount,
             // As in bulwark run: a new store takes its cell's partitions only from the first map
-            // (version 1); made later, it owns nothing until a verified move gives it some (R9).
-            InitialPartitions = map.Version == 1 ? map.PartitionsOf(named) : [],
+            // (version 1), and only as the cell's first store; made later, or made again after a
+            // loss, it owns nothing until a verified move or a replay gives it data (R9).
+            InitialPartitions = map.Version == 1 && await FirstStoreAsync(named, cancellationToken) ? map.PartitionsOf(named) : [],
             DatabasePath = paths.LedgerCell(named),
             PostgresConnectionString = cellPostgres,
+            CellStoreKept = token => ConfirmBirthAsync(named, token),
         }, null);
     }
+
+    /// <summary>
+    /// Whether a store of <paramref name="cell"/> made now would be its first (its birth record in
+    /// etcd claimed now, or claimed by a start that never confirmed it). Asked at every start; it
+    /// matters only when the store turns out new. Unknown (etcd not answering) is "no": a new
+    /// store then owns nothing, never data it does not hold.
+    /// </summary>
+    private async Task<bool> FirstStoreAsync(string cell, CancellationToken cancellationToken)
+    {
+        // Bounded: a restart while etcd stalls (the 2017 chain) waits this long at most, then
+        // starts owning nothing new (a store that exists keeps what it owns).
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(EtcdCallTimeout);
+        try
+        {
+            var claim = await _births.ClaimAsync(cell, bound.Token);
+            if (claim == CellBirthClaim.Born)
+            {
+                LogBornBefore(cell);
+            }
+            return claim != CellBirthClaim.Born;
+        }
+        catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogBirthUnknown(cell, error.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Confirms the cell's birth once its store holds its identity; when etcd does not answer, the next start confirms it.</summary>
+    private async Task ConfirmBirthAsync(string cell, CancellationToken cancellationToken)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(EtcdCallTimeout);
+        try
+        {
+            await _births.ConfirmAsync(cell, bound.Token);
+        }
+        catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogBirthNotConfirmed(cell, error.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 4420, Level = LogLevel.Information, Message = "Cell {Cell}'s store was made before (its birth is recorded in etcd): if this store is new it owns nothing until rebuilt from the event log (bulwark ledger replay) or given partitions by a verified move")]
+    private partial void LogBornBefore(string cell);
+
+    [LoggerMessage(EventId = 4421, Level = LogLevel.Warning, Message = "Cell {Cell}'s birth record in etcd could not be read ({Reason}): if this store is new it owns nothing")]
+    private partial void LogBirthUnknown(string cell, string reason);
+
+    [LoggerMessage(EventId = 4422, Level = LogLevel.Warning, Message = "Cell {Cell}'s birth could not be confirmed in etcd ({Reason}); its next start confirms it")]
+    private partial void LogBirthNotConfirmed(string cell, string reason);
 
     public void Dispose() => _etcd.Dispose();
 }

@@ -189,7 +189,10 @@ public sealed class BankWorkload(AccountsClient accounts, FeedClient feed, Ledge
     private async Task<long> BalanceAsync(DemoCustomer customer)
     {
         var response = await ledger.GetAccountsAsync(new GetAccountsRequest { Ids = { LedgerIds.ProtoFromHex(customer.LedgerAccountId) } }, deadline: Deadline());
-        var account = response.Accounts.Single();
+        // An account the ledger does not know (its store lost and made again, say) is a failed
+        // call the run counts and reports, not a crash of the run.
+        var account = response.Accounts.SingleOrDefault()
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"the ledger does not know account {customer.LedgerAccountId}"));
         return account.CreditsPosted - account.DebitsPosted - account.DebitsPending;
     }
 

@@ -73,9 +73,20 @@ public sealed class ServiceState
     /// </summary>
     public List<string>? Cells { get; set; }
 
-    /// <summary>The instances the service runs: <see cref="Replicas"/>, times its cells when it has some.</summary>
+    /// <summary>
+    /// Cells the operator stopped alone (<c>bulwark scale ledger-b 0</c>, say to rebuild its store
+    /// from the event log): they run no instance and their deployment record says 0 while the
+    /// other cells run <see cref="Replicas"/>. <c>scale ledger-b N</c> or <c>scale ledger N</c>
+    /// starts them again. Null when none is.
+    /// </summary>
+    public List<string>? StoppedCells { get; set; }
+
+    /// <summary>The instances <paramref name="cell"/> runs: 0 when stopped alone, else <see cref="Replicas"/>.</summary>
+    public int ReplicasOf(string cell) => StoppedCells?.Contains(cell, StringComparer.Ordinal) == true ? 0 : Replicas;
+
+    /// <summary>The instances the service runs: <see cref="Replicas"/>, or for a service with cells the sum over its cells.</summary>
     [JsonIgnore]
-    public int InstancesWanted => Replicas * (Cells?.Count ?? 1);
+    public int InstancesWanted => Cells is { } cells ? cells.Sum(ReplicasOf) : Replicas;
 }
 
 /// <summary>One running <c>bulwark serve</c> process.</summary>

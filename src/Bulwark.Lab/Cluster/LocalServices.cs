@@ -95,15 +95,17 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
     /// <summary>
     /// The cell a new instance of <paramref name="service"/> serves: the first of its cells with
     /// the fewest instances (after a stop, the cell that lost one: a deploy's recreate and its
-    /// rollback start the same cell again); null for a service without cells.
+    /// rollback start the same cell again), never one the operator stopped alone; null for a
+    /// service without cells.
     /// </summary>
     private string? NextCell(string service)
     {
-        if (state.Service(service)?.Cells is not { Count: > 0 } cells)
+        if (state.Service(service) is not { Cells: { Count: > 0 } cells } desired)
         {
             return null;
         }
-        return cells.OrderBy(cell => state.Instances.Count(i => i.Service == service && i.Cell == cell)).First();
+        return cells.Where(cell => desired.ReplicasOf(cell) > 0).OrderBy(cell => state.Instances.Count(i => i.Service == service && i.Cell == cell)).FirstOrDefault()
+            ?? throw new ClusterException($"every cell of {service} is stopped (bulwark scale {service}-CELL N starts one).");
     }
 
     /// <summary>

@@ -75,7 +75,7 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         new(_writer.BatchesCommitted, _writer.ItemsCommitted, _writer.TransfersCommitted);
 
     /// <summary>Opens the store (applying migrations), loads the accounts and starts the writer and the expiry timer.</summary>
-    public Task StartAsync(CancellationToken cancellationToken = default)
+    public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
@@ -87,6 +87,10 @@ public sealed partial class LedgerEngine : IAsyncDisposable
             _store.Open(_options.PartitionCount);
             _writer.Ownership = LoadOwnership();
             _writer.Load();
+            if (_options.CellStoreKept is { } kept)
+            {
+                await kept(cancellationToken);
+            }
         }
         catch
         {
@@ -98,7 +102,6 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         thread.Start();
         _sweepTimer = _time.CreateTimer(_ => RequestSweep(), null, _options.ExpirySweepInterval, _options.ExpirySweepInterval);
         LogStarted(_options.DatabasePath, _options.PartitionCount);
-        return Task.CompletedTask;
     }
 
     /// <summary>Raised (on the writer's thread: handlers must not block) when a committed batch owes credit legs to other cells.</summary>

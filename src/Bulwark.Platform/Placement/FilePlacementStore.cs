@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Bulwark.Platform.Placement;
 
@@ -87,34 +86,7 @@ public sealed class FilePlacementStore(string path, TimeProvider time, FilePlace
         return (long)(hash & long.MaxValue);
     }
 
-    private void WriteAtomically(byte[] bytes)
-    {
-        var directory = Path.GetDirectoryName(_path)!;
-        Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(_path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            var streamOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows())
-            {
-                streamOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-            using (var stream = new FileStream(temporary, streamOptions))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, _path, overwrite: true);
-            DirectorySync.Flush(directory);
-        }
-        finally
-        {
-            if (File.Exists(temporary))
-            {
-                File.Delete(temporary);
-            }
-        }
-    }
+    private void WriteAtomically(byte[] bytes) => AtomicFile.Write(_path, bytes, durable: true);
 
     /// <summary>Takes the lock file (<c>placement.json.lock</c>), waiting up to the limit; another process holding it is waited for, not broken.</summary>
     private async Task<FileStream> LockAsync(CancellationToken cancellationToken)
@@ -133,45 +105,6 @@ public sealed class FilePlacementStore(string path, TimeProvider time, FilePlace
                 await Task.Delay(TimeSpan.FromMilliseconds(10), time, cancellationToken).ConfigureAwait(false);
             }
         }
-    }
-
-    /// <summary>fsync of a directory, so that a rename in it survives a crash. Not offered by .NET's file APIs (they refuse to open a directory).</summary>
-    private static class DirectorySync
-    {
-        private const int ReadOnly = 0;
-
-        public static void Flush(string directory)
-        {
-            if (OperatingSystem.IsWindows())
-            {
-                return;
-            }
-            var descriptor = Open(directory, ReadOnly);
-            if (descriptor < 0)
-            {
-                throw new IOException($"cannot open {directory} to flush it (errno {Marshal.GetLastPInvokeError()})");
-            }
-            try
-            {
-                if (Fsync(descriptor) != 0)
-                {
-                    throw new IOException($"fsync of {directory} failed (errno {Marshal.GetLastPInvokeError()})");
-                }
-            }
-            finally
-            {
-                _ = Close(descriptor);
-            }
-        }
-
-        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-        private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-        [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        private static extern int Fsync(int descriptor);
-
-        [DllImport("libc", EntryPoint = "close", SetLastError = true)]
-        private static extern int Close(int descriptor);
     }
 }
 

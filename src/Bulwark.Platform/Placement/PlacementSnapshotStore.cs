@@ -116,32 +116,7 @@ public sealed partial class PlacementSnapshotStore(IPlacementStore store, string
     }
 
     /// <summary>A 0600 temporary file renamed over the snapshot: a reader sees the old copy or the new one, never half of one.</summary>
-    private void WriteAtomically(byte[] bytes)
-    {
-        var directory = Path.GetDirectoryName(SnapshotPath)!;
-        Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(SnapshotPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-            using (var stream = new FileStream(temporary, options))
-            {
-                stream.Write(bytes);
-            }
-            File.Move(temporary, SnapshotPath, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary))
-            {
-                File.Delete(temporary);
-            }
-        }
-    }
+    private void WriteAtomically(byte[] bytes) => AtomicFile.Write(SnapshotPath, bytes, durable: false);
 
     [LoggerMessage(EventId = 3311, Level = LogLevel.Warning, Message = "Placement store not answering ({Problem}): routing on placement map version {Version} kept in {Path} until it does")]
     private partial void LogSnapshotUsed(long version, string path, string problem);

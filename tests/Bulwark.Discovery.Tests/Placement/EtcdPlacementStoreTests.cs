@@ -105,6 +105,27 @@ public sealed class EtcdPlacementStoreTests
         await Eventually(() => view.IsFresh, seconds: 20);
     }
 
+    [Fact]
+    public async Task CellBirths_FirstClaimIsFirst_AnUnconfirmedClaimStaysFirst_AConfirmedOneIsBornForEveryLaterStore()
+    {
+        await using var etcd = await EtcdTestCluster.StartAsync(1);
+        using var cluster = Connect(etcd);
+        var prefix = $"/bulwark-test-{Guid.NewGuid():N}/births/";
+        var births = new EtcdCellBirths(cluster, prefix);
+
+        Assert.Equal(CellBirthClaim.First, await births.ClaimAsync("a", CancellationToken.None));
+        // A start that died before its store held its identity: the next start is still the first.
+        Assert.Equal(CellBirthClaim.Unconfirmed, await births.ClaimAsync("a", CancellationToken.None));
+        await births.ConfirmAsync("a", CancellationToken.None);
+        await births.ConfirmAsync("a", CancellationToken.None);
+        Assert.Equal(CellBirthClaim.Born, await births.ClaimAsync("a", CancellationToken.None));
+        // Cells are apart; a damaged record reads as born (the safe side).
+        Assert.Equal(CellBirthClaim.First, await births.ClaimAsync("b", CancellationToken.None));
+        await PutRawAsync(cluster, prefix + "c", "{garbage");
+        Assert.Equal(CellBirthClaim.Born, await births.ClaimAsync("c", CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentException>(() => births.ClaimAsync("../map", CancellationToken.None));
+    }
+
     private static EtcdCluster Connect(EtcdTestCluster etcd) => new(etcd.ClientUrls, TimeSpan.FromSeconds(2), NullLogger.Instance);
 
     private static Task PutRawAsync(EtcdCluster cluster, string key, string value) =>
