@@ -14,7 +14,7 @@ namespace Bulwark.Accounts.Ledger;
 internal sealed class BankCredits(LedgerGateway ledger)
 {
     /// <summary>"Bulwark\0" in ASCII: the prefix of the bank's own ledger accounts (funding ends 1, card settlement 2).</summary>
-    private const ulong BankAccountHigh = 0x42_75_6C_77_61_72_6B_00UL;
+    private const ulong BankAccountHigh = Bulwark.Platform.BankLedgerAccounts.High;
 
     /// <summary>Goodwill and refunds accounts: 0x03 in the top byte of the low half, the currency's letters in the bottom three.</summary>
     private const ulong GoodwillAccountTag = 0x03UL << 56;

@@ -28,8 +28,8 @@ public sealed class DemoSeeder(AccountsClient accounts, LedgerClient ledger, Tex
     /// <summary>Demo cards expire in December of <see cref="CardExpiryYear"/>.</summary>
     public const int CardExpiryMonth = 12;
 
-    public static readonly UInt128 BankFundingAccountId = new(0x42_75_6C_77_61_72_6B_00UL, 1);
-    public static readonly UInt128 CardSettlementAccountId = new(0x42_75_6C_77_61_72_6B_00UL, 2);
+    public static readonly UInt128 BankFundingAccountId = Bulwark.Platform.BankLedgerAccounts.FundingAccountId;
+    public static readonly UInt128 CardSettlementAccountId = Bulwark.Platform.BankLedgerAccounts.CardSettlementAccountId;
 
     private static readonly string[] FirstNames =
     [

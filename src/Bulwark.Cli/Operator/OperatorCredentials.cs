@@ -14,13 +14,13 @@ internal static class OperatorCredentials
     /// <summary>The environment variable a script states its reason in once, instead of --reason on every command.</summary>
     public const string ReasonVariable = "BULWARK_REASON";
 
-    /// <summary>The header the gateway reads the reason from (Bulwark.Edge's OperatorGateway.ReasonHeader).</summary>
-    public const string ReasonHeader = "x-bulwark-reason";
+    /// <summary>The header the gateway reads the reason from.</summary>
+    public const string ReasonHeader = Bulwark.Edge.Staff.StaffEdgeLimits.OperatorReasonHeader;
 
-    /// <summary>The shortest and longest reason the gateway accepts (Bulwark.Edge's StaffEdgeLimits).</summary>
-    public const int ReasonLengthMin = 3;
+    /// <summary>The shortest and longest reason the gateway accepts.</summary>
+    public const int ReasonLengthMin = Bulwark.Edge.Staff.StaffEdgeLimits.ReasonLengthMin;
 
-    public const int ReasonLengthMax = 500;
+    public const int ReasonLengthMax = Bulwark.Edge.Staff.StaffEdgeLimits.ReasonLengthMax;
 
     /// <summary>
     /// The headers of every call of a command: the session's token and the reason, or

@@ -83,6 +83,9 @@ public static class StaffEdgeLimits
     /// <summary>The shortest reason a staff member gives for viewing a customer or acting: "chat" is a reason, "x" is not.</summary>
     public const int ReasonLengthMin = 3;
 
+    /// <summary>The header an operator call (the operator CLI to the gateway) states its reason in, percent-encoded.</summary>
+    public const string OperatorReasonHeader = "x-bulwark-reason";
+
     /// <summary>The longest reason: a sentence or two for the audit log, not a document.</summary>
     public const int ReasonLengthMax = 500;
 

@@ -6,6 +6,7 @@ using Bulwark.Accounts.Protos;
 using Bulwark.Edge.Staff;
 using Bulwark.Edge.Tests.Fakes;
 using Bulwark.Platform.Security;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
@@ -121,6 +122,61 @@ public sealed class OperatorGatewayTests
         var entry = Assert.Single(edge.Audit.Entries);
         Assert.Equal("/bulwark.ledger.v1.Ledger/SubmitTransfers", entry.Subject);
         Assert.Contains($"25000 GBP to {FakeBank.DemoAccountLedgerId}", entry.Details!["transfers"], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("compressed")]
+    [InlineData("two messages")]
+    [InlineData("length beyond the body")]
+    [InlineData("not protobuf")]
+    [InlineData("oversize")]
+    public async Task LedgerTransfer_BodyThatIsNotOneUncompressedMessage_PermissionDenied_NotAuditedNorForwarded(string shape)
+    {
+        await using var edge = await StartAsync(["127.0.0.0/8"]);
+        var token = await LoginAsync(edge, OpsEmail);
+        var message = new Bulwark.Ledger.Protos.SubmitTransfersRequest
+        {
+            IdNamespace = Bulwark.Ledger.Protos.IdNamespace.Bank,
+            Transfers = { new Bulwark.Ledger.Protos.Transfer { Id = Id(7UL), DebitAccountId = Id(FundingAccount), CreditAccountId = Id(9UL), Amount = 100, Currency = "GBP", Code = 1 } },
+        }.ToByteArray();
+        static byte[] Framed(byte flag, byte[] payload, int? length = null)
+        {
+            var framed = new byte[5 + payload.Length];
+            framed[0] = flag;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(framed.AsSpan(1, 4), (uint)(length ?? payload.Length));
+            payload.CopyTo(framed, 5);
+            return framed;
+        }
+        var body = shape switch
+        {
+            // The flag says compressed: the gateway cannot see what it would forward.
+            "compressed" => Framed(1, message),
+            // A valid opening balance followed by a second message the ledger would also read.
+            "two messages" => [.. Framed(0, message), .. Framed(0, message)],
+            "length beyond the body" => Framed(0, message, message.Length + 10),
+            "not protobuf" => Framed(0, [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]),
+            _ => Framed(0, new byte[200_000]),
+        };
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(edge.Host.OperatorAddress!, "/bulwark.ledger.v1.Ledger/SubmitTransfers"))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(body),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        request.Headers.Add("authorization", "Bearer " + token);
+        request.Headers.Add("x-bulwark-reason", "opening balance");
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+
+        using var response = await http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+
+        string? Grpc(string name) =>
+            response.Headers.TryGetValues(name, out var values) || response.TrailingHeaders.TryGetValues(name, out values) ? values.First() : null;
+        Assert.Equal(((int)StatusCode.PermissionDenied).ToString(System.Globalization.CultureInfo.InvariantCulture), Grpc("grpc-status"));
+        Assert.Contains("only as an opening balance", Uri.UnescapeDataString(Grpc("grpc-message") ?? ""), StringComparison.Ordinal);
+        Assert.Empty(edge.Audit.Entries);
     }
 
     /// <summary>The bank's funding account, which stands for money arriving from outside ("Bulwark\0", 1).</summary>

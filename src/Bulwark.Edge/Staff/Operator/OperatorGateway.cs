@@ -27,7 +27,7 @@ internal sealed partial class OperatorGateway(IHttpForwarder forwarder, StaffTok
     StaffEdgeOptions options, OperatorGatewayMetrics metrics, ILogger<OperatorGateway> logger) : IDisposable
 {
     /// <summary>The request header that carries the operator's reason (percent-encoded UTF-8, as the CLI sends it).</summary>
-    public const string ReasonHeader = "x-bulwark-reason";
+    public const string ReasonHeader = StaffEdgeLimits.OperatorReasonHeader;
 
     /// <summary>The header the configuration service records its caller from: set here from the token, never passed on from the caller.</summary>
     public const string ActorHeader = "bulwark-actor";

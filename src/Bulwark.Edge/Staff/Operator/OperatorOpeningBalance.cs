@@ -19,7 +19,7 @@ namespace Bulwark.Edge.Staff.Operator;
 internal static class OperatorOpeningBalance
 {
     /// <summary>The bank's funding account (the demo seeder's and <c>customers create</c>'s): "Bulwark\0" then 1.</summary>
-    public static readonly UInt128 FundingAccountId = new(0x42_75_6C_77_61_72_6B_00UL, 1);
+    public static readonly UInt128 FundingAccountId = Bulwark.Platform.BankLedgerAccounts.FundingAccountId;
 
     /// <summary>The CLI's own bound for an opening balance (£1,000,000.00, CustomersCommand.OpeningBalanceMinorMax).</summary>
     public const long AmountMax = 100_000_000;
