@@ -10,7 +10,8 @@ namespace Bulwark.Ledger.Events;
 /// sequences starting right after its watermark. Anything else — a restart, a move's event, more
 /// than <see cref="LedgerLimits.RelayCommittedEventsMax"/> events or
 /// <see cref="LedgerLimits.RelayCommittedEventBytesMax"/> bytes of payload waiting (the oldest are dropped), a run
-/// with a hole — makes the relay read the outbox, which stays the truth.
+/// with a hole — makes the relay read the outbox, which stays the truth. Nothing is held until a
+/// relay first asks, so a cell without an event log keeps no events in memory.
 /// </summary>
 public sealed class CommittedEvents
 {
@@ -19,6 +20,7 @@ public sealed class CommittedEvents
     private readonly int _eventsMax;
     private readonly long _bytesMax;
     private long _bytes;
+    private bool _taking;
 
     public CommittedEvents(int eventsMax = LedgerLimits.RelayCommittedEventsMax, long bytesMax = LedgerLimits.RelayCommittedEventBytesMax)
     {
@@ -40,12 +42,16 @@ public sealed class CommittedEvents
         }
     }
 
-    /// <summary>Adds committed events, in cell-sequence order (the writer's thread, after the commit).</summary>
+    /// <summary>Adds committed events, in cell-sequence order (the writer's thread, after the commit); none before a relay asked.</summary>
     public void Add(IReadOnlyList<LedgerOutboxEvent> committed)
     {
         ArgumentNullException.ThrowIfNull(committed);
         lock (_gate)
         {
+            if (!_taking)
+            {
+                return;
+            }
             foreach (var outboxEvent in committed)
             {
                 _events.Enqueue(outboxEvent);
@@ -69,6 +75,7 @@ public sealed class CommittedEvents
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         lock (_gate)
         {
+            _taking = true;
             while (_events.TryPeek(out var first) && first.CellSequence <= afterCellSequence)
             {
                 Drop();

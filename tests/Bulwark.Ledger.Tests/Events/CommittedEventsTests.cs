@@ -12,10 +12,30 @@ public sealed class CommittedEventsTests
     private static LedgerOutboxEvent[] Events(long from, long to) =>
         [.. Enumerable.Range((int)from, (int)(to - from + 1)).Select(sequence => Event(sequence))];
 
+    /// <summary>A buffer a relay has asked once (nothing is held before).</summary>
+    private static CommittedEvents Taking(int eventsMax = LedgerLimits.RelayCommittedEventsMax, long bytesMax = LedgerLimits.RelayCommittedEventBytesMax)
+    {
+        var committed = new CommittedEvents(eventsMax, bytesMax);
+        Assert.Null(committed.TakeAfter(0, limit: 1));
+        return committed;
+    }
+
+    [Fact]
+    public void Add_BeforeARelayAsked_HoldsNothing()
+    {
+        var committed = new CommittedEvents();
+        committed.Add(Events(1, 5));
+
+        Assert.Equal(0, committed.Count);
+        Assert.Null(committed.TakeAfter(0, limit: 100));
+        committed.Add(Events(6, 7));
+        Assert.Equal([6L, 7], committed.TakeAfter(5, limit: 100)!.Select(e => e.CellSequence));
+    }
+
     [Fact]
     public void TakeAfter_TheRunAfterTheWatermark_ReturnsItInOrderUpToTheLimit()
     {
-        var committed = new CommittedEvents();
+        var committed = Taking();
         committed.Add(Events(1, 5));
         committed.Add(Events(6, 10));
 
@@ -27,7 +47,7 @@ public sealed class CommittedEventsTests
     [Fact]
     public void TakeAfter_PublishedEvents_AreDroppedAndNothingNewIsNull()
     {
-        var committed = new CommittedEvents();
+        var committed = Taking();
         committed.Add(Events(1, 5));
 
         Assert.Null(committed.TakeAfter(5, limit: 100));
@@ -38,7 +58,7 @@ public sealed class CommittedEventsTests
     public void TakeAfter_TheNextEventNotHeld_IsNullSoTheRelayReadsTheOutbox()
     {
         // A restart, or a move's event written without the hand-off: the buffer starts past the watermark.
-        var committed = new CommittedEvents();
+        var committed = Taking();
         committed.Add(Events(8, 10));
 
         Assert.Null(committed.TakeAfter(6, limit: 100));
@@ -48,7 +68,7 @@ public sealed class CommittedEventsTests
     [Fact]
     public void TakeAfter_AHoleInTheRun_StopsBeforeIt()
     {
-        var committed = new CommittedEvents();
+        var committed = Taking();
         committed.Add(Events(1, 3));
         committed.Add(Events(5, 6));
 
@@ -59,7 +79,7 @@ public sealed class CommittedEventsTests
     [Fact]
     public void Add_PastTheEventBound_DropsTheOldestSoTheRelayReadsTheOutboxForThem()
     {
-        var committed = new CommittedEvents(eventsMax: 4);
+        var committed = Taking(eventsMax: 4);
         committed.Add(Events(1, 6));
 
         Assert.Equal(4, committed.Count);
@@ -70,7 +90,7 @@ public sealed class CommittedEventsTests
     [Fact]
     public void Add_PastTheByteBound_DropsTheOldest()
     {
-        var committed = new CommittedEvents(bytesMax: 250);
+        var committed = Taking(bytesMax: 250);
         committed.Add([Event(1, 100), Event(2, 100), Event(3, 100)]);
 
         Assert.Equal(2, committed.Count);
