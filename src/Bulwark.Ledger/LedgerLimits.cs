@@ -45,6 +45,26 @@ public static class LedgerLimits
     /// <summary>Longest linger a relay accepts: past it the lag budget would be spent waiting.</summary>
     public const int RelayLingerMillisecondsMax = 200;
 
+    /// <summary>
+    /// Published events past which any batch records the relay's watermark and prunes the outbox.
+    /// Otherwise only the periodic sweep's batch does (once per <see cref="ExpirySweepIntervalMillisecondsDefault"/>),
+    /// not the first batch after every relay round (50 a second at a thousand small commits): each
+    /// prune is one statement that scans the outbox whatever it deletes. (Measured alone, the saving
+    /// was within the benchmark's noise; docs/internals/event-log.md.) A crash before the record
+    /// republishes at most a second's events or this many, which the log takes as duplicates.
+    /// </summary>
+    public const long OutboxUnrecordedEventsMax = 10_000;
+
+    /// <summary>
+    /// Most committed events the writer keeps in memory for the relay (<see cref="Events.CommittedEvents"/>),
+    /// so that the relay need not read back from the store what was just written. About five seconds
+    /// of a thousand small commits a second; a relay further behind reads the outbox.
+    /// </summary>
+    public const int RelayCommittedEventsMax = 10_000;
+
+    /// <summary>Most payload bytes of those events: a few batches of large events (each up to <see cref="EventPayloadBytesMax"/>).</summary>
+    public const long RelayCommittedEventBytesMax = 16 * 1024 * 1024;
+
     /// <summary>Unpublished events past which the relay logs a warning (once per crossing).</summary>
     public const long RelayLagEventsWarning = 10_000;
 

@@ -131,6 +131,14 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     /// </summary>
     public void OutboxPublished(long cellSequence) => _writer.OutboxPublished(cellSequence);
 
+    /// <summary>
+    /// The events right after <paramref name="afterCellSequence"/> as the writer committed them, held
+    /// in memory (at most <paramref name="limit"/>); null when they are not held and the relay must
+    /// read the outbox (<see cref="ReadOutboxAsync"/>).
+    /// </summary>
+    public IReadOnlyList<LedgerOutboxEvent>? TakeCommittedEvents(long afterCellSequence, int limit) =>
+        _writer.Committed.TakeAfter(afterCellSequence, limit);
+
     /// <summary>Committed outbox events after <paramref name="afterCellSequence"/>, in order (the relay's read).</summary>
     public Task<IReadOnlyList<LedgerOutboxEvent>> ReadOutboxAsync(long afterCellSequence, int limit, CancellationToken cancellationToken = default) =>
         _store.ReadOutboxAsync(afterCellSequence, limit, cancellationToken);

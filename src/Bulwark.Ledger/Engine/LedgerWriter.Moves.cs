@@ -389,7 +389,7 @@ internal sealed partial class LedgerWriter
             _events.Load(_store.LoadOutboxPosition());
             throw;
         }
-        EventsWritten();
+        EventsWritten([moved]);
         foreach (var account in _store.LoadAccounts(partition))
         {
             _accounts[account.Id] = new AccountState(account, partition);

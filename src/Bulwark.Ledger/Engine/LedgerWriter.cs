@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Bulwark.Ledger.Events;
 using Bulwark.Ledger.Protos;
 using Bulwark.Ledger.Storage;
 using Bulwark.Ledger.Telemetry;
@@ -196,8 +197,9 @@ internal sealed partial class LedgerWriter
             {
                 Decide(item);
             }
-            BuildCommit();
-            if (_commit.IsEmpty && !_health.CanCommit && items.Exists(item => item.Kind == WriterItemKind.Sweep))
+            var sweep = items.Exists(item => item.Kind == WriterItemKind.Sweep);
+            BuildCommit(sweep);
+            if (_commit.IsEmpty && !_health.CanCommit && sweep)
             {
                 // Not ready since a failed commit: the periodic sweep also probes, so readiness comes
                 // back once the store commits again, without waiting for a customer's write.
@@ -223,7 +225,7 @@ internal sealed partial class LedgerWriter
             }
             if (_commit.Events.Count > 0)
             {
-                EventsWritten();
+                EventsWritten(_commit.Events);
             }
             _lastTimestampUnixMs = _now;
             // Transfers, not rows: the credit leg of a transfer between partitions is the same transfer.
@@ -396,7 +398,8 @@ internal sealed partial class LedgerWriter
         _commit.Clear();
     }
 
-    private void BuildCommit()
+    /// <param name="sweep">The batch holds the periodic sweep: it records the relay's watermark (see <see cref="RecordWatermark"/>).</param>
+    private void BuildCommit(bool sweep)
     {
         foreach (var entry in _newTransfers)
         {
@@ -420,15 +423,30 @@ internal sealed partial class LedgerWriter
         // Every change goes to the outbox in the batch's own transaction (docs/internals/event-log.md).
         _events.Build(_commit, _settledPartitions, _now);
         var published = Volatile.Read(ref _publishedWatermark);
-        if (published > _recordedWatermark)
+        if (RecordWatermark(published, _recordedWatermark, sweep))
         {
             _commit.OutboxWatermark = published;
         }
     }
 
-    /// <summary>Tells the relay that events up to the builder's cell sequence are committed.</summary>
-    private void EventsWritten()
+    /// <summary>
+    /// Whether this batch records the relay's watermark and prunes the outbox below it: the
+    /// periodic sweep's batch (once a second), or any batch once
+    /// <see cref="LedgerLimits.OutboxUnrecordedEventsMax"/> published events wait. Not every batch
+    /// after a relay round: the record and the prune are one statement each whatever they cover, so
+    /// doing them once a second instead of fifty times costs the same rows and a fiftieth of the
+    /// statements. Safe at any cadence: until it is recorded a crash only republishes, as duplicates.
+    /// </summary>
+    private static bool RecordWatermark(long published, long recorded, bool sweep) =>
+        published > recorded && (sweep || published - recorded >= LedgerLimits.OutboxUnrecordedEventsMax);
+
+    /// <summary>The events the writer committed lately, for the relay (a cache of the outbox).</summary>
+    public CommittedEvents Committed { get; } = new();
+
+    /// <summary>Tells the relay that events up to the builder's cell sequence are committed, and hands it <paramref name="committed"/>.</summary>
+    private void EventsWritten(IReadOnlyList<LedgerOutboxEvent> committed)
     {
+        Committed.Add(committed);
         Volatile.Write(ref _committedCellSequence, _events.CellSequence);
         EventsCommitted?.Invoke();
     }

@@ -153,7 +153,10 @@ public sealed partial class LedgerEventRelay : BackgroundService
         IReadOnlyList<LedgerOutboxEvent> events;
         try
         {
-            events = await _engine.ReadOutboxAsync(Watermark, LedgerLimits.RelayBatchEventsMax, cancellationToken);
+            // What the writer just committed is in memory; the outbox is read only when it is not
+            // (a restart, a move's event, a relay far behind).
+            events = _engine.TakeCommittedEvents(Watermark, LedgerLimits.RelayBatchEventsMax)
+                ?? await _engine.ReadOutboxAsync(Watermark, LedgerLimits.RelayBatchEventsMax, cancellationToken);
         }
         catch (Exception error) when (error is not OperationCanceledException)
         {

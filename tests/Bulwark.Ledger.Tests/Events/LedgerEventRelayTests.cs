@@ -307,6 +307,92 @@ public abstract class LedgerEventRelayTests : IDisposable
         Assert.Equal(committed, ledger.Engine.OutboxWatermark);
     }
 
+    [Fact]
+    public async Task Relay_EventsJustCommitted_PublishedFromMemoryWithoutReadingTheOutboxAndEqualToIt()
+    {
+        await using var log = OpenLog();
+        HookedStore? hooked = null;
+        await using var ledger = await StartLedgerAsync(store => hooked = new HookedStore(store));
+        var relay = Relay(ledger, log);
+        // The relay's first round reads the outbox (nothing is held before a relay asks).
+        Assert.Null((await relay.PublishOnceAsync(default)).Failure);
+        await Workload(ledger, 1_000, 30);
+        var reads = hooked!.OutboxReads;
+
+        await PublishAllAsync(relay, ledger);
+
+        Assert.Equal(reads, hooked.OutboxReads);
+        var outbox = await OutboxAsync(ledger);
+        var records = (await ReadAllAsync(log)).OrderBy(r => r.CellSequence).ToList();
+        Assert.Equal(outbox.Select(e => (e.CellSequence, e.Partition, e.PartitionSequence, e.Kind)),
+            records.Select(r => (r.CellSequence, r.Partition, r.Sequence, r.Kind)));
+        Assert.All(outbox.Zip(records), pair => Assert.Equal(pair.First.Payload, pair.Second.Payload.ToArray()));
+    }
+
+    [Fact]
+    public async Task Relay_AfterARestart_ReadsWhatTheOutboxHoldsThenPublishesFromMemory()
+    {
+        await using var log = OpenLog();
+        await using (var ledger = await StartLedgerAsync())
+        {
+            // Committed, never published: after the restart only the outbox has them.
+            await Workload(ledger, 1_000, 20);
+        }
+        HookedStore? hooked = null;
+        await using var restarted = await StartLedgerAsync(store => hooked = new HookedStore(store));
+        var relay = Relay(restarted, log);
+        await Workload(restarted, 3_000, 10);
+        var reads = hooked!.OutboxReads;
+
+        await PublishAllAsync(relay, restarted);
+
+        Assert.True(hooked.OutboxReads > reads);
+        var records = await ReadAllAsync(log);
+        AssertGapless(records.OrderBy(r => r.CellSequence).Select(r => (r.CellSequence, r.Partition, r.Sequence)));
+        Assert.Equal(30, TransfersIn(records));
+    }
+
+    [Fact]
+    public async Task Relay_Published_WatermarkRecordedAndOutboxPrunedByTheSweepNotByEveryBatch()
+    {
+        await using var log = OpenLog();
+        await using var ledger = await StartLedgerAsync();
+        await Workload(ledger, 1_000, 30);
+        await PublishAllAsync(Relay(ledger, log), ledger);
+        var published = (await OutboxAsync(ledger)).Count;
+
+        // A customer's batch leaves the published events where they are (the relay's rounds no longer cost a prune each)...
+        await Workload(ledger, 2_000, 5);
+        Assert.True((await OutboxAsync(ledger)).Count > published);
+
+        // ...and the periodic sweep's batch records the watermark and prunes, keeping each partition's newest event.
+        await ledger.Engine.ExpireHoldsAsync();
+        var left = await OutboxAsync(ledger);
+        Assert.All(left.Where(e => e.CellSequence <= ledger.Engine.OutboxWatermark).GroupBy(e => e.Partition), partition => Assert.Single(partition));
+    }
+
+    [Fact]
+    public async Task Relay_CrashAfterPublishingBeforeTheSweepRecordsTheWatermark_RepublishesAsDuplicatesExactlyOnceInTheLog()
+    {
+        await using var log = OpenLog();
+        await using (var ledger = await StartLedgerAsync())
+        {
+            await Workload(ledger, 1_000, 30);
+            await PublishAllAsync(Relay(ledger, log), ledger);
+            // Batches after the relay's round, none of them the sweep: the watermark is not recorded when the engine stops.
+            await Workload(ledger, 2_000, 5);
+        }
+        await using var restarted = await StartLedgerAsync();
+        Assert.Equal(0, restarted.Engine.OutboxWatermark);
+        var relay = Relay(restarted, log);
+
+        await PublishAllAsync(relay, restarted);
+
+        var records = await ReadAllAsync(log);
+        AssertGapless(records.OrderBy(r => r.CellSequence).Select(r => (r.CellSequence, r.Partition, r.Sequence)));
+        Assert.Equal(35, TransfersIn(records));
+    }
+
     /// <summary>A log that answers Unavailable while <see cref="Down"/>, as NATS down would.</summary>
     private sealed class SwitchableLog(IEventLog inner) : IEventLog
     {

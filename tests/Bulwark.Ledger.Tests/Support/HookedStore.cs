@@ -20,6 +20,9 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
 
     public int Loads { get; private set; }
 
+    /// <summary>How many times the relay (or anyone) read the outbox.</summary>
+    public int OutboxReads { get; private set; }
+
     public List<int> CommitSizes { get; } = [];
 
     public void Open(int partitionCount) => inner.Open(partitionCount);
@@ -37,8 +40,11 @@ public sealed class HookedStore(ILedgerStore inner) : ILedgerStore
 
     public LedgerOutboxPosition LoadOutboxPosition() => inner.LoadOutboxPosition();
 
-    public Task<IReadOnlyList<LedgerOutboxEvent>> ReadOutboxAsync(long afterCellSequence, int limit, CancellationToken cancellationToken) =>
-        inner.ReadOutboxAsync(afterCellSequence, limit, cancellationToken);
+    public Task<IReadOnlyList<LedgerOutboxEvent>> ReadOutboxAsync(long afterCellSequence, int limit, CancellationToken cancellationToken)
+    {
+        OutboxReads++;
+        return inner.ReadOutboxAsync(afterCellSequence, limit, cancellationToken);
+    }
 
     public void InitialiseCell(string cell, string clusterId, IReadOnlyList<int> owned) => inner.InitialiseCell(cell, clusterId, owned);
 
