@@ -40,11 +40,20 @@ public sealed class LedgerOptions
     public IReadOnlyList<int>? InitialPartitions { get; init; }
 
     /// <summary>
-    /// Called at start once the store holds its cell identity (made now or before), before the
-    /// cell serves anything: a cluster's ledger confirms the cell's birth record here
-    /// (<c>ICellBirths</c>), so that a store made again after a loss takes nothing. Null: nothing to tell.
+    /// Asked only when the store is new (no cell identity yet): whether it may take
+    /// <see cref="InitialPartitions"/> — whether it is its cell's first store (a cluster's ledger
+    /// claims the cell's birth record, <c>ICellBirths</c>). False: the store owns nothing, as a
+    /// store made again after a loss must (R9). Null: it may. Never asked on a restart.
     /// </summary>
-    public Func<CancellationToken, Task>? CellStoreKept { get; init; }
+    public Func<CancellationToken, Task<bool>>? ClaimFirstStore { get; init; }
+
+    /// <summary>
+    /// Told at start that the store holds its cell identity, so that a store made again later takes
+    /// nothing: with true, awaited before the cell serves, when this start made the store; with
+    /// false, in the background, for a store made before (a restart never waits on it). Null:
+    /// nothing to tell.
+    /// </summary>
+    public Func<bool, CancellationToken, Task>? CellStoreKept { get; init; }
 
     /// <summary>Most items per committed batch. Default and maximum: <see cref="LedgerLimits.BatchTransfersMax"/>.</summary>
     public int BatchTransfersMax { get; init; } = LedgerLimits.BatchTransfersMax;

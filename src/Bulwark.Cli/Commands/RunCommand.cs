@@ -196,7 +196,18 @@ internal static class RunCommand
         LedgerCommand.WriteIssues(report, Console.Error);
         if (report.Ok && BankLedger.ReadMap(paths) is { } map)
         {
-            foreach (var cell in BankLedger.LostCells(paths, map))
+            IReadOnlyList<string> lost;
+            try
+            {
+                lost = BankLedger.LostCells(paths, map);
+            }
+            catch (InvalidOperationException error)
+            {
+                // A damaged births file: said once here; a store made new refuses to start on it.
+                await Console.Error.WriteLineAsync($"bulwark run: {error.Message}");
+                lost = [];
+            }
+            foreach (var cell in lost)
             {
                 await Console.Error.WriteLineAsync(
                     $"bulwark run: cell {cell}'s ledger store {paths.LedgerCell(cell)} is gone, but the cell held data (its birth is recorded in {paths.CellBirths}): a new store owns nothing, and its {map.PartitionsOf(cell).Count} partitions are refused (never \"not found\") until it is rebuilt: stop the bank, then bulwark ledger replay --data {paths.DataDirectory} --cell {cell} --into {paths.LedgerCell(cell)} (docs/runbooks/ledger-replay.md).");

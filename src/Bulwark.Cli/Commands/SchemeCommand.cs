@@ -237,7 +237,7 @@ internal static class SchemeCommand
 
         if (result.ResponseCodes.Count > 0)
         {
-            yield return "Issuer response codes: " + string.Join(", ", result.ResponseCodes.Select(code => string.Create(CultureInfo.InvariantCulture, $"{code.Key} x {code.Value:N0}")));
+            yield return "Issuer response codes: " + string.Join(", ", result.ResponseCodes.OrderBy(code => code.Key, StringComparer.Ordinal).Select(code => string.Create(CultureInfo.InvariantCulture, $"{code.Key} x {code.Value:N0}")));
         }
 
         foreach (var link in result.Links)

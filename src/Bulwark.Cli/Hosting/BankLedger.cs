@@ -91,10 +91,11 @@ public static class BankLedger
             // nothing until a verified move or a replay gives it data (R9): a lost store is never
             // re-made empty owning data it does not hold; its partitions are refused (never "not
             // found") and `cells status` names them.
-            InitialPartitions = map.Version == 1 && !withData.Any(other => other != cell) && births.Claim(cell) != CellBirthClaim.Born ? map.PartitionsOf(cell) : [],
+            InitialPartitions = map.Version == 1 && !withData.Any(other => other != cell) ? map.PartitionsOf(cell) : [],
+            ClaimFirstStore = _ => Task.FromResult(births.Claim(cell) != CellBirthClaim.Born),
             DatabasePath = paths.LedgerCell(cell),
             PostgresConnectionString = postgres,
-            CellStoreKept = token => births.ConfirmAsync(cell, token),
+            CellStoreKept = (_, token) => births.ConfirmAsync(cell, token),
         }).ToArray();
     }
 

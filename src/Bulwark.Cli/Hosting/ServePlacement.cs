@@ -98,18 +98,18 @@ internal sealed partial class ServePlacement : IDisposable
             // As in bulwark run: a new store takes its cell's partitions only from the first map
             // (version 1), and only as the cell's first store; made later, or made again after a
             // loss, it owns nothing until a verified move or a replay gives it data (R9).
-            InitialPartitions = map.Version == 1 && await FirstStoreAsync(named, cancellationToken) ? map.PartitionsOf(named) : [],
+            InitialPartitions = map.Version == 1 ? map.PartitionsOf(named) : [],
+            ClaimFirstStore = map.Version == 1 ? token => FirstStoreAsync(named, token) : null,
             DatabasePath = paths.LedgerCell(named),
             PostgresConnectionString = cellPostgres,
-            CellStoreKept = token => ConfirmBirthAsync(named, token),
+            CellStoreKept = (_, token) => ConfirmBirthAsync(named, token),
         }, null);
     }
 
     /// <summary>
-    /// Whether a store of <paramref name="cell"/> made now would be its first (its birth record in
-    /// etcd claimed now, or claimed by a start that never confirmed it). Asked at every start; it
-    /// matters only when the store turns out new. Unknown (etcd not answering) is "no": a new
-    /// store then owns nothing, never data it does not hold.
+    /// Whether the new store of <paramref name="cell"/> is its first (its birth record in etcd
+    /// claimed now, or claimed by a start that never confirmed it). Asked only for a new store.
+    /// Unknown (etcd not answering) is "no": the store then owns nothing, never data it does not hold.
     /// </summary>
     private async Task<bool> FirstStoreAsync(string cell, CancellationToken cancellationToken)
     {
@@ -148,10 +148,10 @@ internal sealed partial class ServePlacement : IDisposable
         }
     }
 
-    [LoggerMessage(EventId = 4420, Level = LogLevel.Information, Message = "Cell {Cell}'s store was made before (its birth is recorded in etcd): if this store is new it owns nothing until rebuilt from the event log (bulwark ledger replay) or given partitions by a verified move")]
+    [LoggerMessage(EventId = 4420, Level = LogLevel.Error, Message = "Cell {Cell}'s store is new, but the cell's store was made before (its birth is recorded in etcd): this store was lost and made again, and owns nothing until rebuilt from the event log (bulwark ledger replay, docs/runbooks/ledger-replay.md) or given partitions by a verified move")]
     private partial void LogBornBefore(string cell);
 
-    [LoggerMessage(EventId = 4421, Level = LogLevel.Warning, Message = "Cell {Cell}'s birth record in etcd could not be read ({Reason}): if this store is new it owns nothing")]
+    [LoggerMessage(EventId = 4421, Level = LogLevel.Warning, Message = "Cell {Cell}'s store is new and its birth record in etcd could not be read ({Reason}): it owns nothing; start it again once etcd answers")]
     private partial void LogBirthUnknown(string cell, string reason);
 
     [LoggerMessage(EventId = 4422, Level = LogLevel.Warning, Message = "Cell {Cell}'s birth could not be confirmed in etcd ({Reason}); its next start confirms it")]

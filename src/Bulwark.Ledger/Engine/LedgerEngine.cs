@@ -85,11 +85,20 @@ public sealed partial class LedgerEngine : IAsyncDisposable
         try
         {
             _store.Open(_options.PartitionCount);
-            _writer.Ownership = LoadOwnership();
+            var made = _store.LoadCell() is null;
+            var mayTake = !made || _options.ClaimFirstStore is not { } claim || await claim(cancellationToken);
+            _writer.Ownership = LoadOwnership(mayTake);
             _writer.Load();
             if (_options.CellStoreKept is { } kept)
             {
-                await kept(cancellationToken);
+                if (made)
+                {
+                    await kept(true, cancellationToken);
+                }
+                else
+                {
+                    _ = TellStoreKeptAsync(kept);
+                }
             }
         }
         catch
@@ -150,12 +159,28 @@ public sealed partial class LedgerEngine : IAsyncDisposable
     /// The store's cell identity and ownership, made on a new store from the options. A store of
     /// another cell or cluster is refused: serving it would answer for data this cell does not hold.
     /// </summary>
-    private CellOwnership LoadOwnership()
+    /// <summary>A restart's <see cref="LedgerOptions.CellStoreKept"/>, off the start's path: a failure is logged, never thrown.</summary>
+    private async Task TellStoreKeptAsync(Func<bool, CancellationToken, Task> kept)
+    {
+        try
+        {
+            await kept(false, CancellationToken.None);
+        }
+        catch (Exception error)
+        {
+            LogStoreKeptNotTold(_options.CellName, error.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 1413, Level = LogLevel.Warning, Message = "Cell {Cell}'s store could not be recorded as made ({Reason}); the next start tries again")]
+    private partial void LogStoreKeptNotTold(string cell, string reason);
+
+    private CellOwnership LoadOwnership(bool mayTakeInitialPartitions)
     {
         var record = _store.LoadCell();
         if (record is null)
         {
-            var owned = _options.InitialPartitions ?? Enumerable.Range(0, _options.PartitionCount).ToArray();
+            var owned = !mayTakeInitialPartitions ? [] : _options.InitialPartitions ?? Enumerable.Range(0, _options.PartitionCount).ToArray();
             _store.InitialiseCell(_options.CellName, _options.ClusterId, owned);
             record = _store.LoadCell() ?? throw new InvalidOperationException("The ledger store did not keep its cell identity.");
             LogCellCreated(_options.CellName, owned.Count);
