@@ -78,8 +78,15 @@ public sealed class JournalRecoveryTests
         Assert.Equal("91", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 800, stan, bank.Expiry))).GetResponseCode());
         bank.Slow.On = false;
 
-        // The scheme asks again once the ledger is back: a real decision, one hold.
-        Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 800, stan, bank.Expiry))).GetResponseCode());
+        // The scheme asks again once the ledger is back: a real decision, one hold. On a loaded
+        // machine the ledger can still miss the 500 ms budget (a full run once answered 91 again),
+        // and a scheme asks again after a 91: so does this, a bounded number of times.
+        var again = "91";
+        for (var attempt = 0; attempt < 10 && again == "91"; attempt++)
+        {
+            again = (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 800, stan, bank.Expiry))).GetResponseCode();
+        }
+        Assert.Equal("00", again);
         Assert.Equal("00", (await scheme.RoundTripAsync(Messages.Authorisation(bank.Pan, 800, stan, bank.Expiry))).GetResponseCode());
 
         var transfer = Assert.Single(await bank.CardTransfersAsync());
