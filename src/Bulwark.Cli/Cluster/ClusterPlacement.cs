@@ -122,28 +122,33 @@ internal static class ClusterPlacement
     }
 
     /// <summary>
-    /// Keeps etcd's map in the state directory (before <c>down</c> stops etcd): a move changes the
-    /// map in etcd only. Nothing is written when etcd does not answer; the kept map stays.
+    /// Keeps etcd's map in the state directory (before <c>down</c> stops etcd; before a check reads
+    /// the cells): a move changes the map in etcd only. Waits for etcd's own answer, never for the
+    /// copy a process keeps when etcd is slow (that copy may be older than a move). Nothing is
+    /// written when etcd does not answer: the kept map stays, and <see cref="KeptMap.Unanswered"/> says why.
     /// </summary>
-    public static async Task<PlacementMap?> KeepAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
+    public static async Task<KeptMap> KeepAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (state.Members.Count == 0)
         {
-            return null;
+            return new KeptMap(null, null);
         }
         using var etcd = LocalEtcd.Connect(state);
         var store = new PlacementSnapshotStore(
             new EtcdPlacementStore(etcd, TimeProvider.System, NullLogger<EtcdPlacementStore>.Instance), PathIn(stateDirectory), TimeProvider.System, NullLogger<PlacementSnapshotStore>.Instance);
         try
         {
-            return (await store.ReadAsync(cancellationToken))?.Map;
+            return new KeptMap((await store.ReadFromStoreAsync(cancellationToken))?.Map, null);
         }
-        catch (EtcdUnavailableException)
+        catch (EtcdUnavailableException unavailable)
         {
-            return null;
+            return new KeptMap(null, unavailable.Message);
         }
     }
+
+    /// <summary>What <see cref="KeepAsync"/> read from etcd (null: no map there, or etcd did not answer), and why etcd did not answer.</summary>
+    public sealed record KeptMap(PlacementMap? Map, string? Unanswered);
 
     /// <summary>
     /// Every cell's store of the cluster in <paramref name="stateDirectory"/> (running or down), for
@@ -154,9 +159,9 @@ internal static class ClusterPlacement
     public static async Task<IReadOnlyList<Ledger.LedgerCellSource>> CheckSourcesAsync(string stateDirectory, string? url, CancellationToken cancellationToken)
     {
         var state = ClusterState.Load(stateDirectory);
-        if (state is not null)
+        if (state is not null && (await KeepAsync(stateDirectory, state, cancellationToken)).Unanswered is { } problem)
         {
-            await KeepAsync(stateDirectory, state, cancellationToken);
+            await WarnKeptMapUsedAsync(stateDirectory, problem);
         }
         var read = await new FilePlacementStore(PathIn(stateDirectory), TimeProvider.System).ReadAsync(cancellationToken);
         if (read is { Error: { } error })
@@ -183,6 +188,10 @@ internal static class ClusterPlacement
         }
         return [.. cells.Select(cell => Ledger.LedgerCellSource.Sqlite(paths.LedgerCell(cell)))];
     }
+
+    /// <summary>Says on stderr that a running cluster's etcd did not answer and the kept map, which may be older than a move, is used instead.</summary>
+    public static Task WarnKeptMapUsedAsync(string stateDirectory, string problem) =>
+        Console.Error.WriteLineAsync($"warning: the cluster's etcd did not answer ({problem}): the placement map kept in {PathIn(stateDirectory)} is used, and it may be older than a move made since.");
 
     /// <summary>
     /// Where cell <paramref name="cell"/> of the local cluster in <paramref name="stateDirectory"/>

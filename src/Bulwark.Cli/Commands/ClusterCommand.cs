@@ -479,11 +479,15 @@ internal static class ClusterCommand
         }
         var clock = Stopwatch.StartNew();
         // Read before etcd stops, said after: the supervisor is stopped first, and says so first.
-        var kept = await ClusterPlacement.KeepAsync(directory, state, cancellationToken);
+        var (kept, unanswered) = await ClusterPlacement.KeepAsync(directory, state, cancellationToken);
         await StopAllAsync(directory, state, cancellationToken);
         if (kept is not null)
         {
             await Console.Out.WriteLineAsync($"placement map version {kept.Version} ({kept.Cells.Count} ledger cell(s)) kept in {ClusterPlacement.PathIn(directory)}");
+        }
+        else if (unanswered is not null)
+        {
+            await ClusterPlacement.WarnKeptMapUsedAsync(directory, unanswered);
         }
         File.Delete(ClusterState.PathIn(directory));
         ClusterState.DeleteStoreUrl(directory);

@@ -233,10 +233,10 @@ internal static class LedgerReplayCommands
             var state = ClusterState.Load(directory);
             try
             {
-                if (state is not null)
+                if (state is not null && (await ClusterPlacement.KeepAsync(directory, state, cancellationToken)).Unanswered is { } unanswered)
                 {
                     // While the cluster runs, etcd's map is the truth (a move changes it there).
-                    await ClusterPlacement.KeepAsync(directory, state, cancellationToken);
+                    await ClusterPlacement.WarnKeptMapUsedAsync(directory, unanswered);
                 }
                 map = await ClusterPlacement.ReadKeptAsync(directory, null, cancellationToken);
             }

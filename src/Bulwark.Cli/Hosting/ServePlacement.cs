@@ -20,12 +20,14 @@ internal sealed partial class ServePlacement : IDisposable
 
     private readonly EtcdCluster _etcd;
     private readonly ICellBirths _births;
+    private readonly CellBirthConfirmer _confirmer;
     private readonly ILogger _logger;
 
     private ServePlacement(EtcdCluster etcd, PlacementSnapshotStore store, ILogger logger)
     {
         _etcd = etcd;
         _births = new EtcdCellBirths(etcd);
+        _confirmer = new CellBirthConfirmer(_births, logger, new CellBirthConfirmerOptions { AttemptTimeout = EtcdCallTimeout });
         _logger = logger;
         Store = store;
     }
@@ -133,20 +135,8 @@ internal sealed partial class ServePlacement : IDisposable
         }
     }
 
-    /// <summary>Confirms the cell's birth once its store holds its identity; when etcd does not answer, the next start confirms it.</summary>
-    private async Task ConfirmBirthAsync(string cell, CancellationToken cancellationToken)
-    {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bound.CancelAfter(EtcdCallTimeout);
-        try
-        {
-            await _births.ConfirmAsync(cell, bound.Token);
-        }
-        catch (Exception error) when (!cancellationToken.IsCancellationRequested)
-        {
-            LogBirthNotConfirmed(cell, error.Message);
-        }
-    }
+    /// <summary>Confirms the cell's birth once its store holds its identity; when etcd does not answer, tries again in the background (<see cref="CellBirthConfirmer"/>).</summary>
+    private Task ConfirmBirthAsync(string cell, CancellationToken cancellationToken) => _confirmer.ConfirmAsync(cell, cancellationToken);
 
     [LoggerMessage(EventId = 4420, Level = LogLevel.Error, Message = "Cell {Cell}'s store is new, but the cell's store was made before (its birth is recorded in etcd): this store was lost and made again, and owns nothing until rebuilt from the event log (bulwark ledger replay, docs/runbooks/ledger-replay.md) or given partitions by a verified move")]
     private partial void LogBornBefore(string cell);
@@ -154,8 +144,10 @@ internal sealed partial class ServePlacement : IDisposable
     [LoggerMessage(EventId = 4421, Level = LogLevel.Warning, Message = "Cell {Cell}'s store is new and its birth record in etcd could not be read ({Reason}): it owns nothing; start it again once etcd answers")]
     private partial void LogBirthUnknown(string cell, string reason);
 
-    [LoggerMessage(EventId = 4422, Level = LogLevel.Warning, Message = "Cell {Cell}'s birth could not be confirmed in etcd ({Reason}); its next start confirms it")]
-    private partial void LogBirthNotConfirmed(string cell, string reason);
-
-    public void Dispose() => _etcd.Dispose();
+    public void Dispose()
+    {
+        // The background confirmation stops before the etcd client it calls.
+        _confirmer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _etcd.Dispose();
+    }
 }

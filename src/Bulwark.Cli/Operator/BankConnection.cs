@@ -52,8 +52,12 @@ internal sealed record BankTarget(string? DataDirectory, string? StateDirectory,
 /// </summary>
 internal sealed class BankConnection : IAsyncDisposable
 {
-    /// <summary>The deadline of one call: generous for a loaded bank, short enough that a hung one is reported.</summary>
-    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// The deadline of one call: generous for a loaded bank, short enough that a hung one is
+    /// reported. The operator gateway's own bound on the forwarded call (StaffEdgeOptions.OperatorCallTimeout,
+    /// 30 s): a full test run at load 54 on two cores once took more than the 15 s this was.
+    /// </summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>How long a cluster's etcd may take to answer before the command says it does not.</summary>
     private const double EtcdStartTimeoutSeconds = OperatorEtcd.TimeoutSeconds;

@@ -221,10 +221,23 @@ public sealed partial class LedgerEventRelay : BackgroundService
         {
             return (0, true);
         }
-        IReadOnlyList<LedgerOutboxEvent> events;
+        // Every page up to the watermark: the newest events, the ones a log restored from an older
+        // copy lacks, are the last pages of an outbox the sweep has not pruned yet (a full run
+        // once missed them reading only the first page).
+        var events = new List<LedgerOutboxEvent>();
         try
         {
-            events = await _engine.ReadOutboxAsync(0, LedgerLimits.RelayBatchEventsMax, cancellationToken);
+            var after = 0L;
+            while (after < watermark)
+            {
+                var page = await _engine.ReadOutboxAsync(after, LedgerLimits.RelayBatchEventsMax, cancellationToken);
+                events.AddRange(page.Where(outboxEvent => outboxEvent.CellSequence <= watermark));
+                if (page.Count < LedgerLimits.RelayBatchEventsMax)
+                {
+                    break;
+                }
+                after = page[^1].CellSequence;
+            }
         }
         catch (Exception error) when (error is not OperationCanceledException)
         {
@@ -232,7 +245,7 @@ public sealed partial class LedgerEventRelay : BackgroundService
             return (0, false);
         }
         var appended = 0;
-        foreach (var partition in events.Where(outboxEvent => outboxEvent.CellSequence <= watermark).GroupBy(outboxEvent => outboxEvent.Partition))
+        foreach (var partition in events.GroupBy(outboxEvent => outboxEvent.Partition))
         {
             try
             {

@@ -58,6 +58,19 @@ public sealed partial class PlacementSnapshotStore(IPlacementStore store, string
         }
     }
 
+    /// <summary>
+    /// The store's map, waited for as long as the store takes to answer or fail (never the file's
+    /// copy), and kept in the file: for a command that must act on the map as it is now (an
+    /// operator's check, <c>cluster down</c> keeping the map before etcd stops), where the file's
+    /// copy may be older than a move.
+    /// </summary>
+    public async Task<PlacementRead?> ReadFromStoreAsync(CancellationToken cancellationToken)
+    {
+        var read = await store.ReadAsync(cancellationToken).ConfigureAwait(false);
+        await SaveAsync(read, cancellationToken).ConfigureAwait(false);
+        return read;
+    }
+
     /// <summary>The map kept in the file, or null when there is none (or it cannot be read).</summary>
     public async Task<PlacementRead?> ReadSnapshotAsync(CancellationToken cancellationToken)
     {

@@ -126,6 +126,31 @@ public sealed class EtcdPlacementStoreTests
         await Assert.ThrowsAsync<ArgumentException>(() => births.ClaimAsync("../map", CancellationToken.None));
     }
 
+    [Fact]
+    public async Task CellBirthConfirmer_EtcdHungAtTheConfirm_ReturnsWithinItsBound_AndConfirmsInTheBackgroundOnceEtcdAnswers()
+    {
+        await using var etcd = await EtcdTestCluster.StartAsync(1);
+        using var cluster = Connect(etcd);
+        var births = new EtcdCellBirths(cluster, $"/bulwark-test-{Guid.NewGuid():N}/births/");
+        Assert.Equal(CellBirthClaim.First, await births.ClaimAsync("a", CancellationToken.None));
+        await using var confirmer = new CellBirthConfirmer(births, NullLogger.Instance, new CellBirthConfirmerOptions
+        {
+            AttemptTimeout = TimeSpan.FromSeconds(1),
+            FirstRetryDelay = TimeSpan.FromMilliseconds(200),
+            RetryDelayMax = TimeSpan.FromSeconds(1),
+            AttemptsMax = 200,
+        });
+        // etcd stalls (accepts, never answers) between the store's birth and its confirmation.
+        await etcd.PauseAllAsync();
+
+        await confirmer.ConfirmAsync("a", CancellationToken.None);
+
+        Assert.False(confirmer.RetryingOf("a").IsCompleted, "the first attempt cannot have confirmed: etcd was stopped");
+        await etcd.ResumeAllAsync();
+        await confirmer.RetryingOf("a").WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(CellBirthClaim.Born, await births.ClaimAsync("a", CancellationToken.None));
+    }
+
     private static EtcdCluster Connect(EtcdTestCluster etcd) => new(etcd.ClientUrls, TimeSpan.FromSeconds(2), NullLogger.Instance);
 
     private static Task PutRawAsync(EtcdCluster cluster, string key, string value) =>

@@ -155,6 +155,43 @@ public abstract class LedgerEventRepublisherTests : IDisposable
         Assert.Equal(history[shallowLoss].Count, (await ReadAsync(damaged))[shallowLoss].Count);
     }
 
+    [Fact]
+    public async Task Relay_AtStart_PutsBackTheLostNewestEvent_BehindMoreThanOnePageOfUnprunedOutbox()
+    {
+        await using var ledger = await TestLedger.StartAsync(directory: Directory, partitions: Partitions, postgres: _postgres);
+        await using var full = await OpenLogAsync("full");
+        var funding = await ledger.AccountAsync(5_000);
+        var payee = await ledger.AccountAsync(5_001);
+        // An event is one batch's changes to one partition: a transfer a batch, one after another,
+        // makes more than one page of events.
+        for (var i = 0; i < LedgerLimits.RelayBatchEventsMax + 50; i++)
+        {
+            await ledger.TransferOkAsync(6_000 + i, funding, payee, 1);
+        }
+        var relay = Relay(ledger, full);
+        for (var round = 0; round < 100 && (await relay.PublishOnceAsync(default)).Published > 0; round++)
+        {
+        }
+        // The premise: more than one page of published events still in the outbox (the sweep has not pruned them).
+        var outbox = await ledger.Engine.ReadOutboxAsync(0, 2 * LedgerLimits.RelayBatchEventsMax);
+        Assert.True(outbox.Count > LedgerLimits.RelayBatchEventsMax, $"{outbox.Count} events in the outbox");
+        var newest = outbox[^1];
+        var history = await ReadAsync(full);
+        await using var damaged = await OpenLogAsync("damaged");
+        foreach (var (partition, records) in history)
+        {
+            await damaged.AppendAsync(records.Take(records.Count - (partition == newest.Partition ? 1 : 0)).ToArray());
+        }
+
+        var (appended, completed) = await Relay(ledger, damaged).RepublishLostAsync(default);
+
+        Assert.True(completed);
+        Assert.Equal(1, appended);
+        var repaired = await ReadAsync(damaged);
+        Assert.Equal(history[newest.Partition].Count, repaired[newest.Partition].Count);
+        Assert.True(history[newest.Partition][^1].HasSameBody(repaired[newest.Partition][^1]));
+    }
+
     private static LedgerEventRelay Relay(TestLedger ledger, IEventLog log) =>
         new(ledger.Engine, log, ledger.Time, NullLogger<LedgerEventRelay>.Instance, new LedgerEventRelayMetrics());
 

@@ -68,6 +68,25 @@ public sealed class PlacementSnapshotStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task ReadFromStore_StoreSlowerThanTheSnapshotWait_WaitsForItsNewerMapAndKeepsIt_AndFailsAsTheStoreDoes()
+    {
+        var first = PlacementMap.CreateInitial("bank-1", 8, ["a", "b"]);
+        var inner = new FakeStore { Read = new PlacementRead(1, first, null) };
+        await Over(inner).ReadAsync(CancellationToken.None);
+        // A move made since, in a store that answers after the wait a router's read allows it.
+        inner.Read = new PlacementRead(2, first.WithMove(0, "b"), null);
+        inner.Delay = PlacementSnapshotStore.StoreWaitBeforeSnapshot * 2;
+        Assert.Equal("a", (await Over(inner).ReadAsync(CancellationToken.None))!.Map!.CellOf(0));
+
+        var now = await Over(inner).ReadFromStoreAsync(CancellationToken.None);
+
+        Assert.Equal("b", now!.Map!.CellOf(0));
+        Assert.Equal("b", PlacementMapCodec.Decode(await File.ReadAllBytesAsync(SnapshotPath)).CellOf(0));
+        inner.Failure = new TimeoutException("etcd hung");
+        await Assert.ThrowsAsync<TimeoutException>(() => Over(inner).ReadFromStoreAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Watch_KeepsEveryNewerMap_AndNeverAnOlderOne()
     {
         var first = PlacementMap.CreateInitial("bank-1", 8, ["a", "b"]);
@@ -111,8 +130,12 @@ public sealed class PlacementSnapshotStoreTests : IDisposable
         /// <summary>Reads never answer until this token is cancelled (etcd hung), then fail.</summary>
         public CancellationToken? Hang { get; set; }
 
+        /// <summary>How long each read takes to answer.</summary>
+        public TimeSpan Delay { get; set; }
+
         public async Task<PlacementRead?> ReadAsync(CancellationToken cancellationToken)
         {
+            await Task.Delay(Delay, cancellationToken);
             if (Hang is { } hang)
             {
                 await Task.Delay(Timeout.Infinite, hang);
