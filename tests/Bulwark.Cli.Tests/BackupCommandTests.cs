@@ -145,6 +145,15 @@ public sealed class BackupCommandTests : IDisposable
         // delivery may wait for the cells to register (back-off from 100 ms), then settles at once.
         var restarted = await BulwarkProcess.RunAsync("run", "--data", Restored, "--port", "0", "--no-workload", "--for", "8s");
         var check = await BulwarkProcess.RunAsync("ledger", "check", "--data", Restored);
+        // The backup's log ends where its cells end: the restored bank's events (the legs it
+        // delivered, the coherence checker's) follow on in the log, never in conflict with it.
+        var verified = new List<(int ExitCode, string Output, string Error)>();
+        foreach (var cell in new[] { "a", "b" })
+        {
+            verified.Add(await BulwarkProcess.RunAsync("ledger", "verify", "--data", Restored, "--cell", cell));
+        }
+        Assert.Contains("event log copied as the cells hold it", backup.Output, StringComparison.Ordinal);
+        Assert.All(verified, result => Assert.True(result.ExitCode == 0, result.Output + result.Error));
 
         Assert.True(restarted.ExitCode == 0, restarted.Output + restarted.Error);
         Assert.Contains("Demo login: ", restarted.Output, StringComparison.Ordinal);
@@ -241,6 +250,49 @@ public sealed class BackupCommandTests : IDisposable
 
     private static List<string> Render(SortedDictionary<string, long[]> balances) =>
         balances.Select(entry => $"{entry.Key} {string.Join(' ', entry.Value)}").ToList();
+
+    [Fact]
+    public async Task Backup_LogAheadOfTheCells_CopiesTheLogAsTheCellsHoldIt_SoTheRestoredBankNumbersItsNextEventsWithoutAConflict()
+    {
+        await MakeBankAsync();
+        var events = new BankPaths(Bank).Events;
+        // An event the bank appended after the cells' copy (the log is read after them, while the
+        // bank goes on): its partition's next number in the log, held by no cell.
+        int partition;
+        long last;
+        Dictionary<int, long> before;
+        await using (var log = Bulwark.EventLog.Files.FileEventLog.Open(new Bulwark.EventLog.Files.FileEventLogOptions { Directory = events }))
+        {
+            before = [];
+            foreach (var each in log.Partitions)
+            {
+                before[each] = await log.GetLastSequenceAsync(each);
+            }
+            (partition, last) = before.MaxBy(entry => entry.Value);
+            Bulwark.EventLog.EventRecord newest = null!;
+            await foreach (var record in log.ReadAsync(partition, last))
+            {
+                newest = record;
+            }
+            await log.AppendAsync([new Bulwark.EventLog.EventRecord(partition, last + 1, newest.Cell, newest.CellSequence + 1_000, newest.Kind, newest.Payload)]);
+        }
+        var output = new StringWriter();
+
+        Assert.True(BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), output, output) == 0, output.ToString());
+        Assert.Contains($"event log copied as the cells hold it ({before.Values.Sum()} records, 1 newer left out)", output.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(BackupDir, "events", "LOCK")));
+        Assert.Equal(0, BackupCommand.BackupKeys(new DirectoryInfo(Bank), new DirectoryInfo(KeysBackup), TextWriter.Null, TextWriter.Null));
+        var restore = new StringWriter();
+        Assert.True(BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), restore, restore, keysFrom: new DirectoryInfo(KeysBackup)) == 0, restore.ToString());
+        await using (var restored = Bulwark.EventLog.Files.FileEventLog.OpenSnapshot(new BankPaths(Restored).Events))
+        {
+            Assert.Equal(before.Keys.Order(), restored.Partitions);
+            foreach (var (each, sequence) in before)
+            {
+                Assert.Equal(sequence, await restored.GetLastSequenceAsync(each));
+            }
+        }
+    }
 
     [Fact]
     public async Task Backup_ACellHasSeenANewerEpochThanTheMap_FailsNamingThePartitionAndLeavesNothingBehind()

@@ -214,7 +214,11 @@ internal static class BackupCommand
         }
         var writersHeld = cells.Count > 0 ? CopyCellsAtOneMoment(paths, to.FullName, cells) : (TimeSpan?)null;
         var copiedWithTheCells = writersHeld is null ? "" : Path.GetFileName(paths.Placement);
-        foreach (var file in PlainFiles(data.FullName).Where(file => Path.GetRelativePath(data.FullName, file) != copiedWithTheCells))
+        var log = writersHeld is not null && Directory.Exists(paths.Events)
+            ? CopyLogAsTheCellsHoldIt(paths.Events, Path.Combine(to.FullName, Path.GetFileName(paths.Events)), [.. cells.Select(cell => Path.Combine(to.FullName, Path.GetFileName(cell)))])
+            : ((long Copied, long LeftOut)?)null;
+        foreach (var file in PlainFiles(data.FullName).Where(file => Path.GetRelativePath(data.FullName, file) != copiedWithTheCells
+            && !(log is not null && IsWithin(file, paths.Events))))
         {
             var target = Path.Combine(to.FullName, Path.GetRelativePath(data.FullName, file));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
@@ -267,6 +271,10 @@ internal static class BackupCommand
         var moment = writersHeld is { } held
             ? string.Create(CultureInfo.InvariantCulture, $"; {cells.Count} ledger cells and their map copied at one moment (writers held {held.TotalMilliseconds:0} ms)")
             : "";
+        if (log is { } events)
+        {
+            moment += string.Create(CultureInfo.InvariantCulture, $"; event log copied as the cells hold it ({events.Copied} records, {events.LeftOut} newer left out)");
+        }
         output.WriteLine($"backup ok: {manifest.Files.Count} files in {to.FullName}{what}, no keys (back them up apart: bulwark backup keys); {LedgerCommand.Describe(check)}{moment}");
         return 0;
     }
@@ -329,6 +337,62 @@ internal static class BackupCommand
                 return snapshot.WritersHeld;
             }
         }
+    }
+
+    /// <summary>
+    /// Copies the event log up to what the copied cells hold, partition by partition: each
+    /// partition's records up to the last event number any copied cell gave it. The log is read
+    /// after the cells were copied, while the bank goes on appending: copied whole, it would hold
+    /// events the restored cells never committed, and the restored bank, numbering its next events
+    /// from its own store, would write different events at those places — a conflict that stops
+    /// its relay for good. What the cells hold and the log does not yet (the relay behind) the
+    /// restored bank publishes from its outbox. Returns the records copied and those left out.
+    /// </summary>
+    private static (long Copied, long LeftOut) CopyLogAsTheCellsHoldIt(string from, string to, IReadOnlyList<string> copiedCells)
+    {
+        var held = new Dictionary<int, long>();
+        foreach (var cell in copiedCells)
+        {
+            foreach (var (partition, sequence) in Ledger.Events.LedgerCellRows.ReadPartitionSequences(cell))
+            {
+                held[partition] = Math.Max(sequence, held.GetValueOrDefault(partition));
+            }
+        }
+        return Task.Run(async () =>
+        {
+            long copied = 0;
+            long leftOut = 0;
+            await using (var source = EventLog.Files.FileEventLog.OpenSnapshot(from))
+            await using (var target = EventLog.Files.FileEventLog.Open(new EventLog.Files.FileEventLogOptions { Directory = to }))
+            {
+                var batch = new List<EventLog.EventRecord>();
+                foreach (var partition in source.Partitions)
+                {
+                    var last = held.GetValueOrDefault(partition);
+                    await foreach (var record in source.ReadAsync(partition))
+                    {
+                        if (record.Sequence > last)
+                        {
+                            leftOut++;
+                            continue;
+                        }
+                        batch.Add(record);
+                        if (batch.Count == EventLog.EventLogLimits.AppendRecordsMax)
+                        {
+                            copied += (await target.AppendAsync(batch)).Appended;
+                            batch.Clear();
+                        }
+                    }
+                }
+                if (batch.Count > 0)
+                {
+                    copied += (await target.AppendAsync(batch)).Appended;
+                }
+            }
+            // The restored bank takes its own lock on the log.
+            File.Delete(Path.Combine(to, "LOCK"));
+            return (copied, leftOut);
+        }).GetAwaiter().GetResult();
     }
 
     private static PlacementMap Decode(BankPaths paths, byte[] map)
@@ -619,10 +683,11 @@ internal static class BackupCommand
     /// keys (<see cref="IsKey"/>: backed up apart by <c>bulwark backup keys</c>), and lock files (<see cref="BankLock.FileName"/>, a ledger store's
     /// <c>ledger.db.lock</c> and the <c>ledger.db.pid</c> of its writer): a running bank holds its locks exclusively, so
     /// they cannot be read, and a restored bank takes fresh ones — the event log's <c>events/LOCK</c> too.
-    /// The event log's segments are copied after the databases: a log is append-only and the relay
-    /// records its watermark only once published, so the copy holds at least what the copied stores
-    /// say was published (a restored bank republishes the rest; a tail cut mid-append is a torn
-    /// tail, which the log drops on open).
+    /// The event log of a bank on SQLite is not copied from here but record by record, up to what
+    /// the copied cells hold (<see cref="CopyLogAsTheCellsHoldIt"/>); a bank on PostgreSQL copies its
+    /// segments as they are (the relay records its watermark only once published, so the copy holds
+    /// at least what the stores said was published when it was taken; a tail cut mid-append is a
+    /// torn tail, which the log drops on open).
     /// </summary>
     private static IEnumerable<string> PlainFiles(string directory) =>
         Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)

@@ -196,6 +196,18 @@ public sealed partial class FileEventLog : IEventLog
         return await pending.Completion.Task.ConfigureAwait(false);
     }
 
+    /// <summary>The partitions the log holds records of (a snapshot).</summary>
+    public IReadOnlyList<int> Partitions
+    {
+        get
+        {
+            lock (_indexLock)
+            {
+                return [.. _index.Keys.Order()];
+            }
+        }
+    }
+
     public Task<long> GetLastSequenceAsync(int partition, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

@@ -212,25 +212,52 @@ public sealed class LedgerCellRows
         }
     }
 
+    /// <summary>
+    /// The last event number the SQLite store at <paramref name="path"/> gave each partition (its
+    /// outbox's newest row, which pruning keeps), read-only; partitions it never numbered are absent.
+    /// </summary>
+    public static Dictionary<int, long> ReadPartitionSequences(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"There is no ledger database at {path}.", path);
+        }
+        using var connection = new SqliteDatabase(path).OpenReadOnly();
+        using var snapshot = connection.BeginTransaction(deferred: true);
+        using var command = connection.CreateCommand();
+        command.Transaction = snapshot;
+        return ReadOutboxSequences(command);
+    }
+
     private static void ReadOutboxSequences(DbCommand command, Dictionary<int, PartitionRows> partitions)
     {
+        foreach (var (partition, sequence) in ReadOutboxSequences(command))
+        {
+            if (partitions.TryGetValue(partition, out var rows))
+            {
+                rows.OutboxSequence = sequence;
+            }
+        }
+    }
+
+    private static Dictionary<int, long> ReadOutboxSequences(DbCommand command)
+    {
+        var sequences = new Dictionary<int, long>();
         command.CommandText = command.Connection is SqliteConnection
             ? "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_outbox'"
             : "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ledger' AND table_name = 'ledger_outbox'";
         if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 0)
         {
-            return;
+            return sequences;
         }
         // Pruning keeps the newest row of every partition the store numbered, so the maximum is there.
         command.CommandText = "SELECT partition, max(partition_sequence) FROM ledger_outbox GROUP BY partition";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            if (partitions.TryGetValue(Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture), out var rows))
-            {
-                rows.OutboxSequence = Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture);
-            }
+            sequences[Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture)] = Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture);
         }
+        return sequences;
     }
 
     private static (string? Cell, Dictionary<int, long> Owned) ReadOwnership(DbCommand command)
