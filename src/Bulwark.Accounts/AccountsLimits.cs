@@ -16,6 +16,20 @@ public static class AccountsLimits
 
     public const int PasswordLengthMax = 128;
 
+    /// <summary>
+    /// A synthetic customer's password (the coherence checker's) is a random secret of at least this
+    /// many characters: 32 from its 64-symbol alphabet are 192 bits, beyond any guessing.
+    /// </summary>
+    public const int SyntheticPasswordLengthMin = 32;
+
+    /// <summary>
+    /// PBKDF2 iterations of a synthetic customer's password hash. The 210,000 of a customer's slow a
+    /// guess at a human password; a random 192-bit secret needs no slowing, and at 210,000 the
+    /// checker's two hashes per partition visited (set, then log in) cost a loaded 2-core machine
+    /// seconds each round: a full run saw every app read time out.
+    /// </summary>
+    public const int SyntheticPasswordIterations = 1_000;
+
     /// <summary>The largest overdraft a customer account may be opened with (minor units).</summary>
     public const long OverdraftLimitMax = 10_000_000;
 

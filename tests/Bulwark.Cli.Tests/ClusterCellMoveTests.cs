@@ -25,6 +25,7 @@ namespace Bulwark.Cli.Tests;
 /// clean across the three cells. The in-process tests (PartitionMoveResumeTests) kill the mover at
 /// every step; here each process really dies.
 /// </summary>
+[Collection(LocalClusterCollection.Name)]
 public sealed partial class ClusterCellMoveTests(ITestOutputHelper output) : IDisposable
 {
     private const string Password = "cell-move-test-password";

@@ -16,6 +16,7 @@ namespace Bulwark.Cli.Tests;
 /// The same on SQLite with a process killed at each step is <see cref="ClusterCellMoveTests"/>. One small cluster (one etcd
 /// member, no feed, no card processor) keeps it short.
 /// </summary>
+[Collection(LocalClusterCollection.Name)]
 public sealed partial class ClusterCellsTests : IDisposable
 {
     private const string Password = "cells-test-password";

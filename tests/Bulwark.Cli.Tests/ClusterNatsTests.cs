@@ -14,6 +14,7 @@ namespace Bulwark.Cli.Tests;
 /// supervisor brings it back, down stops every one, and up again finds the records. Otherwise the
 /// smallest cluster: one etcd member, no service instances.
 /// </summary>
+[Collection(LocalClusterCollection.Name)]
 public sealed class ClusterNatsTests : IDisposable
 {
     private readonly string _state = Path.Combine(Path.GetTempPath(), "bulwark-nats-" + Guid.NewGuid().ToString("n"));

@@ -13,6 +13,7 @@ namespace Bulwark.Cli.Tests;
 /// <c>etcd add-member|remove-member</c> as real child processes against real etcd, plus every
 /// bad input with its one clear line. One small cluster (one etcd member, one feed) keeps it short.
 /// </summary>
+[Collection(LocalClusterCollection.Name)]
 public sealed class ClusterProcessTests : IDisposable
 {
     private readonly string _state = Path.Combine(Path.GetTempPath(), "bulwark-cluster-" + Guid.NewGuid().ToString("n"));

@@ -18,6 +18,7 @@ namespace Bulwark.Cli.Tests;
 /// a broker that lost acknowledged messages would): reconcile names it repairable, --repair republishes
 /// it from the cell's outbox, and reconcile is clean again with the event in the stream once.
 /// </summary>
+[Collection(LocalClusterCollection.Name)]
 public sealed class ClusterReconcileTests : IDisposable
 {
     private readonly string _state = Path.Combine(Path.GetTempPath(), "bulwark-reconcile-cluster-" + Guid.NewGuid().ToString("n"));

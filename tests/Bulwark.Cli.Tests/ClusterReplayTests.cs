@@ -15,6 +15,7 @@ namespace Bulwark.Cli.Tests;
 /// accepted and waits; the operator stops the cell, replays it from the stream into its path,
 /// verifies it and starts it again; the waiting payment lands once, reconcile finds no difference.
 /// </summary>
+[Collection(LocalClusterCollection.Name)]
 public sealed partial class ClusterReplayTests : IDisposable
 {
     private const string Password = "replay-test-password";

@@ -11,7 +11,8 @@ namespace Bulwark.Cli.Tests;
 /// (its port taken) are each handled as Kubernetes would — restarted on their own ports, with a
 /// growing back-off, visible in <c>cluster status</c>.
 /// </summary>
-public sealed class ClusterSupervisorTests : IDisposable
+[Collection(LocalClusterCollection.Name)]
+public sealed partial class ClusterSupervisorTests : IDisposable
 {
     private readonly string _state = Path.Combine(Path.GetTempPath(), "bulwark-supervisor-" + Guid.NewGuid().ToString("n"));
 
@@ -65,10 +66,13 @@ public sealed class ClusterSupervisorTests : IDisposable
 
         Assert.True(await Eventually(async () => (await RunAsync("cluster", "status", "--state", _state)).ExitCode == 0), "the cluster did not become healthy again");
         var status = await RunAsync("cluster", "status", "--state", _state);
-        Assert.Matches($@"{feed} +v1 +\d+ +127\.0\.0\.1:{feedPort} +running +1 +yes +SERVING", status.Output);
-        Assert.Matches($@"{hung} +v1 +\d+ +127\.0\.0\.1:{hungPort} +running +1 +yes +SERVING", status.Output);
+        // At least once each: on a loaded machine a restarted process slow to answer its first
+        // probes is (rightly) judged not live and restarted again (a full run once saw feed-3 twice).
+        Assert.Matches($@"{feed} +v1 +\d+ +127\.0\.0\.1:{feedPort} +running +[1-9]\d* +yes +SERVING", status.Output);
+        Assert.Matches($@"{hung} +v1 +\d+ +127\.0\.0\.1:{hungPort} +running +[1-9]\d* +yes +SERVING", status.Output);
         Assert.Matches(@"last restart .* UTC: not live for \d+ probes", status.Output);
-        Assert.Matches(@"supervisor: pid \d+ running, 3 restart\(s\) so far", status.Output);
+        var restarts = SupervisorRestarts().Match(status.Output);
+        Assert.True(restarts.Success && int.Parse(restarts.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 3, status.Output);
     }
 
     [Fact]
@@ -192,4 +196,7 @@ public sealed class ClusterSupervisorTests : IDisposable
         }
         return await condition();
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"supervisor: pid \d+ running, (\d+) restart\(s\) so far")]
+    private static partial System.Text.RegularExpressions.Regex SupervisorRestarts();
 }

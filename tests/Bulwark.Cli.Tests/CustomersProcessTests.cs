@@ -14,6 +14,7 @@ namespace Bulwark.Cli.Tests;
 /// DATA/bank.json) and a one-member <c>cluster up --customers 2</c> (found through etcd). The
 /// commands run in this process except where standard input matters (<c>--password-stdin</c>).
 /// </summary>
+[Collection(LocalClusterCollection.Name)]
 public sealed partial class CustomersProcessTests : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);

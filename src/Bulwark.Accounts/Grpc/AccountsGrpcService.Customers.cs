@@ -76,7 +76,8 @@ internal sealed partial class AccountsGrpcService
             return new AuthenticateResponse { Authenticated = false };
         }
         // An upgrade that finds the queue full waits for a later login; the login itself succeeded.
-        if (credential is not null && passwordHasher.NeedsRehash(credential)
+        // A synthetic customer's hash is cheap on purpose (a random secret): never upgraded.
+        if (credential is not null && !customer.Synthetic && passwordHasher.NeedsRehash(credential)
             && passwordHashing.TryRun(() => passwordHasher.Hash(customer.CustomerId, request.Password, NowUnixMs()), cancellationToken, out var rehash))
         {
             await store.SetCredentialAsync(await rehash, cancellationToken);

@@ -31,6 +31,12 @@ internal sealed partial class AccountsGrpcService
         var ledgerAccountId = SyntheticLedgerAccount(request.LedgerAccountId);
         var currency = RequestFields.Currency(request.Currency, "currency", CurrencyDefault);
         var password = RequestFields.Password(request.Password, "password", optional: false);
+        if (password.Length < AccountsLimits.SyntheticPasswordLengthMin)
+        {
+            // Hashed with few iterations (AccountsLimits.SyntheticPasswordIterations): only a long random secret may be.
+            throw AccountsErrors.Invalid("password", string.Create(CultureInfo.InvariantCulture,
+                $"a synthetic customer's password is a random secret of at least {AccountsLimits.SyntheticPasswordLengthMin} characters"));
+        }
         var cancellationToken = context.CancellationToken;
         var email = $"coherence-{key}@{SyntheticEmailDomain}";
         var now = NowUnixMs();
@@ -49,7 +55,7 @@ internal sealed partial class AccountsGrpcService
         {
             throw AccountsErrors.FailedPrecondition($"The synthetic customer {key} holds another ledger account.");
         }
-        var credential = await HashingAsync(() => passwordHasher.Hash(customer.CustomerId, password, now), cancellationToken);
+        var credential = await HashingAsync(() => passwordHasher.HashSynthetic(customer.CustomerId, password, now), cancellationToken);
         await store.SetCredentialAsync(credential, cancellationToken);
         return new CreateCustomerResponse { Customer = ToProto(customer), Account = ToProto(account) };
     }

@@ -21,12 +21,24 @@ internal sealed class PasswordHasher
     public const int HashBytes = Pbkdf2PasswordHasher.HashBytes;
 
     private readonly Pbkdf2PasswordHasher _hasher;
+    private readonly Pbkdf2PasswordHasher _synthetic = new(AccountsLimits.SyntheticPasswordIterations);
 
     public PasswordHasher(int iterations) => _hasher = new Pbkdf2PasswordHasher(iterations);
 
     public CredentialRecord Hash(string customerId, string password, long nowUnixMs)
     {
         var hash = _hasher.Hash(password);
+        return new CredentialRecord(customerId, hash.Algorithm, hash.Iterations, hash.Salt, hash.Hash, nowUnixMs);
+    }
+
+    /// <summary>
+    /// A synthetic customer's hash: <see cref="AccountsLimits.SyntheticPasswordIterations"/> iterations,
+    /// for a random secret of at least <see cref="AccountsLimits.SyntheticPasswordLengthMin"/> characters
+    /// (checked by the caller); never upgraded at login (<see cref="NeedsRehash"/> is not asked for them).
+    /// </summary>
+    public CredentialRecord HashSynthetic(string customerId, string password, long nowUnixMs)
+    {
+        var hash = _synthetic.Hash(password);
         return new CredentialRecord(customerId, hash.Algorithm, hash.Iterations, hash.Salt, hash.Hash, nowUnixMs);
     }
 

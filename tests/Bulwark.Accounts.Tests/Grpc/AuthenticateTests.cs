@@ -146,6 +146,31 @@ public sealed class AuthenticateTests(AccountsHostFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task SyntheticCustomer_HashedWithItsOwnFewIterations_NeverUpgradedAtLogin_AndAShortSecretRefused()
+    {
+        var directory = AccountsTestHost.NewDirectory();
+        try
+        {
+            await using var host = await AccountsTestHost.StartAsync(directory, passwordIterations: 2_000);
+            var secret = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", AccountsLimits.SyntheticPasswordLengthMin);
+            EnsureSyntheticCustomerRequest Request(string password) => new() { Key = AccountsTestHost.NewKey(), LedgerAccountId = "42756c7761726bc0" + Guid.NewGuid().ToString("N")[..16], Password = password };
+            var synthetic = await host.Accounts.EnsureSyntheticCustomerAsync(Request(secret));
+            Assert.Equal(AccountsLimits.SyntheticPasswordIterations, ReadCredential(host.DatabasePath, synthetic.Customer.CustomerId).Iterations);
+
+            var login = await host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = synthetic.Customer.Email, Password = secret });
+
+            Assert.True(login.Authenticated);
+            Assert.Equal(AccountsLimits.SyntheticPasswordIterations, ReadCredential(host.DatabasePath, synthetic.Customer.CustomerId).Iterations);
+            // Only a long random secret is hashed cheaply: a human-length password is refused, naming the field.
+            await RpcAssert.InvalidAsync("password", () => host.Accounts.EnsureSyntheticCustomerAsync(Request(secret[..^1])).ResponseAsync);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Authenticate_LegacySha256Hash_LogsInAndUpgradesToSha512()
     {
         var (email, customerId) = await CustomerWithPasswordAsync(Host);

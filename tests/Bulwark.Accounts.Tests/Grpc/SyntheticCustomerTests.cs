@@ -6,7 +6,7 @@ namespace Bulwark.Accounts.Tests.Grpc;
 /// <summary>The coherence checker's synthetic customers: they log in, and no customer list, lookup or payment finds them.</summary>
 public sealed class SyntheticCustomerTests(AccountsHostFixture fixture) : IClassFixture<AccountsHostFixture>
 {
-    private const string Password = "a checker's own password";
+    private const string Password = "a checker's own password, long and random";
 
     private AccountsTestHost Host => fixture.Host;
 
@@ -44,13 +44,13 @@ public sealed class SyntheticCustomerTests(AccountsHostFixture fixture) : IClass
     {
         var key = NewKey();
         var ledgerAccountId = NewSyntheticLedgerAccount();
-        var first = await EnsureAsync(key, ledgerAccountId, "the first password");
+        var first = await EnsureAsync(key, ledgerAccountId, "the first password, long and random");
 
-        var second = await EnsureAsync(key, ledgerAccountId, "the second password");
+        var second = await EnsureAsync(key, ledgerAccountId, "the second password, long and random");
 
         Assert.Equal(first, second);
-        Assert.False((await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = first.Customer.Email, Password = "the first password" })).Authenticated);
-        Assert.True((await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = first.Customer.Email, Password = "the second password" })).Authenticated);
+        Assert.False((await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = first.Customer.Email, Password = "the first password, long and random" })).Authenticated);
+        Assert.True((await Host.Accounts.AuthenticateAsync(new AuthenticateRequest { Email = first.Customer.Email, Password = "the second password, long and random" })).Authenticated);
     }
 
     [Fact]
