@@ -53,6 +53,8 @@ internal static class CellsCommand
                         ["paused"] = new JsonArray([.. cell.Value.Owners.Where(row => row.State == OwnerState.Moving).Select(row => (JsonNode)new JsonObject { ["partition"] = row.Partition, ["to"] = row.OwnerCell })]),
                         // Partitions it gave away: it refuses them naming the new owner (its copy is deleted after the grace period).
                         ["released"] = new JsonArray([.. cell.Value.Owners.Where(row => row.State == OwnerState.Released).Select(row => (JsonNode)new JsonObject { ["partition"] = row.Partition, ["to"] = row.OwnerCell, ["epoch"] = row.OwnerEpoch })]),
+                        // Owned, refused: its store is behind the event log for them (restored from an old copy).
+                        ["behindLog"] = new JsonArray([.. cell.Value.BehindLog.Select(partition => (JsonNode)partition)]),
                         ["importing"] = new JsonArray([.. cell.Value.Imports.Select(import => (JsonNode)new JsonObject
                         {
                             ["partition"] = import.Partition,
@@ -293,6 +295,10 @@ internal static class CellsCommand
                 }
                 owners[row.Partition] = name;
             }
+        }
+        foreach (var (name, status) in cells.Where(cell => cell.Value.BehindLog.Count > 0))
+        {
+            lines.Add(Invariant($"cell {name} refuses {status.BehindLog.Count} partition(s) it owns because its store is behind the event log for them ({string.Join(", ", status.BehindLog.Take(8))}{(status.BehindLog.Count > 8 ? ", ..." : "")}): restored from an old copy? Rebuild the cell from the log (bulwark ledger replay, docs/runbooks/ledger-replay.md)"));
         }
         for (var partition = 0; partition < map.PartitionCount; partition++)
         {

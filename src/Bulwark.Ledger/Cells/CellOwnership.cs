@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Bulwark.Ledger.Protos;
 
 namespace Bulwark.Ledger.Cells;
@@ -36,13 +37,15 @@ public readonly record struct LedgerRefusal(int Partition, RefusalReason Reason,
 public sealed class CellOwnership
 {
     private readonly PartitionOwnership[] _partitions;
+    private readonly ImmutableHashSet<int> _behindLog;
 
-    public CellOwnership(string cell, string clusterId, int partitionCount, IEnumerable<PartitionOwnership> rows)
+    public CellOwnership(string cell, string clusterId, int partitionCount, IEnumerable<PartitionOwnership> rows, ImmutableHashSet<int>? behindLog = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(cell);
         ArgumentNullException.ThrowIfNull(rows);
         Cell = cell;
         ClusterId = clusterId ?? "";
+        _behindLog = behindLog ?? [];
         _partitions = new PartitionOwnership[partitionCount];
         for (var partition = 0; partition < partitionCount; partition++)
         {
@@ -65,7 +68,7 @@ public sealed class CellOwnership
             }
         }
         OwnedCount = owned;
-        ServesAll = Array.TrueForAll(_partitions, row => row.State == OwnershipState.Owned);
+        ServesAll = _behindLog.IsEmpty && Array.TrueForAll(_partitions, row => row.State == OwnershipState.Owned);
         AnsweredPartitions = BuildAnswered();
     }
 
@@ -88,8 +91,17 @@ public sealed class CellOwnership
 
     public IReadOnlyList<PartitionOwnership> Rows => _partitions;
 
+    /// <summary>
+    /// Owned partitions this cell refuses because its store is behind the event log for them: the
+    /// log holds events of theirs the store does not (a store restored from an old backup, a disk
+    /// rolled back). Served, they would answer accounts that exist "not found" and old balances —
+    /// the 2019 failure. Found by the relay when it starts (<c>LedgerEventRelay</c>), in memory
+    /// only: a store rebuilt from the log is checked again at its next start.
+    /// </summary>
+    public IReadOnlySet<int> BehindLog => _behindLog;
+
     /// <summary>Whether reads and writes of <paramref name="partition"/> are served here now.</summary>
-    public bool Serves(int partition) => _partitions[partition].State == OwnershipState.Owned;
+    public bool Serves(int partition) => _partitions[partition].State == OwnershipState.Owned && !_behindLog.Contains(partition);
 
     /// <summary>
     /// Null when the partition is served at an epoch no older than the caller's
@@ -100,6 +112,9 @@ public sealed class CellOwnership
         var row = _partitions[partition];
         return row.State switch
         {
+            // Owned but not served: no owner to name (the map's is this cell), so not-owner with none,
+            // as for a store that owns nothing yet; callers retry, and never read "not found".
+            OwnershipState.Owned when _behindLog.Contains(partition) => new LedgerRefusal(partition, RefusalReason.NotOwner, "", 0),
             OwnershipState.Owned when callerEpoch > row.Epoch => new LedgerRefusal(partition, RefusalReason.EpochAhead, Cell, row.Epoch),
             OwnershipState.Owned => null,
             OwnershipState.Moving => new LedgerRefusal(partition, RefusalReason.Moving, Cell, row.Epoch),
@@ -118,7 +133,7 @@ public sealed class CellOwnership
     {
         ArgumentNullException.ThrowIfNull(before);
         ArgumentNullException.ThrowIfNull(after);
-        return before.Serves(partition) && (ReferenceEquals(before, after) || before[partition] == after[partition]);
+        return before.Serves(partition) && (ReferenceEquals(before, after) || (before[partition] == after[partition] && after.Serves(partition)));
     }
 
     /// <summary>The refusal for a partition that was not served throughout a read: the latest snapshot's, or MOVING when it is served again at another epoch.</summary>
@@ -153,15 +168,19 @@ public sealed class CellOwnership
     {
         var rows = (PartitionOwnership[])_partitions.Clone();
         rows[row.Partition] = row;
-        return new CellOwnership(Cell, ClusterId, _partitions.Length, rows);
+        return new CellOwnership(Cell, ClusterId, _partitions.Length, rows, _behindLog);
     }
+
+    /// <summary>This snapshot with <paramref name="partitions"/> refused as behind the event log (see <see cref="BehindLog"/>).</summary>
+    public CellOwnership WithBehindLog(IEnumerable<int> partitions) =>
+        new(Cell, ClusterId, _partitions.Length, _partitions, _behindLog.Union(partitions));
 
     private byte[] BuildAnswered()
     {
         var bitmap = new byte[(_partitions.Length + 7) / 8];
         for (var partition = 0; partition < _partitions.Length; partition++)
         {
-            if (_partitions[partition].State == OwnershipState.Owned)
+            if (Serves(partition))
             {
                 bitmap[partition / 8] |= (byte)(1 << (partition % 8));
             }

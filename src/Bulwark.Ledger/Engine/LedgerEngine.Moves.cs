@@ -177,6 +177,21 @@ public sealed partial class LedgerEngine
         }
     }
 
+    /// <summary>The last event number this store gave each partition it owns (read between batches).</summary>
+    public Task<IReadOnlyDictionary<int, long>> OwnedPartitionSequencesAsync(CancellationToken cancellationToken = default) =>
+        ControlAsync(_writer.OwnedPartitionSequences, cancellationToken);
+
+    /// <summary>
+    /// Refuses <paramref name="partitions"/> from now on (until the process restarts): the event log
+    /// holds more of their history than this store (<see cref="Cells.CellOwnership.BehindLog"/>).
+    /// Returns those newly refused.
+    /// </summary>
+    public Task<IReadOnlyList<int>> RefuseBehindLogAsync(IReadOnlyCollection<int> partitions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        return ControlAsync(() => _writer.RefuseBehindLog(partitions), cancellationToken);
+    }
+
     private async Task<T> ControlAsync<T>(Func<T> step, CancellationToken cancellationToken)
     {
         var control = new ControlSubmission(() => step());

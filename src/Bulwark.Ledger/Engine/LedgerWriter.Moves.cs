@@ -34,11 +34,14 @@ internal sealed partial class LedgerWriter
     private void MovesChanged()
     {
         var ownership = _ownership;
-        // Rows the store holds without serving them: copies being imported, partitions paused or given away.
+        // Rows the store holds without serving them: copies being imported, partitions paused or
+        // given away, partitions behind the event log (nothing may write to them: not a sweep's
+        // expiry, not an owed leg's settlement).
         var copies = ownership.Rows
             .Where(row => row.State is OwnershipState.Moving or OwnershipState.Released)
             .Select(row => row.Partition)
             .Concat(_imports.Keys)
+            .Concat(ownership.BehindLog)
             .Distinct()
             .Order()
             .ToArray();
@@ -178,9 +181,43 @@ internal sealed partial class LedgerWriter
         return next;
     }
 
+    /// <summary>The event numbers this store gave the partitions it owns (served or paused), for the relay's check against the log.</summary>
+    public IReadOnlyDictionary<int, long> OwnedPartitionSequences()
+    {
+        var sequences = new Dictionary<int, long>();
+        foreach (var row in _ownership.Rows)
+        {
+            if (row.State is OwnershipState.Owned or OwnershipState.Moving)
+            {
+                sequences[row.Partition] = _events.PartitionSequence(row.Partition);
+            }
+        }
+        return sequences;
+    }
+
+    /// <summary>
+    /// Stops serving <paramref name="partitions"/>, whose history the event log holds further than
+    /// this store (<see cref="CellOwnership.BehindLog"/>). Returns those newly refused.
+    /// </summary>
+    public IReadOnlyList<int> RefuseBehindLog(IReadOnlyCollection<int> partitions)
+    {
+        var added = partitions.Where(partition => !_ownership.BehindLog.Contains(partition)).Order().ToArray();
+        if (added.Length > 0)
+        {
+            Ownership = _ownership.WithBehindLog(added);
+            MovesChanged();
+        }
+        return added;
+    }
+
     public PartitionOwnership Pause(int partition, long epoch, string targetCell, int leaseMilliseconds)
     {
         var row = _ownership[partition];
+        if (_ownership.BehindLog.Contains(partition))
+        {
+            // Its copy would carry what the store lacks to another cell, verified against this one.
+            throw Refused($"partition {partition} is behind the event log in cell {_ownership.Cell}'s store (restored from an old copy?): it is not served and cannot be moved. Rebuild the cell from the log (docs/runbooks/ledger-replay.md).");
+        }
         if (row.State == OwnershipState.Moving && row.Epoch == epoch && row.OwnerCell == targetCell)
         {
             // Asked again (a resumed mover): the lease starts again.

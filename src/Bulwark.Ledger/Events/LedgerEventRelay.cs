@@ -26,6 +26,7 @@ public sealed partial class LedgerEventRelay : BackgroundService
     private long _oldestUnpublishedUnixMs;
     private bool _lagWarned;
     private bool _lostChecked;
+    private bool _aheadChecked;
 
     public LedgerEventRelay(LedgerEngine engine, IEventLog log, TimeProvider time, ILogger<LedgerEventRelay> logger, LedgerEventRelayMetrics metrics)
     {
@@ -64,6 +65,9 @@ public sealed partial class LedgerEventRelay : BackgroundService
 
     /// <summary>The highest cell sequence this relay has published (-1 before it started).</summary>
     public long Watermark => Volatile.Read(ref _watermark);
+
+    /// <summary>Partitions the cell owns and refuses: its store is behind the log for them (<see cref="RefuseWhereLogIsAheadAsync"/>).</summary>
+    public int PartitionsBehindLog => _engine.Ownership.BehindLog.Count;
 
     /// <summary>Committed events not yet in the log.</summary>
     public long LagEvents => Math.Max(0, _engine.OutboxCellSequence - Math.Max(0, Watermark));
@@ -107,6 +111,12 @@ public sealed partial class LedgerEventRelay : BackgroundService
                 int published;
                 try
                 {
+                    if (!_aheadChecked)
+                    {
+                        // Once per start, first: a partition whose history the log holds further
+                        // than the store stops being served before anything else happens to it.
+                        _aheadChecked = await RefuseWhereLogIsAheadAsync(stoppingToken);
+                    }
                     if (!_lostChecked)
                     {
                         // Once per start, as soon as the log answers: before the watermark's events, which follow them.
@@ -200,6 +210,59 @@ public sealed partial class LedgerEventRelay : BackgroundService
         }
         Volatile.Write(ref _oldestUnpublishedUnixMs, 0);
         return (published, null);
+    }
+
+    /// <summary>
+    /// The check that this cell's store is not behind the log (R9, R13): every partition it owns
+    /// whose log holds an event number the store never reached is refused from now on
+    /// (<see cref="LedgerEngine.RefuseBehindLogAsync"/>) — the store was restored from an old
+    /// backup, or its disk rolled back, and would answer accounts that exist "not found" and old
+    /// balances, and number its next events at places the log already holds. The log is the
+    /// witness outside the store; a cell is healthy when the log is at or behind it (a relay
+    /// behind, a log that lost its newest events: <see cref="RepublishLostAsync"/>). Returns
+    /// whether the check finished (false: the store or the log did not answer; tried again next round).
+    /// </summary>
+    public async Task<bool> RefuseWhereLogIsAheadAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyDictionary<int, long> held;
+        try
+        {
+            held = await _engine.OwnedPartitionSequencesAsync(cancellationToken);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            Failed("store", error);
+            return false;
+        }
+        var behind = new List<(int Partition, long Store, long Log)>();
+        foreach (var (partition, sequence) in held.OrderBy(entry => entry.Key))
+        {
+            long last;
+            try
+            {
+                last = await _log.GetLastSequenceAsync(partition, cancellationToken);
+            }
+            catch (EventLogException error)
+            {
+                Failed(Reason(error.Error), error);
+                return false;
+            }
+            if (last > sequence)
+            {
+                behind.Add((partition, sequence, last));
+            }
+        }
+        if (behind.Count == 0)
+        {
+            return true;
+        }
+        var refused = await _engine.RefuseBehindLogAsync([.. behind.Select(entry => entry.Partition)], cancellationToken);
+        if (refused.Count > 0)
+        {
+            var first = behind[0];
+            LogBehindLog(Cell, behind.Count, string.Join(", ", behind.Take(8).Select(entry => entry.Partition)), first.Partition, first.Store, first.Log);
+        }
+        return true;
     }
 
     /// <summary>
@@ -433,6 +496,9 @@ public sealed partial class LedgerEventRelay : BackgroundService
 
     [LoggerMessage(EventId = 1703, Level = LogLevel.Critical, Message = "Cell {Cell}'s events conflict with what the event log holds at the same place: the log and the ledger disagree and a person must look; the relay retries and publishes nothing further until it passes")]
     private partial void LogConflict(Exception error, string cell);
+
+    [LoggerMessage(EventId = 1708, Level = LogLevel.Critical, Message = "Cell {Cell}'s store is behind the event log for {Count} partition(s) it owns ({Partitions}...; partition {Partition}: the store's last event {Store}, the log's {Log}): restored from an old copy, or its disk rolled back. They are refused (retriable, never \"not found\") until the cell is rebuilt from the log (bulwark ledger replay, docs/runbooks/ledger-replay.md)")]
+    private partial void LogBehindLog(string cell, int count, string partitions, int partition, long store, long log);
 
     [LoggerMessage(EventId = 1704, Level = LogLevel.Warning, Message = "Cell {Cell}'s event log lags: {Events} events, the oldest {Seconds:F1} s old")]
     private partial void LogLagging(string cell, long events, double seconds);

@@ -31,6 +31,9 @@ public sealed class LedgerEventRelayMetrics : IDisposable
             new Measurement<long>(relay.LagEvents, new KeyValuePair<string, object?>("cell", relay.Cell))), "{event}", "Committed ledger events not yet in the event log, by cell.");
         _meter.CreateObservableGauge("bulwark.ledger.events.lag_seconds", () => _relays.Values.Select(relay =>
             new Measurement<double>(relay.LagSeconds, new KeyValuePair<string, object?>("cell", relay.Cell))), "s", "Age of the oldest committed ledger event not yet in the event log, by cell.");
+        _meter.CreateObservableGauge("bulwark.ledger.partitions.behind_log", () => _relays.Values.Select(relay =>
+            new Measurement<long>(relay.PartitionsBehindLog, new KeyValuePair<string, object?>("cell", relay.Cell))), "{partition}",
+            "Partitions a cell owns and refuses because its store is behind the event log for them (restored from an old copy), by cell.");
     }
 
     internal void Observe(LedgerEventRelay relay) => _relays[relay.Cell] = relay;

@@ -179,6 +179,7 @@ public static class LedgerMoveMapping
         var status = new CellStatus { Cell = ownership.Cell, ClusterId = ownership.ClusterId, PartitionCount = (uint)ownership.PartitionCount };
         status.Owners.AddRange(ownership.Rows.Where(row => row.State != OwnershipState.None).Select(ToProto));
         status.Imports.AddRange(engine.Imports.Values.OrderBy(import => import.Partition).Select(ToProto));
+        status.BehindLog.AddRange(ownership.BehindLog.Order().Select(partition => (uint)partition));
         return status;
     }
 

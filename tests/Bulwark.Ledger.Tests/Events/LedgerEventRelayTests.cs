@@ -216,6 +216,54 @@ public abstract class LedgerEventRelayTests : IDisposable
     }
 
     [Fact]
+    public async Task Relay_StoreBehindTheLog_RefusesThosePartitionsNeverNotFound_AndServesAndPublishesTheOthers()
+    {
+        await using var log = OpenLog();
+        await using var ledger = await StartLedgerAsync();
+        var ids = Enumerable.Range(1, 40).Select(i => 5_000 + i).ToArray();
+        foreach (var id in ids)
+        {
+            await ledger.AccountAsync(id);
+        }
+        await PublishAllAsync(Relay(ledger, log), ledger);
+        // The log holds an event of partition `behind` that this store never committed: the store
+        // was restored from a copy older than the log (the newest event's body stands in for it).
+        var behind = LedgerPartitioner.PartitionOf(TestLedger.Id(ids[0]), Partitions);
+        var last = await log.GetLastSequenceAsync(behind);
+        EventRecord newest = null!;
+        await foreach (var record in log.ReadAsync(behind, last))
+        {
+            newest = record;
+        }
+        await log.AppendAsync([new EventRecord(behind, last + 1, newest.Cell, newest.CellSequence + 1_000, newest.Kind, newest.Payload)]);
+        var relay = Relay(ledger, log);
+
+        Assert.True(await relay.RefuseWhereLogIsAheadAsync(default));
+
+        Assert.Equal([behind], ledger.Engine.Ownership.BehindLog);
+        Assert.Equal(1, relay.PartitionsBehindLog);
+        Assert.False(ledger.Engine.Ownership.ServesAll);
+        // Its accounts: refused as not served (retriable), never "not found", never written to.
+        var inBehind = ids.Where(id => LedgerPartitioner.PartitionOf(TestLedger.Id(id), Partitions) == behind).ToArray();
+        var served = ids.First(id => LedgerPartitioner.PartitionOf(TestLedger.Id(id), Partitions) != behind);
+        Assert.Equal(RefusalReason.NotOwner, ledger.Engine.Ownership.Refusal(behind)!.Value.Reason);
+        Assert.Empty(await ledger.Engine.GetAccountsAsync([.. inBehind.Select(TestLedger.Id)]));
+        var refused = await ledger.SubmitAsync(TestLedger.Transfer(9_001, TestLedger.Id(inBehind[0]), TestLedger.Id(served), 1));
+        Assert.Equal(TransferStatus.WrongOwner, refused.Status);
+        var paused = await Assert.ThrowsAsync<LedgerMoveRefusedException>(() => ledger.Engine.PausePartitionAsync(behind, ledger.Engine.Ownership[behind].Epoch, "b", 1_000));
+        Assert.Contains("behind the event log", paused.Message, StringComparison.Ordinal);
+        // The other partitions are served, and their events published without a conflict.
+        var other = ids.Where(id => LedgerPartitioner.PartitionOf(TestLedger.Id(id), Partitions) != behind).Take(2).ToArray();
+        var transfer = await ledger.SubmitAsync(TestLedger.Transfer(9_002, TestLedger.Id(other[0]), TestLedger.Id(other[1]), 5));
+        Assert.Equal(TransferStatus.Ok, transfer.Status);
+        await PublishAllAsync(relay, ledger);
+        Assert.Equal(last + 1, await log.GetLastSequenceAsync(behind));
+        // Asked again (the next start): nothing more to refuse.
+        Assert.True(await relay.RefuseWhereLogIsAheadAsync(default));
+        Assert.Equal([behind], ledger.Engine.Ownership.BehindLog);
+    }
+
+    [Fact]
     public async Task Relay_WatermarkRecorded_OutboxPrunedButEachPartitionsNumberingResumesAfterRestart()
     {
         await using var log = OpenLog();
