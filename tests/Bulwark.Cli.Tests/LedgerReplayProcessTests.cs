@@ -124,25 +124,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
     [Fact]
     public async Task Drill_CellRestoredFromAnOldBackup_VerifyListsWhatItLacks_AReplayedCopyHasNone()
     {
-        var first = await RunBankAsync("2s");
-        Assert.True(first.ExitCode == 0, first.Output + first.Error);
-        // The stopped bank's files as they are (the database and its write-ahead log).
-        var backup = Directory.CreateDirectory(Path.Combine(_directory, "old")).FullName;
-        foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
-        {
-            File.Copy(file, Path.Combine(backup, Path.GetFileName(file)));
-        }
-        var second = await RunBankAsync("2s");
-        Assert.True(second.ExitCode == 0, second.Output + second.Error);
-        var current = await BalancesAsync(CellB);
-        foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
-        {
-            File.Delete(file);
-        }
-        foreach (var file in Directory.GetFiles(backup))
-        {
-            File.Copy(file, Path.Combine(_directory, Path.GetFileName(file)));
-        }
+        var current = await RestoreCellBFromAnEarlierCopyAsync();
 
         var stale = await RunAsync("ledger", "verify", "--data", _directory, "--cell", "b");
 
@@ -165,23 +147,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
     [Fact]
     public async Task CellRestoredFromAnOldBackup_TheBankStartedOnIt_RefusesThePartitionsTheLogHoldsFurther()
     {
-        var first = await RunBankAsync("2s");
-        Assert.True(first.ExitCode == 0, first.Output + first.Error);
-        var backup = Directory.CreateDirectory(Path.Combine(_directory, "old")).FullName;
-        foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
-        {
-            File.Copy(file, Path.Combine(backup, Path.GetFileName(file)));
-        }
-        var second = await RunBankAsync("2s");
-        Assert.True(second.ExitCode == 0, second.Output + second.Error);
-        foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
-        {
-            File.Delete(file);
-        }
-        foreach (var file in Directory.GetFiles(backup))
-        {
-            File.Copy(file, Path.Combine(_directory, Path.GetFileName(file)));
-        }
+        await RestoreCellBFromAnEarlierCopyAsync();
 
         // The event log, outside the store, is the witness: the relay finds at start the partitions
         // whose history it holds further, and the cell refuses them instead of answering from the
@@ -254,6 +220,34 @@ public sealed class LedgerReplayProcessTests : IDisposable
     }
 
     /// <summary>Every account of a SQLite ledger with its four balances, by id.</summary>
+    /// <summary>
+    /// Runs the bank, copies cell b's stopped files as they are (the database and its write-ahead
+    /// log: the "backup"), runs it again, then puts the copy back while the event log keeps the
+    /// second run. Returns cell b's balances before the copy went back.
+    /// </summary>
+    private async Task<SortedDictionary<string, string>> RestoreCellBFromAnEarlierCopyAsync()
+    {
+        var first = await RunBankAsync("2s");
+        Assert.True(first.ExitCode == 0, first.Output + first.Error);
+        var backup = Directory.CreateDirectory(Path.Combine(_directory, "old")).FullName;
+        foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
+        {
+            File.Copy(file, Path.Combine(backup, Path.GetFileName(file)));
+        }
+        var second = await RunBankAsync("2s");
+        Assert.True(second.ExitCode == 0, second.Output + second.Error);
+        var current = await BalancesAsync(CellB);
+        foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
+        {
+            File.Delete(file);
+        }
+        foreach (var file in Directory.GetFiles(backup))
+        {
+            File.Copy(file, Path.Combine(_directory, Path.GetFileName(file)));
+        }
+        return current;
+    }
+
     private static async Task<SortedDictionary<string, string>> BalancesAsync(string path)
     {
         var balances = new SortedDictionary<string, string>(StringComparer.Ordinal);
