@@ -40,30 +40,32 @@ internal sealed class EventLogCheck : IReconcileCheck
         {
             return ReconcileCheckResult.Failed(this, error ?? "the bank's ledger cannot be found");
         }
-        IEventLog log;
         try
-        {
-            log = await ledger.OpenLog(cancellationToken);
-        }
-        catch (EventLogException unavailable)
-        {
-            return ReconcileCheckResult.Failed(this, $"the event log ({ledger.LogDescription}) cannot be read: {unavailable.Message}");
-        }
-        await using (log)
         {
             var findings = new ReconcileFindings();
             long compared = 0;
             var cells = ledger.Map.Cells.Keys.Order(StringComparer.Ordinal).ToArray();
             foreach (var cell in cells)
             {
-                compared += await CompareCellAsync(cell, ledger, log, context.Repair, findings, cancellationToken);
+                compared += await CompareCellAsync(cell, ledger, context.Repair, findings, cancellationToken);
             }
             return findings.Result(this, compared, string.Create(CultureInfo.InvariantCulture, $"{cells.Length} cell(s) against {ledger.LogDescription}"));
         }
+        catch (EventLogException unavailable)
+        {
+            return ReconcileCheckResult.Failed(this, $"the event log ({ledger.LogDescription}) cannot be read: {unavailable.Message}");
+        }
     }
 
-    /// <summary>Compares one cell's owned partitions whose log has settled on the store's snapshot, reading again those that have not (bounded). Returns the transfer rows compared.</summary>
-    private static async Task<long> CompareCellAsync(string cell, LedgerReplayCommands.LedgerBank ledger, IEventLog log, bool repair, ReconcileFindings findings, CancellationToken cancellationToken)
+    /// <summary>
+    /// Compares one cell's owned partitions whose log has settled on the store's snapshot, reading
+    /// again those that have not (bounded). Returns the transfer rows compared. The log is opened
+    /// again after each read of the store: a running bank's file log is read as a snapshot, frozen
+    /// when opened, and one opened before the store's read lacks what the relay published since —
+    /// which the store then says was published (a full run saw a clean bank's coherence write
+    /// reported as lost from the log, its partition never settling on the one snapshot).
+    /// </summary>
+    private static async Task<long> CompareCellAsync(string cell, LedgerReplayCommands.LedgerBank ledger, bool repair, ReconcileFindings findings, CancellationToken cancellationToken)
     {
         var store = ledger.StoreOf(cell);
         IReadOnlyCollection<int>? wanted = null;
@@ -74,7 +76,11 @@ internal sealed class EventLogCheck : IReconcileCheck
             var stored = await Task.Run(() => LedgerCellRows.ReadStore(store, partitions), cancellationToken);
             // Only what the store owns in its own snapshot: a partition moving away meanwhile is its new owner's.
             var owned = partitions.Where(stored.Owned.ContainsKey).ToArray();
-            var logged = await LedgerCellRows.ReadLogAsync(log, owned, ledger.Map.PartitionCount, cancellationToken);
+            LedgerCellRows logged;
+            await using (var log = await ledger.OpenLog(cancellationToken))
+            {
+                logged = await LedgerCellRows.ReadLogAsync(log, owned, ledger.Map.PartitionCount, cancellationToken);
+            }
             var settled = new List<ReplayPartition>();
             var moving = new List<int>();
             foreach (var partition in owned)
@@ -107,7 +113,7 @@ internal sealed class EventLogCheck : IReconcileCheck
             }
             if (attempt >= ReconcileLimits.EventLogAttemptsMax)
             {
-                await ResolveUnsettledAsync(cell, ledger, log, moving, repair, findings, cancellationToken);
+                await ResolveUnsettledAsync(cell, ledger, moving, repair, findings, cancellationToken);
                 return compared;
             }
             wanted = moving;
@@ -122,9 +128,26 @@ internal sealed class EventLogCheck : IReconcileCheck
     /// the log's duplicate rule makes that safe), for a person when pruning removed some; events the
     /// relay has not sent yet are in flight (it sends them by itself).
     /// </summary>
-    private static async Task ResolveUnsettledAsync(string cell, LedgerReplayCommands.LedgerBank ledger, IEventLog log, IReadOnlyCollection<int> partitions, bool repair, ReconcileFindings findings, CancellationToken cancellationToken)
+    private static async Task ResolveUnsettledAsync(string cell, LedgerReplayCommands.LedgerBank ledger, IReadOnlyCollection<int> partitions, bool repair, ReconcileFindings findings, CancellationToken cancellationToken)
     {
-        var missing = (await LedgerEventRepublisher.FindMissingAsync(log, ledger.StoreOf(cell), partitions, cancellationToken)).ToDictionary(entry => entry.Partition);
+        Dictionary<int, MissingEvents> missing;
+        await using (var log = await ledger.OpenLog(cancellationToken))
+        {
+            missing = (await LedgerEventRepublisher.FindMissingAsync(log, ledger.StoreOf(cell), partitions, cancellationToken)).ToDictionary(entry => entry.Partition);
+        }
+        if (missing.Count > 0)
+        {
+            // Read again from a log opened after that read of the store: a snapshot does not move
+            // on, and an event the relay published and recorded in between is not lost.
+            await using var again = await ledger.OpenLog(cancellationToken);
+            foreach (var gap in missing.Values.ToArray())
+            {
+                if (await again.GetLastSequenceAsync(gap.Partition, cancellationToken) > gap.LogLast)
+                {
+                    missing.Remove(gap.Partition);
+                }
+            }
+        }
         IEventLog? writable = null;
         string? unwritable = null;
         try
