@@ -68,12 +68,17 @@ public sealed partial class ReconcileProcessTests : IDisposable
         int approved;
         await using (var bank = await RunningBank.StartAsync(data))
         {
-            var scheme = await BulwarkProcess.RunAsync(["scheme", "run", "--link", bank.CardLink, "--population", Path.Combine(_directory, "demo-population.json"), "--rate", "10", "--for", "2s"]);
-            Assert.True(scheme.ExitCode == 0, scheme.Output + scheme.Error);
-            var approvedLine = ApprovedLine().Match(scheme.Output);
-            Assert.True(approvedLine.Success, "the scheme's summary names no approval (00):\n" + scheme.Output);
-            approved = int.Parse(approvedLine.Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
-            Assert.True(approved > 0, scheme.Output);
+            // Card traffic until the bank has approved some (bounded): at a load of 50 on two cores a
+            // whole 2 s run was once answered by stand-in, declines and timeouts alone.
+            approved = 0;
+            for (var run = 1; approved == 0; run++)
+            {
+                var scheme = await BulwarkProcess.RunAsync(["scheme", "run", "--link", bank.CardLink, "--population", Path.Combine(_directory, "demo-population.json"), "--rate", "10", "--for", "2s"]);
+                Assert.True(scheme.ExitCode == 0, scheme.Output + scheme.Error);
+                var approvedLine = ApprovedLine().Match(scheme.Output);
+                approved = approvedLine.Success ? int.Parse(approvedLine.Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture) : 0;
+                Assert.True(approved > 0 || run < 5, "the scheme's summary names no approval (00) in 5 runs:\n" + scheme.Output);
+            }
             // On a loaded machine the processor may approve in its own stand-in (the ledger slow at
             // start) and place the hold later: a CI run once stopped the bank before that, and the
             // next start placed those holds in the restored ledger, leaving nothing to find. The
