@@ -58,6 +58,9 @@ public sealed class CoherenceBank : IAsyncDisposable
 
     public CoherenceChecker Checker => _services!.Services.GetRequiredService<CoherenceChecker>();
 
+    /// <summary>The checker host's services.</summary>
+    public IServiceProvider Services => _services!.Services;
+
     public CoherenceStatus Status => _services!.Services.GetRequiredService<CoherenceStatus>();
 
     private string PlacementPath => Path.Combine(_directory, "placement.json");
