@@ -50,8 +50,13 @@ public sealed class WebAppIconsTests
         wait.Until(d => d.FindElements(By.CssSelector("[data-testid='feed-item']")).Count > 0);
         wait.Until(d => d.FindElements(By.CssSelector("[data-testid='pot-card']")).Count > 0);
 
-        var items = driver.FindElements(By.CssSelector("[data-testid='feed-item']"));
-        Assert.All(items, item => Assert.Single(item.FindElements(By.CssSelector(".item-icon svg.icon"))));
+        // Read within the wait: the feed renders again as it polls, and an item found before a
+        // render is stale after it (a loaded full run once lost 19 of 20 that way).
+        Assert.True(wait.Until(d =>
+        {
+            var items = d.FindElements(By.CssSelector("[data-testid='feed-item']"));
+            return items.Count > 0 && items.All(item => item.FindElements(By.CssSelector(".item-icon svg.icon")).Count == 1);
+        }), "a feed item without exactly one icon");
         Assert.Equal(4, driver.FindElements(By.CssSelector("[data-testid='tabbar'] a svg.icon")).Count);
         Assert.NotEmpty(driver.FindElements(By.CssSelector("[data-testid='pot-card'] svg.icon")));
 
