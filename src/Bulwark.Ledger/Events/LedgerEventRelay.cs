@@ -256,7 +256,17 @@ public sealed partial class LedgerEventRelay : BackgroundService
         {
             return true;
         }
-        var refused = await _engine.RefuseBehindLogAsync([.. behind.Select(entry => entry.Partition)], cancellationToken);
+        IReadOnlyList<int> refused;
+        try
+        {
+            refused = await _engine.RefuseBehindLogAsync([.. behind.Select(entry => entry.Partition)], cancellationToken);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            // The writer did not take the refusal (stopping, or failed): asked again next round, never a crashed relay.
+            Failed("store", error);
+            return false;
+        }
         if (refused.Count > 0)
         {
             var first = behind[0];
@@ -497,7 +507,7 @@ public sealed partial class LedgerEventRelay : BackgroundService
     [LoggerMessage(EventId = 1703, Level = LogLevel.Critical, Message = "Cell {Cell}'s events conflict with what the event log holds at the same place: the log and the ledger disagree and a person must look; the relay retries and publishes nothing further until it passes")]
     private partial void LogConflict(Exception error, string cell);
 
-    [LoggerMessage(EventId = 1708, Level = LogLevel.Critical, Message = "Cell {Cell}'s store is behind the event log for {Count} partition(s) it owns ({Partitions}...; partition {Partition}: the store's last event {Store}, the log's {Log}): restored from an old copy, or its disk rolled back. They are refused (retriable, never \"not found\") until the cell is rebuilt from the log (bulwark ledger replay, docs/runbooks/ledger-replay.md)")]
+    [LoggerMessage(EventId = 1708, Level = LogLevel.Critical, Message = "Cell {Cell}'s store is behind the event log for {Count} partition(s) it owns (first: {Partitions}; partition {Partition}: the store's last event {Store}, the log's {Log}): restored from an old copy, or its disk rolled back. They are refused (retriable, never \"not found\") until the cell is rebuilt from the log (bulwark ledger replay, docs/runbooks/ledger-replay.md)")]
     private partial void LogBehindLog(string cell, int count, string partitions, int partition, long store, long log);
 
     [LoggerMessage(EventId = 1704, Level = LogLevel.Warning, Message = "Cell {Cell}'s event log lags: {Events} events, the oldest {Seconds:F1} s old")]
