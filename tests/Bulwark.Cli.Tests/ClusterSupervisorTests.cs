@@ -112,6 +112,8 @@ public sealed partial class ClusterSupervisorTests : IDisposable
             var status = await RunAsync("cluster", "status", "--state", _state);
             Assert.Equal(1, status.ExitCode);
             Assert.Matches($@"{feed} +v1 +\d+ +127\.0\.0\.1:{port} +crash-looping", status.Output);
+            // Why, without opening the log: the process's last words.
+            Assert.Matches(@"last restart .* UTC: exited \(its last log line: bulwark serve: cannot listen: ", status.Output);
             // Back-off: a few restarts, not one every pass (0 s, 1 s, 2 s, 4 s ... between them).
             await Task.Delay(TimeSpan.FromSeconds(4));
             Assert.InRange(Restarts(feed), ClusterSupervisor.CrashLoopStreak, 8);

@@ -226,7 +226,10 @@ public sealed partial class ClusterSupervisor(string stateDirectory, Func<Cluste
                 instance.Phase = instance.RestartStreak >= CrashLoopStreak ? InstancePhase.CrashLooping : InstancePhase.Restarting;
                 continue;
             }
-            Restart(instances, instance, problem.Reason, now);
+            // An exit says why in the process's last log line: the restart reason carries it, so
+            // cluster status shows a crash loop's cause without opening the log.
+            var reason = !problem.KillFirst && instances.LastLogLine(instance) is { } last ? $"{problem.Reason} (its last log line: {last})" : problem.Reason;
+            Restart(instances, instance, reason, now);
         }
         RestartExitedNats(state, now);
         state.Save(stateDirectory);

@@ -195,17 +195,38 @@ public sealed class LocalServices(string stateDirectory, ClusterState state, IRe
     {
         ArgumentNullException.ThrowIfNull(instance);
         var path = LogPath(instance);
-        string? last = null;
+        var last = LastLogLine(instance);
+        return last is null ? $"{failure}; see {path}" : $"{failure} (its last log line: {last}); see {path}";
+    }
+
+    /// <summary>
+    /// The last non-empty line of an instance's log (a process that exits says why there last), read
+    /// from the log's end and cut to <see cref="LogLineCharsMax"/> characters; null when there is none.
+    /// </summary>
+    public string? LastLogLine(InstanceState instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
         try
         {
-            last = File.ReadLines(path).LastOrDefault(line => !string.IsNullOrWhiteSpace(line));
+            using var log = new FileStream(LogPath(instance), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var tail = new byte[(int)Math.Min(log.Length, LogTailBytes)];
+            log.Seek(-tail.Length, SeekOrigin.End);
+            log.ReadExactly(tail);
+            var last = System.Text.Encoding.UTF8.GetString(tail).Split('\n').LastOrDefault(line => !string.IsNullOrWhiteSpace(line))?.Trim();
+            return last is { Length: > LogLineCharsMax } ? string.Concat(last.AsSpan(0, LogLineCharsMax), "…") : last;
         }
-        catch (IOException)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
-            // No log: the path still says where to look.
+            // No log (never started, removed): the caller says where to look.
+            return null;
         }
-        return last is null ? $"{failure}; see {path}" : $"{failure} (its last log line: {last.Trim()}); see {path}";
     }
+
+    /// <summary>How much of a log's end <see cref="LastLogLine"/> reads.</summary>
+    public const int LogTailBytes = 8 * 1024;
+
+    /// <summary>How long a log line quoted in a status or a restart reason may be.</summary>
+    public const int LogLineCharsMax = 400;
 
     public DeployedInstance ToDeployed(InstanceState instance)
     {
