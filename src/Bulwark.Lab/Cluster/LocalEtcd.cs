@@ -100,48 +100,76 @@ public static class LocalEtcd
     /// in the last seconds is not yet connected to all: asked again, bounded), then the process
     /// with <c>--initial-cluster-state existing</c>, then waits until it is healthy.
     /// </summary>
-    public static async Task<EtcdMemberState> AddAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
+    public static Task<EtcdMemberState> AddAsync(string stateDirectory, ClusterState state, CancellationToken cancellationToken)
     {
         RequireBinary();
-        var member = NewMember(state);
+        return AddAsync(stateDirectory, state, NewMember(state), cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="member"/> (made by <see cref="NewMember"/>). A refused or unanswered
+    /// MemberAdd is first looked for in the member list: a call applied whose answer was lost (a
+    /// slow member past the deadline, the client asking the next one) left the peer URL a member
+    /// that never started, and etcd refuses every later change as "unhealthy cluster" until it
+    /// connects; such a member is taken as this one and started (a 2017 chain run once retried
+    /// the refusal for its whole three minutes).
+    /// </summary>
+    public static async Task<EtcdMemberState> AddAsync(string stateDirectory, ClusterState state, EtcdMemberState member, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(member);
         using var cluster = Connect(state);
-        MemberAddResponse added;
+        IReadOnlyList<Member> members;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                added = await cluster.CallAsync(
+                var added = await cluster.CallAsync(
                     (channel, options) => new Discovery.Etcd.Api.Cluster.ClusterClient(channel)
                         .MemberAddAsync(new MemberAddRequest { PeerURLs = { member.PeerUrl } }, options).ResponseAsync,
                     cancellationToken);
+                members = added.Members;
                 break;
             }
-            catch (Exception error) when (attempt < MemberAddAttemptsMax && IsUnhealthyCluster(error))
+            catch (Exception error) when (error is RpcException or EtcdUnavailableException)
             {
+                if (await MembersHoldingAsync(cluster, member, cancellationToken) is { } already)
+                {
+                    members = already;
+                    break;
+                }
+                if (attempt >= MemberAddAttemptsMax || !IsUnhealthyCluster(error))
+                {
+                    throw new ClusterException($"etcd refused to add a member: {(error is RpcException rpc ? rpc.Status.Detail : error.Message)}");
+                }
                 await Task.Delay(250, cancellationToken);
-            }
-            catch (EtcdUnavailableException error)
-            {
-                throw new ClusterException($"etcd refused to add a member: {error.Message}");
-            }
-            catch (RpcException error)
-            {
-                throw new ClusterException($"etcd refused to add a member: {error.Status.Detail}");
             }
         }
         // The new member's own entry has no name yet; every other member is named in the answer.
-        var initialCluster = string.Join(",", added.Members.Select(m =>
-            $"{(m.ID == added.Member.ID ? member.Name : m.Name)}={m.PeerURLs.First()}"));
+        var initialCluster = string.Join(",", members.Select(m =>
+            $"{(m.PeerURLs.Contains(member.PeerUrl) ? member.Name : m.Name)}={m.PeerURLs.First()}"));
         Launch(stateDirectory, state, member, initialCluster, "existing");
         state.Members.Add(member);
         await WaitHealthyAsync(stateDirectory, member, cancellationToken);
         return member;
     }
 
-    /// <summary>
-    /// etcd answers "unhealthy cluster" to a membership change until every member has been
-    /// connected to the others for a few seconds (a guard against losing quorum); it passes.
-    /// </summary>
+    /// <summary>The member list when <paramref name="member"/>'s peer URL is in it already; null when it is not, or when no member answers.</summary>
+    private static async Task<IReadOnlyList<Member>?> MembersHoldingAsync(EtcdCluster cluster, EtcdMemberState member, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var list = await cluster.CallAsync(
+                (channel, options) => new Discovery.Etcd.Api.Cluster.ClusterClient(channel).MemberListAsync(new MemberListRequest(), options).ResponseAsync,
+                cancellationToken);
+            return list.Members.Any(m => m.PeerURLs.Contains(member.PeerUrl)) ? list.Members : null;
+        }
+        catch (Exception error) when (error is RpcException or EtcdUnavailableException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
     /// etcd's "unhealthy cluster" refusal (a member joined in the last seconds is not yet connected
     /// to all), however it reached us: an RPC error, or every member having answered it (then an
