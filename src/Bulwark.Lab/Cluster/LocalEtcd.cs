@@ -133,7 +133,7 @@ public static class LocalEtcd
             }
             catch (Exception error) when (error is RpcException or EtcdUnavailableException)
             {
-                if (await MembersHoldingAsync(cluster, member, cancellationToken) is { } already)
+                if (await MemberListAsync(cluster, cancellationToken) is { } already && already.Any(m => m.PeerURLs.Contains(member.PeerUrl)))
                 {
                     members = already;
                     break;
@@ -154,15 +154,14 @@ public static class LocalEtcd
         return member;
     }
 
-    /// <summary>The member list when <paramref name="member"/>'s peer URL is in it already; null when it is not, or when no member answers.</summary>
-    private static async Task<IReadOnlyList<Member>?> MembersHoldingAsync(EtcdCluster cluster, EtcdMemberState member, CancellationToken cancellationToken)
+    /// <summary>The member list, or null when no member answers.</summary>
+    private static async Task<IReadOnlyList<Member>?> MemberListAsync(EtcdCluster cluster, CancellationToken cancellationToken)
     {
         try
         {
-            var list = await cluster.CallAsync(
+            return (await cluster.CallAsync(
                 (channel, options) => new Discovery.Etcd.Api.Cluster.ClusterClient(channel).MemberListAsync(new MemberListRequest(), options).ResponseAsync,
-                cancellationToken);
-            return list.Members.Any(m => m.PeerURLs.Contains(member.PeerUrl)) ? list.Members : null;
+                cancellationToken)).Members;
         }
         catch (Exception error) when (error is RpcException or EtcdUnavailableException)
         {
@@ -210,12 +209,19 @@ public static class LocalEtcd
                             cancellationToken);
                         break;
                     }
-                    catch (Exception error) when (attempt < MemberAddAttemptsMax && IsUnhealthyCluster(error))
-                    {
-                        await Task.Delay(250, cancellationToken);
-                    }
                     catch (Exception error) when (error is RpcException or EtcdUnavailableException)
                     {
+                        // A remove applied whose answer was lost (the client asked the next member,
+                        // which says "member not found"): gone from the list is done.
+                        if (await MemberListAsync(cluster, cancellationToken) is { } now && now.All(m => m.ID != entry.ID))
+                        {
+                            break;
+                        }
+                        if (attempt < MemberAddAttemptsMax && IsUnhealthyCluster(error))
+                        {
+                            await Task.Delay(250, cancellationToken);
+                            continue;
+                        }
                         throw new ClusterException($"etcd refused to remove member {member.Name}: {error.Message}");
                     }
                 }
