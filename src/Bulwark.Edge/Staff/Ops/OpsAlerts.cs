@@ -48,6 +48,11 @@ public static class OpsAlerts
             alerts.Add(new OpsAlert("BulwarkEventLogLagging", "page", string.Create(CultureInfo.InvariantCulture,
                 $"cell {worst.Cell}: the oldest ledger event not yet in the event log is {worst.LagSeconds:0} s old (over {options.EventLogLagSecondsDegraded:0} s)")));
         }
+        foreach (var cell in snapshot.CellsBehindLog)
+        {
+            alerts.Add(new OpsAlert("BulwarkPartitionsBehindLog", "page", string.Create(CultureInfo.InvariantCulture,
+                $"cell {cell.Cell} refuses {cell.PartitionsBehindLog:0} partition(s): its store is behind the event log for them (restored from an old copy?); rebuild it from the log")));
+        }
         if (rates.CoherenceMissingNew > 0)
         {
             alerts.Add(new OpsAlert("BulwarkCoherenceWriteMissing", "page", string.Create(CultureInfo.InvariantCulture,
@@ -75,7 +80,8 @@ public static class OpsAlerts
         ArgumentNullException.ThrowIfNull(rates);
         ArgumentNullException.ThrowIfNull(options);
         var cards = rates.StandInsPerSecond > options.StandInPerSecondDegraded;
-        var payments = snapshot.EventLogLagSecondsMax > options.EventLogLagSecondsDegraded;
+        // A cell refusing partitions behind the log: those customers' payments wait too.
+        var payments = snapshot.EventLogLagSecondsMax > options.EventLogLagSecondsDegraded || snapshot.CellsBehindLog.Any();
         return (cards, payments) switch
         {
             (true, true) => "Card payments and transfers are slower to show than usual. Your money is safe; we are working on it.",

@@ -130,9 +130,11 @@ internal sealed class OpsCollector(IServiceRegistry registry, IOpsInstanceProbe 
     {
         var seconds = byAddress.Values.SelectMany(samples => samples).Where(sample => sample.Name == OpsMetricNames.EventLogLagSeconds).ToList();
         var events = byAddress.Values.SelectMany(samples => samples).Where(sample => sample.Name == OpsMetricNames.EventLogLagEvents).ToList();
+        var behind = byAddress.Values.SelectMany(samples => samples).Where(sample => sample.Name == OpsMetricNames.PartitionsBehindLog).ToList();
         var lags = seconds.GroupBy(sample => Label(sample, "cell"), StringComparer.Ordinal).OrderBy(group => group.Key, StringComparer.Ordinal)
             .Select(group => new OpsEventLogLag(group.Key, group.Max(sample => sample.Value),
-                events.Where(sample => Label(sample, "cell") == group.Key).Select(sample => (double?)sample.Value).Max())).ToList();
+                events.Where(sample => Label(sample, "cell") == group.Key).Select(sample => (double?)sample.Value).Max(),
+                behind.Where(sample => Label(sample, "cell") == group.Key).Select(sample => (double?)sample.Value).Max())).ToList();
         var status = lags.Count > 0 ? "known"
             : !probed ? "unknown: no instance was reachable from this staff edge"
             : "unknown: no reachable ledger process reports a relay (no event log configured, or the ledger unreachable)";

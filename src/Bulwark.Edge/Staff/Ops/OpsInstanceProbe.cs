@@ -144,13 +144,14 @@ public static class OpsMetricNames
     public const string CardStandIns = "bulwark_cards_stand_in_total";
     public const string EventLogLagSeconds = "bulwark_ledger_events_lag_seconds";
     public const string EventLogLagEvents = "bulwark_ledger_events_lag";
+    public const string PartitionsBehindLog = "bulwark_ledger_partitions_behind_log";
     public const string CoherenceChecks = "bulwark_coherence_checks_total";
     public const string ConfigStaleSeconds = "bulwark_config_client_stale_seconds";
     public const string ConfigUntrustedKeys = "bulwark_config_client_untrusted_keys";
     public const string ConfigMalformedKept = "bulwark_config_client_malformed_kept";
     public const string ConfigRevisionRefused = "bulwark_config_client_revision_refused";
 
-    private static readonly HashSet<string> All = [DiscoveryStaleSeconds, CardDecisions, CardStandIns, EventLogLagSeconds, EventLogLagEvents,
+    private static readonly HashSet<string> All = [DiscoveryStaleSeconds, CardDecisions, CardStandIns, EventLogLagSeconds, EventLogLagEvents, PartitionsBehindLog,
         CoherenceChecks, ConfigStaleSeconds, ConfigUntrustedKeys, ConfigMalformedKept, ConfigRevisionRefused];
 
     public static bool Wanted(string name) => All.Contains(name);

@@ -21,8 +21,11 @@ public sealed record OpsCell(string Name, string Service, int Partitions, int In
 /// <summary>The placement map as this staff edge reads it, or why it cannot.</summary>
 public sealed record OpsPlacement(string Status, string? Why, long? Version, int? PartitionCount, string? ClusterId, IReadOnlyList<OpsCell> Cells);
 
-/// <summary>One cell's event-log relay lag (the highest any instance reports for it).</summary>
-public sealed record OpsEventLogLag(string Cell, double LagSeconds, double? LagEvents);
+/// <summary>
+/// One cell's event-log relay: its lag (the highest any instance reports for it), and the partitions
+/// it refuses because its store is behind the log for them (R9; null when no instance reports it).
+/// </summary>
+public sealed record OpsEventLogLag(string Cell, double LagSeconds, double? LagEvents, double? PartitionsBehindLog = null);
 
 /// <summary>One cell's coherence checks so far, by result, as the checkers report them (counters since their start).</summary>
 public sealed record OpsCoherenceCell(string Cell, IReadOnlyDictionary<string, double> ChecksByResult);
@@ -55,4 +58,7 @@ public sealed record OpsSnapshot(
     public int InstancesUnreachable => Services.Sum(service => service.Instances.Count(instance => instance.Health == InstanceProbeResult.Unreachable));
 
     public double? EventLogLagSecondsMax => EventLogLag.Count == 0 ? null : EventLogLag.Max(lag => lag.LagSeconds);
+
+    /// <summary>The cells that refuse partitions because their stores are behind the event log.</summary>
+    public IEnumerable<OpsEventLogLag> CellsBehindLog => EventLogLag.Where(lag => lag.PartitionsBehindLog > 0);
 }

@@ -58,6 +58,58 @@ public sealed class AutomaticBannerTests
         Assert.Equal("Planned maintenance tonight.", await host.BannerMessageAsync());
     }
 
+    [Fact]
+    public async Task Monitor_CellRefusingPartitionsBehindTheLog_AlertsInTheOverview_AndSetsTheBanner()
+    {
+        var ledger = new FakeLedgerCell();
+        await using var host = await OpsHost.StartAsync(Fast, services => services.AddSingleton<IOpsInstanceProbe>(ledger));
+        await using var registration = await host.Registry.RegisterAsync(new ServiceInstance("ledger", "ledger-1", FakeLedgerCell.Address, "v-test"), CancellationToken.None);
+        var token = await host.LoginAsync(OpsStaff.Operations);
+
+        ledger.BehindLog = 3;
+        await OpsHost.WaitUntilAsync(async () => (await host.BannerMessageAsync())?.Contains("Payments", StringComparison.Ordinal) == true, "the automatic banner");
+        using var response = await host.StaffAsync(HttpMethod.Get, "/staff/api/ops/overview", token);
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var cell = Assert.Single(json.RootElement.GetProperty("eventLog").GetProperty("cells").EnumerateArray());
+        Assert.Equal(("b", 3), (cell.GetProperty("cell").GetString(), cell.GetProperty("partitionsBehindLog").GetInt32()));
+        var alert = Assert.Single(json.RootElement.GetProperty("alerts").EnumerateArray(), a => a.GetProperty("name").GetString() == "BulwarkPartitionsBehindLog");
+        Assert.StartsWith("cell b refuses 3 partition(s): its store is behind the event log", alert.GetProperty("summary").GetString(), StringComparison.Ordinal);
+
+        // Rebuilt from the log and started again: the gauge is 0, the alert and the banner go.
+        ledger.BehindLog = 0;
+        await OpsHost.WaitUntilAsync(async () => await host.BannerMessageAsync() is null, "the automatic banner to clear");
+        // (The overview shares a round of probes for 2 s: asked until a round after the change.)
+        await OpsHost.WaitUntilAsync(async () =>
+        {
+            using var after = await host.StaffAsync(HttpMethod.Get, "/staff/api/ops/overview", token);
+            using var afterJson = System.Text.Json.JsonDocument.Parse(await after.Content.ReadAsStringAsync());
+            return !afterJson.RootElement.GetProperty("alerts").EnumerateArray().Any(a => a.GetProperty("name").GetString() == "BulwarkPartitionsBehindLog");
+        }, "the alert to go from the overview");
+    }
+
+    /// <summary>A ledger cell's relay metrics: not lagging, and refusing <see cref="BehindLog"/> partitions.</summary>
+    private sealed class FakeLedgerCell : IOpsInstanceProbe
+    {
+        public const string Address = "127.0.0.1:7";
+
+        public volatile int BehindLog;
+
+        public Task<InstanceProbeResult> ProbeAsync(string service, string address, bool readMetrics, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            if (address != Address)
+            {
+                return Task.FromResult(new InstanceProbeResult(InstanceProbeResult.Serving, null, [], null));
+            }
+            var text = string.Create(CultureInfo.InvariantCulture, $$"""
+                # TYPE bulwark_ledger_events_lag_seconds gauge
+                bulwark_ledger_events_lag_seconds{cell="b"} 0.02
+                bulwark_ledger_events_lag{cell="b"} 1
+                bulwark_ledger_partitions_behind_log{cell="b"} {{BehindLog}}
+                """);
+            return Task.FromResult(new InstanceProbeResult(InstanceProbeResult.Serving, null, PrometheusSamples.Parse(text, OpsMetricNames.Wanted), null));
+        }
+    }
+
     /// <summary>A card processor's metrics: its stand-in counter grows at every probe while <see cref="StandIn"/> is set.</summary>
     private sealed class FakeCardProcessor : IOpsInstanceProbe
     {

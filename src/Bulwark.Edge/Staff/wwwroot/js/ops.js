@@ -106,9 +106,11 @@ function renderCards(c) {
 function renderEventLog(e) {
   $('ops-event-log').replaceChildren(e.cells.length === 0
     ? h('p', { class: 'muted' }, e.status)
-    : h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Cell'), h('th', { class: 'amount' }, 'Oldest unrelayed event'), h('th', { class: 'amount' }, 'Events behind'))),
+    : h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Cell'), h('th', { class: 'amount' }, 'Oldest unrelayed event'), h('th', { class: 'amount' }, 'Events behind'),
+      h('th', { class: 'amount' }, 'Partitions refused (store behind the log)'))),
       h('tbody', {}, ...e.cells.map((c) => h('tr', {}, h('td', {}, c.cell), h('td', { class: 'amount' }, `${c.lagSeconds.toFixed(1)} s`),
-        h('td', { class: 'amount' }, c.lagEvents === null ? '?' : String(c.lagEvents)))))));
+        h('td', { class: 'amount' }, c.lagEvents === null ? '?' : String(c.lagEvents)),
+        h('td', { class: 'amount', dataset: { testid: `ops-behind-log-${c.cell}` } }, c.partitionsBehindLog === null ? '?' : String(c.partitionsBehindLog)))))));
 }
 
 function renderCoherence(c) {
