@@ -71,6 +71,16 @@ public static class LedgerLimits
     /// <summary>Age of the oldest unpublished commit past which the relay logs a warning (once per crossing).</summary>
     public const int RelayLagSecondsWarning = 30;
 
+    /// <summary>
+    /// How long a cell's start waits for the event log to say whether the store is behind it
+    /// (<c>LedgerEventRelay.RefuseWhereLogIsAheadAsync</c>) before the cell serves: a log that does
+    /// not answer delays a start by at most this, never stops it (the check runs again as soon as it answers).
+    /// </summary>
+    public const int RelayStartCheckMillisecondsDefault = 5_000;
+
+    /// <summary>Longest wait <see cref="RelayStartCheckMillisecondsDefault"/> may be set to.</summary>
+    public const int RelayStartCheckMillisecondsMax = 60_000;
+
     /// <summary>Most transfers in one SubmitTransfers call or one <c>SubmitAsync</c>.</summary>
     public const int SubmitTransfersMax = 8_190;
 

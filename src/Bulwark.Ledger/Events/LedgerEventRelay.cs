@@ -63,6 +63,26 @@ public sealed partial class LedgerEventRelay : BackgroundService
 
     private readonly TimeSpan _linger = TimeSpan.FromMilliseconds(LedgerLimits.RelayLingerMillisecondsDefault);
 
+    /// <summary>
+    /// How long <see cref="StartAsync"/> waits for the behind-the-log check before the cell serves
+    /// (default <see cref="LedgerLimits.RelayStartCheckMillisecondsDefault"/> ms; zero: no wait, the
+    /// check is the first round's).
+    /// </summary>
+    public TimeSpan StartCheckBound
+    {
+        get => _startCheckBound;
+        init
+        {
+            if (value < TimeSpan.Zero || value > TimeSpan.FromMilliseconds(LedgerLimits.RelayStartCheckMillisecondsMax))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"The relay's start check bound must be 0 to {LedgerLimits.RelayStartCheckMillisecondsMax} ms.");
+            }
+            _startCheckBound = value;
+        }
+    }
+
+    private readonly TimeSpan _startCheckBound = TimeSpan.FromMilliseconds(LedgerLimits.RelayStartCheckMillisecondsDefault);
+
     /// <summary>The highest cell sequence this relay has published (-1 before it started).</summary>
     public long Watermark => Volatile.Read(ref _watermark);
 
@@ -96,6 +116,42 @@ public sealed partial class LedgerEventRelay : BackgroundService
                 // Already woken: the round reads everything committed.
             }
         }
+    }
+
+    /// <summary>
+    /// Compares the store with the log before the cell serves (R9): hosted services start before
+    /// the host listens and registers, so a partition the log holds further is refused before any
+    /// caller can read its old rows or write at event numbers the log already holds. Bounded by
+    /// <see cref="StartCheckBound"/>: a log that does not answer in time leaves the check to the
+    /// relay's rounds (logged, event 1709) and the cell serves — the ledger never waits on the log for good.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_startCheckBound > TimeSpan.Zero)
+        {
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(_startCheckBound);
+            try
+            {
+                // Asked again within the bound (a log client still connecting fails the first ask at
+                // once), backing off as the rounds do so that a log that is down is not asked in a loop.
+                var backoff = LedgerLimits.RelayBackoffMinMilliseconds;
+                while (!(_aheadChecked = await RefuseWhereLogIsAheadAsync(bounded.Token)))
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(backoff), bounded.Token);
+                    backoff = Math.Min(backoff * 2, LedgerLimits.RelayBackoffMaxMilliseconds);
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                _aheadChecked = false;
+            }
+            if (!_aheadChecked)
+            {
+                LogStartCheckDeferred(Cell, _startCheckBound.TotalSeconds);
+            }
+        }
+        await base.StartAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -509,6 +565,9 @@ public sealed partial class LedgerEventRelay : BackgroundService
 
     [LoggerMessage(EventId = 1708, Level = LogLevel.Critical, Message = "Cell {Cell}'s store is behind the event log for {Count} partition(s) it owns (first: {Partitions}; partition {Partition}: the store's last event {Store}, the log's {Log}): restored from an old copy, or its disk rolled back. They are refused (retriable, never \"not found\") until the cell is rebuilt from the log (bulwark ledger replay, docs/runbooks/ledger-replay.md)")]
     private partial void LogBehindLog(string cell, int count, string partitions, int partition, long store, long log);
+
+    [LoggerMessage(EventId = 1709, Level = LogLevel.Warning, Message = "Cell {Cell} serves before its store could be compared with the event log (the log did not answer within {Seconds:F1} s): compared as soon as the log answers; until then a store restored from an old copy would not be caught")]
+    private partial void LogStartCheckDeferred(string cell, double seconds);
 
     [LoggerMessage(EventId = 1704, Level = LogLevel.Warning, Message = "Cell {Cell}'s event log lags: {Events} events, the oldest {Seconds:F1} s old")]
     private partial void LogLagging(string cell, long events, double seconds);

@@ -221,21 +221,7 @@ public abstract class LedgerEventRelayTests : IDisposable
         await using var log = OpenLog();
         await using var ledger = await StartLedgerAsync();
         var ids = Enumerable.Range(1, 40).Select(i => 5_000 + i).ToArray();
-        foreach (var id in ids)
-        {
-            await ledger.AccountAsync(id);
-        }
-        await PublishAllAsync(Relay(ledger, log), ledger);
-        // The log holds an event of partition `behind` that this store never committed: the store
-        // was restored from a copy older than the log (the newest event's body stands in for it).
-        var behind = LedgerPartitioner.PartitionOf(TestLedger.Id(ids[0]), Partitions);
-        var last = await log.GetLastSequenceAsync(behind);
-        EventRecord newest = null!;
-        await foreach (var record in log.ReadAsync(behind, last))
-        {
-            newest = record;
-        }
-        await log.AppendAsync([new EventRecord(behind, last + 1, newest.Cell, newest.CellSequence + 1_000, newest.Kind, newest.Payload)]);
+        var (behind, last) = await PutTheLogAheadAsync(ledger, log, ids);
         var relay = Relay(ledger, log);
 
         Assert.True(await relay.RefuseWhereLogIsAheadAsync(default));
@@ -261,6 +247,90 @@ public abstract class LedgerEventRelayTests : IDisposable
         // Asked again (the next start): nothing more to refuse.
         Assert.True(await relay.RefuseWhereLogIsAheadAsync(default));
         Assert.Equal([behind], ledger.Engine.Ownership.BehindLog);
+    }
+
+    [Fact]
+    public async Task Relay_Start_StoreBehindTheLog_RefusedBeforeStartReturns_SoNoCallerReachesTheOldRows()
+    {
+        await using var inner = OpenLog();
+        var ids = Enumerable.Range(1, 40).Select(i => 5_000 + i).ToArray();
+        await using var ledger = await StartLedgerAsync();
+        var (behind, _) = await PutTheLogAheadAsync(ledger, inner, ids);
+        // A log that answers after a moment, as a broker across the network does: the check cannot
+        // finish inside the relay's first synchronous steps.
+        var log = new GatedLog(inner) { Delay = TimeSpan.FromMilliseconds(5) };
+        using var relay = new LedgerEventRelay(ledger.Engine, log, ledger.Time, NullLogger<LedgerEventRelay>.Instance, new LedgerEventRelayMetrics())
+        {
+            // One answer per owned partition, each a few milliseconds: ample on a loaded machine.
+            StartCheckBound = TimeSpan.FromMilliseconds(LedgerLimits.RelayStartCheckMillisecondsMax),
+        };
+
+        await relay.StartAsync(default);
+        try
+        {
+            // The host listens only after its hosted services started: the refusal is in place first.
+            Assert.Equal([behind], ledger.Engine.Ownership.BehindLog);
+        }
+        finally
+        {
+            await relay.StopAsync(default);
+        }
+    }
+
+    [Fact]
+    public async Task Relay_Start_LogHangs_TheCellServesAfterTheBound_AndIsCheckedWhenTheLogAnswers()
+    {
+        await using var inner = OpenLog();
+        var ids = Enumerable.Range(1, 40).Select(i => 5_000 + i).ToArray();
+        await using var ledger = await StartLedgerAsync();
+        var (behind, _) = await PutTheLogAheadAsync(ledger, inner, ids);
+        var log = new GatedLog(inner) { Hung = true };
+        using var relay = new LedgerEventRelay(ledger.Engine, log, ledger.Time, NullLogger<LedgerEventRelay>.Instance, new LedgerEventRelayMetrics())
+        {
+            StartCheckBound = TimeSpan.FromMilliseconds(300),
+        };
+
+        // Bounded by the test, not timed: a start that waited on the hung log for good never returns.
+        await relay.StartAsync(default).WaitAsync(TimeSpan.FromSeconds(30));
+        try
+        {
+            Assert.Empty(ledger.Engine.Ownership.BehindLog);
+            log.Hung = false;
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (ledger.Engine.Ownership.BehindLog.Count == 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+            Assert.Equal([behind], ledger.Engine.Ownership.BehindLog);
+        }
+        finally
+        {
+            await relay.StopAsync(default);
+        }
+    }
+
+    /// <summary>
+    /// Publishes the accounts <paramref name="ids"/> create, then puts in the log an event of the
+    /// first one's partition this store never committed: the store is as if restored from a copy
+    /// older than the log (the newest event's body stands in for the lost one). Returns that
+    /// partition and its last event number before.
+    /// </summary>
+    private static async Task<(int Partition, long Last)> PutTheLogAheadAsync(TestLedger ledger, IEventLog log, int[] ids)
+    {
+        foreach (var id in ids)
+        {
+            await ledger.AccountAsync(id);
+        }
+        await PublishAllAsync(Relay(ledger, log), ledger);
+        var behind = LedgerPartitioner.PartitionOf(TestLedger.Id(ids[0]), Partitions);
+        var last = await log.GetLastSequenceAsync(behind);
+        EventRecord newest = null!;
+        await foreach (var record in log.ReadAsync(behind, last))
+        {
+            newest = record;
+        }
+        await log.AppendAsync([new EventRecord(behind, last + 1, newest.Cell, newest.CellSequence + 1_000, newest.Kind, newest.Payload)]);
+        return (behind, last);
     }
 
     [Fact]
@@ -439,6 +509,31 @@ public abstract class LedgerEventRelayTests : IDisposable
         var records = await ReadAllAsync(log);
         AssertGapless(records.OrderBy(r => r.CellSequence).Select(r => (r.CellSequence, r.Partition, r.Sequence)));
         Assert.Equal(35, TransfersIn(records));
+    }
+
+    /// <summary>A log whose last-sequence answers come after <see cref="Delay"/>, and never while <see cref="Hung"/> (a broker that accepts and does not answer).</summary>
+    private sealed class GatedLog(IEventLog inner) : IEventLog
+    {
+        public TimeSpan Delay { get; init; }
+
+        public volatile bool Hung;
+
+        public Task<AppendResult> AppendAsync(IReadOnlyList<EventRecord> records, CancellationToken cancellationToken = default) => inner.AppendAsync(records, cancellationToken);
+
+        public async Task<long> GetLastSequenceAsync(int partition, CancellationToken cancellationToken = default)
+        {
+            while (Hung)
+            {
+                await Task.Delay(20, cancellationToken);
+            }
+            await Task.Delay(Delay, cancellationToken);
+            return await inner.GetLastSequenceAsync(partition, cancellationToken);
+        }
+
+        public IAsyncEnumerable<EventRecord> ReadAsync(int partition, long fromSequence = 1, CancellationToken cancellationToken = default) =>
+            inner.ReadAsync(partition, fromSequence, cancellationToken);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     /// <summary>A log that answers Unavailable while <see cref="Down"/>, as NATS down would.</summary>
