@@ -508,6 +508,58 @@ public sealed class BackupCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Backup_BankOnPostgres_LogAheadOfTheDump_CopiesTheLogAsTheDumpHoldsIt()
+    {
+        var cancellation = new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token;
+        var server = TemporaryPostgresServer.Shared;
+        var (source, sourceUrl) = NewDatabase(server, "bank");
+        var paths = new BankPaths(Bank);
+        await using (var app = BankHost.Build(paths, new IPEndPoint(IPAddress.Loopback, 0), ledgerPostgres: source))
+        {
+            await app.StartAsync(cancellation);
+            var population = await new DemoSeeder(app.Services.GetRequiredService<AccountsClient>(), app.Services.GetRequiredService<LedgerClient>(), TextWriter.Null)
+                .SeedAsync(3, seed: 5, cancellation);
+            population.Save(paths.DemoPopulation);
+            await app.StopAsync(cancellation);
+        }
+        // The bank stopped with everything published: the log holds what the database holds. Then
+        // one event more (one the bank would append after the dump's moment, while it runs): its
+        // partition's next number, held by no store.
+        Dictionary<int, long> before = [];
+        await using (var log = Bulwark.EventLog.Files.FileEventLog.Open(new Bulwark.EventLog.Files.FileEventLogOptions { Directory = paths.Events }))
+        {
+            foreach (var each in log.Partitions)
+            {
+                before[each] = await log.GetLastSequenceAsync(each);
+            }
+            var (partition, last) = before.MaxBy(entry => entry.Value);
+            Bulwark.EventLog.EventRecord newest = null!;
+            await foreach (var record in log.ReadAsync(partition, last))
+            {
+                newest = record;
+            }
+            await log.AppendAsync([new Bulwark.EventLog.EventRecord(partition, last + 1, newest.Cell, newest.CellSequence + 1_000, newest.Kind, newest.Payload)]);
+        }
+        Assert.NotEmpty(before);
+        var output = new StringWriter();
+
+        Assert.True(BackupCommand.Backup(new DirectoryInfo(Bank), new DirectoryInfo(BackupDir), output, output, sourceUrl) == 0, output.ToString());
+
+        Assert.Contains($"event log copied as the cells hold it ({before.Values.Sum()} records, 1 newer left out)", output.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(BackupDir, "events", "LOCK")));
+        Assert.Equal(0, BackupCommand.BackupKeys(new DirectoryInfo(Bank), new DirectoryInfo(KeysBackup), TextWriter.Null, TextWriter.Null));
+        var (_, restoredUrl) = NewDatabase(server, "restored");
+        var restore = new StringWriter();
+        Assert.True(BackupCommand.Restore(new DirectoryInfo(BackupDir), new DirectoryInfo(Restored), restore, restore, restoredUrl, new DirectoryInfo(KeysBackup)) == 0, restore.ToString());
+        await using var restored = Bulwark.EventLog.Files.FileEventLog.OpenSnapshot(new BankPaths(Restored).Events);
+        Assert.Equal(before.Keys.Order(), restored.Partitions);
+        foreach (var (each, sequence) in before)
+        {
+            Assert.Equal(sequence, await restored.GetLastSequenceAsync(each));
+        }
+    }
+
+    [Fact]
     public void Backup_DatabaseWithoutABank_ExitsTwoAndWritesNothing()
     {
         var (_, url) = NewDatabase(TemporaryPostgresServer.Shared, "empty");

@@ -33,7 +33,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
     public async Task Drill_CellStoreDeleted_ReplayRebuildsIt_VerifyFindsNoDifference_AndTheBankServesItAgain()
     {
         var first = await RunBankAsync("3s");
-        Assert.True(first.ExitCode == 0, first.Output + first.Error);
+        Assert.True(first.ExitCode == 0, $"exit {first.ExitCode}: {first.Output}{first.Error}");
         var before = await BalancesAsync(CellB);
         foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
         {
@@ -42,7 +42,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
 
         var replay = await RunAsync("ledger", "replay", "--data", _directory, "--cell", "b", "--into", CellB);
 
-        Assert.True(replay.ExitCode == 0, replay.Output + replay.Error);
+        Assert.True(replay.ExitCode == 0, $"exit {replay.ExitCode}: {replay.Output}{replay.Error}");
         Assert.Contains("replayed cell 'b': 128 partitions", replay.Output, StringComparison.Ordinal);
         Assert.Contains("100.0%", replay.Error, StringComparison.Ordinal);
         Assert.Equal(before, await BalancesAsync(CellB));
@@ -50,7 +50,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
         Assert.Equal(2, again.ExitCode);
         Assert.Contains("a replay writes only into an empty store", again.Error, StringComparison.Ordinal);
         var verify = await RunAsync("ledger", "verify", "--data", _directory, "--cell", "b", "--json");
-        Assert.True(verify.ExitCode == 0, verify.Output + verify.Error);
+        Assert.True(verify.ExitCode == 0, $"exit {verify.ExitCode}: {verify.Output}{verify.Error}");
         using (var json = JsonDocument.Parse(verify.Output))
         {
             Assert.True(json.RootElement.GetProperty("ok").GetBoolean());
@@ -59,7 +59,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
 
         var served = await RunBankAsync("3s");
 
-        Assert.True(served.ExitCode == 0, served.Output + served.Error);
+        Assert.True(served.ExitCode == 0, $"exit {served.ExitCode}: {served.Output}{served.Error}");
         Assert.Contains("ledger ok", served.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("holds no ownership", served.Output + served.Error, StringComparison.Ordinal);
         var after = await BalancesAsync(CellB);
@@ -67,7 +67,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
         foreach (var cell in new[] { "a", "b" })
         {
             var check = await RunAsync("ledger", "verify", "--data", _directory, "--cell", cell);
-            Assert.True(check.ExitCode == 0, check.Output + check.Error);
+            Assert.True(check.ExitCode == 0, $"exit {check.ExitCode}: {check.Output}{check.Error}");
             Assert.Contains("no differences", check.Output, StringComparison.Ordinal);
         }
     }
@@ -77,7 +77,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
     {
         var cellA = Path.Combine(_directory, "ledger.db");
         var first = await RunAsync("run", "--data", _directory, "--port", "0", "--cells", "1", "--customers", "3", "--rate", "20", "--for", "2s");
-        Assert.True(first.ExitCode == 0, first.Output + first.Error);
+        Assert.True(first.ExitCode == 0, $"exit {first.ExitCode}: {first.Output}{first.Error}");
         var before = await BalancesAsync(cellA);
         Assert.NotEmpty(before);
         foreach (var file in Directory.GetFiles(_directory, "ledger.db*"))
@@ -102,12 +102,12 @@ public sealed class LedgerReplayProcessTests : IDisposable
             File.Move(file, Path.Combine(aside, Path.GetFileName(file)));
         }
         var replay = await RunAsync("ledger", "replay", "--data", _directory, "--cell", "a", "--into", cellA);
-        Assert.True(replay.ExitCode == 0, replay.Output + replay.Error);
+        Assert.True(replay.ExitCode == 0, $"exit {replay.ExitCode}: {replay.Output}{replay.Error}");
         Assert.Equal(256, OwnedPartitions(cellA));
         Assert.Equal(before, await BalancesAsync(cellA));
 
         var served = await RunAsync("run", "--data", _directory, "--port", "0", "--customers", "3", "--rate", "20", "--for", "2s");
-        Assert.True(served.ExitCode == 0, served.Output + served.Error);
+        Assert.True(served.ExitCode == 0, $"exit {served.ExitCode}: {served.Output}{served.Error}");
         Assert.DoesNotContain("is gone", served.Error, StringComparison.Ordinal);
         Assert.Contains("ledger ok", served.Output, StringComparison.Ordinal);
     }
@@ -132,7 +132,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
         Assert.Contains("missing transfer", stale.Output, StringComparison.Ordinal);
         var copy = Path.Combine(_directory, "replayed-b.db");
         var replay = await RunAsync("ledger", "replay", "--data", _directory, "--cell", "b", "--into", copy);
-        Assert.True(replay.ExitCode == 0, replay.Output + replay.Error);
+        Assert.True(replay.ExitCode == 0, $"exit {replay.ExitCode}: {replay.Output}{replay.Error}");
         var both = await RunAsync("ledger", "verify", "--data", _directory, "--cell", "b", "--against", copy, "--json");
         Assert.Equal(1, both.ExitCode);
         using (var json = JsonDocument.Parse(both.Output))
@@ -162,7 +162,7 @@ public sealed class LedgerReplayProcessTests : IDisposable
     public async Task Drill_FromARealJetStreamLogIntoPostgres_TheReplayedCopyVerifiesAgainstTheLog()
     {
         var first = await RunBankAsync("3s");
-        Assert.True(first.ExitCode == 0, first.Output + first.Error);
+        Assert.True(first.ExitCode == 0, $"exit {first.ExitCode}: {first.Output}{first.Error}");
         using var nats = NatsProcess.Start();
         // The bank's log copied into a JetStream stream, as a cluster's relays publish it.
         var map = Bulwark.Platform.Placement.PlacementMapCodec.Decode(await File.ReadAllBytesAsync(Path.Combine(_directory, "placement.json")));
@@ -189,10 +189,10 @@ public sealed class LedgerReplayProcessTests : IDisposable
 
         var replay = await RunAsync("ledger", "replay", "--data", _directory, "--cell", "b", "--into", url, "--event-log", nats.Url);
 
-        Assert.True(replay.ExitCode == 0, replay.Output + replay.Error);
+        Assert.True(replay.ExitCode == 0, $"exit {replay.ExitCode}: {replay.Output}{replay.Error}");
         Assert.Contains("from the JetStream stream BULWARK_LEDGER_BULWARK", replay.Error, StringComparison.Ordinal);
         var verify = await RunAsync("ledger", "verify", "--data", _directory, "--cell", "b", "--event-log", nats.Url, "--against", url, "--json");
-        Assert.True(verify.ExitCode == 0, verify.Output + verify.Error);
+        Assert.True(verify.ExitCode == 0, $"exit {verify.ExitCode}: {verify.Output}{verify.Error}");
         using var json = JsonDocument.Parse(verify.Output);
         var comparisons = json.RootElement.GetProperty("comparisons");
         Assert.Equal(2, comparisons.GetArrayLength());
@@ -228,14 +228,14 @@ public sealed class LedgerReplayProcessTests : IDisposable
     private async Task<SortedDictionary<string, string>> RestoreCellBFromAnEarlierCopyAsync()
     {
         var first = await RunBankAsync("2s");
-        Assert.True(first.ExitCode == 0, first.Output + first.Error);
+        Assert.True(first.ExitCode == 0, $"exit {first.ExitCode}: {first.Output}{first.Error}");
         var backup = Directory.CreateDirectory(Path.Combine(_directory, "old")).FullName;
         foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
         {
             File.Copy(file, Path.Combine(backup, Path.GetFileName(file)));
         }
         var second = await RunBankAsync("2s");
-        Assert.True(second.ExitCode == 0, second.Output + second.Error);
+        Assert.True(second.ExitCode == 0, $"exit {second.ExitCode}: {second.Output}{second.Error}");
         var current = await BalancesAsync(CellB);
         foreach (var file in Directory.GetFiles(_directory, "ledger-b.db*"))
         {

@@ -7,6 +7,7 @@ using Bulwark.Cli.Hosting;
 using Bulwark.Ledger;
 using Bulwark.Ledger.Backup;
 using Bulwark.Ledger.Cells;
+using Bulwark.Ledger.Events;
 using Bulwark.Platform.Placement;
 using Bulwark.Platform.Security;
 using Bulwark.Storage.Postgres;
@@ -24,8 +25,9 @@ namespace Bulwark.Cli.Commands;
 /// signed), and <c>restore --keys</c> brings both together. A bank run with
 /// <c>--store postgres://…</c> keeps its ledger, accounts and configuration in PostgreSQL: its backup adds one
 /// <c>pg_dump</c> archive of those schemas (one snapshot of all, taken after the local files so
-/// it holds every ledger account they name), and its restore loads that archive into an empty
-/// database before the local files go into place.
+/// it holds every ledger account they name; its event log is copied after it, up to what that
+/// snapshot holds), and its restore loads that archive into an empty database before the local
+/// files go into place.
 /// </summary>
 internal static class BackupCommand
 {
@@ -214,11 +216,14 @@ internal static class BackupCommand
         }
         var writersHeld = cells.Count > 0 ? CopyCellsAtOneMoment(paths, to.FullName, cells) : (TimeSpan?)null;
         var copiedWithTheCells = writersHeld is null ? "" : Path.GetFileName(paths.Placement);
+        var logTarget = Path.Combine(to.FullName, Path.GetFileName(paths.Events));
         var log = writersHeld is not null && Directory.Exists(paths.Events)
-            ? CopyLogAsTheCellsHoldIt(paths.Events, Path.Combine(to.FullName, Path.GetFileName(paths.Events)), [.. cells.Select(cell => Path.Combine(to.FullName, Path.GetFileName(cell)))])
+            ? CopyLogAsTheCellsHoldIt(paths.Events, logTarget, HeldBy([.. cells.Select(cell => Path.Combine(to.FullName, Path.GetFileName(cell)))]))
             : ((long Copied, long LeftOut)?)null;
+        // A bank on PostgreSQL: its log is copied after the dump, as the dump holds it (below).
+        var logAfterTheDump = postgres is not null && Directory.Exists(paths.Events);
         foreach (var file in PlainFiles(data.FullName).Where(file => Path.GetRelativePath(data.FullName, file) != copiedWithTheCells
-            && !(log is not null && IsWithin(file, paths.Events))))
+            && !((log is not null || logAfterTheDump) && IsWithin(file, paths.Events))))
         {
             var target = Path.Combine(to.FullName, Path.GetRelativePath(data.FullName, file));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
@@ -239,10 +244,18 @@ internal static class BackupCommand
         {
             // After the local files: the snapshot then holds every ledger account they name.
             var archive = Path.Combine(to.FullName, PostgresArchiveName);
-            PostgresDump.Dump(postgres, schemas, archive);
+            // The dump is one snapshot, exported and read for each partition's last event number
+            // first, so that the log is copied up to exactly what the dump holds: copied before it,
+            // the log lacked events the dump held (gone from the log for good once the outbox was
+            // pruned); copied whole after it, it would hold events the restored ledger never committed.
+            var inTheDump = LedgerCellRows.ReadPartitionSequences(postgres, snapshot => PostgresDump.Dump(postgres, schemas, archive, snapshot));
             if (PostgresDump.ListContents(archive).Count == 0)
             {
                 throw new IOException($"{archive} lists nothing (pg_restore --list); the dump is not usable.");
+            }
+            if (logAfterTheDump)
+            {
+                log = CopyLogAsTheCellsHoldIt(paths.Events, logTarget, inTheDump);
             }
             // The archive itself is one consistent snapshot; the check proves the ledger it was taken from is sound.
             check = LedgerChecker.CheckPostgres(postgres);
@@ -348,17 +361,8 @@ internal static class BackupCommand
     /// its relay for good. What the cells hold and the log does not yet (the relay behind) the
     /// restored bank publishes from its outbox. Returns the records copied and those left out.
     /// </summary>
-    private static (long Copied, long LeftOut) CopyLogAsTheCellsHoldIt(string from, string to, IReadOnlyList<string> copiedCells)
-    {
-        var held = new Dictionary<int, long>();
-        foreach (var cell in copiedCells)
-        {
-            foreach (var (partition, sequence) in Ledger.Events.LedgerCellRows.ReadPartitionSequences(cell))
-            {
-                held[partition] = Math.Max(sequence, held.GetValueOrDefault(partition));
-            }
-        }
-        return Task.Run(async () =>
+    private static (long Copied, long LeftOut) CopyLogAsTheCellsHoldIt(string from, string to, IReadOnlyDictionary<int, long> held) =>
+        Task.Run(async () =>
         {
             long copied = 0;
             long leftOut = 0;
@@ -393,6 +397,19 @@ internal static class BackupCommand
             File.Delete(Path.Combine(to, "LOCK"));
             return (copied, leftOut);
         }).GetAwaiter().GetResult();
+
+    /// <summary>The last event number any of the copied SQLite cells gave each partition.</summary>
+    private static Dictionary<int, long> HeldBy(IReadOnlyList<string> copiedCells)
+    {
+        var held = new Dictionary<int, long>();
+        foreach (var cell in copiedCells)
+        {
+            foreach (var (partition, sequence) in LedgerCellRows.ReadPartitionSequences(cell))
+            {
+                held[partition] = Math.Max(sequence, held.GetValueOrDefault(partition));
+            }
+        }
+        return held;
     }
 
     private static PlacementMap Decode(BankPaths paths, byte[] map)
@@ -683,11 +700,9 @@ internal static class BackupCommand
     /// keys (<see cref="IsKey"/>: backed up apart by <c>bulwark backup keys</c>), and lock files (<see cref="BankLock.FileName"/>, a ledger store's
     /// <c>ledger.db.lock</c> and the <c>ledger.db.pid</c> of its writer): a running bank holds its locks exclusively, so
     /// they cannot be read, and a restored bank takes fresh ones — the event log's <c>events/LOCK</c> too.
-    /// The event log of a bank on SQLite is not copied from here but record by record, up to what
-    /// the copied cells hold (<see cref="CopyLogAsTheCellsHoldIt"/>); a bank on PostgreSQL copies its
-    /// segments as they are (the relay records its watermark only once published, so the copy holds
-    /// at least what the stores said was published when it was taken; a tail cut mid-append is a
-    /// torn tail, which the log drops on open).
+    /// The event log is not copied from here but record by record, up to what the copied cells hold
+    /// (<see cref="CopyLogAsTheCellsHoldIt"/>): the SQLite cells copied at one moment, or the
+    /// PostgreSQL snapshot the dump was taken at.
     /// </summary>
     private static IEnumerable<string> PlainFiles(string directory) =>
         Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)

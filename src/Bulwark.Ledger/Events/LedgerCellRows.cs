@@ -229,6 +229,29 @@ public sealed class LedgerCellRows
         return ReadOutboxSequences(command);
     }
 
+    /// <summary>
+    /// The last event number the PostgreSQL ledger at <paramref name="connectionString"/> gave each
+    /// partition, read in a snapshot it exports (<c>pg_export_snapshot()</c>) and holds while
+    /// <paramref name="whileHeld"/> runs with the snapshot's name — <c>pg_dump --snapshot</c> there
+    /// dumps exactly what was read.
+    /// </summary>
+    public static Dictionary<int, long> ReadPartitionSequences(string connectionString, Action<string> whileHeld)
+    {
+        ArgumentNullException.ThrowIfNull(whileHeld);
+        using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, SearchPath = "ledger" });
+        using var postgres = PostgresConnections.Open(dataSource);
+        using var repeatable = postgres.BeginTransaction(System.Data.IsolationLevel.RepeatableRead);
+        using var command = postgres.CreateCommand();
+        command.Transaction = repeatable;
+        // First statement of the transaction: the snapshot exported is the one the reads below see.
+        command.CommandText = "SELECT pg_export_snapshot()";
+        var snapshot = (string)command.ExecuteScalar()!;
+        var sequences = ReadOutboxSequences(command);
+        whileHeld(snapshot);
+        repeatable.Commit();
+        return sequences;
+    }
+
     private static void ReadOutboxSequences(DbCommand command, Dictionary<int, PartitionRows> partitions)
     {
         foreach (var (partition, sequence) in ReadOutboxSequences(command))

@@ -19,12 +19,18 @@ public static class PostgresDump
 
     /// <summary>
     /// Dumps <paramref name="schemas"/> into <paramref name="file"/> (custom format, compressed,
-    /// no owners or grants so it restores under any role).
+    /// no owners or grants so it restores under any role). With <paramref name="snapshot"/> (from
+    /// <c>pg_export_snapshot()</c> in a transaction the caller keeps open meanwhile) the dump is
+    /// that moment's, which the caller may also have read.
     /// </summary>
-    public static void Dump(string connectionString, IReadOnlyList<string> schemas, string file)
+    public static void Dump(string connectionString, IReadOnlyList<string> schemas, string file, string? snapshot = null)
     {
         ArgumentNullException.ThrowIfNull(schemas);
         List<string> arguments = ["--format=custom", "--no-owner", "--no-privileges", "--file", file];
+        if (snapshot is not null)
+        {
+            arguments.Add("--snapshot=" + snapshot);
+        }
         foreach (var schema in schemas)
         {
             arguments.Add("--schema=" + schema);

@@ -153,9 +153,14 @@ public sealed class CardLinkServerTests
     public async Task PeerStopsReading_ConnectionClosedAfterWriteTimeout()
     {
         await using var bank = await StartAsync(options => options.Write = TimeSpan.FromSeconds(1));
+        using var writeTimeouts = new LinkRefusals(bank, "write_timeout");
         using var peer = await NonReadingPeer.ConnectAsync(bank);
 
-        await peer.FloodAsync(stalledFor: TimeSpan.FromSeconds(3));
+        // Flooded until the link says it timed out writing to this peer: a send that stalls is not
+        // enough (a full run once saw the link merely starved of CPU for the stall's 3 s; it then
+        // answered the backlog to a peer that had started reading, and never timed out).
+        await peer.FloodAsync(stalledFor: TimeSpan.FromSeconds(3), until: () => writeTimeouts.Count > 0);
+        Assert.True(writeTimeouts.Count > 0, "the link never timed out writing to a peer that stopped reading");
 
         // Only now does the peer read: it finds the buffered answers, then the end of the stream.
         Assert.True(await peer.ReadsToEndAsync(TimeSpan.FromSeconds(20)), "the link kept a connection whose peer stopped reading");
@@ -216,9 +221,44 @@ public sealed class CardLinkServerTests
     }
 
     /// <summary>A scheme that signs on, then sends echoes and never reads, with a tiny receive buffer.</summary>
+    /// <summary>Counts the link refusals of one reason made by this bank's own link (its meters, not another test's).</summary>
+    private sealed class LinkRefusals : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private long _count;
+
+        public LinkRefusals(CardsBank bank, string reason)
+        {
+            var factory = bank.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == "bulwark.cards.link_refusals")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == "reason" && Equals(tag.Value, reason))
+                    {
+                        Interlocked.Add(ref _count, value);
+                    }
+                }
+            });
+            _listener.Start();
+        }
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public void Dispose() => _listener.Dispose();
+    }
+
     private sealed class NonReadingPeer : IDisposable
     {
         private readonly Socket _socket;
+        private Task<int>? _pending;
 
         private NonReadingPeer(Socket socket) => _socket = socket;
 
@@ -240,22 +280,33 @@ public sealed class CardLinkServerTests
         /// connection; at most a minute. How long filling the buffers takes depends on the machine's
         /// load, so the flood waits for the stall rather than for a fixed time.
         /// </summary>
-        public async Task FloodAsync(TimeSpan stalledFor)
+        /// <remarks>
+        /// A send is never cancelled (a cancelled send may leave half a frame, and the link would
+        /// close the connection for bad framing instead): a stalled one is left pending. With
+        /// <paramref name="until"/>, a stall ends the flood only once it holds (asked at each
+        /// stall; the send stays pending and may go on), still within the minute.
+        /// </remarks>
+        public async Task FloodAsync(TimeSpan stalledFor, Func<bool>? until = null)
         {
             var batch = Enumerable.Range(0, 500).SelectMany(stan => HandBuilt.Echo(stan)).ToArray();
-            using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            try
+            var deadline = DateTime.UtcNow.AddMinutes(1);
+            while (DateTime.UtcNow < deadline)
             {
-                while (!bound.IsCancellationRequested)
+                _pending ??= _socket.SendAsync(batch, SocketFlags.None);
+                if (await Task.WhenAny(_pending, Task.Delay(stalledFor)) == _pending)
                 {
-                    using var stalled = CancellationTokenSource.CreateLinkedTokenSource(bound.Token);
-                    stalled.CancelAfter(stalledFor);
-                    await _socket.SendAsync(batch, SocketFlags.None, stalled.Token);
+                    if (!_pending.IsCompletedSuccessfully)
+                    {
+                        // The link closed the connection.
+                        return;
+                    }
+                    _pending = null;
+                    continue;
                 }
-            }
-            catch (Exception error) when (error is OperationCanceledException or SocketException)
-            {
-                // Stalled (flow control), or the link already closed the connection.
+                if (until is null || until())
+                {
+                    return;
+                }
             }
         }
 
@@ -295,6 +346,11 @@ public sealed class CardLinkServerTests
             }
         }
 
-        public void Dispose() => _socket.Dispose();
+        public void Dispose()
+        {
+            _socket.Dispose();
+            // A send left pending fails with the socket: observed here, it is no unobserved exception.
+            _ = _pending?.ContinueWith(send => send.Exception, TaskScheduler.Default);
+        }
     }
 }
