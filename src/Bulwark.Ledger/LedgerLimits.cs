@@ -135,6 +135,15 @@ public static class LedgerLimits
     public const int CreditLegDeliveryIdleMilliseconds = 1_000;
 
     /// <summary>
+    /// How long a credit cell must keep answering "credit account not found" for an owed leg,
+    /// asked again every round, before the money goes back to the debit account. The account was
+    /// found at its owner when the transfer was taken, and accounts are never deleted: a not-found
+    /// now is more likely a store that should not be answering (restored, made again) than a
+    /// missing account, and a wrong return sends a customer's payment back.
+    /// </summary>
+    public const int CreditLegNotFoundConfirmMilliseconds = 30_000;
+
+    /// <summary>
     /// How long a transfer to another cell's account waits for its credit leg to be delivered
     /// before it is answered anyway (OK: the leg is durable and delivered soon after).
     /// </summary>

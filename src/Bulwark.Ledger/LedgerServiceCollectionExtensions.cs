@@ -65,7 +65,7 @@ public static class LedgerServiceCollectionExtensions
         services.AddServiceClient("ledger", channel => new Protos.Ledger.LedgerClient(channel));
         services.TryAddSingleton<ILedgerCellPeers, GrpcLedgerCellPeers>();
         return AddCellLoop(services, (provider, engine) => new CreditLegDelivery(
-            engine, provider.GetRequiredService<ILedgerCellPeers>(), provider.GetRequiredService<ILogger<CreditLegDelivery>>()));
+            engine, provider.GetRequiredService<ILedgerCellPeers>(), provider.GetRequiredService<ILogger<CreditLegDelivery>>(), provider.GetRequiredService<TimeProvider>()));
     }
 
     /// <summary>

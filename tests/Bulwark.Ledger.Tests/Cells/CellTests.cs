@@ -166,6 +166,42 @@ public sealed class CellTests
     }
 
     [Fact]
+    public async Task CreditLeg_ItsAccountAnsweredNotFoundAtDelivery_ReturnedOnlyOnceTheAnswerHeldForTheWholeWindow()
+    {
+        await using var cells = await TwoCells.StartAsync();
+        var a = await cells.A.AccountAsync(IdWhere(1, partition => partition < Partitions / 2));
+        var b = await cells.B.AccountAsync(IdWhere(1, partition => partition >= Partitions / 2));
+        await cells.A.TransferOkAsync(1, cells.FundingA, a, 1_000);
+        await cells.A.Engine.SubmitAsync([TestLedger.Transfer(2, a, b, 300)], await cells.Peers.FindAccountsAsync([b], default));
+        // The account was found when the transfer was taken; its cell now says "not found" (a store
+        // restored or made again would): believed only once it has said so for the whole window.
+        cells.Peers.Refuse = _ => TransferStatus.CreditAccountNotFound;
+        var window = TimeSpan.FromMilliseconds(LedgerLimits.CreditLegNotFoundConfirmMilliseconds);
+
+        Assert.Equal(0, await cells.DeliveryOfA.DeliverOnceAsync(default));
+        cells.A.Time.Advance(window - TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await cells.DeliveryOfA.DeliverOnceAsync(default));
+        Assert.Equal(700L, (await cells.A.GetAccountAsync(a)).CreditsPosted - (await cells.A.GetAccountAsync(a)).DebitsPosted);
+        Assert.Equal(1, cells.Check().CreditLegsInFlight);
+
+        // The cell answers again in between (it was the wrong store, put right): the doubt starts over.
+        cells.Peers.Refuse = _ => TransferStatus.WrongOwner;
+        Assert.Equal(0, await cells.DeliveryOfA.DeliverOnceAsync(default));
+        cells.Peers.Refuse = _ => TransferStatus.CreditAccountNotFound;
+        cells.A.Time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(0, await cells.DeliveryOfA.DeliverOnceAsync(default));
+        cells.A.Time.Advance(window);
+        Assert.Equal(1, await cells.DeliveryOfA.DeliverOnceAsync(default));
+
+        var account = await cells.A.GetAccountAsync(a);
+        Assert.Equal(1_000L, account.CreditsPosted - account.DebitsPosted);
+        Assert.Equal(TransferLeg.Return, (await cells.A.Engine.ListAccountTransfersAsync(a, "", 0, 0))!.Transfers[0].Leg);
+        var report = cells.Check();
+        Assert.True(report.Ok, string.Join(Environment.NewLine, report.Problems));
+        Assert.Equal(0, report.CreditLegsInFlight);
+    }
+
+    [Fact]
     public async Task Cell_AskedAboutAPartitionItDoesNotOwn_RefusesNeverSaysNotFound()
     {
         await using var cells = await TwoCells.StartAsync();
@@ -318,7 +354,7 @@ public sealed class CellTests
             B = b;
             FundingA = fundingA;
             Peers = new InProcessCellPeers(Partitions, partition => partition < Partitions / 2 ? A.Engine : B.Engine);
-            DeliveryOfA = new CreditLegDelivery(A.Engine, Peers, NullLogger<CreditLegDelivery>.Instance);
+            DeliveryOfA = new CreditLegDelivery(A.Engine, Peers, NullLogger<CreditLegDelivery>.Instance, A.Time);
         }
 
         public TestLedger A { get; }
