@@ -276,6 +276,7 @@ public sealed class ClusterProcessTests : IDisposable
     [InlineData("cluster up --store mysql://root@localhost/bank", "--store:")]
     [InlineData("cluster up --replicas accounts=2", "accounts keeps its data in SQLite, which one process writes: it runs 0 or 1 instance, got 2 (accounts can run more with --store postgres://...).")]
     [InlineData("scale feed -1", "bulwark scale: replicas must be 0 or more, got -1 for feed.")]
+    [InlineData("scale ledger-b -1", "bulwark scale: replicas must be 0 or more, got -1 for ledger-b.")]
     [InlineData("scale nope 1", "bulwark scale: unknown service 'nope'. Known services: ledger, accounts, support, feed, config, cards, edge, staff-edge, coherence.")]
     [InlineData("scale feed many", "bulwark scale: replicas must be a whole number, got 'many'.")]
     [InlineData("deploy nope --version v2", "bulwark deploy: unknown service 'nope'.")]
