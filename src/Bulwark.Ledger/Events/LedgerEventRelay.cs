@@ -51,14 +51,7 @@ public sealed partial class LedgerEventRelay : BackgroundService
     public TimeSpan Linger
     {
         get => _linger;
-        init
-        {
-            if (value < TimeSpan.Zero || value > TimeSpan.FromMilliseconds(LedgerLimits.RelayLingerMillisecondsMax))
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, $"The relay's linger must be 0 to {LedgerLimits.RelayLingerMillisecondsMax} ms.");
-            }
-            _linger = value;
-        }
+        init => _linger = Bounded(value, LedgerLimits.RelayLingerMillisecondsMax, "linger");
     }
 
     private readonly TimeSpan _linger = TimeSpan.FromMilliseconds(LedgerLimits.RelayLingerMillisecondsDefault);
@@ -71,17 +64,15 @@ public sealed partial class LedgerEventRelay : BackgroundService
     public TimeSpan StartCheckBound
     {
         get => _startCheckBound;
-        init
-        {
-            if (value < TimeSpan.Zero || value > TimeSpan.FromMilliseconds(LedgerLimits.RelayStartCheckMillisecondsMax))
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, $"The relay's start check bound must be 0 to {LedgerLimits.RelayStartCheckMillisecondsMax} ms.");
-            }
-            _startCheckBound = value;
-        }
+        init => _startCheckBound = Bounded(value, LedgerLimits.RelayStartCheckMillisecondsMax, "start check bound");
     }
 
     private readonly TimeSpan _startCheckBound = TimeSpan.FromMilliseconds(LedgerLimits.RelayStartCheckMillisecondsDefault);
+
+    private static TimeSpan Bounded(TimeSpan value, int maxMilliseconds, string what) =>
+        value >= TimeSpan.Zero && value <= TimeSpan.FromMilliseconds(maxMilliseconds)
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, $"The relay's {what} must be 0 to {maxMilliseconds} ms.");
 
     /// <summary>The highest cell sequence this relay has published (-1 before it started).</summary>
     public long Watermark => Volatile.Read(ref _watermark);

@@ -147,10 +147,7 @@ public sealed class CellTests
     public async Task CreditLeg_RefusedForGoodByItsCell_MoneyReturnedToTheDebitAccount()
     {
         await using var cells = await TwoCells.StartAsync();
-        var a = await cells.A.AccountAsync(IdWhere(1, partition => partition < Partitions / 2));
-        var b = await cells.B.AccountAsync(IdWhere(1, partition => partition >= Partitions / 2));
-        await cells.A.TransferOkAsync(1, cells.FundingA, a, 1_000);
-        await cells.A.Engine.SubmitAsync([TestLedger.Transfer(2, a, b, 300)], await cells.Peers.FindAccountsAsync([b], default));
+        var (a, b) = await cells.OweACreditLegAsync();
         cells.Peers.Refuse = _ => TransferStatus.CurrencyMismatch;
 
         Assert.Equal(1, await cells.DeliveryOfA.DeliverOnceAsync(default));
@@ -169,10 +166,7 @@ public sealed class CellTests
     public async Task CreditLeg_ItsAccountAnsweredNotFoundAtDelivery_ReturnedOnlyOnceTheAnswerHeldForTheWholeWindow()
     {
         await using var cells = await TwoCells.StartAsync();
-        var a = await cells.A.AccountAsync(IdWhere(1, partition => partition < Partitions / 2));
-        var b = await cells.B.AccountAsync(IdWhere(1, partition => partition >= Partitions / 2));
-        await cells.A.TransferOkAsync(1, cells.FundingA, a, 1_000);
-        await cells.A.Engine.SubmitAsync([TestLedger.Transfer(2, a, b, 300)], await cells.Peers.FindAccountsAsync([b], default));
+        var (a, b) = await cells.OweACreditLegAsync();
         // The account was found when the transfer was taken; its cell now says "not found" (a store
         // restored or made again would): believed only once it has said so for the whole window.
         cells.Peers.Refuse = _ => TransferStatus.CreditAccountNotFound;
@@ -324,10 +318,7 @@ public sealed class CellTests
     public async Task Checker_CreditLegDeletedInTheOtherCell_ReportsTheMissingLeg()
     {
         await using var cells = await TwoCells.StartAsync();
-        var a = await cells.A.AccountAsync(IdWhere(1, partition => partition < Partitions / 2));
-        var b = await cells.B.AccountAsync(IdWhere(1, partition => partition >= Partitions / 2));
-        await cells.A.TransferOkAsync(1, cells.FundingA, a, 1_000);
-        await cells.A.Engine.SubmitAsync([TestLedger.Transfer(2, a, b, 300)], await cells.Peers.FindAccountsAsync([b], default));
+        var (a, b) = await cells.OweACreditLegAsync();
         await cells.DeliveryOfA.DeliverOnceAsync(default);
         await cells.B.Engine.StopAsync();
         using (var connection = new SqliteConnection($"Data Source={cells.B.DatabasePath};Pooling=False"))
@@ -367,6 +358,16 @@ public sealed class CellTests
         public InProcessCellPeers Peers { get; }
 
         public CreditLegDelivery DeliveryOfA { get; }
+
+        /// <summary>An account of each cell; "a"'s holds 1,000 and has paid 300 to "b"'s, whose credit leg is owed (not delivered yet).</summary>
+        public async Task<(UInt128 A, UInt128 B)> OweACreditLegAsync()
+        {
+            var a = await A.AccountAsync(IdWhere(1, partition => partition < Partitions / 2));
+            var b = await B.AccountAsync(IdWhere(1, partition => partition >= Partitions / 2));
+            await A.TransferOkAsync(1, FundingA, a, 1_000);
+            await A.Engine.SubmitAsync([TestLedger.Transfer(2, a, b, 300)], await Peers.FindAccountsAsync([b], default));
+            return (a, b);
+        }
 
         public static async Task<TwoCells> StartAsync()
         {

@@ -309,6 +309,23 @@ public abstract class LedgerEventRelayTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Relay_BoundsOutsideTheirRange_RefusedNamingTheSetting()
+    {
+        await using var log = OpenLog();
+        await using var ledger = await StartLedgerAsync();
+        LedgerEventRelay Make(TimeSpan linger, TimeSpan startCheck) =>
+            new(ledger.Engine, log, ledger.Time, NullLogger<LedgerEventRelay>.Instance, new LedgerEventRelayMetrics()) { Linger = linger, StartCheckBound = startCheck };
+
+        var negative = Assert.Throws<ArgumentOutOfRangeException>(() => Make(TimeSpan.Zero, TimeSpan.FromMilliseconds(-1)));
+        var tooLong = Assert.Throws<ArgumentOutOfRangeException>(() => Make(TimeSpan.FromMilliseconds(LedgerLimits.RelayLingerMillisecondsMax + 1), TimeSpan.Zero));
+
+        Assert.Contains("start check bound must be 0 to", negative.Message, StringComparison.Ordinal);
+        Assert.Contains("linger must be 0 to", tooLong.Message, StringComparison.Ordinal);
+        using var longest = Make(TimeSpan.FromMilliseconds(LedgerLimits.RelayLingerMillisecondsMax), TimeSpan.FromMilliseconds(LedgerLimits.RelayStartCheckMillisecondsMax));
+        Assert.Equal(TimeSpan.FromMilliseconds(LedgerLimits.RelayStartCheckMillisecondsMax), longest.StartCheckBound);
+    }
+
     /// <summary>
     /// Publishes the accounts <paramref name="ids"/> create, then puts in the log an event of the
     /// first one's partition this store never committed: the store is as if restored from a copy
