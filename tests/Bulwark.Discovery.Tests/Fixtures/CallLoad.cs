@@ -76,10 +76,13 @@ public sealed class CallLoad : IAsyncDisposable
     public long RetriedNeverSent => Interlocked.Read(ref _retried);
 
     /// <summary>
-    /// One call; with <paramref name="retryNeverSent"/>, a call refused while connecting (the
-    /// request never left this process, so a retry cannot duplicate it) is retried once. That is
-    /// the race of a stale view with an instance that has just stopped: the balancer still holds
-    /// its connection as ready when the connection closes.
+    /// One call; with <paramref name="retryNeverSent"/>, a call that was never processed is retried
+    /// once: refused while connecting (the request never left this process), or started on a
+    /// connection the instance was closing gracefully (HTTP/2 GOAWAY with NO_ERROR, then the
+    /// connection closed without an answer: the server processes every stream it accepted before
+    /// it closes, so this one it refused). Either way a retry cannot duplicate it. That is the race
+    /// of a stale view with an instance that has just stopped: the balancer still holds its
+    /// connection as ready when the connection closes (a full run once met the GOAWAY form).
     /// </summary>
     private async Task<HealthCheckResponse> CallAsync(Health.HealthClient client, string service, CallOptions options, bool retryNeverSent)
     {
@@ -87,13 +90,19 @@ public sealed class CallLoad : IAsyncDisposable
         {
             return await client.CheckAsync(new HealthCheckRequest { Service = service }, options);
         }
-        catch (RpcException error) when (retryNeverSent && error.StatusCode == StatusCode.Unavailable
-            && error.Status.DebugException is HttpRequestException { InnerException: System.Net.Sockets.SocketException })
+        catch (RpcException error) when (retryNeverSent && NeverProcessed(error))
         {
             Interlocked.Increment(ref _retried);
             return await client.CheckAsync(new HealthCheckRequest { Service = service }, options);
         }
     }
+
+    private static bool NeverProcessed(RpcException error) => error.Status.DebugException switch
+    {
+        HttpRequestException { InnerException: System.Net.Sockets.SocketException } => error.StatusCode == StatusCode.Unavailable,
+        HttpRequestException { InnerException: HttpProtocolException { ErrorCode: 0 } } => true,
+        _ => false,
+    };
 
     private void Fail(string error)
     {
